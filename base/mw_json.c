@@ -1,0 +1,155 @@
+#include "mw_json.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static void put(mw_json *j, const void *p, size_t n) {
+    if (j->ok && !mw_buf_append(j->out, p, n))
+        j->ok = false;
+}
+
+/* Separator before a value (not after a key: the key wrote its own). */
+static void pre_value(mw_json *j) {
+    if (j->after_key) {
+        j->after_key = false;
+        return;
+    }
+    if (j->need_comma[j->depth])
+        put(j, ",", 1);
+    j->need_comma[j->depth] = true;
+}
+
+void mw_json_init(mw_json *j, mw_buf *out) {
+    j->out = out;
+    j->depth = 0;
+    j->need_comma[0] = false;
+    j->after_key = false;
+    j->ok = true;
+}
+
+static void open(mw_json *j, char ch) {
+    pre_value(j);
+    put(j, &ch, 1);
+    if (j->depth >= MW_JSON_MAX_DEPTH) {
+        j->ok = false;
+        return;
+    }
+    j->depth++;
+    j->need_comma[j->depth] = false;
+}
+
+static void close_(mw_json *j, char ch) {
+    put(j, &ch, 1);
+    if (j->depth > 0)
+        j->depth--;
+}
+
+void mw_json_obj_begin(mw_json *j) { open(j, '{'); }
+void mw_json_obj_end(mw_json *j) { close_(j, '}'); }
+void mw_json_arr_begin(mw_json *j) { open(j, '['); }
+void mw_json_arr_end(mw_json *j) { close_(j, ']'); }
+
+static void put_escaped(mw_json *j, const unsigned char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    put(j, "\"", 1);
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            if (c == '"' || c == '\\') {
+                char e[2] = {'\\', (char)c};
+                put(j, e, 2);
+            } else if (c < 0x20 || c == 0x7f) {
+                char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                put(j, e, 6);
+            } else {
+                put(j, &s[i], 1);
+            }
+            i++;
+            continue;
+        }
+        /* Validate one UTF-8 sequence (RFC 3629: no overlongs, no surrogates, <= U+10FFFF). */
+        size_t need;
+        uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            put(j, "\\ufffd", 6);
+            i++;
+            continue;
+        }
+        bool good = (n - i - 1) >= need;
+        for (size_t k = 1; good && k <= need; k++) {
+            unsigned char cc = s[i + k];
+            if ((cc & 0xc0) != 0x80)
+                good = false;
+            else
+                cp = (cp << 6) | (cc & 0x3f);
+        }
+        if (good && ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+                     (need == 3 && (cp < 0x10000 || cp > 0x10ffff))))
+            good = false;
+        if (!good) {
+            put(j, "\\ufffd", 6);
+            i++;
+            continue;
+        }
+        put(j, &s[i], need + 1);
+        i += need + 1;
+    }
+    put(j, "\"", 1);
+}
+
+void mw_json_key(mw_json *j, const char *key) {
+    pre_value(j);
+    put_escaped(j, (const unsigned char *)key, strlen(key));
+    put(j, ":", 1);
+    j->after_key = true;
+}
+
+void mw_json_str_n(mw_json *j, const char *s, size_t n) {
+    pre_value(j);
+    put_escaped(j, (const unsigned char *)s, n);
+}
+
+void mw_json_str(mw_json *j, const char *s) { mw_json_str_n(j, s, strlen(s)); }
+
+void mw_json_int(mw_json *j, int64_t v) {
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
+    pre_value(j);
+    put(j, tmp, (size_t)n);
+}
+
+void mw_json_uint(mw_json *j, uint64_t v) {
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
+    pre_value(j);
+    put(j, tmp, (size_t)n);
+}
+
+void mw_json_bool(mw_json *j, bool v) {
+    pre_value(j);
+    if (v)
+        put(j, "true", 4);
+    else
+        put(j, "false", 5);
+}
+
+void mw_json_null(mw_json *j) {
+    pre_value(j);
+    put(j, "null", 4);
+}
+
+void mw_json_raw(mw_json *j, const char *s, size_t n) {
+    pre_value(j);
+    put(j, s, n);
+}

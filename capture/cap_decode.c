@@ -1,0 +1,236 @@
+#include "cap_decode.h"
+
+#include <pcap/dlt.h>
+#include <string.h>
+
+#include "mw_cursor.h"
+
+const char *const cap_anomaly_names[CAP_AN_COUNT] = {
+#define X(n) #n,
+    CAP_ANOMALIES(X)
+#undef X
+};
+
+/* Link types libpcap may hand us without a DLT_ macro on every platform. */
+#define LT_LINUX_SLL2 276
+#define LT_IPV4 228
+#define LT_IPV6 229
+#define LT_RAW 101
+
+#define ETH_IPV4 0x0800
+#define ETH_IPV6 0x86dd
+#define ETH_VLAN 0x8100
+#define ETH_QINQ 0x88a8
+#define ETH_QINQ_OLD 0x9100
+
+bool cap_linktype_supported(int dlt) {
+    switch (dlt) {
+    case DLT_EN10MB:
+    case DLT_LINUX_SLL:
+    case LT_LINUX_SLL2:
+    case DLT_RAW:
+    case LT_RAW:
+    case LT_IPV4:
+    case LT_IPV6:
+    case DLT_NULL:
+    case DLT_LOOP:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static mw_rc bad(cap_stats *st, int kind) {
+    st->an[kind]++;
+    return MW_MALFORMED;
+}
+
+/* RFC 9293 section 3.1: data offset in 32-bit words, at least 5. */
+static mw_rc decode_tcp(mw_cur c, cap_pkt *pkt, cap_stats *st) {
+    uint8_t off_byte, flags;
+    uint32_t hdr_len;
+    mw_cur h = c;
+    if (!mw_cur_get_u16(&h, &pkt->sport) || !mw_cur_get_u16(&h, &pkt->dport) ||
+        !mw_cur_get_u32(&h, &pkt->seq) || !mw_cur_get_u32(&h, &pkt->ack) ||
+        !mw_cur_get_u8(&h, &off_byte) || !mw_cur_get_u8(&h, &flags) ||
+        !mw_cur_get_u16(&h, &pkt->win))
+        return bad(st, CAP_AN_tcp_truncated);
+    hdr_len = (uint32_t)(off_byte >> 4) * 4;
+    if (hdr_len < 20)
+        return bad(st, CAP_AN_tcp_bad_header);
+    if (!mw_cur_skip(&c, hdr_len))
+        return bad(st, CAP_AN_tcp_truncated);
+    pkt->tcp_flags = flags;
+    pkt->payload = c.data;
+    pkt->payload_len = (uint32_t)c.len;
+    return MW_OK;
+}
+
+/* RFC 791. The IP total length bounds the payload: Ethernet padding is not TCP data. */
+static mw_rc decode_ipv4(mw_cur c, cap_pkt *pkt, cap_stats *st) {
+    uint8_t vihl, ttl, proto;
+    uint16_t total, frag;
+    mw_cur h = c;
+    if (!mw_cur_get_u8(&h, &vihl) || !mw_cur_skip(&h, 1) || !mw_cur_get_u16(&h, &total) ||
+        !mw_cur_skip(&h, 2) || !mw_cur_get_u16(&h, &frag) || !mw_cur_get_u8(&h, &ttl) ||
+        !mw_cur_get_u8(&h, &proto) || !mw_cur_skip(&h, 2) || !mw_cur_copy(&h, pkt->src, 4) ||
+        !mw_cur_copy(&h, pkt->dst, 4))
+        return bad(st, CAP_AN_ip_truncated);
+    size_t ihl = (size_t)(vihl & 15) * 4;
+    if ((vihl >> 4) != 4 || ihl < 20 || total < ihl)
+        return bad(st, CAP_AN_ip_bad_header);
+    /* A capture with TSO/GRO can record total=0 for large frames: trust the caplen then. */
+    if (total != 0 && total < c.len)
+        c.len = total;
+    if (!mw_cur_skip(&c, ihl))
+        return bad(st, CAP_AN_ip_truncated);
+    memset(pkt->src + 4, 0, 12);
+    memset(pkt->dst + 4, 0, 12);
+    pkt->ip_ver = 4;
+    pkt->ttl = ttl;
+    pkt->l4proto = proto;
+    if ((frag & 0x1fff) != 0 || (frag & 0x2000) != 0) {
+        /* Fragments: TLS over fragmented TCP is rare; count and skip rather than reassemble. */
+        st->an[CAP_AN_ip_fragment]++;
+        return MW_NEED_MORE;
+    }
+    if (proto != 6)
+        return MW_NEED_MORE;
+    return decode_tcp(c, pkt, st);
+}
+
+/* RFC 8200 section 4: walk the extension header chain to the upper-layer header. */
+static mw_rc decode_ipv6(mw_cur c, cap_pkt *pkt, cap_stats *st) {
+    uint32_t vtc;
+    uint16_t plen;
+    uint8_t next, hlim;
+    if (!mw_cur_get_u32(&c, &vtc) || !mw_cur_get_u16(&c, &plen) || !mw_cur_get_u8(&c, &next) ||
+        !mw_cur_get_u8(&c, &hlim) || !mw_cur_copy(&c, pkt->src, 16) ||
+        !mw_cur_copy(&c, pkt->dst, 16))
+        return bad(st, CAP_AN_ip_truncated);
+    if ((vtc >> 28) != 6)
+        return bad(st, CAP_AN_ip_bad_header);
+    if (plen != 0 && plen < c.len) /* plen 0: jumbogram or TSO capture */
+        c.len = plen;
+    pkt->ip_ver = 6;
+    pkt->ttl = hlim;
+    for (int i = 0; i < 16; i++) { /* bounded: a chain of ext headers cannot loop forever */
+        uint8_t nh, hl;
+        switch (next) {
+        case 0:  /* hop-by-hop */
+        case 43: /* routing */
+        case 60: /* destination options */
+            if (!mw_cur_get_u8(&c, &nh) || !mw_cur_get_u8(&c, &hl) ||
+                !mw_cur_skip(&c, (size_t)hl * 8 + 6))
+                return bad(st, CAP_AN_ip_truncated);
+            next = nh;
+            continue;
+        case 51: /* AH: length in 4-octet units, minus 2 */
+            if (!mw_cur_get_u8(&c, &nh) || !mw_cur_get_u8(&c, &hl) ||
+                !mw_cur_skip(&c, ((size_t)hl + 2) * 4 - 2))
+                return bad(st, CAP_AN_ip_truncated);
+            next = nh;
+            continue;
+        case 44: { /* fragment */
+            uint16_t off;
+            if (!mw_cur_get_u8(&c, &nh) || !mw_cur_skip(&c, 1) || !mw_cur_get_u16(&c, &off) ||
+                !mw_cur_skip(&c, 4))
+                return bad(st, CAP_AN_ip_truncated);
+            if ((off & 0xfff9) != 0) { /* offset != 0 or more-fragments set */
+                st->an[CAP_AN_ip_fragment]++;
+                pkt->l4proto = nh;
+                return MW_NEED_MORE;
+            }
+            next = nh;
+            continue;
+        }
+        default:
+            break;
+        }
+        break;
+    }
+    pkt->l4proto = next;
+    if (next != 6)
+        return MW_NEED_MORE;
+    return decode_tcp(c, pkt, st);
+}
+
+static mw_rc decode_l3(uint16_t ethertype, mw_cur c, cap_pkt *pkt, cap_stats *st) {
+    switch (ethertype) {
+    case ETH_IPV4:
+        return decode_ipv4(c, pkt, st);
+    case ETH_IPV6:
+        return decode_ipv6(c, pkt, st);
+    default:
+        return MW_NEED_MORE;
+    }
+}
+
+/* Raw IP: the version nibble says which. */
+static mw_rc decode_raw(mw_cur c, cap_pkt *pkt, cap_stats *st) {
+    uint8_t v;
+    if (!mw_cur_peek_u8(&c, 0, &v))
+        return bad(st, CAP_AN_ip_truncated);
+    if ((v >> 4) == 4)
+        return decode_ipv4(c, pkt, st);
+    if ((v >> 4) == 6)
+        return decode_ipv6(c, pkt, st);
+    return bad(st, CAP_AN_ip_bad_header);
+}
+
+static mw_rc decode_ether(mw_cur c, cap_pkt *pkt, cap_stats *st) {
+    uint16_t et;
+    if (!mw_cur_skip(&c, 12) || !mw_cur_get_u16(&c, &et))
+        return bad(st, CAP_AN_link_truncated);
+    /* 802.1Q / 802.1ad tags, QinQ and deeper stacks; the first two are recorded. */
+    for (int i = 0; i < 8 && (et == ETH_VLAN || et == ETH_QINQ || et == ETH_QINQ_OLD); i++) {
+        uint16_t tci;
+        if (!mw_cur_get_u16(&c, &tci) || !mw_cur_get_u16(&c, &et))
+            return bad(st, CAP_AN_link_truncated);
+        if (pkt->nvlan < 2)
+            pkt->vlan[pkt->nvlan++] = tci & 0x0fff;
+    }
+    return decode_l3(et, c, pkt, st);
+}
+
+mw_rc cap_decode(int dlt, const uint8_t *frame, uint32_t caplen, cap_pkt *pkt, cap_stats *st) {
+    mw_cur c = mw_cur_make(frame, caplen);
+    pkt->nvlan = 0;
+    pkt->vlan[0] = pkt->vlan[1] = 0;
+    pkt->l4proto = 0;
+    pkt->payload = NULL;
+    pkt->payload_len = 0;
+    switch (dlt) {
+    case DLT_EN10MB:
+        return decode_ether(c, pkt, st);
+    case DLT_LINUX_SLL: { /* 16-byte header, protocol type last */
+        uint16_t et;
+        if (!mw_cur_skip(&c, 14) || !mw_cur_get_u16(&c, &et))
+            return bad(st, CAP_AN_link_truncated);
+        return decode_l3(et, c, pkt, st);
+    }
+    case LT_LINUX_SLL2: { /* 20-byte header, protocol type first */
+        uint16_t et;
+        if (!mw_cur_get_u16(&c, &et) || !mw_cur_skip(&c, 18))
+            return bad(st, CAP_AN_link_truncated);
+        return decode_l3(et, c, pkt, st);
+    }
+    case DLT_RAW:
+    case LT_RAW:
+        return decode_raw(c, pkt, st);
+    case LT_IPV4:
+        return decode_ipv4(c, pkt, st);
+    case LT_IPV6:
+        return decode_ipv6(c, pkt, st);
+    case DLT_NULL:
+    case DLT_LOOP: {
+        /* 4-byte address family, host byte order for NULL, network order for LOOP; the
+         * values differ per BSD for IPv6 (24, 28, 30), so the IP version nibble decides. */
+        if (!mw_cur_skip(&c, 4))
+            return bad(st, CAP_AN_link_truncated);
+        return decode_raw(c, pkt, st);
+    }
+    default:
+        return bad(st, CAP_AN_link_unsupported);
+    }
+}

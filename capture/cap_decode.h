@@ -1,0 +1,48 @@
+/* Link, IP and TCP decoding of one captured frame into a cap_pkt of views.
+ *
+ * Link types: Ethernet (with 802.1Q/802.1ad/QinQ tags), Linux cooked SLL and SLL2, raw IP
+ * (DLT_RAW, LINKTYPE_RAW, IPV4, IPV6), BSD loopback (NULL, LOOP). IPv4 with options;
+ * IPv6 with hop-by-hop, routing, destination-options, fragment and AH headers skipped.
+ * Nothing is copied: the cap_pkt points into the frame. */
+#ifndef CAP_DECODE_H
+#define CAP_DECODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cap_stats.h"
+#include "mw_result.h"
+
+typedef struct {
+    uint64_t ts_us;  /* capture time, microseconds since the epoch */
+    uint32_t wire_len; /* original frame length */
+    uint8_t ip_ver;  /* 4 or 6 */
+    uint8_t ttl;     /* IPv4 TTL or IPv6 hop limit */
+    uint8_t l4proto; /* IPPROTO_* of the transport header found */
+    uint8_t tcp_flags;
+    uint16_t vlan[2]; /* outer, inner; 0 = none */
+    uint8_t nvlan;
+    uint8_t src[16], dst[16]; /* IPv4 in the first 4 bytes, rest zero */
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint16_t win;
+    const uint8_t *payload;
+    uint32_t payload_len;
+} cap_pkt;
+
+#define CAP_TH_FIN 0x01
+#define CAP_TH_SYN 0x02
+#define CAP_TH_RST 0x04
+#define CAP_TH_PSH 0x08
+#define CAP_TH_ACK 0x10
+
+/* True when libpcap's link type is one we decode. */
+bool cap_linktype_supported(int dlt);
+
+/* Decodes frame[0..caplen) of link type dlt. Returns MW_OK for a TCP segment (pkt filled),
+ * MW_NEED_MORE for a valid frame that carries no TCP (not an error), MW_MALFORMED for a
+ * truncated or invalid header (counted in st under the kind that failed). */
+MW_WUR mw_rc cap_decode(int dlt, const uint8_t *frame, uint32_t caplen, cap_pkt *pkt,
+                        cap_stats *st);
+
+#endif

@@ -1,0 +1,111 @@
+#include "cap_source.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct dispatch_ctx {
+    cap_source *src;
+    cap_frame_fn fn;
+    void *user;
+};
+
+static void on_pcap(u_char *u, const struct pcap_pkthdr *h, const u_char *data) {
+    struct dispatch_ctx *d = (struct dispatch_ctx *)u;
+    uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+    d->fn(d->user, d->src->dlt, ts, data, h->caplen, h->len);
+}
+
+bool cap_source_open_file(cap_source *src, const char *path, char *err, size_t errlen) {
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    memset(src, 0, sizeof *src);
+    src->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+    if (!src->p) {
+        snprintf(err, errlen, "cannot read %s: %s", path, ebuf);
+        return false;
+    }
+    src->dlt = pcap_datalink(src->p);
+    snprintf(src->name, sizeof src->name, "%s", path);
+    return true;
+}
+
+bool cap_source_open_live(cap_source *src, const char *iface, const char *bpf, int snaplen,
+                          char *err, size_t errlen) {
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    memset(src, 0, sizeof *src);
+    src->live = true;
+    snprintf(src->name, sizeof src->name, "%s", iface);
+    src->p = pcap_create(iface, ebuf);
+    if (!src->p) {
+        snprintf(err, errlen, "cannot open interface %s: %s", iface, ebuf);
+        return false;
+    }
+    pcap_set_snaplen(src->p, snaplen);
+    pcap_set_promisc(src->p, 1);
+    pcap_set_timeout(src->p, 100);
+    pcap_set_buffer_size(src->p, 64 << 20);
+    pcap_set_tstamp_precision(src->p, PCAP_TSTAMP_PRECISION_MICRO);
+    int rc = pcap_activate(src->p);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot capture on %s: %s", iface, pcap_geterr(src->p));
+        pcap_close(src->p);
+        src->p = NULL;
+        return false;
+    }
+    src->dlt = pcap_datalink(src->p);
+    if (bpf && *bpf && !cap_source_filter(src, bpf, err, errlen)) {
+        pcap_close(src->p);
+        src->p = NULL;
+        return false;
+    }
+    return true;
+}
+
+bool cap_source_filter(cap_source *src, const char *bpf, char *err, size_t errlen) {
+    struct bpf_program prog;
+    if (pcap_compile(src->p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(err, errlen, "bad filter '%s': %s", bpf, pcap_geterr(src->p));
+        return false;
+    }
+    int rc = pcap_setfilter(src->p, &prog);
+    pcap_freecode(&prog);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot set filter on %s: %s", src->name, pcap_geterr(src->p));
+        return false;
+    }
+    return true;
+}
+
+int cap_source_dispatch(cap_source *src, int max, cap_frame_fn fn, void *user, char *err,
+                        size_t errlen) {
+    struct dispatch_ctx d = {src, fn, user};
+    int n = pcap_dispatch(src->p, max, on_pcap, (u_char *)&d);
+    if (n == PCAP_ERROR) {
+        snprintf(err, errlen, "%s: %s", src->name, pcap_geterr(src->p));
+        return -2;
+    }
+    if (n == PCAP_ERROR_BREAK)
+        return -3;
+    if (n == 0 && !src->live)
+        return -1;
+    return n;
+}
+
+void cap_source_break(cap_source *src) {
+    if (src->p)
+        pcap_breakloop(src->p);
+}
+
+void cap_source_stats(cap_source *src, cap_stats *st) {
+    struct pcap_stat ps;
+    if (src->live && src->p && pcap_stats(src->p, &ps) == 0) {
+        st->pcap_recv += ps.ps_recv;
+        st->pcap_drop += ps.ps_drop;
+        st->pcap_ifdrop += ps.ps_ifdrop;
+    }
+}
+
+void cap_source_close(cap_source *src) {
+    if (src->p)
+        pcap_close(src->p);
+    src->p = NULL;
+}
