@@ -1,0 +1,198 @@
+#include "an_engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_STREAM_MAX (128u * 1024)
+#define DEFAULT_REASM_MAX (256ull << 20)
+#define DEFAULT_CERT_CACHE 16384u
+#define EXPIRE_EVERY_US 1000000u
+/* A direction whose first bytes are not a TLS handshake record after this many bytes is not
+ * TLS (STARTTLS detection will widen this). */
+#define DETECT_BYTES 3
+
+struct an_engine {
+    an_engine_cfg cfg;
+    cap_stats cst;
+    an_stats ast;
+    cap_flowtab *ft;
+    cap_reasm reasm;
+    x509_cache *certs;
+    uint64_t now_us, last_expire_us;
+};
+
+static void emit(an_engine *e, cap_flow *f, tls_session *s) {
+    if (e->cfg.on_handshake)
+        e->cfg.on_handshake(&s->hs, f, s->client_side, e->cfg.user);
+    e->ast.handshakes++;
+}
+
+static void release(an_engine *e, cap_flow *f) {
+    tls_session *s = f->app;
+    if (s) {
+        tls_session_free(s);
+        free(s);
+        f->app = NULL;
+    }
+    cap_stream_release(&e->reasm, &f->stream[0]);
+    cap_stream_release(&e->reasm, &f->stream[1]);
+}
+
+static void bypass(an_engine *e, cap_flow *f) {
+    release(e, f);
+    f->bypass = 1;
+    e->cst.flows_bypassed++;
+}
+
+/* Hands the in-order bytes of one side to the TLS session. */
+static void parse_side(an_engine *e, cap_flow *f, int side) {
+    tls_session *s = f->app;
+    cap_stream *st = &f->stream[side];
+    if (st->gap) {
+        st->gap = 0;
+        tls_session_gap(s, side);
+    }
+    if (s->ready || st->buf.len == 0)
+        return;
+    size_t used = tls_session_feed(s, side, st->buf.data, st->buf.len, e->now_us);
+    cap_stream_consume(&e->reasm, st, used);
+}
+
+static void on_flow_end(cap_flow *f, enum cap_flow_end why, void *user) {
+    an_engine *e = user;
+    (void)why;
+    tls_session *s = f->app;
+    if (s && !s->ready) {
+        /* Segments still waiting behind a hole: deliver what can be, then finish. */
+        for (int side = 0; side < 2; side++) {
+            if (cap_stream_flush_gaps(&e->reasm, &f->stream[side], &e->cst))
+                parse_side(e, f, side);
+        }
+        tls_session_finish(s);
+    }
+    if (s && s->ready)
+        emit(e, f, s);
+    release(e, f);
+}
+
+an_engine *an_engine_new(const an_engine_cfg *cfg) {
+    an_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->cfg = *cfg;
+    cap_reasm_init(&e->reasm, cfg->stream_max_bytes ? cfg->stream_max_bytes : DEFAULT_STREAM_MAX,
+                   cfg->reasm_max_bytes ? cfg->reasm_max_bytes : DEFAULT_REASM_MAX);
+    cap_flowtab_cfg fc = {.max_flows = cfg->max_flows,
+                          .idle_timeout_us = cfg->idle_timeout_us,
+                          .on_end = on_flow_end,
+                          .user = e};
+    e->ft = cap_flowtab_new(&fc, &e->cst);
+    e->certs = x509_cache_new(cfg->cert_cache_entries ? cfg->cert_cache_entries
+                                                      : DEFAULT_CERT_CACHE,
+                              &e->ast);
+    if (!e->ft || !e->certs) {
+        an_engine_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void an_engine_flush(an_engine *e) { cap_flowtab_flush(e->ft); }
+
+void an_engine_free(an_engine *e) {
+    if (!e)
+        return;
+    if (e->ft)
+        cap_flowtab_free(e->ft); /* ends (and emits) every flow first */
+    x509_cache_free(e->certs);
+    free(e);
+}
+
+cap_stats *an_engine_cap_stats(an_engine *e) {
+    e->cst.reasm_bytes_in_use = e->reasm.in_use;
+    return &e->cst;
+}
+an_stats *an_engine_stats(an_engine *e) { return &e->ast; }
+uint64_t an_engine_now(const an_engine *e) { return e->now_us; }
+
+/* First payload of a flow: a TLS connection opens with a handshake record from either side
+ * (the server's when the capture missed the ClientHello). */
+static void detect(an_engine *e, cap_flow *f, int side) {
+    cap_stream *st = &f->stream[side];
+    if (st->buf.len < DETECT_BYTES)
+        return;
+    if (!tls_looks_like_tls(st->buf.data, st->buf.len)) {
+        e->ast.non_tls_flows++;
+        bypass(e, f);
+        return;
+    }
+    tls_session *s = malloc(sizeof *s);
+    if (!s) {
+        bypass(e, f);
+        return;
+    }
+    tls_session_init(s, f->client_side, e->certs, &e->ast);
+    f->app = s;
+    e->ast.tls_flows++;
+}
+
+void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
+                     uint32_t wire_len) {
+    cap_pkt p;
+    e->cst.packets++;
+    e->cst.bytes += wire_len;
+    if (ts_us > e->now_us)
+        e->now_us = ts_us;
+    if (e->now_us - e->last_expire_us >= EXPIRE_EVERY_US) {
+        e->last_expire_us = e->now_us;
+        cap_flowtab_expire(e->ft, e->now_us);
+    }
+    mw_rc rc = cap_decode(dlt, data, caplen, &p, &e->cst);
+    if (rc != MW_OK) {
+        if (rc == MW_NEED_MORE)
+            e->cst.non_tcp++;
+        return;
+    }
+    p.ts_us = ts_us;
+    p.wire_len = wire_len;
+    e->cst.tcp_packets++;
+    e->cst.tcp_payload_bytes += p.payload_len;
+
+    int side;
+    bool create = p.payload_len > 0 || (p.tcp_flags & CAP_TH_SYN);
+    cap_flow *f = cap_flowtab_get(e->ft, &p, &side, create);
+    if (!f)
+        return;
+    f->pkts[side]++;
+    f->bytes[side] += p.payload_len;
+    f->ttl[side] = p.ttl;
+    if (p.tcp_flags & CAP_TH_FIN)
+        f->fin_seen[side] = 1;
+    if (p.tcp_flags & CAP_TH_RST)
+        f->rst_seen = 1;
+
+    if (!f->bypass) {
+        if (p.tcp_flags & CAP_TH_SYN) {
+            f->syn_seen[side] = 1;
+            cap_stream_syn(&f->stream[side], p.seq);
+            /* The SYN's sender is the client (set when the flow was created by it). */
+        }
+        if (p.payload_len > 0 &&
+            cap_stream_segment(&e->reasm, &f->stream[side], p.seq, p.payload, p.payload_len,
+                               &e->cst)) {
+            if (!f->app)
+                detect(e, f, side);
+            if (f->app)
+                parse_side(e, f, side);
+        } else if (f->app && f->stream[side].gap) {
+            parse_side(e, f, side);
+        }
+        tls_session *s = f->app;
+        if (s && s->ready) {
+            emit(e, f, s);
+            bypass(e, f);
+        }
+    }
+    if (f->rst_seen || (f->fin_seen[0] && f->fin_seen[1]))
+        cap_flowtab_end(e->ft, f, CAP_END_CLOSED);
+}

@@ -1,0 +1,43 @@
+/* The passive pipeline below the verdicts: frames in, handshake facts out.
+ *
+ * decode -> flow table -> per-direction reassembly -> TLS session -> on_handshake callback.
+ * Once a flow's handshake facts are out, the flow is bypassed: its later packets cost a decode
+ * and a lookup, nothing else. Everything is single-threaded per engine (one engine a worker). */
+#ifndef AN_ENGINE_H
+#define AN_ENGINE_H
+
+#include <stdint.h>
+
+#include "an_stats.h"
+#include "cap_flow.h"
+#include "cap_stats.h"
+#include "tls_session.h"
+
+typedef struct an_engine an_engine;
+
+/* Called once per TLS handshake with its facts; client_side tells which key side is the
+ * client. The facts and the flow are valid only during the call. */
+typedef void (*an_handshake_fn)(const tls_hs *hs, const cap_flow *f, int client_side,
+                                void *user);
+
+typedef struct {
+    uint32_t max_flows;           /* 0: default */
+    uint64_t idle_timeout_us;     /* 0: default */
+    uint32_t stream_max_bytes;    /* per direction; 0: default */
+    uint64_t reasm_max_bytes;     /* all flows; 0: default */
+    uint32_t cert_cache_entries;  /* 0: default */
+    an_handshake_fn on_handshake;
+    void *user;
+} an_engine_cfg;
+
+an_engine *an_engine_new(const an_engine_cfg *cfg);
+void an_engine_free(an_engine *e);
+void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
+                     uint32_t wire_len);
+/* Ends every flow, emitting the handshakes still pending (end of input, shutdown). */
+void an_engine_flush(an_engine *e);
+cap_stats *an_engine_cap_stats(an_engine *e);
+an_stats *an_engine_stats(an_engine *e);
+uint64_t an_engine_now(const an_engine *e); /* latest capture time seen */
+
+#endif

@@ -1,0 +1,41 @@
+/* Counters of the analyzers; each anomaly has a stable name used in the stats event. */
+#ifndef AN_STATS_H
+#define AN_STATS_H
+
+#include <stdint.h>
+
+#define AN_ANOMALIES(X)                                                                            \
+    X(tls_record_malformed)                                                                        \
+    X(tls_handshake_malformed)                                                                     \
+    X(tls_client_hello_malformed)                                                                  \
+    X(tls_server_hello_malformed)                                                                  \
+    X(tls_certificate_malformed)                                                                   \
+    X(tls_certificate_status_malformed)                                                            \
+    X(tls_handshake_too_large)                                                                     \
+    X(tls_stream_gap)                                                                              \
+    X(tls_role_conflict)                                                                           \
+    X(x509_malformed)                                                                              \
+    X(sct_list_malformed)                                                                          \
+    X(ocsp_malformed)                                                                              \
+    X(chain_too_long)
+
+enum {
+#define X(n) AN_AN_##n,
+    AN_ANOMALIES(X)
+#undef X
+        AN_AN_COUNT
+};
+
+extern const char *const an_anomaly_names[AN_AN_COUNT];
+
+typedef struct {
+    uint64_t tls_flows;     /* flows whose first bytes were a TLS handshake record */
+    uint64_t non_tls_flows; /* flows given up on: no TLS seen at the start */
+    uint64_t client_hellos, server_hellos, hello_retry_requests;
+    uint64_t handshakes;    /* handshake events emitted */
+    uint64_t certificates;  /* certificates seen in Certificate messages */
+    uint64_t cert_cache_hits, cert_cache_misses, cert_cache_evictions;
+    uint64_t an[AN_AN_COUNT];
+} an_stats;
+
+#endif

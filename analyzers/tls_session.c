@@ -1,0 +1,387 @@
+#include "tls_session.h"
+
+#include <openssl/ocsp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mw_cursor.h"
+#include "tls_hello.h"
+
+#define TLS_RECORD_MAX (16384 + 2048) /* TLSCiphertext.length limit, RFC 5246 6.2.3 */
+
+enum {
+    CT_CHANGE_CIPHER_SPEC = 20,
+    CT_ALERT = 21,
+    CT_HANDSHAKE = 22,
+    CT_APPLICATION_DATA = 23,
+    CT_HEARTBEAT = 24,
+};
+
+enum {
+    HT_CLIENT_HELLO = 1,
+    HT_SERVER_HELLO = 2,
+    HT_CERTIFICATE = 11,
+    HT_CERTIFICATE_STATUS = 22,
+};
+
+bool tls_looks_like_tls(const uint8_t *p, size_t len) {
+    return len >= 3 && p[0] == CT_HANDSHAKE && p[1] == 3 && p[2] <= 4;
+}
+
+void tls_session_init(tls_session *s, int client_side_guess, x509_cache *certs, an_stats *st) {
+    memset(s, 0, sizeof *s);
+    s->client_side = client_side_guess;
+    s->certs = certs;
+    s->st = st;
+    mw_buf_init(&s->side[0].msg, TLS_HS_MSG_MAX + 4);
+    mw_buf_init(&s->side[1].msg, TLS_HS_MSG_MAX + 4);
+    mw_buf_init(&s->scratch, 64 * 1024);
+}
+
+void tls_session_free(tls_session *s) {
+    tls_hs *h = &s->hs;
+    mw_buf_free(&s->side[0].msg);
+    mw_buf_free(&s->side[1].msg);
+    mw_buf_free(&s->scratch);
+    free(h->sni);
+    free(h->alpn_offered);
+    free(h->ja3_string);
+    free(h->ja3s_string);
+    free(h->alpn);
+    for (int i = 0; i < h->nchain; i++)
+        x509_info_unref(s->certs, h->chain[i]);
+    SCT_LIST_free(h->tls_scts);
+    SCT_LIST_free(h->ocsp_scts);
+    memset(h, 0, sizeof *h);
+}
+
+static char *dup_view(mw_cur v) {
+    char *p = malloc(v.len + 1);
+    if (p) {
+        memcpy(p, v.data, v.len);
+        p[v.len] = '\0';
+    }
+    return p;
+}
+
+static char *dup_buf(const mw_buf *b) { return dup_view(mw_cur_make(b->data, b->len)); }
+
+static void stop_side(tls_session *s, int side, int anomaly) {
+    s->st->an[anomaly]++;
+    s->side[side].stopped = true;
+    mw_buf_free(&s->side[side].msg);
+}
+
+/* The ClientHello's sender is the client, whatever the TCP handshake suggested (mid-stream
+ * pickups guess by port). Only before any hello was attributed can the roles still swap. */
+static bool claim_role(tls_session *s, int side, int role) {
+    if (tls_role(s, side) == role)
+        return true;
+    if (s->hs.have_ch || s->hs.have_sh) {
+        s->st->an[AN_AN_tls_role_conflict]++;
+        return false;
+    }
+    s->client_side = role == 0 ? side : !side;
+    return true;
+}
+
+static void on_client_hello(tls_session *s, int side, mw_cur body, uint64_t now) {
+    tls_hs *h = &s->hs;
+    if (!claim_role(s, side, 0))
+        return;
+    s->st->client_hellos++;
+    if (h->have_ch) /* the second ClientHello after a HelloRetryRequest: keep the first */
+        return;
+    tls_client_hello *ch = malloc(sizeof *ch); /* large: keep it off the stack */
+    if (!ch)
+        return;
+    if (tls_parse_client_hello(body, ch) != MW_OK) {
+        s->st->an[AN_AN_tls_client_hello_malformed]++;
+        free(ch);
+        return;
+    }
+    h->have_ch = true;
+    h->ch_version = tls_client_max_version(ch);
+    if (ch->sni.len)
+        h->sni = dup_view(ch->sni);
+    mw_cur alpn = ch->alpn, first;
+    if (mw_cur_get_u8_prefixed(&alpn, &first))
+        h->alpn_offered = dup_view(first);
+    if (tls_ja3(ch, &s->scratch, h->ja3))
+        h->ja3_string = dup_buf(&s->scratch);
+    tls_ja4(ch, h->ja4);
+    h->ch_session_id_len = (uint8_t)ch->session_id.len;
+    memcpy(h->ch_session_id, ch->session_id.data, ch->session_id.len);
+    h->ch_ticket = ch->has_ticket;
+    h->ch_psk = ch->has_psk;
+    if (!h->have_sh)
+        h->ts_us = now;
+    free(ch);
+}
+
+static STACK_OF(SCT) *parse_sct_list(mw_cur list, sct_source_t source, an_stats *st) {
+    const unsigned char *p = list.data;
+    STACK_OF(SCT) *scts = o2i_SCT_LIST(NULL, &p, list.len);
+    if (!scts || p != list.data + list.len) {
+        SCT_LIST_free(scts);
+        st->an[AN_AN_sct_list_malformed]++;
+        return NULL;
+    }
+    for (int i = 0; i < sk_SCT_num(scts); i++)
+        SCT_set_source(sk_SCT_value(scts, i), source);
+    return scts;
+}
+
+static void on_server_hello(tls_session *s, int side, mw_cur body, uint64_t now) {
+    tls_hs *h = &s->hs;
+    tls_server_hello sh;
+    if (!claim_role(s, side, 1))
+        return;
+    if (tls_parse_server_hello(body, &sh) != MW_OK) {
+        s->st->an[AN_AN_tls_server_hello_malformed]++;
+        return;
+    }
+    if (sh.is_hrr) {
+        h->hrr = true;
+        s->st->hello_retry_requests++;
+        return;
+    }
+    if (h->have_sh)
+        return;
+    s->st->server_hellos++;
+    h->have_sh = true;
+    h->ts_us = now;
+    h->sh_legacy_version = sh.legacy_version;
+    h->version = sh.version;
+    h->cipher = sh.cipher;
+    if (tls_ja3s(&sh, &s->scratch, h->ja3s))
+        h->ja3s_string = dup_buf(&s->scratch);
+    if (sh.alpn.len)
+        h->alpn = dup_view(sh.alpn);
+    if (sh.sct_list.len)
+        h->tls_scts = parse_sct_list(sh.sct_list, SCT_SOURCE_TLS_EXTENSION, s->st);
+    if (h->version >= 0x0304) {
+        /* RFC 8446 2: everything after the ServerHello is encrypted; a PSK means resumption. */
+        h->resumed = sh.has_psk;
+        s->side[side].encrypted = true;
+    } else {
+        /* RFC 5246 7.4.1.3: echoing the client's session id means the session is resumed. */
+        h->resumed = sh.session_id.len > 0 && sh.session_id.len == h->ch_session_id_len &&
+                     memcmp(sh.session_id.data, h->ch_session_id, sh.session_id.len) == 0;
+    }
+}
+
+/* opaque ASN.1Cert<1..2^24-1>; struct { ASN.1Cert certificate_list<0..2^24-1>; } Certificate;
+ *                                                                  RFC 5246 section 7.4.2 */
+static void on_certificate(tls_session *s, mw_cur body) {
+    tls_hs *h = &s->hs;
+    mw_cur list;
+    if (h->cert_seen)
+        return;
+    h->cert_seen = true;
+    if (!mw_cur_get_u24_prefixed(&body, &list) || !mw_cur_empty(&body)) {
+        s->st->an[AN_AN_tls_certificate_malformed]++;
+        return;
+    }
+    while (!mw_cur_empty(&list)) {
+        mw_cur der;
+        if (!mw_cur_get_u24_prefixed(&list, &der)) {
+            s->st->an[AN_AN_tls_certificate_malformed]++;
+            return;
+        }
+        s->st->certificates++;
+        if (h->nchain >= TLS_MAX_CHAIN) {
+            s->st->an[AN_AN_chain_too_long]++;
+            continue;
+        }
+        x509_info *e = x509_cache_get(s->certs, der.data, der.len);
+        if (e)
+            h->chain[h->nchain++] = e;
+    }
+}
+
+/* struct { CertificateStatusType status_type; select (status_type) { case ocsp:
+ * OCSPResponse; } } CertificateStatus; opaque OCSPResponse<1..2^24-1>;   RFC 6066 section 8.
+ * SCTs ride in the single responses' extension (RFC 6962 section 3.3). */
+static void on_certificate_status(tls_session *s, mw_cur body) {
+    tls_hs *h = &s->hs;
+    uint8_t type;
+    mw_cur resp;
+    if (!mw_cur_get_u8(&body, &type) || type != 1 || !mw_cur_get_u24_prefixed(&body, &resp) ||
+        !mw_cur_empty(&body)) {
+        s->st->an[AN_AN_tls_certificate_status_malformed]++;
+        return;
+    }
+    h->ocsp_stapled = true;
+    const unsigned char *p = resp.data;
+    OCSP_RESPONSE *r = d2i_OCSP_RESPONSE(NULL, &p, (long)resp.len);
+    if (!r || p != resp.data + resp.len) {
+        OCSP_RESPONSE_free(r);
+        s->st->an[AN_AN_ocsp_malformed]++;
+        return;
+    }
+    OCSP_BASICRESP *b = OCSP_response_get1_basic(r);
+    for (int i = 0; b && i < OCSP_resp_count(b); i++) {
+        STACK_OF(SCT) *scts =
+            OCSP_SINGLERESP_get1_ext_d2i(OCSP_resp_get0(b, i), NID_ct_cert_scts, NULL, NULL);
+        while (scts && sk_SCT_num(scts) > 0) {
+            SCT *sct = sk_SCT_shift(scts);
+            SCT_set_source(sct, SCT_SOURCE_OCSP_STAPLED_RESPONSE);
+            if (!h->ocsp_scts)
+                h->ocsp_scts = sk_SCT_new_null();
+            if (!h->ocsp_scts || !sk_SCT_push(h->ocsp_scts, sct))
+                SCT_free(sct);
+        }
+        SCT_LIST_free(scts);
+    }
+    OCSP_BASICRESP_free(b);
+    OCSP_RESPONSE_free(r);
+}
+
+static void on_message(tls_session *s, int side, uint8_t type, mw_cur body, uint64_t now) {
+    int role = tls_role(s, side);
+    switch (type) {
+    case HT_CLIENT_HELLO:
+        on_client_hello(s, side, body, now);
+        break;
+    case HT_SERVER_HELLO:
+        on_server_hello(s, side, body, now);
+        break;
+    case HT_CERTIFICATE:
+        if (role == 1 && s->hs.have_sh)
+            on_certificate(s, body);
+        break;
+    case HT_CERTIFICATE_STATUS:
+        if (role == 1 && s->hs.have_sh)
+            on_certificate_status(s, body);
+        break;
+    default:
+        break;
+    }
+}
+
+/* struct { HandshakeType msg_type; uint24 length; ... } Handshake;  RFC 8446 section 4 */
+static void handshake_fragment(tls_session *s, int side, mw_cur frag, uint64_t now) {
+    tls_side *ts = &s->side[side];
+    if (!mw_buf_append(&ts->msg, frag.data, frag.len)) {
+        stop_side(s, side, AN_AN_tls_handshake_too_large);
+        return;
+    }
+    size_t off = 0;
+    while (!ts->stopped) {
+        mw_cur c = mw_cur_make(ts->msg.data + off, ts->msg.len - off), body;
+        uint8_t type;
+        uint32_t mlen;
+        if (!mw_cur_get_u8(&c, &type) || !mw_cur_get_u24(&c, &mlen))
+            break;
+        if (mlen > TLS_HS_MSG_MAX) {
+            stop_side(s, side, AN_AN_tls_handshake_too_large);
+            return;
+        }
+        if (!mw_cur_get_bytes(&c, mlen, &body))
+            break;
+        on_message(s, side, type, body, now);
+        off += 4 + mlen;
+        if (ts->encrypted) /* the rest of this record is not plaintext handshake (TLS 1.3) */
+            off = ts->msg.len;
+    }
+    if (!ts->stopped)
+        mw_buf_consume(&ts->msg, off);
+}
+
+static void check_outcome(tls_session *s) {
+    tls_hs *h = &s->hs;
+    if (s->ready || !h->have_sh)
+        return;
+    if (h->version >= 0x0304)
+        h->established = h->appdata[0];
+    else
+        h->established = h->ccs[0] && h->ccs[1];
+    if (h->established)
+        s->ready = true;
+}
+
+static void on_record(tls_session *s, int side, uint8_t type, mw_cur frag, uint64_t now) {
+    tls_side *ts = &s->side[side];
+    tls_hs *h = &s->hs;
+    int role = tls_role(s, side);
+    switch (type) {
+    case CT_CHANGE_CIPHER_SPEC:
+        h->ccs[role] = true;
+        /* TLS 1.3's middlebox-compatibility CCS changes nothing (RFC 8446 D.4). */
+        if (!(h->have_sh && h->version >= 0x0304)) {
+            ts->encrypted = true;
+            if (role == 1 && h->have_sh && !h->cert_seen)
+                h->resumed = true; /* RFC 5077: abbreviated handshake with a ticket */
+        }
+        break;
+    case CT_ALERT: {
+        uint8_t level, desc;
+        if (!ts->encrypted && mw_cur_get_u8(&frag, &level) && mw_cur_get_u8(&frag, &desc)) {
+            h->alert_seen = true;
+            h->alert_level = level;
+            h->alert_desc = desc;
+            h->alert_from_server = (uint8_t)role;
+            if (level == 2 && (h->have_ch || h->have_sh))
+                s->ready = true; /* fatal: the handshake failed */
+        }
+        break;
+    }
+    case CT_HANDSHAKE:
+        if (!ts->encrypted)
+            handshake_fragment(s, side, frag, now);
+        break;
+    case CT_APPLICATION_DATA:
+        if (h->have_sh)
+            h->appdata[role] = true;
+        break;
+    default:
+        break;
+    }
+    check_outcome(s);
+}
+
+size_t tls_session_feed(tls_session *s, int side, const uint8_t *data, size_t len,
+                        uint64_t now_us) {
+    tls_side *ts = &s->side[side];
+    mw_cur c = mw_cur_make(data, len);
+    while (!ts->stopped && !s->ready) {
+        mw_cur rec = c, frag;
+        uint8_t type;
+        uint16_t version, rlen;
+        /* struct { ContentType type; ProtocolVersion legacy_record_version; uint16 length;
+         *          opaque fragment[length]; } TLSPlaintext;              RFC 8446 5.1 */
+        if (!mw_cur_get_u8(&rec, &type) || !mw_cur_get_u16(&rec, &version) ||
+            !mw_cur_get_u16(&rec, &rlen))
+            break;
+        if (type < CT_CHANGE_CIPHER_SPEC || type > CT_HEARTBEAT || (version >> 8) != 3 ||
+            rlen > TLS_RECORD_MAX) {
+            stop_side(s, side, AN_AN_tls_record_malformed);
+            break;
+        }
+        if (!mw_cur_get_bytes(&rec, rlen, &frag))
+            break;
+        on_record(s, side, type, frag, now_us);
+        c = rec;
+    }
+    if (ts->stopped)
+        return len;
+    return len - c.len;
+}
+
+void tls_session_gap(tls_session *s, int side) {
+    if (s->side[side].stopped)
+        return;
+    stop_side(s, side, AN_AN_tls_stream_gap);
+    if (!s->ready && (s->hs.have_ch || s->hs.have_sh)) {
+        s->hs.incomplete = true;
+        s->ready = true;
+    }
+}
+
+void tls_session_finish(tls_session *s) {
+    if (s->ready || !(s->hs.have_ch || s->hs.have_sh))
+        return;
+    s->hs.incomplete = true;
+    s->ready = true;
+}

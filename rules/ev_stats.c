@@ -1,0 +1,52 @@
+#include "ev_stats.h"
+
+bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
+                    const an_stats *as, const out_set *outs, bool final) {
+    mw_json j;
+    mw_buf_reset(out);
+    mw_json_init(&j, out);
+    ev_head(&j, ctx, ts_us, "metric", "mitmwatch.stats");
+    mw_json_kobj(&j, "mitmwatch");
+    mw_json_kobj(&j, "stats");
+    mw_json_kbool(&j, "final", final);
+#define U(name, v) mw_json_kuint(&j, name, v)
+    U("packets", cs->packets);
+    U("bytes", cs->bytes);
+    U("tcp_packets", cs->tcp_packets);
+    U("tcp_payload_bytes", cs->tcp_payload_bytes);
+    U("non_tcp_packets", cs->non_tcp);
+    U("flows_created", cs->flows_created);
+    U("flows_active", cs->flows_active);
+    U("flows_closed", cs->flows_closed);
+    U("flows_timed_out", cs->flows_timed_out);
+    U("flows_evicted", cs->flows_evicted);
+    U("flows_bypassed", cs->flows_bypassed);
+    U("reassembly_bytes_in_use", cs->reasm_bytes_in_use);
+    U("tls_flows", as->tls_flows);
+    U("non_tls_flows", as->non_tls_flows);
+    U("client_hellos", as->client_hellos);
+    U("server_hellos", as->server_hellos);
+    U("hello_retry_requests", as->hello_retry_requests);
+    U("handshakes", as->handshakes);
+    U("certificates", as->certificates);
+    U("cert_cache_hits", as->cert_cache_hits);
+    U("cert_cache_misses", as->cert_cache_misses);
+    U("cert_cache_evictions", as->cert_cache_evictions);
+    U("events", out_events_written(outs));
+    mw_json_kobj(&j, "capture");
+    U("received", cs->pcap_recv);
+    U("dropped", cs->pcap_drop);
+    U("if_dropped", cs->pcap_ifdrop);
+    mw_json_obj_end(&j);
+    mw_json_kobj(&j, "anomalies");
+    for (int i = 0; i < CAP_AN_COUNT; i++)
+        U(cap_anomaly_names[i], cs->an[i]);
+    for (int i = 0; i < AN_AN_COUNT; i++)
+        U(an_anomaly_names[i], as->an[i]);
+    mw_json_obj_end(&j);
+#undef U
+    mw_json_obj_end(&j);
+    mw_json_obj_end(&j);
+    mw_json_obj_end(&j);
+    return j.ok;
+}

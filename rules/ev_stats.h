@@ -1,0 +1,14 @@
+/* The mitmwatch.stats event: every counter of capture, reassembly and analysis, so that a
+ * sensor admits what it did not see (drops, caps, malformed input). */
+#ifndef EV_STATS_H
+#define EV_STATS_H
+
+#include "an_stats.h"
+#include "cap_stats.h"
+#include "ev_tls.h"
+#include "out.h"
+
+bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
+                    const an_stats *as, const out_set *outs, bool final);
+
+#endif
