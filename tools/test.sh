@@ -1,0 +1,19 @@
+#!/bin/sh
+# The whole test suite: installs dependencies and test peers, builds twice (release, and
+# ASan+UBSan with the fuzz corpora replayed), runs ctest in both. Root runs the lab tests
+# (servers, tcpdump, network namespaces); without root they are reported as skipped.
+set -eu
+cd "$(dirname "$0")/.."
+sh tools/install-deps.sh
+jobs=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs" >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMW_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs" >/dev/null
+rc=0
+echo "== release build"
+(cd build && ctest --output-on-failure -j"$jobs") || rc=1
+echo "== ASan+UBSan build"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs") || rc=1
+exit $rc
