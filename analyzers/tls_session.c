@@ -308,8 +308,9 @@ static void on_record(tls_session *s, int side, uint8_t type, mw_cur frag, uint6
     switch (type) {
     case CT_CHANGE_CIPHER_SPEC:
         h->ccs[role] = true;
-        /* TLS 1.3's middlebox-compatibility CCS changes nothing (RFC 8446 D.4). */
-        if (!(h->have_sh && h->version >= 0x0304)) {
+        /* TLS 1.3's middlebox-compatibility CCS changes nothing (RFC 8446 D.4); after a
+         * HelloRetryRequest it comes before the final ServerHello, so have_sh is not yet set. */
+        if (!h->hrr && !(h->have_sh && h->version >= 0x0304)) {
             ts->encrypted = true;
             if (role == 1 && h->have_sh && !h->cert_seen)
                 h->resumed = true; /* RFC 5077: abbreviated handshake with a ticket */
