@@ -28,6 +28,7 @@ Prints every difference as expected vs got and a final "N passed, M failed" line
 per flow plus one for the global checks). Exit status 0 only if nothing failed.
 """
 import argparse
+import hashlib
 import json
 import sys
 
@@ -111,6 +112,11 @@ def check_lab(item, flow, ref):
     for k in ("ja3", "ja3_full", "ja3s", "ja3s_full", "cipher"):
         if not ref.get(k):
             item.fail(f"{pre}tshark found no {k}")
+            return
+    # JA3 is by definition the MD5 of the JA3 string; holds tshark to it too.
+    item.eq(pre + "md5(ja3_full)", ref["ja3"], hashlib.md5(ref["ja3_full"].encode()).hexdigest())
+    item.eq(pre + "md5(ja3s_full)", ref["ja3s"],
+            hashlib.md5(ref["ja3s_full"].encode()).hexdigest())
 
 
 def check_event(item, flow, ref, ev):

@@ -30,6 +30,30 @@ for tool in openssl nginx gnutls-cli tcpdump tshark ss "$py"; do
     fi
 done
 
+# Run in a network namespace of our own: its lo is private (no clash with anything else on
+# the host's ports, nothing else in the capture), and we may give it a 1500-byte MTU with
+# segmentation offload off, so certificate flights are split into Ethernet-sized TCP
+# segments as on a real wire (the host's lo carries 64 KB packets and would never exercise
+# reassembly). MW_LAB_NETNS=0 captures on the host's lo instead.
+if [ -z "${MW_LAB_IN_NETNS:-}" ] && [ "${MW_LAB_NETNS:-1}" = 1 ]; then
+    ns=mwlab$$
+    if ip netns add "$ns" 2>/dev/null; then
+        trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
+        rc=0
+        ip netns exec "$ns" env MW_LAB_IN_NETNS=1 "$here/$(basename "$0")" "$out" || rc=$?
+        exit $rc
+    fi
+    echo "tls_capture: note: cannot create a network namespace; using the host's lo" >&2
+fi
+if [ -n "${MW_LAB_IN_NETNS:-}" ]; then
+    ip link set lo up mtu 1500
+    if command -v ethtool >/dev/null 2>&1; then
+        ethtool -K lo tso off gso off
+    else
+        echo "tls_capture: note: no ethtool; lo keeps segmentation offload" >&2
+    fi
+fi
+
 pki=$out/pki
 [ -f "$pki/root.pem" ] || "$here/mkpki.sh" "$pki" >/dev/null
 
@@ -117,10 +141,10 @@ for _ in $(seq 1 100); do
     for w in "${want[@]}"; do
         grep -qxF "$w" <<<"$listening" || missing=1
     done
-    [ $missing -eq 0 ] && break
+    [ "$missing" -eq 0 ] && break
     sleep 0.05
 done
-if [ $missing -ne 0 ]; then
+if [ "$missing" -ne 0 ]; then
     echo "tls_capture: servers did not come up; listening: $listening" >&2
     cat "$ng/logs/error.log" "$out"/s_server.*.log >&2 || true
     exit 1

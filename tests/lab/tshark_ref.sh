@@ -46,4 +46,4 @@ ts 'tls.handshake.type == 2' "$tmp/sh.json" $common tls.handshake.ja3s \
 # shellcheck disable=SC2086
 ts 'tls.handshake.type == 11' "$tmp/cert.json" $common tls.handshake.certificate
 
-/usr/bin/python3 "$here/tshark_merge.py" "$tmp" "$2" "$(tshark --version | head -n1)"
+/usr/bin/python3 "$here/tshark_merge.py" "$tmp" "$2" "$(tshark --version 2>/dev/null | head -n1)"
