@@ -22,7 +22,8 @@ trap 'rm -rf "$work"' EXIT
 #   c03 nginx TLS 1.3 ECDSA, SNI, ALPN offered h2,http/1.1
 #   c04 nginx TLS 1.2 RSA with the 3-certificate chain, SNI chain.lab.test, ALPN h2
 #   g05 gnutls-cli -> nginx TLS 1.2 ECDSA, SNI, ALPN http/1.1
-ids="c01 c02 c03 c04 g05"
+#   c15 s_server TLS 1.3 with a HelloRetryRequest (two ClientHellos, one handshake)
+ids="c01 c02 c03 c04 g05 c15"
 
 "$here/mkpki.sh" "$work/pki" >/dev/null
 "$here/tls_capture.sh" "$work" >/dev/null
