@@ -9,9 +9,12 @@
 #include "mw_hash.h"
 
 static bool put_num(mw_buf *b, unsigned v) {
-    char t[12];
-    int n = snprintf(t, sizeof t, "%u", v);
-    return mw_buf_append(b, t, (size_t)n);
+    char t[12], *p = t + sizeof t;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return mw_buf_append(b, p, (size_t)(t + sizeof t - p));
 }
 
 static bool put_list16(mw_buf *b, const uint16_t *v, uint16_t n, bool drop_grease) {

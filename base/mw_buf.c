@@ -17,7 +17,7 @@ void mw_buf_free(mw_buf *b) {
     b->alloc = 0;
 }
 
-bool mw_buf_append(mw_buf *b, const void *data, size_t n) {
+bool mw_buf_append_slow(mw_buf *b, const void *data, size_t n) {
     if (n > b->max || b->len > b->max - n)
         return false;
     if (n == 0)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "mw_result.h"
 
@@ -20,7 +21,17 @@ typedef struct {
 void mw_buf_init(mw_buf *b, size_t max);
 void mw_buf_free(mw_buf *b);
 static inline void mw_buf_reset(mw_buf *b) { b->len = 0; }
-MW_WUR bool mw_buf_append(mw_buf *b, const void *data, size_t n);
+MW_WUR bool mw_buf_append_slow(mw_buf *b, const void *data, size_t n);
+/* Inline fast path: room already allocated (events are built into a reused buffer). */
+static inline MW_WUR bool mw_buf_append(mw_buf *b, const void *data, size_t n) {
+    if (n <= b->alloc - b->len) {
+        if (n)
+            memcpy(b->data + b->len, data, n);
+        b->len += n;
+        return true;
+    }
+    return mw_buf_append_slow(b, data, n);
+}
 MW_WUR bool mw_buf_append_str(mw_buf *b, const char *s);
 MW_WUR bool mw_buf_putc(mw_buf *b, char ch);
 /* Drops the first n bytes (n <= len). */

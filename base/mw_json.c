@@ -56,15 +56,22 @@ static void put_escaped(mw_json *j, const unsigned char *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         unsigned char c = s[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            /* the common case: a run of printable ASCII goes out in one append */
+            size_t k = i + 1;
+            while (k < n && s[k] >= 0x20 && s[k] < 0x7f && s[k] != '"' && s[k] != '\\')
+                k++;
+            put(j, s + i, k - i);
+            i = k;
+            continue;
+        }
         if (c < 0x80) {
             if (c == '"' || c == '\\') {
                 char e[2] = {'\\', (char)c};
                 put(j, e, 2);
-            } else if (c < 0x20 || c == 0x7f) {
+            } else {
                 char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
                 put(j, e, 6);
-            } else {
-                put(j, &s[i], 1);
             }
             i++;
             continue;
@@ -122,18 +129,31 @@ void mw_json_str_n(mw_json *j, const char *s, size_t n) {
 
 void mw_json_str(mw_json *j, const char *s) { mw_json_str_n(j, s, strlen(s)); }
 
+/* Decimal digits of v, right-aligned in tmp[0..24); returns the first digit. */
+static char *utoa(uint64_t v, char tmp[24]) {
+    char *p = tmp + 24;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
 void mw_json_int(mw_json *j, int64_t v) {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
+    char tmp[24];
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *p = utoa(u, tmp);
+    if (v < 0)
+        *--p = '-';
     pre_value(j);
-    put(j, tmp, (size_t)n);
+    put(j, p, (size_t)(tmp + 24 - p));
 }
 
 void mw_json_uint(mw_json *j, uint64_t v) {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
+    char tmp[24];
+    char *p = utoa(v, tmp);
     pre_value(j);
-    put(j, tmp, (size_t)n);
+    put(j, p, (size_t)(tmp + 24 - p));
 }
 
 void mw_json_bool(mw_json *j, bool v) {
