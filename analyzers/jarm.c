@@ -16,8 +16,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/rand.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "mw_cursor.h"
 
@@ -27,13 +27,13 @@ enum jarm_order { ORD_FORWARD, ORD_REVERSE, ORD_TOP_HALF, ORD_BOTTOM_HALF, ORD_M
 enum jarm_sv { SV_NONE, SV_12, SV_13 };
 
 typedef struct {
-    uint16_t version;    /* 0x0302, 0x0303, or 0x0304 meaning the reference's "TLS_1.3" */
-    bool no13;           /* cipher list without the TLS 1.3 suites ("NO1.3") */
+    uint16_t version; /* 0x0302, 0x0303, or 0x0304 meaning the reference's "TLS_1.3" */
+    bool no13;        /* cipher list without the TLS 1.3 suites ("NO1.3") */
     uint8_t cipher_order;
     bool grease;
     bool rare_alpn;
-    uint8_t sv;          /* supported_versions contents: none, up to 1.2, up to 1.3 */
-    uint8_t ext_order;   /* ALPN and supported_versions order: forward or reverse */
+    uint8_t sv;        /* supported_versions contents: none, up to 1.2, up to 1.3 */
+    uint8_t ext_order; /* ALPN and supported_versions order: forward or reverse */
 } jarm_spec;
 
 /* The reference's queue, in order: 1.2 forward, 1.2 reverse, 1.2 top half, 1.2 bottom half,
@@ -112,8 +112,7 @@ static size_t jarm_order_indices(size_t n, unsigned order, size_t *idx) {
             idx[k++] = i;
         break;
     case ORD_TOP_HALF:
-        if (n & 1)
-            idx[k++] = half;
+        if (n & 1) idx[k++] = half;
         /* reversed list, its bottom half: positions n-1-j for j from half+(n&1) to n-1 */
         for (size_t j = half + (n & 1); j < n; j++)
             idx[k++] = n - 1 - j;
@@ -168,8 +167,7 @@ static size_t wb_len(jarm_wbuf *w, size_t n) {
     return at;
 }
 static void wb_patch(jarm_wbuf *w, size_t at, size_t n) {
-    if (w->full)
-        return;
+    if (w->full) return;
     size_t v = w->len - at - n;
     for (size_t i = 0; i < n; i++)
         w->p[at + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
@@ -217,13 +215,11 @@ mw_rc jarm_build_hello(unsigned idx, const char *sni, size_t sni_len, const jarm
     wb_random(&w, r, 32); /* session id */
 
     size_t cs_len = wb_len(&w, 2);
-    if (s->grease)
-        wb_grease(&w, r);
+    if (s->grease) wb_grease(&w, r);
     uint16_t list[MW_ARRAY_LEN(jarm_ciphers_all)];
     size_t nlist = 0;
     for (size_t i = 0; i < MW_ARRAY_LEN(jarm_ciphers_all); i++)
-        if (!s->no13 || (jarm_ciphers_all[i] >> 8) != 0x13)
-            list[nlist++] = jarm_ciphers_all[i];
+        if (!s->no13 || (jarm_ciphers_all[i] >> 8) != 0x13) list[nlist++] = jarm_ciphers_all[i];
     size_t nord = jarm_order_indices(nlist, s->cipher_order, order);
     for (size_t i = 0; i < nord; i++)
         wb_u16(&w, list[order[i]]);
@@ -288,8 +284,7 @@ mw_rc jarm_build_hello(unsigned idx, const char *sni, size_t sni_len, const jarm
         wb_u16(&w, 0x002b);
         size_t sv_outer = wb_len(&w, 2);
         size_t sv_inner = wb_len(&w, 1);
-        if (s->grease)
-            wb_grease(&w, r);
+        if (s->grease) wb_grease(&w, r);
         nord = jarm_order_indices(nv, s->ext_order, order);
         for (size_t i = 0; i < nord; i++)
             wb_u16(&w, versions[order[i]]);
@@ -322,7 +317,9 @@ static void sb_mem(jarm_sbuf *b, const void *d, size_t n) {
     b->len += n;
     b->p[b->len] = '\0';
 }
-static void sb_str(jarm_sbuf *b, const char *s) { sb_mem(b, s, strlen(s)); }
+static void sb_str(jarm_sbuf *b, const char *s) {
+    sb_mem(b, s, strlen(s));
+}
 static void sb_hex(jarm_sbuf *b, mw_cur c) {
     static const char d[] = "0123456789abcdef";
     uint8_t v;
@@ -335,12 +332,9 @@ static void sb_hex(jarm_sbuf *b, mw_cur c) {
 /* Python's data[off:off+n]: a view truncated at the end of data, possibly empty. */
 static mw_cur jarm_slice(mw_cur all, size_t off, size_t n) {
     mw_cur out = {NULL, 0};
-    if (!mw_cur_skip(&all, off))
-        return out;
-    if (all.len < n)
-        n = all.len;
-    if (!mw_cur_get_bytes(&all, n, &out))
-        out.len = 0;
+    if (!mw_cur_skip(&all, off)) return out;
+    if (all.len < n) n = all.len;
+    if (!mw_cur_get_bytes(&all, n, &out)) out.len = 0;
     return out;
 }
 
@@ -348,8 +342,7 @@ static mw_cur jarm_slice(mw_cur all, size_t off, size_t n) {
  * where the reference raises ValueError. */
 static bool jarm_slice_int(mw_cur s, size_t *v) {
     uint32_t x;
-    if (s.len == 0 || !mw_cur_get_uN(&s, s.len, &x))
-        return false;
+    if (s.len == 0 || !mw_cur_get_uN(&s, s.len, &x)) return false;
     *v = x;
     return true;
 }
@@ -364,27 +357,21 @@ static bool jarm_utf8_valid(mw_cur c) {
     while (mw_cur_get_u8(&c, &b0)) {
         size_t more;
         uint8_t lo = 0x80, hi = 0xbf;
-        if (b0 < 0x80)
-            continue;
+        if (b0 < 0x80) continue;
         if (b0 >= 0xc2 && b0 <= 0xdf)
             more = 1;
         else if (b0 >= 0xe0 && b0 <= 0xef) {
             more = 2;
-            if (b0 == 0xe0)
-                lo = 0xa0;
-            if (b0 == 0xed)
-                hi = 0x9f;
+            if (b0 == 0xe0) lo = 0xa0;
+            if (b0 == 0xed) hi = 0x9f;
         } else if (b0 >= 0xf0 && b0 <= 0xf4) {
             more = 3;
-            if (b0 == 0xf0)
-                lo = 0x90;
-            if (b0 == 0xf4)
-                hi = 0x8f;
+            if (b0 == 0xf0) lo = 0x90;
+            if (b0 == 0xf4) hi = 0x8f;
         } else
             return false;
         for (size_t i = 0; i < more; i++) {
-            if (!mw_cur_get_u8(&c, &b) || b < lo || b > hi)
-                return false;
+            if (!mw_cur_get_u8(&c, &b) || b < lo || b > hi) return false;
             lo = 0x80;
             hi = 0xbf;
         }
@@ -403,17 +390,14 @@ static int jarm_extensions(mw_cur all, size_t counter, size_t record_len, jarm_s
     /* reference: offsets below count from the record start with the session id length as
      * "counter"; counter+47 is the first byte of the extensions length (when there is no
      * compression quirk), and an 11 there is read as "a Certificate follows". */
-    if (!mw_cur_peek_u8(&all, counter + 47, &b) || b == 11)
-        return EXT_EMPTY;
+    if (!mw_cur_peek_u8(&all, counter + 47, &b) || b == 11) return EXT_EMPTY;
     if (jarm_slice_eq(jarm_slice(all, counter + 50, 3), err1, 3) ||
         jarm_slice_eq(jarm_slice(all, 82, 3), err2, 3))
         return EXT_EMPTY;
-    if (counter + 42 >= record_len)
-        return EXT_EMPTY;
+    if (counter + 42 >= record_len) return EXT_EMPTY;
 
     size_t count = counter + 49, length;
-    if (!jarm_slice_int(jarm_slice(all, counter + 47, 2), &length))
-        return EXT_RAISE;
+    if (!jarm_slice_int(jarm_slice(all, counter + 47, 2), &length)) return EXT_RAISE;
     size_t maximum = length + count - 1; /* reference: one short of the block's end */
     bool have_alpn = false, alpn_str = false;
     mw_cur alpn = {NULL, 0};
@@ -422,8 +406,7 @@ static int jarm_extensions(mw_cur all, size_t counter, size_t record_len, jarm_s
     for (size_t c = count; c < maximum;) {
         mw_cur type = jarm_slice(all, c, 2);
         size_t el;
-        if (!jarm_slice_int(jarm_slice(all, c + 2, 2), &el))
-            return EXT_RAISE;
+        if (!jarm_slice_int(jarm_slice(all, c + 2, 2), &el)) return EXT_RAISE;
         mw_cur value = jarm_slice(all, c + 4, el);
         if (!have_alpn && jarm_slice_eq(type, (const uint8_t *)"\x00\x10", 2)) {
             have_alpn = true;
@@ -434,8 +417,7 @@ static int jarm_extensions(mw_cur all, size_t counter, size_t record_len, jarm_s
         c += el + 4;
     }
     if (have_alpn) {
-        if (alpn_str || !jarm_utf8_valid(alpn))
-            return EXT_RAISE;
+        if (alpn_str || !jarm_utf8_valid(alpn)) return EXT_RAISE;
         sb_mem(out, alpn.data, alpn.len);
     }
     sb_str(out, "|");
@@ -445,15 +427,13 @@ static int jarm_extensions(mw_cur all, size_t counter, size_t record_len, jarm_s
         if (!jarm_slice_int(jarm_slice(all, c + 2, 2), &el))
             return EXT_RAISE; /* not reached: the first pass walked the same bytes */
         sb_hex(out, jarm_slice(all, c, 2));
-        if (i + 1 < n_types)
-            sb_str(out, "-");
+        if (i + 1 < n_types) sb_str(out, "-");
         c += el + 4;
     }
     return EXT_OK;
 }
 
-mw_rc jarm_parse_answer(const uint8_t *data, size_t len, char *out, size_t cap,
-                        size_t *out_len) {
+mw_rc jarm_parse_answer(const uint8_t *data, size_t len, char *out, size_t cap, size_t *out_len) {
     MW_ENSURE(cap >= 4, MW_ERR);
     jarm_sbuf sb = {out, 0, cap, false};
     out[0] = '\0';
@@ -469,15 +449,13 @@ mw_rc jarm_parse_answer(const uint8_t *data, size_t len, char *out, size_t cap,
         return sb.full ? MW_ERR : MW_OK;
     }
     size_t record_len = 0;
-    if (!jarm_slice_int(jarm_slice(all, 3, 2), &record_len))
-        record_len = 0;
+    if (!jarm_slice_int(jarm_slice(all, 3, 2), &record_len)) record_len = 0;
     sb_hex(&sb, jarm_slice(all, (size_t)counter + 44, 2)); /* the chosen cipher */
     sb_str(&sb, "|");
     sb_hex(&sb, jarm_slice(all, 9, 2)); /* ServerHello.legacy_version, never supported_versions */
     sb_str(&sb, "|");
     int e = jarm_extensions(all, counter, record_len, &sb);
-    if (e == EXT_EMPTY)
-        sb_str(&sb, "|");
+    if (e == EXT_EMPTY) sb_str(&sb, "|");
     if (e == EXT_RAISE) {
         sb.len = 0;
         out[0] = '\0';
@@ -523,14 +501,12 @@ static bool jarm_version_field(const char *s, size_t n, char *out) {
     }
     size_t i = 0;
     for (int cp = 0; cp < 3; cp++) { /* skip three code points of valid UTF-8 */
-        if (i >= n)
-            return false;
+        if (i >= n) return false;
         i++;
         while (i < n && ((unsigned char)s[i] & 0xc0) == 0x80)
             i++;
     }
-    if (i >= n || s[i] < '0' || s[i] > '5')
-        return false;
+    if (i >= n || s[i] < '0' || s[i] > '5') return false;
     *out = "abcdef"[s[i] - '0'];
     return true;
 }
@@ -567,10 +543,8 @@ static mw_rc jarm_hash_fields(const char *raw, size_t len, EVP_MD_CTX *sha,
         size_t comp[5], ncomp = 0, c = start; /* first four '|' fields: start offsets */
         comp[ncomp++] = start;
         for (; c < end && ncomp < 5; c++)
-            if (raw[c] == '|')
-                comp[ncomp++] = c + 1;
-        if (ncomp < 4)
-            return MW_MALFORMED; /* reference: IndexError */
+            if (raw[c] == '|') comp[ncomp++] = c + 1;
+        if (ncomp < 4) return MW_MALFORMED; /* reference: IndexError */
         size_t fend[4];
         for (int k = 0; k < 4; k++)
             fend[k] = (k + 1 < (int)ncomp) ? comp[k + 1] - 1 : end;
@@ -583,16 +557,13 @@ static mw_rc jarm_hash_fields(const char *raw, size_t len, EVP_MD_CTX *sha,
         if (EVP_DigestUpdate(sha, raw + comp[2], fend[2] - comp[2]) != 1 ||
             EVP_DigestUpdate(sha, raw + comp[3], fend[3] - comp[3]) != 1)
             return MW_ERR;
-        if (end >= len)
-            break;
+        if (end >= len) break;
         start = end + 1;
     }
-    if (nf != sizeof fuzzy)
-        return MW_MALFORMED;
+    if (nf != sizeof fuzzy) return MW_MALFORMED;
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
-    if (EVP_DigestFinal_ex(sha, md, &mdlen) != 1 || mdlen < 16)
-        return MW_ERR;
+    if (EVP_DigestFinal_ex(sha, md, &mdlen) != 1 || mdlen < 16) return MW_ERR;
     static const char d[] = "0123456789abcdef";
     memcpy(out, fuzzy, nf);
     for (size_t i = 0; i < 16; i++) {
@@ -617,34 +588,26 @@ static int64_t jarm_now_ms(void) {
 static int jarm_wait(int fd, short ev, int64_t deadline) {
     for (;;) {
         int64_t left = deadline - jarm_now_ms();
-        if (left <= 0)
-            return 0;
+        if (left <= 0) return 0;
         struct pollfd p = {fd, ev, 0};
         int n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-        if (n > 0)
-            return 1;
-        if (n < 0 && errno != EINTR)
-            return -1;
+        if (n > 0) return 1;
+        if (n < 0 && errno != EINTR) return -1;
     }
 }
 
 static enum jarm_io jarm_connect(const struct sockaddr *sa, socklen_t salen, int64_t deadline,
                                  int *fdp) {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return IO_FAILED;
+    if (fd < 0) return IO_FAILED;
     *fdp = fd;
-    if (connect(fd, sa, salen) == 0)
-        return IO_OK;
-    if (errno != EINPROGRESS)
-        return IO_FAILED;
+    if (connect(fd, sa, salen) == 0) return IO_OK;
+    if (errno != EINPROGRESS) return IO_FAILED;
     int w = jarm_wait(fd, POLLOUT, deadline);
-    if (w == 0)
-        return IO_TIMEOUT;
+    if (w == 0) return IO_TIMEOUT;
     int err = 0;
     socklen_t el = sizeof err;
-    if (w < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0)
-        return IO_FAILED;
+    if (w < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) return IO_FAILED;
     return IO_OK;
 }
 
@@ -656,11 +619,9 @@ static enum jarm_io jarm_send_all(int fd, const uint8_t *p, size_t n, int64_t de
             n -= (size_t)k;
             continue;
         }
-        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return IO_FAILED;
+        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return IO_FAILED;
         int w = jarm_wait(fd, POLLOUT, deadline);
-        if (w <= 0)
-            return w == 0 ? IO_TIMEOUT : IO_FAILED;
+        if (w <= 0) return w == 0 ? IO_TIMEOUT : IO_FAILED;
     }
     return IO_OK;
 }
@@ -669,14 +630,11 @@ static enum jarm_io jarm_send_all(int fd, const uint8_t *p, size_t n, int64_t de
 static enum jarm_io jarm_recv_exact(int fd, uint8_t *p, size_t n, int64_t deadline) {
     while (n > 0) {
         int w = jarm_wait(fd, POLLIN, deadline);
-        if (w <= 0)
-            return w == 0 ? IO_TIMEOUT : IO_FAILED;
+        if (w <= 0) return w == 0 ? IO_TIMEOUT : IO_FAILED;
         ssize_t k = recv(fd, p, n, 0);
-        if (k == 0)
-            return IO_FAILED;
+        if (k == 0) return IO_FAILED;
         if (k < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
             return IO_FAILED;
         }
         p += k;
@@ -711,8 +669,7 @@ static enum jarm_io jarm_socks5(int fd, const char *host, uint16_t port, int64_t
         n += 16;
     } else {
         size_t hl = strlen(host);
-        if (hl == 0 || hl > 255)
-            return IO_FAILED;
+        if (hl == 0 || hl > 255) return IO_FAILED;
         req[n++] = 0x03;
         req[n++] = (uint8_t)hl;
         memcpy(req + n, host, hl);
@@ -736,8 +693,7 @@ static enum jarm_io jarm_socks5(int fd, const char *host, uint16_t port, int64_t
     else if (atyp == 0x04)
         rest = 16 + 2;
     else if (atyp == 0x03) {
-        if (jarm_recv_exact(fd, &dl, 1, deadline) != IO_OK)
-            return IO_FAILED;
+        if (jarm_recv_exact(fd, &dl, 1, deadline) != IO_OK) return IO_FAILED;
         rest = (size_t)dl + 2;
     } else
         return IO_FAILED;
@@ -771,14 +727,11 @@ static enum jarm_io jarm_one(const jarm_ctx *x, unsigned idx, uint8_t *ans, size
     io = jarm_connect(x->sa, x->salen, deadline, &fd);
     if (io == IO_OK && x->o->socks5_host)
         io = jarm_socks5(fd, x->o->host, x->o->port ? x->o->port : JARM_DEFAULT_PORT, deadline);
-    if (io == IO_TIMEOUT && x->o->socks5_host)
-        io = IO_FAILED;
-    if (io == IO_OK)
-        io = jarm_send_all(fd, hello, hl, deadline);
+    if (io == IO_TIMEOUT && x->o->socks5_host) io = IO_FAILED;
+    if (io == IO_OK) io = jarm_send_all(fd, hello, hl, deadline);
     if (io == IO_OK) {
         int w = jarm_wait(fd, POLLIN, deadline);
-        if (w <= 0)
-            io = w == 0 ? IO_TIMEOUT : IO_FAILED;
+        if (w <= 0) io = w == 0 ? IO_TIMEOUT : IO_FAILED;
     }
     if (io == IO_OK) {
         ssize_t k;
@@ -789,17 +742,14 @@ static enum jarm_io jarm_one(const jarm_ctx *x, unsigned idx, uint8_t *ans, size
             io = IO_FAILED;
         else
             *ans_len = (size_t)k;
-        if (io == IO_OK && shutdown(fd, SHUT_RDWR) != 0)
-            io = IO_FAILED;
+        if (io == IO_OK && shutdown(fd, SHUT_RDWR) != 0) io = IO_FAILED;
     }
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     return io;
 }
 
 static void jarm_numeric(const struct sockaddr *sa, socklen_t salen, char *out, size_t cap) {
-    if (getnameinfo(sa, salen, out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST) != 0)
-        out[0] = '\0';
+    if (getnameinfo(sa, salen, out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST) != 0) out[0] = '\0';
 }
 
 mw_rc jarm_probe(const jarm_opts *opts, jarm_result *r) {
@@ -812,10 +762,8 @@ mw_rc jarm_probe(const jarm_opts *opts, jarm_result *r) {
 
     memset(r, 0, sizeof *r);
     MW_ENSURE(o.host && o.host[0], MW_ERR);
-    if (o.port == 0)
-        o.port = JARM_DEFAULT_PORT;
-    if (o.timeout_ms <= 0)
-        o.timeout_ms = JARM_DEFAULT_TIMEOUT_MS;
+    if (o.port == 0) o.port = JARM_DEFAULT_PORT;
+    if (o.timeout_ms <= 0) o.timeout_ms = JARM_DEFAULT_TIMEOUT_MS;
     x.sni = o.sni ? o.sni : o.host;
     x.sni_len = strlen(x.sni);
     MW_ENSURE(x.sni_len <= JARM_SNI_MAX, MW_ERR);
@@ -834,8 +782,7 @@ mw_rc jarm_probe(const jarm_opts *opts, jarm_result *r) {
         x.salen = ai->ai_addrlen;
         if (o.socks5_host) {
             size_t hl = strlen(o.host);
-            if (hl >= sizeof r->peer)
-                hl = sizeof r->peer - 1;
+            if (hl >= sizeof r->peer) hl = sizeof r->peer - 1;
             memcpy(r->peer, o.host, hl);
             r->peer[hl] = '\0';
         } else
@@ -859,19 +806,15 @@ mw_rc jarm_probe(const jarm_opts *opts, jarm_result *r) {
             sb_str(&raw, JARM_RAW_EMPTY);
             break;
         }
-        if (io == IO_OK && ans_len > 0)
-            r->answered++;
-        if (jarm_parse_answer(ans, io == IO_OK ? ans_len : 0, one, sizeof one, &one_len) !=
-            MW_OK) {
+        if (io == IO_OK && ans_len > 0) r->answered++;
+        if (jarm_parse_answer(ans, io == IO_OK ? ans_len : 0, one, sizeof one, &one_len) != MW_OK) {
             freeaddrinfo(ai);
             return MW_ERR;
         }
-        if (i > 0)
-            sb_str(&raw, ",");
+        if (i > 0) sb_str(&raw, ",");
         sb_mem(&raw, one, one_len);
     }
-    if (ai)
-        freeaddrinfo(ai);
+    if (ai) freeaddrinfo(ai);
     r->raw_len = raw.len;
     MW_ENSURE(!raw.full, MW_ERR);
     return jarm_hash(r->raw, r->raw_len, r->hash);

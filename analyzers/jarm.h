@@ -13,7 +13,14 @@
  * The pieces are separate so that each can be tested alone: jarm_build_hello (pure; the
  * randomness is injected), jarm_parse_answer (pure, through mw_cursor), jarm_hash (pure), and
  * jarm_probe, which does the networking (getaddrinfo, non-blocking connect and poll with a
- * deadline per probe, optional SOCKS5 without authentication, RFC 1928). */
+ * deadline per probe, optional SOCKS5 without authentication, RFC 1928).
+ *
+ * Deliberate differences from the reference, none of which changes what a server is sent or
+ * how its answer is read: a name is resolved once, to getaddrinfo's first address of either
+ * family (the reference resolves IPv4 only, again for each probe), so all ten probes reach the
+ * same host; the timeout is one deadline per probe rather than 20 s for each socket call; and
+ * where the reference raises in its hash (a server's ALPN text holding ',' or '|' in some
+ * places, or a version whose fourth hex digit is 6-f), there is no JARM (MW_MALFORMED). */
 #ifndef JARM_H
 #define JARM_H
 
@@ -57,7 +64,7 @@ MW_WUR mw_rc jarm_build_hello(unsigned idx, const char *sni, size_t sni_len, con
 MW_WUR mw_rc jarm_parse_answer(const uint8_t *data, size_t len, char *out, size_t cap,
                                size_t *out_len);
 
-/* The reference's fuzzy hash of a raw JARM (len bytes, not NUL-terminated required).
+/* The reference's fuzzy hash of a raw JARM of len bytes (no NUL needed; it may contain NULs).
  * MW_MALFORMED when the reference would raise or give other than 62 characters (only
  * possible when a server's ALPN text contains ',' '|' or odd version digits). */
 MW_WUR mw_rc jarm_hash(const char *raw, size_t len, char out[JARM_HASH_LEN + 1]);

@@ -16,14 +16,18 @@ static void usage(FILE *f) {
           f);
 }
 
+/* The raw string as the reference prints it; it may hold NULs from a server's ALPN text. */
+static void print_raw(const jarm_result *r) {
+    fwrite(r->raw, 1, r->raw_len, stdout);
+    putchar('\n');
+}
+
 static int parse_ms(const char *s, int *out) {
     char *end = NULL;
-    if (!s || *s < '0' || *s > '9')
-        return -1;
+    if (!s || *s < '0' || *s > '9') return -1;
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
-    if (errno || !end || *end || v == 0 || v > 600000)
-        return -1;
+    if (errno || !end || *end || v == 0 || v > 600000) return -1;
     *out = (int)v;
     return 0;
 }
@@ -43,8 +47,9 @@ int main(int argc, char **argv) {
             i++;
         } else if (!strcmp(a, "--timeout") && v) {
             if (parse_ms(v, &o.timeout_ms) != 0) {
-                fprintf(stderr, "mitmwatch-jarm: --timeout: not a number of milliseconds "
-                                "(1..600000): %s\n",
+                fprintf(stderr,
+                        "mitmwatch-jarm: --timeout: not a number of milliseconds "
+                        "(1..600000): %s\n",
                         v);
                 return 2;
             }
@@ -97,12 +102,13 @@ int main(int argc, char **argv) {
     if (rc == MW_MALFORMED) {
         fprintf(stderr, "mitmwatch-jarm: %s: the answers cannot be hashed the reference's way\n",
                 target);
-        if (show_raw)
-            printf("\n%s\n", res.raw);
+        if (show_raw) { /* an empty hash line, then the raw, so line 2 is always the raw */
+            putchar('\n');
+            print_raw(&res);
+        }
         return 1;
     }
     printf("%s\n", res.hash);
-    if (show_raw)
-        printf("%s\n", res.raw);
+    if (show_raw) print_raw(&res);
     return 0;
 }

@@ -41,15 +41,13 @@ static int read_lines(const char *dir, const char *name, lines *out) {
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "r");
     out->n = 0;
-    if (!f)
-        return -1;
+    if (!f) return -1;
     char *buf = malloc(LINE_MAX_LEN);
     while (buf && fgets(buf, LINE_MAX_LEN, f)) {
         size_t l = strlen(buf);
         while (l && (buf[l - 1] == '\n' || buf[l - 1] == '\r'))
             buf[--l] = '\0';
-        if (buf[0] == '#' || l == 0 || out->n >= MAX_LINES)
-            continue;
+        if (buf[0] == '#' || l == 0 || out->n >= MAX_LINES) continue;
         out->line[out->n++] = strdup(buf);
     }
     free(buf);
@@ -64,24 +62,19 @@ static void free_lines(lines *l) {
 }
 
 static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
 /* Decodes hex; returns the byte count or -1. */
 static long unhex(const char *s, uint8_t *out, size_t cap) {
     size_t n = strlen(s);
-    if (n % 2 || n / 2 > cap)
-        return -1;
+    if (n % 2 || n / 2 > cap) return -1;
     for (size_t i = 0; i < n / 2; i++) {
         int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
+        if (hi < 0 || lo < 0) return -1;
         out[i] = (uint8_t)(hi << 4 | lo);
     }
     return (long)(n / 2);
@@ -93,18 +86,15 @@ static int expected(const char *dir, const char *name, char *hash, size_t hcap, 
     char path[1024];
     snprintf(path, sizeof path, "%s/expected.txt", dir);
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     char *buf = malloc(LINE_MAX_LEN);
     int found = -1;
     size_t nl = strlen(name);
     while (buf && fgets(buf, LINE_MAX_LEN, f)) {
-        if (strncmp(buf, name, nl) != 0 || buf[nl] != '\t')
-            continue;
+        if (strncmp(buf, name, nl) != 0 || buf[nl] != '\t') continue;
         buf[strcspn(buf, "\n")] = '\0';
         char *h = buf + nl + 1, *r = strchr(h, '\t');
-        if (!r)
-            break;
+        if (!r) break;
         *r++ = '\0';
         snprintf(hash, hcap, "%s", h);
         snprintf(raw, rcap, "%s", r);
@@ -167,17 +157,14 @@ static void test_answers(const char *dir, const char *file, const char *name) {
         size_t ol = 0;
         const char *h = ans.line[i];
         bool none = !strcmp(h, "-") || !strcmp(h, "close") || !strcmp(h, "read-close");
-        if (!strncmp(h, "hex:", 4))
-            h += 4;
+        if (!strncmp(h, "hex:", 4)) h += 4;
         long dl = none ? 0 : unhex(h, data, sizeof data);
         CHECK(dl >= 0, "%s line %d: bad hex", file, i + 1);
-        if (dl > JARM_RECV_MAX)
-            dl = JARM_RECV_MAX;
+        if (dl > JARM_RECV_MAX) dl = JARM_RECV_MAX;
         CHECK(jarm_parse_answer(data, dl < 0 ? 0 : (size_t)dl, one, sizeof one, &ol) == MW_OK &&
                   ol == strlen(one),
               "%s line %d: parse", file, i + 1);
-        if (i)
-            raw[rl++] = ',';
+        if (i) raw[rl++] = ',';
         memcpy(raw + rl, one, ol);
         rl += ol;
         raw[rl] = '\0';
@@ -185,22 +172,26 @@ static void test_answers(const char *dir, const char *file, const char *name) {
     free_lines(&ans);
     mw_rc rc = jarm_hash(raw, rl, hash);
     if (!strcmp(want_hash, "CRASH")) {
-        CHECK(rc == MW_MALFORMED && hash[0] == '\0', "%s: jarm.py raised, we gave %s", name,
-              hash);
+        CHECK(rc == MW_MALFORMED && hash[0] == '\0', "%s: jarm.py raised, we gave %s", name, hash);
         return;
     }
-    CHECK(strcmp(raw, want_raw) == 0, "%s: raw differs\n  want %s\n  got  %s", name, want_raw,
-          raw);
+    CHECK(strcmp(raw, want_raw) == 0, "%s: raw differs\n  want %s\n  got  %s", name, want_raw, raw);
     CHECK(rc == MW_OK && strcmp(hash, want_hash) == 0, "%s: hash %s, jarm.py %s", name, hash,
           want_hash);
 }
 
 /* Every recorded (raw, hash) pair as an offline vector for the hash alone. */
 static void test_hash_vectors(const char *dir) {
-    static const char *const names[] = {
-        "nginx_v4", "openssl_default_rsa", "openssl_tls12_two_ciphers",
-        "openssl_ecdsa_chacha_serverpref", "openssl_tls13_aes256_only", "gnutls_default_rsa",
-        "gnutls_no13_ecdsa", "closed_port", "scripted_a", "scripted_b"};
+    static const char *const names[] = {"nginx_v4",
+                                        "openssl_default_rsa",
+                                        "openssl_tls12_two_ciphers",
+                                        "openssl_ecdsa_chacha_serverpref",
+                                        "openssl_tls13_aes256_only",
+                                        "gnutls_default_rsa",
+                                        "gnutls_no13_ecdsa",
+                                        "closed_port",
+                                        "scripted_a",
+                                        "scripted_b"};
     static char raw[JARM_RAW_MAX];
     char want[128], got[JARM_HASH_LEN + 1];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
