@@ -387,9 +387,10 @@ enum { EXT_OK, EXT_EMPTY, EXT_RAISE };
 static int jarm_extensions(mw_cur all, size_t counter, size_t record_len, jarm_sbuf *out) {
     static const uint8_t err1[] = {0x0e, 0xac, 0x0b}, err2[] = {0x0f, 0xf0, 0x0b};
     uint8_t b;
-    /* reference: offsets below count from the record start with the session id length as
-     * "counter"; counter+47 is the first byte of the extensions length (when there is no
-     * compression quirk), and an 11 there is read as "a Certificate follows". */
+    /* reference: offsets count from the record start, "counter" being the session id length,
+     * so counter+47 is where a ServerHello's extensions length starts. An 11 there, either of
+     * two fixed byte patterns, or a record length too small for extensions all mean "no
+     * extensions" ("|"), whatever the bytes really are. */
     if (!mw_cur_peek_u8(&all, counter + 47, &b) || b == 11) return EXT_EMPTY;
     if (jarm_slice_eq(jarm_slice(all, counter + 50, 3), err1, 3) ||
         jarm_slice_eq(jarm_slice(all, 82, 3), err2, 3))

@@ -211,6 +211,24 @@ done; exit $fail; } || fail=1
 # Through a SOCKS5 proxy the server sees the same ClientHellos: same JARM as direct.
 check nginx_v4 --socks5 127.0.0.1:19457 127.0.0.1:19443
 check nginx_name --socks5 127.0.0.1:19457 localhost:19443
+check nginx_v6 --socks5 127.0.0.1:19457 [::1]:19443
+# A proxy that refuses the target (RFC 1928 reply 02) or is not there: every probe fails.
+check closed_port --socks5 127.0.0.1:19457 192.0.2.1:443
+check closed_port --socks5 127.0.0.1:19450 127.0.0.1:19443
+# --sni replaces the host name in all ten ClientHellos (RFC 6066 server_name, host_name entry).
+: >"$T/hellos.txt"
+"$BIN" --sni sni.example.test 127.0.0.1:19458 >/dev/null
+if $PY - "$T/hellos.txt" <<'PYEOF'; then echo "ok   --sni sent in all ten ClientHellos"; else fail=1; fi
+import sys
+name = b"sni.example.test"
+want = b"\x00\x00" + (len(name) + 5).to_bytes(2, "big") + (len(name) + 3).to_bytes(2, "big") \
+    + b"\x00" + len(name).to_bytes(2, "big") + name
+hellos = [bytes.fromhex(l) for l in open(sys.argv[1]).read().split()]
+ok = len(hellos) == 10 and all(h.count(want) == 1 and h.count(b"127.0.0.1") == 0 for h in hellos)
+if not ok:
+    print("FAIL --sni: %d hellos, server_name not as expected" % len(hellos))
+sys.exit(0 if ok else 1)
+PYEOF
 # The silent server: the probe must give up after about --timeout, not the reference's 20 s.
 start=$(date +%s%N)
 "$BIN" --timeout 300 127.0.0.1:19456 >/dev/null
