@@ -1,0 +1,114 @@
+/* mitmwatch-jarm: the JARM probe on its own, until it is folded into `mitmwatch probe jarm`.
+ * Prints the 62-character JARM, and with --raw the reference's raw string on a second line.
+ * Exit 0 with a hash (62 zeros when nothing answered), 1 when the answers are ones the
+ * reference cannot hash, 2 on a usage or option error. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "jarm.h"
+
+static void usage(FILE *f) {
+    fputs("usage: mitmwatch-jarm HOST[:PORT] [--sni NAME] [--timeout MS] [--socks5 HOST:PORT]\n"
+          "                      [--raw] [-4|-6]\n",
+          f);
+}
+
+/* The raw string as the reference prints it; it may hold NULs from a server's ALPN text. */
+static void print_raw(const jarm_result *r) {
+    fwrite(r->raw, 1, r->raw_len, stdout);
+    putchar('\n');
+}
+
+static int parse_ms(const char *s, int *out) {
+    char *end = NULL;
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || !end || *end || v == 0 || v > 600000) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    static jarm_result res; /* large: keep it off the stack */
+    static char host[256], proxy[256];
+    jarm_opts o = {0};
+    const char *target = NULL;
+    int show_raw = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--sni") && v) {
+            o.sni = v;
+            i++;
+        } else if (!strcmp(a, "--timeout") && v) {
+            if (parse_ms(v, &o.timeout_ms) != 0) {
+                fprintf(stderr,
+                        "mitmwatch-jarm: --timeout: not a number of milliseconds "
+                        "(1..600000): %s\n",
+                        v);
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "--socks5") && v) {
+            o.socks5_port = 1080;
+            if (jarm_parse_target(v, proxy, sizeof proxy, &o.socks5_port) != MW_OK) {
+                fprintf(stderr, "mitmwatch-jarm: --socks5: expected HOST:PORT: %s\n", v);
+                return 2;
+            }
+            o.socks5_host = proxy;
+            i++;
+        } else if (!strcmp(a, "--raw")) {
+            show_raw = 1;
+        } else if (!strcmp(a, "-4")) {
+            o.family = AF_INET;
+        } else if (!strcmp(a, "-6")) {
+            o.family = AF_INET6;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (a[0] != '-' && !target) {
+            target = a;
+        } else {
+            fprintf(stderr, "mitmwatch-jarm: unexpected argument: %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!target) {
+        usage(stderr);
+        return 2;
+    }
+    o.port = JARM_DEFAULT_PORT;
+    if (jarm_parse_target(target, host, sizeof host, &o.port) != MW_OK) {
+        fprintf(stderr, "mitmwatch-jarm: expected HOST, HOST:PORT or [IPV6]:PORT: %s\n", target);
+        return 2;
+    }
+    o.host = host;
+    if (o.sni && strlen(o.sni) > JARM_SNI_MAX) {
+        fprintf(stderr, "mitmwatch-jarm: --sni: longer than %d bytes\n", JARM_SNI_MAX);
+        return 2;
+    }
+
+    mw_rc rc = jarm_probe(&o, &res);
+    if (rc == MW_ERR) {
+        fprintf(stderr, "mitmwatch-jarm: %s: probe failed (out of resources)\n", target);
+        return 2;
+    }
+    if (rc == MW_MALFORMED) {
+        fprintf(stderr, "mitmwatch-jarm: %s: the answers cannot be hashed the reference's way\n",
+                target);
+        if (show_raw) { /* an empty hash line, then the raw, so line 2 is always the raw */
+            putchar('\n');
+            print_raw(&res);
+        }
+        return 1;
+    }
+    printf("%s\n", res.hash);
+    if (show_raw) print_raw(&res);
+    return 0;
+}
