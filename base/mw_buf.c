@@ -24,7 +24,8 @@ bool mw_buf_append_slow(mw_buf *b, const void *data, size_t n) {
         return true;
     size_t need = b->len + n;
     if (need > b->alloc) {
-        size_t na = b->alloc ? b->alloc : 256;
+        /* alloc never exceeds max, so the inline fast path cannot pass the cap */
+        size_t na = b->alloc ? b->alloc : (b->max < 256 ? b->max : 256);
         while (na < need)
             na = na > b->max / 2 ? b->max : na * 2;
         uint8_t *p = realloc(b->data, na);
