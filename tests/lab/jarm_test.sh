@@ -1,10 +1,10 @@
 #!/bin/bash
 # JARM lab: real TLS servers (nginx, openssl s_server, gnutls-serv) and scripted misbehaving
-# servers on loopback, each JARM from BIN (mitmwatch-jarm) compared exactly with the hash and
+# servers on loopback, each JARM from `mitmwatch probe jarm` compared exactly with the hash and
 # raw string Salesforce's jarm.py gave for the same server configuration (tests/data/jarm/
 # expected.txt, which says how and when it was recorded).
 #
-#   jarm_test.sh BIN                 run the test (exit 0 pass, 1 fail, 77 skip)
+#   jarm_test.sh MITMWATCH               run the test (exit 0 pass, 1 fail, 77 skip)
 #   jarm_test.sh --record JARM_PY    re-record expected values with the reference (run once per
 #                                    change of configuration; writes tests/data/jarm/*)
 #
@@ -15,7 +15,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 DATA=$HERE/../data/jarm
 PY=/usr/bin/python3
 MODE=test
-if [ "${1:-}" = --record ]; then MODE=record; REF=$(readlink -f "$2"); else BIN=$(readlink -f "${1:?usage: jarm_test.sh BIN}"); fi
+if [ "${1:-}" = --record ]; then MODE=record; REF=$(readlink -f "$2"); else MW=$(readlink -f "${1:?usage: jarm_test.sh MITMWATCH}"); fi
+run_jarm() { "$MW" probe jarm "$@"; }
 
 for t in openssl nginx gnutls-serv ss; do
     command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
@@ -102,7 +103,7 @@ for p in 19443 19444 19445 19446 19447 19448 19449 19451 19452 19453 19454 19455
     wait_listen $p
 done
 
-# name | what mitmwatch-jarm is given | reference target (host port) | real server (port) or -
+# name | what the probe is given | reference target (host port) | real server (port) or -
 CONFIGS="
 nginx_v4|127.0.0.1:19443|127.0.0.1 19443|19443
 nginx_v6|[::1]:19443|::1 19443|-
@@ -189,7 +190,7 @@ check() { # name args... ; compares with expected.txt
     want_hash=$(awk -F'\t' -v n="$name" '$1==n {print $2}' "$DATA/expected.txt")
     want_raw=$(awk -F'\t' -v n="$name" '$1==n {print $3}' "$DATA/expected.txt")
     [ -z "$want_hash" ] && { echo "FAIL $name: no expected value"; fail=1; return; }
-    got=$("$BIN" --raw "$@" 2>"$T/stderr")
+    got=$(run_jarm --raw "$@" 2>"$T/stderr")
     rc=$?
     if [ "$want_hash" = CRASH ]; then
         if [ $rc = 1 ] && [ "$(head -1 <<<"$got")" = "" ]; then echo "ok   $name: refused like the reference ($want_raw)"
@@ -217,7 +218,7 @@ check closed_port --socks5 127.0.0.1:19457 192.0.2.1:443
 check closed_port --socks5 127.0.0.1:19450 127.0.0.1:19443
 # --sni replaces the host name in all ten ClientHellos (RFC 6066 server_name, host_name entry).
 : >"$T/hellos.txt"
-"$BIN" --sni sni.example.test 127.0.0.1:19458 >/dev/null
+run_jarm --sni sni.example.test 127.0.0.1:19458 >/dev/null
 if $PY - "$T/hellos.txt" <<'PYEOF'; then echo "ok   --sni sent in all ten ClientHellos"; else fail=1; fi
 import sys
 name = b"sni.example.test"
@@ -231,7 +232,7 @@ sys.exit(0 if ok else 1)
 PYEOF
 # The silent server: the probe must give up after about --timeout, not the reference's 20 s.
 start=$(date +%s%N)
-"$BIN" --timeout 300 127.0.0.1:19456 >/dev/null
+run_jarm --timeout 300 127.0.0.1:19456 >/dev/null
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 if [ $ms -lt 250 ] || [ $ms -gt 3000 ]; then echo "FAIL silent: took $ms ms with --timeout 300"; fail=1
 else echo "ok   silent server gave up after $ms ms"; fi

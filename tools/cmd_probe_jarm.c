@@ -1,4 +1,4 @@
-/* mitmwatch-jarm: the JARM probe on its own, until it is folded into `mitmwatch probe jarm`.
+/* mitmwatch probe jarm: the JARM fingerprint of one TLS server, printed as jarm.py prints it.
  * Prints the 62-character JARM, and with --raw the reference's raw string on a second line.
  * Exit 0 with a hash (62 zeros when nothing answered), 1 when the answers are ones the
  * reference cannot hash, 2 on a usage or option error. */
@@ -11,7 +11,7 @@
 #include "jarm.h"
 
 static void usage(FILE *f) {
-    fputs("usage: mitmwatch-jarm HOST[:PORT] [--sni NAME] [--timeout MS] [--socks5 HOST:PORT]\n"
+    fputs("usage: mitmwatch probe jarm HOST[:PORT] [--sni NAME] [--timeout MS] [--socks5 HOST:PORT]\n"
           "                      [--raw] [-4|-6]\n",
           f);
 }
@@ -32,7 +32,7 @@ static int parse_ms(const char *s, int *out) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+int cmd_probe_jarm(int argc, char **argv) {
     static jarm_result res; /* large: keep it off the stack */
     static char host[256], proxy[256];
     jarm_opts o = {0};
@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--timeout") && v) {
             if (parse_ms(v, &o.timeout_ms) != 0) {
                 fprintf(stderr,
-                        "mitmwatch-jarm: --timeout: not a number of milliseconds "
+                        "mitmwatch probe jarm: --timeout: not a number of milliseconds "
                         "(1..600000): %s\n",
                         v);
                 return 2;
@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--socks5") && v) {
             o.socks5_port = 1080;
             if (jarm_parse_target(v, proxy, sizeof proxy, &o.socks5_port) != MW_OK) {
-                fprintf(stderr, "mitmwatch-jarm: --socks5: expected HOST:PORT: %s\n", v);
+                fprintf(stderr, "mitmwatch probe jarm: --socks5: expected HOST:PORT: %s\n", v);
                 return 2;
             }
             o.socks5_host = proxy;
@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
         } else if (a[0] != '-' && !target) {
             target = a;
         } else {
-            fprintf(stderr, "mitmwatch-jarm: unexpected argument: %s\n", a);
+            fprintf(stderr, "mitmwatch probe jarm: unexpected argument: %s\n", a);
             usage(stderr);
             return 2;
         }
@@ -85,22 +85,22 @@ int main(int argc, char **argv) {
     }
     o.port = JARM_DEFAULT_PORT;
     if (jarm_parse_target(target, host, sizeof host, &o.port) != MW_OK) {
-        fprintf(stderr, "mitmwatch-jarm: expected HOST, HOST:PORT or [IPV6]:PORT: %s\n", target);
+        fprintf(stderr, "mitmwatch probe jarm: expected HOST, HOST:PORT or [IPV6]:PORT: %s\n", target);
         return 2;
     }
     o.host = host;
     if (o.sni && strlen(o.sni) > JARM_SNI_MAX) {
-        fprintf(stderr, "mitmwatch-jarm: --sni: longer than %d bytes\n", JARM_SNI_MAX);
+        fprintf(stderr, "mitmwatch probe jarm: --sni: longer than %d bytes\n", JARM_SNI_MAX);
         return 2;
     }
 
     mw_rc rc = jarm_probe(&o, &res);
     if (rc == MW_ERR) {
-        fprintf(stderr, "mitmwatch-jarm: %s: probe failed (out of resources)\n", target);
+        fprintf(stderr, "mitmwatch probe jarm: %s: probe failed (out of resources)\n", target);
         return 2;
     }
     if (rc == MW_MALFORMED) {
-        fprintf(stderr, "mitmwatch-jarm: %s: the answers cannot be hashed the reference's way\n",
+        fprintf(stderr, "mitmwatch probe jarm: %s: the answers cannot be hashed the reference's way\n",
                 target);
         if (show_raw) { /* an empty hash line, then the raw, so line 2 is always the raw */
             putchar('\n');
