@@ -1,5 +1,7 @@
 #include "an_engine.h"
 
+#include "starttls.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,9 +9,19 @@
 #define DEFAULT_REASM_MAX (256ull << 20)
 #define DEFAULT_CERT_CACHE 16384u
 #define EXPIRE_EVERY_US 1000000u
-/* A direction whose first bytes are not a TLS handshake record after this many bytes is not
- * TLS (STARTTLS detection will widen this). */
-#define DETECT_BYTES 3
+/* Bytes needed to tell TLS and the STARTTLS protocols from the rest (PostgreSQL's SSLRequest
+ * is the longest signature). */
+#define DETECT_BYTES 8
+/* Client bytes held while waiting for a server's first words. */
+#define CLIENT_FIRST_MAX 4096u
+
+/* The analyzer state of a flow: a STARTTLS plaintext phase, then TLS. */
+typedef struct {
+    bool tls_active;
+    bool check_tls[2]; /* after an upgrade: each role's next bytes must be TLS records */
+    stls_state stls;
+    tls_session tls;
+} an_app;
 
 struct an_engine {
     an_engine_cfg cfg;
@@ -22,16 +34,19 @@ struct an_engine {
 };
 
 static void emit(an_engine *e, cap_flow *f, tls_session *s) {
+    if (!s->hs.have_ch && !s->hs.have_sh)
+        return;
     if (e->cfg.on_handshake)
         e->cfg.on_handshake(&s->hs, f, s->client_side, e->cfg.user);
     e->ast.handshakes++;
 }
 
 static void release(an_engine *e, cap_flow *f) {
-    tls_session *s = f->app;
-    if (s) {
-        tls_session_free(s);
-        free(s);
+    an_app *a = f->app;
+    if (a) {
+        if (a->tls_active)
+            tls_session_free(&a->tls);
+        free(a);
         f->app = NULL;
     }
     cap_stream_release(&e->reasm, &f->stream[0]);
@@ -44,16 +59,55 @@ static void bypass(an_engine *e, cap_flow *f) {
     e->cst.flows_bypassed++;
 }
 
-/* Hands the in-order bytes of one side to the TLS session. */
+static void start_tls(an_engine *e, cap_flow *f, an_app *a, const char *starttls) {
+    tls_session_init(&a->tls, f->client_side, e->certs, &e->ast);
+    a->tls.hs.starttls = starttls;
+    a->tls_active = true;
+}
+
+/* Hands the in-order bytes of one side to the STARTTLS phase or the TLS session. */
 static void parse_side(an_engine *e, cap_flow *f, int side) {
-    tls_session *s = f->app;
+    an_app *a = f->app;
     cap_stream *st = &f->stream[side];
+    int role = side == f->client_side ? 0 : 1;
+    if (!a->tls_active) {
+        size_t used = 0;
+        stls_rc rc = st->gap ? STLS_NOT
+                             : stls_feed(&a->stls, role, st->buf.data, st->buf.len, &used,
+                                         &e->ast);
+        cap_stream_consume(&e->reasm, st, used);
+        if (rc == STLS_NOT) {
+            bypass(e, f);
+            return;
+        }
+        if (rc == STLS_PENDING)
+            return;
+        e->ast.starttls_upgrades++;
+        start_tls(e, f, a, stls_proto_name(a->stls.proto));
+        a->check_tls[0] = a->check_tls[1] = true;
+        parse_side(e, f, !side); /* the other side may already hold its first records */
+        if (!f->app)
+            return;
+    }
+    tls_session *s = &a->tls;
     if (st->gap) {
         st->gap = 0;
         tls_session_gap(s, side);
     }
     if (s->ready || st->buf.len == 0)
         return;
+    if (a->check_tls[role]) {
+        if (st->buf.len < 3)
+            return;
+        if (!tls_looks_like_tls(st->buf.data, st->buf.len) && st->buf.data[0] != 20 &&
+            st->buf.data[0] != 21) {
+            /* "Ready to start TLS", then more plaintext: something in the path stripped it. */
+            e->ast.an[AN_AN_starttls_no_tls_after_upgrade]++;
+            bypass(e, f);
+            return;
+        }
+        a->check_tls[role] = false;
+    }
     size_t used = tls_session_feed(s, side, st->buf.data, st->buf.len, e->now_us);
     cap_stream_consume(&e->reasm, st, used);
 }
@@ -61,17 +115,19 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
 static void on_flow_end(cap_flow *f, enum cap_flow_end why, void *user) {
     an_engine *e = user;
     (void)why;
-    tls_session *s = f->app;
-    if (s && !s->ready) {
+    an_app *a = f->app;
+    if (a && a->tls_active && !a->tls.ready) {
         /* Segments still waiting behind a hole: deliver what can be, then finish. */
-        for (int side = 0; side < 2; side++) {
+        for (int side = 0; side < 2 && f->app; side++) {
             if (cap_stream_flush_gaps(&e->reasm, &f->stream[side], &e->cst))
                 parse_side(e, f, side);
         }
-        tls_session_finish(s);
+        a = f->app;
+        if (a && a->tls_active)
+            tls_session_finish(&a->tls);
     }
-    if (s && s->ready)
-        emit(e, f, s);
+    if (a && a->tls_active && a->tls.ready)
+        emit(e, f, &a->tls);
     release(e, f);
 }
 
@@ -116,24 +172,38 @@ an_stats *an_engine_stats(an_engine *e) { return &e->ast; }
 uint64_t an_engine_now(const an_engine *e) { return e->now_us; }
 
 /* First payload of a flow: a TLS connection opens with a handshake record from either side
- * (the server's when the capture missed the ClientHello). */
+ * (the server's when the capture missed the ClientHello); a STARTTLS protocol with its
+ * greeting or first command. Anything else is bypassed. */
 static void detect(an_engine *e, cap_flow *f, int side) {
     cap_stream *st = &f->stream[side];
-    if (st->buf.len < DETECT_BYTES)
+    int role = side == f->client_side ? 0 : 1;
+    bool tls = tls_looks_like_tls(st->buf.data, st->buf.len);
+    if (!tls && st->buf.len < DETECT_BYTES && !f->fin_seen[side])
         return;
-    if (!tls_looks_like_tls(st->buf.data, st->buf.len)) {
+    bool stls = !tls && stls_candidate(role, st->buf.data, st->buf.len);
+    if (!tls && !stls && role == 0 && f->stream[!side].buf.len == 0 && !f->fin_seen[side] &&
+        st->buf.len <= CLIENT_FIRST_MAX) {
+        /* IMAP and the like let clients speak before the greeting: let the server decide. */
+        return;
+    }
+    if (!tls && !stls) {
         e->ast.non_tls_flows++;
         bypass(e, f);
         return;
     }
-    tls_session *s = malloc(sizeof *s);
-    if (!s) {
+    an_app *a = calloc(1, sizeof *a);
+    if (!a) {
         bypass(e, f);
         return;
     }
-    tls_session_init(s, f->client_side, e->certs, &e->ast);
-    f->app = s;
-    e->ast.tls_flows++;
+    f->app = a;
+    stls_init(&a->stls);
+    if (tls) {
+        start_tls(e, f, a, NULL);
+        e->ast.tls_flows++;
+    } else {
+        e->ast.starttls_flows++;
+    }
 }
 
 void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
@@ -180,16 +250,19 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
         if (p.payload_len > 0 &&
             cap_stream_segment(&e->reasm, &f->stream[side], p.seq, p.payload, p.payload_len,
                                &e->cst)) {
-            if (!f->app)
+            if (!f->app && !f->bypass)
                 detect(e, f, side);
             if (f->app)
                 parse_side(e, f, side);
+            /* bytes the other side sent before the protocol was known */
+            if (f->app && f->stream[!side].buf.len)
+                parse_side(e, f, !side);
         } else if (f->app && f->stream[side].gap) {
             parse_side(e, f, side);
         }
-        tls_session *s = f->app;
-        if (s && s->ready) {
-            emit(e, f, s);
+        an_app *a = f->app;
+        if (a && a->tls_active && a->tls.ready) {
+            emit(e, f, &a->tls);
             bypass(e, f);
         }
     }

@@ -59,6 +59,7 @@ typedef struct {
     uint8_t alert_level, alert_desc, alert_from_server;
     bool incomplete; /* ended before the outcome was known (gap, truncation, close) */
     uint64_t ts_us;  /* capture time of the ServerHello, else of the ClientHello */
+    const char *starttls; /* the plaintext protocol upgraded (static string), NULL if direct */
 } tls_hs;
 
 typedef struct {

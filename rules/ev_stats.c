@@ -24,6 +24,9 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     U("reassembly_bytes_in_use", cs->reasm_bytes_in_use);
     U("tls_flows", as->tls_flows);
     U("non_tls_flows", as->non_tls_flows);
+    U("starttls_flows", as->starttls_flows);
+    U("starttls_upgrades", as->starttls_upgrades);
+    U("starttls_refused", as->starttls_refused);
     U("client_hellos", as->client_hellos);
     U("server_hellos", as->server_hellos);
     U("hello_retry_requests", as->hello_retry_requests);

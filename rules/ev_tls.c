@@ -38,14 +38,14 @@ static void endpoint(mw_json *j, const char *key, const cap_flow *f, int side) {
     mw_json_obj_end(j);
 }
 
-void ev_flow(mw_json *j, const cap_flow *f, int client_side) {
+void ev_flow(mw_json *j, const cap_flow *f, int client_side, const char *protocol) {
     int server_side = !client_side;
     endpoint(j, "source", f, client_side);
     endpoint(j, "destination", f, server_side);
     mw_json_kobj(j, "network");
     mw_json_kstr(j, "transport", "tcp");
     mw_json_kstr(j, "type", f->key.ip_ver == 4 ? "ipv4" : "ipv6");
-    mw_json_kstr(j, "protocol", "tls");
+    mw_json_kstr(j, "protocol", protocol ? protocol : "tls");
     mw_json_kuint(j, "ttl", f->ttl[server_side]);
     if (f->key.vlan[0]) {
         mw_json_kobj(j, "vlan");
@@ -151,6 +151,8 @@ void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_s
     mw_json_kobj(j, "tls");
     mw_json_kbool(j, "cert_visible", hs->nchain > 0);
     mw_json_kbool(j, "complete", !hs->incomplete);
+    if (hs->starttls)
+        mw_json_kstr(j, "starttls", hs->starttls);
     if (hs->hrr)
         mw_json_kbool(j, "hello_retry_request", true);
     if (hs->have_ch && hs->alpn_offered) {
@@ -185,7 +187,7 @@ bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_fl
     mw_buf_reset(out);
     mw_json_init(&j, out);
     ev_head(&j, ctx, hs->ts_us, "event", "mitmwatch.tls");
-    ev_flow(&j, f, client_side);
+    ev_flow(&j, f, client_side, hs->starttls);
     ev_tls_fields(&j, hs, f, client_side);
     mw_json_obj_end(&j);
     return j.ok;

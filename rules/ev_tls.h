@@ -14,8 +14,9 @@ typedef struct {
  * observer.name. The caller closes the object. */
 void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
              const char *dataset);
-/* Writes source/destination/network for a flow, client as source. */
-void ev_flow(mw_json *j, const cap_flow *f, int client_side);
+/* Writes source/destination/network for a flow, client as source; network.protocol is the
+ * given application protocol, or "tls" when NULL. */
+void ev_flow(mw_json *j, const cap_flow *f, int client_side, const char *protocol);
 /* Writes the tls.* and mitmwatch.tls.* members of a handshake. */
 void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_side);
 /* The whole event; returns false when it did not fit its buffer cap. */
