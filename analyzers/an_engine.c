@@ -1,5 +1,6 @@
 #include "an_engine.h"
 
+#include "an_ndpi.h"
 #include "starttls.h"
 
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 typedef struct {
     bool tls_active;
     bool check_tls[2]; /* after an upgrade: each role's next bytes must be TLS records */
+    bool dpi_done;
+    dpi_flow *dpi;
     stls_state stls;
     tls_session tls;
 } an_app;
@@ -30,12 +33,15 @@ struct an_engine {
     cap_flowtab *ft;
     cap_reasm reasm;
     x509_cache *certs;
+    dpi_ctx *dpi;
     uint64_t now_us, last_expire_us;
 };
 
 static void emit(an_engine *e, cap_flow *f, tls_session *s) {
     if (!s->hs.have_ch && !s->hs.have_sh)
         return;
+    an_app *a = f->app;
+    dpi_result(e->dpi, a->dpi, s->hs.ndpi_protocol, sizeof s->hs.ndpi_protocol, &s->hs.ndpi_risks);
     if (e->cfg.on_handshake)
         e->cfg.on_handshake(&s->hs, f, s->client_side, e->cfg.user);
     e->ast.handshakes++;
@@ -46,6 +52,7 @@ static void release(an_engine *e, cap_flow *f) {
     if (a) {
         if (a->tls_active)
             tls_session_free(&a->tls);
+        dpi_flow_free(a->dpi);
         free(a);
         f->app = NULL;
     }
@@ -146,7 +153,9 @@ an_engine *an_engine_new(const an_engine_cfg *cfg) {
     e->certs = x509_cache_new(cfg->cert_cache_entries ? cfg->cert_cache_entries
                                                       : DEFAULT_CERT_CACHE,
                               &e->ast);
-    if (!e->ft || !e->certs) {
+    if (!cfg->no_ndpi)
+        e->dpi = dpi_new();
+    if (!e->ft || !e->certs || (!cfg->no_ndpi && !e->dpi)) {
         an_engine_free(e);
         return NULL;
     }
@@ -161,6 +170,7 @@ void an_engine_free(an_engine *e) {
     if (e->ft)
         cap_flowtab_free(e->ft); /* ends (and emits) every flow first */
     x509_cache_free(e->certs);
+    dpi_free(e->dpi);
     free(e);
 }
 
@@ -261,6 +271,8 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
             parse_side(e, f, side);
         }
         an_app *a = f->app;
+        if (a && !a->dpi_done)
+            a->dpi_done = !dpi_packet(e->dpi, &a->dpi, p.l3, p.l3_len, ts_us);
         if (a && a->tls_active && a->tls.ready) {
             emit(e, f, &a->tls);
             bypass(e, f);

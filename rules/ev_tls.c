@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "an_ndpi.h"
 #include "mw_encode.h"
 #include "tls_names.h"
 
@@ -177,8 +178,18 @@ void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_s
         mw_json_kuint(j, "description", hs->alert_desc);
         mw_json_obj_end(j);
     }
-    mw_json_obj_end(j);
-    mw_json_obj_end(j);
+    mw_json_obj_end(j); /* mitmwatch.tls */
+    if (hs->ndpi_protocol[0] || hs->ndpi_risks) {
+        mw_json_kobj(j, "ndpi");
+        mw_json_kstr(j, "protocol", hs->ndpi_protocol);
+        mw_json_karr(j, "risks");
+        for (unsigned i = 0; i < 64; i++)
+            if (hs->ndpi_risks & (1ull << i))
+                mw_json_str(j, dpi_risk_name(i));
+        mw_json_arr_end(j);
+        mw_json_obj_end(j);
+    }
+    mw_json_obj_end(j); /* mitmwatch */
 }
 
 bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_flow *f,
@@ -187,7 +198,8 @@ bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_fl
     mw_buf_reset(out);
     mw_json_init(&j, out);
     ev_head(&j, ctx, hs->ts_us, "event", "mitmwatch.tls");
-    ev_flow(&j, f, client_side, hs->starttls);
+    ev_flow(&j, f, client_side,
+            hs->ndpi_protocol[0] ? hs->ndpi_protocol : hs->starttls);
     ev_tls_fields(&j, hs, f, client_side);
     mw_json_obj_end(&j);
     return j.ok;

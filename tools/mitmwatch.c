@@ -38,6 +38,7 @@ typedef struct {
     char observer[256];
     uint64_t stats_interval_us;
     uint32_t max_flows;
+    bool no_ndpi;
 } opts;
 
 typedef struct {
@@ -77,6 +78,7 @@ static void usage(FILE *fp) {
           "      --observer NAME    observer.name in events (default: host name)\n"
           "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
           "      --max-flows N      flow table capacity (default 131072)\n"
+          "      --no-ndpi          skip nDPI classification (network.protocol from mitmwatch)\n"
           "  -h, --help             this text\n"
           "      --version          version and linked library versions\n",
           fp);
@@ -109,7 +111,7 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
-    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS };
+    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI };
     static const struct option lo[] = {{"read", required_argument, NULL, 'r'},
                                        {"interface", required_argument, NULL, 'i'},
                                        {"filter", required_argument, NULL, 'f'},
@@ -119,6 +121,7 @@ static int parse_args(int argc, char **argv, opts *o) {
                                        {"observer", required_argument, NULL, O_OBSERVER},
                                        {"stats-interval", required_argument, NULL, O_STATS},
                                        {"max-flows", required_argument, NULL, O_MAXFLOWS},
+                                       {"no-ndpi", no_argument, NULL, O_NONDPI},
                                        {NULL, 0, NULL, 0}};
     uint64_t v;
     int c;
@@ -159,6 +162,9 @@ static int parse_args(int argc, char **argv, opts *o) {
             if (!parse_u64(optarg, 1u << 26, &v) || v == 0)
                 return fail_usage("--max-flows wants a number from 1 to 67108864", optarg);
             o->max_flows = (uint32_t)v;
+            break;
+        case O_NONDPI:
+            o->no_ndpi = true;
             break;
         case ':':
             return fail_usage("option needs a value", argv[optind - 1]);
@@ -347,7 +353,8 @@ int main(int argc, char **argv) {
         out_set_free(s.outs);
         return 2;
     }
-    an_engine_cfg ec = {.max_flows = o.max_flows, .on_handshake = on_handshake, .user = &s};
+    an_engine_cfg ec = {
+        .max_flows = o.max_flows, .no_ndpi = o.no_ndpi, .on_handshake = on_handshake, .user = &s};
     s.eng = an_engine_new(&ec);
     if (!s.eng) {
         fprintf(stderr, "mitmwatch: cannot allocate the flow table\n");
