@@ -245,7 +245,13 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
         return;
     f->pkts[side]++;
     f->bytes[side] += p.payload_len;
-    f->ttl[side] = p.ttl;
+    if (f->ttl[side] == p.ttl && f->pkts[side] > 1) {
+        if (f->ttl_stable[side] < UINT16_MAX)
+            f->ttl_stable[side]++;
+    } else {
+        f->ttl[side] = p.ttl;
+        f->ttl_stable[side] = 1;
+    }
     if (p.tcp_flags & CAP_TH_FIN)
         f->fin_seen[side] = 1;
     if (p.tcp_flags & CAP_TH_RST)

@@ -5,7 +5,7 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     mw_json j;
     mw_buf_reset(out);
     mw_json_init(&j, out);
-    ev_head(&j, ctx, ts_us, "metric", "mitmwatch.stats");
+    ev_head(&j, ctx, ts_us, "metric", "mitmwatch.stats", 0);
     mw_json_kobj(&j, "mitmwatch");
     mw_json_kobj(&j, "stats");
     mw_json_kbool(&j, "final", final);

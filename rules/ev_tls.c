@@ -10,7 +10,7 @@
 #include "tls_names.h"
 
 void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
-             const char *dataset) {
+             const char *dataset, int severity) {
     char ts[MW_TS_LEN];
     mw_ts_us(ts, ts_us);
     mw_json_obj_begin(j);
@@ -24,6 +24,8 @@ void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
     mw_json_str(j, strcmp(kind, "alert") == 0 ? "indicator" : "protocol");
     mw_json_arr_end(j);
     mw_json_kstr(j, "dataset", dataset);
+    if (severity > 0)
+        mw_json_kint(j, "severity", severity);
     mw_json_obj_end(j);
     mw_json_kobj(j, "observer");
     mw_json_kstr(j, "name", ctx->observer);
@@ -61,6 +63,10 @@ void ev_flow(mw_json *j, const cap_flow *f, int client_side, const char *protoco
         mw_json_obj_end(j);
     }
     mw_json_obj_end(j);
+}
+
+const char *ev_protocol(const tls_hs *hs) {
+    return hs->ndpi_protocol[0] ? hs->ndpi_protocol : hs->starttls;
 }
 
 static void sct_list(mw_json *j, const STACK_OF(SCT) * scts) {
@@ -147,8 +153,10 @@ void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_s
         mw_json_obj_end(j);
     }
     mw_json_obj_end(j); /* tls */
+}
 
-    mw_json_kobj(j, "mitmwatch");
+void ev_mitmwatch_tls(mw_json *j, const tls_hs *hs) {
+    const x509_info *leaf = hs->nchain > 0 ? hs->chain[0] : NULL;
     mw_json_kobj(j, "tls");
     mw_json_kbool(j, "cert_visible", hs->nchain > 0);
     mw_json_kbool(j, "complete", !hs->incomplete);
@@ -189,7 +197,6 @@ void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_s
         mw_json_arr_end(j);
         mw_json_obj_end(j);
     }
-    mw_json_obj_end(j); /* mitmwatch */
 }
 
 bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_flow *f,
@@ -197,10 +204,12 @@ bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_fl
     mw_json j;
     mw_buf_reset(out);
     mw_json_init(&j, out);
-    ev_head(&j, ctx, hs->ts_us, "event", "mitmwatch.tls");
-    ev_flow(&j, f, client_side,
-            hs->ndpi_protocol[0] ? hs->ndpi_protocol : hs->starttls);
+    ev_head(&j, ctx, hs->ts_us, "event", "mitmwatch.tls", 0);
+    ev_flow(&j, f, client_side, ev_protocol(hs));
     ev_tls_fields(&j, hs, f, client_side);
+    mw_json_kobj(&j, "mitmwatch");
+    ev_mitmwatch_tls(&j, hs);
+    mw_json_obj_end(&j);
     mw_json_obj_end(&j);
     return j.ok;
 }

@@ -20,6 +20,8 @@
 
 #include "an_engine.h"
 #include "cap_source.h"
+#include "bl_baseline.h"
+#include "ev_alert.h"
 #include "ev_stats.h"
 #include "ev_tls.h"
 #include "mw_hash.h"
@@ -39,6 +41,8 @@ typedef struct {
     uint64_t stats_interval_us;
     uint32_t max_flows;
     bool no_ndpi;
+    const char *state_path;
+    bl_cfg bl;
 } opts;
 
 typedef struct {
@@ -51,6 +55,11 @@ typedef struct {
     cap_source *srcs;
     int nsrcs;
     uint64_t events_dropped; /* did not fit the event buffer */
+    bl_state *bl;
+    /* the handshake being judged, for alert events */
+    const tls_hs *cur_hs;
+    const cap_flow *cur_flow;
+    int cur_client_side;
 } sensor;
 
 static volatile sig_atomic_t g_stop, g_hup;
@@ -79,6 +88,9 @@ static void usage(FILE *fp) {
           "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
           "      --max-flows N      flow table capacity (default 131072)\n"
           "      --no-ndpi          skip nDPI classification (network.protocol from mitmwatch)\n"
+          "      --state FILE       learned baselines (TTL/hops, JA3S) kept across runs\n"
+          "      --learn-flows N    handshakes per service before its baseline is set (10)\n"
+          "      --ttl-tolerance N  hops of slack before path.ttl_changed (0)\n"
           "  -h, --help             this text\n"
           "      --version          version and linked library versions\n",
           fp);
@@ -111,7 +123,7 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
-    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI };
+    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL };
     static const struct option lo[] = {{"read", required_argument, NULL, 'r'},
                                        {"interface", required_argument, NULL, 'i'},
                                        {"filter", required_argument, NULL, 'f'},
@@ -122,6 +134,9 @@ static int parse_args(int argc, char **argv, opts *o) {
                                        {"stats-interval", required_argument, NULL, O_STATS},
                                        {"max-flows", required_argument, NULL, O_MAXFLOWS},
                                        {"no-ndpi", no_argument, NULL, O_NONDPI},
+                                       {"state", required_argument, NULL, O_STATE},
+                                       {"learn-flows", required_argument, NULL, O_LEARN},
+                                       {"ttl-tolerance", required_argument, NULL, O_TTLTOL},
                                        {NULL, 0, NULL, 0}};
     uint64_t v;
     int c;
@@ -166,6 +181,19 @@ static int parse_args(int argc, char **argv, opts *o) {
         case O_NONDPI:
             o->no_ndpi = true;
             break;
+        case O_STATE:
+            o->state_path = optarg;
+            break;
+        case O_LEARN:
+            if (!parse_u64(optarg, 1000000, &v) || v == 0)
+                return fail_usage("--learn-flows wants a number from 1 to 1000000", optarg);
+            o->bl.learn_flows = (uint32_t)v;
+            break;
+        case O_TTLTOL:
+            if (!parse_u64(optarg, 255, &v))
+                return fail_usage("--ttl-tolerance wants hops from 0 to 255", optarg);
+            o->bl.tolerance = (uint32_t)v;
+            break;
         case ':':
             return fail_usage("option needs a value", argv[optind - 1]);
         default:
@@ -191,15 +219,41 @@ static void emit_json(sensor *s, enum out_kind kind, const char *dataset) {
     out_emit(s->outs, &ev);
 }
 
+static void on_bl_alert(const bl_alert *a, void *user) {
+    sensor *s = user;
+    ev_alert ea = {.rule_id = a->rule_id,
+                   .severity = a->severity,
+                   .message = a->message,
+                   .expected = a->expected,
+                   .observed = a->observed};
+    if (!ev_alert_build(&s->ev, &s->ctx, s->cur_hs->ts_us, &ea, s->cur_hs, s->cur_flow,
+                        s->cur_client_side)) {
+        s->events_dropped++;
+        return;
+    }
+    out_event ev = {.json = (const char *)s->ev.data,
+                    .len = s->ev.len,
+                    .kind = OUT_KIND_ALERT,
+                    .dataset = "mitmwatch.alert",
+                    .severity = a->severity,
+                    .rule_id = a->rule_id};
+    out_emit(s->outs, &ev);
+}
+
 static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
     sensor *s = user;
     if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side)) {
         s->events_dropped++;
         fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
                 EVENT_MAX);
-        return;
+    } else {
+        emit_json(s, OUT_KIND_EVENT, "mitmwatch.tls");
     }
-    emit_json(s, OUT_KIND_EVENT, "mitmwatch.tls");
+    s->cur_hs = hs;
+    s->cur_flow = f;
+    s->cur_client_side = client_side;
+    if (s->bl)
+        bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
 }
 
 static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
@@ -353,6 +407,18 @@ int main(int argc, char **argv) {
         out_set_free(s.outs);
         return 2;
     }
+    s.bl = bl_new(&o.bl);
+    if (!s.bl) {
+        fprintf(stderr, "mitmwatch: cannot allocate the baselines\n");
+        out_set_free(s.outs);
+        return 1;
+    }
+    if (o.state_path && !bl_load(s.bl, o.state_path, err, sizeof err)) {
+        fprintf(stderr, "mitmwatch: %s\n", err);
+        bl_free(s.bl);
+        out_set_free(s.outs);
+        return 2;
+    }
     an_engine_cfg ec = {
         .max_flows = o.max_flows, .no_ndpi = o.no_ndpi, .on_handshake = on_handshake, .user = &s};
     s.eng = an_engine_new(&ec);
@@ -376,6 +442,11 @@ int main(int argc, char **argv) {
     an_engine_flush(s.eng);
     uint64_t ts = o.nfiles ? an_engine_now(s.eng) : wall_us();
     emit_stats(&s, ts, true);
+    if (o.state_path && !bl_save(s.bl, o.state_path, err, sizeof err)) {
+        fprintf(stderr, "mitmwatch: %s\n", err);
+        rc = rc ? rc : 1;
+    }
+    bl_free(s.bl);
     for (int i = 0; i < s.nsrcs; i++)
         cap_source_close(&srcs[i]);
     an_engine_free(s.eng);
