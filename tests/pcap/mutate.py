@@ -725,7 +725,17 @@ def case_garbage(cv):
 
 
 def ip_of(frame):
-    return frame[14:]
+    """The IPv4 packet of a seed frame with both checksums recomputed: tcpdump on lo records
+    TCP checksums the kernel never filled in (checksum offload), the cases must be valid."""
+    ip = bytearray(frame[14:14 + struct.unpack('!H', frame[16:18])[0]])
+    ihl = (ip[0] & 15) * 4
+    ip[10:12] = b'\0\0'
+    ip[10:12] = struct.pack('!H', csum(bytes(ip[:ihl])))
+    tcp = bytearray(ip[ihl:])
+    tcp[16:18] = b'\0\0'
+    pseudo = bytes(ip[12:20]) + struct.pack('!BBH', 0, 6, len(tcp))
+    tcp[16:18] = struct.pack('!H', csum(pseudo + bytes(tcp)))
+    return bytes(ip[:ihl]) + bytes(tcp)
 
 
 def link_cases(raw):
@@ -733,7 +743,7 @@ def link_cases(raw):
     out = {}
     pk = [(s, u, fr) for s, u, fr, _d, _ip, _tcp in raw]
     out['vlan_qinq'] = (LINKTYPE_ETHERNET, [
-        (s, u, fr[:12] + struct.pack('!HHHH', 0x88a8, 100, 0x8100, 200) + fr[12:])
+        (s, u, fr[:12] + struct.pack('!HHHHH', 0x88a8, 100, 0x8100, 200, 0x0800) + ip_of(fr))
         for s, u, fr in pk], write_pcap)
 
     def sll(d, fr):
@@ -770,7 +780,8 @@ def link_cases(raw):
         return ether(hdr + payload, 0x86dd)
     out['ipv6_exthdr'] = (LINKTYPE_ETHERNET, [(s, u, v6(d, ip, tcp))
                                               for s, u, fr, d, ip, tcp in raw], write_pcap)
-    out['pcapng'] = (LINKTYPE_ETHERNET, pk, write_pcapng)
+    out['pcapng'] = (LINKTYPE_ETHERNET, [(s, u, ether(ip_of(fr))) for s, u, fr in pk],
+                     write_pcapng)
     return out
 
 
