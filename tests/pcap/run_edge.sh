@@ -24,7 +24,7 @@ fi
 
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
-rm -rf "$WORK/seed" "$WORK/cases" "$WORK/out-generated" "$WORK/out-committed"
+rm -rf "$WORK/seed" "$WORK/cases" "$WORK/out-generated" "$WORK/out-committed" "$WORK/committed-regen"
 
 "$HERE/make_seed.sh" "$WORK/seed" || { rc=$?; [ $rc = 77 ] && exit 77; echo "run_edge: make_seed failed"; echo "0 passed, 1 failed"; exit 1; }
 "$PY" "$HERE/mutate.py" "$WORK/seed/seed_tls12.pcap" "$WORK/cases" &&
@@ -34,6 +34,16 @@ rm -rf "$WORK/seed" "$WORK/cases" "$WORK/out-generated" "$WORK/out-committed"
 
 P=0
 F=0
+# The committed captures must be exactly what mutate.py makes from the committed seed.
+"$PY" "$HERE/mutate.py" "$HERE/cases/seed_tls12.pcap" "$WORK/committed-regen" >/dev/null 2>&1
+for c in onebyte reorder overlap_diff records_small garbage vlan_qinq sll2 ipv6_exthdr; do
+    if cmp -s "$WORK/committed-regen/$c.pcap" "$HERE/cases/$c.pcap"; then
+        P=$((P + 1))
+    else
+        echo "FAIL committed/$c.pcap differs from mutate.py's output for cases/seed_tls12.pcap"
+        F=$((F + 1))
+    fi
+done
 for set in generated committed; do
     if [ $set = generated ]; then dir=$WORK; else dir=$HERE/cases; fi
     "$PY" "$HERE/check_edge.py" --set $set --dir "$dir" --mitmwatch "$MW" \
