@@ -181,6 +181,11 @@ cap_stats *an_engine_cap_stats(an_engine *e) {
 an_stats *an_engine_stats(an_engine *e) { return &e->ast; }
 uint64_t an_engine_now(const an_engine *e) { return e->now_us; }
 
+/* SSLv2 CLIENT-HELLO: 2-byte header with the high bit set, message type 1, version 2 or 3.x */
+static bool is_sslv2_hello(const uint8_t *p, size_t len) {
+    return len >= 5 && (p[0] & 0x80) && p[2] == 1 && (p[3] == 0 || p[3] == 3);
+}
+
 /* First payload of a flow: a TLS connection opens with a handshake record from either side
  * (the server's when the capture missed the ClientHello); a STARTTLS protocol with its
  * greeting or first command. Anything else is bypassed. */
@@ -190,6 +195,12 @@ static void detect(an_engine *e, cap_flow *f, int side) {
     bool tls = tls_looks_like_tls(st->buf.data, st->buf.len);
     if (!tls && st->buf.len < DETECT_BYTES && !f->fin_seen[side])
         return;
+    if (!tls && role == 0 && is_sslv2_hello(st->buf.data, st->buf.len)) {
+        /* SSL 2.0-format hello (RFC 6176 prohibits it): counted, not parsed. */
+        e->ast.an[AN_AN_tls_sslv2_hello]++;
+        bypass(e, f);
+        return;
+    }
     bool stls = !tls && stls_candidate(role, st->buf.data, st->buf.len);
     if (!tls && !stls && role == 0 && f->stream[!side].buf.len == 0 && !f->fin_seen[side] &&
         st->buf.len <= CLIENT_FIRST_MAX) {

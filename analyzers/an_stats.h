@@ -20,7 +20,8 @@
     X(chain_too_long)                                                                              \
     X(starttls_line_too_long)                                                                      \
     X(starttls_malformed)                                                                          \
-    X(starttls_no_tls_after_upgrade)
+    X(starttls_no_tls_after_upgrade)                                                               \
+    X(tls_sslv2_hello)
 
 enum {
 #define X(n) AN_AN_##n,

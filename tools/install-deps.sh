@@ -6,7 +6,7 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev
  libpcap-dev libndpi-dev libssl-dev libcurl4-openssl-dev libmsgpack-dev libjansson-dev libyaml-dev"
-TEST="openssl nginx-light gnutls-bin tshark tcpdump tcpreplay iproute2 ethtool jq procps
+TEST="openssl nginx-light gnutls-bin tshark tcpdump tcpreplay iproute2 ethtool jq procps util-linux
  python3 python3-msgpack rsyslog"
 want="$BUILD"
 [ "${MW_DEPS:-all}" = build ] || want="$want $TEST"
