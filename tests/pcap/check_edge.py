@@ -102,6 +102,8 @@ class Runner:
         outp = os.path.join(self.out, name + '.json')
         errs = []
         try:
+            if os.path.exists(outp):
+                os.remove(outp)  # mitmwatch appends to an existing file
             r = subprocess.run([self.mw, '-r', path, '-o', outp], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, timeout=60)
             if r.returncode != 0:
