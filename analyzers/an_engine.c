@@ -288,8 +288,12 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
             parse_side(e, f, side);
         }
         an_app *a = f->app;
-        if (a && !a->dpi_done)
-            a->dpi_done = !dpi_packet(e->dpi, &a->dpi, p.l3, p.l3_len, ts_us);
+        if (a && !a->dpi_done) {
+            /* nDPI until it has named the protocol and, for TLS, seen the ServerHello (its
+             * version and cipher risks); the certificates are mitmwatch's own job. */
+            a->dpi_done = !dpi_packet(e->dpi, &a->dpi, p.l3, p.l3_len, ts_us) ||
+                          (dpi_classified(a->dpi) && a->tls_active && a->tls.hs.have_sh);
+        }
         if (a && a->tls_active && a->tls.ready) {
             emit(e, f, &a->tls);
             bypass(e, f);

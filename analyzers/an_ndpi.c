@@ -88,6 +88,11 @@ void dpi_result(dpi_ctx *d, dpi_flow *f, char *name, size_t namelen, uint64_t *r
     *risks = f->flow->risk;
 }
 
+bool dpi_classified(const dpi_flow *f) {
+    return f && (f->proto.app_protocol != NDPI_PROTOCOL_UNKNOWN ||
+                 f->proto.master_protocol != NDPI_PROTOCOL_UNKNOWN);
+}
+
 void dpi_flow_free(dpi_flow *f) {
     if (!f)
         return;

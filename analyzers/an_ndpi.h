@@ -22,6 +22,8 @@ bool dpi_packet(dpi_ctx *d, dpi_flow **f, const uint8_t *l3, uint32_t l3_len, ui
  * when unknown. Gives up (guesses) when detection had not finished. */
 void dpi_result(dpi_ctx *d, dpi_flow *f, char *name, size_t namelen, uint64_t *risks);
 void dpi_flow_free(dpi_flow *f);
+/* True once nDPI has named the flow's protocol. */
+bool dpi_classified(const dpi_flow *f);
 /* The name of risk bit i, as nDPI spells it. */
 const char *dpi_risk_name(unsigned i);
 
