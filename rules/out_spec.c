@@ -300,8 +300,12 @@ static bool parse_hostport(const char *s, size_t n, unsigned defport, out_sink_c
         }
         memcpy(pb, ps, pl);
         pb[pl] = '\0';
-        if (!parse_u64(pb, false, 65535, &x, "port", err, errlen) || x == 0)
+        if (!parse_u64(pb, false, 65535, &x, "port", err, errlen))
             return false;
+        if (x == 0) {
+            snprintf(err, errlen, "output address: port 0");
+            return false;
+        }
         c->port = (unsigned)x;
     }
     return true;

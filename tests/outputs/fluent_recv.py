@@ -24,6 +24,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--errors", required=True)
     ap.add_argument("--stall", action="store_true")
+    ap.add_argument("--count-only", action="store_true",
+                    help="throughput runs: decode the frames, write one line per message with its entry count")
     ap.add_argument("--ready", help="file created once listening")
     a = ap.parse_args()
     lock = threading.Lock()
@@ -69,8 +71,11 @@ def main():
                     if "size" in opt and opt["size"] != len(lines):
                         err("option size %r != %d entries" % (opt["size"], len(lines)))
                     with lock:
-                        for l in lines:
-                            out.write(json.dumps(l, ensure_ascii=False) + "\n")
+                        if a.count_only:
+                            out.write("%d\n" % len(lines))
+                        else:
+                            for l in lines:
+                                out.write(json.dumps(l, ensure_ascii=False) + "\n")
                         out.flush()
                     if "chunk" in opt:
                         conn.sendall(msgpack.packb({"ack": opt["chunk"]}))

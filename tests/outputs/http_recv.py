@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 def ts_parts(ts):
     # "2026-11-28T14:10:45.123456Z"
-    sec = calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+    sec = calendar.timegm((int(ts[0:4]), int(ts[5:7]), int(ts[8:10]), int(ts[11:13]),
+                           int(ts[14:16]), int(ts[17:19]), 0, 0, 0))
     frac = ts[20:-1] if len(ts) > 20 and ts[19] == "." else ""
     return sec, int((frac + "000000")[:6])
 
@@ -25,6 +26,9 @@ def main():
     ap.add_argument("--token", default="")
     ap.add_argument("--index-pattern", default="mitmwatch-%Y.%m.%d")
     ap.add_argument("--fail-first", type=int, default=0)
+    ap.add_argument("--count-only", action="store_true",
+                    help="throughput runs: check the auth header, count events, write the count per request")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
     ap.add_argument("--ready")
     a = ap.parse_args()
     lock = threading.Lock()
@@ -59,6 +63,17 @@ def main():
                 fail = state["requests"] <= a.fail_first
             if fail:
                 return self.reply(503, {"text": "Server is busy", "code": 9})
+            if a.count_only:
+                if self.path == "/services/collector/event":
+                    if self.headers.get("Authorization") != "Splunk " + a.token:
+                        return self.reply(401, {"text": "Invalid authorization", "code": 3})
+                    n = body.count('{"time":')
+                    self.store_count(n)
+                    return self.reply(200, {"text": "Success", "code": 0})
+                n = body.count("\n") // 2
+                self.store_count(n)
+                return self.reply(200, {"took": 1, "errors": False,
+                                        "items": [{"create": {"status": 201}}] * n})
             if self.path == "/services/collector/event":
                 return self.hec(body)
             if self.path == "/_bulk":
@@ -111,6 +126,11 @@ def main():
             self.store(recs)
             self.reply(200, {"took": 1, "errors": False, "items": items})
 
+        def store_count(self, n):
+            with lock:
+                out.write("%d\n" % n)
+                out.flush()
+
         def store(self, recs):
             with lock:
                 for r in recs:
@@ -119,6 +139,11 @@ def main():
 
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), H)
     srv.daemon_threads = True
+    if a.tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls[0], a.tls[1])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     if a.ready:
         open(a.ready, "w").close()
     srv.serve_forever()

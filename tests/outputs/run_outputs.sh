@@ -162,6 +162,25 @@ no_errors all.fluent_frames "$R/fluent.err"
 
 kill -9 "$FA" "$FN" "$HH" "$HB" "$HF" 2>/dev/null; wait "$FA" "$FN" "$HH" "$HB" "$HF" 2>/dev/null
 
+# ---- 1b. HTTPS: verification is on by default --------------------------------------------
+if command -v openssl > /dev/null; then
+    TL=$W/tls; mkdir -p "$TL"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 -keyout "$TL/key.pem" -out "$TL/cert.pem" 2> /dev/null
+    start_py HT http_recv.py --port 15527 --out "$TL/hec.jsonl" --errors "$TL/http.err" --token T \
+        --tls "$TL/cert.pem" "$TL/key.pem"
+    "$DRIVER" --count 1000 --stats "$TL/stats.json" --flush-ms 3000 --output "file://$TL/ref.json" \
+        --output "hec+https://127.0.0.1:15527?name=verify_default&token=T&backoff=200" \
+        --output "hec+https://127.0.0.1:15527?name=verify_ca&token=T&ca=$TL/cert.pem" \
+        2> "$TL/stderr"
+    check tls.ca_file http "$TL/hec.jsonl" "$TL/ref.json" "$TL/stats.json" verify_ca
+    VS=$(jget "$TL/stats.json" outputs verify_default sent); VD=$(jget "$TL/stats.json" outputs verify_default dropped)
+    [ "$VS" = 0 ] && [ "$VD" = 1000 ] && pass tls.verify_default "self-signed collector refused: sent=0 dropped=1000" \
+        || fail tls.verify_default "sent=$VS dropped=$VD"
+    no_errors tls.shapes "$TL/http.err"
+    kill -9 "$HT" 2>/dev/null; wait "$HT" 2>/dev/null
+fi
+
 # ---- 2. receivers killed mid-run and restarted --------------------------------------------
 # 5000 events/s for 4 s; receivers are killed at 1.2 s and restarted at 2.2 s. Python
 # receivers get SIGKILL (what they acknowledged is on disk); rsyslog gets SIGTERM.
@@ -258,7 +277,7 @@ print(json.dumps(res))
 sys.exit(0 if ok else 1)
 EOF
 if [ $? = 0 ]; then pass stall "$(tail -1 "$W/stall.out")"; else fail stall "$(tail -1 "$W/stall.out")"; fi
-kill -9 "$ST" 2>/dev/null
+kill -9 "$ST" 2>/dev/null; wait "$ST" 2>/dev/null
 
 # ---- 4. SIGHUP (logrotate) during writing, and size rotation ------------------------------
 H=$W/hup; mkdir -p "$H"
@@ -287,30 +306,37 @@ check rotate.lines lines 50000 "$H"/rot.json.log*
 # ---- 5. events/s each output sustains (queue sized to hold the run: nothing dropped) -------
 if [ -z "$QUICK" ]; then
     T=$W/tput; mkdir -p "$T"
-    start_py FA fluent_recv.py --port 15520 --out "$T/fluent.jsonl" --errors "$T/fluent.err"
-    start_py HH http_recv.py --port 15522 --out "$T/hec.jsonl" --errors "$T/http.err" --token T
-    start_py HB http_recv.py --port 15523 --out "$T/bulk.jsonl" --errors "$T/http.err"
+    # Count-only receivers, so the numbers are the outputs' and not the Python checkers'.
+    start_py FA fluent_recv.py --count-only --port 15520 --out "$T/fluent.cnt" --errors "$T/fluent.err"
+    start_py HH http_recv.py --count-only --port 15522 --out "$T/hec.cnt" --errors "$T/http.err" --token T
+    start_py HB http_recv.py --count-only --port 15523 --out "$T/bulk.cnt" --errors "$T/http.err"
     NT=200000
+    Q="queue=$NT&queue_bytes=1G"
     tput() { # NAME SPEC
         "$DRIVER" --count $NT --drain-ms 300000 --stats "$T/$1.json" --output "$2" 2> "$T/$1.stderr"
         local line
-        line=$($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); o=list(d["outputs"].values())[0]; print("%s events/s (delivered, %d events in %.2f s; emit %.0f ns/event; sent=%d dropped=%d retried=%d)" % (round(d["delivered_eps"]), d["emitted"], d["drain_seconds"], d["emit_ns_per_event"], o["sent"], o["dropped"], o["retried"]))' "$T/$1.json")
-        pass "throughput.$1" "$line"
+        line=$($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); o=list(d["outputs"].values())[0]; print("%s events/s (delivered, %d events in %.2f s; emit %.0f ns/event; sent=%d dropped=%d retried=%d)" % (round(d["delivered_eps"]), d["emitted"], d["drain_seconds"], d["emit_ns_per_event"], o["sent"], o["dropped"], o["retried"])); sys.exit(0 if o["sent"] == d["emitted"] else 1)' "$T/$1.json") \
+            && pass "throughput.$1" "$line" || fail "throughput.$1" "$line"
     }
+    sum() { awk '{s+=$1} END {print s+0}' "$1"; }
     tput file "file://$T/file.json"
     stop_rsyslog
     rm -f "$RS"/*.log
     start_rsyslog
-    tput syslog_udp "syslog+udp://127.0.0.1:15514?queue=$NT"
-    tput syslog_tcp "syslog+tcp://127.0.0.1:15515?queue=$NT"
-    tput syslog_unix "syslog+unix://$RS/log.sock?queue=$NT"
-    tput fluentd_ack "fluentd://127.0.0.1:15520?queue=$NT&ack=1"
-    tput hec "hec+http://127.0.0.1:15522?queue=$NT&token=T"
-    tput bulk "bulk+http://127.0.0.1:15523?queue=$NT"
+    tput syslog_udp "syslog+udp://127.0.0.1:15514?$Q"
+    tput syslog_tcp "syslog+tcp://127.0.0.1:15515?$Q"
+    tput syslog_unix "syslog+unix://$RS/log.sock?$Q"
+    tput fluentd_ack "fluentd://127.0.0.1:15520?$Q&ack=1"
+    tput hec "hec+http://127.0.0.1:15522?$Q&token=T"
+    tput bulk "bulk+http://127.0.0.1:15523?$Q"
+    tput hec_batch2000 "hec+http://127.0.0.1:15522?$Q&token=T&batch=2000"
     wait_lines "$RS/udp.log" $NT
     wait_lines "$RS/tcp.log" $NT
     wait_lines "$RS/unix.log" $NT
-    pass throughput.received "rsyslog got udp=$(wc -l < "$RS/udp.log") tcp=$(wc -l < "$RS/tcp.log") unix=$(wc -l < "$RS/unix.log"); fluentd=$(wc -l < "$T/fluent.jsonl") hec=$(wc -l < "$T/hec.jsonl") bulk=$(wc -l < "$T/bulk.jsonl") of $NT each"
+    GOT="udp=$(wc -l < "$RS/udp.log") tcp=$(wc -l < "$RS/tcp.log") unix=$(wc -l < "$RS/unix.log") fluentd=$(sum "$T/fluent.cnt") hec=$(sum "$T/hec.cnt") bulk=$(sum "$T/bulk.cnt")"
+    [ "$GOT" = "udp=$NT tcp=$NT unix=$NT fluentd=$NT hec=$((2 * NT)) bulk=$NT" ] \
+        && pass throughput.received "$GOT" || fail throughput.received "$GOT (expected $NT each, hec twice)"
+    no_errors throughput.shapes "$T/fluent.err"
 fi
 
 echo
