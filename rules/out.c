@@ -394,19 +394,15 @@ static void net_emit(out_sink *s, const out_event *ev) {
     size_t off = ev->len + 1;
     it->rule_off = 0;
     if (rl) {
-        it->rule_off = (uint16_t)off;
+        it->rule_off = (uint32_t)off;
         memcpy(it->data + off, ev->rule_id, rl);
     }
     it->data[off + rl] = '\0';
     off += rl + 1;
-    it->ds_off = (uint16_t)off;
+    it->ds_off = (uint32_t)off;
     if (dl)
         memcpy(it->data + off, ev->dataset, dl);
     it->data[off + dl] = '\0';
-    if (off > UINT16_MAX) { /* offsets are 16-bit; JSON this long loses its routing facts */
-        it->rule_off = 0;
-        it->ds_off = (uint16_t)ev->len; /* the json's terminating NUL: empty dataset */
-    }
 
     pthread_mutex_lock(&s->mu);
     if (s->count >= s->ring_cap || s->bytes + it->len > s->cfg.queue_bytes || s->stopping) {
@@ -663,6 +659,15 @@ bool out_flush_ms(out_set *o, unsigned ms) {
 }
 
 void out_flush(out_set *o) { out_flush_ms(o, o->flush_ms); }
+
+void out_tick(out_set *o) {
+    int64_t now = now_coarse_ms();
+    for (int i = 0; i < o->nsinks; i++) {
+        out_sink *s = o->sinks[i];
+        if (!s->ops && s->fbuf.len > 0 && now - s->last_flush_ms >= OUT_FILE_FLUSH_MS)
+            file_flush(s);
+    }
+}
 
 void out_close(out_set *o) {
     if (!o)

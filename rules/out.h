@@ -119,6 +119,9 @@ bool out_add_file(out_set *o, const char *path, char *err, size_t errlen);
 void out_emit(out_set *o, const out_event *ev);
 /* Reopens files (SIGHUP, logrotate). Buffered lines are written to the old file first. */
 void out_reopen(out_set *o);
+/* Call from the main loop about once a second, also when no event comes: writes file lines
+ * buffered for more than a second (out_emit does the same when events flow). Never waits. */
+void out_tick(out_set *o);
 /* Flushes every sink: files at once, network sinks waiting up to the default flush time
  * (out_set_flush_ms, 5000 ms) for their queues to drain. */
 void out_flush(out_set *o);

@@ -17,8 +17,8 @@ typedef struct {
     uint32_t len; /* json length */
     uint8_t kind;
     int8_t severity;
-    uint16_t rule_off; /* offset of rule_id in data; 0 = none */
-    uint16_t ds_off;   /* offset of dataset in data */
+    uint32_t rule_off; /* offset of rule_id in data; 0 = none */
+    uint32_t ds_off;   /* offset of dataset in data */
     char data[];
 } out_item;
 

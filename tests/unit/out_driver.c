@@ -181,6 +181,9 @@ int main(int argc, char **argv) {
     struct sigaction sa = {0};
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
+    /* As in mitmwatch: a collector that closes its end must not kill the sensor (libcurl with
+     * CURLOPT_NOSIGNAL and OpenSSL writes leave SIGPIPE to the application). */
+    signal(SIGPIPE, SIG_IGN);
 
     out_set *o = out_set_new();
     out_set_flush_ms(o, (unsigned)flush_ms);
@@ -275,6 +278,7 @@ int main(int argc, char **argv) {
     KDBL("emit_ns_per_event", n ? emit_busy * 1e9 / (double)n : 0);
     KDBL("drain_seconds", t_drain);
     KDBL("close_seconds", t_close);
+    KDBL("shutdown_seconds", t_close - t_drain);
     KDBL("delivered_eps", t_drain > 0 ? (double)n / t_drain : 0);
     mw_json_kbool(&j, "drained", drained);
     mw_json_key(&j, "outputs");
