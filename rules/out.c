@@ -658,7 +658,11 @@ bool out_flush_ms(out_set *o, unsigned ms) {
     return all;
 }
 
-void out_flush(out_set *o) { out_flush_ms(o, o->flush_ms); }
+void out_flush(out_set *o) {
+    for (int i = 0; i < o->nsinks; i++)
+        if (!o->sinks[i]->ops)
+            file_flush(o->sinks[i]);
+}
 
 void out_tick(out_set *o) {
     int64_t now = now_coarse_ms();
@@ -708,10 +712,10 @@ void out_set_free(out_set *o) {
 
 uint64_t out_events_written(const out_set *o) { return o->written; }
 
-void out_stats_json(out_set *o, mw_json *j) {
+void out_stats_json(const out_set *o, mw_json *j) {
     mw_json_obj_begin(j);
     for (int i = 0; i < o->nsinks; i++) {
-        out_sink *s = o->sinks[i];
+        const out_sink *s = o->sinks[i];
         mw_json_kobj(j, s->name);
         mw_json_kstr(j, "type", type_name(s->cfg.type));
         mw_json_kuint(j, "sent", atomic_load(&s->sent));

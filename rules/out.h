@@ -122,11 +122,13 @@ void out_reopen(out_set *o);
 /* Call from the main loop about once a second, also when no event comes: writes file lines
  * buffered for more than a second (out_emit does the same when events flow). Never waits. */
 void out_tick(out_set *o);
-/* Flushes every sink: files at once, network sinks waiting up to the default flush time
- * (out_set_flush_ms, 5000 ms) for their queues to drain. */
+/* Writes buffered file lines now. Never waits for network sinks (their threads deliver on
+ * their own), so the packet loop may call it. */
 void out_flush(out_set *o);
-/* Same with an explicit bound; returns true if every queue drained in time. */
+/* Waits up to ms for every network queue to drain (files are flushed first); true if all did.
+ * Not for the packet loop. */
 bool out_flush_ms(out_set *o, unsigned ms);
+/* Flush time out_close/out_set_free give the network sinks; default 5000 ms. */
 void out_set_flush_ms(out_set *o, unsigned ms);
 /* Shutdown (SIGTERM): every network sink gets the flush time (one deadline shared by all, in
  * parallel) to deliver its queue; what is still queued then is dropped and counted. The threads
@@ -138,6 +140,6 @@ void out_set_free(out_set *o);
 uint64_t out_events_written(const out_set *o);
 /* Per-output counters as one JSON object {"<name>":{"type":..,"sent":..,"retried":..,
  * "dropped":..,"rejected":..,"queued":..,"errors":..}, ...} for mitmwatch.stats.outputs. */
-void out_stats_json(out_set *o, mw_json *j);
+void out_stats_json(const out_set *o, mw_json *j);
 
 #endif
