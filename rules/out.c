@@ -131,13 +131,6 @@ static bool file_open(out_sink *s, char *err, size_t errlen) {
     return true;
 }
 
-static size_t count_lines(const uint8_t *p, size_t n) {
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += p[i] == '\n';
-    return c;
-}
-
 /* Writes iov fully. A write that fails part way is cut back (ftruncate to where it started) so a
  * regular file never ends in a torn line; the lines are dropped and counted by the caller. */
 static bool file_writev(out_sink *s, struct iovec *iov, int iovcnt) {
@@ -177,13 +170,13 @@ static void file_flush(out_sink *s) {
     s->last_flush_ms = now_coarse_ms();
     if (s->fbuf.len == 0 || s->fd < 0)
         return;
-    size_t lines = count_lines(s->fbuf.data, s->fbuf.len);
     struct iovec iov = {s->fbuf.data, s->fbuf.len};
     if (file_writev(s, &iov, 1))
-        atomic_fetch_add(&s->sent, lines);
+        atomic_fetch_add(&s->sent, s->fbuf_lines);
     else
-        atomic_fetch_add(&s->dropped, lines);
+        atomic_fetch_add(&s->dropped, s->fbuf_lines);
     mw_buf_reset(&s->fbuf);
+    s->fbuf_lines = 0;
 }
 
 static void file_close(out_sink *s) {
@@ -241,10 +234,13 @@ static void file_emit(out_sink *s, const out_event *ev) {
             atomic_fetch_add(&s->dropped, 1);
         return;
     }
+    size_t mark = s->fbuf.len;
     if (!mw_buf_append(&s->fbuf, ev->json, ev->len) || !mw_buf_putc(&s->fbuf, '\n')) {
-        atomic_fetch_add(&s->dropped, 1); /* allocation failure */
+        s->fbuf.len = mark; /* allocation failure: no half line stays behind */
+        atomic_fetch_add(&s->dropped, 1);
         return;
     }
+    s->fbuf_lines++;
     if (now_coarse_ms() - s->last_flush_ms >= OUT_FILE_FLUSH_MS)
         file_flush(s);
 }
@@ -722,7 +718,8 @@ void out_stats_json(const out_set *o, mw_json *j) {
         mw_json_kuint(j, "retried", atomic_load(&s->retried));
         mw_json_kuint(j, "dropped", atomic_load(&s->dropped));
         mw_json_kuint(j, "rejected", atomic_load(&s->rejected));
-        mw_json_kuint(j, "queued", s->ops ? atomic_load(&s->queued) : 0);
+        /* Files: lines buffered, not yet written (sent + queued = accepted). */
+        mw_json_kuint(j, "queued", s->ops ? atomic_load(&s->queued) : s->fbuf_lines);
         mw_json_kuint(j, "errors", atomic_load(&s->errors));
         mw_json_obj_end(j);
     }

@@ -58,6 +58,7 @@ struct out_sink {
     int fd;
     uint64_t file_size;
     mw_buf fbuf;
+    size_t fbuf_lines; /* whole lines in fbuf */
     int64_t last_flush_ms;
 
     /* network */
