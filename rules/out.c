@@ -110,7 +110,9 @@ out_set *out_set_new(void) {
     return o;
 }
 
-void out_set_flush_ms(out_set *o, unsigned ms) { o->flush_ms = ms; }
+void out_set_flush_ms(out_set *o, unsigned ms) {
+    o->flush_ms = ms;
+}
 
 /* ---- files -------------------------------------------------------------------------------- */
 
@@ -291,7 +293,8 @@ static void *sink_thread(void *arg) {
             pthread_cond_wait(&s->cv_work, &s->mu);
             s->waiting = false;
         }
-        if (!batch || !owned || (s->stopping && (s->count == 0 || out_now_ms() >= s->deadline_ms))) {
+        if (!batch || !owned ||
+            (s->stopping && (s->count == 0 || out_now_ms() >= s->deadline_ms))) {
             drop_all_queued(s);
             pthread_cond_broadcast(&s->cv_idle);
             pthread_mutex_unlock(&s->mu);
@@ -706,7 +709,9 @@ void out_set_free(out_set *o) {
     free(o);
 }
 
-uint64_t out_events_written(const out_set *o) { return o->written; }
+uint64_t out_events_written(const out_set *o) {
+    return o->written;
+}
 
 void out_stats_json(const out_set *o, mw_json *j) {
     mw_json_obj_begin(j);

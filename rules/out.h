@@ -67,11 +67,11 @@ typedef struct {
     unsigned rotate_keep;  /* N, default 5 */
 
     /* Network sinks: queue and batching */
-    size_t queue_max;      /* events; default 65536 */
-    size_t queue_bytes;    /* bytes of queued JSON; default 64 MiB */
-    size_t batch_max;      /* events per batch; default 512 */
-    unsigned timeout_ms;   /* one attempt (connect, write, ack, HTTP request); default 10000 */
-    unsigned backoff_ms;   /* first retry delay, doubling; default 100 */
+    size_t queue_max;        /* events; default 65536 */
+    size_t queue_bytes;      /* bytes of queued JSON; default 64 MiB */
+    size_t batch_max;        /* events per batch; default 512 */
+    unsigned timeout_ms;     /* one attempt (connect, write, ack, HTTP request); default 10000 */
+    unsigned backoff_ms;     /* first retry delay, doubling; default 100 */
     unsigned backoff_max_ms; /* default 5000 */
 
     /* Syslog */
@@ -87,14 +87,14 @@ typedef struct {
     bool ack;      /* require {"ack": chunk} for each batch and resend until acknowledged */
 
     /* HTTP */
-    char token[256];      /* HEC: "Authorization: Splunk TOKEN" */
-    char apikey[256];     /* bulk: "Authorization: ApiKey KEY" */
-    char user[128];       /* bulk: basic auth */
+    char token[256];  /* HEC: "Authorization: Splunk TOKEN" */
+    char apikey[256]; /* bulk: "Authorization: ApiKey KEY" */
+    char user[128];   /* bulk: basic auth */
     char password[128];
-    char index[256];      /* bulk: index name, strftime-like %Y %m %d %H of @timestamp (UTC);
-                             HEC: optional "index" field */
-    char sourcetype[64];  /* HEC, default "_json" */
-    bool tls_verify;      /* default true */
+    char index[256];     /* bulk: index name, strftime-like %Y %m %d %H of @timestamp (UTC);
+                            HEC: optional "index" field */
+    char sourcetype[64]; /* HEC, default "_json" */
+    bool tls_verify;     /* default true */
     char ca_file[512];
 } out_sink_cfg;
 

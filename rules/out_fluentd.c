@@ -59,7 +59,8 @@ static bool pack_json(msgpack_packer *pk, const json_t *v, int depth) {
     }
     case JSON_STRING: {
         size_t l = json_string_length(v);
-        return msgpack_pack_str(pk, l) == 0 && msgpack_pack_str_body(pk, json_string_value(v), l) == 0;
+        return msgpack_pack_str(pk, l) == 0 &&
+               msgpack_pack_str_body(pk, json_string_value(v), l) == 0;
     }
     case JSON_INTEGER:
         return msgpack_pack_int64(pk, (int64_t)json_integer_value(v)) == 0;
@@ -138,7 +139,8 @@ static void new_chunk(fluent_state *st) {
     int64_t sec;
     int32_t usec;
     out_time_now(&sec, &usec);
-    uint64_t q = ++st->seq, pid = (uint64_t)getpid(), tm = (uint64_t)sec * 1000000u + (uint64_t)usec;
+    uint64_t q = ++st->seq, pid = (uint64_t)getpid(),
+             tm = (uint64_t)sec * 1000000u + (uint64_t)usec;
     uint8_t b[16];
     for (int i = 0; i < 8; i++)
         b[i] = (uint8_t)(q >> (8 * i));
@@ -238,8 +240,7 @@ static out_send_rc fluent_send(out_sink *s, out_item **batch, size_t *n, uint64_
               msgpack_pack_bin(&pk, st->entries.len) == 0 &&
               msgpack_pack_bin_body(&pk, st->entries.data, st->entries.len) == 0 &&
               msgpack_pack_map(&pk, s->cfg.ack ? 2 : 1) == 0 && msgpack_pack_str(&pk, 4) == 0 &&
-              msgpack_pack_str_body(&pk, "size", 4) == 0 &&
-              msgpack_pack_uint64(&pk, kept) == 0;
+              msgpack_pack_str_body(&pk, "size", 4) == 0 && msgpack_pack_uint64(&pk, kept) == 0;
     if (ok && s->cfg.ack)
         ok = msgpack_pack_str(&pk, 5) == 0 && msgpack_pack_str_body(&pk, "chunk", 5) == 0 &&
              msgpack_pack_str(&pk, cl) == 0 && msgpack_pack_str_body(&pk, st->chunk, cl) == 0;

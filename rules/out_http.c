@@ -200,8 +200,8 @@ static bool build_body(out_sink *s, http_state *st, out_item **batch, size_t n) 
             mw_json_kstr(&j, "_index", idx);
             mw_json_obj_end(&j);
             mw_json_obj_end(&j);
-            if (j.ok && !(mw_buf_putc(&st->body, '\n') &&
-                          mw_buf_append(&st->body, it->data, it->len)))
+            if (j.ok &&
+                !(mw_buf_putc(&st->body, '\n') && mw_buf_append(&st->body, it->data, it->len)))
                 j.ok = false;
         }
         if (!j.ok || !mw_buf_putc(&st->body, '\n'))
@@ -215,8 +215,8 @@ static void log_4xx_once(out_sink *s, http_state *st, long code) {
         return;
     s->logged_4xx = true;
     int n = st->resp.len > 512 ? 512 : (int)st->resp.len;
-    fprintf(stderr, "mitmwatch: output %s: HTTP %ld, events refused (logged once): %.*s\n",
-            s->name, code, n, st->resp.data ? (const char *)st->resp.data : "");
+    fprintf(stderr, "mitmwatch: output %s: HTTP %ld, events refused (logged once): %.*s\n", s->name,
+            code, n, st->resp.data ? (const char *)st->resp.data : "");
 }
 
 /* _bulk answered 200 with "errors":true: keep the items worth resending (429, 5xx). */

@@ -14,8 +14,8 @@
 
 #include "out_sink.h"
 
-static int resolve(const char *host, unsigned port, int socktype, struct addrinfo **res,
-                   char *err, size_t errlen) {
+static int resolve(const char *host, unsigned port, int socktype, struct addrinfo **res, char *err,
+                   size_t errlen) {
     char ps[16];
     snprintf(ps, sizeof ps, "%u", port);
     struct addrinfo hints = {0};

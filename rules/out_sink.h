@@ -25,13 +25,15 @@ typedef struct {
 static inline const char *out_item_rule(const out_item *it) {
     return it->rule_off ? it->data + it->rule_off : NULL;
 }
-static inline const char *out_item_dataset(const out_item *it) { return it->data + it->ds_off; }
+static inline const char *out_item_dataset(const out_item *it) {
+    return it->data + it->ds_off;
+}
 
 /* Result of one delivery attempt of a batch. */
 typedef enum {
-    OUT_SEND_OK,        /* all delivered (acknowledged where the protocol can) */
-    OUT_SEND_RETRY,     /* transient: reconnect/back off and send the same batch again */
-    OUT_SEND_REJECTED,  /* the receiver refused for good (HTTP 4xx): count, do not resend */
+    OUT_SEND_OK,       /* all delivered (acknowledged where the protocol can) */
+    OUT_SEND_RETRY,    /* transient: reconnect/back off and send the same batch again */
+    OUT_SEND_REJECTED, /* the receiver refused for good (HTTP 4xx): count, do not resend */
 } out_send_rc;
 
 typedef struct out_sink out_sink;
@@ -65,15 +67,15 @@ struct out_sink {
     pthread_t thread;
     bool thread_started;
     pthread_mutex_t mu;
-    pthread_cond_t cv_work;  /* signalled: new item, flush request, stop */
-    pthread_cond_t cv_idle;  /* signalled: queue empty and no batch in flight */
+    pthread_cond_t cv_work; /* signalled: new item, flush request, stop */
+    pthread_cond_t cv_idle; /* signalled: queue empty and no batch in flight */
     out_item **ring;
     size_t ring_cap, head, count, bytes;
     bool in_flight;
     bool stopping;
-    bool waiting; /* the thread sleeps on cv_work: the emitter must signal */
+    bool waiting;        /* the thread sleeps on cv_work: the emitter must signal */
     int64_t deadline_ms; /* while stopping: give up delivering at this monotonic time */
-    void *proto; /* per-protocol state */
+    void *proto;         /* per-protocol state */
     bool logged_4xx;
 };
 

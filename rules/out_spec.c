@@ -120,10 +120,10 @@ static bool parse_facility(const char *v, int *out, char *err, size_t errlen) {
     static const struct {
         const char *name;
         int code;
-    } names[] = {{"kern", 0},    {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
-                 {"syslog", 5},  {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},
-                 {"authpriv", 10}, {"ftp", 11},  {"local0", 16}, {"local1", 17}, {"local2", 18},
-                 {"local3", 19}, {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23}};
+    } names[] = {{"kern", 0},      {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
+                 {"syslog", 5},    {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},
+                 {"authpriv", 10}, {"ftp", 11},    {"local0", 16}, {"local1", 17}, {"local2", 18},
+                 {"local3", 19},   {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcasecmp(v, names[i].name)) {
             *out = names[i].code;
@@ -260,8 +260,8 @@ static bool apply_option(out_sink_cfg *c, const char *k, char *v, char *err, siz
 }
 
 /* "host:port", "[v6]:port" or "host" (default port). */
-static bool parse_hostport(const char *s, size_t n, unsigned defport, out_sink_cfg *c,
-                           char *err, size_t errlen) {
+static bool parse_hostport(const char *s, size_t n, unsigned defport, out_sink_cfg *c, char *err,
+                           size_t errlen) {
     const char *hs = s, *he, *ps = NULL;
     if (n > 0 && s[0] == '[') {
         const char *rb = memchr(s, ']', n);
@@ -389,8 +389,9 @@ bool out_parse_spec(const char *spec, out_sink_cfg *c, char *err, size_t errlen)
             return false;
         }
     } else {
-        snprintf(err, errlen, "output %s: unknown scheme %s (file, stdout, syslog, syslog+udp, "
-                              "syslog+tcp, syslog+unix, fluentd, hec+http(s), bulk+http(s))",
+        snprintf(err, errlen,
+                 "output %s: unknown scheme %s (file, stdout, syslog, syslog+udp, "
+                 "syslog+tcp, syslog+unix, fluentd, hec+http(s), bulk+http(s))",
                  spec, scheme);
         return false;
     }

@@ -22,9 +22,9 @@ typedef struct {
     int fd;
     long pid;
     char host[256];
-    mw_buf msg;   /* one formatted message */
+    mw_buf msg;    /* one formatted message */
     mw_buf frames; /* TCP: the batch, framed */
-    size_t *ends; /* TCP: end offset of each item's frame in frames */
+    size_t *ends;  /* TCP: end offset of each item's frame in frames */
 } syslog_state;
 
 /* event.severity 1 low .. 4 critical onto RFC 5424 6.2.1 severities: 4 -> 2 Critical,
@@ -46,8 +46,12 @@ static int syslog_severity(const out_item *it) {
     }
 }
 
-static bool put(mw_buf *b, const char *s, size_t n) { return mw_buf_append(b, s, n); }
-static bool puts_(mw_buf *b, const char *s) { return mw_buf_append_str(b, s); }
+static bool put(mw_buf *b, const char *s, size_t n) {
+    return mw_buf_append(b, s, n);
+}
+static bool puts_(mw_buf *b, const char *s) {
+    return mw_buf_append_str(b, s);
+}
 
 /* PRINTUSASCII (33..126) only, at most max chars, "-" (NILVALUE) when empty. */
 static bool put_token(mw_buf *b, const char *s, size_t max) {

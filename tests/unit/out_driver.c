@@ -191,7 +191,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nspecs; i++) {
         out_sink_cfg cfg;
         out_sink_cfg_init(&cfg);
-        if (!out_parse_spec(specs[i], &cfg, err, sizeof err) || !out_add(o, &cfg, err, sizeof err)) {
+        if (!out_parse_spec(specs[i], &cfg, err, sizeof err) ||
+            !out_add(o, &cfg, err, sizeof err)) {
             fprintf(stderr, "out_driver: %s\n", err);
             return 2;
         }
@@ -247,7 +248,8 @@ int main(int argc, char **argv) {
         if (rate && n % 10 == 0) {
             double due = t0 + (double)n / (double)rate, now = now_s();
             if (due > now) {
-                struct timespec d = {(time_t)(due - now), (long)((due - now - (double)(time_t)(due - now)) * 1e9)};
+                struct timespec d = {(time_t)(due - now),
+                                     (long)((due - now - (double)(time_t)(due - now)) * 1e9)};
                 nanosleep(&d, NULL);
             }
         }

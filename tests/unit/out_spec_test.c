@@ -11,7 +11,7 @@ static int failures;
 #define EXPECT(cond)                                                                               \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);                   \
+            fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);                    \
             failures++;                                                                            \
         }                                                                                          \
     } while (0)
@@ -68,8 +68,9 @@ int main(void) {
     EXPECT(!strcmp(c.datasets[1], "mitmwatch.tls") && c.tls_verify);
     EXPECT(!strcmp(c.name, "hec+http://127.0.0.1:8088")); /* no token in the stats */
 
-    c = parse_ok("bulk+https://es.example.test:9200/logs/_bulk?index=mitmwatch-%Y.%m.%d&tls_verify=0"
-                 "&ca=/etc/ca.pem&user=u&password=p");
+    c = parse_ok(
+        "bulk+https://es.example.test:9200/logs/_bulk?index=mitmwatch-%Y.%m.%d&tls_verify=0"
+        "&ca=/etc/ca.pem&user=u&password=p");
     EXPECT(c.type == OUT_SINK_BULK && !c.tls_verify);
     EXPECT(!strcmp(c.url, "https://es.example.test:9200/logs/_bulk"));
     EXPECT(!strcmp(c.index, "mitmwatch-%Y.%m.%d") && !strcmp(c.ca_file, "/etc/ca.pem"));
