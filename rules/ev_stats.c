@@ -36,6 +36,8 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     U("cert_cache_misses", as->cert_cache_misses);
     U("cert_cache_evictions", as->cert_cache_evictions);
     U("events", out_events_written(outs));
+    mw_json_key(&j, "outputs");
+    out_stats_json(outs, &j);
     mw_json_kobj(&j, "capture");
     U("received", cs->pcap_recv);
     U("dropped", cs->pcap_drop);

@@ -36,7 +36,8 @@ typedef struct {
     const char *ifaces[MAX_SOURCES];
     int nifaces;
     const char *bpf;
-    const char *out_path;
+    const char *out_paths[MAX_SOURCES];
+    int nouts;
     char observer[256];
     uint64_t stats_interval_us;
     uint32_t max_flows;
@@ -83,7 +84,11 @@ static void usage(FILE *fp) {
           "  -r, --read FILE        read a pcap or pcapng file; several are one timeline\n"
           "  -i, --interface IFACE  capture live on IFACE (root or CAP_NET_RAW)\n"
           "  -f, --filter BPF       capture filter (tcpdump syntax)\n"
-          "  -o, --output OUT       JSON lines to OUT; - is stdout (default)\n"
+          "  -o, --output OUT       JSON lines to OUT (appended); - is stdout (default); or a\n"
+          "                         sink: syslog+udp://H:P, syslog+tcp://H:P, syslog:///dev/log,\n"
+          "                         fluentd://H:P?tag=T&ack=1, hec+https://H:P?token=T,\n"
+          "                         bulk+https://H:P?index=mitmwatch-%Y.%m.%d, file:///PATH?rotate=100M\n"
+          "                         with ?filter=alert,event,metric or dataset=...; repeatable\n"
           "      --observer NAME    observer.name in events (default: host name)\n"
           "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
           "      --max-flows N      flow table capacity (default 131072)\n"
@@ -123,11 +128,11 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
-    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL };
+    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT };
     static const struct option lo[] = {{"read", required_argument, NULL, 'r'},
                                        {"interface", required_argument, NULL, 'i'},
                                        {"filter", required_argument, NULL, 'f'},
-                                       {"output", required_argument, NULL, 'o'},
+                                       {"output", required_argument, NULL, O_OUTPUT},
                                        {"help", no_argument, NULL, 'h'},
                                        {"version", no_argument, NULL, O_VERSION},
                                        {"observer", required_argument, NULL, O_OBSERVER},
@@ -157,7 +162,10 @@ static int parse_args(int argc, char **argv, opts *o) {
             o->bpf = optarg;
             break;
         case 'o':
-            o->out_path = optarg;
+        case O_OUTPUT:
+            if (o->nouts >= MAX_SOURCES)
+                return fail_usage("too many outputs", NULL);
+            o->out_paths[o->nouts++] = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -318,6 +326,7 @@ static int run_files(sensor *s, const opts *o) {
         for (;;) {
             int n = cap_source_dispatch(src, 4096, on_frame, s, err, sizeof err);
             service_signals(s);
+            out_tick(s->outs);
             if (n == -1 || n == -3 || g_stop)
                 break;
             if (n == -2) {
@@ -369,6 +378,7 @@ static int run_live(sensor *s, const opts *o) {
             }
         }
         service_signals(s);
+        out_tick(s->outs);
         uint64_t now = wall_us();
         if (s->stats_interval_us && now >= s->next_stats_us) {
             emit_stats(s, now, false);
@@ -402,10 +412,21 @@ int main(int argc, char **argv) {
     s.ctx.observer = o.observer;
     mw_buf_init(&s.ev, EVENT_MAX);
     s.outs = out_set_new();
-    if (!s.outs || !out_add_file(s.outs, o.out_path ? o.out_path : "-", err, sizeof err)) {
-        fprintf(stderr, "mitmwatch: %s\n", s.outs ? err : "out of memory");
-        out_set_free(s.outs);
-        return 2;
+    if (!s.outs) {
+        fprintf(stderr, "mitmwatch: out of memory\n");
+        return 1;
+    }
+    if (o.nouts == 0)
+        o.out_paths[o.nouts++] = "-";
+    for (int i = 0; i < o.nouts; i++) {
+        out_sink_cfg c;
+        out_sink_cfg_init(&c);
+        if (!out_parse_spec(o.out_paths[i], &c, err, sizeof err) ||
+            !out_add(s.outs, &c, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
+            out_set_free(s.outs);
+            return 2;
+        }
     }
     s.bl = bl_new(&o.bl);
     if (!s.bl) {
