@@ -1,7 +1,7 @@
 /* mitmwatch: the sensor's command line. Reads pcap files or live interfaces, runs the passive
  * pipeline, writes one JSON event a line. Exit codes: 0 done, 1 runtime failure, 2 usage or
  * unreadable input. */
-#include <curl/curlver.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -106,9 +106,9 @@ static void version(void) {
     printf("  %s\n", pcap_lib_version());
     printf("  %s\n", OpenSSL_version(OPENSSL_VERSION));
     printf("  nDPI %s\n", ndpi_revision());
-    printf("  libcurl %s\n", LIBCURL_VERSION);
+    printf("  %s\n", curl_version());
     printf("  msgpack-c %s\n", msgpack_version());
-    printf("  jansson %s\n", JANSSON_VERSION);
+    printf("  jansson %s\n", jansson_version_str());
 }
 
 static int fail_usage(const char *msg, const char *arg) {
