@@ -22,6 +22,7 @@ static const char *const dir_name[2] = {"client to server", "server to client"};
 
 typedef struct {
     uint8_t ja3[16];
+    uint8_t resumed; /* a resumption's ServerHello differs from a full one's: separate sets */
     uint8_t n;
     uint8_t ja3s[BL_MAX_JA3S][16];
 } bl_pair;
@@ -309,13 +310,14 @@ static void judge_ja3s(bl_svc *s, bool learning, const tls_hs *hs, bl_alert_fn f
         return;
     bl_pair *p = NULL;
     for (int i = 0; i < s->npairs; i++)
-        if (memcmp(s->pairs[i].ja3, ja3, 16) == 0)
+        if (memcmp(s->pairs[i].ja3, ja3, 16) == 0 && s->pairs[i].resumed == hs->resumed)
             p = &s->pairs[i];
     if (!p) { /* a client not seen before: its first answer becomes its baseline */
         if (s->npairs >= BL_MAX_JA3)
             return;
         p = &s->pairs[s->npairs++];
         memcpy(p->ja3, ja3, 16);
+        p->resumed = hs->resumed;
     }
     for (int i = 0; i < p->n; i++)
         if (memcmp(p->ja3s[i], ja3s, 16) == 0)
@@ -329,7 +331,8 @@ static void judge_ja3s(bl_svc *s, bool learning, const tls_hs *hs, bl_alert_fn f
     service_name(s, svc, sizeof svc);
     bl_alert a = {.rule_id = "tls.ja3s_changed", .severity = 2};
     size_t len = (size_t)snprintf(a.expected, sizeof a.expected,
-                                  "{\"ja3\":\"%s\",\"ja3s\":[", hs->ja3);
+                                  "{\"ja3\":\"%s\",\"resumed\":%s,\"ja3s\":[", hs->ja3,
+                                  hs->resumed ? "true" : "false");
     for (int i = 0; i < p->n; i++) {
         hex_of(p->ja3s[i], want);
         len += (size_t)snprintf(a.expected + len, sizeof a.expected - len, "%s\"%s\"",
@@ -393,8 +396,9 @@ bool bl_save(const bl_state *b, const char *path, char *err, size_t errlen) {
         msgpack_pack_uint8(&pk, (uint8_t)(s->unstable[0] | s->unstable[1] << 1));
         msgpack_pack_array(&pk, s->npairs);
         for (int k = 0; k < s->npairs; k++) {
-            msgpack_pack_array(&pk, 2);
+            msgpack_pack_array(&pk, 3);
             msgpack_pack_bin_with_body(&pk, s->pairs[k].ja3, 16);
+            msgpack_pack_uint8(&pk, s->pairs[k].resumed);
             msgpack_pack_bin_with_body(&pk, s->pairs[k].ja3s, (size_t)s->pairs[k].n * 16);
         }
     }
@@ -451,11 +455,13 @@ static bool load_service(bl_state *b, const msgpack_object *o) {
         const msgpack_object *pr = &a[7].via.array.ptr[k];
         const char *j, *js;
         size_t jn, jsn;
-        if (pr->type != MSGPACK_OBJECT_ARRAY || pr->via.array.size != 2 ||
+        if (pr->type != MSGPACK_OBJECT_ARRAY || pr->via.array.size != 3 ||
             !bin_of(&pr->via.array.ptr[0], 16, &j, &jn) || jn != 16 ||
-            !bin_of(&pr->via.array.ptr[1], 16 * BL_MAX_JA3S, &js, &jsn) || jsn % 16)
+            pr->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+            !bin_of(&pr->via.array.ptr[2], 16 * BL_MAX_JA3S, &js, &jsn) || jsn % 16)
             return false;
         memcpy(s->pairs[k].ja3, j, 16);
+        s->pairs[k].resumed = pr->via.array.ptr[1].via.u64 != 0;
         memcpy(s->pairs[k].ja3s, js, jsn);
         s->pairs[k].n = (uint8_t)(jsn / 16);
         s->npairs++;

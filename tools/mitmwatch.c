@@ -57,6 +57,7 @@ typedef struct {
     int nsrcs;
     uint64_t events_dropped; /* did not fit the event buffer */
     bl_state *bl;
+    uint64_t last_drops, last_overload; /* for sensor.* alerts */
     /* the handshake being judged, for alert events */
     const tls_hs *cur_hs;
     const cap_flow *cur_flow;
@@ -264,11 +265,55 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
         bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
 }
 
+static void emit_sensor_alert(sensor *s, uint64_t ts_us, const char *rule, int severity,
+                              const char *msg, uint64_t observed) {
+    char obs[64];
+    snprintf(obs, sizeof obs, "%llu", (unsigned long long)observed);
+    ev_alert a = {
+        .rule_id = rule, .severity = severity, .message = msg, .expected = "0", .observed = obs};
+    if (!ev_alert_build(&s->ev, &s->ctx, ts_us, &a, NULL, NULL, 0))
+        return;
+    out_event ev = {.json = (const char *)s->ev.data,
+                    .len = s->ev.len,
+                    .kind = OUT_KIND_ALERT,
+                    .dataset = "mitmwatch.alert",
+                    .severity = severity,
+                    .rule_id = rule};
+    out_emit(s->outs, &ev);
+}
+
+/* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table and
+ * reassembly caps reached since the last report each raise an alert. */
+static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const an_stats *as) {
+    uint64_t drops = cs->pcap_drop + cs->pcap_ifdrop;
+    uint64_t overload = cs->flows_evicted + cs->an[CAP_AN_tcp_stream_cap] +
+                        cs->an[CAP_AN_tcp_global_cap] + cs->an[CAP_AN_tcp_ooo_cap] +
+                        as->an[AN_AN_tls_handshake_too_large];
+    char msg[400];
+    if (drops > s->last_drops) {
+        snprintf(msg, sizeof msg,
+                 "The capture lost %llu packets since the last report (kernel or interface "
+                 "drops): handshakes in them were not seen",
+                 (unsigned long long)(drops - s->last_drops));
+        emit_sensor_alert(s, ts_us, "sensor.drops", 3, msg, drops - s->last_drops);
+    }
+    if (overload > s->last_overload) {
+        snprintf(msg, sizeof msg,
+                 "The sensor hit its limits %llu times since the last report (flows evicted from a "
+                 "full flow table, reassembly memory caps): some handshakes were not analyzed",
+                 (unsigned long long)(overload - s->last_overload));
+        emit_sensor_alert(s, ts_us, "sensor.overload", 3, msg, overload - s->last_overload);
+    }
+    s->last_drops = drops;
+    s->last_overload = overload;
+}
+
 static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
     cap_stats *cs = an_engine_cap_stats(s->eng);
     cs->pcap_recv = cs->pcap_drop = cs->pcap_ifdrop = 0;
     for (int i = 0; i < s->nsrcs; i++)
         cap_source_stats(&s->srcs[i], cs);
+    sensor_alerts(s, ts_us, cs, an_engine_stats(s->eng));
     if (ev_stats_build(&s->ev, &s->ctx, ts_us, cs, an_engine_stats(s->eng), s->outs, final))
         emit_json(s, OUT_KIND_METRIC, "mitmwatch.stats");
 }

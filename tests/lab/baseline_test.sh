@@ -50,7 +50,7 @@ check "one JA3S per server stack" "$(echo "$ja3s_A1" | wc -l) $(echo "$ja3s_B1" 
 
 "$MW" -r A.pcap -r B.pcap --learn-flows 2 -o AB.json
 check "A then B: exactly one alert, tls.ja3s_changed on $P1" "$(alerts AB.json)" \
-    "[\"tls.ja3s_changed\",$P1,{\"ja3\":\"$ja3\",\"ja3s\":[\"$ja3s_A1\"]},{\"ja3\":\"$ja3\",\"ja3s\":\"$ja3s_B1\"}]"
+    "[\"tls.ja3s_changed\",$P1,{\"ja3\":\"$ja3\",\"resumed\":false,\"ja3s\":[\"$ja3s_A1\"]},{\"ja3\":\"$ja3\",\"ja3s\":\"$ja3s_B1\"}]"
 check "the alert's severity and name" "$(jq -r 'select(.event.kind=="alert") | "\(.event.severity) \(.rule.name)"' AB.json)" \
     "2 Server TLS fingerprint changed"
 
