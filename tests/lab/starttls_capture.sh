@@ -86,9 +86,12 @@ done
 pids=()
 tcpdump_pid=
 cleanup() {
+    set +e
     local p
     if [ -n "$tcpdump_pid" ]; then kill -INT "$tcpdump_pid" 2>/dev/null || true; fi
-    [ -f "$out/postfix/etc/main.cf" ] && postfix -c "$out/postfix/etc" stop >/dev/null 2>&1
+    if [ -f "$out/postfix/etc/main.cf" ]; then
+        postfix -c "$out/postfix/etc" stop >/dev/null 2>&1 || true
+    fi
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     # Whatever is left in our namespace was started by this script (its children).
