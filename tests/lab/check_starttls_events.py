@@ -163,7 +163,7 @@ def main():
         rs = ref_by_port.get(port, [])
         if not flow["handshake"]:
             if rs:
-                item.fail(f"LAB: tshark found a TLS handshake on a connection without one")
+                item.fail("LAB: tshark found a TLS handshake on a connection without one")
             item.eq("mitmwatch.tls events", 0, len(evs))
             continue
         if len(rs) != 1:

@@ -45,8 +45,20 @@ start=$(date +%s)
 "$here/mkpki.sh" "$run/pki" >/dev/null
 "$here/starttls_capture.sh" "$run"
 "$here/starttls_tshark_ref.sh" "$run/starttls.pcap" "$run/tshark.json" "$run/flows.json"
+# mitmwatch under a 30 s limit; its peak RSS is printed for the record (the 1 MiB
+# greeting must not be buffered whole; the checker asserts the line-cap counter).
 rc=0
-timeout 30 "$bin" -r "$run/starttls.pcap" -o "$run/events.json" 2>"$run/mitmwatch.stderr" || rc=$?
+/usr/bin/python3 - "$bin" -r "$run/starttls.pcap" -o "$run/events.json" \
+    2>"$run/mitmwatch.stderr" <<'PYEOF' || rc=$?
+import resource, subprocess, sys
+try:
+    rc = subprocess.run(sys.argv[1:], timeout=30).returncode
+except subprocess.TimeoutExpired:
+    sys.exit(124)
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(f"run_starttls_lab: mitmwatch exit {rc}, peak RSS {rss} KiB", file=sys.stdout)
+sys.exit(rc if rc >= 0 else 128 - rc)
+PYEOF
 if [ $rc -ne 0 ]; then
     echo "run_starttls_lab: mitmwatch exited with $rc:" >&2
     cat "$run/mitmwatch.stderr" >&2

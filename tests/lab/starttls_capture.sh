@@ -334,7 +334,7 @@ xferlog_enable=YES
 seccomp_sandbox=NO
 EOF
 # vsftpd writes its fatal "500 OOPS" to fd 0.
-vsftpd "$ft/vsftpd.conf" 0<>"$ft/stdout.log" >>"$ft/stdout.log" 2>&1 &
+vsftpd "$ft/vsftpd.conf" 0<>"$ft/oops.log" >"$ft/stdout.log" 2>&1 &
 pids+=($!)
 
 # ---------------------------------------------------------------- our own plaintext phases
@@ -357,7 +357,7 @@ done
 if [ -n "$missing" ]; then
     echo "starttls_capture: servers did not come up:$missing" >&2
     for f in "$pr/prosody.log" "$pf/maillog" "$pf/stdout.log" "$dv/dovecot.log" \
-        "$dv/stdout.log" "$sl/stdout.log" "$pg/postgres.log" "$ft/stdout.log" "$out/edge.log"; do
+        "$dv/stdout.log" "$sl/stdout.log" "$pg/postgres.log" "$ft/oops.log" "$out/edge.log"; do
         [ -f "$f" ] && { echo "== $f" >&2; tail -n 5 "$f" >&2; }
     done
     exit 1
