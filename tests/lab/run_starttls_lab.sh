@@ -21,8 +21,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 77
 fi
 for tool in openssl tcpdump tshark ss ip timeout runuser prosody prosodyctl postfix dovecot \
-    slapd vsftpd swaks curl psql ldapwhoami /usr/lib/postgresql/15/bin/postgres \
-    /usr/bin/python3; do
+    slapd vsftpd swaks curl psql ldapwhoami /usr/bin/python3; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "run_starttls_lab: SKIP: $tool not installed" >&2
         exit 77

@@ -6,9 +6,11 @@
 # Servers (each with its own configuration under OUTDIR, never the system's, in the
 # foreground where the software allows it):
 #   prosody   127.0.0.1:5222 c2s STARTTLS, :5223 direct TLS, VirtualHost xmpp.lab.test
-#   postfix   127.0.0.1:25 (TLS may), :587 (TLS encrypt), 127.0.0.5:25 (TLS off: refuses
-#             STARTTLS) -- an instance with its own config/queue/data directories
-#   dovecot   127.0.0.1:143 IMAP STARTTLS, :110 POP3 STLS, passwd-file user bob
+#   postfix   127.0.0.1:25 (TLS may), :587 (TLS encrypt), :2525 (non-standard port),
+#             127.0.0.5:25 (TLS off: refuses STARTTLS) -- an instance with its own
+#             config/queue/data directories
+#   dovecot   127.0.0.1:143 IMAP STARTTLS (and :1143, non-standard), :110 POP3 STLS,
+#             passwd-file user bob
 #   slapd     127.0.0.1:389 LDAP StartTLS
 #   postgres  127.0.0.1:5432 SSLRequest (a fresh initdb cluster)
 #   vsftpd    127.0.0.1:21 AUTH TLS (anonymous)
@@ -32,7 +34,9 @@ if [ $# -ne 1 ]; then
 fi
 out=$(mkdir -p "$1" && cd "$1" && pwd)
 py=/usr/bin/python3
-pgbin=/usr/lib/postgresql/15/bin
+# Debian installs the PostgreSQL server programs in a versioned directory; take the newest.
+pgbin=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V | tail -n 1)
+pgbin=${pgbin:-/usr/lib/postgresql/missing/bin}
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "starttls_capture: SKIP: needs root (namespaces, tcpdump, servers)" >&2
@@ -181,6 +185,7 @@ cat > "$pf/etc/master.cf" <<'EOF'
 127.0.0.1:25 inet n - n - - smtpd
 127.0.0.1:587 inet n - n - - smtpd -o smtpd_tls_security_level=encrypt
 127.0.0.5:25 inet n - n - - smtpd -o smtpd_tls_security_level=none
+127.0.0.1:2525 inet n - n - - smtpd
 pickup unix n - n 60 1 pickup
 cleanup unix n - n - 0 cleanup
 qmgr unix n - n 300 1 qmgr
@@ -238,6 +243,9 @@ first_valid_uid = 1
 service imap-login {
   inet_listener imap {
     port = 143
+  }
+  inet_listener imap_alt {
+    port = 1143
   }
   inet_listener imaps {
     port = 0
@@ -344,7 +352,7 @@ pids+=($!)
 
 want=(127.0.0.1:5222 127.0.0.1:5223 127.0.0.1:25 127.0.0.1:587 127.0.0.5:25 127.0.0.1:143
       127.0.0.1:110 127.0.0.1:389 127.0.0.1:5432 127.0.0.1:21 127.0.0.1:3306 127.0.0.2:25
-      127.0.0.2:5222 127.0.0.3:25 127.0.0.4:25)
+      127.0.0.2:5222 127.0.0.3:25 127.0.0.4:25 127.0.0.1:2525 127.0.0.1:1143)
 for _ in $(seq 1 200); do
     listening=$(ss -Hltn | awk '{print $4}')
     missing=
@@ -455,6 +463,9 @@ GREP='^Content-Length: 4' other f02 curl $lo 21 ftp ftp mail 1.2 yes - -- \
     curl -sS --ssl-reqd --cacert "$ca" --tls-max 1.2 -I ftp://$lo/readme.txt
 # MySQL: our greeting, s_client's SSLRequest, OpenSSL's TLS.
 sclient m01 $lo 3306 mysql mysql mail 1.2 -
+# Non-standard ports: only the content can tell SMTP on 2525 and IMAP on 1143.
+sclient n01 $lo 2525 smtp smtp mail 1.2 nonstandard_port -name client.lab.test
+sclient n02 $lo 1143 imap imap mail 1.2 nonstandard_port
 # Edge cases.
 # Pipelining: EHLO+STARTTLS (postfix) and CAPABILITY+STARTTLS (dovecot) in one segment.
 other e01 edge $lo 25 smtp smtp mail 1.2 yes pipelined -- "${edgecli[@]}" smtp-pipelined $lo 25 "$ca"

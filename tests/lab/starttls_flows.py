@@ -21,7 +21,8 @@ SERVERS = {("127.0.0.1", 5222): "prosody", ("127.0.0.1", 5223): "prosody",
            ("127.0.0.1", 25): "postfix", ("127.0.0.1", 587): "postfix",
            ("127.0.0.5", 25): "postfix (TLS off)", ("127.0.0.1", 143): "dovecot",
            ("127.0.0.1", 110): "dovecot", ("127.0.0.1", 389): "slapd",
-           ("127.0.0.1", 5432): "postgres", ("127.0.0.1", 21): "vsftpd"}
+           ("127.0.0.1", 5432): "postgres", ("127.0.0.1", 21): "vsftpd",
+           ("127.0.0.1", 2525): "postfix", ("127.0.0.1", 1143): "dovecot"}
 
 # The anomaly counters (mitmwatch.stats anomalies) each edge case must raise.
 EDGE_ANOMALIES = {"line_too_long": "starttls_line_too_long",

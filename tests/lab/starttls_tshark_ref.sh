@@ -5,7 +5,8 @@
 # STARTTLS capture needs. tshark 4.0 follows the STARTTLS upgrade itself on the standard
 # ports: SMTP 25/587 (smtp), IMAP 143 (imap), POP3 110 (pop), XMPP 5222 (xmpp), LDAP 389
 # (ldap), PostgreSQL 5432 (pgsql), FTP 21 (ftp, AUTH TLS) and MySQL 3306 (mysql). The only
-# port it needs told is 5223, XMPP over direct TLS (XEP-0368).
+# ports it needs told: 5223, XMPP over direct TLS (XEP-0368), and the lab's non-standard
+# STARTTLS ports 2525 (SMTP) and 1143 (IMAP).
 #
 # With FLOWS.json (starttls_flows.py) it also makes sure tshark saw every handshake the lab
 # made: tshark 4.0 does not follow two real-software cases, EHLO+STARTTLS pipelined in one
@@ -33,7 +34,8 @@ ts() { # FILTER OUTFILE FIELDS...
     for f in "$@"; do fields="$fields -e $f"; done
     # shellcheck disable=SC2086 # $fields is a list of words on purpose
     # shellcheck disable=SC2086 # $forced is a list of options on purpose
-    tshark -n -r "$pcap" -d tcp.port==5223,tls $forced \
+    tshark -n -r "$pcap" -d tcp.port==5223,tls -d tcp.port==2525,smtp \
+        -d tcp.port==1143,imap $forced \
         -o tcp.reassemble_out_of_order:TRUE \
         -o 'gui.column.format:"cs","%Cus:tls.handshake.ciphersuite"' \
         -Y "$filter" -T json $fields > "$outf" 2>"$tmp/err" ||
