@@ -91,6 +91,7 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
             return;
         e->ast.starttls_upgrades++;
         start_tls(e, f, a, stls_proto_name(a->stls.proto));
+        a->tls.hs.app_protocol = stls_network_protocol(a->stls.proto);
         a->check_tls[0] = a->check_tls[1] = true;
         parse_side(e, f, !side); /* the other side may already hold its first records */
         if (!f->app)

@@ -12,12 +12,16 @@ static const uint8_t pg_ssl_request[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}; /
 void stls_init(stls_state *s) { memset(s, 0, sizeof *s); }
 
 const char *stls_proto_name(stls_proto p) {
-    static const char *const names[] = {"unknown", "xmpp", "smtp", "imap", "pop3",
-                                        "ftp",     "ldap", "postgresql", "mysql", "smtp"};
+    static const char *const names[] = {"unknown", "xmpp", "smtp",     "imap",  "pop3",
+                                        "ftp",     "ldap", "postgres", "mysql", "smtp"};
     return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "unknown";
 }
 
 /* Case-insensitive "line starts with word". */
+const char *stls_network_protocol(stls_proto p) {
+    return p == STLS_POSTGRES ? "postgresql" : stls_proto_name(p);
+}
+
 static bool starts(mw_cur line, const char *word) {
     size_t n = strlen(word);
     if (line.len < n)

@@ -55,7 +55,10 @@ void stls_init(stls_state *s);
  * parsed. On STLS_UPGRADED the unconsumed bytes are TLS. */
 stls_rc stls_feed(stls_state *s, int role, const uint8_t *data, size_t len, size_t *consumed,
                   an_stats *st);
+/* The protocol's name as --starttls and openssl s_client -starttls spell it ("postgres"). */
 const char *stls_proto_name(stls_proto p);
+/* The name for ECS network.protocol ("postgresql"). */
+const char *stls_network_protocol(stls_proto p);
 /* True when data could begin a STARTTLS protocol (used to decide whether to keep a flow). */
 bool stls_candidate(int role, const uint8_t *data, size_t len);
 

@@ -66,7 +66,11 @@ void ev_flow(mw_json *j, const cap_flow *f, int client_side, const char *protoco
 }
 
 const char *ev_protocol(const tls_hs *hs) {
-    return hs->ndpi_protocol[0] ? hs->ndpi_protocol : hs->starttls;
+    /* After STARTTLS mitmwatch knows the protocol from its own dialogue (nDPI has called LDAP
+     * "mqtt"); for direct TLS nDPI's name says more than "tls" (imaps, smtps, ...). */
+    if (hs->app_protocol)
+        return hs->app_protocol;
+    return hs->ndpi_protocol[0] ? hs->ndpi_protocol : NULL;
 }
 
 static void sct_list(mw_json *j, const STACK_OF(SCT) * scts) {

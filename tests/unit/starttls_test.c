@@ -116,9 +116,9 @@ int main(void) {
 
     static const char pg_req[] = {0, 0, 0, 8, 0x04, (char)0xd2, 0x16, 0x2f};
     const step pg[] = {{0, pg_req, 8}, {1, "S"}};
-    expect("postgres", pg, N(pg), STLS_UPGRADED, "postgresql", 0);
+    expect("postgres", pg, N(pg), STLS_UPGRADED, "postgres", 0);
     const step pg_no[] = {{0, pg_req, 8}, {1, "N"}};
-    expect("postgres refused", pg_no, N(pg_no), STLS_NOT, "postgresql", 1);
+    expect("postgres refused", pg_no, N(pg_no), STLS_NOT, "postgres", 1);
 
     /* LDAP: ExtendedRequest for StartTLS (messageID 1), success response */
     static const char ldap_req[] = "\x30\x1d\x02\x01\x01\x77\x18\x80\x16"
