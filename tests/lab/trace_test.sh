@@ -293,7 +293,28 @@ done
 ns c "${TR[@]}" 203.0.113.2:22 --expect-hops 1.2.3 >/dev/null 2>&1
 [ $? = 2 ] || fail "bad --expect-hops accepted"
 
-# 8. negative control for the half-open check above: with every RST from the client dropped
+# 8. our own RSTs alone clean up: the client's kernel resets (TTL / hop limit 64) are dropped,
+#    ours (255) pass, and still no half-open connection stays on the server.
+ns c nft -f - <<'NFT'
+table inet kernrst {
+    chain output_kernrst {
+        type filter hook output priority 0;
+        meta nfproto ipv4 ip ttl != 255 tcp flags & rst == rst drop
+        meta nfproto ipv6 ip6 hoplimit != 255 tcp flags & rst == rst drop
+    }
+}
+NFT
+for t in 203.0.113.2:22 "[2001:db8:5::2]:5222"; do
+    if run ownrst 0 "$t" --json; then
+        r=$($PY -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["mitmwatch"]["path"]["ports"][0]["resets"])' "$T/ownrst.out")
+        n=$(synrecv)
+        [ "$r" = 1 ] && [ "$n" = 0 ] && ok "$t: our RST alone (kernel's dropped) left no half-open connection" ||
+            fail "$t: with only our RSTs: resets $r, $n half-open connection(s)"
+    fi
+done
+ns c nft delete table inet kernrst
+
+# 9. negative control for the half-open checks above: with every RST from the client dropped
 #    (ours and the kernel's), the server does keep half-open connections, so the check can fail.
 ns c nft -f - <<'NFT'
 table inet norst {
