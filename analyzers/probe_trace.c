@@ -962,6 +962,20 @@ unsigned trace_port_differences(const trace_result *r, unsigned n, unsigned (*pa
     return k < cap ? k : cap;
 }
 
+uint64_t trace_schedule_next(uint64_t now_us, uint64_t interval_us, unsigned jitter_pct,
+                             uint32_t rnd) {
+    if (jitter_pct > 100)
+        jitter_pct = 100;
+    uint64_t span = interval_us / 100u * jitter_pct; /* jitter either way */
+    uint64_t next = now_us + interval_us;
+    if (span) {
+        /* offset in [-span, +span], uniform enough for scheduling */
+        uint64_t off = (uint64_t)(((unsigned __int128)rnd * (2 * span + 1)) >> 32);
+        next = next + off - span;
+    }
+    return next < now_us + 1000000u ? now_us + 1000000u : next;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Output. */
 

@@ -219,6 +219,15 @@ bool trace_compare(const trace_pathset *set, const trace_path *observed, unsigne
 unsigned trace_port_differences(const trace_result *r, unsigned n, unsigned (*pairs)[2],
                                 unsigned cap);
 
+/* ---- scheduling (the live sensor's periodic trace) ---- */
+
+/* When the next scheduled trace is due: now + interval, moved by up to jitter_pct percent of
+ * the interval either way, uniformly by rnd (a fresh random 32-bit value each call), so that
+ * sensors started together do not probe in step and a watcher cannot predict the probe. Never
+ * earlier than now + 1 s. */
+uint64_t trace_schedule_next(uint64_t now_us, uint64_t interval_us, unsigned jitter_pct,
+                             uint32_t rnd);
+
 /* ---- output ---- */
 
 const char *trace_hop_kind_name(unsigned kind);

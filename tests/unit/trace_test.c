@@ -436,7 +436,18 @@ static void test_result_output(void) {
     mw_buf_free(&out);
 }
 
+static void test_schedule(void) {
+    const uint64_t now = 1000000000ull, hour = 3600000000ull;
+    CHECK_EQ_U(trace_schedule_next(now, hour, 0, 12345), now + hour);
+    CHECK_EQ_U(trace_schedule_next(now, hour, 10, 0), now + hour - 360000000ull);
+    CHECK_EQ_U(trace_schedule_next(now, hour, 10, 0xffffffffu), now + hour + 360000000ull);
+    CHECK_EQ_U(trace_schedule_next(now, hour, 10, 0x80000000u), now + hour);
+    CHECK_EQ_U(trace_schedule_next(now, hour, 250, 0), now + 1000000u); /* capped, floor 1 s */
+    CHECK_EQ_U(trace_schedule_next(now, 0, 50, 7), now + 1000000u);
+}
+
 int main(void) {
+    test_schedule();
     test_icmp4();
     test_icmp6();
     test_tcp();
