@@ -251,7 +251,35 @@ NFT
     fi
     ns r2 nft delete table inet quiet
 
-    # 4. a host that drops the SYNs: not reached; the gap of 5 stars ends it, in bounded time
+    # 4. r2 rejects port 25 with ICMP administratively prohibited: the trace ends at r2 with
+    #    "unreachable" (code 13 for ICMP, 1 for ICMPv6) at TTL 3 (TTL 2 expires there first, as
+#    TTL is checked before the forward hook), not reached.
+    ns r2 nft -f - <<'NFT'
+table inet reject25 {
+    chain forward_reject25 {
+        type filter hook forward priority 0;
+        meta nfproto ipv4 tcp dport 25 reject with icmp type admin-prohibited
+        meta nfproto ipv6 tcp dport 25 reject with icmpv6 type admin-prohibited
+    }
+}
+NFT
+    if run v$fam-unreach 0 "$BR:25" --json; then
+        code=$([ $fam = 4 ] && echo 13 || echo 1)
+        $PY "$T/check.py" "$T/v$fam-unreach.out" "25=$R1,$R2,$R2:unreachable:-:0" &&
+            $PY -c 'import json,sys; h=json.loads(open(sys.argv[1]).readline())["mitmwatch"]["path"]["ports"][0]["hops"][-1]; sys.exit(h["icmp_code"] != int(sys.argv[2]))' "$T/v$fam-unreach.out" $code &&
+            ok "IPv$fam router rejects 25: $R1,$R2,$R2 (unreachable, code $code)" ||
+            { fail "IPv$fam unreachable"; cat "$T/v$fam-unreach.out"; }
+    fi
+    ns r2 nft delete table inet reject25
+
+    # 5. the rate limit: 7 probes (3 to 22, 4 to 5222) at 10/s take at least 0.6 s.
+    if run v$fam-rate 0 "$BR:22,5222" --json --rate 10; then
+        $PY "$T/check.py" "$T/v$fam-rate.out" "22=$DIRECT:syn-ack:3:1" "5222=$VIAM:syn-ack:4:1" &&
+            within v$fam-rate 0.6 1.5 && ok "IPv$fam --rate 10: 7 probes in $(secs v$fam-rate) s" ||
+            fail "IPv$fam --rate 10 ($(secs v$fam-rate) s)"
+    fi
+
+    # 6. a host that drops the SYNs: not reached; the gap of 5 stars ends it, in bounded time
     #    (window 4, timeout 0.3 s: two rounds of stars).
     if run v$fam-drop 0 "$BR:24" --json --timeout 300 --attempts 1; then
         $PY "$T/check.py" "$T/v$fam-drop.out" "24=$R1,$R2,*,*,*,*,*:star:-:0" &&
@@ -261,7 +289,7 @@ NFT
     fi
 done
 
-# 5. privileges are dropped while the trace runs: nobody, no capabilities, no_new_privs.
+# 7. privileges are dropped while the trace runs: nobody, no capabilities, no_new_privs.
 ip netns exec ${P}c "${TR[@]}" 203.0.113.2:24 --timeout 2000 --attempts 1 >/dev/null 2>&1 &
 TP=$!
 sleep 0.7
@@ -275,7 +303,7 @@ NoNewPrivs: 1"
 [ "$ST" = "$WANT" ] && ok "privileges dropped during the trace" ||
     { fail "privileges during the trace:"; echo "$ST"; }
 
-# 6. without CAP_NET_RAW: the documented message, exit 3 (UNKNOWN).
+# 8. without CAP_NET_RAW: the documented message, exit 3 (UNKNOWN).
 ns c setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
     "${TR[@]}" 203.0.113.2:22 >"$T/nocap.out" 2>"$T/nocap.err"
 rc=$?
@@ -284,7 +312,7 @@ rc=$?
     [ ! -s "$T/nocap.out" ] && ok "no CAP_NET_RAW: exit 3 and the message" ||
     { fail "no CAP_NET_RAW: exit $rc"; cat "$T/nocap.err"; }
 
-# 7. usage errors: exit 2
+# 9. usage errors: exit 2
 for bad in "203.0.113.2" "203.0.113.2:22,22" "203.0.113.2:0" "2001:db8:5::2:22"; do
     ns c "${TR[@]}" "$bad" >/dev/null 2>&1
     rc=$?
@@ -293,7 +321,7 @@ done
 ns c "${TR[@]}" 203.0.113.2:22 --expect-hops 1.2.3 >/dev/null 2>&1
 [ $? = 2 ] || fail "bad --expect-hops accepted"
 
-# 8. our own RSTs alone clean up: the client's kernel resets (TTL / hop limit 64) are dropped,
+# 10. our own RSTs alone clean up: the client's kernel resets (TTL / hop limit 64) are dropped,
 #    ours (255) pass, and still no half-open connection stays on the server.
 ns c nft -f - <<'NFT'
 table inet kernrst {
@@ -314,7 +342,7 @@ for t in 203.0.113.2:22 "[2001:db8:5::2]:5222"; do
 done
 ns c nft delete table inet kernrst
 
-# 9. negative control for the half-open checks above: with every RST from the client dropped
+# 11. negative control for the half-open checks above: with every RST from the client dropped
 #    (ours and the kernel's), the server does keep half-open connections, so the check can fail.
 ns c nft -f - <<'NFT'
 table inet norst {
