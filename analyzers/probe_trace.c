@@ -44,8 +44,8 @@
  *   checksum(2) source(4) destination(4) options(IHL*4-20)
  * Leaves *payload bounded by the total length (the buffer may hold less: then by the buffer,
  * since only headers are read). Fragments other than the first are not parsed (*frag set). */
-static MW_WUR mw_rc parse_ip4(mw_cur *c, uint8_t *proto, uint8_t src[4], uint8_t dst[4],
-                              bool *frag, mw_cur *payload) {
+static MW_WUR mw_rc parse_ip4(mw_cur *c, uint8_t *proto, uint8_t src[4], uint8_t dst[4], bool *frag,
+                              mw_cur *payload) {
     uint8_t vihl, b;
     uint16_t total, fo;
     mw_cur hdr = *c, opts;
@@ -118,8 +118,7 @@ mw_rc trace_parse_icmp4(const uint8_t *pkt, size_t len, trace_reply *out) {
     uint8_t proto, src[4], dst[4], type, code, qproto, qsrc[4], qdst[4];
     bool frag, qfrag;
     MW_GUARD(parse_ip4(&c, &proto, src, dst, &frag, &icmp));
-    if (proto != IPPROTO_ICMP || frag)
-        return MW_OK;
+    if (proto != IPPROTO_ICMP || frag) return MW_OK;
     /* ICMP (RFC 792): type(1) code(1) checksum(2) unused(4), then the quoted datagram */
     MW_GUARD_B(mw_cur_get_u8(&icmp, &type), MW_MALFORMED);
     MW_GUARD_B(mw_cur_get_u8(&icmp, &code), MW_MALFORMED);
@@ -143,8 +142,7 @@ mw_rc trace_parse_icmp4(const uint8_t *pkt, size_t len, trace_reply *out) {
     return MW_OK;
 }
 
-mw_rc trace_parse_icmp6(const uint8_t *msg, size_t len, const uint8_t from[16],
-                        trace_reply *out) {
+mw_rc trace_parse_icmp6(const uint8_t *msg, size_t len, const uint8_t from[16], trace_reply *out) {
     memset(out, 0, sizeof *out);
     out->family = AF_INET6;
     mw_cur c = mw_cur_make(msg, len), q;
@@ -186,16 +184,14 @@ mw_rc trace_parse_tcp4(const uint8_t *pkt, size_t len, trace_reply *out) {
     uint8_t proto, src[4], dst[4];
     bool frag;
     MW_GUARD(parse_ip4(&c, &proto, src, dst, &frag, &tcp));
-    if (proto != IPPROTO_TCP || frag)
-        return MW_OK;
+    if (proto != IPPROTO_TCP || frag) return MW_OK;
     MW_GUARD(parse_tcp_reply(&tcp, out));
     memcpy(out->from, src, 4);
     memcpy(out->peer, src, 4);
     return MW_OK;
 }
 
-mw_rc trace_parse_tcp6(const uint8_t *seg, size_t len, const uint8_t from[16],
-                       trace_reply *out) {
+mw_rc trace_parse_tcp6(const uint8_t *seg, size_t len, const uint8_t from[16], trace_reply *out) {
     memset(out, 0, sizeof *out);
     out->family = AF_INET6;
     mw_cur c = mw_cur_make(seg, len);
@@ -217,8 +213,7 @@ static void put32(uint8_t *p, uint32_t v) {
 static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t n) {
     for (size_t i = 0; i + 1 < n; i += 2)
         acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (n & 1)
-        acc += (uint32_t)(p[n - 1] << 8);
+    if (n & 1) acc += (uint32_t)(p[n - 1] << 8);
     return acc;
 }
 
@@ -271,10 +266,8 @@ mw_rc trace_sockets_open(trace_sockets *s) {
     s->icmp6 = open_raw(AF_INET6, IPPROTO_ICMPV6, &e2);
     s->err6 = e1 ? e1 : e2;
     if (s->err6) {
-        if (s->tcp6 >= 0)
-            close(s->tcp6);
-        if (s->icmp6 >= 0)
-            close(s->icmp6);
+        if (s->tcp6 >= 0) close(s->tcp6);
+        if (s->icmp6 >= 0) close(s->icmp6);
         s->tcp6 = s->icmp6 = -1;
     } else {
         int off = 16; /* TCP checksum offset: the kernel computes it with the real source */
@@ -292,18 +285,15 @@ mw_rc trace_sockets_open(trace_sockets *s) {
     }
     /* These sockets see every TCP segment the host receives: room for bursts. */
     int rcv = 1 << 20;
-    if (s->tcp4 >= 0)
-        (void)setsockopt(s->tcp4, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
-    if (s->tcp6 >= 0)
-        (void)setsockopt(s->tcp6, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    if (s->tcp4 >= 0) (void)setsockopt(s->tcp4, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    if (s->tcp6 >= 0) (void)setsockopt(s->tcp6, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
     return (s->tcp4 >= 0 || s->tcp6 >= 0) ? MW_OK : MW_ERR;
 }
 
 void trace_sockets_close(trace_sockets *s) {
     int *fds[] = {&s->tcp4, &s->icmp4, &s->tcp6, &s->icmp6};
     for (size_t i = 0; i < MW_ARRAY_LEN(fds); i++) {
-        if (*fds[i] >= 0)
-            close(*fds[i]);
+        if (*fds[i] >= 0) close(*fds[i]);
         *fds[i] = -1;
     }
 }
@@ -338,8 +328,7 @@ mw_rc trace_drop_privileges(const char *user, char *err, size_t errlen) {
         /* groups first: once the uid is not 0 they can no longer be changed */
         if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
             setresuid(uid, uid, uid) != 0) {
-            snprintf(err, errlen, "cannot change to uid %u: %s", (unsigned)uid,
-                     strerror(errno));
+            snprintf(err, errlen, "cannot change to uid %u: %s", (unsigned)uid, strerror(errno));
             return MW_ERR;
         }
     }
@@ -411,10 +400,12 @@ static uint64_t mono_us(void) {
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static size_t alen(int family) { return family == AF_INET ? 4 : 16; }
+static size_t alen(int family) {
+    return family == AF_INET ? 4 : 16;
+}
 
-static void to_sockaddr(int family, const uint8_t *a, uint16_t port,
-                        struct sockaddr_storage *ss, socklen_t *sl) {
+static void to_sockaddr(int family, const uint8_t *a, uint16_t port, struct sockaddr_storage *ss,
+                        socklen_t *sl) {
     memset(ss, 0, sizeof *ss);
     if (family == AF_INET) {
         struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
@@ -500,7 +491,10 @@ static mw_rc send_tcp(tracer *t, uint16_t lport, uint16_t rport, uint32_t seq, u
     } cm;
     memset(&cm, 0, sizeof cm);
     struct iovec iov = {seg, sizeof seg};
-    struct msghdr m = {.msg_name = &ss, .msg_namelen = sl, .msg_iov = &iov, .msg_iovlen = 1,
+    struct msghdr m = {.msg_name = &ss,
+                       .msg_namelen = sl,
+                       .msg_iov = &iov,
+                       .msg_iovlen = 1,
                        .msg_control = cm.buf};
     struct cmsghdr *ch = (struct cmsghdr *)cm.buf;
     if (fam == AF_INET) {
@@ -523,10 +517,8 @@ static mw_rc send_tcp(tracer *t, uint16_t lport, uint16_t rport, uint32_t seq, u
         m.msg_controllen = CMSG_SPACE(sizeof pi);
     }
     for (int tries = 0; tries < 3; tries++) {
-        if (sendmsg(fd, &m, 0) == (ssize_t)sizeof seg)
-            return MW_OK;
-        if (errno != EINTR && errno != EAGAIN && errno != ENOBUFS)
-            break;
+        if (sendmsg(fd, &m, 0) == (ssize_t)sizeof seg) return MW_OK;
+        if (errno != EINTR && errno != EAGAIN && errno != ENOBUFS) break;
     }
     snprintf(t->err, t->errlen, "sending a probe: %s", strerror(errno));
     return MW_ERR;
@@ -534,30 +526,23 @@ static mw_rc send_tcp(tracer *t, uint16_t lport, uint16_t rport, uint32_t seq, u
 
 static unsigned port_limit(const tracer *t, const port_state *p) {
     unsigned lim = t->o.max_ttl;
-    if (p->dist && p->dist < lim)
-        lim = p->dist;
-    if (p->unreach && p->unreach < lim)
-        lim = p->unreach;
-    if (p->stop && p->stop < lim)
-        lim = p->stop;
+    if (p->dist && p->dist < lim) lim = p->dist;
+    if (p->unreach && p->unreach < lim) lim = p->unreach;
+    if (p->stop && p->stop < lim) lim = p->stop;
     return lim;
 }
 
 static void on_reply(tracer *t, const trace_reply *rep, uint64_t now) {
-    if (rep->kind == TRACE_R_IGNORE || rep->family != t->o.family)
-        return;
+    if (rep->kind == TRACE_R_IGNORE || rep->family != t->o.family) return;
     size_t al = alen(t->o.family);
     bool from_target = rep->kind == TRACE_R_SYNACK || rep->kind == TRACE_R_RST;
-    if (memcmp(from_target ? rep->from : rep->peer, t->o.addr, al) != 0)
-        return;
+    if (memcmp(from_target ? rep->from : rep->peer, t->o.addr, al) != 0) return;
     for (unsigned i = 0; i < t->o.nports; i++) {
         trace_port *rp = &t->r->ports[i];
         port_state *p = &t->ps[i];
-        if (rp->lport != rep->lport || rp->port != rep->rport)
-            continue;
+        if (rp->lport != rep->lport || rp->port != rep->rport) continue;
         uint32_t idx = rep->seq - p->seq0;
-        if (idx >= p->nslots)
-            return;
+        if (idx >= p->nslots) return;
         slot *sl = &p->slots[idx];
         if (rep->kind == TRACE_R_SYNACK) {
             /* every SYN-ACK, also late or repeated ones: no half-open connection stays */
@@ -565,10 +550,8 @@ static void on_reply(tracer *t, const trace_reply *rep, uint64_t now) {
                 rp->resets++;
         }
         unsigned ttl = sl->ttl;
-        if (sl->state == SLOT_OUT)
-            sl->state = SLOT_DONE;
-        if (p->done || p->answered[ttl])
-            return;
+        if (sl->state == SLOT_OUT) sl->state = SLOT_DONE;
+        if (p->done || p->answered[ttl]) return;
         trace_hop *h = &rp->hops[ttl - 1];
         h->kind = rep->kind == TRACE_R_TIME_EXCEEDED ? TRACE_HOP_TIME_EXCEEDED
                   : rep->kind == TRACE_R_UNREACH     ? TRACE_HOP_UNREACH
@@ -578,14 +561,11 @@ static void on_reply(tracer *t, const trace_reply *rep, uint64_t now) {
         memcpy(h->addr, rep->from, al);
         uint64_t rtt = now - sl->sent_us;
         h->rtt_us = rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
-        if (rtt > t->max_rtt_us)
-            t->max_rtt_us = rtt;
+        if (rtt > t->max_rtt_us) t->max_rtt_us = rtt;
         p->answered[ttl] = p->final[ttl] = true;
         p->retry[ttl] = false;
-        if (from_target && (!p->dist || ttl < p->dist))
-            p->dist = ttl;
-        if (rep->kind == TRACE_R_UNREACH && (!p->unreach || ttl < p->unreach))
-            p->unreach = ttl;
+        if (from_target && (!p->dist || ttl < p->dist)) p->dist = ttl;
+        if (rep->kind == TRACE_R_UNREACH && (!p->unreach || ttl < p->unreach)) p->unreach = ttl;
         return;
     }
 }
@@ -596,8 +576,7 @@ static void drain(tracer *t, int fd, bool icmp, uint64_t *malformed) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         ssize_t len = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&ss, &sl);
-        if (len < 0)
-            return;
+        if (len < 0) return;
         uint64_t now = mono_us();
         trace_reply rep;
         mw_rc rc;
@@ -606,8 +585,7 @@ static void drain(tracer *t, int fd, bool icmp, uint64_t *malformed) {
                       : trace_parse_tcp4(buf, (size_t)len, &rep);
         } else {
             uint8_t from[16];
-            if (ss.ss_family != AF_INET6)
-                continue;
+            if (ss.ss_family != AF_INET6) continue;
             memcpy(from, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
             rc = icmp ? trace_parse_icmp6(buf, (size_t)len, from, &rep)
                       : trace_parse_tcp6(buf, (size_t)len, from, &rep);
@@ -626,12 +604,10 @@ static uint64_t expire(tracer *t, uint64_t now) {
     uint64_t tmo = (uint64_t)t->o.timeout_ms * 1000u, next = UINT64_MAX;
     for (unsigned i = 0; i < t->o.nports; i++) {
         port_state *p = &t->ps[i];
-        if (p->done)
-            continue;
+        if (p->done) continue;
         for (unsigned k = 0; k < p->nslots; k++) {
             slot *sl = &p->slots[k];
-            if (sl->state != SLOT_OUT)
-                continue;
+            if (sl->state != SLOT_OUT) continue;
             if (now >= sl->sent_us + tmo) {
                 sl->state = SLOT_DONE;
                 if (!p->answered[sl->ttl]) {
@@ -647,21 +623,17 @@ static uint64_t expire(tracer *t, uint64_t now) {
         if (!p->dist && !p->unreach && !p->stop) {
             unsigned high = 0;
             for (unsigned ttl = 1; ttl < p->next_ttl; ttl++)
-                if (p->answered[ttl])
-                    high = ttl;
+                if (p->answered[ttl]) high = ttl;
             unsigned silent = 0;
             for (unsigned ttl = high + 1; ttl < p->next_ttl && p->final[ttl]; ttl++)
                 silent++;
-            if (silent >= t->o.gap)
-                p->stop = high + t->o.gap;
+            if (silent >= t->o.gap) p->stop = high + t->o.gap;
         }
         unsigned lim = port_limit(t, p);
         bool all = p->next_ttl > lim || p->dist || p->unreach;
         for (unsigned ttl = 1; ttl <= lim && all; ttl++)
-            if (!p->final[ttl])
-                all = false;
-        if (all)
-            p->done = true;
+            if (!p->final[ttl]) all = false;
+        if (all) p->done = true;
     }
     return next;
 }
@@ -669,18 +641,14 @@ static uint64_t expire(tracer *t, uint64_t now) {
 /* The next TTL port i should send, or 0. */
 static unsigned want_send(const tracer *t, unsigned i) {
     const port_state *p = &t->ps[i];
-    if (p->done)
-        return 0;
+    if (p->done) return 0;
     unsigned lim = port_limit(t, p);
     for (unsigned ttl = 1; ttl <= lim && ttl < p->next_ttl; ttl++)
-        if (p->retry[ttl])
-            return ttl;
-    if (p->next_ttl > lim || p->nslots >= MW_ARRAY_LEN(p->slots))
-        return 0;
+        if (p->retry[ttl]) return ttl;
+    if (p->next_ttl > lim || p->nslots >= MW_ARRAY_LEN(p->slots)) return 0;
     unsigned out = 0;
     for (unsigned k = 0; k < p->nslots; k++)
-        if (p->slots[k].state == SLOT_OUT && p->slots[k].ttl <= lim)
-            out++;
+        if (p->slots[k].state == SLOT_OUT && p->slots[k].ttl <= lim) out++;
     return out < t->o.window ? p->next_ttl : 0;
 }
 
@@ -689,12 +657,10 @@ static void fill_result(tracer *t) {
         port_state *p = &t->ps[i];
         trace_port *rp = &t->r->ports[i];
         unsigned lim = port_limit(t, p);
-        if (lim >= p->next_ttl)
-            lim = p->next_ttl - 1;
+        if (lim >= p->next_ttl) lim = p->next_ttl - 1;
         rp->nhops = lim;
         for (unsigned ttl = 1; ttl <= lim; ttl++)
-            if (!p->answered[ttl])
-                memset(&rp->hops[ttl - 1], 0, sizeof rp->hops[ttl - 1]);
+            if (!p->answered[ttl]) memset(&rp->hops[ttl - 1], 0, sizeof rp->hops[ttl - 1]);
         rp->reached = p->dist != 0 && lim == p->dist;
         rp->final_kind = lim ? rp->hops[lim - 1].kind : TRACE_HOP_STAR;
     }
@@ -710,24 +676,15 @@ mw_rc trace_run(const trace_sockets *s, const trace_opts *o, trace_result *r, ch
     t.r = r;
     t.err = err;
     t.errlen = errlen;
-    if (err && errlen)
-        err[0] = '\0';
-    if (!t.o.max_ttl)
-        t.o.max_ttl = TRACE_DEFAULT_MAX_TTL;
-    if (t.o.max_ttl > TRACE_MAX_TTL)
-        t.o.max_ttl = TRACE_MAX_TTL;
-    if (t.o.timeout_ms <= 0)
-        t.o.timeout_ms = TRACE_DEFAULT_TIMEOUT_MS;
-    if (!t.o.rate)
-        t.o.rate = TRACE_DEFAULT_RATE;
-    if (!t.o.attempts)
-        t.o.attempts = TRACE_DEFAULT_ATTEMPTS;
-    if (t.o.attempts > TRACE_MAX_ATTEMPTS)
-        t.o.attempts = TRACE_MAX_ATTEMPTS;
-    if (!t.o.window)
-        t.o.window = TRACE_DEFAULT_WINDOW;
-    if (!t.o.gap)
-        t.o.gap = TRACE_DEFAULT_GAP;
+    if (err && errlen) err[0] = '\0';
+    if (!t.o.max_ttl) t.o.max_ttl = TRACE_DEFAULT_MAX_TTL;
+    if (t.o.max_ttl > TRACE_MAX_TTL) t.o.max_ttl = TRACE_MAX_TTL;
+    if (t.o.timeout_ms <= 0) t.o.timeout_ms = TRACE_DEFAULT_TIMEOUT_MS;
+    if (!t.o.rate) t.o.rate = TRACE_DEFAULT_RATE;
+    if (!t.o.attempts) t.o.attempts = TRACE_DEFAULT_ATTEMPTS;
+    if (t.o.attempts > TRACE_MAX_ATTEMPTS) t.o.attempts = TRACE_MAX_ATTEMPTS;
+    if (!t.o.window) t.o.window = TRACE_DEFAULT_WINDOW;
+    if (!t.o.gap) t.o.gap = TRACE_DEFAULT_GAP;
     if (t.o.nports == 0 || t.o.nports > TRACE_MAX_PORTS) {
         snprintf(err, errlen, "between 1 and %d ports", TRACE_MAX_PORTS);
         return MW_ERR;
@@ -766,18 +723,15 @@ mw_rc trace_run(const trace_sockets *s, const trace_opts *o, trace_result *r, ch
         bool all_done = true;
         for (unsigned i = 0; i < t.o.nports; i++)
             all_done = all_done && t.ps[i].done;
-        if (all_done)
-            break;
+        if (all_done) break;
         /* send at most one probe per turn, round robin over ports, within the rate */
         bool pending = false;
         for (unsigned k = 0; k < t.o.nports; k++) {
             unsigned i = (rr + k) % t.o.nports;
             unsigned ttl = want_send(&t, i);
-            if (!ttl)
-                continue;
+            if (!ttl) continue;
             pending = true;
-            if (now < next_send)
-                break;
+            if (now < next_send) break;
             port_state *p = &t.ps[i];
             slot *sl = &p->slots[p->nslots];
             sl->ttl = (uint8_t)ttl;
@@ -785,27 +739,22 @@ mw_rc trace_run(const trace_sockets *s, const trace_opts *o, trace_result *r, ch
             sl->sent_us = mono_us();
             rc = send_tcp(&t, r->ports[i].lport, r->ports[i].port, p->seq0 + p->nslots, TCP_SYN,
                           (int)ttl);
-            if (rc != MW_OK)
-                break;
+            if (rc != MW_OK) break;
             p->nslots++;
             p->tries[ttl]++;
             p->retry[ttl] = false;
-            if (ttl == p->next_ttl)
-                p->next_ttl++;
+            if (ttl == p->next_ttl) p->next_ttl++;
             r->ports[i].probes++;
             next_send = now + interval;
             rr = i + 1;
             break;
         }
-        if (rc != MW_OK)
-            break;
-        if (pending && next_send < deadline)
-            deadline = next_send;
+        if (rc != MW_OK) break;
+        if (pending && next_send < deadline) deadline = next_send;
         now = mono_us();
         struct pollfd pf[2] = {{tcpfd, POLLIN, 0}, {icmpfd, POLLIN, 0}};
         uint64_t wait = deadline == UINT64_MAX ? 100000u : deadline > now ? deadline - now : 0;
-        if (pending && now >= next_send)
-            wait = 0;
+        if (pending && now >= next_send) wait = 0;
         struct timespec ts = {(time_t)(wait / 1000000u), (long)(wait % 1000000u) * 1000};
         int n = ppoll(pf, 2, &ts, NULL);
         if (n < 0 && errno != EINTR) {
@@ -814,10 +763,8 @@ mw_rc trace_run(const trace_sockets *s, const trace_opts *o, trace_result *r, ch
             break;
         }
         if (n > 0) {
-            if (pf[0].revents & POLLIN)
-                drain(&t, tcpfd, false, &malformed);
-            if (pf[1].revents & POLLIN)
-                drain(&t, icmpfd, true, &malformed);
+            if (pf[0].revents & POLLIN) drain(&t, tcpfd, false, &malformed);
+            if (pf[1].revents & POLLIN) drain(&t, icmpfd, true, &malformed);
         }
     }
     if (rc == MW_OK) {
@@ -830,15 +777,13 @@ mw_rc trace_run(const trace_sockets *s, const trace_opts *o, trace_result *r, ch
             struct pollfd pf = {tcpfd, POLLIN, 0};
             uint64_t wait = end - now;
             struct timespec ts = {(time_t)(wait / 1000000u), (long)(wait % 1000000u) * 1000};
-            if (ppoll(&pf, 1, &ts, NULL) > 0)
-                drain(&t, tcpfd, false, &malformed);
+            if (ppoll(&pf, 1, &ts, NULL) > 0) drain(&t, tcpfd, false, &malformed);
         }
         fill_result(&t);
     }
     r->malformed = malformed;
     for (unsigned i = 0; i < t.o.nports; i++)
-        if (t.ps[i].resv >= 0)
-            close(t.ps[i].resv);
+        if (t.ps[i].resv >= 0) close(t.ps[i].resv);
     r->elapsed_us = mono_us() - start;
     return rc;
 }
@@ -847,14 +792,12 @@ mw_rc trace_run(const trace_sockets *s, const trace_opts *o, trace_result *r, ch
  * Paths. */
 
 static void addr_str(int family, const uint8_t *a, char out[TRACE_ADDR_STR]) {
-    if (!inet_ntop(family, a, out, TRACE_ADDR_STR))
-        snprintf(out, TRACE_ADDR_STR, "?");
+    if (!inet_ntop(family, a, out, TRACE_ADDR_STR)) snprintf(out, TRACE_ADDR_STR, "?");
 }
 
 void trace_path_of(const trace_result *r, unsigned pi, trace_path *out) {
     memset(out, 0, sizeof *out);
-    if (pi >= r->nports)
-        return;
+    if (pi >= r->nports) return;
     const trace_port *p = &r->ports[pi];
     out->n = p->nhops;
     for (unsigned i = 0; i < p->nhops; i++) {
@@ -891,26 +834,22 @@ mw_rc trace_path_parse(const char *s, trace_path *out) {
         else
             return MW_MALFORMED;
         out->n++;
-        if (!e)
-            break;
+        if (!e) break;
         p = e + 1;
     }
     return MW_OK;
 }
 
 static bool path_eq(const trace_path *a, const trace_path *b) {
-    if (a->n != b->n)
-        return false;
+    if (a->n != b->n) return false;
     for (unsigned i = 0; i < a->n; i++)
-        if (strcmp(a->hop[i], b->hop[i]) != 0)
-            return false;
+        if (strcmp(a->hop[i], b->hop[i]) != 0) return false;
     return true;
 }
 
 mw_rc trace_pathset_add(trace_pathset *set, const trace_path *p) {
     for (unsigned i = 0; i < set->n; i++)
-        if (path_eq(&set->paths[i], p))
-            return MW_OK;
+        if (path_eq(&set->paths[i], p)) return MW_OK;
     MW_ENSURE(set->n < TRACE_SET_MAX, MW_ERR);
     set->paths[set->n++] = *p;
     return MW_OK;
@@ -919,26 +858,21 @@ mw_rc trace_pathset_add(trace_pathset *set, const trace_path *p) {
 /* Last n hops of e against o; wild: '*' in e matches anything. */
 static bool last_n_match(const trace_path *e, const trace_path *o, unsigned n, bool wild) {
     if (n == 0 || e->n < n || o->n < n) {
-        if (e->n != o->n)
-            return false;
+        if (e->n != o->n) return false;
         n = e->n;
     }
     for (unsigned k = 0; k < n; k++) {
         const char *x = e->hop[e->n - n + k], *y = o->hop[o->n - n + k];
-        if (wild && strcmp(x, "*") == 0)
-            continue;
-        if (strcmp(x, y) != 0)
-            return false;
+        if (wild && strcmp(x, "*") == 0) continue;
+        if (strcmp(x, y) != 0) return false;
     }
     return true;
 }
 
 bool trace_compare(const trace_pathset *set, const trace_path *observed, unsigned n) {
-    if (set->n == 0)
-        return true;
+    if (set->n == 0) return true;
     for (unsigned i = 0; i < set->n; i++)
-        if (last_n_match(&set->paths[i], observed, n, true))
-            return true;
+        if (last_n_match(&set->paths[i], observed, n, true)) return true;
     return false;
 }
 
@@ -950,8 +884,7 @@ unsigned trace_port_differences(const trace_result *r, unsigned n, unsigned (*pa
         for (unsigned j = i + 1; j < r->nports; j++) {
             trace_path_of(r, i, &a);
             trace_path_of(r, j, &b);
-            if (last_n_match(&a, &b, n, false))
-                continue;
+            if (last_n_match(&a, &b, n, false)) continue;
             if (k < cap) {
                 pairs[k][0] = i;
                 pairs[k][1] = j;
@@ -964,8 +897,7 @@ unsigned trace_port_differences(const trace_result *r, unsigned n, unsigned (*pa
 
 uint64_t trace_schedule_next(uint64_t now_us, uint64_t interval_us, unsigned jitter_pct,
                              uint32_t rnd) {
-    if (jitter_pct > 100)
-        jitter_pct = 100;
+    if (jitter_pct > 100) jitter_pct = 100;
     uint64_t span = interval_us / 100u * jitter_pct; /* jitter either way */
     uint64_t next = now_us + interval_us;
     if (span) {
@@ -980,8 +912,7 @@ uint64_t trace_schedule_next(uint64_t now_us, uint64_t interval_us, unsigned jit
  * Output. */
 
 const char *trace_hop_kind_name(unsigned kind) {
-    static const char *const names[] = {"star", "time-exceeded", "unreachable", "syn-ack",
-                                        "rst"};
+    static const char *const names[] = {"star", "time-exceeded", "unreachable", "syn-ack", "rst"};
     return kind < MW_ARRAY_LEN(names) ? names[kind] : "?";
 }
 
@@ -1000,8 +931,7 @@ static void head(mw_json *j, const char *observer, uint64_t ts_us, const char *k
     mw_json_str(j, severity ? "indicator" : "info");
     mw_json_arr_end(j);
     mw_json_kstr(j, "dataset", dataset);
-    if (severity)
-        mw_json_kint(j, "severity", severity);
+    if (severity) mw_json_kint(j, "severity", severity);
     mw_json_obj_end(j);
     mw_json_kobj(j, "observer");
     mw_json_kstr(j, "name", observer ? observer : "mitmwatch");
@@ -1016,11 +946,9 @@ static void endpoints(mw_json *j, const char *host, const trace_result *r, int p
     mw_json_obj_end(j);
     mw_json_kobj(j, "destination");
     addr_str(r->family, r->target, a);
-    if (host)
-        mw_json_kstr(j, "address", host);
+    if (host) mw_json_kstr(j, "address", host);
     mw_json_kstr(j, "ip", a);
-    if (port >= 0)
-        mw_json_kuint(j, "port", (unsigned)port);
+    if (port >= 0) mw_json_kuint(j, "port", (unsigned)port);
     mw_json_obj_end(j);
     mw_json_kobj(j, "network");
     mw_json_kstr(j, "transport", "tcp");
@@ -1070,8 +998,7 @@ bool trace_event_path(mw_buf *out, const char *observer, uint64_t ts_us, const c
                 mw_json_kstr(&j, "ip", a);
                 mw_json_kuint(&j, "rtt_us", hp->rtt_us);
             }
-            if (hp->kind == TRACE_HOP_UNREACH)
-                mw_json_kuint(&j, "icmp_code", hp->icmp_code);
+            if (hp->kind == TRACE_HOP_UNREACH) mw_json_kuint(&j, "icmp_code", hp->icmp_code);
             mw_json_obj_end(&j);
         }
         mw_json_arr_end(&j);
@@ -1106,14 +1033,13 @@ bool trace_event_path(mw_buf *out, const char *observer, uint64_t ts_us, const c
     return j.ok;
 }
 
-bool trace_event_hops_changed(mw_buf *out, const char *observer, uint64_t ts_us,
-                              const char *host, const trace_result *r, unsigned pi,
-                              const trace_pathset *set, unsigned last_n) {
+bool trace_event_hops_changed(mw_buf *out, const char *observer, uint64_t ts_us, const char *host,
+                              const trace_result *r, unsigned pi, const trace_pathset *set,
+                              unsigned last_n) {
     static trace_path p;
     char msg[256], a[TRACE_ADDR_STR];
     mw_json j;
-    if (pi >= r->nports)
-        return false;
+    if (pi >= r->nports) return false;
     trace_path_of(r, pi, &p);
     addr_str(r->family, r->target, a);
     mw_json_init(&j, out);
@@ -1156,8 +1082,7 @@ static bool outf(mw_buf *b, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return false;
+    if (n < 0) return false;
     return mw_buf_append(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
@@ -1167,8 +1092,8 @@ bool trace_text(mw_buf *out, const char *host, const trace_result *r, unsigned l
     addr_str(r->family, r->target, tgt);
     for (unsigned i = 0; i < r->nports; i++) {
         const trace_port *p = &r->ports[i];
-        ok &= outf(out, "%s (%s) port %u: %u hops, %s, %u probes, %u resets\n",
-                   host ? host : tgt, tgt, p->port, p->nhops,
+        ok &= outf(out, "%s (%s) port %u: %u hops, %s, %u probes, %u resets\n", host ? host : tgt,
+                   tgt, p->port, p->nhops,
                    p->reached ? (p->final_kind == TRACE_HOP_RST ? "reached (closed: rst)"
                                                                 : "reached (open: syn-ack)")
                               : "not reached",
@@ -1181,8 +1106,7 @@ bool trace_text(mw_buf *out, const char *host, const trace_result *r, unsigned l
             }
             addr_str(r->family, hp->addr, a);
             ok &= outf(out, "%3u  %s  %u.%03u ms%s%s\n", h + 1, a, hp->rtt_us / 1000,
-                       hp->rtt_us % 1000,
-                       hp->kind == TRACE_HOP_TIME_EXCEEDED ? "" : "  ",
+                       hp->rtt_us % 1000, hp->kind == TRACE_HOP_TIME_EXCEEDED ? "" : "  ",
                        hp->kind == TRACE_HOP_TIME_EXCEEDED ? "" : trace_hop_kind_name(hp->kind));
         }
     }

@@ -84,13 +84,13 @@ typedef enum {
 typedef struct {
     trace_reply_kind kind;
     uint8_t icmp_code;
-    int family;        /* AF_INET or AF_INET6 */
-    uint8_t from[16];  /* who sent the reply (IPv4 in the first 4 bytes) */
-    uint8_t peer[16];  /* the probe's destination: quoted (ICMP) or the sender (TCP) */
-    uint16_t lport;    /* the probe's source port (ours) */
-    uint16_t rport;    /* the probe's destination port */
-    uint32_t seq;      /* the probe's sequence number: quoted, or the reply's ack - 1 */
-    uint32_t rst_seq;  /* for TRACE_R_SYNACK: the sequence number our RST must carry */
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t from[16]; /* who sent the reply (IPv4 in the first 4 bytes) */
+    uint8_t peer[16]; /* the probe's destination: quoted (ICMP) or the sender (TCP) */
+    uint16_t lport;   /* the probe's source port (ours) */
+    uint16_t rport;   /* the probe's destination port */
+    uint32_t seq;     /* the probe's sequence number: quoted, or the reply's ack - 1 */
+    uint32_t rst_seq; /* for TRACE_R_SYNACK: the sequence number our RST must carry */
 } trace_reply;
 
 /* A whole IPv4 datagram as a raw IPPROTO_ICMP socket returns it (IP header included). */
@@ -138,13 +138,13 @@ typedef struct {
     uint8_t addr[16];
     uint16_t ports[TRACE_MAX_PORTS];
     unsigned nports;
-    unsigned max_ttl;    /* 0: default; capped at TRACE_MAX_TTL */
-    int timeout_ms;      /* per probe; <= 0: default */
-    unsigned rate;       /* probes per second; 0: default */
-    unsigned attempts;   /* per TTL; 0: default */
-    unsigned window;     /* outstanding probes per port; 0: default */
-    unsigned gap;        /* silent TTLs in a row that end a port; 0: default */
-    uint32_t seq_base;   /* 0: random */
+    unsigned max_ttl;  /* 0: default; capped at TRACE_MAX_TTL */
+    int timeout_ms;    /* per probe; <= 0: default */
+    unsigned rate;     /* probes per second; 0: default */
+    unsigned attempts; /* per TTL; 0: default */
+    unsigned window;   /* outstanding probes per port; 0: default */
+    unsigned gap;      /* silent TTLs in a row that end a port; 0: default */
+    uint32_t seq_base; /* 0: random */
 } trace_opts;
 
 typedef struct {
@@ -156,13 +156,13 @@ typedef struct {
 
 typedef struct {
     uint16_t port;
-    uint16_t lport;      /* our source port */
-    unsigned nhops;      /* hops[i] answered TTL i+1 */
+    uint16_t lport; /* our source port */
+    unsigned nhops; /* hops[i] answered TTL i+1 */
     trace_hop hops[TRACE_MAX_TTL];
-    bool reached;        /* the last hop is the target's SYN-ACK or RST */
-    uint8_t final_kind;  /* kind of the last hop */
-    unsigned probes;     /* SYNs sent */
-    unsigned resets;     /* RSTs we sent for SYN-ACKs */
+    bool reached;       /* the last hop is the target's SYN-ACK or RST */
+    uint8_t final_kind; /* kind of the last hop */
+    unsigned probes;    /* SYNs sent */
+    unsigned resets;    /* RSTs we sent for SYN-ACKs */
 } trace_port;
 
 typedef struct {
@@ -237,9 +237,9 @@ const char *trace_hop_kind_name(unsigned kind);
 bool trace_event_path(mw_buf *out, const char *observer, uint64_t ts_us, const char *host,
                       const trace_result *r, unsigned last_n);
 /* The path.hops_changed alert for port index pi of r against set. */
-bool trace_event_hops_changed(mw_buf *out, const char *observer, uint64_t ts_us,
-                              const char *host, const trace_result *r, unsigned pi,
-                              const trace_pathset *set, unsigned last_n);
+bool trace_event_hops_changed(mw_buf *out, const char *observer, uint64_t ts_us, const char *host,
+                              const trace_result *r, unsigned pi, const trace_pathset *set,
+                              unsigned last_n);
 /* Human-readable: one block per port, traceroute-like, then a line per port difference. */
 bool trace_text(mw_buf *out, const char *host, const trace_result *r, unsigned last_n);
 

@@ -43,12 +43,10 @@ static void usage(FILE *f) {
 
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out) {
     char *end = NULL;
-    if (!s || *s < '0' || *s > '9')
-        return -1;
+    if (!s || *s < '0' || *s > '9') return -1;
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
-    if (errno || !end || *end || v < lo || v > hi)
-        return -1;
+    if (errno || !end || *end || v < lo || v > hi) return -1;
     *out = v;
     return 0;
 }
@@ -58,8 +56,7 @@ static int parse_target(const char *s, char *host, size_t cap, uint16_t *ports, 
     const char *hs = s, *he, *ps;
     if (*s == '[') {
         he = strchr(s, ']');
-        if (!he || he[1] != ':')
-            return -1;
+        if (!he || he[1] != ':') return -1;
         hs = s + 1;
         ps = he + 2;
     } else {
@@ -69,8 +66,7 @@ static int parse_target(const char *s, char *host, size_t cap, uint16_t *ports, 
         ps = he + 1;
     }
     size_t hl = (size_t)(he - hs);
-    if (hl == 0 || hl >= cap)
-        return -1;
+    if (hl == 0 || hl >= cap) return -1;
     memcpy(host, hs, hl);
     host[hl] = '\0';
     *n = 0;
@@ -79,19 +75,15 @@ static int parse_target(const char *s, char *host, size_t cap, uint16_t *ports, 
         const char *e = strchr(ps, ',');
         size_t l = e ? (size_t)(e - ps) : strlen(ps);
         unsigned long v;
-        if (l == 0 || l >= sizeof tok || *n >= TRACE_MAX_PORTS)
-            return -1;
+        if (l == 0 || l >= sizeof tok || *n >= TRACE_MAX_PORTS) return -1;
         memcpy(tok, ps, l);
         tok[l] = '\0';
-        if (parse_uint(tok, 1, 65535, &v) != 0)
-            return -1;
+        if (parse_uint(tok, 1, 65535, &v) != 0) return -1;
         for (unsigned i = 0; i < *n; i++)
-            if (ports[i] == v)
-                return -1;
+            if (ports[i] == v) return -1;
         ports[(*n)++] = (uint16_t)v;
         ps += l + (e ? 1 : 0);
-        if (e && !*ps)
-            return -1;
+        if (e && !*ps) return -1;
     }
     return *n ? 0 : -1;
 }
@@ -288,22 +280,17 @@ int cmd_probe_trace(int argc, char **argv) {
     int status = 0;
     bool ok = json ? trace_event_path(&out, observer, ts, host, &res, (unsigned)last_n)
                    : trace_text(&out, host, &res, (unsigned)last_n);
-    if (json)
-        ok = ok && mw_buf_putc(&out, '\n');
+    if (json) ok = ok && mw_buf_putc(&out, '\n');
     for (unsigned i = 0; i < res.nports && ok; i++) {
         /* a port's own expectations win over the ones for every port */
         const trace_pathset *set = NULL;
         for (unsigned s = 0; s < nsets; s++)
-            if (sets[s].port == res.ports[i].port)
-                set = &sets[s];
+            if (sets[s].port == res.ports[i].port) set = &sets[s];
         for (unsigned s = 0; s < nsets && !set; s++)
-            if (sets[s].port == 0)
-                set = &sets[s];
-        if (!set)
-            continue;
+            if (sets[s].port == 0) set = &sets[s];
+        if (!set) continue;
         trace_path_of(&res, i, &tmp);
-        if (trace_compare(set, &tmp, (unsigned)last_n))
-            continue;
+        if (trace_compare(set, &tmp, (unsigned)last_n)) continue;
         status = 1;
         if (json) {
             ok = trace_event_hops_changed(&out, observer, ts, host, &res, i, set,

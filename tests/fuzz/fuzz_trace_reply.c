@@ -13,14 +13,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check(mw_rc rc, const trace_reply *r, int family) {
-    if (rc != MW_OK && rc != MW_MALFORMED)
-        abort();
-    if (rc != MW_OK)
-        return;
-    if (r->family != family || r->kind > TRACE_R_RST)
-        abort();
-    if (r->kind == TRACE_R_SYNACK && r->rst_seq != r->seq + 1)
-        abort();
+    if (rc != MW_OK && rc != MW_MALFORMED) abort();
+    if (rc != MW_OK) return;
+    if (r->family != family || r->kind > TRACE_R_RST) abort();
+    if (r->kind == TRACE_R_SYNACK && r->rst_seq != r->seq + 1) abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -30,7 +26,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check(trace_parse_tcp4(data, size, &r), &r, AF_INET);
     check(trace_parse_icmp6(data, size, from, &r), &r, AF_INET6);
     check(trace_parse_tcp6(data, size, from, &r), &r, AF_INET6);
-    if (trace_parse_tcp6(data, size, from, &r) == MW_OK && memcmp(r.from, from, 16) != 0)
-        abort();
+    if (trace_parse_tcp6(data, size, from, &r) == MW_OK && memcmp(r.from, from, 16) != 0) abort();
     return 0;
 }

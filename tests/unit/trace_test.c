@@ -33,8 +33,14 @@ static size_t icmp4(uint8_t *p, uint8_t type, uint8_t code, uint8_t qproto, uint
     icmp[1] = code;
     n += 8;
     n += put_ip4(p + n, qihl, 60, qproto, ME, SRV);
-    uint8_t t[8] = {0x9c, 0x40, (uint8_t)(dport >> 8), (uint8_t)dport, (uint8_t)(seq >> 24),
-                    (uint8_t)(seq >> 16), (uint8_t)(seq >> 8), (uint8_t)seq};
+    uint8_t t[8] = {0x9c,
+                    0x40,
+                    (uint8_t)(dport >> 8),
+                    (uint8_t)dport,
+                    (uint8_t)(seq >> 24),
+                    (uint8_t)(seq >> 16),
+                    (uint8_t)(seq >> 8),
+                    (uint8_t)seq};
     memcpy(p + n, t, 8);
     return n + 8;
 }
@@ -260,7 +266,7 @@ static void test_paths(void) {
     path(&q, "192.0.2.1,198.51.100.66,198.51.100.129,203.0.113.2"); /* the extra hop */
     CHECK(!trace_compare(&set, &q, 3));
     CHECK(!trace_compare(&set, &q, 0));
-    CHECK(trace_compare(&set, &q, 1)); /* only the target compared: blind to the hop */
+    CHECK(trace_compare(&set, &q, 1));             /* only the target compared: blind to the hop */
     path(&q, "10.9.9.9,198.51.100.2,203.0.113.2"); /* another first hop, same last 2 */
     CHECK(!trace_compare(&set, &q, 3));
     CHECK(trace_compare(&set, &q, 2));
@@ -293,10 +299,8 @@ static void hop(trace_port *p, unsigned ttl, uint8_t kind, const char *a, uint32
     trace_hop *h = &p->hops[ttl - 1];
     h->kind = kind;
     h->rtt_us = rtt;
-    if (a)
-        inet_pton(AF_INET, a, h->addr);
-    if (ttl > p->nhops)
-        p->nhops = ttl;
+    if (a) inet_pton(AF_INET, a, h->addr);
+    if (ttl > p->nhops) p->nhops = ttl;
     p->final_kind = kind;
     p->reached = kind == TRACE_HOP_SYNACK || kind == TRACE_HOP_RST;
 }
@@ -388,8 +392,8 @@ static void test_result_output(void) {
     trace_path_of(&r, 1, &p);
     CHECK(!trace_compare(&set, &p, 3));
     mw_buf_reset(&out);
-    CHECK(trace_event_hops_changed(&out, "lab", 1764339000123456ull, "xmpp.example", &r, 1, &set,
-                                   3));
+    CHECK(
+        trace_event_hops_changed(&out, "lab", 1764339000123456ull, "xmpp.example", &r, 1, &set, 3));
     CHECK(mw_buf_putc(&out, '\0'));
     CHECK_STR((const char *)out.data,
               "{\"@timestamp\":\"2025-11-28T14:10:00.123456Z\",\"event\":{\"kind\":\"alert\","
