@@ -252,6 +252,7 @@ static int open_raw(int family, int proto, int *err) {
 
 mw_rc trace_sockets_open(trace_sockets *s) {
     int e1 = 0, e2 = 0;
+    s->tcp4 = s->icmp4 = s->tcp6 = s->icmp6 = -1;
     s->tcp4 = open_raw(AF_INET, IPPROTO_TCP, &e1);
     s->icmp4 = open_raw(AF_INET, IPPROTO_ICMP, &e2);
     s->err4 = e1 ? e1 : e2;
@@ -313,8 +314,12 @@ mw_rc trace_drop_privileges(const char *user, char *err, size_t errlen) {
     if (was_root) {
         uid_t uid = 65534;
         gid_t gid = 65534;
-        const struct passwd *pw = getpwnam(user ? user : "nobody");
-        if (pw) {
+        /* set-user-ID root: back to the user who ran it; otherwise nobody */
+        const struct passwd *pw = user || ruid == 0 ? getpwnam(user ? user : "nobody") : NULL;
+        if (!user && ruid != 0) {
+            uid = ruid;
+            gid = rgid;
+        } else if (pw) {
             uid = pw->pw_uid;
             gid = pw->pw_gid;
         } else if (user) {
@@ -717,8 +722,12 @@ mw_rc trace_run(const trace_sockets *s, const trace_opts *o, trace_result *r, ch
     uint64_t start = mono_us(), next_send = start, interval = 1000000u / t.o.rate;
     unsigned rr = 0;
     uint64_t malformed = 0;
+    /* Defensive bound: every TTL of every attempt timing out in turn, plus one timeout. */
+    uint64_t hard_end =
+        start + ((uint64_t)t.o.max_ttl * t.o.attempts + 1) * (uint64_t)t.o.timeout_ms * 1000u;
     while (rc == MW_OK) {
         uint64_t now = mono_us();
+        if (now >= hard_end) break; /* what is unanswered by now is a star */
         uint64_t deadline = expire(&t, now);
         bool all_done = true;
         for (unsigned i = 0; i < t.o.nports; i++)

@@ -126,7 +126,8 @@ void trace_sockets_close(trace_sockets *s);
 bool trace_sockets_denied(const trace_sockets *s);
 
 /* Drops privileges once the raw sockets are open: as root, to user (NULL: "nobody", or uid/gid
- * 65534 when that user is unknown) with no supplementary groups; in every case clears all
+ * 65534 when that user is unknown; a set-user-ID root program goes back to its real user) with
+ * no supplementary groups; in every case clears all
  * capabilities (effective, permitted, inheritable, ambient) and sets no_new_privs. Checks the
  * outcome and fails rather than continue privileged. err gets a sentence on failure. */
 MW_WUR mw_rc trace_drop_privileges(const char *user, char *err, size_t errlen);
