@@ -312,7 +312,36 @@ rc=$?
     [ ! -s "$T/nocap.out" ] && ok "no CAP_NET_RAW: exit 3 and the message" ||
     { fail "no CAP_NET_RAW: exit $rc"; cat "$T/nocap.err"; }
 
-# 9. usage errors: exit 2
+# 9. a file capability instead of root: cap_net_raw+ep on a copy, run as nobody; it traces,
+#    and holds no capability while it does.
+if command -v setcap >/dev/null; then
+    chmod 755 "$T"
+    cp "${TR[0]}" "$T/captrace"
+    if setcap cap_net_raw+ep "$T/captrace" 2>/dev/null; then
+        CT=("$T/captrace" "${TR[@]:1}")
+        ns c setpriv --reuid=65534 --regid=65534 --clear-groups "${CT[@]}" 203.0.113.2:22 --json \
+            >"$T/cap.out" 2>"$T/cap.err"
+        rc=$?
+        [ $rc = 0 ] && $PY "$T/check.py" "$T/cap.out" "22=192.0.2.1,198.51.100.2,203.0.113.2:syn-ack:3:1" &&
+            ok "setcap cap_net_raw+ep as nobody: traced" ||
+            { fail "setcap cap_net_raw+ep as nobody: exit $rc"; cat "$T/cap.err"; }
+        ip netns exec ${P}c setpriv --reuid=65534 --regid=65534 --clear-groups "${CT[@]}" \
+            203.0.113.2:24 --timeout 2000 --attempts 1 >/dev/null 2>&1 &
+        TP=$!
+        sleep 0.7
+        ST=$(grep -E '^(Uid|CapPrm|CapEff|NoNewPrivs):' /proc/$TP/status 2>/dev/null | tr -s '\t' ' ')
+        wait $TP
+        [ "$ST" = "Uid: 65534 65534 65534 65534
+CapPrm: 0000000000000000
+CapEff: 0000000000000000
+NoNewPrivs: 1" ] && ok "setcap: capability cleared during the trace" ||
+            { fail "setcap: during the trace:"; echo "$ST"; }
+    else
+        echo "note: this filesystem keeps no file capabilities; setcap case not run"
+    fi
+fi
+
+# 10. usage errors: exit 2
 for bad in "203.0.113.2" "203.0.113.2:22,22" "203.0.113.2:0" "2001:db8:5::2:22"; do
     ns c "${TR[@]}" "$bad" >/dev/null 2>&1
     rc=$?
@@ -321,7 +350,7 @@ done
 ns c "${TR[@]}" 203.0.113.2:22 --expect-hops 1.2.3 >/dev/null 2>&1
 [ $? = 2 ] || fail "bad --expect-hops accepted"
 
-# 10. our own RSTs alone clean up: the client's kernel resets (TTL / hop limit 64) are dropped,
+# 11. our own RSTs alone clean up: the client's kernel resets (TTL / hop limit 64) are dropped,
 #    ours (255) pass, and still no half-open connection stays on the server.
 ns c nft -f - <<'NFT'
 table inet kernrst {
@@ -342,7 +371,7 @@ for t in 203.0.113.2:22 "[2001:db8:5::2]:5222"; do
 done
 ns c nft delete table inet kernrst
 
-# 11. negative control for the half-open checks above: with every RST from the client dropped
+# 12. negative control for the half-open checks above: with every RST from the client dropped
 #    (ours and the kernel's), the server does keep half-open connections, so the check can fail.
 ns c nft -f - <<'NFT'
 table inet norst {
