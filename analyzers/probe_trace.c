@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -250,6 +251,28 @@ static int open_raw(int family, int proto, int *err) {
     return fd;
 }
 
+/* Classic BPF: accept a TCP segment when RST is set or SYN and ACK both are. An IPv4 raw
+ * socket's data starts at the IP header (so the TCP flags are at 4*IHL + 13), an IPv6 one's at
+ * the TCP header. Best effort: without it the parsers still see and skip everything else. */
+static int attach_tcp_filter(int fd, bool ipv4) {
+    struct sock_filter f4[] = {
+        BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),           /* X = 4 * IHL */
+        BPF_STMT(BPF_LD | BPF_B | BPF_IND, 13),           /* A = TCP flags */
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x04, 2, 0), /* RST: accept */
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x12, 0, 1), /* SYN+ACK: accept */
+        BPF_STMT(BPF_RET | BPF_K, 0xffff),
+        BPF_STMT(BPF_RET | BPF_K, 0),
+    };
+    struct sock_filter f6[] = {
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x04, 2, 0),
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12), BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x12, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, 0xffff),         BPF_STMT(BPF_RET | BPF_K, 0),
+    };
+    struct sock_fprog prog = {ipv4 ? MW_ARRAY_LEN(f4) : MW_ARRAY_LEN(f6), ipv4 ? f4 : f6};
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+
 mw_rc trace_sockets_open(trace_sockets *s) {
     int e1 = 0, e2 = 0;
     s->tcp4 = s->icmp4 = s->tcp6 = s->icmp6 = -1;
@@ -284,10 +307,17 @@ mw_rc trace_sockets_open(trace_sockets *s) {
             s->tcp6 = s->icmp6 = -1;
         }
     }
-    /* These sockets see every TCP segment the host receives: room for bursts. */
+    /* These sockets would see every TCP segment the host receives (a sensor's host is busy):
+     * the kernel keeps only SYN-ACKs and RSTs for us, and there is room for bursts. */
     int rcv = 1 << 20;
-    if (s->tcp4 >= 0) (void)setsockopt(s->tcp4, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
-    if (s->tcp6 >= 0) (void)setsockopt(s->tcp6, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    if (s->tcp4 >= 0) {
+        (void)setsockopt(s->tcp4, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+        (void)attach_tcp_filter(s->tcp4, true);
+    }
+    if (s->tcp6 >= 0) {
+        (void)setsockopt(s->tcp6, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+        (void)attach_tcp_filter(s->tcp6, false);
+    }
     return (s->tcp4 >= 0 || s->tcp6 >= 0) ? MW_OK : MW_ERR;
 }
 
