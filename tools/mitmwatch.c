@@ -26,6 +26,7 @@
 #include "ev_tls.h"
 #include "mw_hash.h"
 #include "out.h"
+#include "probe_sched.h"
 
 #define MAX_SOURCES 16
 #define EVENT_MAX (4u << 20)
@@ -44,6 +45,10 @@ typedef struct {
     bool no_ndpi;
     const char *state_path;
     bl_cfg bl;
+    const char *probes[64];
+    int nprobes;
+    uint64_t probe_interval_us;
+    unsigned probe_jitter;
 } opts;
 
 typedef struct {
@@ -57,6 +62,7 @@ typedef struct {
     int nsrcs;
     uint64_t events_dropped; /* did not fit the event buffer */
     bl_state *bl;
+    probe_sched *ps;
     uint64_t last_drops, last_overload; /* for sensor.* alerts */
     /* the handshake being judged, for alert events */
     const tls_hs *cur_hs;
@@ -99,6 +105,10 @@ static void usage(FILE *fp) {
           "      --state FILE       learned baselines (TTL/hops, JA3S) kept across runs\n"
           "      --learn-flows N    handshakes per service before its baseline is set (10)\n"
           "      --ttl-tolerance N  hops of slack before path.ttl_changed (0)\n"
+          "      --probe SPEC       scheduled probe (live): jarm:HOST[:PORT][=JARM] or\n"
+          "                         trace:HOST:PORT[,PORT...]; repeatable\n"
+          "      --probe-interval S seconds between rounds of a probe (3600)\n"
+          "      --probe-jitter PCT random spread of the interval, percent (10)\n"
           "  -h, --help             this text\n"
           "      --version          version and linked library versions\n",
           fp);
@@ -131,7 +141,7 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
-    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT };
+    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_PROBE, O_PINT, O_PJIT };
     static const struct option lo[] = {{"read", required_argument, NULL, 'r'},
                                        {"interface", required_argument, NULL, 'i'},
                                        {"filter", required_argument, NULL, 'f'},
@@ -143,6 +153,9 @@ static int parse_args(int argc, char **argv, opts *o) {
                                        {"max-flows", required_argument, NULL, O_MAXFLOWS},
                                        {"no-ndpi", no_argument, NULL, O_NONDPI},
                                        {"state", required_argument, NULL, O_STATE},
+                                       {"probe", required_argument, NULL, O_PROBE},
+                                       {"probe-interval", required_argument, NULL, O_PINT},
+                                       {"probe-jitter", required_argument, NULL, O_PJIT},
                                        {"learn-flows", required_argument, NULL, O_LEARN},
                                        {"ttl-tolerance", required_argument, NULL, O_TTLTOL},
                                        {NULL, 0, NULL, 0}};
@@ -195,6 +208,21 @@ static int parse_args(int argc, char **argv, opts *o) {
         case O_STATE:
             o->state_path = optarg;
             break;
+        case O_PROBE:
+            if (o->nprobes >= 64)
+                return fail_usage("too many --probe", NULL);
+            o->probes[o->nprobes++] = optarg;
+            break;
+        case O_PINT:
+            if (!parse_u64(optarg, 86400 * 30, &v) || v == 0)
+                return fail_usage("--probe-interval wants seconds", optarg);
+            o->probe_interval_us = v * 1000000u;
+            break;
+        case O_PJIT:
+            if (!parse_u64(optarg, 50, &v))
+                return fail_usage("--probe-jitter wants a percentage from 0 to 50", optarg);
+            o->probe_jitter = (unsigned)v;
+            break;
         case O_LEARN:
             if (!parse_u64(optarg, 1000000, &v) || v == 0)
                 return fail_usage("--learn-flows wants a number from 1 to 1000000", optarg);
@@ -217,6 +245,8 @@ static int parse_args(int argc, char **argv, opts *o) {
         return fail_usage("nothing to read: give -r FILE or -i IFACE", NULL);
     if (o->nfiles > 0 && o->nifaces > 0)
         return fail_usage("-r and -i cannot be combined", NULL);
+    if (o->nprobes > 0 && o->nifaces == 0)
+        return fail_usage("--probe runs in the live sensor: it needs -i", NULL);
     return 0;
 }
 
@@ -340,6 +370,18 @@ static void on_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, u
     }
 }
 
+static void on_probe_event(void *user, const char *json, size_t len, enum out_kind kind,
+                           const char *dataset, int severity, const char *rule_id) {
+    sensor *s = user;
+    out_event ev = {.json = json,
+                    .len = len,
+                    .kind = kind,
+                    .dataset = dataset,
+                    .severity = severity,
+                    .rule_id = rule_id};
+    out_emit(s->outs, &ev);
+}
+
 static void service_signals(sensor *s) {
     if (g_hup) {
         g_hup = 0;
@@ -425,6 +467,7 @@ static int run_live(sensor *s, const opts *o) {
             }
         }
         service_signals(s);
+        ps_drain(s->ps, on_probe_event, s);
         out_tick(s->outs);
         uint64_t now = wall_us();
         if (s->stats_interval_us && now >= s->next_stats_us) {
@@ -507,7 +550,24 @@ int main(int argc, char **argv) {
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (o.nprobes) {
+        s.ps = ps_new(o.observer, o.probe_interval_us ? o.probe_interval_us : 3600u * 1000000u,
+                      o.probe_interval_us || o.probe_jitter ? o.probe_jitter : 10);
+        for (int i = 0; s.ps && i < o.nprobes; i++) {
+            if (!ps_add(s.ps, o.probes[i], err, sizeof err)) {
+                fprintf(stderr, "mitmwatch: %s\n", err);
+                return 2;
+            }
+        }
+        if (!s.ps || !ps_start(s.ps, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", s.ps ? err : "out of memory");
+            return 2;
+        }
+    }
+
     rc = o.nfiles ? run_files(&s, &o) : run_live(&s, &o);
+    ps_drain(s.ps, on_probe_event, &s);
+    ps_free(s.ps);
 
     /* Whatever stopped us, every pending handshake and the final counters go out. */
     an_engine_flush(s.eng);
