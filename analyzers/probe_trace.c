@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "mw_cursor.h"
+#include "mw_ecs.h"
 #include "mw_encode.h"
 
 /* linux/icmp.h's ICMP_FILTER (a SOL_RAW option on IPPROTO_ICMP raw sockets: a bit set per
@@ -955,28 +956,6 @@ const char *trace_hop_kind_name(unsigned kind) {
     return kind < MW_ARRAY_LEN(names) ? names[kind] : "?";
 }
 
-static void head(mw_json *j, const char *observer, uint64_t ts_us, const char *kind,
-                 const char *dataset, int severity) {
-    char ts[MW_TS_LEN];
-    mw_ts_us(ts, ts_us);
-    mw_json_obj_begin(j);
-    mw_json_kstr(j, "@timestamp", ts);
-    mw_json_kobj(j, "event");
-    mw_json_kstr(j, "kind", kind);
-    mw_json_karr(j, "category");
-    mw_json_str(j, "network");
-    mw_json_arr_end(j);
-    mw_json_karr(j, "type");
-    mw_json_str(j, severity ? "indicator" : "info");
-    mw_json_arr_end(j);
-    mw_json_kstr(j, "dataset", dataset);
-    if (severity) mw_json_kint(j, "severity", severity);
-    mw_json_obj_end(j);
-    mw_json_kobj(j, "observer");
-    mw_json_kstr(j, "name", observer ? observer : "mitmwatch");
-    mw_json_obj_end(j);
-}
-
 static void endpoints(mw_json *j, const char *host, const trace_result *r, int port) {
     char a[TRACE_ADDR_STR];
     mw_json_kobj(j, "source");
@@ -1007,7 +986,7 @@ bool trace_event_path(mw_buf *out, const char *observer, uint64_t ts_us, const c
     static trace_path p, q;
     mw_json j;
     mw_json_init(&j, out);
-    head(&j, observer, ts_us, "event", "mitmwatch.path", 0);
+    mw_ecs_head(&j, observer, ts_us, "event", "mitmwatch.path", 0);
     endpoints(&j, host, r, -1);
     mw_json_kobj(&j, "mitmwatch");
     mw_json_kobj(&j, "path");
@@ -1082,7 +1061,7 @@ bool trace_event_hops_changed(mw_buf *out, const char *observer, uint64_t ts_us,
     trace_path_of(r, pi, &p);
     addr_str(r->family, r->target, a);
     mw_json_init(&j, out);
-    head(&j, observer, ts_us, "alert", "mitmwatch.alert", 3);
+    mw_ecs_head(&j, observer, ts_us, "alert", "mitmwatch.alert", 3);
     mw_json_kobj(&j, "rule");
     mw_json_kstr(&j, "id", "path.hops_changed");
     mw_json_kstr(&j, "name", "Network path to a service changed");

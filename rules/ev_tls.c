@@ -6,30 +6,13 @@
 #include <string.h>
 
 #include "an_ndpi.h"
+#include "mw_ecs.h"
 #include "mw_encode.h"
 #include "tls_names.h"
 
 void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
              const char *dataset, int severity) {
-    char ts[MW_TS_LEN];
-    mw_ts_us(ts, ts_us);
-    mw_json_obj_begin(j);
-    mw_json_kstr(j, "@timestamp", ts);
-    mw_json_kobj(j, "event");
-    mw_json_kstr(j, "kind", kind);
-    mw_json_karr(j, "category");
-    mw_json_str(j, "network");
-    mw_json_arr_end(j);
-    mw_json_karr(j, "type");
-    mw_json_str(j, strcmp(kind, "alert") == 0 ? "indicator" : "protocol");
-    mw_json_arr_end(j);
-    mw_json_kstr(j, "dataset", dataset);
-    if (severity > 0)
-        mw_json_kint(j, "severity", severity);
-    mw_json_obj_end(j);
-    mw_json_kobj(j, "observer");
-    mw_json_kstr(j, "name", ctx->observer);
-    mw_json_obj_end(j);
+    mw_ecs_head(j, ctx->observer, ts_us, kind, dataset, severity);
 }
 
 static void endpoint(mw_json *j, const char *key, const cap_flow *f, int side) {

@@ -1,0 +1,30 @@
+#include "mw_ecs.h"
+
+#include <string.h>
+
+#include "mw_encode.h"
+
+void mw_ecs_head(mw_json *j, const char *observer, uint64_t ts_us, const char *kind,
+                 const char *dataset, int severity) {
+    char ts[MW_TS_LEN];
+    mw_ts_us(ts, ts_us);
+    mw_json_obj_begin(j);
+    mw_json_kstr(j, "@timestamp", ts);
+    mw_json_kobj(j, "event");
+    mw_json_kstr(j, "kind", kind);
+    mw_json_karr(j, "category");
+    mw_json_str(j, "network");
+    mw_json_arr_end(j);
+    mw_json_karr(j, "type");
+    mw_json_str(j, strcmp(kind, "alert") == 0                ? "indicator"
+                   : strcmp(dataset, "mitmwatch.tls") == 0 ? "protocol"
+                                                           : "info");
+    mw_json_arr_end(j);
+    mw_json_kstr(j, "dataset", dataset);
+    if (severity > 0)
+        mw_json_kint(j, "severity", severity);
+    mw_json_obj_end(j);
+    mw_json_kobj(j, "observer");
+    mw_json_kstr(j, "name", observer ? observer : "mitmwatch");
+    mw_json_obj_end(j);
+}
