@@ -310,6 +310,9 @@ void ct_sync_rfc6962(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
         ct_src_fail(r, CT_SRC_FAILED, "the configured key is not the one this log was synced with");
         goto out;
     }
+    /* A source that fails leaves the snapshot as it was, unless verified entries were kept. */
+    ct_source_state saved = *ss;
+    bool dirty_before = x->dirty;
     if (!get_sth(x, log->url, &key, &s, r))
         goto out;
     r->new_size = s.tree_size;
@@ -355,6 +358,15 @@ void ct_sync_rfc6962(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
         x->dirty = true;
     }
     fetch_entries(x, log->url, &key, ss, &s, source, r);
+    if (r->status == CT_SRC_FAILED && ss->frontier.size == saved.frontier.size) {
+        ss->tree_size = saved.tree_size;
+        ss->sth_timestamp = saved.sth_timestamp;
+        memcpy(ss->root_hash, saved.root_hash, 32);
+        ss->has_log_id = saved.has_log_id;
+        memcpy(ss->log_id, saved.log_id, 32);
+        ss->mmd_s = saved.mmd_s;
+        x->dirty = dirty_before;
+    }
 out:
     ct_logkey_free(&key);
 }

@@ -107,6 +107,7 @@ mw_rc ct_store_put(ct_store *s, ct_entry *e, bool *is_new) {
     ct_entry *old = ct_store_find(s, e->tbs);
     if (old) {
         *is_new = false;
+        old->precert = old->precert || e->precert;
         if (!old->has_cert && e->has_cert) {
             memcpy(old->cert, e->cert, 32);
             old->has_cert = true;

@@ -13,6 +13,8 @@
  *   entries: [ {tbs_sha256: bin32, cert_sha256: bin32|nil, names: [str], issuer: str,
  *               not_before: int, not_after: int, source: str, log_id: bin32|nil,
  *               index: uint, timestamp: uint (ms), precert: bool} ]
+ * source/log_id/index/timestamp are those of the first sighting; precert is true when a
+ * precertificate of the issuance was seen, cert_sha256 is set once a final certificate was.
  * Precertificate and final certificate share a TBS hash and are one entry (one issuance). */
 #ifndef CT_SNAPSHOT_H
 #define CT_SNAPSHOT_H

@@ -368,7 +368,7 @@ def certspotter_issuances(st, domain, subdomains):
         if not match:
             continue
         tbs = c["tbs_sha256"]
-        if label == "deep":
+        if label == "shop":
             tbs = "00" * 32  # a lie the client must notice
         out.append({"id": str(5000 + i), "tbs_sha256": tbs, "cert_sha256": c["cert_sha256"],
                     "dns_names": names, "pubkey_sha256": "00" * 32,
@@ -467,7 +467,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ents = []
             for i in range(start, end + 1):
                 leaf = lg.leaves[i]
-                if i == 0 and st.take_fault("badleaf"):
+                if i == start and st.take_fault("badleaf"):
                     leaf = leaf[:-40] + bytes([leaf[-40] ^ 0xFF]) + leaf[-39:]
                 ents.append({"leaf_input": base64.b64encode(leaf).decode(),
                              "extra_data": base64.b64encode(u24(0)).decode()})
