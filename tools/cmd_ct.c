@@ -22,6 +22,7 @@
 
 #include "an_stats.h"
 #include "ct_audit.h"
+#include "ct_lookup.h"
 #include "ct_sync.h"
 #include "mw_encode.h"
 #include "mw_hash.h"
@@ -564,18 +565,10 @@ static int do_check(ct_cli *c) {
         x509_info_free(xi);
         return CT_EXIT_ERR;
     }
-    int64_t issued = xi->not_before;
-    for (int i = 0; xi->scts && i < sk_SCT_num(xi->scts); i++) {
-        int64_t t = (int64_t)(SCT_get_timestamp(sk_SCT_value(xi->scts, i)) / 1000);
-        if (t > issued)
-            issued = t;
-    }
-    uint64_t mmd = c->mmd ? c->mmd : ct_snapshot_max_mmd(s, c->cfg.default_mmd_s);
-    ct_check r = ct_snapshot_check(s, xi->tbs_sha256, issued, mmd);
+    ct_check r = ct_check_cert(s, xi, c->mmd);
     char tbs[MW_HEX_LEN(32)];
     mw_hex(tbs, xi->tbs_sha256, 32);
-    static const char *const names[] = {"logged", "not_in_ct", "grace", "no_snapshot"};
-    printf("%s %s\n", tbs, names[r]);
+    printf("%s %s\n", tbs, ct_check_name(r));
     x509_info_free(xi);
     ct_snapshot_free(s);
     return r == CT_CHECK_LOGGED ? CT_EXIT_OK : r == CT_CHECK_NOT_IN_CT ? CT_EXIT_FINDINGS : 3;

@@ -7,6 +7,7 @@
                         heads, consistency proofs), static-ct-api tiles, crt.sh- and Cert
                         Spotter-shaped JSON, fault modes set through /_ctl/...; writes the
                         bound port to DIR/port
+  ctlab.py pcap DIR OUT LABEL...   TLS 1.2 handshakes presenting certs/LABEL.pem, as a pcap
   ctlab.py vectors      Merkle consistency vectors for the C unit test (stdout)
 
 Everything is computed here independently of the C code under test.
@@ -145,6 +146,7 @@ def builder(ca_cert, serial, names, cn=None, nb=NOT_BEFORE):
          .not_valid_before(nb).not_valid_after(nb + datetime.timedelta(days=90))
          .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
          .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+    b.leaf_key = leaf_key
     return b
 
 
@@ -193,9 +195,10 @@ def gen(d):
 
     def x509_cert(label, names, known, cn=None, nb=NOT_BEFORE):
         serial[0] += 1
-        c = builder(ca, serial[0], names, cn, nb).sign(ca_key, hashes.SHA256())
+        b = builder(ca, serial[0], names, cn, nb)
+        c = b.sign(ca_key, hashes.SHA256())
         certs[label] = dict(kind="x509", der=der(c), tbs=c.tbs_certificate_bytes, names=names,
-                            known=known, cert=c)
+                            known=known, cert=c, key=b.leaf_key)
         return c
 
     def precert_pair(label, names, known, log_key, ts):
@@ -213,7 +216,7 @@ def gen(d):
         certs[label + ".pre"] = dict(kind="precert", der=der(pre), tbs=tbs, names=names,
                                      known=False, cert=pre)
         certs[label] = dict(kind="x509", der=der(final), tbs=tbs, names=names, known=known,
-                            cert=final)
+                            cert=final, key=b.leaf_key)
 
     la = logkeys["a"]
     x509_cert("www", ["www.example.test"], True)
@@ -271,6 +274,10 @@ def gen(d):
     json.dump(manifest, open(os.path.join(d, "manifest.json"), "w"), indent=1)
     for k, v in certs.items():
         open(os.path.join(d, "certs", k + ".pem"), "wb").write(pem(v["cert"]))
+        if "key" in v:
+            open(os.path.join(d, "certs", k + ".key"), "wb").write(v["key"].private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption()))
     # Known store laid out as certbot does: archive/ with the files, live/ with symlinks.
     arch = os.path.join(d, "known", "archive", "example.test")
     live = os.path.join(d, "known", "live", "example.test")
@@ -546,6 +553,87 @@ def serve(d):
     srv.serve_forever()
 
 
+def tls_pcap(d, out, labels):
+    """One TLS 1.2 handshake per label (server certificate certs/LABEL.pem, SNI
+    www.example.test), run between two in-memory ssl objects and framed as TCP/IPv4 over
+    Ethernet into a classic pcap: the sensor reads it like any capture, no root needed."""
+    import ssl
+
+    def csum(b):
+        if len(b) % 2:
+            b += b"\0"
+        s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+        while s >> 16:
+            s = (s & 0xFFFF) + (s >> 16)
+        return (~s) & 0xFFFF
+
+    pkts = []
+    t = [1764000000.0]
+
+    def seg(src, dst, sport, dport, seq, ack, flags, data=b""):
+        tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
+                          5 << 4, flags, 65535, 0, 0)
+        pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp) + len(data))
+        c = csum(pseudo + tcp + data)
+        tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(data), 0, 0x4000, 64, 6, 0,
+                         src, dst)
+        ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+        eth = b"\x02\0\0\0\0\x02" + b"\x02\0\0\0\0\x01" + b"\x08\x00"
+        t[0] += 0.001
+        pkts.append((t[0], eth + ip + tcp + data))
+
+    cli_ip, srv_ip = bytes([192, 0, 2, 10]), bytes([198, 51, 100, 20])
+    for n, label in enumerate(labels):
+        sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        sctx.maximum_version = ssl.TLSVersion.TLSv1_2  # the certificate is visible
+        sctx.load_cert_chain(os.path.join(d, "certs", label + ".pem"),
+                             os.path.join(d, "certs", label + ".key"))
+        cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        cctx.check_hostname = False
+        cctx.verify_mode = ssl.CERT_NONE
+        sin, sout, cin, cout = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+        srv = sctx.wrap_bio(sin, sout, server_side=True)
+        cli = cctx.wrap_bio(cin, cout, server_hostname="www.example.test")
+        sport, dport = 40000 + n, 443
+        cseq, sseq = 1000 * (n + 1), 5000 * (n + 1)
+        seg(cli_ip, srv_ip, sport, dport, cseq, 0, 0x02)
+        seg(srv_ip, cli_ip, dport, sport, sseq, cseq + 1, 0x12)
+        cseq += 1
+        sseq += 1
+        seg(cli_ip, srv_ip, sport, dport, cseq, sseq, 0x10)
+        done_c = done_s = False
+        for _ in range(10):
+            for obj in (cli, srv):
+                try:
+                    obj.do_handshake()
+                    if obj is cli:
+                        done_c = True
+                    else:
+                        done_s = True
+                except ssl.SSLWantReadError:
+                    pass
+            data = cout.read()
+            for i in range(0, len(data), 1400):
+                seg(cli_ip, srv_ip, sport, dport, cseq, sseq, 0x18, data[i:i + 1400])
+                cseq += len(data[i:i + 1400])
+            sin.write(data)
+            data = sout.read()
+            for i in range(0, len(data), 1400):
+                seg(srv_ip, cli_ip, dport, sport, sseq, cseq, 0x18, data[i:i + 1400])
+                sseq += len(data[i:i + 1400])
+            cin.write(data)
+            if done_c and done_s:
+                break
+        seg(cli_ip, srv_ip, sport, dport, cseq, sseq, 0x11)
+        seg(srv_ip, cli_ip, dport, sport, sseq, cseq + 1, 0x11)
+        seg(cli_ip, srv_ip, sport, dport, cseq + 1, sseq + 1, 0x10)
+    with open(out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for ts, p in pkts:
+            f.write(struct.pack("<IIII", int(ts), int((ts % 1) * 1e6), len(p), len(p)) + p)
+
+
 def vectors():
     """first second root_first root_second proof... for every pair in trees up to 20 leaves,
     then 'bad' lines: a valid proof with one byte changed, which must not verify."""
@@ -567,5 +655,7 @@ if __name__ == "__main__":
         gen(sys.argv[2])
     elif sys.argv[1] == "serve":
         serve(sys.argv[2])
+    elif sys.argv[1] == "pcap":
+        tls_pcap(sys.argv[2], sys.argv[3], sys.argv[4:])
     elif sys.argv[1] == "vectors":
         vectors()

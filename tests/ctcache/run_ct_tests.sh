@@ -221,5 +221,33 @@ eq "truncated snapshot untouched" "$(sha "$WORK/trunc.ctcache")" "$(sha "$WORK/t
 ct show www.example.test --ctcache "$WORK/trunc.ctcache" >"$WORK/out" 2>"$WORK/err"
 eq "truncated snapshot show" "$? $(cat "$WORK/err")" "1 mitmwatch ct show: $WORK/trunc.ctcache: not a complete msgpack document (truncated or corrupt)"
 
+# ---- 12. the sensor's TBS hash of a captured certificate is the snapshot's key: TLS 1.2
+#          handshakes presenting www (logged), unlogged, mail (final certificate whose
+#          precertificate was logged) and fresh, read by `mitmwatch -r` when given as MITMWATCH
+MW=${MITMWATCH:-}
+[ -z "$MW" ] && [ "$(basename "$BIN")" = mitmwatch ] && MW=$BIN
+"$PY" "$HERE/ctlab.py" pcap "$LAB" "$WORK/handshakes.pcap" www unlogged mail fresh
+if [ -n "$MW" ]; then
+    "$MW" -r "$WORK/handshakes.pcap" --stats-interval 0 -o "$WORK/events" 2>"$WORK/err"
+    eq "sensor exit" $? 0
+    got=$("$PY" -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["event"]["kind"] == "event" and "tls" in e:
+        print(e["source"]["port"], e["mitmwatch"]["tls"]["chain"][0]["tbs_sha256"])' "$WORK/events")
+    eq "sensor TBS hashes" "$got" "40000 $(tbs www)
+40001 $(tbs unlogged)
+40002 $(tbs mail)
+40003 $(tbs fresh)"
+else
+    echo "note: sensor hash check skipped (give MITMWATCH=path/to/mitmwatch)"
+fi
+for c in www:0:logged unlogged:2:not_in_ct mail:0:logged fresh:3:grace; do
+    IFS=: read -r label want_rc want <<<"$c"
+    out=$(check "$label"); rc=$?
+    eq "sensor decision for $label" "$rc $out" "$want_rc $(tbs "$label") $want"
+done
+
 echo "run_ct_tests: $PASSES passed, $FAILS failed"
 [ "$FAILS" -eq 0 ]
