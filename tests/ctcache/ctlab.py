@@ -261,10 +261,16 @@ def gen(d):
     rewritten_b = list(leaves[:3]) + [mtl(ts_entry_x509(BASE_TS + 3, certs["deep"]["der"]))] \
         + leaves[4:9]
 
-    # Extra data: x509 entries get an (empty) chain, precerts their precertificate.
+    # Log t (tiles): the first 10 leaves (a tiled log cannot hold an unparseable leaf: leaf 8
+    # is a filler there), 250 unwatched fillers (a full tile and a partial one), then the
+    # stage-2 leaves.
+    filler = [mtl(ts_entry_x509(BASE_TS + 1000 + i, certs["unw2"]["der"])) for i in range(251)]
+    leaves_t = leaves[:8] + filler[:1] + leaves[9:10] + filler[1:] + leaves[10:14]
+
     manifest = {
         "log_a": [base64.b64encode(x).decode() for x in leaves],
         "log_b": [base64.b64encode(x).decode() for x in leaves_b],
+        "log_t": [base64.b64encode(x).decode() for x in leaves_t],
         "log_b_rewritten": [base64.b64encode(x).decode() for x in rewritten_b],
         "certs": {k: dict(kind=v["kind"], der=base64.b64encode(v["der"]).decode(),
                           tbs_sha256=H(v["tbs"]).hex(), cert_sha256=H(v["der"]).hex(),
@@ -327,9 +333,9 @@ class State:
         kb = serialization.load_pem_private_key(open(os.path.join(d, "log-b.key"), "rb").read(), None)
         kt = serialization.load_pem_private_key(open(os.path.join(d, "log-t.key"), "rb").read(), None)
         self.logs = {"a": Log(ka, dec(m["log_a"])), "b": Log(kb, dec(m["log_b"])),
-                     "t": Log(kt, dec(m["log_a"]))}
+                     "t": Log(kt, dec(m["log_t"]))}
         self.logs["a"].size = 10
-        self.logs["t"].size = 10
+        self.logs["t"].size = 260
         self.rewritten_b = dec(m["log_b_rewritten"])
         self.faults = {}  # name -> remaining count
         self.lock = threading.Lock()
@@ -518,6 +524,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if typ == 1:
                     extra = u24(3) + b"\x30\x01\x00"  # pre_certificate (not parsed by clients)
                 out += te + extra + u16(0)  # no chain fingerprints
+            if st.take_fault("badtile"):
+                out = out[:-60] + bytes([out[-60] ^ 1]) + out[-59:]  # in the last leaf
             return self.send(200, out, "application/octet-stream")
         self.send(404, "not found", "text/plain")
 

@@ -221,6 +221,41 @@ eq "truncated snapshot untouched" "$(sha "$WORK/trunc.ctcache")" "$(sha "$WORK/t
 ct show www.example.test --ctcache "$WORK/trunc.ctcache" >"$WORK/out" 2>"$WORK/err"
 eq "truncated snapshot show" "$? $(cat "$WORK/err")" "1 mitmwatch ct show: $WORK/trunc.ctcache: not a complete msgpack document (truncated or corrupt)"
 
+# ---- 13. static-ct-api tiles: signed-note checkpoint, a full data tile and partial ones
+ST=$WORK/t.ctcache
+sync_t() { ct sync --ctcache "$ST" "${WATCH[@]}" --tiles "$URL/t/,$LAB/log-t.pub,127.0.0.1/t" \
+    --no-progress "$@" >"$WORK/out" 2>"$WORK/err"; }
+sync_t
+eq "tiles exit" $? 0
+eq "tiles fetched" "$(stat entries_fetched)" 260
+eq "tiles requests (checkpoint, tile 000, tile 001.p/4)" "$(stat http_requests)" 3
+eq "tiles bad DER counted" "$(stat der_malformed)" 1
+eq "tiles snapshot" "$(snap "$ST")" \
+"api cert=- precert=1 src=tiles idx=5 names=api.example.test
+mail cert=mail precert=1 src=tiles idx=2 names=mail.example.test
+vpn cert=vpn precert=0 src=tiles idx=9 names=vpn.corp.test
+wild cert=wild precert=0 src=tiles idx=6 names=*.example.test,example.test
+www cert=www precert=0 src=tiles idx=0 names=www.example.test"
+ctl "size/t?n=264"
+GOOD=$(sha "$ST")
+ctl "fault/badtile"
+sync_t
+eq "altered tile exit" $? 1
+eq "altered tile detected" "$(stat root_mismatch)" 1
+eq "altered tile keeps snapshot" "$(sha "$ST")" "$GOOD"
+ctl "fault/tilesig"
+sync_t
+eq "bad checkpoint signature exit" $? 1
+eq "bad checkpoint signature counted" "$(stat sth_invalid)" 1
+eq "bad checkpoint keeps snapshot" "$(sha "$ST")" "$GOOD"
+ct sync --ctcache "$ST" "${WATCH[@]}" --tiles "$URL/t/,$LAB/log-t.pub" --no-progress >"$WORK/out" 2>"$WORK/err"
+eq "checkpoint for another origin refused" "$? $(stat sth_invalid)" "1 1"
+sync_t
+eq "tiles grow exit" $? 0
+eq "tiles grow fetched (partial tile 001 again, 4 new)" "$(stat entries_fetched) $(stat http_requests)" "4 2"
+eq "tiles grow new" "$(stat entries_new)" 1
+eq "tiles source state" "$(snap "$ST" sources)" "tiles - tree_size=264 next=264 distrusted=0 after=-"
+
 # ---- 12. the sensor's TBS hash of a captured certificate is the snapshot's key: TLS 1.2
 #          handshakes presenting www (logged), unlogged, mail (final certificate whose
 #          precertificate was logged) and fresh, read by `mitmwatch -r` when given as MITMWATCH
