@@ -25,8 +25,7 @@ bool ct_hashset_add(ct_hashset *s, const uint8_t h[32]) {
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 64;
         uint8_t(*nv)[32] = realloc(s->v, nc * sizeof *nv);
-        if (!nv)
-            return false;
+        if (!nv) return false;
         s->v = nv;
         s->cap = nc;
     }
@@ -35,11 +34,12 @@ bool ct_hashset_add(ct_hashset *s, const uint8_t h[32]) {
     return true;
 }
 
-static int cmp32(const void *a, const void *b) { return memcmp(a, b, 32); }
+static int cmp32(const void *a, const void *b) {
+    return memcmp(a, b, 32);
+}
 
 void ct_hashset_seal(ct_hashset *s) {
-    if (s->n)
-        qsort(s->v, s->n, 32, cmp32);
+    if (s->n) qsort(s->v, s->n, 32, cmp32);
     s->sorted = true;
 }
 
@@ -50,8 +50,7 @@ bool ct_hashset_has(const ct_hashset *s, const uint8_t h[32]) {
 static bool add_der(ct_hashset *tbs, const uint8_t *der, size_t len, ct_known_stats *ks) {
     an_stats as = {0};
     x509_info *xi = x509_info_parse(der, len, &as);
-    if (!xi)
-        return true;
+    if (!xi) return true;
     bool ok = ct_hashset_add(tbs, xi->tbs_sha256);
     ks->certs++;
     x509_info_free(xi);
@@ -67,8 +66,7 @@ static bool load_file(ct_hashset *tbs, const char *path, ct_known_stats *ks) {
     uint8_t *buf = malloc(KNOWN_MAX_FILE);
     size_t n = buf ? fread(buf, 1, KNOWN_MAX_FILE, f) : 0;
     fclose(f);
-    if (!buf)
-        return false;
+    if (!buf) return false;
     ks->files++;
     bool ok = true;
     if (memmem(buf, n, "-----BEGIN CERTIFICATE-----", 27)) {
@@ -77,8 +75,7 @@ static bool load_file(ct_hashset *tbs, const char *path, ct_known_stats *ks) {
         while (ok && b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
             unsigned char *der = NULL;
             int l = i2d_X509(x, &der);
-            if (l > 0)
-                ok = add_der(tbs, der, (size_t)l, ks);
+            if (l > 0) ok = add_der(tbs, der, (size_t)l, ks);
             OPENSSL_free(der);
             X509_free(x);
         }
@@ -100,12 +97,10 @@ static bool walk(ct_hashset *tbs, const char *dir, int depth, ct_known_stats *ks
     struct dirent *de;
     bool ok = true;
     while (ok && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
+        if (de->d_name[0] == '.') continue;
         char path[4096];
         int w = snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (w < 0 || (size_t)w >= sizeof path)
-            continue;
+        if (w < 0 || (size_t)w >= sizeof path) continue;
         struct stat lsb, sb;
         if (lstat(path, &lsb) != 0 || stat(path, &sb) != 0) {
             ks->unreadable++;
@@ -117,8 +112,7 @@ static bool walk(ct_hashset *tbs, const char *dir, int depth, ct_known_stats *ks
                 ok = walk(tbs, path, depth + 1, ks, err, errlen);
         } else if (S_ISREG(sb.st_mode) && sb.st_size > 0) {
             ok = load_file(tbs, path, ks);
-            if (!ok)
-                snprintf(err, errlen, "out of memory");
+            if (!ok) snprintf(err, errlen, "out of memory");
         }
     }
     closedir(d);
@@ -147,16 +141,14 @@ bool ct_ack_load(ct_hashset *tbs, const char *path, char *err, size_t errlen) {
         size_t s = 0;
         while (s < l && (line[s] == ' ' || line[s] == '\t'))
             s++;
-        if (s == l)
-            continue;
+        if (s == l) continue;
         /* only the first field counts: the rest of the line can say why */
         size_t e = s;
         while (e < l && line[e] != ' ' && line[e] != '\t')
             e++;
         uint8_t h[32];
         if (!ct_hex_decode(line + s, e - s, h, 32)) {
-            snprintf(err, errlen, "%s:%u: expected a TBS SHA-256 in hex (64 digits)", path,
-                     lineno);
+            snprintf(err, errlen, "%s:%u: expected a TBS SHA-256 in hex (64 digits)", path, lineno);
             ok = false;
         } else if (!ct_hashset_add(tbs, h)) {
             snprintf(err, errlen, "out of memory");
@@ -178,8 +170,7 @@ size_t ct_audit(const ct_snapshot *s, const ct_watchlist *w, const ct_hashset *k
         if (!watched || ct_hashset_has(known, e->tbs) || (ack && ct_hashset_has(ack, e->tbs)))
             continue;
         n++;
-        if (found)
-            found(e, ud);
+        if (found) found(e, ud);
     }
     return n;
 }

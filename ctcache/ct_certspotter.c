@@ -43,8 +43,7 @@ static bool sync_domain(ct_sync_ctx *x, const char *base, const char *domain, bo
             return false;
         }
         json_t *j = ct_get_json(x, url, x->cfg->certspotter_key, r);
-        if (!j)
-            return false;
+        if (!j) return false;
         if (!json_is_array(j)) {
             x->st->json_malformed++;
             ct_src_fail(r, CT_SRC_FAILED, "%s: not a JSON array", url);
@@ -86,8 +85,7 @@ static bool sync_domain(ct_sync_ctx *x, const char *base, const char *domain, bo
                 ct_src_fail(r, CT_SRC_FAILED, "out of memory");
                 return false;
             }
-            if (er != CT_ENTRY_WATCHED)
-                continue;
+            if (er != CT_ENTRY_WATCHED) continue;
             uint8_t their[32];
             if (!json_is_string(tbs) ||
                 !ct_hex_decode(json_string_value(tbs), json_string_length(tbs), their, 32) ||
@@ -130,7 +128,6 @@ void ct_sync_certspotter(ct_sync_ctx *x, const char *base, ct_src_result *r) {
     snprintf(source, sizeof source, "certspotter:%s", base);
     for (size_t i = 0; i < x->cfg->watch.n; i++) {
         const ct_watch *w = &x->cfg->watch.v[i];
-        if (!sync_domain(x, base, w->name, w->kind != CT_WATCH_EXACT, source, r))
-            return;
+        if (!sync_domain(x, base, w->name, w->kind != CT_WATCH_EXACT, source, r)) return;
     }
 }

@@ -13,8 +13,6 @@ uint8_t *ct_b64_decode(const char *s, size_t len, size_t max, size_t *outlen);
 /* Decodes exactly 2*n hex digits (either case) into out. */
 bool ct_hex_decode(const char *s, size_t len, uint8_t *out, size_t n);
 
-
-
 /* "YYYY-MM-DDTHH:MM:SS[.fff...][Z]" (crt.sh, Cert Spotter) -> milliseconds since the epoch. */
 bool ct_time_parse_ms(const char *s, size_t len, int64_t *ms);
 #endif

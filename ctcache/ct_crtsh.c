@@ -28,18 +28,15 @@ static uint8_t *cert_der(const uint8_t *p, size_t n, size_t *len) {
         unsigned char *der = NULL;
         int l = x ? i2d_X509(x, &der) : -1;
         X509_free(x);
-        if (l <= 0)
-            return NULL;
+        if (l <= 0) return NULL;
         uint8_t *r = malloc((size_t)l);
-        if (r)
-            memcpy(r, der, (size_t)l);
+        if (r) memcpy(r, der, (size_t)l);
         OPENSSL_free(der);
         *len = (size_t)l;
         return r;
     }
     uint8_t *r = malloc(n ? n : 1);
-    if (r && n)
-        memcpy(r, p, n);
+    if (r && n) memcpy(r, p, n);
     *len = n;
     return r;
 }
@@ -47,17 +44,16 @@ static uint8_t *cert_der(const uint8_t *p, size_t n, size_t *len) {
 /* Does any name in a crt.sh row ("name_value": names separated by newlines, and
  * "common_name") concern a watched name? */
 static bool row_watched(const ct_watchlist *w, const json_t *row) {
-    const json_t *nv = json_object_get(row, "name_value"), *cn = json_object_get(row, "common_name");
+    const json_t *nv = json_object_get(row, "name_value"),
+                 *cn = json_object_get(row, "common_name");
     if (json_is_string(cn) && ct_watch_match(w, json_string_value(cn), json_string_length(cn)))
         return true;
-    if (!json_is_string(nv))
-        return false;
+    if (!json_is_string(nv)) return false;
     const char *s = json_string_value(nv), *end = s + json_string_length(nv);
     while (s < end) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         size_t l = nl ? (size_t)(nl - s) : (size_t)(end - s);
-        if (ct_watch_match(w, s, l))
-            return true;
+        if (ct_watch_match(w, s, l)) return true;
         s += l + 1;
     }
     return false;
@@ -80,8 +76,7 @@ static void sync_query(ct_sync_ctx *x, const char *base, const char *q, const ch
     if (ss->after) {
         char *end = NULL;
         after = strtoll(ss->after, &end, 10);
-        if (!end || *end)
-            after = 0;
+        if (!end || *end) after = 0;
     }
     snprintf(query, sizeof query, "q=%s&output=json", esc);
     if (!url_query(url, sizeof url, base, query)) {
@@ -89,8 +84,7 @@ static void sync_query(ct_sync_ctx *x, const char *base, const char *q, const ch
         return;
     }
     json_t *j = ct_get_json(x, url, NULL, r);
-    if (!j)
-        return;
+    if (!j) return;
     if (!json_is_array(j)) {
         x->st->json_malformed++;
         ct_src_fail(r, CT_SRC_FAILED, "%s: not a JSON array", url);
@@ -120,13 +114,11 @@ static void sync_query(ct_sync_ctx *x, const char *base, const char *q, const ch
     int64_t done = after;
     size_t fetched = 0;
     for (size_t i = 0; i < k && fetched < CRTSH_MAX_FETCH; i++) {
-        if (i && ids[i] == ids[i - 1])
-            continue;
+        if (i && ids[i] == ids[i - 1]) continue;
         char dq[64];
         ct_http_result hr;
         snprintf(dq, sizeof dq, "d=%lld", (long long)ids[i]);
-        if (!url_query(url, sizeof url, base, dq))
-            break;
+        if (!url_query(url, sizeof url, base, dq)) break;
         if (ct_http_get(x->http, url, NULL, x->resp, &hr) != MW_OK) {
             ct_src_fail(r, CT_SRC_FAILED, "%s: %s", url, hr.error);
             break;
@@ -138,10 +130,9 @@ static void sync_query(ct_sync_ctx *x, const char *base, const char *q, const ch
         uint8_t *der = cert_der(x->resp->data, x->resp->len, &dl);
         ct_origin o = {source, NULL, (uint64_t)ids[i], 0};
         ct_entry e;
-        ct_entry_result er = der ? ct_entry_from_cert(der, dl, &o, &x->cfg->watch, x->st, &e)
-                                 : CT_ENTRY_BAD_DER;
-        if (!der)
-            x->st->der_malformed++;
+        ct_entry_result er =
+            der ? ct_entry_from_cert(der, dl, &o, &x->cfg->watch, x->st, &e) : CT_ENTRY_BAD_DER;
+        if (!der) x->st->der_malformed++;
         free(der);
         if (er == CT_ENTRY_NOMEM) {
             ct_src_fail(r, CT_SRC_FAILED, "out of memory");

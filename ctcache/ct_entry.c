@@ -11,15 +11,12 @@ static bool add_name(ct_entry *e, const char *s, size_t n) {
     if (n == 0 || n > CT_NAME_MAX || memchr(s, '\0', n))
         return true; /* not a usable DNS name: skip it, keep the rest */
     for (uint32_t i = 0; i < e->n_names; i++)
-        if (strlen(e->names[i]) == n && !memcmp(e->names[i], s, n))
-            return true;
+        if (strlen(e->names[i]) == n && !memcmp(e->names[i], s, n)) return true;
     char **nv = realloc(e->names, (e->n_names + 1) * sizeof *nv);
-    if (!nv)
-        return false;
+    if (!nv) return false;
     e->names = nv;
     char *c = malloc(n + 1);
-    if (!c)
-        return false;
+    if (!c) return false;
     memcpy(c, s, n);
     c[n] = '\0';
     e->names[e->n_names++] = c;
@@ -41,8 +38,7 @@ static bool collect_names(X509 *x, ct_entry *e) {
         const ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(sn, i));
         unsigned char *u = NULL;
         int n = ASN1_STRING_to_UTF8(&u, d);
-        if (n > 0)
-            ok = add_name(e, (const char *)u, (size_t)n);
+        if (n > 0) ok = add_name(e, (const char *)u, (size_t)n);
         OPENSSL_free(u);
     }
     return ok;
@@ -51,8 +47,7 @@ static bool collect_names(X509 *x, ct_entry *e) {
 static ct_entry_result from_info(x509_info *xi, bool final_cert, bool precert, const ct_origin *o,
                                  const ct_watchlist *w, ct_entry *out) {
     memset(out, 0, sizeof *out);
-    if (!collect_names(xi->x, out))
-        goto nomem;
+    if (!collect_names(xi->x, out)) goto nomem;
     bool watched = false;
     for (uint32_t i = 0; i < out->n_names && !watched; i++)
         watched = ct_watch_match(w, out->names[i], strlen(out->names[i]));
@@ -68,8 +63,7 @@ static ct_entry_result from_info(x509_info *xi, bool final_cert, bool precert, c
     out->precert = precert;
     out->issuer = strdup(xi->issuer);
     out->source = strdup(o->source);
-    if (!out->issuer || !out->source)
-        goto nomem;
+    if (!out->issuer || !out->source) goto nomem;
     out->not_before = xi->not_before;
     out->not_after = xi->not_after;
     if (o->log_id) {
@@ -125,8 +119,7 @@ ct_entry_result ct_entry_from_precert_tbs(const uint8_t *tbs, size_t len, const 
     }
     size_t body = len + sizeof alg_sig;
     uint8_t *der = malloc(body + 8);
-    if (!der)
-        return CT_ENTRY_NOMEM;
+    if (!der) return CT_ENTRY_NOMEM;
     der[0] = 0x30;
     size_t h = 1 + der_len(der + 1, body);
     memcpy(der + h, tbs, len);

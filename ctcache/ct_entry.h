@@ -14,8 +14,8 @@
 #include "mw_result.h"
 
 typedef struct {
-    const char *source;     /* e.g. "rfc6962:https://log.example/" */
-    const uint8_t *log_id;  /* 32 bytes or NULL */
+    const char *source;    /* e.g. "rfc6962:https://log.example/" */
+    const uint8_t *log_id; /* 32 bytes or NULL */
     uint64_t index, timestamp_ms;
 } ct_origin;
 

@@ -35,13 +35,11 @@ void ct_stats_print(const ct_stats *s, FILE *f) {
 ct_http *ct_http_new(const ct_http_opts *o, ct_stats *st) {
     static int global_done;
     if (!global_done) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return NULL;
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return NULL;
         global_done = 1;
     }
     ct_http *h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
+    if (!h) return NULL;
     h->c = curl_easy_init();
     if (!h->c) {
         free(h);
@@ -53,8 +51,7 @@ ct_http *ct_http_new(const ct_http_opts *o, ct_stats *st) {
 }
 
 void ct_http_free(ct_http *h) {
-    if (!h)
-        return;
+    if (!h) return;
     curl_easy_cleanup(h->c);
     free(h);
 }
@@ -82,7 +79,9 @@ static void sleep_ms(unsigned long ms) {
         ;
 }
 
-static bool retryable_status(long s) { return s == 429 || s == 502 || s == 503 || s == 504 || s == 500; }
+static bool retryable_status(long s) {
+    return s == 429 || s == 502 || s == 503 || s == 504 || s == 500;
+}
 
 static bool retryable_curl(CURLcode rc) {
     return rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
@@ -122,8 +121,7 @@ mw_rc ct_http_get(ct_http *h, const char *url, const char *bearer, mw_buf *out,
         curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-        if (hdrs)
-            curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
         h->st->http_requests++;
         res->attempts = attempt + 1;
         CURLcode cr = curl_easy_perform(c);
@@ -147,8 +145,7 @@ mw_rc ct_http_get(ct_http *h, const char *url, const char *bearer, mw_buf *out,
             res->outcome = CT_HTTP_STATUS;
             snprintf(res->error, sizeof res->error, "HTTP status %ld", status);
             retry = retryable_status(status);
-            if (status == 429)
-                h->st->http_rate_limited++;
+            if (status == 429) h->st->http_rate_limited++;
             curl_off_t ra = -1;
             if (retry && curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0) {
                 if (ra > (curl_off_t)h->o.max_retry_after_s) {
@@ -173,8 +170,7 @@ mw_rc ct_http_get(ct_http *h, const char *url, const char *bearer, mw_buf *out,
         sleep_ms(wait);
         backoff = backoff * 2 > h->o.max_backoff_ms ? h->o.max_backoff_ms : backoff * 2;
     }
-    if (rc != MW_OK)
-        h->st->http_failures++;
+    if (rc != MW_OK) h->st->http_failures++;
     curl_slist_free_all(hdrs);
     return rc;
 }
@@ -187,19 +183,16 @@ bool ct_url_escape(const char *s, char *out, size_t outlen) {
         bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
         if (plain) {
-            if (o + 1 >= outlen)
-                return false;
+            if (o + 1 >= outlen) return false;
             out[o++] = (char)ch;
         } else {
-            if (o + 3 >= outlen)
-                return false;
+            if (o + 3 >= outlen) return false;
             out[o++] = '%';
             out[o++] = hex[ch >> 4];
             out[o++] = hex[ch & 15];
         }
     }
-    if (o >= outlen)
-        return false;
+    if (o >= outlen) return false;
     out[o] = '\0';
     return true;
 }

@@ -13,13 +13,13 @@
 #include "mw_result.h"
 
 typedef struct {
-    long timeout_ms;             /* whole transfer */
+    long timeout_ms; /* whole transfer */
     long connect_timeout_ms;
-    size_t max_bytes;            /* cap per response body */
-    unsigned retries;            /* extra attempts after the first */
-    unsigned backoff_ms;         /* first backoff; doubles each retry */
+    size_t max_bytes;    /* cap per response body */
+    unsigned retries;    /* extra attempts after the first */
+    unsigned backoff_ms; /* first backoff; doubles each retry */
     unsigned max_backoff_ms;
-    unsigned max_retry_after_s;  /* a longer Retry-After gives up instead of stalling a sync */
+    unsigned max_retry_after_s; /* a longer Retry-After gives up instead of stalling a sync */
 } ct_http_opts;
 
 void ct_http_opts_default(ct_http_opts *o);
@@ -31,14 +31,14 @@ void ct_http_free(ct_http *h);
 
 typedef enum {
     CT_HTTP_OK,
-    CT_HTTP_STATUS,   /* final answer was not 200 */
-    CT_HTTP_TRANSPORT,/* connect/timeout/read failure after all retries */
-    CT_HTTP_TOO_BIG,  /* body over max_bytes */
+    CT_HTTP_STATUS,    /* final answer was not 200 */
+    CT_HTTP_TRANSPORT, /* connect/timeout/read failure after all retries */
+    CT_HTTP_TOO_BIG,   /* body over max_bytes */
 } ct_http_outcome;
 
 typedef struct {
     ct_http_outcome outcome;
-    long status;     /* last HTTP status, 0 when none */
+    long status; /* last HTTP status, 0 when none */
     unsigned attempts;
     char error[256]; /* one line for logs */
 } ct_http_result;

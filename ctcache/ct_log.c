@@ -62,8 +62,8 @@ bool ct_sth_verify(const ct_logkey *k, uint64_t timestamp, uint64_t tree_size,
         return false;
     int base = EVP_PKEY_get_base_id(k->pk);
     /* RFC 5246 7.4.1.4.1: hash 4 = sha256; signature 1 = rsa, 3 = ecdsa. */
-    if (hash_alg != 4 || !((sig_alg == 3 && base == EVP_PKEY_EC) ||
-                           (sig_alg == 1 && base == EVP_PKEY_RSA)))
+    if (hash_alg != 4 ||
+        !((sig_alg == 3 && base == EVP_PKEY_EC) || (sig_alg == 1 && base == EVP_PKEY_RSA)))
         return false;
     uint8_t tbs[2 + 8 + 8 + 32];
     tbs[0] = 0; /* v1 */

@@ -32,7 +32,7 @@ enum { CT_ENTRY_X509 = 0, CT_ENTRY_PRECERT = 1 };
 typedef struct {
     uint64_t timestamp;
     uint16_t entry_type;
-    mw_cur cert;            /* x509: the certificate; precert: the TBSCertificate */
+    mw_cur cert;                    /* x509: the certificate; precert: the TBSCertificate */
     const uint8_t *issuer_key_hash; /* precert only */
     mw_cur extensions;
 } ct_tsentry;

@@ -3,16 +3,13 @@
 #define CT_DEFAULT_MMD_S 86400
 
 ct_check ct_check_cert(const ct_snapshot *s, const x509_info *xi, uint64_t mmd_s) {
-    if (!s)
-        return CT_CHECK_NO_SNAPSHOT;
+    if (!s) return CT_CHECK_NO_SNAPSHOT;
     int64_t issued = xi->not_before;
     for (int i = 0; xi->scts && i < sk_SCT_num(xi->scts); i++) {
         int64_t t = (int64_t)(SCT_get_timestamp(sk_SCT_value(xi->scts, i)) / 1000);
-        if (t > issued)
-            issued = t;
+        if (t > issued) issued = t;
     }
-    if (mmd_s == 0)
-        mmd_s = ct_snapshot_max_mmd(s, CT_DEFAULT_MMD_S);
+    if (mmd_s == 0) mmd_s = ct_snapshot_max_mmd(s, CT_DEFAULT_MMD_S);
     return ct_snapshot_check(s, xi->tbs_sha256, issued, mmd_s);
 }
 

@@ -23,7 +23,9 @@ void ct_node_hash(const uint8_t l[32], const uint8_t r[32], uint8_t out[32]) {
     mw_sha256(buf, sizeof buf, out);
 }
 
-void ct_frontier_init(ct_frontier *f) { memset(f, 0, sizeof *f); }
+void ct_frontier_init(ct_frontier *f) {
+    memset(f, 0, sizeof *f);
+}
 
 void ct_frontier_append(ct_frontier *f, const uint8_t leaf_hash[32]) {
     uint8_t cur[32];
@@ -34,8 +36,7 @@ void ct_frontier_append(ct_frontier *f, const uint8_t leaf_hash[32]) {
         ct_node_hash(f->h[k], cur, cur);
         k++;
     }
-    if (k < CT_MERKLE_MAX_DEPTH)
-        memcpy(f->h[k], cur, 32);
+    if (k < CT_MERKLE_MAX_DEPTH) memcpy(f->h[k], cur, 32);
     f->size++;
 }
 
@@ -49,8 +50,7 @@ void ct_frontier_root(const ct_frontier *f, uint8_t out[32]) {
     uint8_t acc[32];
     bool have = false;
     for (int k = 0; k < CT_MERKLE_MAX_DEPTH; k++) {
-        if (!((f->size >> k) & 1))
-            continue;
+        if (!((f->size >> k) & 1)) continue;
         if (!have) {
             memcpy(acc, f->h[k], 32);
             have = true;
@@ -64,19 +64,14 @@ void ct_frontier_root(const ct_frontier *f, uint8_t out[32]) {
 bool ct_verify_consistency(uint64_t first, uint64_t second, const uint8_t first_hash[32],
                            const uint8_t second_hash[32], const uint8_t (*proof)[32],
                            size_t proof_len) {
-    if (first > second)
-        return false;
-    if (first == 0)
-        return proof_len == 0;
-    if (first == second)
-        return proof_len == 0 && memcmp(first_hash, second_hash, 32) == 0;
-    if (proof_len == 0)
-        return false;
+    if (first > second) return false;
+    if (first == 0) return proof_len == 0;
+    if (first == second) return proof_len == 0 && memcmp(first_hash, second_hash, 32) == 0;
+    if (proof_len == 0) return false;
     /* RFC 9162 2.1.4.2, step by step. */
     bool pow2 = (first & (first - 1)) == 0;
     size_t n = proof_len + (pow2 ? 1 : 0);
-    if (proof_len > 2 * CT_MERKLE_MAX_DEPTH)
-        return false;
+    if (proof_len > 2 * CT_MERKLE_MAX_DEPTH) return false;
     uint64_t fn = first - 1, sn = second - 1;
     while (fn & 1) {
         fn >>= 1;
@@ -88,8 +83,7 @@ bool ct_verify_consistency(uint64_t first, uint64_t second, const uint8_t first_
     memcpy(sr, p0, 32);
     for (size_t i = 1; i < n; i++) {
         const uint8_t *c = proof[pow2 ? i - 1 : i];
-        if (sn == 0)
-            return false;
+        if (sn == 0) return false;
         if ((fn & 1) || fn == sn) {
             ct_node_hash(c, fr, fr);
             ct_node_hash(c, sr, sr);

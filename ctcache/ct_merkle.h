@@ -14,8 +14,8 @@
 #define CT_MERKLE_MAX_DEPTH 64
 
 typedef struct {
-    uint64_t size;                            /* leaves appended so far */
-    uint8_t h[CT_MERKLE_MAX_DEPTH][32];       /* h[k] valid when bit k of size is set */
+    uint64_t size;                      /* leaves appended so far */
+    uint8_t h[CT_MERKLE_MAX_DEPTH][32]; /* h[k] valid when bit k of size is set */
 } ct_frontier;
 
 /* MTH({d}) = SHA-256(0x00 || d) */

@@ -28,8 +28,7 @@ static bool url_join(char *out, size_t n, const char *base, const char *path) {
 
 static bool json_u64(const json_t *o, const char *k, uint64_t *out) {
     const json_t *v = json_object_get(o, k);
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return false;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) return false;
     *out = (uint64_t)json_integer_value(v);
     return true;
 }
@@ -37,8 +36,7 @@ static bool json_u64(const json_t *o, const char *k, uint64_t *out) {
 /* A base64 string member decoded into a new buffer. */
 static uint8_t *json_b64(const json_t *o, const char *k, size_t max, size_t *len) {
     const json_t *v = o ? json_object_get(o, k) : NULL;
-    if (!json_is_string(v))
-        return NULL;
+    if (!json_is_string(v)) return NULL;
     return ct_b64_decode(json_string_value(v), json_string_length(v), max, len);
 }
 
@@ -50,8 +48,7 @@ static bool get_sth(ct_sync_ctx *x, const char *base, const ct_logkey *key, sth 
         return false;
     }
     json_t *j = ct_get_json(x, url, NULL, r);
-    if (!j)
-        return false;
+    if (!j) return false;
     size_t rl = 0, sl = 0;
     uint8_t *root = json_b64(j, "sha256_root_hash", 32, &rl);
     uint8_t *sig = json_b64(j, "tree_head_signature", 1024, &sl);
@@ -86,8 +83,7 @@ static int get_consistency(ct_sync_ctx *x, const char *base, uint64_t first, uin
         return -1;
     }
     json_t *j = ct_get_json(x, url, NULL, r);
-    if (!j)
-        return -1;
+    if (!j) return -1;
     const json_t *arr = json_object_get(j, "consistency");
     int n = -1;
     if (json_is_array(arr) && json_array_size(arr) <= CT_MAX_PROOF) {
@@ -95,9 +91,9 @@ static int get_consistency(ct_sync_ctx *x, const char *base, uint64_t first, uin
         for (size_t i = 0; i < json_array_size(arr) && n >= 0; i++) {
             const json_t *v = json_array_get(arr, i);
             size_t l = 0;
-            uint8_t *h = json_is_string(v) ? ct_b64_decode(json_string_value(v),
-                                                           json_string_length(v), 32, &l)
-                                           : NULL;
+            uint8_t *h = json_is_string(v)
+                             ? ct_b64_decode(json_string_value(v), json_string_length(v), 32, &l)
+                             : NULL;
             if (h && l == 32)
                 memcpy(proof[i], h, 32);
             else
@@ -128,8 +124,7 @@ static bool staged_push(staged *s, ct_entry *e) {
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 16;
         ct_entry *nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv)
-            return false;
+        if (!nv) return false;
         s->v = nv;
         s->cap = nc;
     }
@@ -157,8 +152,7 @@ static bool take_leaf(ct_sync_ctx *x, const uint8_t *leaf, size_t len, uint64_t 
         te.entry_type == CT_ENTRY_X509
             ? ct_entry_from_cert(te.cert.data, te.cert.len, &o, &x->cfg->watch, x->st, &e)
             : ct_entry_from_precert_tbs(te.cert.data, te.cert.len, &o, &x->cfg->watch, x->st, &e);
-    if (er == CT_ENTRY_NOMEM)
-        return false;
+    if (er == CT_ENTRY_NOMEM) return false;
     if (er == CT_ENTRY_WATCHED && !staged_push(stg, &e)) {
         ct_entry_clear(&e);
         return false;
@@ -171,14 +165,12 @@ static bool range_in_tree(ct_sync_ctx *x, const char *base, const ct_frontier *w
                           ct_src_result *r) {
     uint8_t root[32];
     ct_frontier_root(work, root);
-    if (work->size == s->tree_size)
-        return memcmp(root, s->root, 32) == 0;
+    if (work->size == s->tree_size) return memcmp(root, s->root, 32) == 0;
     static uint8_t proof[CT_MAX_PROOF][32];
     int n = get_consistency(x, base, work->size, s->tree_size, proof, r);
-    if (n < 0)
-        return false;
+    if (n < 0) return false;
     return ct_verify_consistency(work->size, s->tree_size, root, s->root,
-                                 (const uint8_t (*)[32])proof, (size_t)n);
+                                 (const uint8_t(*)[32])proof, (size_t)n);
 }
 
 static bool commit_staged(ct_sync_ctx *x, staged *stg, ct_src_result *r) {
@@ -203,8 +195,7 @@ static void distrust(ct_sync_ctx *x, ct_source_state *ss, ct_src_result *r, cons
 }
 
 static void fetch_entries(ct_sync_ctx *x, const char *base, const ct_logkey *key,
-                          ct_source_state *ss, const sth *s, const char *source,
-                          ct_src_result *r) {
+                          ct_source_state *ss, const sth *s, const char *source, ct_src_result *r) {
     ct_frontier work = ss->frontier;
     staged stg = {0};
     uint64_t since_checkpoint = 0;
@@ -219,8 +210,7 @@ static void fetch_entries(ct_sync_ctx *x, const char *base, const ct_logkey *key
             break;
         }
         json_t *j = ct_get_json(x, url, NULL, r);
-        if (!j)
-            break;
+        if (!j) break;
         const json_t *arr = json_object_get(j, "entries");
         size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
         if (n == 0 || n > end - start) {
@@ -243,13 +233,11 @@ static void fetch_entries(ct_sync_ctx *x, const char *base, const ct_logkey *key
                 break;
             }
             ok = take_leaf(x, leaf, ll, start + i, source, key->log_id, &work, &stg);
-            if (!ok)
-                ct_src_fail(r, CT_SRC_FAILED, "out of memory");
+            if (!ok) ct_src_fail(r, CT_SRC_FAILED, "out of memory");
             free(leaf);
         }
         json_decref(j);
-        if (!ok)
-            break;
+        if (!ok) break;
         r->fetched += n;
         since_checkpoint += n;
         ct_progress(x, base, work.size, s->tree_size);
@@ -313,8 +301,7 @@ void ct_sync_rfc6962(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
     /* A source that fails leaves the snapshot as it was, unless verified entries were kept. */
     ct_source_state saved = *ss;
     bool dirty_before = x->dirty;
-    if (!get_sth(x, log->url, &key, &s, r))
-        goto out;
+    if (!get_sth(x, log->url, &key, &s, r)) goto out;
     r->new_size = s.tree_size;
     bool have_old = ss->sth_timestamp != 0;
     if (have_old) {
@@ -335,10 +322,9 @@ void ct_sync_rfc6962(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
         } else if (ss->tree_size > 0) {
             static uint8_t proof[CT_MAX_PROOF][32];
             int n = get_consistency(x, log->url, ss->tree_size, s.tree_size, proof, r);
-            if (n < 0)
-                goto out;
+            if (n < 0) goto out;
             if (!ct_verify_consistency(ss->tree_size, s.tree_size, ss->root_hash, s.root,
-                                       (const uint8_t (*)[32])proof, (size_t)n)) {
+                                       (const uint8_t(*)[32])proof, (size_t)n)) {
                 snprintf(why, sizeof why,
                          "tree head of size %llu is not consistent with the verified one of size "
                          "%llu: the log rewrote its history",

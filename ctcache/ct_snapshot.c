@@ -1,5 +1,7 @@
 #include "ct_snapshot.h"
 
+#include "mw_cursor.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <msgpack.h>
@@ -45,13 +47,11 @@ static uint64_t slot_hash(const uint8_t tbs[32]) {
 static bool index_build(ct_index *ix, size_t n, tbs_of_fn tbs_of, const void *ctx) {
     size_t cap = 16;
     while (cap < n * 2) {
-        if (cap > ((size_t)1 << 31))
-            return false;
+        if (cap > ((size_t)1 << 31)) return false;
         cap *= 2;
     }
     uint32_t *slots = calloc(cap, sizeof *slots);
-    if (!slots)
-        return false;
+    if (!slots) return false;
     free(ix->slots);
     ix->slots = slots;
     ix->mask = (uint32_t)(cap - 1);
@@ -67,13 +67,11 @@ static bool index_build(ct_index *ix, size_t n, tbs_of_fn tbs_of, const void *ct
 /* Returns entry index + 1, or 0. */
 static uint32_t index_find(const ct_index *ix, const uint8_t tbs[32], tbs_of_fn tbs_of,
                            const void *ctx) {
-    if (!ix->slots)
-        return 0;
+    if (!ix->slots) return 0;
     uint32_t j = (uint32_t)slot_hash(tbs) & ix->mask;
     while (ix->slots[j]) {
         uint32_t e = ix->slots[j];
-        if (!memcmp(tbs_of(ctx, e - 1), tbs, 32))
-            return e;
+        if (!memcmp(tbs_of(ctx, e - 1), tbs, 32)) return e;
         j = (j + 1) & ix->mask;
     }
     return 0;
@@ -85,7 +83,9 @@ static const uint8_t *store_tbs(const void *ctx, uint32_t i) {
     return ((const ct_store *)ctx)->v[i].tbs;
 }
 
-void ct_store_init(ct_store *s) { memset(s, 0, sizeof *s); }
+void ct_store_init(ct_store *s) {
+    memset(s, 0, sizeof *s);
+}
 
 void ct_store_free(ct_store *s) {
     for (size_t i = 0; i < s->n; i++)
@@ -116,21 +116,18 @@ mw_rc ct_store_put(ct_store *s, ct_entry *e, bool *is_new) {
         return MW_OK;
     }
     *is_new = true;
-    if (s->n >= UINT32_MAX - 1)
-        return MW_ERR;
+    if (s->n >= UINT32_MAX - 1) return MW_ERR;
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 64;
         ct_entry *nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv)
-            return MW_ERR;
+        if (!nv) return MW_ERR;
         s->v = nv;
         s->cap = nc;
     }
     s->v[s->n++] = *e;
     memset(e, 0, sizeof *e);
     if ((size_t)s->idx.mask + 1 < s->n * 2 || !s->idx.slots) {
-        if (!index_build(&s->idx, s->n, store_tbs, s))
-            return MW_ERR;
+        if (!index_build(&s->idx, s->n, store_tbs, s)) return MW_ERR;
     } else {
         uint32_t j = (uint32_t)slot_hash(s->v[s->n - 1].tbs) & s->idx.mask;
         while (s->idx.slots[j])
@@ -141,8 +138,7 @@ mw_rc ct_store_put(ct_store *s, ct_entry *e, bool *is_new) {
 }
 
 static bool streq_opt(const char *a, const char *b) {
-    if (!a || !b)
-        return a == b;
+    if (!a || !b) return a == b;
     return strcmp(a, b) == 0;
 }
 
@@ -152,8 +148,7 @@ ct_source_state *ct_store_source(ct_store *s, const char *kind, const char *url,
             streq_opt(s->src[i].key, key))
             return &s->src[i];
     ct_source_state *nv = realloc(s->src, (s->n_src + 1) * sizeof *nv);
-    if (!nv)
-        return NULL;
+    if (!nv) return NULL;
     s->src = nv;
     ct_source_state *r = &s->src[s->n_src];
     memset(r, 0, sizeof *r);
@@ -177,7 +172,9 @@ static void pk_str(msgpack_packer *pk, const char *s) {
     msgpack_pack_str_body(pk, s, n);
 }
 
-static void pk_key(msgpack_packer *pk, const char *k) { pk_str(pk, k); }
+static void pk_key(msgpack_packer *pk, const char *k) {
+    pk_str(pk, k);
+}
 
 static void pk_bin(msgpack_packer *pk, const uint8_t *b, size_t n) {
     msgpack_pack_bin(pk, n);
@@ -218,8 +215,7 @@ static void pack_source(msgpack_packer *pk, const ct_source_state *s) {
         nf += (int)((s->frontier.size >> k) & 1);
     msgpack_pack_array(pk, (size_t)nf);
     for (int k = 0; k < CT_MERKLE_MAX_DEPTH; k++)
-        if ((s->frontier.size >> k) & 1)
-            pk_bin(pk, s->frontier.h[k], 32);
+        if ((s->frontier.size >> k) & 1) pk_bin(pk, s->frontier.h[k], 32);
     pk_key(pk, "after");
     pk_str_or_nil(pk, s->after);
     pk_key(pk, "distrusted");
@@ -273,10 +269,8 @@ static void pack_entry(msgpack_packer *pk, const ct_entry *e) {
 static bool write_all(int fd, const char *p, size_t n) {
     while (n) {
         ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
         p += w;
         n -= (size_t)w;
     }
@@ -308,13 +302,11 @@ mw_rc ct_store_write(const ct_store *s, const char *path, int64_t created) {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     char *dir = malloc(plen + 2);
-    if (!tmp || !dir || !sb.data)
-        goto out;
+    if (!tmp || !dir || !sb.data) goto out;
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", 12);
     int fd = mkstemp(tmp);
-    if (fd < 0)
-        goto out;
+    if (fd < 0) goto out;
     bool ok = fchmod(fd, 0644) == 0 && write_all(fd, sb.data, sb.size) && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
@@ -366,24 +358,20 @@ static bool key_is(const msgpack_object *k, const char *s) {
 }
 
 static const msgpack_object *map_get(const msgpack_object *m, const char *key) {
-    if (m->type != MSGPACK_OBJECT_MAP)
-        return NULL;
+    if (m->type != MSGPACK_OBJECT_MAP) return NULL;
     for (uint32_t i = 0; i < m->via.map.size; i++)
-        if (key_is(&m->via.map.ptr[i].key, key))
-            return &m->via.map.ptr[i].val;
+        if (key_is(&m->via.map.ptr[i].key, key)) return &m->via.map.ptr[i].val;
     return NULL;
 }
 
 static bool get_u64(const msgpack_object *o, uint64_t *out) {
-    if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return false;
+    if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) return false;
     *out = o->via.u64;
     return true;
 }
 
 static bool get_i64(const msgpack_object *o, int64_t *out) {
-    if (!o)
-        return false;
+    if (!o) return false;
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
         *out = (int64_t)o->via.u64;
         return true;
@@ -396,8 +384,7 @@ static bool get_i64(const msgpack_object *o, int64_t *out) {
 }
 
 static bool get_str(const msgpack_object *o, ct_str *out) {
-    if (!o || o->type != MSGPACK_OBJECT_STR)
-        return false;
+    if (!o || o->type != MSGPACK_OBJECT_STR) return false;
     out->p = o->via.str.ptr;
     out->n = o->via.str.size;
     return true;
@@ -409,16 +396,14 @@ static bool get_h32(const msgpack_object *o, const uint8_t **out, bool nil_ok) {
         *out = NULL;
         return true;
     }
-    if (!o || o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != 32)
-        return false;
+    if (!o || o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != 32) return false;
     *out = (const uint8_t *)o->via.bin.ptr;
     return true;
 }
 
 static char *dup_opt(const msgpack_object *o, bool *ok) {
     ct_str s;
-    if (!o || o->type == MSGPACK_OBJECT_NIL)
-        return NULL;
+    if (!o || o->type == MSGPACK_OBJECT_NIL) return NULL;
     if (!get_str(o, &s)) {
         *ok = false;
         return NULL;
@@ -430,8 +415,7 @@ static char *dup_opt(const msgpack_object *o, bool *ok) {
     }
     memcpy(r, s.p, s.n);
     r[s.n] = '\0';
-    if (memchr(r, '\0', s.n))
-        *ok = false;
+    if (memchr(r, '\0', s.n)) *ok = false;
     return r;
 }
 
@@ -445,10 +429,8 @@ static bool load_source(const msgpack_object *m, ct_source_state *s) {
     s->key = dup_opt(map_get(m, "key"), &ok);
     s->after = dup_opt(map_get(m, "after"), &ok);
     s->reason = dup_opt(map_get(m, "reason"), &ok);
-    if (!ok || !s->kind || !s->url)
-        return false;
-    if (!get_h32(map_get(m, "log_id"), &h, true))
-        return false;
+    if (!ok || !s->kind || !s->url) return false;
+    if (!get_h32(map_get(m, "log_id"), &h, true)) return false;
     if (h) {
         memcpy(s->log_id, h, 32);
         s->has_log_id = true;
@@ -460,20 +442,16 @@ static bool load_source(const msgpack_object *m, ct_source_state *s) {
         return false;
     memcpy(s->root_hash, h, 32);
     const msgpack_object *d = map_get(m, "distrusted");
-    if (!d || d->type != MSGPACK_OBJECT_BOOLEAN)
-        return false;
+    if (!d || d->type != MSGPACK_OBJECT_BOOLEAN) return false;
     s->distrusted = d->via.boolean;
     const msgpack_object *f = map_get(m, "frontier");
-    if (!f || f->type != MSGPACK_OBJECT_ARRAY)
-        return false;
+    if (!f || f->type != MSGPACK_OBJECT_ARRAY) return false;
     ct_frontier_init(&s->frontier);
     s->frontier.size = next;
     uint32_t fi = 0;
     for (int k = 0; k < CT_MERKLE_MAX_DEPTH; k++) {
-        if (!((next >> k) & 1))
-            continue;
-        if (fi >= f->via.array.size || !get_h32(&f->via.array.ptr[fi], &h, false))
-            return false;
+        if (!((next >> k) & 1)) continue;
+        if (fi >= f->via.array.size || !get_h32(&f->via.array.ptr[fi], &h, false)) return false;
         memcpy(s->frontier.h[k], h, 32);
         fi++;
     }
@@ -481,8 +459,7 @@ static bool load_source(const msgpack_object *m, ct_source_state *s) {
 }
 
 static bool load_entry(const msgpack_object *m, ct_entry_view *v, ct_str **names_pool) {
-    if (m->type != MSGPACK_OBJECT_MAP)
-        return false;
+    if (m->type != MSGPACK_OBJECT_MAP) return false;
     memset(v, 0, sizeof *v);
     const msgpack_object *nm = map_get(m, "names"), *pre = map_get(m, "precert");
     if (!get_h32(map_get(m, "tbs_sha256"), &v->tbs, false) ||
@@ -499,10 +476,62 @@ static bool load_entry(const msgpack_object *m, ct_entry_view *v, ct_str **names
     v->names = *names_pool;
     v->n_names = nm->via.array.size;
     for (uint32_t i = 0; i < nm->via.array.size; i++)
-        if (!get_str(&nm->via.array.ptr[i], &(*names_pool)[i]))
-            return false;
+        if (!get_str(&nm->via.array.ptr[i], &(*names_pool)[i])) return false;
     *names_pool += nm->via.array.size;
     return true;
+}
+
+/* A structural pass over the msgpack bytes before msgpack-c sees them: msgpack-c allocates
+ * room for a container's declared count up front, so a small file declaring 2^32 entries
+ * would cost gigabytes. Here every pending item must still have at least one byte left,
+ * which bounds the decoded tree by the file's size. Returns the length of the first
+ * document, 0 when it is malformed. */
+static size_t msgpack_shape(const uint8_t *data, size_t len) {
+    mw_cur c = mw_cur_make(data, len);
+    uint64_t pending = 1;
+    while (pending) {
+        uint8_t t;
+        uint32_t n = 0;
+        uint64_t add = 0;
+        if (!mw_cur_get_u8(&c, &t)) return 0;
+        pending--;
+        bool ok = true;
+        if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3) {
+            /* fixint, nil, bool */
+        } else if (t >= 0x80 && t <= 0x8f) {
+            add = 2u * (t & 0x0f);
+        } else if (t >= 0x90 && t <= 0x9f) {
+            add = t & 0x0f;
+        } else if (t >= 0xa0 && t <= 0xbf) {
+            ok = mw_cur_skip(&c, t & 0x1f);
+        } else if (t == 0xc4 || t == 0xd9) { /* bin8, str8 */
+            ok = mw_cur_get_uN(&c, 1, &n) && mw_cur_skip(&c, n);
+        } else if (t == 0xc5 || t == 0xda) {
+            ok = mw_cur_get_uN(&c, 2, &n) && mw_cur_skip(&c, n);
+        } else if (t == 0xc6 || t == 0xdb) {
+            ok = mw_cur_get_uN(&c, 4, &n) && mw_cur_skip(&c, n);
+        } else if (t >= 0xc7 && t <= 0xc9) { /* ext8/16/32: length, type, data */
+            ok = mw_cur_get_uN(&c, (size_t)1 << (t - 0xc7), &n) && mw_cur_skip(&c, (size_t)n + 1);
+        } else if (t == 0xca || t == 0xcb) {
+            ok = mw_cur_skip(&c, t == 0xca ? 4 : 8);
+        } else if ((t >= 0xcc && t <= 0xcf) || (t >= 0xd0 && t <= 0xd3)) {
+            ok = mw_cur_skip(&c, (size_t)1 << (t & 3));
+        } else if (t >= 0xd4 && t <= 0xd8) { /* fixext 1..16 */
+            ok = mw_cur_skip(&c, 1 + ((size_t)1 << (t - 0xd4)));
+        } else if (t == 0xdc || t == 0xdd) {
+            ok = mw_cur_get_uN(&c, t == 0xdc ? 2 : 4, &n);
+            add = n;
+        } else if (t == 0xde || t == 0xdf) {
+            ok = mw_cur_get_uN(&c, t == 0xde ? 2 : 4, &n);
+            add = 2u * (uint64_t)n;
+        } else {
+            return 0; /* 0xc1: never used */
+        }
+        if (!ok) return 0;
+        pending += add;
+        if (pending > c.len) return 0;
+    }
+    return len - c.len;
 }
 
 #define FAIL(...)                                                                                  \
@@ -520,8 +549,7 @@ ct_snapshot *ct_snapshot_load(const char *path, char *err, size_t errlen) {
     msgpack_unpacked_init(&s->up);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
-    if (fd < 0)
-        FAIL("%s: %s", path, strerror(errno));
+    if (fd < 0) FAIL("%s: %s", path, strerror(errno));
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
         FAIL("%s: not a regular file", path);
@@ -537,6 +565,10 @@ ct_snapshot *ct_snapshot_load(const char *path, char *err, size_t errlen) {
         s->map = NULL;
         FAIL("%s: mmap: %s", path, strerror(errno));
     }
+    size_t doc = msgpack_shape(s->map, s->map_len);
+    if (doc == 0) FAIL("%s: not a complete msgpack document (truncated or corrupt)", path);
+    if (doc != s->map_len)
+        FAIL("%s: %zu trailing bytes after the snapshot", path, s->map_len - doc);
     size_t off = 0;
     msgpack_unpack_return ur = msgpack_unpack_next(&s->up, s->map, s->map_len, &off);
     if (ur != MSGPACK_UNPACK_SUCCESS)
@@ -550,16 +582,15 @@ ct_snapshot *ct_snapshot_load(const char *path, char *err, size_t errlen) {
         memcmp(fmt.p, k_format, fmt.n))
         FAIL("%s: not a mitmwatch ctcache snapshot", path);
     if (!get_u64(map_get(root, "version"), &ver) || ver != CT_SNAPSHOT_VERSION)
-        FAIL("%s: snapshot format version %llu, this build reads %d", path,
-             (unsigned long long)ver, CT_SNAPSHOT_VERSION);
+        FAIL("%s: snapshot format version %llu, this build reads %d", path, (unsigned long long)ver,
+             CT_SNAPSHOT_VERSION);
     if (!get_i64(map_get(root, "created"), &s->created))
         FAIL("%s: created: missing or not an integer", path);
     const msgpack_object *srcs = map_get(root, "sources"), *ents = map_get(root, "entries");
     if (!srcs || srcs->type != MSGPACK_OBJECT_ARRAY || !ents || ents->type != MSGPACK_OBJECT_ARRAY)
         FAIL("%s: sources/entries: missing or not arrays", path);
     s->src = calloc(srcs->via.array.size + 1, sizeof *s->src);
-    if (!s->src)
-        FAIL("out of memory");
+    if (!s->src) FAIL("out of memory");
     for (uint32_t i = 0; i < srcs->via.array.size; i++) {
         s->n_src = i + 1;
         if (!load_source(&srcs->via.array.ptr[i], &s->src[i]))
@@ -568,20 +599,17 @@ ct_snapshot *ct_snapshot_load(const char *path, char *err, size_t errlen) {
     size_t total_names = 0;
     for (uint32_t i = 0; i < ents->via.array.size; i++) {
         const msgpack_object *nm = map_get(&ents->via.array.ptr[i], "names");
-        if (nm && nm->type == MSGPACK_OBJECT_ARRAY)
-            total_names += nm->via.array.size;
+        if (nm && nm->type == MSGPACK_OBJECT_ARRAY) total_names += nm->via.array.size;
     }
     s->v = calloc(ents->via.array.size + 1, sizeof *s->v);
     s->names = calloc(total_names + 1, sizeof *s->names);
-    if (!s->v || !s->names)
-        FAIL("out of memory");
+    if (!s->v || !s->names) FAIL("out of memory");
     ct_str *pool = s->names;
     for (uint32_t i = 0; i < ents->via.array.size; i++)
         if (!load_entry(&ents->via.array.ptr[i], &s->v[i], &pool))
             FAIL("%s: entries[%u]: malformed", path, i);
     s->n = ents->via.array.size;
-    if (!index_build(&s->idx, s->n, snap_tbs, s))
-        FAIL("out of memory");
+    if (!index_build(&s->idx, s->n, snap_tbs, s)) FAIL("out of memory");
     for (size_t i = 0; i < s->n; i++)
         if (index_find(&s->idx, s->v[i].tbs, snap_tbs, s) != i + 1)
             FAIL("%s: entries[%zu]: duplicate tbs_sha256", path, i);
@@ -592,11 +620,9 @@ fail:
 }
 
 void ct_snapshot_free(ct_snapshot *s) {
-    if (!s)
-        return;
+    if (!s) return;
     msgpack_unpacked_destroy(&s->up);
-    if (s->map)
-        munmap(s->map, s->map_len);
+    if (s->map) munmap(s->map, s->map_len);
     free(s->v);
     free(s->names);
     free(s->idx.slots);
@@ -606,8 +632,12 @@ void ct_snapshot_free(ct_snapshot *s) {
     free(s);
 }
 
-size_t ct_snapshot_count(const ct_snapshot *s) { return s->n; }
-int64_t ct_snapshot_created(const ct_snapshot *s) { return s->created; }
+size_t ct_snapshot_count(const ct_snapshot *s) {
+    return s->n;
+}
+int64_t ct_snapshot_created(const ct_snapshot *s) {
+    return s->created;
+}
 const ct_entry_view *ct_snapshot_entry(const ct_snapshot *s, size_t i) {
     return i < s->n ? &s->v[i] : NULL;
 }
@@ -624,24 +654,23 @@ bool ct_snapshot_has(const ct_snapshot *s, const uint8_t tbs[32]) {
 uint64_t ct_snapshot_max_mmd(const ct_snapshot *s, uint64_t dflt) {
     uint64_t m = 0;
     for (size_t i = 0; s && i < s->n_src; i++)
-        if (s->src[i].mmd_s > m)
-            m = s->src[i].mmd_s;
+        if (s->src[i].mmd_s > m) m = s->src[i].mmd_s;
     return m ? m : dflt;
 }
 
 ct_check ct_snapshot_check(const ct_snapshot *s, const uint8_t tbs[32], int64_t issued_s,
                            uint64_t mmd_s) {
-    if (!s)
-        return CT_CHECK_NO_SNAPSHOT;
-    if (ct_snapshot_has(s, tbs))
-        return CT_CHECK_LOGGED;
+    if (!s) return CT_CHECK_NO_SNAPSHOT;
+    if (ct_snapshot_has(s, tbs)) return CT_CHECK_LOGGED;
     if (mmd_s > (uint64_t)INT64_MAX / 2 || issued_s > INT64_MAX / 2 ||
         issued_s + (int64_t)mmd_s > s->created)
         return CT_CHECK_GRACE;
     return CT_CHECK_NOT_IN_CT;
 }
 
-size_t ct_snapshot_source_count(const ct_snapshot *s) { return s->n_src; }
+size_t ct_snapshot_source_count(const ct_snapshot *s) {
+    return s->n_src;
+}
 const ct_source_state *ct_snapshot_source(const ct_snapshot *s, size_t i) {
     return i < s->n_src ? &s->src[i] : NULL;
 }
@@ -655,23 +684,25 @@ static char *dup_n(const ct_str *s) {
     return r;
 }
 
-static char *dup_c(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_c(const char *s) {
+    return s ? strdup(s) : NULL;
+}
 
 mw_rc ct_store_from_snapshot(ct_store *st, const ct_snapshot *s) {
     for (size_t i = 0; i < s->n_src; i++) {
         const ct_source_state *a = &s->src[i];
         ct_source_state *b = ct_store_source(st, a->kind, a->url, a->key);
-        if (!b)
-            return MW_ERR;
+        if (!b) return MW_ERR;
         char *kind = b->kind, *url = b->url, *key = b->key;
+        free(b->after); /* a repeated source: the later one wins */
+        free(b->reason);
         *b = *a;
         b->kind = kind;
         b->url = url;
         b->key = key;
         b->after = dup_c(a->after);
         b->reason = dup_c(a->reason);
-        if ((a->after && !b->after) || (a->reason && !b->reason))
-            return MW_ERR;
+        if ((a->after && !b->after) || (a->reason && !b->reason)) return MW_ERR;
     }
     for (size_t i = 0; i < s->n; i++) {
         const ct_entry_view *v = &s->v[i];
@@ -728,12 +759,11 @@ ct_snapshot *ct_reloader_check(ct_reloader *r, bool force, char *err, size_t err
         return NULL;
     }
     int64_t mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-    if (!force && r->have && r->dev == sb.st_dev && r->ino == sb.st_ino &&
-        r->size == sb.st_size && r->mtime_ns == mt)
+    if (!force && r->have && r->dev == sb.st_dev && r->ino == sb.st_ino && r->size == sb.st_size &&
+        r->mtime_ns == mt)
         return NULL;
     ct_snapshot *s = ct_snapshot_load(r->path, err, errlen);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     /* A rename swaps the inode, so the identity seen before loading is the one loaded unless
      * a writer raced us; then the next check loads again. */
     r->dev = sb.st_dev;

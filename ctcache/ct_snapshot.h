@@ -37,9 +37,9 @@ typedef struct {
 
 /* A view of one entry; pointers into the snapshot (or the store) that owns it. */
 typedef struct {
-    const uint8_t *tbs;     /* 32 bytes */
-    const uint8_t *cert;    /* 32 bytes, NULL when only a precertificate is known */
-    const uint8_t *log_id;  /* 32 bytes, NULL for sources without one */
+    const uint8_t *tbs;    /* 32 bytes */
+    const uint8_t *cert;   /* 32 bytes, NULL when only a precertificate is known */
+    const uint8_t *log_id; /* 32 bytes, NULL for sources without one */
     const ct_str *names;
     uint32_t n_names;
     ct_str issuer, source;
@@ -120,9 +120,9 @@ MW_WUR mw_rc ct_store_from_snapshot(ct_store *st, const ct_snapshot *s);
 uint64_t ct_snapshot_max_mmd(const ct_snapshot *s, uint64_t dflt);
 
 typedef enum {
-    CT_CHECK_LOGGED,      /* the snapshot holds this TBS hash */
-    CT_CHECK_NOT_IN_CT,   /* absent, and old enough that the logs had to include it */
-    CT_CHECK_GRACE,       /* absent, but issued less than the merge delay before the sync */
+    CT_CHECK_LOGGED,    /* the snapshot holds this TBS hash */
+    CT_CHECK_NOT_IN_CT, /* absent, and old enough that the logs had to include it */
+    CT_CHECK_GRACE,     /* absent, but issued less than the merge delay before the sync */
     CT_CHECK_NO_SNAPSHOT,
 } ct_check;
 

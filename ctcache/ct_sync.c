@@ -26,15 +26,13 @@ void ct_config_free(ct_config *c) {
 }
 
 void ct_progress(const ct_sync_ctx *x, const char *label, uint64_t done, uint64_t total) {
-    if (!x->cfg->progress || !isatty(STDERR_FILENO))
-        return;
+    if (!x->cfg->progress || !isatty(STDERR_FILENO)) return;
     fprintf(stderr, "\r%s %llu/%llu", label, (unsigned long long)done, (unsigned long long)total);
     fflush(stderr);
 }
 
 void ct_progress_end(const ct_sync_ctx *x) {
-    if (x->cfg->progress && isatty(STDERR_FILENO))
-        fputc('\n', stderr);
+    if (x->cfg->progress && isatty(STDERR_FILENO)) fputc('\n', stderr);
 }
 
 void ct_src_fail(ct_src_result *r, ct_src_status st, const char *fmt, ...) {

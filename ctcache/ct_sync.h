@@ -16,10 +16,10 @@
 #include "ct_stats.h"
 
 typedef struct {
-    const char *url;        /* RFC 6962: log base URL; tiles: monitoring prefix */
-    const char *pubkey;     /* PEM file with the log's public key */
-    const char *origin;     /* tiles: checkpoint origin / note key name; NULL = from the URL */
-    uint64_t mmd_s;         /* maximum merge delay; 0 = ct_config.default_mmd_s */
+    const char *url;    /* RFC 6962: log base URL; tiles: monitoring prefix */
+    const char *pubkey; /* PEM file with the log's public key */
+    const char *origin; /* tiles: checkpoint origin / note key name; NULL = from the URL */
+    uint64_t mmd_s;     /* maximum merge delay; 0 = ct_config.default_mmd_s */
 } ct_log_cfg;
 
 typedef struct {
@@ -33,15 +33,15 @@ typedef struct {
     const char **certspotter;
     size_t n_certspotter;
     const char *certspotter_key;
-    const char *ctcache;        /* snapshot path */
-    const char **known_dirs;    /* known-certificate stores */
+    const char *ctcache;     /* snapshot path */
+    const char **known_dirs; /* known-certificate stores */
     size_t n_known_dirs;
-    const char *ack_file;       /* acknowledged TBS hashes, one hex a line */
+    const char *ack_file; /* acknowledged TBS hashes, one hex a line */
     ct_http_opts http;
-    uint32_t batch;             /* get-entries batch size */
-    uint64_t checkpoint;        /* entries between verified, persisted checkpoints */
+    uint32_t batch;      /* get-entries batch size */
+    uint64_t checkpoint; /* entries between verified, persisted checkpoints */
     uint64_t default_mmd_s;
-    bool progress;              /* progress line on a terminal */
+    bool progress; /* progress line on a terminal */
 } ct_config;
 
 void ct_config_init(ct_config *c);
@@ -69,7 +69,7 @@ typedef struct {
     ct_store *store;
     ct_http *http;
     ct_stats *st;
-    mw_buf *resp;  /* reused response buffer (capped) */
+    mw_buf *resp; /* reused response buffer (capped) */
     int64_t now;
     bool dirty; /* the store or a source state changed: the snapshot must be written */
     bool (*write_checkpoint)(void *ud);

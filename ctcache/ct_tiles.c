@@ -44,11 +44,9 @@ static void default_origin(char *out, size_t n, const char *url) {
 
 static bool parse_u64_text(const char *s, size_t n, uint64_t *out) {
     uint64_t v = 0;
-    if (n == 0 || n > 19 || (n > 1 && s[0] == '0'))
-        return false;
+    if (n == 0 || n > 19 || (n > 1 && s[0] == '0')) return false;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
+        if (s[i] < '0' || s[i] > '9') return false;
         v = v * 10 + (uint64_t)(s[i] - '0');
     }
     *out = v;
@@ -58,8 +56,7 @@ static bool parse_u64_text(const char *s, size_t n, uint64_t *out) {
 /* One line of [p, end): returns its length, sets *next past the '\n'; -1 when no '\n'. */
 static long line(const char *p, const char *end, const char **next) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
-    if (!nl)
-        return -1;
+    if (!nl) return -1;
     *next = nl + 1;
     return nl - p;
 }
@@ -124,16 +121,13 @@ static bool verify_note(const ct_logkey *key, const char *origin, const char *tx
     while (p < end && (l = line(p, end, &next)) >= 0) {
         const char *s = p;
         p = next;
-        if ((size_t)l < sizeof dash - 1 + olen + 2 || memcmp(s, dash, sizeof dash - 1))
-            continue;
+        if ((size_t)l < sizeof dash - 1 + olen + 2 || memcmp(s, dash, sizeof dash - 1)) continue;
         s += sizeof dash - 1;
         size_t rest = (size_t)l - (sizeof dash - 1);
-        if (memcmp(s, origin, olen) || s[olen] != ' ')
-            continue;
+        if (memcmp(s, origin, olen) || s[olen] != ' ') continue;
         size_t sl = 0;
         uint8_t *sig = ct_b64_decode(s + olen + 1, rest - olen - 1, 4096, &sl);
-        if (!sig)
-            continue;
+        if (!sig) continue;
         bool ok = false;
         if (sl > 12 && !memcmp(sig, want_id, 4)) {
             uint64_t ts = 0;
@@ -143,8 +137,7 @@ static bool verify_note(const ct_logkey *key, const char *origin, const char *tx
             ok = ct_sth_verify(key, ts, cp->size, cp->root, sig + 12, sl - 12);
         }
         free(sig);
-        if (ok)
-            return true;
+        if (ok) return true;
     }
     snprintf(why, whylen, "no valid signature by the log's key on the checkpoint");
     return false;
@@ -161,10 +154,9 @@ static void tile_index_path(char *out, size_t n, uint64_t idx) {
     size_t o = 0;
     out[0] = '\0';
     for (int i = k - 1; i >= 0; i--) {
-        int w = snprintf(out + o, n - o, "%s%s%s", i == k - 1 ? "" : "/", i > 0 ? "x" : "",
-                         parts[i]);
-        if (w < 0 || (size_t)w >= n - o)
-            return;
+        int w =
+            snprintf(out + o, n - o, "%s%s%s", i == k - 1 ? "" : "/", i > 0 ? "x" : "", parts[i]);
+        if (w < 0 || (size_t)w >= n - o) return;
         o += (size_t)w;
     }
 }
@@ -185,8 +177,7 @@ static bool staged_push(staged *s, ct_entry *e) {
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 16;
         ct_entry *nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv)
-            return false;
+        if (!nv) return false;
         s->v = nv;
         s->cap = nc;
     }
@@ -249,9 +240,8 @@ void ct_sync_tiles(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
         ct_src_fail(r, CT_SRC_FAILED, "%s: %s", url, hr.error);
         goto out;
     }
-    if (x->resp->len > CHECKPOINT_MAX ||
-        !verify_note(&key, origin, (const char *)x->resp->data, x->resp->len, &cp, why,
-                     sizeof why)) {
+    if (x->resp->len > CHECKPOINT_MAX || !verify_note(&key, origin, (const char *)x->resp->data,
+                                                      x->resp->len, &cp, why, sizeof why)) {
         x->st->sth_invalid++;
         ct_src_fail(r, CT_SRC_FAILED, "%s: %s", url,
                     x->resp->len > CHECKPOINT_MAX ? "checkpoint too large" : why);
@@ -262,7 +252,8 @@ void ct_sync_tiles(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
         if (cp.size < ss->tree_size ||
             (cp.size == ss->tree_size && memcmp(cp.root, ss->root_hash, 32))) {
             char w[300];
-            snprintf(w, sizeof w, "checkpoint of size %llu contradicts the verified one of size %llu",
+            snprintf(w, sizeof w,
+                     "checkpoint of size %llu contradicts the verified one of size %llu",
                      (unsigned long long)cp.size, (unsigned long long)ss->tree_size);
             ct_src_fail(r, CT_SRC_INCONSISTENT, "%s", w);
             x->st->consistency_failed++;
@@ -322,8 +313,7 @@ void ct_sync_tiles(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
                     : ct_entry_from_precert_tbs(te.cert.data, te.cert.len, &o, &x->cfg->watch,
                                                 x->st, &e);
             if (er == CT_ENTRY_NOMEM || (er == CT_ENTRY_WATCHED && !staged_push(&stg, &e))) {
-                if (er == CT_ENTRY_WATCHED)
-                    ct_entry_clear(&e);
+                if (er == CT_ENTRY_WATCHED) ct_entry_clear(&e);
                 ct_src_fail(r, CT_SRC_FAILED, "out of memory");
                 goto out;
             }

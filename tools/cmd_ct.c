@@ -52,12 +52,10 @@ static void usage(FILE *f) {
 
 static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
     char *end = NULL;
-    if (!s || *s < '0' || *s > '9')
-        return false;
+    if (!s || *s < '0' || *s > '9') return false;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || !end || *end || v < min || v > max)
-        return false;
+    if (errno || !end || *end || v < min || v > max) return false;
     *out = v;
     return true;
 }
@@ -93,8 +91,7 @@ static char *keep(ct_cli *c, char *s) {
 
 static bool push_str(const char ***v, size_t *n, const char *s) {
     const char **nv = realloc((void *)*v, (*n + 1) * sizeof *nv);
-    if (!nv)
-        return false;
+    if (!nv) return false;
     nv[(*n)++] = s;
     *v = nv;
     return true;
@@ -103,23 +100,19 @@ static bool push_str(const char ***v, size_t *n, const char *s) {
 /* URL,PUBKEY[,EXTRA] */
 static bool push_log(ct_cli *c, ct_log_cfg **v, size_t *n, const char *arg, bool tiles) {
     char *s = keep(c, strdup(arg));
-    if (!s)
-        return false;
+    if (!s) return false;
     char *k = strchr(s, ',');
-    if (!k)
-        return false;
+    if (!k) return false;
     *k++ = '\0';
     char *extra = strchr(k, ',');
-    if (extra)
-        *extra++ = '\0';
+    if (extra) *extra++ = '\0';
     ct_log_cfg l = {s, k, NULL, 0};
     if (extra && tiles)
         l.origin = extra;
     else if (extra && !parse_u64(extra, 1, 10 * 86400, &l.mmd_s))
         return false;
     ct_log_cfg *nv = realloc(*v, (*n + 1) * sizeof *nv);
-    if (!nv)
-        return false;
+    if (!nv) return false;
     nv[(*n)++] = l;
     *v = nv;
     return true;
@@ -127,8 +120,7 @@ static bool push_log(ct_cli *c, ct_log_cfg **v, size_t *n, const char *arg, bool
 
 static char *read_key_file(const char *path) {
     FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     char buf[512];
     char *r = NULL;
     if (fgets(buf, sizeof buf, f)) {
@@ -187,8 +179,10 @@ static int parse_args(ct_cli *c, int argc, char **argv, const char *cmd) {
             c->cfg.progress = false;
             takes = false;
         } else if (!strcmp(a, "-c") && v) {
-            fprintf(stderr, "mitmwatch ct %s: -c CONFIG: the policy file does not carry ctcache "
-                            "settings yet; give them as options\n", cmd);
+            fprintf(stderr,
+                    "mitmwatch ct %s: -c CONFIG: the policy file does not carry ctcache "
+                    "settings yet; give them as options\n",
+                    cmd);
             return -1;
         } else if (a[0] != '-' && !strcmp(cmd, "show") && !c->name) {
             c->name = a;
@@ -205,8 +199,7 @@ static int parse_args(ct_cli *c, int argc, char **argv, const char *cmd) {
             fprintf(stderr, "mitmwatch ct %s: %s: invalid value: %s\n", cmd, a, v ? v : "");
             return -1;
         }
-        if (takes)
-            i++;
+        if (takes) i++;
     }
     if (!c->cfg.ctcache) {
         fprintf(stderr, "mitmwatch ct %s: --ctcache FILE is required\n", cmd);
@@ -380,17 +373,15 @@ static int do_sync(ct_cli *c) {
                 (unsigned long long)s->watched, s->message[0] ? ": " : "", s->message);
         if (s->status == CT_SRC_FAILED || s->status == CT_SRC_DISTRUSTED) {
             st.sources_failed++;
-            if (rc == CT_EXIT_OK)
-                rc = CT_EXIT_ERR;
+            if (rc == CT_EXIT_OK) rc = CT_EXIT_ERR;
         }
         if (s->status == CT_SRC_INCONSISTENT) {
             mw_json j;
             char msg[1200];
-            snprintf(msg, sizeof msg, "CT log %s is inconsistent and no longer trusted: %s",
-                     s->url, s->message);
+            snprintf(msg, sizeof msg, "CT log %s is inconsistent and no longer trusted: %s", s->url,
+                     s->message);
             mw_json_init(&j, &ev);
-            alert_head(&j, c, "ct.log_inconsistent", "CT log contradicted its own history", 4,
-                       msg);
+            alert_head(&j, c, "ct.log_inconsistent", "CT log contradicted its own history", 4, msg);
             mw_json_kobj(&j, "mitmwatch");
             mw_json_kstr(&j, "expected", "each signed tree head extends the last verified one");
             mw_json_kstr(&j, "observed", s->message);
@@ -408,8 +399,8 @@ static int do_sync(ct_cli *c) {
     mw_buf_free(&ev);
     if (x.dirty || access(cfg->ctcache, F_OK) != 0) {
         if (ct_store_write(&store, cfg->ctcache, now_us() / 1000000) != MW_OK) {
-            fprintf(stderr, "mitmwatch ct sync: %s: cannot write the snapshot: %s\n",
-                    cfg->ctcache, strerror(errno));
+            fprintf(stderr, "mitmwatch ct sync: %s: cannot write the snapshot: %s\n", cfg->ctcache,
+                    strerror(errno));
             rc = CT_EXIT_ERR;
         }
     }
@@ -440,8 +431,8 @@ static void on_finding(const ct_entry_view *e, void *ud) {
              "certificate store",
              nl, e->n_names ? e->names[0].p : "", tbs);
     mw_json_init(&j, a->ev);
-    alert_head(&j, a->c, "ct.unknown_issuance", "CT-logged certificate not in the known store",
-               3, msg);
+    alert_head(&j, a->c, "ct.unknown_issuance", "CT-logged certificate not in the known store", 3,
+               msg);
     mw_json_kobj(&j, "mitmwatch");
     mw_json_kstr(&j, "expected", "known certificate or acknowledged TBS hash");
     mw_json_kstr(&j, "observed", tbs);
@@ -455,8 +446,7 @@ static void on_finding(const ct_entry_view *e, void *ud) {
 static ct_snapshot *load_snap(const ct_cli *c, const char *cmd) {
     char err[512];
     ct_snapshot *s = ct_snapshot_load(c->cfg.ctcache, err, sizeof err);
-    if (!s)
-        fprintf(stderr, "mitmwatch ct %s: %s\n", cmd, err);
+    if (!s) fprintf(stderr, "mitmwatch ct %s: %s\n", cmd, err);
     return s;
 }
 
@@ -482,15 +472,15 @@ static int do_audit(ct_cli *c) {
     ct_hashset_seal(&known);
     ct_hashset_seal(&ack);
     s = load_snap(c, "audit");
-    if (!s)
-        goto out;
+    if (!s) goto out;
     mw_buf ev;
     mw_buf_init(&ev, 1 << 16);
     audit_ud ud = {c, &ev};
     size_t n = ct_audit(s, &c->cfg.watch, &known, &ack, on_finding, &ud);
     mw_buf_free(&ev);
-    fprintf(stderr, "ct audit: %zu finding%s; %zu cached entries, %zu known certificates in %zu "
-                    "files, %zu acknowledged\n",
+    fprintf(stderr,
+            "ct audit: %zu finding%s; %zu cached entries, %zu known certificates in %zu "
+            "files, %zu acknowledged\n",
             n, n == 1 ? "" : "s", ct_snapshot_count(s), ks.certs, ks.files, ack.n);
     rc = n ? CT_EXIT_FINDINGS : CT_EXIT_OK;
 out:
@@ -508,8 +498,7 @@ static int do_show(ct_cli *c) {
         return CT_EXIT_ERR;
     }
     ct_snapshot *s = load_snap(c, "show");
-    if (!s)
-        return CT_EXIT_ERR;
+    if (!s) return CT_EXIT_ERR;
     mw_buf b;
     mw_buf_init(&b, 1 << 16);
     size_t n = 0;
@@ -518,8 +507,7 @@ static int do_show(ct_cli *c) {
         bool hit = false;
         for (uint32_t k = 0; k < e->n_names && !hit; k++)
             hit = ct_name_selects(c->name, e->names[k].p, e->names[k].n);
-        if (!hit)
-            continue;
+        if (!hit) continue;
         mw_json j;
         mw_json_init(&j, &b);
         entry_json(&j, e);
@@ -581,7 +569,8 @@ int cmd_ct(int argc, char **argv) {
         return argc < 2 ? CT_EXIT_ERR : CT_EXIT_OK;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "sync") && strcmp(cmd, "audit") && strcmp(cmd, "show") && strcmp(cmd, "check")) {
+    if (strcmp(cmd, "sync") && strcmp(cmd, "audit") && strcmp(cmd, "show") &&
+        strcmp(cmd, "check")) {
         fprintf(stderr, "mitmwatch ct: unknown subcommand %s\n", cmd);
         usage(stderr);
         return CT_EXIT_ERR;

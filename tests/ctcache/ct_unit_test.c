@@ -34,9 +34,14 @@ static void hex2(const char *h, uint8_t out[32]) {
 
 static void test_rfc6962_reference(void) {
     /* The reference tree of the certificate-transparency test suite (8 leaves). */
-    static const char *const leaves[] = {"",         "00",       "10",
-                                         "2021",     "3031",     "40414243",
-                                         "5051525354555657", "606162636465666768696a6b6c6d6e6f"};
+    static const char *const leaves[] = {"",
+                                         "00",
+                                         "10",
+                                         "2021",
+                                         "3031",
+                                         "40414243",
+                                         "5051525354555657",
+                                         "606162636465666768696a6b6c6d6e6f"};
     ct_frontier f;
     uint8_t root[32], want[32], d[16], lh[32];
     ct_frontier_init(&f);
@@ -62,8 +67,7 @@ static void test_rfc6962_reference(void) {
 static void test_vectors(const char *path) {
     FILE *f = fopen(path, "r");
     CHECK(f != NULL);
-    if (!f)
-        return;
+    if (!f) return;
     static char line[8192];
     int ok_lines = 0, bad_lines = 0, root_lines = 0;
     /* leaves as ctlab.py builds them: leaf i = byte i repeated i % 7 + 1 times */
@@ -91,8 +95,7 @@ static void test_vectors(const char *path) {
             root_lines++;
             continue;
         }
-        if (nt < 5)
-            continue;
+        if (nt < 5) continue;
         uint64_t m = strtoull(tok[1], NULL, 10), n = strtoull(tok[2], NULL, 10);
         uint8_t r1[32], r2[32], proof[64][32];
         hex2(tok[3], r1);
@@ -185,8 +188,7 @@ static void make_entry(ct_entry *e, int i) {
     memset(e, 0, sizeof *e);
     mw_sha256(&i, sizeof i, e->tbs);
     e->has_cert = i % 2 == 0;
-    if (e->has_cert)
-        mw_sha256("c", 1, e->cert);
+    if (e->has_cert) mw_sha256("c", 1, e->cert);
     e->names = calloc(2, sizeof *e->names);
     e->names[0] = strdup("www.example.test");
     e->names[1] = strdup(i % 3 ? "a.example.test" : "b.example.test");
@@ -202,8 +204,7 @@ static void make_entry(ct_entry *e, int i) {
 
 static long file_size(const char *p) {
     FILE *f = fopen(p, "rb");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fclose(f);
@@ -214,10 +215,8 @@ static void copy_prefix(const char *from, const char *to, long n) {
     FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
     for (long i = 0; a && b && i < n; i++)
         fputc(fgetc(a), b);
-    if (a)
-        fclose(a);
-    if (b)
-        fclose(b);
+    if (a) fclose(a);
+    if (b) fclose(b);
 }
 
 static void test_snapshot(const char *dir) {
@@ -282,8 +281,7 @@ static void test_snapshot(const char *dir) {
         CHECK(src && src->frontier.size == 11 && src->tree_size == 14 && src->mmd_s == 3600);
         uint8_t r1[32], r2[32];
         ct_frontier_root(&ss->frontier, r1);
-        if (src)
-            ct_frontier_root(&src->frontier, r2);
+        if (src) ct_frontier_root(&src->frontier, r2);
         CHECK(src && !memcmp(r1, r2, 32));
         /* store <- snapshot -> store -> file: identical bytes */
         ct_store st2;
@@ -318,10 +316,9 @@ static void test_snapshot(const char *dir) {
     ct_snapshot_free(t);
     f = fopen(bad, "wb");
     /* {"format":"mitmwatch-ctcache","version":2} */
-    static const uint8_t v2[] = {0x82, 0xa6, 'f', 'o', 'r', 'm', 'a', 't', 0xb1, 'm', 'i',
-                                 't',  'm',  'w', 'a', 't', 'c', 'h', '-', 'c', 't', 'c',
-                                 'a',  'c',  'h', 'e', 0xa7, 'v', 'e', 'r', 's', 'i', 'o',
-                                 'n',  0x02};
+    static const uint8_t v2[] = {0x82, 0xa6, 'f',  'o', 'r', 'm', 'a', 't', 0xb1, 'm', 'i', 't',
+                                 'm',  'w',  'a',  't', 'c', 'h', '-', 'c', 't',  'c', 'a', 'c',
+                                 'h',  'e',  0xa7, 'v', 'e', 'r', 's', 'i', 'o',  'n', 0x02};
     fwrite(v2, 1, sizeof v2, f);
     fclose(f);
     t = ct_snapshot_load(bad, err, sizeof err);
@@ -354,8 +351,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: ct_unit_test MERKLE_VECTORS TMPDIR\n");
         return 2;
     }
-    if (!mw_hash_init())
-        return 1;
+    if (!mw_hash_init()) return 1;
     test_rfc6962_reference();
     test_vectors(argv[1]);
     test_names();
