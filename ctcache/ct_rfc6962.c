@@ -334,7 +334,8 @@ void ct_sync_rfc6962(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
             }
         }
     }
-    if (!have_old || s.tree_size != ss->tree_size || s.timestamp > ss->sth_timestamp) {
+    /* A newer head of the same tree adds nothing: no rewrite, no reload on the sensors. */
+    if (!have_old || s.tree_size != ss->tree_size) {
         ss->tree_size = s.tree_size;
         ss->sth_timestamp = s.timestamp;
         memcpy(ss->root_hash, s.root, 32);

@@ -344,7 +344,7 @@ void ct_sync_tiles(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
         }
         r->watched++;
     }
-    if (cp.size != ss->tree_size || cp.timestamp > ss->sth_timestamp) {
+    if (ss->sth_timestamp == 0 || cp.size != ss->tree_size) {
         ss->frontier = work;
         ss->tree_size = cp.size;
         ss->sth_timestamp = cp.timestamp;

@@ -342,12 +342,16 @@ class State:
         self.requests = []
 
     def take_fault(self, name):
+        """True for the next n matching requests after skipping the first `skip`."""
         with self.lock:
-            n = self.faults.get(name, 0)
-            if n > 0:
-                self.faults[name] = n - 1
-                return True
-        return False
+            skip, n = self.faults.get(name, (0, 0))
+            if n <= 0:
+                return False
+            if skip > 0:
+                self.faults[name] = (skip - 1, n)
+                return False
+            self.faults[name] = (0, n - 1)
+            return True
 
 
 def crtsh_rows(st, q):
@@ -446,7 +450,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             lg.ts += 1000
         elif cmd == "fault":
             with st.lock:
-                st.faults[parts[1]] = int(q.get("n", ["1"])[0])
+                st.faults[parts[1]] = (int(q.get("skip", ["0"])[0]), int(q.get("n", ["1"])[0]))
         elif cmd == "requests":
             with st.lock:
                 r = list(st.requests)

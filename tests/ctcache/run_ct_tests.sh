@@ -148,6 +148,35 @@ audit --ack "$WORK/ack"
 eq "bad ack file exit" $? 1
 eq "bad ack file message" "$(cat "$WORK/err")" "mitmwatch ct audit: $WORK/ack:4: expected a TBS SHA-256 in hex (64 digits)"
 
+# ---- 6b. retries exhausted, and a Retry-After longer than allowed: the source fails
+SR=$WORK/r.ctcache
+cp "$S" "$SR"
+sync_r() { ct sync --ctcache "$SR" "${WATCH[@]}" --log "$URL/b/,$LAB/log-b.pub" --batch 3 \
+    --no-progress "$@" >"$WORK/out" 2>"$WORK/err"; }
+ctl "fault/429?n=5"
+sync_r --retries 1 --backoff 100
+eq "retries exhausted" "$? $(stat http_rate_limited) $(stat http_retries) $(stat http_failures)" "1 2 1 1"
+ctl "fault/429?n=5"
+sync_r --max-retry-after 0
+eq "Retry-After over the limit" "$? $(stat http_rate_limited) $(stat http_retries)" "1 1 0"
+grep -q "Retry-After 1 s is over the limit of 0 s" "$WORK/err"
+eq "Retry-After over the limit message" $? 0
+ctl "fault/429?n=0"
+
+# ---- 6c. an interrupted sync resumes at its last verified checkpoint
+SI=$WORK/i.ctcache
+ctl "fault/badjson?skip=2&n=1"
+ct sync --ctcache "$SI" "${WATCH[@]}" "${LOGA[@]}" --batch 3 --checkpoint 4 --no-progress \
+    >"$WORK/out" 2>"$WORK/err"
+eq "interrupted sync exit" $? 1
+eq "interrupted sync kept the checkpoint" "$(snap "$SI" sources)" \
+   "rfc6962 - tree_size=14 next=6 distrusted=0 after=-"
+eq "interrupted sync entries" "$(snap "$SI" | cut -d' ' -f1 | tr '\n' ' ')" "api mail www "
+ct sync --ctcache "$SI" "${WATCH[@]}" "${LOGA[@]}" --batch 3 --checkpoint 4 --no-progress \
+    >"$WORK/out" 2>"$WORK/err"
+eq "resumed sync" "$? $(stat entries_fetched)" "0 8"
+eq "resumed sync equals the straight one" "$(snap "$SI")" "$(snap "$S")"
+
 # ---- 7. nothing new: no write, same bytes
 GOOD=$(sha "$S")
 sync_a
