@@ -577,7 +577,7 @@ ct_snapshot *ct_snapshot_load(const char *path, char *err, size_t errlen) {
         FAIL("%s: %zu trailing bytes after the snapshot", path, s->map_len - off);
     const msgpack_object *root = &s->up.data;
     ct_str fmt;
-    uint64_t ver;
+    uint64_t ver = 0;
     if (!get_str(map_get(root, "format"), &fmt) || fmt.n != strlen(k_format) ||
         memcmp(fmt.p, k_format, fmt.n))
         FAIL("%s: not a mitmwatch ctcache snapshot", path);

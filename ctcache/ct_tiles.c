@@ -72,7 +72,7 @@ static bool verify_note(const ct_logkey *key, const char *origin, const char *tx
     /* body: origin, size, root, optional extension lines, then an empty line */
     long l = line(p, end, &next);
     if (l < 0 || (size_t)l != olen || memcmp(p, origin, olen)) {
-        snprintf(why, whylen, "checkpoint origin is not \"%s\"", origin);
+        snprintf(why, whylen, "checkpoint origin is not \"%.200s\"", origin);
         return false;
     }
     p = next;

@@ -136,7 +136,10 @@ static int parse_args(ct_cli *c, int argc, char **argv, const char *cmd) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t u;
         bool ok = true, takes = true;
-        if (!strcmp(a, "--ctcache") && v)
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 1;
+        } else if (!strcmp(a, "--ctcache") && v)
             c->cfg.ctcache = v;
         else if (!strcmp(a, "--watch") && v)
             ok = ct_watchlist_add(&c->cfg.watch, v);
@@ -583,9 +586,9 @@ int cmd_ct(int argc, char **argv) {
         fprintf(stderr, "mitmwatch ct: OpenSSL initialisation failed\n");
         return CT_EXIT_ERR;
     }
-    int rc;
-    if (parse_args(&c, argc, argv, cmd) != 0) {
-        rc = CT_EXIT_ERR;
+    int rc, pa = parse_args(&c, argc, argv, cmd);
+    if (pa != 0) {
+        rc = pa > 0 ? CT_EXIT_OK : CT_EXIT_ERR; /* > 0: --help */
     } else {
         if (!c.observer[0] && gethostname(c.observer, sizeof c.observer - 1) != 0)
             snprintf(c.observer, sizeof c.observer, "mitmwatch");
