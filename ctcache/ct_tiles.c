@@ -16,16 +16,12 @@
 #include "ct_entry.h"
 #include "ct_log.h"
 #include "ct_sync.h"
+#include "ct_tiles.h"
 #include "mw_hash.h"
 
 #define TILE_WIDTH 256
 #define CHECKPOINT_MAX 65536
 #define NOTE_SIG_TYPE_RFC6962 0x05
-
-typedef struct {
-    uint64_t size, timestamp;
-    uint8_t root[32];
-} checkpoint;
 
 static void base_url(char *out, size_t n, const char *url, const char *path) {
     size_t l = strlen(url);
@@ -61,8 +57,8 @@ static long line(const char *p, const char *end, const char **next) {
     return nl - p;
 }
 
-static bool verify_note(const ct_logkey *key, const char *origin, const char *txt, size_t len,
-                        checkpoint *cp, char *why, size_t whylen) {
+bool ct_tiles_verify_checkpoint(const ct_logkey *key, const char *origin, const char *txt,
+                                size_t len, ct_checkpoint *cp, char *why, size_t whylen) {
     const char *end = txt + len, *p = txt, *next;
     size_t olen = strlen(origin);
     if (memchr(txt, '\0', len)) {
@@ -194,7 +190,7 @@ static bool staged_push(staged *s, ct_entry *e) {
  *      };
  *      Fingerprint certificate_chain<0..2^16-1>;
  *  } TileLeaf;                                           static-ct-api, data tiles */
-static mw_rc tile_leaf(mw_cur *c, ct_tsentry *te, mw_cur *ts_bytes) {
+mw_rc ct_tile_leaf(mw_cur *c, ct_tsentry *te, mw_cur *ts_bytes) {
     mw_cur start = *c, pre, chain;
     MW_GUARD(ct_parse_tsentry(c, te));
     ts_bytes->data = start.data;
@@ -209,7 +205,7 @@ static mw_rc tile_leaf(mw_cur *c, ct_tsentry *te, mw_cur *ts_bytes) {
 void ct_sync_tiles(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
     char err[512], source[600], origin[512], url[2048], why[256];
     ct_logkey key;
-    checkpoint cp;
+    ct_checkpoint cp;
     memset(r, 0, sizeof *r);
     snprintf(r->kind, sizeof r->kind, "tiles");
     snprintf(r->url, sizeof r->url, "%s", log->url);
@@ -240,8 +236,9 @@ void ct_sync_tiles(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
         ct_src_fail(r, CT_SRC_FAILED, "%s: %s", url, hr.error);
         goto out;
     }
-    if (x->resp->len > CHECKPOINT_MAX || !verify_note(&key, origin, (const char *)x->resp->data,
-                                                      x->resp->len, &cp, why, sizeof why)) {
+    if (x->resp->len > CHECKPOINT_MAX ||
+        !ct_tiles_verify_checkpoint(&key, origin, (const char *)x->resp->data, x->resp->len, &cp,
+                                    why, sizeof why)) {
         x->st->sth_invalid++;
         ct_src_fail(r, CT_SRC_FAILED, "%s: %s", url,
                     x->resp->len > CHECKPOINT_MAX ? "checkpoint too large" : why);
@@ -283,7 +280,7 @@ void ct_sync_tiles(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
         for (uint64_t i = 0; i < width; i++) {
             ct_tsentry te;
             mw_cur tsb;
-            if (tile_leaf(&c, &te, &tsb) != MW_OK) {
+            if (ct_tile_leaf(&c, &te, &tsb) != MW_OK) {
                 /* Leaf boundaries are lost: nothing after this point can be hashed. */
                 x->st->leaf_malformed++;
                 ct_src_fail(r, CT_SRC_FAILED, "%s: entry %llu malformed", url,
