@@ -1,0 +1,119 @@
+#include "ct_log.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mw_hash.h"
+
+bool ct_logkey_load(const char *pem_path, ct_logkey *k, char *err, size_t errlen) {
+    memset(k, 0, sizeof *k);
+    FILE *f = fopen(pem_path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open", pem_path);
+        return false;
+    }
+    k->pk = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!k->pk) {
+        snprintf(err, errlen, "%s: not a PEM public key", pem_path);
+        return false;
+    }
+    unsigned char *der = NULL;
+    int n = i2d_PUBKEY(k->pk, &der);
+    if (n <= 0) {
+        snprintf(err, errlen, "%s: cannot encode the key", pem_path);
+        ct_logkey_free(k);
+        return false;
+    }
+    k->spki = malloc((size_t)n);
+    if (!k->spki) {
+        OPENSSL_free(der);
+        ct_logkey_free(k);
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    memcpy(k->spki, der, (size_t)n);
+    k->spki_len = (size_t)n;
+    mw_sha256(der, (size_t)n, k->log_id);
+    OPENSSL_free(der);
+    return true;
+}
+
+void ct_logkey_free(ct_logkey *k) {
+    EVP_PKEY_free(k->pk);
+    free(k->spki);
+    memset(k, 0, sizeof *k);
+}
+
+static void put_u64(uint8_t *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+bool ct_sth_verify(const ct_logkey *k, uint64_t timestamp, uint64_t tree_size,
+                   const uint8_t root[32], const uint8_t *ds, size_t ds_len) {
+    mw_cur c = mw_cur_make(ds, ds_len), sig;
+    uint8_t hash_alg, sig_alg;
+    if (!mw_cur_get_u8(&c, &hash_alg) || !mw_cur_get_u8(&c, &sig_alg) ||
+        !mw_cur_get_u16_prefixed(&c, &sig) || !mw_cur_empty(&c) || sig.len == 0)
+        return false;
+    int base = EVP_PKEY_get_base_id(k->pk);
+    /* RFC 5246 7.4.1.4.1: hash 4 = sha256; signature 1 = rsa, 3 = ecdsa. */
+    if (hash_alg != 4 ||
+        !((sig_alg == 3 && base == EVP_PKEY_EC) || (sig_alg == 1 && base == EVP_PKEY_RSA)))
+        return false;
+    uint8_t tbs[2 + 8 + 8 + 32];
+    tbs[0] = 0; /* v1 */
+    tbs[1] = 1; /* tree_hash */
+    put_u64(tbs + 2, timestamp);
+    put_u64(tbs + 10, tree_size);
+    memcpy(tbs + 18, root, 32);
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    bool ok = m && EVP_DigestVerifyInit(m, NULL, EVP_sha256(), NULL, k->pk) == 1 &&
+              EVP_DigestVerify(m, sig.data, sig.len, tbs, sizeof tbs) == 1;
+    EVP_MD_CTX_free(m);
+    return ok;
+}
+
+/*  struct {
+ *      uint64 timestamp;
+ *      LogEntryType entry_type;            -- uint16
+ *      select(entry_type) {
+ *          case x509_entry: ASN.1Cert;     -- opaque <1..2^24-1>
+ *          case precert_entry: PreCert;    -- opaque issuer_key_hash[32];
+ *      } signed_entry;                     --   TBSCertificate <1..2^24-1>
+ *      CtExtensions extensions;            -- opaque <0..2^16-1>
+ *  } TimestampedEntry;                     RFC 6962 3.4 */
+mw_rc ct_parse_tsentry(mw_cur *c, ct_tsentry *e) {
+    uint32_t hi, lo;
+    mw_cur ikh;
+    memset(e, 0, sizeof *e);
+    MW_GUARD_B(mw_cur_get_u32(c, &hi) && mw_cur_get_u32(c, &lo), MW_MALFORMED);
+    e->timestamp = (uint64_t)hi << 32 | lo;
+    MW_GUARD_B(mw_cur_get_u16(c, &e->entry_type), MW_MALFORMED);
+    if (e->entry_type == CT_ENTRY_X509) {
+        MW_GUARD_B(mw_cur_get_u24_prefixed(c, &e->cert), MW_MALFORMED);
+    } else if (e->entry_type == CT_ENTRY_PRECERT) {
+        MW_GUARD_B(mw_cur_get_bytes(c, 32, &ikh), MW_MALFORMED);
+        e->issuer_key_hash = ikh.data;
+        MW_GUARD_B(mw_cur_get_u24_prefixed(c, &e->cert), MW_MALFORMED);
+    } else {
+        return MW_MALFORMED;
+    }
+    MW_ENSURE(e->cert.len > 0, MW_MALFORMED);
+    MW_GUARD_B(mw_cur_get_u16_prefixed(c, &e->extensions), MW_MALFORMED);
+    return MW_OK;
+}
+
+mw_rc ct_parse_leaf(const uint8_t *leaf, size_t len, ct_tsentry *e) {
+    mw_cur c = mw_cur_make(leaf, len);
+    uint8_t version, leaf_type;
+    MW_GUARD_B(mw_cur_get_u8(&c, &version) && mw_cur_get_u8(&c, &leaf_type), MW_MALFORMED);
+    MW_ENSURE(version == 0 && leaf_type == 0, MW_MALFORMED);
+    MW_GUARD(ct_parse_tsentry(&c, e));
+    MW_ENSURE(mw_cur_empty(&c), MW_MALFORMED);
+    return MW_OK;
+}

@@ -1,0 +1,60 @@
+#include "ct_sync.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void ct_config_init(ct_config *c) {
+    memset(c, 0, sizeof *c);
+    ct_http_opts_default(&c->http);
+    c->batch = 256;
+    c->checkpoint = 65536;
+    c->default_mmd_s = 86400; /* RFC 6962 logs in Chrome's and Apple's programs: 24 hours */
+}
+
+void ct_config_free(ct_config *c) {
+    ct_watchlist_free(&c->watch);
+    free(c->logs);
+    free(c->tiles);
+    free(c->crtsh);
+    free(c->certspotter);
+    free(c->known_dirs);
+    memset(c, 0, sizeof *c);
+}
+
+void ct_progress(const ct_sync_ctx *x, const char *label, uint64_t done, uint64_t total) {
+    if (!x->cfg->progress || !isatty(STDERR_FILENO)) return;
+    fprintf(stderr, "\r%s %llu/%llu", label, (unsigned long long)done, (unsigned long long)total);
+    fflush(stderr);
+}
+
+void ct_progress_end(const ct_sync_ctx *x) {
+    if (x->cfg->progress && isatty(STDERR_FILENO)) fputc('\n', stderr);
+}
+
+void ct_src_fail(ct_src_result *r, ct_src_status st, const char *fmt, ...) {
+    va_list ap;
+    r->status = st;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+}
+
+json_t *ct_get_json(ct_sync_ctx *x, const char *url, const char *bearer, ct_src_result *r) {
+    ct_http_result hr;
+    if (ct_http_get(x->http, url, bearer, x->resp, &hr) != MW_OK) {
+        ct_src_fail(r, CT_SRC_FAILED, "%s: %s (after %u attempt%s)", url, hr.error, hr.attempts,
+                    hr.attempts == 1 ? "" : "s");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb((const char *)x->resp->data, x->resp->len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        x->st->json_malformed++;
+        ct_src_fail(r, CT_SRC_FAILED, "%s: malformed JSON at line %d: %s", url, je.line, je.text);
+    }
+    return j;
+}
