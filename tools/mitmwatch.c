@@ -89,6 +89,7 @@ static void usage(FILE *fp) {
           "       mitmwatch probe jarm HOST[:PORT] [--sni NAME] [--timeout MS] [--socks5 H:P]\n"
           "       mitmwatch probe trace HOST:PORT[,PORT...] [--max-ttl N] [--expect-hops LIST]\n"
           "                             [--last N] [--timeout MS] [--rate N] [--json]\n"
+          "       mitmwatch ct sync|audit|show|check ...   Certificate Transparency cache\n"
           "\n"
           "  -r, --read FILE        read a pcap or pcapng file; several are one timeline\n"
           "  -i, --interface IFACE  capture live on IFACE (root or CAP_NET_RAW)\n"
@@ -481,12 +482,15 @@ static int run_live(sensor *s, const opts *o) {
 
 int cmd_probe_jarm(int argc, char **argv);
 int cmd_probe_trace(int argc, char **argv);
+int cmd_ct(int argc, char **argv);
 
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "jarm") == 0)
         return cmd_probe_jarm(argc - 2, argv + 2);
     if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "trace") == 0)
         return cmd_probe_trace(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "ct") == 0)
+        return cmd_ct(argc - 1, argv + 1);
     opts o = {.stats_interval_us = 60u * 1000000u};
     int rc = parse_args(argc, argv, &o);
     if (rc)
