@@ -62,6 +62,20 @@ void ev_flow(mw_json *j, const cap_flow *f, int client_side) {
     mw_json_obj_end(j);
 }
 
+/* What rule_judge's SCT_validate left in the SCT (rules/rule_ct.c); not judged: unverified. */
+static const char *sct_status(const SCT *sct) {
+    switch (SCT_get_validation_status(sct)) {
+    case SCT_VALIDATION_STATUS_VALID:
+        return "valid";
+    case SCT_VALIDATION_STATUS_INVALID:
+        return "invalid";
+    case SCT_VALIDATION_STATUS_UNKNOWN_LOG:
+        return "unknown_log";
+    default:
+        return "unverified";
+    }
+}
+
 static void sct_list(mw_json *j, const STACK_OF(SCT) * scts) {
     for (int i = 0; scts && i < sk_SCT_num(scts); i++) {
         const SCT *sct = sk_SCT_value(scts, i);
@@ -75,7 +89,7 @@ static void sct_list(mw_json *j, const STACK_OF(SCT) * scts) {
         mw_json_kstr(j, "log_id", b64);
         mw_json_kstr(j, "timestamp", ts);
         mw_json_kstr(j, "source", x509_sct_source_name(sct));
-        mw_json_kstr(j, "status", "unverified");
+        mw_json_kstr(j, "status", sct_status(sct));
         mw_json_obj_end(j);
     }
 }
@@ -95,6 +109,13 @@ static void version_fields(mw_json *j, uint16_t v) {
 void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_side) {
     (void)f;
     (void)client_side;
+    ev_tls_ecs(j, hs);
+    mw_json_kobj(j, "mitmwatch");
+    ev_tls_mitmwatch(j, hs);
+    mw_json_obj_end(j);
+}
+
+void ev_tls_ecs(mw_json *j, const tls_hs *hs) {
     const x509_info *leaf = hs->nchain > 0 ? hs->chain[0] : NULL;
     mw_json_kobj(j, "tls");
     if (hs->have_sh) {
@@ -146,8 +167,10 @@ void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_s
         mw_json_obj_end(j);
     }
     mw_json_obj_end(j); /* tls */
+}
 
-    mw_json_kobj(j, "mitmwatch");
+void ev_tls_mitmwatch(mw_json *j, const tls_hs *hs) {
+    const x509_info *leaf = hs->nchain > 0 ? hs->chain[0] : NULL;
     mw_json_kobj(j, "tls");
     mw_json_kbool(j, "cert_visible", hs->nchain > 0);
     mw_json_kbool(j, "complete", !hs->incomplete);
@@ -175,7 +198,6 @@ void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_s
         mw_json_kuint(j, "description", hs->alert_desc);
         mw_json_obj_end(j);
     }
-    mw_json_obj_end(j);
     mw_json_obj_end(j);
 }
 

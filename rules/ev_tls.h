@@ -18,6 +18,10 @@ void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
 void ev_flow(mw_json *j, const cap_flow *f, int client_side);
 /* Writes the tls.* and mitmwatch.tls.* members of a handshake. */
 void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_side);
+/* The two halves of ev_tls_fields, for events that add members of their own (alerts): the
+ * ECS tls object, and the "tls" member of an already open mitmwatch object. */
+void ev_tls_ecs(mw_json *j, const tls_hs *hs);
+void ev_tls_mitmwatch(mw_json *j, const tls_hs *hs);
 /* The whole event; returns false when it did not fit its buffer cap. */
 bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_flow *f,
                   int client_side);

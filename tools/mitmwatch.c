@@ -24,9 +24,14 @@
 #include "ev_tls.h"
 #include "mw_hash.h"
 #include "out.h"
+#include "pol_cli.h"
+#include "pol_config.h"
+#include "rule_engine.h"
 
 #define MAX_SOURCES 16
 #define EVENT_MAX (4u << 20)
+#define MAX_POL_FLAGS 256
+#define MAX_PENDING_ALERTS 32
 
 typedef struct {
     const char *files[MAX_SOURCES];
@@ -36,9 +41,22 @@ typedef struct {
     const char *bpf;
     const char *out_path;
     char observer[256];
+    bool observer_given;
     uint64_t stats_interval_us;
     uint32_t max_flows;
+    const char *config;
+    struct {
+        const char *flag, *arg;
+    } pol_flags[MAX_POL_FLAGS];
+    int npol_flags;
 } opts;
+
+typedef struct {
+    char *json;
+    size_t len;
+    const char *rule_id;
+    int severity;
+} pending_alert;
 
 typedef struct {
     an_engine *eng;
@@ -50,6 +68,13 @@ typedef struct {
     cap_source *srcs;
     int nsrcs;
     uint64_t events_dropped; /* did not fit the event buffer */
+    /* verdicts */
+    const opts *o;
+    pol_policy *pol; /* heap: the engine points into it until the next reload */
+    rule_engine *re;
+    mw_buf abuf;
+    pending_alert pending[MAX_PENDING_ALERTS];
+    int npending;
 } sensor;
 
 static volatile sig_atomic_t g_stop, g_hup;
@@ -78,8 +103,10 @@ static void usage(FILE *fp) {
           "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
           "      --max-flows N      flow table capacity (default 131072)\n"
           "  -h, --help             this text\n"
-          "      --version          version and linked library versions\n",
+          "      --version          version and linked library versions\n"
+          "\npolicy (see rules/example-policy.yaml):\n",
           fp);
+    fputs(pol_cli_help, fp);
 }
 
 static void version(void) {
@@ -109,8 +136,9 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
-    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS };
-    static const struct option lo[] = {{"read", required_argument, NULL, 'r'},
+    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_POLICY = 1100 };
+    static const struct option base[] = {{"read", required_argument, NULL, 'r'},
+                                       {"config", required_argument, NULL, 'c'},
                                        {"interface", required_argument, NULL, 'i'},
                                        {"filter", required_argument, NULL, 'f'},
                                        {"output", required_argument, NULL, 'o'},
@@ -118,13 +146,29 @@ static int parse_args(int argc, char **argv, opts *o) {
                                        {"version", no_argument, NULL, O_VERSION},
                                        {"observer", required_argument, NULL, O_OBSERVER},
                                        {"stats-interval", required_argument, NULL, O_STATS},
-                                       {"max-flows", required_argument, NULL, O_MAXFLOWS},
-                                       {NULL, 0, NULL, 0}};
+                                       {"max-flows", required_argument, NULL, O_MAXFLOWS}};
+    /* the policy flags come from pol_cli.c, so the file and the flags cannot drift apart */
+    struct option lo[sizeof base / sizeof base[0] + 32];
+    size_t nlo = sizeof base / sizeof base[0];
+    memcpy(lo, base, sizeof base);
+    for (int i = 0; pol_cli_flags[i] && nlo < sizeof lo / sizeof lo[0] - 1; i++)
+        lo[nlo++] = (struct option){pol_cli_flags[i], required_argument, NULL, O_POLICY + i};
+    lo[nlo] = (struct option){NULL, 0, NULL, 0};
     uint64_t v;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":r:i:f:o:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":r:i:f:o:c:h", lo, NULL)) != -1) {
+        if (c >= O_POLICY && c < O_POLICY + 32) {
+            if (o->npol_flags >= MAX_POL_FLAGS)
+                return fail_usage("too many policy flags", NULL);
+            o->pol_flags[o->npol_flags].flag = pol_cli_flags[c - O_POLICY];
+            o->pol_flags[o->npol_flags++].arg = optarg;
+            continue;
+        }
         switch (c) {
+        case 'c':
+            o->config = optarg;
+            break;
         case 'r':
             if (o->nfiles >= MAX_SOURCES)
                 return fail_usage("too many -r files", NULL);
@@ -149,6 +193,7 @@ static int parse_args(int argc, char **argv, opts *o) {
             exit(0);
         case O_OBSERVER:
             snprintf(o->observer, sizeof o->observer, "%s", optarg);
+            o->observer_given = true;
             break;
         case O_STATS:
             if (!parse_u64(optarg, 86400 * 365, &v))
@@ -185,15 +230,61 @@ static void emit_json(sensor *s, enum out_kind kind, const char *dataset) {
     out_emit(s->outs, &ev);
 }
 
+/* Alerts are built during judging and written after the handshake event they refer to. */
+static void on_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int client_side,
+                     void *user) {
+    sensor *s = user;
+    if (s->npending >= MAX_PENDING_ALERTS ||
+        !rule_alert_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us)) {
+        s->events_dropped++;
+        return;
+    }
+    pending_alert *pa = &s->pending[s->npending];
+    pa->json = malloc(s->abuf.len);
+    if (!pa->json) {
+        s->events_dropped++;
+        return;
+    }
+    memcpy(pa->json, s->abuf.data, s->abuf.len);
+    pa->len = s->abuf.len;
+    pa->rule_id = a->rule_id;
+    pa->severity = a->severity;
+    s->npending++;
+}
+
 static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
     sensor *s = user;
+    if (s->re)
+        rule_judge(s->re, hs, f, client_side, hs->ts_us, on_alert, s);
     if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side)) {
         s->events_dropped++;
         fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
                 EVENT_MAX);
-        return;
+    } else {
+        emit_json(s, OUT_KIND_EVENT, "mitmwatch.tls");
     }
-    emit_json(s, OUT_KIND_EVENT, "mitmwatch.tls");
+    for (int i = 0; i < s->npending; i++) {
+        out_event ev = {.json = s->pending[i].json,
+                        .len = s->pending[i].len,
+                        .kind = OUT_KIND_ALERT,
+                        .dataset = "mitmwatch.alert",
+                        .severity = s->pending[i].severity,
+                        .rule_id = s->pending[i].rule_id};
+        out_emit(s->outs, &ev);
+        free(s->pending[i].json);
+    }
+    s->npending = 0;
+}
+
+/* The policy: the file first, then the flags. */
+static bool load_policy(const opts *o, pol_policy *p, char *err, size_t errlen) {
+    pol_policy_init(p);
+    if (o->config && !pol_load_file(p, o->config, err, errlen))
+        return false;
+    for (int i = 0; i < o->npol_flags; i++)
+        if (!pol_cli_apply(p, o->pol_flags[i].flag, o->pol_flags[i].arg, err, errlen))
+            return false;
+    return true;
 }
 
 static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
@@ -229,6 +320,19 @@ static void service_signals(sensor *s) {
     if (g_hup) {
         g_hup = 0;
         out_reopen(s->outs);
+        pol_policy *np = malloc(sizeof *np);
+        char err[512] = "out of memory";
+        if (!np || !load_policy(s->o, np, err, sizeof err) ||
+            !rule_engine_reload(s->re, np, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: reload failed, keeping the old policy: %s\n", err);
+            if (np)
+                pol_policy_free(np);
+            free(np);
+        } else {
+            pol_policy_free(s->pol);
+            free(s->pol);
+            s->pol = np;
+        }
     }
 }
 
@@ -338,11 +442,30 @@ int main(int argc, char **argv) {
     char err[512];
     cap_source srcs[MAX_SOURCES];
     memset(srcs, 0, sizeof srcs);
-    sensor s = {.stats_interval_us = o.stats_interval_us, .srcs = srcs};
+    sensor s = {.stats_interval_us = o.stats_interval_us, .srcs = srcs, .o = &o};
+    s.pol = calloc(1, sizeof *s.pol);
+    if (!s.pol || !load_policy(&o, s.pol, err, sizeof err) ||
+        !(s.re = rule_engine_new(s.pol, err, sizeof err))) {
+        fprintf(stderr, "mitmwatch: %s\n", s.pol ? err : "out of memory");
+        if (s.pol)
+            pol_policy_free(s.pol);
+        free(s.pol);
+        return 2;
+    }
+    if (s.pol->observer && !o.observer_given)
+        snprintf(o.observer, sizeof o.observer, "%s", s.pol->observer);
+    mw_buf_init(&s.abuf, EVENT_MAX);
     s.ctx.observer = o.observer;
     mw_buf_init(&s.ev, EVENT_MAX);
     s.outs = out_set_new();
-    if (!s.outs || !out_add_file(s.outs, o.out_path ? o.out_path : "-", err, sizeof err)) {
+    bool outs_ok = s.outs != NULL;
+    if (outs_ok && !o.out_path && s.pol->noutputs) { /* the policy's outputs unless -o */
+        for (size_t i = 0; outs_ok && i < s.pol->noutputs; i++)
+            outs_ok = out_add_file(s.outs, s.pol->outputs[i], err, sizeof err);
+    } else if (outs_ok) {
+        outs_ok = out_add_file(s.outs, o.out_path ? o.out_path : "-", err, sizeof err);
+    }
+    if (!outs_ok) {
         fprintf(stderr, "mitmwatch: %s\n", s.outs ? err : "out of memory");
         out_set_free(s.outs);
         return 2;
@@ -374,6 +497,10 @@ int main(int argc, char **argv) {
     an_engine_free(s.eng);
     out_set_free(s.outs);
     mw_buf_free(&s.ev);
+    rule_engine_free(s.re);
+    pol_policy_free(s.pol);
+    free(s.pol);
+    mw_buf_free(&s.abuf);
     mw_hash_cleanup();
     return rc;
 }
