@@ -11,7 +11,7 @@
 
 void pol_policy_init(pol_policy *p) {
     memset(p, 0, sizeof *p);
-    p->system_trust = true;
+    p->system_trust = false; /* with ca_files, only them */
     p->sct_min_count = 1;
     p->sct_min_operators = 1;
     p->issuance_min_samples = 3;

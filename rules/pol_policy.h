@@ -74,7 +74,7 @@ typedef struct {
     /* trust anchors: files of PEM CA certificates; none = the system store */
     char *ca_files[POL_MAX_LIST];
     size_t nca_files;
-    bool system_trust; /* also the system store when ca_files are given */
+    bool system_trust; /* also the system store when ca_files are given (default false) */
     /* SCT policy */
     char *ct_log_list; /* Google v3 log_list.json or OpenSSL CTLOG config */
     unsigned sct_min_count;     /* valid-or-unverifiable SCTs a certificate needs */
@@ -93,7 +93,8 @@ typedef struct {
     char *observer;
 } pol_policy;
 
-/* A policy with the defaults: no services, system trust, one SCT, one hour suppression. */
+/* A policy with the defaults: no services, the system trust store, one SCT, one hour
+ * suppression, issuance judged from 3 known certificates (2 h, 1 day tolerance). */
 void pol_policy_init(pol_policy *p);
 void pol_policy_free(pol_policy *p);
 

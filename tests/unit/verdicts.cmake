@@ -1,0 +1,11 @@
+# Tests for the verdicts (rules/pol_*, store_known, rule_*). include() this from
+# tests/CMakeLists.txt: include(${CMAKE_CURRENT_SOURCE_DIR}/unit/verdicts.cmake)
+foreach(t pol_config rule_name rule_engine)
+  add_executable(${t}_test ${CMAKE_CURRENT_LIST_DIR}/${t}_test.c)
+  target_include_directories(${t}_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+  target_link_libraries(${t}_test PRIVATE mw_rules mw_analyzers mw_capture mw_base)
+endforeach()
+add_test(NAME unit_pol_config
+         COMMAND pol_config_test ${PROJECT_SOURCE_DIR}/rules/example-policy.yaml)
+add_test(NAME unit_rule_name COMMAND rule_name_test)
+add_test(NAME unit_rule_engine COMMAND rule_engine_test ${CMAKE_CURRENT_BINARY_DIR}/rule_engine_tmp)
