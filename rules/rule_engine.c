@@ -560,8 +560,7 @@ static void rule_name(judge *jd) {
 }
 
 static void rule_self_and_chain(judge *jd, const cert_facts *cf) {
-    bool self_err = cf->err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
-    if (!cf->verify_ok && self_err) {
+    if (cf->self_signed) {
         if (cf->known)
             return; /* the operator's own self-signed certificate: known, so expected */
         ev_begin(jd);
@@ -1071,7 +1070,11 @@ void rule_judge(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client
     memset(&cf, 0, sizeof cf);
     cf.known = store_known_lookup(re->r.store, jd.leaf->sha256, jd.leaf->tbs_sha256);
     verify_chain(&jd, &cf, pool);
-    cf.self_signed = !cf.verify_ok && cf.err == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+    /* Self-signed by its own key, whatever its key usage says (OpenSSL reports a leaf without
+     * keyCertSign as "unable to get local issuer", not as self-signed). */
+    cf.self_signed = !cf.verify_ok && jd.leaf->self_issued &&
+                     X509_verify(jd.leaf->x, X509_get0_pubkey(jd.leaf->x)) == 1;
+    ERR_clear_error();
 
     rule_known(&jd, &cf);
     rule_issuer(&jd, &cf);
