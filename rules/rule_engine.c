@@ -368,15 +368,17 @@ static void rule_version(judge *jd) {
     uint16_t v = hs->version, offered = hs->ch_version;
     uint16_t min = jd->svc && jd->svc->min_version ? jd->svc->min_version : jd->p->min_version;
     char b1[8], b2[8], b3[8];
+    const char *vn = version_name(v, b2, sizeof b2), *on = version_name(offered, b3, sizeof b3);
     if (min && jd->watched && v < min) {
+        const char *mn = version_name(min, b1, sizeof b1);
         ev_begin(jd);
-        mw_json_kstr(&jd->je, "min_version", version_name(min, b1, sizeof b1));
-        mw_json_kstr(&jd->jo, "version", version_name(v, b2, sizeof b2));
-        mw_json_kstr(&jd->jo, "client_max_version", version_name(offered, b3, sizeof b3));
+        mw_json_kstr(&jd->je, "min_version", mn);
+        mw_json_kstr(&jd->jo, "version", vn);
+        mw_json_kstr(&jd->jo, "client_max_version", on);
         emit(jd, "tls.version_downgrade", "TLS version below policy", 3,
              "The connection to %s used TLS %s, below the minimum TLS %s the policy sets (the "
              "client offered up to %s).",
-             who(jd), b2, b1, b3);
+             who(jd), vn, mn, on);
         return;
     }
     /* Learned: a server that negotiated version X with clients offering X and now gives a
@@ -398,15 +400,16 @@ static void rule_version(judge *jd) {
     if (!slot)
         return; /* table region full: no baseline for this server */
     if (slot->used && offered >= slot->best && v < slot->best) {
+        const char *bn = version_name(slot->best, b1, sizeof b1);
         ev_begin(jd);
-        mw_json_kstr(&jd->je, "version", version_name(slot->best, b1, sizeof b1));
+        mw_json_kstr(&jd->je, "version", bn);
         mw_json_kstr(&jd->je, "basis", "learned from earlier handshakes with this server");
-        mw_json_kstr(&jd->jo, "version", version_name(v, b2, sizeof b2));
-        mw_json_kstr(&jd->jo, "client_max_version", version_name(offered, b3, sizeof b3));
+        mw_json_kstr(&jd->jo, "version", vn);
+        mw_json_kstr(&jd->jo, "client_max_version", on);
         emit(jd, "tls.version_downgrade", "TLS version downgrade", 3,
-             "%s (%s) negotiated TLS %s although the client offered %s and this server used "
-             "TLS %s before: a downgrade, or another server answering.",
-             who(jd), addr, b2, b3, b1);
+             "%s (%s) negotiated TLS %s although the client offered TLS %s and this server "
+             "used TLS %s before: a downgrade, or another server answering.",
+             who(jd), addr, vn, on, bn);
     }
     if (!slot->used) {
         memcpy(slot->key, key, 32);
@@ -1013,14 +1016,15 @@ static void rule_issuance(judge *jd, const cert_facts *cf) {
     if (odd_life)
         mw_json_str(&jd->jo, "lifetime");
     mw_json_arr_end(&jd->jo);
-    char nb[MW_TS_LEN];
+    char nb[MW_TS_LEN], odd_text[80];
     mw_ts_sec(nb, l->not_before);
+    snprintf(odd_text, sizeof odd_text, "%s%s%s%s%s", odd_hour ? "another hour of the day" : "",
+             odd_hour && (odd_wday || odd_life) ? ", " : "", odd_wday ? "another weekday" : "",
+             odd_wday && odd_life ? ", " : "", odd_life ? "another lifetime" : "");
     emit(jd, "cert.issuance_odd", "Unusual certificate issuance", 2,
          "The certificate for %s was issued %s (%s, %lld-day lifetime), unlike the %zu known "
-         "certificates for that name:%s%s%s.",
-         who(jd), nb, wd[w], (long long)(lt / 86400), samples,
-         odd_hour ? " another hour of the day" : "", odd_wday ? " another weekday" : "",
-         odd_life ? " another lifetime" : "");
+         "certificates for that name (%s).",
+         who(jd), nb, wd[w], (long long)(lt / 86400), samples, odd_text);
 }
 
 /* ------------------------------------------------------------------ entry */

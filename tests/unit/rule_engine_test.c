@@ -213,14 +213,26 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static const char *ids[32];
+static const char *ids[32], *raw_ids[32];
+static char msgs[32][512];
 static int nids;
+
+/* The message of the last judged handshake's alert with this rule.id. */
+static const char *msg_of(const char *id) {
+    for (int i = 0; i < nids; i++)
+        if (strcmp(raw_ids[i], id) == 0)
+            return msgs[i];
+    return "(none)";
+}
 
 static void collect(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int cs,
                     void *user) {
     (void)user;
-    if (nids < 32)
+    if (nids < 32) {
+        raw_ids[nids] = a->rule_id;
+        snprintf(msgs[nids], sizeof msgs[nids], "%s", a->message);
         ids[nids++] = a->rule_id;
+    }
     last_suppressed = a->suppressed;
     /* every alert: a valid event with the evidence side by side and a readable message */
     ev_ctx ctx = {.observer = "unit"};
@@ -518,7 +530,18 @@ int main(int argc, char **argv) {
     JUDGE(re, "", W, i_fin, i_inter);
     /* issued at another hour with another lifetime than the known ones */
     JUDGE(re, "cert.issuance_odd,cert.unknown", W, i_odd, i_inter);
+    CHECK_STR(msg_of("cert.issuance_odd"),
+              "The certificate for www.example.test was issued 2026-06-14T15:00:00Z (Sun, "
+              "365-day lifetime), unlike the 9 known certificates for that name (another hour of "
+              "the day, another lifetime).");
+    CHECK_STR(msg_of("cert.unknown"),
+              "The certificate presented for www.example.test (issued by CN=Test ACME R1,O=Test "
+              "ACME on 2026-06-14T15:00:00Z) is none of the 11 certificates in the known store: "
+              "someone else obtained or made it.");
     JUDGE(re, "cert.expired", W, i_expired, i_inter);
+    CHECK_STR(msg_of("cert.expired"), "The certificate CN=www.example.test presented for "
+                                      "www.example.test expired on 2026-02-25T03:00:00Z, 110 days "
+                                      "before this connection.");
     JUDGE(re, "cert.not_yet_valid", W, i_future, i_inter);
     JUDGE(re, "cert.issuer_unexpected,cert.self_signed,cert.unknown", W, i_self);
     JUDGE(re, "cert.name_mismatch", W, i_wrong, i_inter);
@@ -571,6 +594,10 @@ int main(int argc, char **argv) {
     JUDGE(re, "tls.version_downgrade",
           ((hs_opts){.sni = "www.example.test", .version = 0x0302, .offered = 0x0303}), i_good,
           i_inter);
+    CHECK_STR(msg_of("tls.version_downgrade"),
+              "www.example.test (198.51.100.10:443) negotiated TLS 1.1 although the client "
+              "offered TLS 1.2 and this server used TLS 1.2 before: a downgrade, or another "
+              "server answering.");
     JUDGE(re, "", ((hs_opts){.sni = "www.example.test", .version = 0x0302, .offered = 0x0302}),
           i_good, i_inter);
     /* suppression: the same (rule, service, certificate) within the hour is counted once */
@@ -609,6 +636,9 @@ int main(int argc, char **argv) {
     JUDGE(re, "tls.version_downgrade",
           ((hs_opts){.sni = "www.example.test", .version = 0x0301, .offered = 0x0303}), i_good,
           i_inter);
+    CHECK_STR(msg_of("tls.version_downgrade"),
+              "The connection to www.example.test used TLS 1.0, below the minimum TLS 1.2 the "
+              "policy sets (the client offered up to 1.2).");
     /* .example.org: the intermediate's key is pinned and its DN expected (other order) */
     JUDGE(re, "cert.name_mismatch", AT("shop.example.org"), i_mitm, i_inter);
     JUDGE(re, "cert.chain_invalid,cert.issuer_unexpected,cert.name_mismatch,cert.spki_unpinned",

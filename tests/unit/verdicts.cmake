@@ -9,3 +9,11 @@ add_test(NAME unit_pol_config
          COMMAND pol_config_test ${PROJECT_SOURCE_DIR}/rules/example-policy.yaml)
 add_test(NAME unit_rule_name COMMAND rule_name_test)
 add_test(NAME unit_rule_engine COMMAND rule_engine_test ${CMAKE_CURRENT_BINARY_DIR}/rule_engine_tmp)
+
+# Real servers (nginx, openssl s_server) serving every test certificate, captured in a private
+# netns, judged by mitmwatch -c policy.yaml: the exact rule.id set per connection. Root.
+add_test(NAME lab_verdicts
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/../lab/run_verdicts_lab.sh
+                 $<TARGET_FILE:mitmwatch> ${CMAKE_CURRENT_BINARY_DIR})
+set_tests_properties(lab_verdicts PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180 LABELS "lab;root"
+                     RUN_SERIAL TRUE)
