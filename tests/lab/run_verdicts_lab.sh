@@ -199,4 +199,56 @@ if [ $rc -ne 0 ]; then
     exit 1
 fi
 "$py" "$here/verdicts_check.py" "$run/events.json" "$run/cases.json"
+
+# The same capture with the policy on the command line only (the analyst with one pcap).
+rc=0
+timeout 60 "$bin" -r "$run/verdicts.pcap" -o "$run/events-cli.json" --watch www.example.test \
+    --known-certs "$run/known" --expect-issuer "Test ACME" --ca-file "$run/root.pem" \
+    --ct-log-list "$run/log_list.json" --suppress-window 0 2>"$run/mitmwatch-cli.stderr" || rc=$?
+if [ $rc -ne 0 ]; then
+    echo "run_verdicts_lab: mitmwatch (flags) exited with $rc:" >&2
+    cat "$run/mitmwatch-cli.stderr" >&2
+    exit 1
+fi
+"$py" "$here/verdicts_check.py" "$run/events-cli.json" "$run/cases.json" --cli
+
+# SIGHUP re-reads the known store: live on lo, the clean certificate is unknown to an empty
+# store, then known after it is copied in and the sensor is sent SIGHUP.
+live=$run/known-live
+mkdir -p "$live"
+"$bin" -i lo -f 'tcp port 19401' -o "$run/events-live.json" --stats-interval 0 \
+    --watch www.example.test --known-certs "$live" --ca-file "$run/root.pem" \
+    --ct-log-list "$run/log_list.json" --suppress-window 0 2>"$run/mitmwatch-live.stderr" &
+mw_pid=$!
+pids+=("$mw_pid")
+sleep 1
+connect_good() {
+    (sleep 0.2) | timeout 10 openssl s_client -connect 127.0.0.1:19401 \
+        -servername www.example.test -no_tls1_3 >"$run/client.live$1.log" 2>&1 || true
+    grep -q '^New, TLSv1' "$run/client.live$1.log" || { cat "$run/client.live$1.log" >&2; exit 1; }
+}
+connect_good 1
+sleep 0.5
+cp "$certs/good.chain.pem" "$live/fullchain.pem"
+kill -HUP "$mw_pid"
+sleep 0.5
+connect_good 2
+sleep 0.5
+kill -TERM "$mw_pid"
+wait "$mw_pid" || { echo "run_verdicts_lab: live mitmwatch failed:" >&2;
+                    cat "$run/mitmwatch-live.stderr" >&2; exit 1; }
+"$py" - "$run/events-live.json" <<'EOF'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+flows = [e for e in ev if e["event"]["dataset"] == "mitmwatch.tls"]
+alerts = [(e["source"]["port"], e["rule"]["id"]) for e in ev
+          if e["event"]["dataset"] == "mitmwatch.alert"]
+ports = [e["source"]["port"] for e in flows]
+want = [(ports[0], "cert.unknown")] if len(ports) == 2 else None
+if len(flows) != 2 or alerts != want:
+    print("run_verdicts_lab: SIGHUP reload: %d handshakes, alerts %s, expected 2 and %s"
+          % (len(flows), alerts, want), file=sys.stderr)
+    sys.exit(1)
+print("run_verdicts_lab: SIGHUP reload: cert.unknown before, silent after")
+EOF
 echo "run_verdicts_lab: done in $(( $(date +%s) - start ))s; files in $run"

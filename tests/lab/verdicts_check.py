@@ -1,5 +1,9 @@
 #!/usr/bin/python3
-"""verdicts_check.py EVENTS.json CASES.json -- judge mitmwatch's verdicts on the lab capture.
+"""verdicts_check.py EVENTS.json CASES.json [--cli] -- judge mitmwatch's verdicts on the lab capture.
+
+--cli: the events came from the command-line policy (--watch www.example.test --known-certs
+--expect-issuer --ca-file --ct-log-list, no file): the pinned and the TLS-minimum services
+are not in it, so their connections raise nothing.
 
 Each case of cases.json is one connection to its port, made in that order. For every
 connection the mitmwatch.tls event must be there, and the alerts raised for that flow
@@ -19,6 +23,10 @@ SCT_STATUS = {  # case cert -> statuses of mitmwatch.tls.scts, in order
 def main():
     events = [json.loads(l) for l in open(sys.argv[1])]
     cases = json.load(open(sys.argv[2]))
+    if "--cli" in sys.argv[3:]:
+        for c in cases:
+            if c["port"] in (19415, 19417):
+                c["expect"] = []
     tls = [e for e in events if e["event"]["dataset"] == "mitmwatch.tls"]
     alerts = [e for e in events if e["event"]["dataset"] == "mitmwatch.alert"]
     errors = []
