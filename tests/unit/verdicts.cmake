@@ -17,3 +17,9 @@ add_test(NAME lab_verdicts
                  $<TARGET_FILE:mitmwatch> ${CMAKE_CURRENT_BINARY_DIR})
 set_tests_properties(lab_verdicts PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180 LABELS "lab;root"
                      RUN_SERIAL TRUE)
+
+# The policy's command-line contract: exact error messages and exit 2, policy-free alerts.
+add_test(NAME verdicts_cli
+         COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/../verdicts_cli_test.sh $<TARGET_FILE:mitmwatch>
+                 ${PROJECT_SOURCE_DIR}/tests/data/demo.pcap)
+set_tests_properties(verdicts_cli PROPERTIES SKIP_RETURN_CODE 77)
