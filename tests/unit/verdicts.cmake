@@ -23,3 +23,20 @@ add_test(NAME verdicts_cli
          COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/../verdicts_cli_test.sh $<TARGET_FILE:mitmwatch>
                  ${PROJECT_SOURCE_DIR}/tests/data/demo.pcap)
 set_tests_properties(verdicts_cli PROPERTIES SKIP_RETURN_CODE 77)
+
+# Fuzz targets: the policy parser, and judging every handshake of arbitrary frames. Same
+# pattern as tests/fuzz/CMakeLists.txt (add "policy verdicts" to its foreach to merge).
+foreach(t policy verdicts)
+  if(MW_FUZZ)
+    add_executable(fuzz-${t} ${CMAKE_CURRENT_LIST_DIR}/../fuzz/fuzz_${t}.c)
+    target_link_options(fuzz-${t} PRIVATE -fsanitize=fuzzer)
+  else()
+    add_executable(fuzz-${t} ${CMAKE_CURRENT_LIST_DIR}/../fuzz/fuzz_${t}.c
+                   ${CMAKE_CURRENT_LIST_DIR}/../fuzz/onefile.c)
+  endif()
+  target_link_libraries(fuzz-${t} PRIVATE mw_rules mw_analyzers mw_capture mw_base)
+  if(NOT MW_FUZZ)
+    add_test(NAME fuzz_corpus_${t}
+             COMMAND fuzz-${t} ${CMAKE_CURRENT_LIST_DIR}/../fuzz/corpus/${t})
+  endif()
+endforeach()
