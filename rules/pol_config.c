@@ -15,6 +15,9 @@ typedef struct {
     pol_policy *p;
 } cfg;
 
+static bool fail(cfg *c, const yaml_node_t *n, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Lines in messages are 1-based; libyaml's marks are 0-based. */
 static bool fail(cfg *c, const yaml_node_t *n, const char *key, const char *fmt, ...) {
     char msg[400];
