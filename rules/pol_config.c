@@ -45,7 +45,7 @@ static bool want_str(cfg *c, const yaml_node_t *n, const char *key, const char *
 }
 
 static bool want_dup(cfg *c, const yaml_node_t *n, const char *key, char **out) {
-    const char *s;
+    const char *s = NULL;
     if (!want_str(c, n, key, &s))
         return false;
     if (*out)
@@ -150,7 +150,7 @@ static bool issuer_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
         return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
     pol_issuer *dst = &l->arr[*l->n];
     if (it->type == YAML_SCALAR_NODE) {
-        const char *s;
+        const char *s = NULL;
         if (!want_str(c, it, key, &s))
             return false;
         if (!pol_parse_issuer_auto(s, dst, &what))
@@ -158,7 +158,7 @@ static bool issuer_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     } else if (it->type == YAML_MAPPING_NODE && it->data.mapping.pairs.top -
                                                         it->data.mapping.pairs.start == 1) {
         yaml_node_pair_t *pr = it->data.mapping.pairs.start;
-        const char *k = scalar(node(c, pr->key)), *v;
+        const char *k = scalar(node(c, pr->key)), *v = NULL;
         if (!k || (strcmp(k, "ca") && strcmp(k, "dn") && strcmp(k, "spki_sha256")))
             return fail(c, it, key, "expected one of: ca, dn, spki_sha256");
         if (!want_str(c, node(c, pr->value), k, &v))
@@ -179,7 +179,7 @@ typedef struct {
 
 static bool pin_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     pin_list *l = ctx;
-    const char *s, *what;
+    const char *s = NULL, *what = "";
     if (*l->n >= POL_MAX_LIST)
         return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
     if (!want_str(c, it, key, &s))
@@ -208,7 +208,7 @@ static bool str_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
 
 static bool port_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     pol_service *s = ctx;
-    unsigned v;
+    unsigned v = 0;
     if (s->nports >= POL_MAX_LIST)
         return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
     if (!want_uint(c, it, key, 65535, &v) || v == 0)
@@ -219,7 +219,7 @@ static bool port_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
 
 static bool ip_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     pol_service *s = ctx;
-    const char *str, *what;
+    const char *str = NULL, *what = "";
     if (s->nips >= POL_MAX_LIST)
         return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
     if (!want_str(c, it, key, &str))
@@ -245,7 +245,7 @@ static const char *const starttls_protos[] = {"xmpp", "xmpp-server", "smtp", "im
 
 static bool service_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
     pol_service *s = ctx;
-    const char *str, *what;
+    const char *str = NULL, *what = "";
     if (strcmp(key, "name") == 0) {
         if (!want_str(c, v, key, &str))
             return false;
