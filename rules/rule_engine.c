@@ -23,6 +23,9 @@
 #define RE_VER_SLOTS 4096   /* servers whose best TLS version is remembered */
 #define RE_VER_PROBE 16
 #define RE_EVIDENCE_MAX (64u << 10)
+#define RE_CHAIN_SLOTS 1024 /* presented chains that validated, with their validity window */
+#define RE_SCT_SLOTS 4096   /* SCT verdicts */
+#define RE_CACHE_PROBE 8
 
 typedef struct {
     uint8_t key[32];
@@ -36,6 +39,24 @@ typedef struct {
     uint16_t best; /* highest version this server negotiated with a client offering it */
     bool used;
 } ver_slot;
+
+/* Judging the same chain again costs two signature checks, its SCT an X509_dup and a decode
+ * of every public key (OpenSSL 3's decoders: ~550 us a handshake). A server presents the
+ * same chain to every client, so both verdicts are remembered: chains only when they
+ * validated (a failure may be cured by an intermediate seen later), for the capture times
+ * inside every CA certificate's validity; SCTs when the verdict does not depend on time. */
+typedef struct {
+    uint8_t key[32]; /* SHA-256 over the presented chain's certificate hashes */
+    STACK_OF(X509) *built;
+    int64_t lo, hi; /* capture times for which the CA certificates are all valid */
+    bool used;
+} chain_slot;
+
+typedef struct {
+    uint8_t key[32]; /* SHA-256 of leaf hash, issuer hash, SCT bytes */
+    uint8_t status;  /* enum rule_sct_status */
+    bool used;
+} sct_slot;
 
 typedef struct {
     store_known *store;
@@ -51,6 +72,8 @@ struct rule_engine {
     size_t icache_next; /* FIFO replacement once full */
     sup_slot *sup;
     ver_slot *ver;
+    chain_slot *chains;
+    sct_slot *scts;
     mw_buf exp, obs;
     rule_stats st;
 };
@@ -108,7 +131,9 @@ rule_engine *rule_engine_new(const pol_policy *p, char *err, size_t errlen) {
     re->icache_sha = calloc(RE_ICACHE_MAX, 32);
     re->sup = calloc(RE_SUP_SLOTS, sizeof *re->sup);
     re->ver = calloc(RE_VER_SLOTS, sizeof *re->ver);
-    if (!re->icache || !re->icache_sha || !re->sup || !re->ver) {
+    re->chains = calloc(RE_CHAIN_SLOTS, sizeof *re->chains);
+    re->scts = calloc(RE_SCT_SLOTS, sizeof *re->scts);
+    if (!re->icache || !re->icache_sha || !re->sup || !re->ver || !re->chains || !re->scts) {
         snprintf(err, errlen, "out of memory");
         rule_engine_free(re);
         return NULL;
@@ -124,10 +149,22 @@ rule_engine *rule_engine_new(const pol_policy *p, char *err, size_t errlen) {
     return re;
 }
 
+/* New anchors or a new log list: verdicts made under the old ones no longer hold. */
+static void caches_clear(rule_engine *re) {
+    for (size_t i = 0; re->chains && i < RE_CHAIN_SLOTS; i++)
+        if (re->chains[i].used)
+            sk_X509_pop_free(re->chains[i].built, X509_free);
+    if (re->chains)
+        memset(re->chains, 0, RE_CHAIN_SLOTS * sizeof *re->chains);
+    if (re->scts)
+        memset(re->scts, 0, RE_SCT_SLOTS * sizeof *re->scts);
+}
+
 bool rule_engine_reload(rule_engine *re, const pol_policy *p, char *err, size_t errlen) {
     re_res nr;
     if (!res_load(&nr, p, err, errlen))
         return false;
+    caches_clear(re);
     res_free(&re->r);
     re->r = nr;
     re->p = p;
@@ -139,6 +176,9 @@ void rule_engine_free(rule_engine *re) {
     if (!re)
         return;
     res_free(&re->r);
+    caches_clear(re);
+    free(re->chains);
+    free(re->scts);
     sk_X509_pop_free(re->icache, X509_free);
     free(re->icache_sha);
     free(re->sup);
@@ -476,8 +516,51 @@ static X509 *find_issuer(const judge *jd, STACK_OF(X509) *pool) {
     return NULL;
 }
 
+static int64_t asn1_epoch(const ASN1_TIME *t) {
+    int days = 0, secs = 0;
+    ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+    bool ok = epoch && t && ASN1_TIME_diff(&days, &secs, epoch, t);
+    ASN1_TIME_free(epoch);
+    return ok ? (int64_t)days * 86400 + secs : 0;
+}
+
+static chain_slot *chain_lookup(rule_engine *re, const uint8_t key[32], bool for_insert) {
+    uint32_t h;
+    memcpy(&h, key, 4);
+    chain_slot *first = NULL;
+    for (uint32_t i = 0; i < RE_CACHE_PROBE; i++) {
+        chain_slot *s = &re->chains[(h + i) % RE_CHAIN_SLOTS];
+        if (s->used && memcmp(s->key, key, 32) == 0)
+            return s;
+        if (!first && (!s->used || i == RE_CACHE_PROBE - 1))
+            first = s;
+    }
+    return for_insert ? first : NULL;
+}
+
+static void chain_key(const judge *jd, uint8_t key[32]) {
+    uint8_t buf[TLS_MAX_CHAIN * 32];
+    for (int i = 0; i < jd->hs->nchain; i++)
+        memcpy(buf + 32 * i, jd->hs->chain[i]->sha256, 32);
+    mw_sha256(buf, 32u * jd->hs->nchain, key);
+}
+
 static void verify_chain(judge *jd, cert_facts *cf, STACK_OF(X509) *pool) {
     rule_engine *re = jd->re;
+    uint8_t key[32];
+    chain_key(jd, key);
+    chain_slot *hit = chain_lookup(re, key, false);
+    if (hit && jd->now >= hit->lo && jd->now <= hit->hi) {
+        cf->verify_ok = 1;
+        cf->err = X509_V_OK;
+        cf->depth = 0;
+        cf->built = X509_chain_up_ref(hit->built);
+        if (cf->built) {
+            cf->issuer = sk_X509_num(cf->built) > 1 ? sk_X509_value(cf->built, 1) : NULL;
+            re->st.chain_cache_hits++;
+            return;
+        }
+    }
     X509_STORE_CTX *vc = X509_STORE_CTX_new();
     cf->verify_ok = 0;
     cf->err = X509_V_ERR_UNSPECIFIED;
@@ -499,6 +582,29 @@ static void verify_chain(judge *jd, cert_facts *cf, STACK_OF(X509) *pool) {
         cf->issuer = sk_X509_value(cf->built, 1);
     else
         cf->issuer = find_issuer(jd, pool);
+    if (cf->verify_ok && cf->built) {
+        chain_slot *s = chain_lookup(re, key, true);
+        STACK_OF(X509) *copy = X509_chain_up_ref(cf->built);
+        if (s && copy) {
+            if (s->used)
+                sk_X509_pop_free(s->built, X509_free);
+            memcpy(s->key, key, 32);
+            s->built = copy;
+            s->lo = INT64_MIN;
+            s->hi = INT64_MAX;
+            for (int i = 1; i < sk_X509_num(copy); i++) {
+                int64_t nb = asn1_epoch(X509_get0_notBefore(sk_X509_value(copy, i)));
+                int64_t na = asn1_epoch(X509_get0_notAfter(sk_X509_value(copy, i)));
+                if (nb > s->lo)
+                    s->lo = nb;
+                if (na < s->hi)
+                    s->hi = na;
+            }
+            s->used = true;
+        } else {
+            sk_X509_pop_free(copy, X509_free);
+        }
+    }
 }
 
 static void chain_subjects(mw_json *j, const judge *jd) {
@@ -822,10 +928,72 @@ typedef struct {
     unsigned nops;
 } sct_tally;
 
+/* A cached verdict applies to this SCT object only when the object itself carries it (OpenSSL
+ * keeps the status in the SCT and has no setter): the same certificate from the x509 cache. */
+static bool sct_cached(rule_engine *re, SCT *sct, X509 *issuer, const x509_info *leaf,
+                       uint64_t now_ms, enum rule_sct_status *out, sct_slot **slot) {
+    uint8_t buf[96], key[32];
+    unsigned char *o = NULL;
+    int ol = i2o_SCT(sct, &o);
+    *slot = NULL;
+    if (ol <= 0)
+        return false;
+    memcpy(buf, leaf->sha256, 32);
+    memset(buf + 32, 0, 32);
+    if (issuer) {
+        unsigned char *d = NULL;
+        int dl = i2d_X509(issuer, &d);
+        if (dl > 0)
+            mw_sha256(d, (size_t)dl, buf + 32);
+        OPENSSL_free(d);
+    }
+    mw_sha256(o, (size_t)ol, buf + 64);
+    OPENSSL_free(o);
+    mw_sha256(buf, 96, key);
+    uint32_t h;
+    memcpy(&h, key, 4);
+    sct_slot *first = NULL;
+    for (uint32_t i = 0; i < RE_CACHE_PROBE; i++) {
+        sct_slot *s = &re->scts[(h + i) % RE_SCT_SLOTS];
+        if (s->used && memcmp(s->key, key, 32) == 0) {
+            *slot = s;
+            enum rule_sct_status st = (enum rule_sct_status)s->status;
+            if (strcmp(rule_sct_status_of(sct), rule_sct_status_name(st)) == 0 &&
+                (st != RULE_SCT_VALID || now_ms >= SCT_get_timestamp(sct))) {
+                *out = st;
+                return true;
+            }
+            return false;
+        }
+        if (!first && (!s->used || i == RE_CACHE_PROBE - 1))
+            first = s;
+    }
+    if (first) {
+        memcpy(first->key, key, 32);
+        first->used = false; /* filled once there is a verdict worth keeping */
+    }
+    *slot = first;
+    return false;
+}
+
 static void sct_one(judge *jd, SCT *sct, X509 *issuer, sct_tally *t, mw_json *list) {
     rule_engine *re = jd->re;
-    enum rule_sct_status s =
-        rule_sct_validate(re->r.logs, sct, jd->leaf->x, issuer, jd->ts_us / 1000u);
+    uint64_t now_ms = jd->ts_us / 1000u;
+    enum rule_sct_status s = RULE_SCT_UNVERIFIED;
+    sct_slot *slot = NULL;
+    if (re->r.logs && sct_cached(re, sct, issuer, jd->leaf, now_ms, &s, &slot)) {
+        re->st.sct_cache_hits++;
+    } else {
+        s = rule_sct_validate(re->r.logs, sct, jd->leaf->x, issuer, now_ms);
+        /* a signature verdict made at or after the SCT's time holds for any time */
+        bool timeless = s == RULE_SCT_UNKNOWN_LOG ||
+                        ((s == RULE_SCT_VALID || s == RULE_SCT_INVALID) &&
+                         now_ms >= SCT_get_timestamp(sct));
+        if (slot && timeless) {
+            slot->status = (uint8_t)s;
+            slot->used = true;
+        }
+    }
     unsigned char *id = NULL;
     size_t idlen = SCT_get0_log_id(sct, &id);
     const char *op = rule_ctlogs_operator(re->r.logs, id, idlen);

@@ -44,6 +44,7 @@ typedef struct {
     uint64_t store_certs;    /* certificates in the known store */
     uint64_t intermediates;  /* CA certificates cached from the wire */
     uint64_t scts_valid, scts_invalid, scts_unknown_log, scts_unverified;
+    uint64_t chain_cache_hits, sct_cache_hits; /* verdicts reused, not recomputed */
 } rule_stats;
 
 typedef struct rule_engine rule_engine;

@@ -589,6 +589,21 @@ int main(int argc, char **argv) {
     JUDGE(re, "", W, i_good);
     CHECK_STR(rule_sct_status_of(sk_SCT_value(i_good->scts, 0)), "valid");
     CHECK_EQ_U(rule_engine_stats(re)->intermediates, 1);
+    /* verdict caches: the same chain and SCT again are not recomputed... */
+    uint64_t ch0 = rule_engine_stats(re)->chain_cache_hits;
+    uint64_t sc0 = rule_engine_stats(re)->sct_cache_hits;
+    JUDGE(re, "", W, i_good, i_inter);
+    CHECK_EQ_U(rule_engine_stats(re)->chain_cache_hits, ch0 + 1);
+    CHECK_EQ_U(rule_engine_stats(re)->sct_cache_hits, sc0 + 1);
+    CHECK_STR(rule_sct_status_of(sk_SCT_value(i_good->scts, 0)), "valid");
+    /* ...but neither outlives the times it was made for: before the SCT was issued it is
+     * invalid (a log does not sign the future), after the intermediate expired the chain is */
+    JUDGE(re, "cert.not_yet_valid,cert.sct_invalid,cert.sct_missing",
+          ((hs_opts){.sni = "www.example.test", .at = AT03(10) - DAY}), i_good, i_inter);
+    JUDGE(re, "", W, i_good, i_inter);
+    CHECK_STR(rule_sct_status_of(sk_SCT_value(i_good->scts, 0)), "valid");
+    JUDGE(re, "cert.chain_invalid,cert.expired",
+          ((hs_opts){.sni = "www.example.test", .at = T0 + 3 * Y}), i_good, i_inter);
     JUDGE(re, "", W, i_mitm, i_inter); /* no store: cert.unknown needs one */
     /* learned version: this server did TLS 1.2 with a client offering 1.2 */
     JUDGE(re, "tls.version_downgrade",
