@@ -1,5 +1,8 @@
 #include "an_engine.h"
 
+#include "an_ndpi.h"
+#include "starttls.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,9 +10,21 @@
 #define DEFAULT_REASM_MAX (256ull << 20)
 #define DEFAULT_CERT_CACHE 16384u
 #define EXPIRE_EVERY_US 1000000u
-/* A direction whose first bytes are not a TLS handshake record after this many bytes is not
- * TLS (STARTTLS detection will widen this). */
-#define DETECT_BYTES 3
+/* Bytes needed to tell TLS and the STARTTLS protocols from the rest (PostgreSQL's SSLRequest
+ * is the longest signature). */
+#define DETECT_BYTES 8
+/* Client bytes held while waiting for a server's first words. */
+#define CLIENT_FIRST_MAX 4096u
+
+/* The analyzer state of a flow: a STARTTLS plaintext phase, then TLS. */
+typedef struct {
+    bool tls_active;
+    bool check_tls[2]; /* after an upgrade: each role's next bytes must be TLS records */
+    bool dpi_done;
+    dpi_flow *dpi;
+    stls_state stls;
+    tls_session tls;
+} an_app;
 
 struct an_engine {
     an_engine_cfg cfg;
@@ -18,20 +33,27 @@ struct an_engine {
     cap_flowtab *ft;
     cap_reasm reasm;
     x509_cache *certs;
+    dpi_ctx *dpi;
     uint64_t now_us, last_expire_us;
 };
 
 static void emit(an_engine *e, cap_flow *f, tls_session *s) {
+    if (!s->hs.have_ch && !s->hs.have_sh)
+        return;
+    an_app *a = f->app;
+    dpi_result(e->dpi, a->dpi, s->hs.ndpi_protocol, sizeof s->hs.ndpi_protocol, &s->hs.ndpi_risks);
     if (e->cfg.on_handshake)
         e->cfg.on_handshake(&s->hs, f, s->client_side, e->cfg.user);
     e->ast.handshakes++;
 }
 
 static void release(an_engine *e, cap_flow *f) {
-    tls_session *s = f->app;
-    if (s) {
-        tls_session_free(s);
-        free(s);
+    an_app *a = f->app;
+    if (a) {
+        if (a->tls_active)
+            tls_session_free(&a->tls);
+        dpi_flow_free(a->dpi);
+        free(a);
         f->app = NULL;
     }
     cap_stream_release(&e->reasm, &f->stream[0]);
@@ -44,16 +66,56 @@ static void bypass(an_engine *e, cap_flow *f) {
     e->cst.flows_bypassed++;
 }
 
-/* Hands the in-order bytes of one side to the TLS session. */
+static void start_tls(an_engine *e, cap_flow *f, an_app *a, const char *starttls) {
+    tls_session_init(&a->tls, f->client_side, e->certs, &e->ast);
+    a->tls.hs.starttls = starttls;
+    a->tls_active = true;
+}
+
+/* Hands the in-order bytes of one side to the STARTTLS phase or the TLS session. */
 static void parse_side(an_engine *e, cap_flow *f, int side) {
-    tls_session *s = f->app;
+    an_app *a = f->app;
     cap_stream *st = &f->stream[side];
+    int role = side == f->client_side ? 0 : 1;
+    if (!a->tls_active) {
+        size_t used = 0;
+        stls_rc rc = st->gap ? STLS_NOT
+                             : stls_feed(&a->stls, role, st->buf.data, st->buf.len, &used,
+                                         &e->ast);
+        cap_stream_consume(&e->reasm, st, used);
+        if (rc == STLS_NOT) {
+            bypass(e, f);
+            return;
+        }
+        if (rc == STLS_PENDING)
+            return;
+        e->ast.starttls_upgrades++;
+        start_tls(e, f, a, stls_proto_name(a->stls.proto));
+        a->tls.hs.app_protocol = stls_network_protocol(a->stls.proto);
+        a->check_tls[0] = a->check_tls[1] = true;
+        parse_side(e, f, !side); /* the other side may already hold its first records */
+        if (!f->app)
+            return;
+    }
+    tls_session *s = &a->tls;
     if (st->gap) {
         st->gap = 0;
         tls_session_gap(s, side);
     }
     if (s->ready || st->buf.len == 0)
         return;
+    if (a->check_tls[role]) {
+        if (st->buf.len < 3)
+            return;
+        if (!tls_looks_like_tls(st->buf.data, st->buf.len) && st->buf.data[0] != 20 &&
+            st->buf.data[0] != 21) {
+            /* "Ready to start TLS", then more plaintext: something in the path stripped it. */
+            e->ast.an[AN_AN_starttls_no_tls_after_upgrade]++;
+            bypass(e, f);
+            return;
+        }
+        a->check_tls[role] = false;
+    }
     size_t used = tls_session_feed(s, side, st->buf.data, st->buf.len, e->now_us);
     cap_stream_consume(&e->reasm, st, used);
 }
@@ -61,17 +123,19 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
 static void on_flow_end(cap_flow *f, enum cap_flow_end why, void *user) {
     an_engine *e = user;
     (void)why;
-    tls_session *s = f->app;
-    if (s && !s->ready) {
+    an_app *a = f->app;
+    if (a && a->tls_active && !a->tls.ready) {
         /* Segments still waiting behind a hole: deliver what can be, then finish. */
-        for (int side = 0; side < 2; side++) {
+        for (int side = 0; side < 2 && f->app; side++) {
             if (cap_stream_flush_gaps(&e->reasm, &f->stream[side], &e->cst))
                 parse_side(e, f, side);
         }
-        tls_session_finish(s);
+        a = f->app;
+        if (a && a->tls_active)
+            tls_session_finish(&a->tls);
     }
-    if (s && s->ready)
-        emit(e, f, s);
+    if (a && a->tls_active && a->tls.ready)
+        emit(e, f, &a->tls);
     release(e, f);
 }
 
@@ -90,7 +154,9 @@ an_engine *an_engine_new(const an_engine_cfg *cfg) {
     e->certs = x509_cache_new(cfg->cert_cache_entries ? cfg->cert_cache_entries
                                                       : DEFAULT_CERT_CACHE,
                               &e->ast);
-    if (!e->ft || !e->certs) {
+    if (!cfg->no_ndpi)
+        e->dpi = dpi_new();
+    if (!e->ft || !e->certs || (!cfg->no_ndpi && !e->dpi)) {
         an_engine_free(e);
         return NULL;
     }
@@ -105,6 +171,7 @@ void an_engine_free(an_engine *e) {
     if (e->ft)
         cap_flowtab_free(e->ft); /* ends (and emits) every flow first */
     x509_cache_free(e->certs);
+    dpi_free(e->dpi);
     free(e);
 }
 
@@ -115,25 +182,50 @@ cap_stats *an_engine_cap_stats(an_engine *e) {
 an_stats *an_engine_stats(an_engine *e) { return &e->ast; }
 uint64_t an_engine_now(const an_engine *e) { return e->now_us; }
 
+/* SSLv2 CLIENT-HELLO: 2-byte header with the high bit set, message type 1, version 2 or 3.x */
+static bool is_sslv2_hello(const uint8_t *p, size_t len) {
+    return len >= 5 && (p[0] & 0x80) && p[2] == 1 && (p[3] == 0 || p[3] == 3);
+}
+
 /* First payload of a flow: a TLS connection opens with a handshake record from either side
- * (the server's when the capture missed the ClientHello). */
+ * (the server's when the capture missed the ClientHello); a STARTTLS protocol with its
+ * greeting or first command. Anything else is bypassed. */
 static void detect(an_engine *e, cap_flow *f, int side) {
     cap_stream *st = &f->stream[side];
-    if (st->buf.len < DETECT_BYTES)
+    int role = side == f->client_side ? 0 : 1;
+    bool tls = tls_looks_like_tls(st->buf.data, st->buf.len);
+    if (!tls && st->buf.len < DETECT_BYTES && !f->fin_seen[side])
         return;
-    if (!tls_looks_like_tls(st->buf.data, st->buf.len)) {
+    if (!tls && role == 0 && is_sslv2_hello(st->buf.data, st->buf.len)) {
+        /* SSL 2.0-format hello (RFC 6176 prohibits it): counted, not parsed. */
+        e->ast.an[AN_AN_tls_sslv2_hello]++;
+        bypass(e, f);
+        return;
+    }
+    bool stls = !tls && stls_candidate(role, st->buf.data, st->buf.len);
+    if (!tls && !stls && role == 0 && f->stream[!side].buf.len == 0 && !f->fin_seen[side] &&
+        st->buf.len <= CLIENT_FIRST_MAX) {
+        /* IMAP and the like let clients speak before the greeting: let the server decide. */
+        return;
+    }
+    if (!tls && !stls) {
         e->ast.non_tls_flows++;
         bypass(e, f);
         return;
     }
-    tls_session *s = malloc(sizeof *s);
-    if (!s) {
+    an_app *a = calloc(1, sizeof *a);
+    if (!a) {
         bypass(e, f);
         return;
     }
-    tls_session_init(s, f->client_side, e->certs, &e->ast);
-    f->app = s;
-    e->ast.tls_flows++;
+    f->app = a;
+    stls_init(&a->stls);
+    if (tls) {
+        start_tls(e, f, a, NULL);
+        e->ast.tls_flows++;
+    } else {
+        e->ast.starttls_flows++;
+    }
 }
 
 void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
@@ -165,7 +257,13 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
         return;
     f->pkts[side]++;
     f->bytes[side] += p.payload_len;
-    f->ttl[side] = p.ttl;
+    if (f->ttl[side] == p.ttl && f->pkts[side] > 1) {
+        if (f->ttl_stable[side] < UINT16_MAX)
+            f->ttl_stable[side]++;
+    } else {
+        f->ttl[side] = p.ttl;
+        f->ttl_stable[side] = 1;
+    }
     if (p.tcp_flags & CAP_TH_FIN)
         f->fin_seen[side] = 1;
     if (p.tcp_flags & CAP_TH_RST)
@@ -180,16 +278,25 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
         if (p.payload_len > 0 &&
             cap_stream_segment(&e->reasm, &f->stream[side], p.seq, p.payload, p.payload_len,
                                &e->cst)) {
-            if (!f->app)
+            if (!f->app && !f->bypass)
                 detect(e, f, side);
             if (f->app)
                 parse_side(e, f, side);
+            /* bytes the other side sent before the protocol was known */
+            if (f->app && f->stream[!side].buf.len)
+                parse_side(e, f, !side);
         } else if (f->app && f->stream[side].gap) {
             parse_side(e, f, side);
         }
-        tls_session *s = f->app;
-        if (s && s->ready) {
-            emit(e, f, s);
+        an_app *a = f->app;
+        if (a && !a->dpi_done) {
+            /* nDPI until it has named the protocol and, for TLS, seen the ServerHello (its
+             * version and cipher risks); the certificates are mitmwatch's own job. */
+            a->dpi_done = !dpi_packet(e->dpi, &a->dpi, p.l3, p.l3_len, ts_us) ||
+                          (dpi_classified(a->dpi) && a->tls_active && a->tls.hs.have_sh);
+        }
+        if (a && a->tls_active && a->tls.ready) {
+            emit(e, f, &a->tls);
             bypass(e, f);
         }
     }

@@ -26,6 +26,7 @@ typedef struct {
     uint32_t stream_max_bytes;    /* per direction; 0: default */
     uint64_t reasm_max_bytes;     /* all flows; 0: default */
     uint32_t cert_cache_entries;  /* 0: default */
+    bool no_ndpi;                 /* skip nDPI classification */
     an_handshake_fn on_handshake;
     void *user;
 } an_engine_cfg;

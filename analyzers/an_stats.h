@@ -17,7 +17,11 @@
     X(x509_malformed)                                                                              \
     X(sct_list_malformed)                                                                          \
     X(ocsp_malformed)                                                                              \
-    X(chain_too_long)
+    X(chain_too_long)                                                                              \
+    X(starttls_line_too_long)                                                                      \
+    X(starttls_malformed)                                                                          \
+    X(starttls_no_tls_after_upgrade)                                                               \
+    X(tls_sslv2_hello)
 
 enum {
 #define X(n) AN_AN_##n,
@@ -30,6 +34,7 @@ extern const char *const an_anomaly_names[AN_AN_COUNT];
 
 typedef struct {
     uint64_t tls_flows;     /* flows whose first bytes were a TLS handshake record */
+    uint64_t starttls_flows, starttls_upgrades, starttls_refused;
     uint64_t non_tls_flows; /* flows given up on: no TLS seen at the start */
     uint64_t client_hellos, server_hellos, hello_retry_requests;
     uint64_t handshakes;    /* handshake events emitted */

@@ -66,6 +66,15 @@ static int cmp_u16(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+static size_t put_hex16(char *out, uint16_t v) {
+    static const char hx[] = "0123456789abcdef";
+    out[0] = hx[v >> 12];
+    out[1] = hx[(v >> 8) & 15];
+    out[2] = hx[(v >> 4) & 15];
+    out[3] = hx[v & 15];
+    return 4;
+}
+
 /* sha256 of "hhhh,hhhh,..." truncated to 12 hex characters; "000000000000" for an empty list. */
 static void hash12(const uint16_t *v, uint16_t n, const uint16_t *tail, uint16_t ntail,
                    char out[13]) {
@@ -75,12 +84,18 @@ static void hash12(const uint16_t *v, uint16_t n, const uint16_t *tail, uint16_t
         memcpy(out, "000000000000", 13);
         return;
     }
-    for (uint16_t i = 0; i < n; i++)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%04x", i ? "," : "", v[i]);
+    for (uint16_t i = 0; i < n; i++) {
+        if (i)
+            buf[len++] = ',';
+        len += put_hex16(buf + len, v[i]);
+    }
     if (ntail > 0) {
         buf[len++] = '_';
-        for (uint16_t i = 0; i < ntail; i++)
-            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%04x", i ? "," : "", tail[i]);
+        for (uint16_t i = 0; i < ntail; i++) {
+            if (i)
+                buf[len++] = ',';
+            len += put_hex16(buf + len, tail[i]);
+        }
     }
     uint8_t d[32];
     char hex[65];

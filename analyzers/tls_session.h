@@ -59,6 +59,10 @@ typedef struct {
     uint8_t alert_level, alert_desc, alert_from_server;
     bool incomplete; /* ended before the outcome was known (gap, truncation, close) */
     uint64_t ts_us;  /* capture time of the ServerHello, else of the ClientHello */
+    const char *starttls; /* the plaintext protocol upgraded (static string), NULL if direct */
+    const char *app_protocol; /* its network.protocol name (static string), NULL if direct */
+    char ndpi_protocol[48]; /* nDPI's name for the flow, "" when unknown or nDPI is off */
+    uint64_t ndpi_risks;    /* nDPI's risk bitmap (bit i = ndpi_risk_enum i) */
 } tls_hs;
 
 typedef struct {

@@ -45,6 +45,16 @@ static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *d) {
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+static char *put_digits(char *p, unsigned v, int width) {
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" without printf (it runs for every event); years outside 0..9999 fall
+ * back to snprintf. Returns the length written. */
 static int fmt_sec(char *out, int64_t sec) {
     int64_t days = sec / 86400, rem = sec % 86400;
     if (rem < 0) {
@@ -54,24 +64,50 @@ static int fmt_sec(char *out, int64_t sec) {
     int64_t y;
     unsigned m, d;
     civil(days, &y, &m, &d);
-    return snprintf(out, MW_TS_LEN, "%04lld-%02u-%02uT%02u:%02u:%02u", (long long)y, m, d,
-                    (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60));
+    if (y < 0 || y > 9999)
+        return snprintf(out, MW_TS_LEN, "%04lld-%02u-%02uT%02u:%02u:%02u", (long long)y, m, d,
+                        (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60));
+    char *p = put_digits(out, (unsigned)y, 4);
+    *p++ = '-';
+    p = put_digits(p, m, 2);
+    *p++ = '-';
+    p = put_digits(p, d, 2);
+    *p++ = 'T';
+    p = put_digits(p, (unsigned)(rem / 3600), 2);
+    *p++ = ':';
+    p = put_digits(p, (unsigned)(rem / 60 % 60), 2);
+    *p++ = ':';
+    p = put_digits(p, (unsigned)(rem % 60), 2);
+    *p = '\0';
+    return (int)(p - out);
 }
 
 void mw_ts_sec(char *out, int64_t sec) {
     int n = fmt_sec(out, sec);
-    if (n > 0 && n < MW_TS_LEN - 1)
-        snprintf(out + n, (size_t)(MW_TS_LEN - n), "Z");
+    if (n > 0 && n < MW_TS_LEN - 1) {
+        out[n] = 'Z';
+        out[n + 1] = '\0';
+    }
 }
 
 void mw_ts_us(char *out, uint64_t us) {
     int n = fmt_sec(out, (int64_t)(us / 1000000));
-    if (n > 0 && n < MW_TS_LEN - 9)
-        snprintf(out + n, (size_t)(MW_TS_LEN - n), ".%06uZ", (unsigned)(us % 1000000));
+    if (n > 0 && n < MW_TS_LEN - 9) {
+        char *p = out + n;
+        *p++ = '.';
+        p = put_digits(p, (unsigned)(us % 1000000), 6);
+        *p++ = 'Z';
+        *p = '\0';
+    }
 }
 
 void mw_ts_ms(char *out, uint64_t ms) {
     int n = fmt_sec(out, (int64_t)(ms / 1000));
-    if (n > 0 && n < MW_TS_LEN - 6)
-        snprintf(out + n, (size_t)(MW_TS_LEN - n), ".%03uZ", (unsigned)(ms % 1000));
+    if (n > 0 && n < MW_TS_LEN - 6) {
+        char *p = out + n;
+        *p++ = '.';
+        p = put_digits(p, (unsigned)(ms % 1000), 3);
+        *p++ = 'Z';
+        *p = '\0';
+    }
 }

@@ -82,6 +82,8 @@ static mw_rc decode_ipv4(mw_cur c, cap_pkt *pkt, cap_stats *st) {
     /* A capture with TSO/GRO can record total=0 for large frames: trust the caplen then. */
     if (total != 0 && total < c.len)
         c.len = total;
+    pkt->l3 = c.data;
+    pkt->l3_len = (uint32_t)c.len;
     if (!mw_cur_skip(&c, ihl))
         return bad(st, CAP_AN_ip_truncated);
     memset(pkt->src + 4, 0, 12);
@@ -101,6 +103,7 @@ static mw_rc decode_ipv4(mw_cur c, cap_pkt *pkt, cap_stats *st) {
 
 /* RFC 8200 section 4: walk the extension header chain to the upper-layer header. */
 static mw_rc decode_ipv6(mw_cur c, cap_pkt *pkt, cap_stats *st) {
+    mw_cur whole = c;
     uint32_t vtc;
     uint16_t plen;
     uint8_t next, hlim;
@@ -112,6 +115,8 @@ static mw_rc decode_ipv6(mw_cur c, cap_pkt *pkt, cap_stats *st) {
         return bad(st, CAP_AN_ip_bad_header);
     if (plen != 0 && plen < c.len) /* plen 0: jumbogram or TSO capture */
         c.len = plen;
+    pkt->l3 = whole.data;
+    pkt->l3_len = (uint32_t)(c.len + 40);
     pkt->ip_ver = 6;
     pkt->ttl = hlim;
     for (int i = 0; i < 16; i++) { /* bounded: a chain of ext headers cannot loop forever */

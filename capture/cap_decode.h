@@ -26,6 +26,8 @@ typedef struct {
     uint16_t sport, dport;
     uint32_t seq, ack;
     uint16_t win;
+    const uint8_t *l3; /* the IP header, for consumers that want the whole datagram */
+    uint32_t l3_len;
     const uint8_t *payload;
     uint32_t payload_len;
 } cap_pkt;

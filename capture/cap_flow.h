@@ -37,6 +37,7 @@ typedef struct cap_flow {
     uint8_t client_side; /* which key side (0/1) is the client, by SYN or port heuristic */
     uint8_t syn_seen[2], fin_seen[2], rst_seen;
     uint8_t ttl[2];      /* last IP TTL / hop limit per side */
+    uint16_t ttl_stable[2]; /* consecutive packets per side that carried ttl[side] */
     cap_stream stream[2]; /* indexed by sending side */
     void *app;            /* analyzer state, owned by the flow callback's owner */
 } cap_flow;

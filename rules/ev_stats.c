@@ -5,7 +5,7 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     mw_json j;
     mw_buf_reset(out);
     mw_json_init(&j, out);
-    ev_head(&j, ctx, ts_us, "metric", "mitmwatch.stats");
+    ev_head(&j, ctx, ts_us, "metric", "mitmwatch.stats", 0);
     mw_json_kobj(&j, "mitmwatch");
     mw_json_kobj(&j, "stats");
     mw_json_kbool(&j, "final", final);
@@ -24,6 +24,9 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     U("reassembly_bytes_in_use", cs->reasm_bytes_in_use);
     U("tls_flows", as->tls_flows);
     U("non_tls_flows", as->non_tls_flows);
+    U("starttls_flows", as->starttls_flows);
+    U("starttls_upgrades", as->starttls_upgrades);
+    U("starttls_refused", as->starttls_refused);
     U("client_hellos", as->client_hellos);
     U("server_hellos", as->server_hellos);
     U("hello_retry_requests", as->hello_retry_requests);
@@ -33,6 +36,8 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     U("cert_cache_misses", as->cert_cache_misses);
     U("cert_cache_evictions", as->cert_cache_evictions);
     U("events", out_events_written(outs));
+    mw_json_key(&j, "outputs");
+    out_stats_json(outs, &j);
     mw_json_kobj(&j, "capture");
     U("received", cs->pcap_recv);
     U("dropped", cs->pcap_drop);

@@ -5,11 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "an_ndpi.h"
 #include "mw_encode.h"
 #include "tls_names.h"
 
 void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
-             const char *dataset) {
+             const char *dataset, int severity) {
     char ts[MW_TS_LEN];
     mw_ts_us(ts, ts_us);
     mw_json_obj_begin(j);
@@ -23,6 +24,8 @@ void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
     mw_json_str(j, strcmp(kind, "alert") == 0 ? "indicator" : "protocol");
     mw_json_arr_end(j);
     mw_json_kstr(j, "dataset", dataset);
+    if (severity > 0)
+        mw_json_kint(j, "severity", severity);
     mw_json_obj_end(j);
     mw_json_kobj(j, "observer");
     mw_json_kstr(j, "name", ctx->observer);
@@ -38,14 +41,14 @@ static void endpoint(mw_json *j, const char *key, const cap_flow *f, int side) {
     mw_json_obj_end(j);
 }
 
-void ev_flow(mw_json *j, const cap_flow *f, int client_side) {
+void ev_flow(mw_json *j, const cap_flow *f, int client_side, const char *protocol) {
     int server_side = !client_side;
     endpoint(j, "source", f, client_side);
     endpoint(j, "destination", f, server_side);
     mw_json_kobj(j, "network");
     mw_json_kstr(j, "transport", "tcp");
     mw_json_kstr(j, "type", f->key.ip_ver == 4 ? "ipv4" : "ipv6");
-    mw_json_kstr(j, "protocol", "tls");
+    mw_json_kstr(j, "protocol", protocol ? protocol : "tls");
     mw_json_kuint(j, "ttl", f->ttl[server_side]);
     if (f->key.vlan[0]) {
         mw_json_kobj(j, "vlan");
@@ -60,6 +63,14 @@ void ev_flow(mw_json *j, const cap_flow *f, int client_side) {
         mw_json_obj_end(j);
     }
     mw_json_obj_end(j);
+}
+
+const char *ev_protocol(const tls_hs *hs) {
+    /* After STARTTLS mitmwatch knows the protocol from its own dialogue (nDPI has called LDAP
+     * "mqtt"); for direct TLS nDPI's name says more than "tls" (imaps, smtps, ...). */
+    if (hs->app_protocol)
+        return hs->app_protocol;
+    return hs->ndpi_protocol[0] ? hs->ndpi_protocol : NULL;
 }
 
 /* What rule_judge's SCT_validate left in the SCT (rules/rule_ct.c); not judged: unverified. */
@@ -109,13 +120,6 @@ static void version_fields(mw_json *j, uint16_t v) {
 void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_side) {
     (void)f;
     (void)client_side;
-    ev_tls_ecs(j, hs);
-    mw_json_kobj(j, "mitmwatch");
-    ev_tls_mitmwatch(j, hs);
-    mw_json_obj_end(j);
-}
-
-void ev_tls_ecs(mw_json *j, const tls_hs *hs) {
     const x509_info *leaf = hs->nchain > 0 ? hs->chain[0] : NULL;
     mw_json_kobj(j, "tls");
     if (hs->have_sh) {
@@ -169,11 +173,13 @@ void ev_tls_ecs(mw_json *j, const tls_hs *hs) {
     mw_json_obj_end(j); /* tls */
 }
 
-void ev_tls_mitmwatch(mw_json *j, const tls_hs *hs) {
+void ev_mitmwatch_tls(mw_json *j, const tls_hs *hs) {
     const x509_info *leaf = hs->nchain > 0 ? hs->chain[0] : NULL;
     mw_json_kobj(j, "tls");
     mw_json_kbool(j, "cert_visible", hs->nchain > 0);
     mw_json_kbool(j, "complete", !hs->incomplete);
+    if (hs->starttls)
+        mw_json_kstr(j, "starttls", hs->starttls);
     if (hs->hrr)
         mw_json_kbool(j, "hello_retry_request", true);
     if (hs->have_ch && hs->alpn_offered) {
@@ -198,7 +204,17 @@ void ev_tls_mitmwatch(mw_json *j, const tls_hs *hs) {
         mw_json_kuint(j, "description", hs->alert_desc);
         mw_json_obj_end(j);
     }
-    mw_json_obj_end(j);
+    mw_json_obj_end(j); /* mitmwatch.tls */
+    if (hs->ndpi_protocol[0] || hs->ndpi_risks) {
+        mw_json_kobj(j, "ndpi");
+        mw_json_kstr(j, "protocol", hs->ndpi_protocol);
+        mw_json_karr(j, "risks");
+        for (unsigned i = 0; i < 64; i++)
+            if (hs->ndpi_risks & (1ull << i))
+                mw_json_str(j, dpi_risk_name(i));
+        mw_json_arr_end(j);
+        mw_json_obj_end(j);
+    }
 }
 
 bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_flow *f,
@@ -206,9 +222,12 @@ bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_fl
     mw_json j;
     mw_buf_reset(out);
     mw_json_init(&j, out);
-    ev_head(&j, ctx, hs->ts_us, "event", "mitmwatch.tls");
-    ev_flow(&j, f, client_side);
+    ev_head(&j, ctx, hs->ts_us, "event", "mitmwatch.tls", 0);
+    ev_flow(&j, f, client_side, ev_protocol(hs));
     ev_tls_fields(&j, hs, f, client_side);
+    mw_json_kobj(&j, "mitmwatch");
+    ev_mitmwatch_tls(&j, hs);
+    mw_json_obj_end(&j);
     mw_json_obj_end(&j);
     return j.ok;
 }

@@ -2,13 +2,21 @@
  *
  * An event is one JSON object (one line, no newline inside) plus the routing facts sinks filter
  * on. Producers build the JSON with mw_json and call out_emit; the sinks own delivery. The
- * packet path never blocks here: file/stdout writes are buffered, network sinks queue. */
+ * packet path never blocks here: file/stdout writes are buffered and written whole lines at a
+ * time; every network sink (syslog, Fluentd forward, HTTP) has a bounded queue of owned copies
+ * drained by its own thread, and when that queue is full the event is dropped and counted.
+ *
+ * Threading: out_emit, out_reopen, out_flush*, out_stats_json and out_set_free are called from
+ * one thread (the core's event thread). None of them is async-signal-safe: a SIGHUP handler sets
+ * a flag and the main loop calls out_reopen. */
 #ifndef OUT_H
 #define OUT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "mw_json.h"
 
 enum out_kind { OUT_KIND_EVENT, OUT_KIND_ALERT, OUT_KIND_METRIC };
 
@@ -21,18 +29,117 @@ typedef struct {
     const char *rule_id; /* alerts only, else NULL */
 } out_event;
 
+enum out_sink_type {
+    OUT_SINK_FILE,    /* JSON lines to a file */
+    OUT_SINK_STDOUT,  /* JSON lines to stdout */
+    OUT_SINK_SYSLOG,  /* RFC 5424 (or 3164) over UDP, TCP (RFC 6587) or a local socket */
+    OUT_SINK_FLUENTD, /* Fluentd forward protocol, PackedForward mode, optional ack */
+    OUT_SINK_HEC,     /* Splunk HTTP Event Collector */
+    OUT_SINK_BULK,    /* Elasticsearch / OpenSearch _bulk */
+};
+
+enum out_syslog_transport { OUT_SYSLOG_UDP, OUT_SYSLOG_TCP, OUT_SYSLOG_UNIX };
+enum out_syslog_format { OUT_SYSLOG_5424, OUT_SYSLOG_3164 };
+enum out_syslog_framing { OUT_FRAMING_OCTET, OUT_FRAMING_LF }; /* RFC 6587 3.4.1 / 3.4.2 */
+
+#define OUT_MAX_DATASETS 8
+
+/* One output as the config (or --output) describes it. out_sink_cfg_init gives the defaults;
+ * strings are copied into the sink by out_add. */
+typedef struct {
+    enum out_sink_type type;
+    char name[128]; /* key under mitmwatch.stats.outputs; default: the spec without its query */
+
+    /* Filter: an event passes when its kind is in kinds_mask (bit 1 << OUT_KIND_x; 0 = every
+     * kind) and, if any dataset prefixes are given, event.dataset starts with one of them. */
+    unsigned kinds_mask;
+    char datasets[OUT_MAX_DATASETS][64];
+    int ndatasets;
+
+    /* Where: host/port for TCP/UDP, path for files and local sockets, url for HTTP. */
+    char host[256];
+    unsigned port;
+    char path[512];
+    char url[1024];
+
+    /* File */
+    uint64_t rotate_bytes; /* 0 = never; else rename to path.1 .. path.N when passed */
+    unsigned rotate_keep;  /* N, default 5 */
+
+    /* Network sinks: queue and batching */
+    size_t queue_max;        /* events; default 65536 */
+    size_t queue_bytes;      /* bytes of queued JSON; default 64 MiB */
+    size_t batch_max;        /* events per batch; default 512 */
+    unsigned timeout_ms;     /* one attempt (connect, write, ack, HTTP request); default 10000 */
+    unsigned backoff_ms;     /* first retry delay, doubling; default 100 */
+    unsigned backoff_max_ms; /* default 5000 */
+
+    /* Syslog */
+    enum out_syslog_transport transport;
+    enum out_syslog_format format;
+    enum out_syslog_framing framing;
+    int facility;       /* 0..23, default 16 (local0) */
+    char app_name[49];  /* default "mitmwatch" */
+    char hostname[256]; /* default gethostname() */
+
+    /* Fluentd */
+    char tag[128]; /* default "mitmwatch" */
+    bool ack;      /* require {"ack": chunk} for each batch and resend until acknowledged */
+
+    /* HTTP */
+    char token[256];  /* HEC: "Authorization: Splunk TOKEN" */
+    char apikey[256]; /* bulk: "Authorization: ApiKey KEY" */
+    char user[128];   /* bulk: basic auth */
+    char password[128];
+    char index[256];     /* bulk: index name, strftime-like %Y %m %d %H of @timestamp (UTC);
+                            HEC: optional "index" field */
+    char sourcetype[64]; /* HEC, default "_json" */
+    bool tls_verify;     /* default true */
+    char ca_file[512];
+} out_sink_cfg;
+
 typedef struct out_set out_set;
 
+void out_sink_cfg_init(out_sink_cfg *cfg);
+/* Parses the --output form into cfg (after out_sink_cfg_init), e.g.
+ *   -  file:///var/log/x.json?rotate=100M&keep=5  /var/log/x.json  stdout:
+ *   syslog+udp://127.0.0.1:514  syslog+tcp://[::1]:6514?filter=alert&format=3164
+ *   syslog+unix:///dev/log  fluentd://127.0.0.1:24224?tag=mitmwatch&ack=1
+ *   hec+https://splunk:8088?token=XYZ  bulk+http://127.0.0.1:9200?index=mitmwatch-%Y.%m.%d
+ * Common query keys: filter (kinds: event,alert,metric), dataset (prefixes), name, queue,
+ * queue_bytes, batch, timeout (ms), backoff, backoff_max. Values are %XX-decoded. */
+bool out_parse_spec(const char *spec, out_sink_cfg *cfg, char *err, size_t errlen);
+
 out_set *out_set_new(void);
+/* Adds one sink; network sinks start their thread here (connecting lazily, so a collector that
+ * is down at start is not an error). Returns false with err filled. */
+bool out_add(out_set *o, const out_sink_cfg *cfg, char *err, size_t errlen);
 /* Adds a JSON-lines sink writing to path ("-" = stdout). Returns false with err filled. */
 bool out_add_file(out_set *o, const char *path, char *err, size_t errlen);
 void out_emit(out_set *o, const out_event *ev);
-/* Reopens files (SIGHUP, logrotate). */
+/* Reopens files (SIGHUP, logrotate). Buffered lines are written to the old file first. */
 void out_reopen(out_set *o);
-/* Flushes every sink (bounded time for network sinks). */
+/* Call from the main loop about once a second, also when no event comes: writes file lines
+ * buffered for more than a second (out_emit does the same when events flow). Never waits. */
+void out_tick(out_set *o);
+/* Writes buffered file lines now. Never waits for network sinks (their threads deliver on
+ * their own), so the packet loop may call it. */
 void out_flush(out_set *o);
-/* Flushes and frees. */
+/* Waits up to ms for every network queue to drain (files are flushed first); true if all did.
+ * Not for the packet loop. */
+bool out_flush_ms(out_set *o, unsigned ms);
+/* Flush time out_close/out_set_free give the network sinks; default 5000 ms. */
+void out_set_flush_ms(out_set *o, unsigned ms);
+/* Shutdown (SIGTERM): every network sink gets the flush time (one deadline shared by all, in
+ * parallel) to deliver its queue; what is still queued then is dropped and counted. The threads
+ * are stopped; counters stay readable (out_stats_json) and later emits to network sinks are
+ * counted as dropped. Files are flushed and stay open. */
+void out_close(out_set *o);
+/* out_close, then frees. */
 void out_set_free(out_set *o);
 uint64_t out_events_written(const out_set *o);
+/* Per-output counters as one JSON object {"<name>":{"type":..,"sent":..,"retried":..,
+ * "dropped":..,"rejected":..,"queued":..,"errors":..}, ...} for mitmwatch.stats.outputs. */
+void out_stats_json(const out_set *o, mw_json *j);
 
 #endif

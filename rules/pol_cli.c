@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* --state belongs to the baselines (rules/bl_baseline.c, tools/mitmwatch.c); the policy file's
+ * state key is its default. */
 const char *const pol_cli_flags[] = {"watch",   "known-certs", "expect-issuer", "pin",
-                                     "ca-file", "ct-log-list", "ctcache",       "state",
-                                     "min-scts", "suppress-window", NULL};
+                                     "ca-file", "ct-log-list", "ctcache",       "min-scts",
+                                     "suppress-window", NULL};
 
 const char pol_cli_help[] =
     "  -c, --config FILE      policy file (YAML; see rules/example-policy.yaml)\n"
@@ -17,7 +19,6 @@ const char pol_cli_help[] =
     "      --ca-file FILE     trust anchors (PEM) instead of the system store\n"
     "      --ct-log-list FILE CT log list (Google v3 log_list.json or OpenSSL CTLOG config)\n"
     "      --ctcache FILE     CT cache snapshot\n"
-    "      --state FILE       learned baselines\n"
     "      --min-scts N       SCTs a certificate needs (default 1; 0: no SCT check)\n"
     "      --suppress-window D  repeat alerts per (rule, service, cert) after D (default 1h)\n";
 
@@ -61,8 +62,6 @@ bool pol_cli_apply(pol_policy *p, const char *flag, const char *arg, char *err, 
         ok = set_str(&p->ct_log_list, arg);
     } else if (strcmp(flag, "ctcache") == 0) {
         ok = set_str(&p->ctcache, arg);
-    } else if (strcmp(flag, "state") == 0) {
-        ok = set_str(&p->state, arg);
     } else if (strcmp(flag, "min-scts") == 0) {
         ok = pol_parse_uint(arg, 16, &p->sct_min_count, &what);
         if (!ok)

@@ -1,5 +1,7 @@
 #include "pol_config.h"
 
+#include "out.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -345,22 +347,35 @@ static bool issuance_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
     return want_duration(c, v, key, &p->issuance_lifetime_tolerance);
 }
 
+/* An output: the --output sink spec (a path, "-", file://, syslog+udp://, fluentd://, ...),
+ * or {file: PATH}. Specs are checked here so a typo fails with its line. */
 static bool output_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     pol_policy *p = ctx;
+    const char *spec = NULL;
     (void)key;
     if (p->noutputs >= POL_MAX_LIST)
         return fail(c, it, "outputs", "expected at most %d entries", POL_MAX_LIST);
-    if (it->type != YAML_MAPPING_NODE || it->data.mapping.pairs.top -
-                                                 it->data.mapping.pairs.start != 1)
-        return fail(c, it, "outputs", "expected a list of {file: PATH} (- is stdout)");
-    yaml_node_pair_t *pr = it->data.mapping.pairs.start;
-    const char *k = scalar(node(c, pr->key));
-    if (!k || strcmp(k, "file") != 0)
-        return fail(c, it, k ? k : "outputs", "expected file (the only output type so far)");
-    char *d = NULL;
-    if (!want_dup(c, node(c, pr->value), "file", &d))
+    if (it->type == YAML_MAPPING_NODE &&
+        it->data.mapping.pairs.top - it->data.mapping.pairs.start == 1) {
+        yaml_node_pair_t *pr = it->data.mapping.pairs.start;
+        const char *k = scalar(node(c, pr->key));
+        if (!k || strcmp(k, "file") != 0)
+            return fail(c, it, k ? k : "outputs",
+                        "expected a sink spec (as for --output) or {file: PATH}");
+        if (!want_str(c, node(c, pr->value), "file", &spec))
+            return false;
+    } else if (!want_str(c, it, "outputs", &spec)) {
         return false;
-    p->outputs[p->noutputs++] = d;
+    }
+    out_sink_cfg oc;
+    char oerr[256];
+    out_sink_cfg_init(&oc);
+    if (!out_parse_spec(spec, &oc, oerr, sizeof oerr))
+        return fail(c, it, "outputs", "expected a sink spec as for --output: %s", oerr);
+    p->outputs[p->noutputs] = strdup(spec);
+    if (!p->outputs[p->noutputs])
+        return fail(c, it, "outputs", "out of memory");
+    p->noutputs++;
     return true;
 }
 
@@ -411,7 +426,7 @@ static bool top_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
         return want_dup(c, v, key, &p->state);
     if (strcmp(key, "outputs") == 0) {
         if (v->type != YAML_SEQUENCE_NODE)
-            return fail(c, v, key, "expected a list of {file: PATH}");
+            return fail(c, v, key, "expected a list of sink specs (as for --output)");
         return each_item(c, v, key, output_item, p);
     }
     return fail(c, v, key, "internal: unhandled key");

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ev_alert.h"
 #include "mw_encode.h"
 #include "mw_hash.h"
 #include "rule_ct.h"
@@ -313,11 +314,11 @@ static bool sup_pass(judge *jd, const char *rule_id, uint64_t *prior) {
     return true;
 }
 
-static void emit(judge *jd, const char *rule_id, const char *name, int severity, const char *fmt,
-                 ...) __attribute__((format(printf, 5, 6)));
+static void emit(judge *jd, const char *rule_id, int severity, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void emit(judge *jd, const char *rule_id, const char *name, int severity, const char *fmt,
-                 ...) {
+/* rule.name comes from the one catalogue (ev_rule_name), as for every other alert. */
+static void emit(judge *jd, const char *rule_id, int severity, const char *fmt, ...) {
     rule_engine *re = jd->re;
     mw_json_obj_end(&jd->je);
     mw_json_obj_end(&jd->jo);
@@ -327,7 +328,7 @@ static void emit(judge *jd, const char *rule_id, const char *name, int severity,
     if (!sup_pass(jd, rule_id, &a.suppressed))
         return;
     a.rule_id = rule_id;
-    a.name = name;
+    a.name = ev_rule_name(rule_id);
     a.severity = severity;
     va_list ap;
     va_start(ap, fmt);
@@ -395,7 +396,7 @@ static void rule_cipher(judge *jd) {
     mw_json_kstr(&jd->je, "cipher", "not NULL, anonymous, export, RC4, DES or 3DES");
     mw_json_kstr(&jd->jo, "cipher", cn);
     mw_json_kstr(&jd->jo, "weakness", why);
-    emit(jd, "tls.weak_or_null_cipher", "Weak or null TLS cipher", 3,
+    emit(jd, "tls.weak_or_null_cipher", 3,
          "The server %s chose %s (%s): this connection has no real %s.", who(jd), cn, why,
          strcmp(why, "anonymous") == 0 ? "server authentication" : "confidentiality");
 }
@@ -415,7 +416,7 @@ static void rule_version(judge *jd) {
         mw_json_kstr(&jd->je, "min_version", mn);
         mw_json_kstr(&jd->jo, "version", vn);
         mw_json_kstr(&jd->jo, "client_max_version", on);
-        emit(jd, "tls.version_downgrade", "TLS version below policy", 3,
+        emit(jd, "tls.version_downgrade", 3,
              "The connection to %s used TLS %s, below the minimum TLS %s the policy sets (the "
              "client offered up to %s).",
              who(jd), vn, mn, on);
@@ -446,7 +447,7 @@ static void rule_version(judge *jd) {
         mw_json_kstr(&jd->je, "basis", "learned from earlier handshakes with this server");
         mw_json_kstr(&jd->jo, "version", vn);
         mw_json_kstr(&jd->jo, "client_max_version", on);
-        emit(jd, "tls.version_downgrade", "TLS version downgrade", 3,
+        emit(jd, "tls.version_downgrade", 3,
              "%s (%s) negotiated TLS %s although the client offered TLS %s and this server "
              "used TLS %s before: a downgrade, or another server answering.",
              who(jd), addr, vn, on, bn);
@@ -637,7 +638,7 @@ static void rule_dates(judge *jd) {
         mw_json_kstr(&jd->jo, "not_after", na);
         leaf_fields(&jd->jo, jd);
         long long days = (long long)((jd->now - l->not_after) / 86400);
-        emit(jd, "cert.expired", "Certificate expired", 2,
+        emit(jd, "cert.expired", 2,
              "The certificate %s presented for %s expired on %s, %lld day%s before this "
              "connection.",
              l->subject, who(jd), na, days, days == 1 ? "" : "s");
@@ -647,7 +648,7 @@ static void rule_dates(judge *jd) {
         mw_json_kstr(&jd->jo, "not_before", nb);
         mw_json_kstr(&jd->jo, "not_after", na);
         leaf_fields(&jd->jo, jd);
-        emit(jd, "cert.not_yet_valid", "Certificate not yet valid", 2,
+        emit(jd, "cert.not_yet_valid", 2,
              "The certificate %s presented for %s is only valid from %s, after this connection "
              "(%s): a wrong clock or a certificate made for later.",
              l->subject, who(jd), nb, at);
@@ -663,7 +664,7 @@ static void rule_name(judge *jd) {
     mw_json_key(&jd->jo, "alternative_names");
     mw_json_raw(&jd->jo, jd->leaf->sans_json, strlen(jd->leaf->sans_json));
     mw_json_kstr(&jd->jo, "subject", jd->leaf->subject);
-    emit(jd, "cert.name_mismatch", "Certificate name mismatch", 3,
+    emit(jd, "cert.name_mismatch", 3,
          "The certificate presented for %s does not cover that name (it is for %s %s).",
          jd->host, jd->leaf->subject, jd->leaf->sans_json);
 }
@@ -675,7 +676,7 @@ static void rule_self_and_chain(judge *jd, const cert_facts *cf) {
         ev_begin(jd);
         mw_json_kstr(&jd->je, "issuer", "a CA trusted by this sensor");
         leaf_fields(&jd->jo, jd);
-        emit(jd, "cert.self_signed", "Self-signed certificate", 3,
+        emit(jd, "cert.self_signed", 3,
              "The server %s presented a self-signed certificate (%s) that no trusted CA "
              "vouches for.",
              who(jd), jd->leaf->subject);
@@ -700,7 +701,7 @@ static void rule_self_and_chain(judge *jd, const cert_facts *cf) {
     mw_json_kint(&jd->jo, "error_code", cf->err);
     mw_json_kint(&jd->jo, "depth", cf->depth);
     chain_subjects(&jd->jo, jd);
-    emit(jd, "cert.chain_invalid", "Certificate chain invalid", 3,
+    emit(jd, "cert.chain_invalid", 3,
          "The certificate chain presented for %s does not validate at capture time: %s "
          "(at depth %d).",
          who(jd), reason, cf->depth);
@@ -719,7 +720,7 @@ static void rule_known(judge *jd, cert_facts *cf) {
     char nb[MW_TS_LEN];
     mw_ts_sec(nb, jd->leaf->not_before);
     mw_json_kstr(&jd->jo, "not_before", nb);
-    emit(jd, "cert.unknown", "Certificate not in the known store", 4,
+    emit(jd, "cert.unknown", 4,
          "The certificate presented for %s (issued by %s on %s) is none of the %llu "
          "certificates in the known store: someone else obtained or made it.",
          who(jd), jd->leaf->issuer, nb,
@@ -867,7 +868,7 @@ static void rule_issuer(judge *jd, const cert_facts *cf) {
         mw_json_obj_end(&jd->jo);
     }
     mw_json_arr_end(&jd->jo);
-    emit(jd, "cert.issuer_unexpected", "Unexpected certificate issuer", 4,
+    emit(jd, "cert.issuer_unexpected", 4,
          "The certificate for %s was issued by %s, which is not a CA this service is expected "
          "to use.",
          who(jd), jd->leaf->issuer);
@@ -914,7 +915,7 @@ static void rule_pins(judge *jd, const cert_facts *cf) {
     }
     mw_json_arr_end(&jd->jo);
     hex32(h, jd->leaf->spki_sha256);
-    emit(jd, "cert.spki_unpinned", "Public key not pinned", 4,
+    emit(jd, "cert.spki_unpinned", 4,
          "No key in the chain presented for %s matches a pinned key (the server's key is "
          "SPKI SHA-256 %s).",
          who(jd), h);
@@ -1063,7 +1064,7 @@ static void rule_scts(judge *jd, const cert_facts *cf) {
         mw_json_kstr(&jd->je, "status", "valid");
         mw_json_key(&jd->jo, "scts");
         mw_json_raw(&jd->jo, lok ? (const char *)lb.data : "[]", lok ? lb.len : 2);
-        emit(jd, "cert.sct_invalid", "Invalid SCT", 3,
+        emit(jd, "cert.sct_invalid", 3,
              "The certificate for %s carries %u SCT%s whose log signature does not verify: "
              "the SCT was forged or altered.",
              who(jd), t.invalid, t.invalid == 1 ? "" : "s");
@@ -1083,14 +1084,14 @@ static void rule_scts(judge *jd, const cert_facts *cf) {
         mw_json_raw(&jd->jo, lok ? (const char *)lb.data : "[]", lok ? lb.len : 2);
         unsigned total = t.valid + t.invalid + t.unknown_log + t.unverified;
         if (too_few)
-            emit(jd, "cert.sct_missing", "Too few SCTs", 2,
+            emit(jd, "cert.sct_missing", 2,
                  "The certificate for %s has %u acceptable SCT%s (of %u; %u from logs not in "
                  "the log list), fewer than the %u required: it may never have been logged in "
                  "Certificate Transparency.",
                  who(jd), acceptable, acceptable == 1 ? "" : "s", total, t.unknown_log,
                  p->sct_min_count);
         else
-            emit(jd, "cert.sct_missing", "Too few SCT log operators", 2,
+            emit(jd, "cert.sct_missing", 2,
                  "The certificate for %s has valid SCTs from %u log operator%s, fewer than the "
                  "%u required.",
                  who(jd), t.nops, t.nops == 1 ? "" : "s", p->sct_min_operators);
@@ -1189,7 +1190,7 @@ static void rule_issuance(judge *jd, const cert_facts *cf) {
     snprintf(odd_text, sizeof odd_text, "%s%s%s%s%s", odd_hour ? "another hour of the day" : "",
              odd_hour && (odd_wday || odd_life) ? ", " : "", odd_wday ? "another weekday" : "",
              odd_wday && odd_life ? ", " : "", odd_life ? "another lifetime" : "");
-    emit(jd, "cert.issuance_odd", "Unusual certificate issuance", 2,
+    emit(jd, "cert.issuance_odd", 2,
          "The certificate for %s was issued %s (%s, %lld-day lifetime), unlike the %zu known "
          "certificates for that name (%s).",
          who(jd), nb, wd[w], (long long)(lt / 86400), samples, odd_text);

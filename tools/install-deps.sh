@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Installs everything mitmwatch needs to build and to run its whole test suite on Debian 12:
 # build dependencies, and the real peers the tests start (servers, clients, tshark, tcpdump).
 # Idempotent; run as root. Set MW_DEPS=build to install only what the build needs.
@@ -6,8 +6,9 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev
  libpcap-dev libndpi-dev libssl-dev libcurl4-openssl-dev libmsgpack-dev libjansson-dev libyaml-dev"
-TEST="openssl nginx-light gnutls-bin tshark tcpdump tcpreplay iproute2 ethtool jq procps
- python3 python3-msgpack rsyslog"
+TEST="openssl nginx-light gnutls-bin tshark tcpdump tcpreplay iproute2 ethtool jq procps util-linux
+ python3 python3-msgpack python3-cryptography rsyslog curl
+ prosody postfix dovecot-imapd dovecot-pop3d slapd ldap-utils postgresql vsftpd swaks python3-slixmpp"
 want="$BUILD"
 [ "${MW_DEPS:-all}" = build ] || want="$want $TEST"
 missing=""
@@ -19,7 +20,13 @@ if [ "$(id -u)" != 0 ]; then
     echo "install-deps: missing packages:$missing (run as root to install them)" >&2
     exit 1
 fi
-# tshark asks whether non-root users may capture; nobody needs to.
-echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+# Answer the packages' questions up front; the tests run their own server instances with their
+# own configs, never the system services.
+debconf-set-selections <<'EOF'
+wireshark-common wireshark-common/install-setuid boolean false
+postfix postfix/main_mailer_type select Local only
+postfix postfix/mailname string mitmwatch.test
+slapd slapd/no_configuration boolean true
+EOF
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends $missing >/dev/null

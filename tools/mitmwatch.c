@@ -1,7 +1,7 @@
 /* mitmwatch: the sensor's command line. Reads pcap files or live interfaces, runs the passive
  * pipeline, writes one JSON event a line. Exit codes: 0 done, 1 runtime failure, 2 usage or
  * unreadable input. */
-#include <curl/curlver.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -20,13 +20,15 @@
 
 #include "an_engine.h"
 #include "cap_source.h"
+#include "bl_baseline.h"
+#include "ev_alert.h"
+#include "pol_cli.h"
+#include "pol_config.h"
+#include "rule_engine.h"
 #include "ev_stats.h"
 #include "ev_tls.h"
 #include "mw_hash.h"
 #include "out.h"
-#include "pol_cli.h"
-#include "pol_config.h"
-#include "rule_engine.h"
 
 #define MAX_SOURCES 16
 #define EVENT_MAX (4u << 20)
@@ -39,11 +41,15 @@ typedef struct {
     const char *ifaces[MAX_SOURCES];
     int nifaces;
     const char *bpf;
-    const char *out_path;
+    const char *out_paths[MAX_SOURCES];
+    int nouts;
     char observer[256];
-    bool observer_given;
     uint64_t stats_interval_us;
     uint32_t max_flows;
+    bool no_ndpi;
+    const char *state_path;
+    bl_cfg bl;
+    bool observer_given;
     const char *config;
     struct {
         const char *flag, *arg;
@@ -68,6 +74,12 @@ typedef struct {
     cap_source *srcs;
     int nsrcs;
     uint64_t events_dropped; /* did not fit the event buffer */
+    bl_state *bl;
+    uint64_t last_drops, last_overload; /* for sensor.* alerts */
+    /* the handshake being judged, for alert events */
+    const tls_hs *cur_hs;
+    const cap_flow *cur_flow;
+    int cur_client_side;
     /* verdicts */
     const opts *o;
     pol_policy *pol; /* heap: the engine points into it until the next reload */
@@ -98,13 +110,21 @@ static void usage(FILE *fp) {
           "  -r, --read FILE        read a pcap or pcapng file; several are one timeline\n"
           "  -i, --interface IFACE  capture live on IFACE (root or CAP_NET_RAW)\n"
           "  -f, --filter BPF       capture filter (tcpdump syntax)\n"
-          "  -o, --output OUT       JSON lines to OUT; - is stdout (default)\n"
+          "  -o, --output OUT       JSON lines to OUT (appended); - is stdout (default); or a\n"
+          "                         sink: syslog+udp://H:P, syslog+tcp://H:P, syslog:///dev/log,\n"
+          "                         fluentd://H:P?tag=T&ack=1, hec+https://H:P?token=T,\n"
+          "                         bulk+https://H:P?index=mitmwatch-%Y.%m.%d, file:///PATH?rotate=100M\n"
+          "                         with ?filter=alert,event,metric or dataset=...; repeatable\n"
           "      --observer NAME    observer.name in events (default: host name)\n"
           "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
           "      --max-flows N      flow table capacity (default 131072)\n"
+          "      --no-ndpi          skip nDPI classification (network.protocol from mitmwatch)\n"
+          "      --state FILE       learned baselines (TTL/hops, JA3S) kept across runs\n"
+          "      --learn-flows N    handshakes per service before its baseline is set (10)\n"
+          "      --ttl-tolerance N  hops of slack before path.ttl_changed (0)\n"
           "  -h, --help             this text\n"
           "      --version          version and linked library versions\n"
-          "\npolicy (see rules/example-policy.yaml):\n",
+          "\npolicy (see rules/example-policy.yaml, rules/ALERTS.md):\n",
           fp);
     fputs(pol_cli_help, fp);
 }
@@ -114,9 +134,9 @@ static void version(void) {
     printf("  %s\n", pcap_lib_version());
     printf("  %s\n", OpenSSL_version(OPENSSL_VERSION));
     printf("  nDPI %s\n", ndpi_revision());
-    printf("  libcurl %s\n", LIBCURL_VERSION);
+    printf("  %s\n", curl_version());
     printf("  msgpack-c %s\n", msgpack_version());
-    printf("  jansson %s\n", JANSSON_VERSION);
+    printf("  jansson %s\n", jansson_version_str());
 }
 
 static int fail_usage(const char *msg, const char *arg) {
@@ -136,17 +156,21 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
-    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_POLICY = 1100 };
+    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_POLICY = 1100 };
     static const struct option base[] = {{"read", required_argument, NULL, 'r'},
                                        {"config", required_argument, NULL, 'c'},
                                        {"interface", required_argument, NULL, 'i'},
                                        {"filter", required_argument, NULL, 'f'},
-                                       {"output", required_argument, NULL, 'o'},
+                                       {"output", required_argument, NULL, O_OUTPUT},
                                        {"help", no_argument, NULL, 'h'},
                                        {"version", no_argument, NULL, O_VERSION},
                                        {"observer", required_argument, NULL, O_OBSERVER},
                                        {"stats-interval", required_argument, NULL, O_STATS},
-                                       {"max-flows", required_argument, NULL, O_MAXFLOWS}};
+                                       {"max-flows", required_argument, NULL, O_MAXFLOWS},
+                                       {"no-ndpi", no_argument, NULL, O_NONDPI},
+                                       {"state", required_argument, NULL, O_STATE},
+                                       {"learn-flows", required_argument, NULL, O_LEARN},
+                                       {"ttl-tolerance", required_argument, NULL, O_TTLTOL}};
     /* the policy flags come from pol_cli.c, so the file and the flags cannot drift apart */
     struct option lo[sizeof base / sizeof base[0] + 32];
     size_t nlo = sizeof base / sizeof base[0];
@@ -183,7 +207,10 @@ static int parse_args(int argc, char **argv, opts *o) {
             o->bpf = optarg;
             break;
         case 'o':
-            o->out_path = optarg;
+        case O_OUTPUT:
+            if (o->nouts >= MAX_SOURCES)
+                return fail_usage("too many outputs", NULL);
+            o->out_paths[o->nouts++] = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -204,6 +231,22 @@ static int parse_args(int argc, char **argv, opts *o) {
             if (!parse_u64(optarg, 1u << 26, &v) || v == 0)
                 return fail_usage("--max-flows wants a number from 1 to 67108864", optarg);
             o->max_flows = (uint32_t)v;
+            break;
+        case O_NONDPI:
+            o->no_ndpi = true;
+            break;
+        case O_STATE:
+            o->state_path = optarg;
+            break;
+        case O_LEARN:
+            if (!parse_u64(optarg, 1000000, &v) || v == 0)
+                return fail_usage("--learn-flows wants a number from 1 to 1000000", optarg);
+            o->bl.learn_flows = (uint32_t)v;
+            break;
+        case O_TTLTOL:
+            if (!parse_u64(optarg, 255, &v))
+                return fail_usage("--ttl-tolerance wants hops from 0 to 255", optarg);
+            o->bl.tolerance = (uint32_t)v;
             break;
         case ':':
             return fail_usage("option needs a value", argv[optind - 1]);
@@ -230,9 +273,31 @@ static void emit_json(sensor *s, enum out_kind kind, const char *dataset) {
     out_emit(s->outs, &ev);
 }
 
-/* Alerts are built during judging and written after the handshake event they refer to. */
-static void on_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int client_side,
-                     void *user) {
+static void on_bl_alert(const bl_alert *a, void *user) {
+    sensor *s = user;
+    ev_alert ea = {.rule_id = a->rule_id,
+                   .severity = a->severity,
+                   .message = a->message,
+                   .expected = a->expected,
+                   .observed = a->observed};
+    if (!ev_alert_build(&s->ev, &s->ctx, s->cur_hs->ts_us, &ea, s->cur_hs, s->cur_flow,
+                        s->cur_client_side)) {
+        s->events_dropped++;
+        return;
+    }
+    out_event ev = {.json = (const char *)s->ev.data,
+                    .len = s->ev.len,
+                    .kind = OUT_KIND_ALERT,
+                    .dataset = "mitmwatch.alert",
+                    .severity = a->severity,
+                    .rule_id = a->rule_id};
+    out_emit(s->outs, &ev);
+}
+
+/* Verdicts are judged before the handshake event is written (it carries their SCT statuses)
+ * and their alerts go out after it. */
+static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
+                          int client_side, void *user) {
     sensor *s = user;
     if (s->npending >= MAX_PENDING_ALERTS ||
         !rule_alert_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us)) {
@@ -255,7 +320,7 @@ static void on_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, i
 static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
     sensor *s = user;
     if (s->re)
-        rule_judge(s->re, hs, f, client_side, hs->ts_us, on_alert, s);
+        rule_judge(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s);
     if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side)) {
         s->events_dropped++;
         fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
@@ -274,17 +339,54 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
         free(s->pending[i].json);
     }
     s->npending = 0;
+    s->cur_hs = hs;
+    s->cur_flow = f;
+    s->cur_client_side = client_side;
+    if (s->bl)
+        bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
 }
 
-/* The policy: the file first, then the flags. */
-static bool load_policy(const opts *o, pol_policy *p, char *err, size_t errlen) {
-    pol_policy_init(p);
-    if (o->config && !pol_load_file(p, o->config, err, errlen))
-        return false;
-    for (int i = 0; i < o->npol_flags; i++)
-        if (!pol_cli_apply(p, o->pol_flags[i].flag, o->pol_flags[i].arg, err, errlen))
-            return false;
-    return true;
+static void emit_sensor_alert(sensor *s, uint64_t ts_us, const char *rule, int severity,
+                              const char *msg, uint64_t observed) {
+    char obs[64];
+    snprintf(obs, sizeof obs, "%llu", (unsigned long long)observed);
+    ev_alert a = {
+        .rule_id = rule, .severity = severity, .message = msg, .expected = "0", .observed = obs};
+    if (!ev_alert_build(&s->ev, &s->ctx, ts_us, &a, NULL, NULL, 0))
+        return;
+    out_event ev = {.json = (const char *)s->ev.data,
+                    .len = s->ev.len,
+                    .kind = OUT_KIND_ALERT,
+                    .dataset = "mitmwatch.alert",
+                    .severity = severity,
+                    .rule_id = rule};
+    out_emit(s->outs, &ev);
+}
+
+/* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table and
+ * reassembly caps reached since the last report each raise an alert. */
+static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const an_stats *as) {
+    uint64_t drops = cs->pcap_drop + cs->pcap_ifdrop;
+    uint64_t overload = cs->flows_evicted + cs->an[CAP_AN_tcp_stream_cap] +
+                        cs->an[CAP_AN_tcp_global_cap] + cs->an[CAP_AN_tcp_ooo_cap] +
+                        as->an[AN_AN_tls_handshake_too_large];
+    char msg[400];
+    if (drops > s->last_drops) {
+        snprintf(msg, sizeof msg,
+                 "The capture lost %llu packets since the last report (kernel or interface "
+                 "drops): handshakes in them were not seen",
+                 (unsigned long long)(drops - s->last_drops));
+        emit_sensor_alert(s, ts_us, "sensor.drops", 3, msg, drops - s->last_drops);
+    }
+    if (overload > s->last_overload) {
+        snprintf(msg, sizeof msg,
+                 "The sensor hit its limits %llu times since the last report (flows evicted from a "
+                 "full flow table, reassembly memory caps): some handshakes were not analyzed",
+                 (unsigned long long)(overload - s->last_overload));
+        emit_sensor_alert(s, ts_us, "sensor.overload", 3, msg, overload - s->last_overload);
+    }
+    s->last_drops = drops;
+    s->last_overload = overload;
 }
 
 static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
@@ -292,6 +394,7 @@ static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
     cs->pcap_recv = cs->pcap_drop = cs->pcap_ifdrop = 0;
     for (int i = 0; i < s->nsrcs; i++)
         cap_source_stats(&s->srcs[i], cs);
+    sensor_alerts(s, ts_us, cs, an_engine_stats(s->eng));
     if (ev_stats_build(&s->ev, &s->ctx, ts_us, cs, an_engine_stats(s->eng), s->outs, final))
         emit_json(s, OUT_KIND_METRIC, "mitmwatch.stats");
 }
@@ -316,23 +419,40 @@ static void on_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, u
     }
 }
 
+/* The policy: the file first, then the flags. */
+static bool load_policy(const opts *o, pol_policy *p, char *err, size_t errlen) {
+    pol_policy_init(p);
+    if (o->config && !pol_load_file(p, o->config, err, errlen))
+        return false;
+    for (int i = 0; i < o->npol_flags; i++)
+        if (!pol_cli_apply(p, o->pol_flags[i].flag, o->pol_flags[i].arg, err, errlen))
+            return false;
+    return true;
+}
+
+/* SIGHUP: the policy file, the known store, the anchors and the log list are read again; a
+ * bad new policy leaves the running one in place. */
+static void reload_policy(sensor *s) {
+    pol_policy *np = malloc(sizeof *np);
+    char err[512] = "out of memory";
+    if (!np || !load_policy(s->o, np, err, sizeof err) ||
+        !rule_engine_reload(s->re, np, err, sizeof err)) {
+        fprintf(stderr, "mitmwatch: reload failed, keeping the old policy: %s\n", err);
+        if (np)
+            pol_policy_free(np);
+        free(np);
+        return;
+    }
+    pol_policy_free(s->pol);
+    free(s->pol);
+    s->pol = np;
+}
+
 static void service_signals(sensor *s) {
     if (g_hup) {
         g_hup = 0;
         out_reopen(s->outs);
-        pol_policy *np = malloc(sizeof *np);
-        char err[512] = "out of memory";
-        if (!np || !load_policy(s->o, np, err, sizeof err) ||
-            !rule_engine_reload(s->re, np, err, sizeof err)) {
-            fprintf(stderr, "mitmwatch: reload failed, keeping the old policy: %s\n", err);
-            if (np)
-                pol_policy_free(np);
-            free(np);
-        } else {
-            pol_policy_free(s->pol);
-            free(s->pol);
-            s->pol = np;
-        }
+        reload_policy(s);
     }
 }
 
@@ -362,6 +482,7 @@ static int run_files(sensor *s, const opts *o) {
         for (;;) {
             int n = cap_source_dispatch(src, 4096, on_frame, s, err, sizeof err);
             service_signals(s);
+            out_tick(s->outs);
             if (n == -1 || n == -3 || g_stop)
                 break;
             if (n == -2) {
@@ -413,6 +534,7 @@ static int run_live(sensor *s, const opts *o) {
             }
         }
         service_signals(s);
+        out_tick(s->outs);
         uint64_t now = wall_us();
         if (s->stats_interval_us && now >= s->next_stats_us) {
             emit_stats(s, now, false);
@@ -454,23 +576,47 @@ int main(int argc, char **argv) {
     }
     if (s.pol->observer && !o.observer_given)
         snprintf(o.observer, sizeof o.observer, "%s", s.pol->observer);
+    char *state_from_policy = NULL; /* a copy: a reload frees the policy it came from */
+    if (s.pol->state && !o.state_path)
+        o.state_path = state_from_policy = strdup(s.pol->state);
     mw_buf_init(&s.abuf, EVENT_MAX);
     s.ctx.observer = o.observer;
     mw_buf_init(&s.ev, EVENT_MAX);
     s.outs = out_set_new();
-    bool outs_ok = s.outs != NULL;
-    if (outs_ok && !o.out_path && s.pol->noutputs) { /* the policy's outputs unless -o */
-        for (size_t i = 0; outs_ok && i < s.pol->noutputs; i++)
-            outs_ok = out_add_file(s.outs, s.pol->outputs[i], err, sizeof err);
-    } else if (outs_ok) {
-        outs_ok = out_add_file(s.outs, o.out_path ? o.out_path : "-", err, sizeof err);
+    if (!s.outs) {
+        fprintf(stderr, "mitmwatch: out of memory\n");
+        return 1;
     }
-    if (!outs_ok) {
-        fprintf(stderr, "mitmwatch: %s\n", s.outs ? err : "out of memory");
+    for (size_t i = 0; o.nouts == 0 && i < s.pol->noutputs && i < MAX_SOURCES; i++)
+        o.out_paths[i] = s.pol->outputs[i]; /* the policy's outputs unless -o */
+    if (o.nouts == 0 && s.pol->noutputs)
+        o.nouts = (int)(s.pol->noutputs < MAX_SOURCES ? s.pol->noutputs : MAX_SOURCES);
+    if (o.nouts == 0)
+        o.out_paths[o.nouts++] = "-";
+    for (int i = 0; i < o.nouts; i++) {
+        out_sink_cfg c;
+        out_sink_cfg_init(&c);
+        if (!out_parse_spec(o.out_paths[i], &c, err, sizeof err) ||
+            !out_add(s.outs, &c, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
+            out_set_free(s.outs);
+            return 2;
+        }
+    }
+    s.bl = bl_new(&o.bl);
+    if (!s.bl) {
+        fprintf(stderr, "mitmwatch: cannot allocate the baselines\n");
+        out_set_free(s.outs);
+        return 1;
+    }
+    if (o.state_path && !bl_load(s.bl, o.state_path, err, sizeof err)) {
+        fprintf(stderr, "mitmwatch: %s\n", err);
+        bl_free(s.bl);
         out_set_free(s.outs);
         return 2;
     }
-    an_engine_cfg ec = {.max_flows = o.max_flows, .on_handshake = on_handshake, .user = &s};
+    an_engine_cfg ec = {
+        .max_flows = o.max_flows, .no_ndpi = o.no_ndpi, .on_handshake = on_handshake, .user = &s};
     s.eng = an_engine_new(&ec);
     if (!s.eng) {
         fprintf(stderr, "mitmwatch: cannot allocate the flow table\n");
@@ -492,6 +638,11 @@ int main(int argc, char **argv) {
     an_engine_flush(s.eng);
     uint64_t ts = o.nfiles ? an_engine_now(s.eng) : wall_us();
     emit_stats(&s, ts, true);
+    if (o.state_path && !bl_save(s.bl, o.state_path, err, sizeof err)) {
+        fprintf(stderr, "mitmwatch: %s\n", err);
+        rc = rc ? rc : 1;
+    }
+    bl_free(s.bl);
     for (int i = 0; i < s.nsrcs; i++)
         cap_source_close(&srcs[i]);
     an_engine_free(s.eng);
@@ -500,6 +651,7 @@ int main(int argc, char **argv) {
     rule_engine_free(s.re);
     pol_policy_free(s.pol);
     free(s.pol);
+    free(state_from_policy);
     mw_buf_free(&s.abuf);
     mw_hash_cleanup();
     return rc;

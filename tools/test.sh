@@ -4,7 +4,7 @@
 # (servers, tcpdump, network namespaces); without root they are reported as skipped.
 set -eu
 cd "$(dirname "$0")/.."
-sh tools/install-deps.sh
+bash tools/install-deps.sh
 jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs" >/dev/null

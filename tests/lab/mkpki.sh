@@ -12,6 +12,8 @@
 #   rsa   CN=rsa.lab.test    RSA-2048,  signed by int1  served: rsa, int1
 #   ecdsa CN=ecdsa.lab.test  ECDSA P-256, signed by int1 served: ecdsa, int1
 #   chain CN=chain.lab.test  RSA-2048,  signed by int2  served: chain, int2, int1 (3 certs)
+#   xmpp  CN=xmpp.lab.test   RSA-2048,  signed by int1  served: xmpp, int1  (STARTTLS lab)
+#   mail  CN=mail.lab.test   ECDSA P-256, signed by int2 served: mail, int2, int1 (STARTTLS lab)
 #
 # Files per certificate NAME: NAME.key NAME.pem NAME.der NAME.sha256 (lowercase hex of the
 # DER, no newline issues: one line). Per leaf: NAME.chain.pem and NAME.chain.sha256 (one
@@ -102,6 +104,16 @@ rsa_key chain.key
 leaf_ext chain.lab.test ",DNS:alt.chain.lab.test,IP:127.0.0.1" > chain.ext
 sign chain int2 leaf chain.ext "/O=mitmwatch Lab/CN=chain.lab.test"
 
+# STARTTLS lab (starttls_capture.sh): an XMPP domain certificate and one for the mail,
+# directory and database servers (3-certificate chain, ECDSA leaf under an RSA CA).
+rsa_key xmpp.key
+leaf_ext xmpp.lab.test ",DNS:conference.xmpp.lab.test" > xmpp.ext
+sign xmpp int1 leaf xmpp.ext "/O=mitmwatch Lab/CN=xmpp.lab.test"
+
+ec_key mail.key P-256
+leaf_ext mail.lab.test ",DNS:imap.lab.test,DNS:pop3.lab.test,DNS:ldap.lab.test,DNS:db.lab.test,DNS:ftp.lab.test,IP:127.0.0.1" > mail.ext
+sign mail int2 leaf mail.ext "/O=mitmwatch Lab/CN=mail.lab.test"
+
 # Served chains, presented order (leaf first).
 cat rsa.pem int1.pem > rsa.chain.pem
 cat rsa.sha256 int1.sha256 > rsa.chain.sha256
@@ -109,14 +121,20 @@ cat ecdsa.pem int1.pem > ecdsa.chain.pem
 cat ecdsa.sha256 int1.sha256 > ecdsa.chain.sha256
 cat chain.pem int2.pem int1.pem > chain.chain.pem
 cat chain.sha256 int2.sha256 int1.sha256 > chain.chain.sha256
+cat xmpp.pem int1.pem > xmpp.chain.pem
+cat xmpp.sha256 int1.sha256 > xmpp.chain.sha256
+cat mail.pem int2.pem int1.pem > mail.chain.pem
+cat mail.sha256 int2.sha256 int1.sha256 > mail.chain.sha256
 # s_server wants the extra certificates apart from the leaf.
 cat int1.pem > rsa.extra.pem
 cat int1.pem > ecdsa.extra.pem
 cat int2.pem int1.pem > chain.extra.pem
+cat int1.pem > xmpp.extra.pem
+cat int2.pem int1.pem > mail.extra.pem
 
 # Self-check: every served chain verifies to the root, so a handshake failure in the lab
 # means a server/client problem, not a broken PKI.
-for n in rsa ecdsa chain; do
+for n in rsa ecdsa chain xmpp mail; do
     openssl verify -CAfile root.pem -untrusted "$n.extra.pem" "$n.pem" >/dev/null
 done
 rm -f ./*.ext ./*.srl req.cnf

@@ -105,6 +105,24 @@ static void test_edges(void) {
     CHECK(mw_buf_putc(&s, 0));
     CHECK_STR((const char *)s.data, "771,4865,23,,");
     mw_buf_free(&s);
+    /* JA4's ALPN characters (FoxIO JA4.md "ALPN Extension Value"): "h2" -> h2; bytes that are not
+     * ASCII alphanumeric -> the first hex digit of the first byte and the last of the last. */
+    static const uint8_t alpn_hex[] = {
+        0x03, 0x03, 0,    0,    0,    0,    0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0,    0,    0,    0,    0,    0,    0,    0,    0, 0, 0, 0, 0, 0, /* version, random */
+        0x00, 0x00, 0x02, 0x13, 0x01, 0x01, 0x00,                        /* ciphers, comp */
+        0x00, 0x09, 0x00, 0x10, 0x00, 0x05, 0x00, 0x03, 0x02, 0xab, 0xcd}; /* ALPN {ab cd} */
+    char ja4[TLS_JA4_LEN];
+    CHECK(tls_parse_client_hello(mw_cur_make(alpn_hex, sizeof alpn_hex), &ch) == MW_OK);
+    tls_ja4(&ch, ja4);
+    CHECK(strncmp(ja4, "t12i0101ad_", 11) == 0);
+    uint8_t alpn_h2[sizeof alpn_hex];
+    memcpy(alpn_h2, alpn_hex, sizeof alpn_hex);
+    alpn_h2[sizeof alpn_h2 - 2] = 'h';
+    alpn_h2[sizeof alpn_h2 - 1] = '2';
+    CHECK(tls_parse_client_hello(mw_cur_make(alpn_h2, sizeof alpn_h2), &ch) == MW_OK);
+    tls_ja4(&ch, ja4);
+    CHECK(strncmp(ja4, "t12i0101h2_", 11) == 0);
     /* an odd-length cipher list is malformed */
     static const uint8_t odd[] = {0x03, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                   0,    0,    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00,

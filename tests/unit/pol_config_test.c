@@ -74,8 +74,9 @@ int main(int argc, char **argv) {
     CHECK_EQ_U(p.min_version, 0x0303);
     CHECK_STR(p.ctcache, "/var/lib/mitmwatch/ctcache.msgpack");
     CHECK_STR(p.state, "/var/lib/mitmwatch/state.msgpack");
-    CHECK_EQ_U(p.noutputs, 1);
+    CHECK_EQ_U(p.noutputs, 2);
     CHECK_STR(p.outputs[0], "/var/log/mitmwatch/events.json");
+    CHECK_STR(p.outputs[1], "syslog+udp://192.0.2.1:514?filter=alert");
     pol_policy_free(&p);
 
     /* watched-name patterns */
@@ -133,7 +134,7 @@ int main(int argc, char **argv) {
                  "t.yaml:2: key 'ca_file': unknown here; expected one of: ca_files, system");
     expect_error("state: a\nstate: b\n", "t.yaml:2: key 'state': expected once, given twice");
     expect_error("outputs:\n  - syslog: local0\n",
-                 "t.yaml:2: key 'syslog': expected file (the only output type so far)");
+                 "t.yaml:2: key 'syslog': expected a sink spec (as for --output) or {file: PATH}");
     expect_error("known_certs: {a: b}\n", "t.yaml:1: key 'known_certs': expected a list");
     expect_error("- just\n- a list\n",
                  "t.yaml:1: key '(top level)': expected a mapping of keys to values");
@@ -162,7 +163,8 @@ int main(int argc, char **argv) {
     CHECK(pol_cli_apply(&p, "ca-file", "/tmp/anchors.pem", err, sizeof err));
     CHECK(pol_cli_apply(&p, "ct-log-list", "/tmp/log_list.json", err, sizeof err));
     CHECK(pol_cli_apply(&p, "ctcache", "/tmp/ct.msgpack", err, sizeof err));
-    CHECK(pol_cli_apply(&p, "state", "/tmp/state.msgpack", err, sizeof err));
+    CHECK(!pol_cli_apply(&p, "state", "/tmp/state.msgpack", err, sizeof err));
+    CHECK_STR(err, "--state /tmp/state.msgpack: expected a policy flag");
     CHECK(pol_cli_apply(&p, "min-scts", "0", err, sizeof err));
     CHECK(pol_cli_apply(&p, "suppress-window", "90m", err, sizeof err));
     CHECK_EQ_U(p.nservices, 2);

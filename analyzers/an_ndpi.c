@@ -1,0 +1,105 @@
+#include "an_ndpi.h"
+
+#include <ctype.h>
+#include <ndpi/ndpi_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DPI_MAX_PACKETS 32 /* per flow, whatever nDPI would still like to see */
+
+struct dpi_ctx {
+    struct ndpi_detection_module_struct *ndpi;
+};
+
+struct dpi_flow {
+    uint32_t packets;
+    bool done;
+    ndpi_protocol proto;
+    struct ndpi_flow_struct flow[]; /* sized by ndpi_detection_get_sizeof_ndpi_flow_struct() */
+};
+
+dpi_ctx *dpi_new(void) {
+    dpi_ctx *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
+    if (!d->ndpi) {
+        free(d);
+        return NULL;
+    }
+    NDPI_PROTOCOL_BITMASK all;
+    NDPI_BITMASK_SET_ALL(all);
+    ndpi_set_protocol_detection_bitmask2(d->ndpi, &all);
+    ndpi_finalize_initialization(d->ndpi);
+    return d;
+}
+
+void dpi_free(dpi_ctx *d) {
+    if (!d)
+        return;
+    ndpi_exit_detection_module(d->ndpi);
+    free(d);
+}
+
+bool dpi_packet(dpi_ctx *d, dpi_flow **fp, const uint8_t *l3, uint32_t l3_len, uint64_t ts_us) {
+    dpi_flow *f = *fp;
+    if (!d)
+        return false;
+    if (!f) {
+        size_t sz = sizeof *f + ndpi_detection_get_sizeof_ndpi_flow_struct();
+        f = calloc(1, sz);
+        if (!f)
+            return false;
+        *fp = f;
+    }
+    if (f->done)
+        return false;
+    if (l3_len > 0xffff)
+        l3_len = 0xffff;
+    f->proto = ndpi_detection_process_packet(d->ndpi, f->flow, l3, (unsigned short)l3_len,
+                                             ts_us / 1000);
+    f->packets++;
+    bool classified = f->proto.app_protocol != NDPI_PROTOCOL_UNKNOWN ||
+                      f->proto.master_protocol != NDPI_PROTOCOL_UNKNOWN;
+    if ((classified && !ndpi_extra_dissection_possible(d->ndpi, f->flow)) ||
+        f->packets >= DPI_MAX_PACKETS)
+        f->done = true;
+    return !f->done;
+}
+
+void dpi_result(dpi_ctx *d, dpi_flow *f, char *name, size_t namelen, uint64_t *risks) {
+    name[0] = '\0';
+    *risks = 0;
+    if (!d || !f)
+        return;
+    ndpi_protocol p = f->proto;
+    if (p.app_protocol == NDPI_PROTOCOL_UNKNOWN && p.master_protocol == NDPI_PROTOCOL_UNKNOWN) {
+        uint8_t guessed = 0;
+        p = ndpi_detection_giveup(d->ndpi, f->flow, 0, &guessed);
+    }
+    uint16_t id = p.app_protocol != NDPI_PROTOCOL_UNKNOWN ? p.app_protocol : p.master_protocol;
+    if (id != NDPI_PROTOCOL_UNKNOWN) {
+        const char *n = ndpi_get_proto_name(d->ndpi, id);
+        snprintf(name, namelen, "%s", n ? n : "");
+        for (char *c = name; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    }
+    *risks = f->flow->risk;
+}
+
+bool dpi_classified(const dpi_flow *f) {
+    return f && (f->proto.app_protocol != NDPI_PROTOCOL_UNKNOWN ||
+                 f->proto.master_protocol != NDPI_PROTOCOL_UNKNOWN);
+}
+
+void dpi_flow_free(dpi_flow *f) {
+    if (!f)
+        return;
+    ndpi_free_flow_data(f->flow);
+    free(f);
+}
+
+const char *dpi_risk_name(unsigned i) {
+    return i < NDPI_MAX_RISK ? ndpi_risk2str((ndpi_risk_enum)i) : "unknown";
+}

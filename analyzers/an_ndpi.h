@@ -1,0 +1,30 @@
+/* nDPI classification of the flows mitmwatch analyzes, as extra evidence: the application
+ * protocol name (network.protocol) and nDPI's flow risks (mitmwatch.ndpi.risks). mitmwatch's own
+ * parser stays the source of the chain and fingerprints. nDPI sees a flow's packets only until
+ * it has classified the flow and has nothing more to dissect, or until mitmwatch has judged the
+ * handshake, so its cost per flow is bounded. */
+#ifndef AN_NDPI_H
+#define AN_NDPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dpi_ctx dpi_ctx;
+typedef struct dpi_flow dpi_flow;
+
+dpi_ctx *dpi_new(void);
+void dpi_free(dpi_ctx *d);
+/* Feeds one packet (from its IP header); allocates the flow state on first use. Returns false
+ * once nDPI is done with this flow (no more packets needed). */
+bool dpi_packet(dpi_ctx *d, dpi_flow **f, const uint8_t *l3, uint32_t l3_len, uint64_t ts_us);
+/* The protocol name (lowercase, e.g. "tls", "smtp", "jabber") and risk bitmap; *name is ""
+ * when unknown. Gives up (guesses) when detection had not finished. */
+void dpi_result(dpi_ctx *d, dpi_flow *f, char *name, size_t namelen, uint64_t *risks);
+void dpi_flow_free(dpi_flow *f);
+/* True once nDPI has named the flow's protocol. */
+bool dpi_classified(const dpi_flow *f);
+/* The name of risk bit i, as nDPI spells it. */
+const char *dpi_risk_name(unsigned i);
+
+#endif

@@ -1,0 +1,526 @@
+#include "bl_baseline.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BL_MAX_HOPS 8  /* distinct hop counts per direction; more: the direction is unstable */
+#define BL_MAX_JA3 16  /* client JA3s per service */
+#define BL_MAX_JA3S 4  /* JA3S per client JA3 */
+#define BL_PAIR_PORTS 8
+#define BL_STATE_VERSION 1
+
+enum { DIR_C2S, DIR_S2C };
+static const char *const dir_name[2] = {"client to server", "server to client"};
+
+typedef struct {
+    uint8_t ja3[16];
+    uint8_t resumed; /* a resumption's ServerHello differs from a full one's: separate sets */
+    uint8_t n;
+    uint8_t ja3s[BL_MAX_JA3S][16];
+} bl_pair;
+
+typedef struct {
+    uint8_t used, ver;
+    uint16_t port;
+    uint8_t ip[16];
+    uint32_t flows;
+    uint8_t nhops[2];
+    bool unstable[2];
+    uint8_t hops[2][BL_MAX_HOPS];
+    int16_t alerted_hop[2]; /* last hop count alerted on, -1 none: one alert per change */
+    uint8_t npairs;
+    bl_pair *pairs;
+} bl_svc;
+
+/* The ports of one server as seen from one client: the same path, whatever the port. */
+typedef struct {
+    uint8_t used, ver;
+    uint8_t client[16], server[16];
+    uint8_t nports;
+    uint16_t port[BL_PAIR_PORTS];
+    uint8_t hop[BL_PAIR_PORTS][2];
+    int16_t alerted[BL_PAIR_PORTS];
+} bl_peer;
+
+struct bl_state {
+    bl_cfg cfg;
+    bl_svc *svc;
+    uint32_t svc_mask, nsvc;
+    bl_peer *peers;
+    uint32_t peer_mask;
+};
+
+unsigned bl_hops(uint8_t ttl) {
+    if (ttl <= 64)
+        return 64u - ttl;
+    if (ttl <= 128)
+        return 128u - ttl;
+    return 255u - ttl;
+}
+
+static uint32_t pow2_at_least(uint32_t n) {
+    uint32_t p = 16;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+bl_state *bl_new(const bl_cfg *cfg) {
+    bl_state *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->cfg = *cfg;
+    if (!b->cfg.learn_flows)
+        b->cfg.learn_flows = 10;
+    if (!b->cfg.min_packets)
+        b->cfg.min_packets = 2;
+    if (!b->cfg.max_services)
+        b->cfg.max_services = 65536;
+    uint32_t n = pow2_at_least(b->cfg.max_services * 2);
+    b->svc = calloc(n, sizeof *b->svc);
+    b->svc_mask = n - 1;
+    b->peers = calloc(n, sizeof *b->peers);
+    b->peer_mask = n - 1;
+    if (!b->svc || !b->peers) {
+        bl_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void bl_free(bl_state *b) {
+    if (!b)
+        return;
+    for (uint32_t i = 0; b->svc && i <= b->svc_mask; i++)
+        free(b->svc[i].pairs);
+    free(b->svc);
+    free(b->peers);
+    free(b);
+}
+
+static uint32_t mix(const uint8_t *p, size_t n, uint32_t h) {
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u; /* FNV-1a: keys are short */
+    return h;
+}
+
+static bl_svc *svc_get(bl_state *b, const uint8_t ip[16], uint8_t ver, uint16_t port,
+                       bool create) {
+    uint32_t h = mix(ip, 16, 2166136261u);
+    h = mix((const uint8_t *)&port, 2, h);
+    for (uint32_t i = h & b->svc_mask, probes = 0; probes <= b->svc_mask;
+         i = (i + 1) & b->svc_mask, probes++) {
+        bl_svc *s = &b->svc[i];
+        if (!s->used) {
+            if (!create || b->nsvc >= b->cfg.max_services)
+                return NULL;
+            s->used = 1;
+            s->ver = ver;
+            s->port = port;
+            memcpy(s->ip, ip, 16);
+            s->alerted_hop[0] = s->alerted_hop[1] = -1;
+            b->nsvc++;
+            return s;
+        }
+        if (s->port == port && s->ver == ver && memcmp(s->ip, ip, 16) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* The peer table is a cache: a colliding pair replaces the old one. */
+static bl_peer *peer_get(bl_state *b, const uint8_t client[16], const uint8_t server[16],
+                         uint8_t ver) {
+    uint32_t h = mix(server, 16, mix(client, 16, 2166136261u));
+    bl_peer *p = &b->peers[h & b->peer_mask];
+    if (!p->used || p->ver != ver || memcmp(p->client, client, 16) != 0 ||
+        memcmp(p->server, server, 16) != 0) {
+        memset(p, 0, sizeof *p);
+        p->used = 1;
+        p->ver = ver;
+        memcpy(p->client, client, 16);
+        memcpy(p->server, server, 16);
+    }
+    return p;
+}
+
+static bool hop_known(const bl_svc *s, int dir, unsigned hop, unsigned tol) {
+    for (int i = 0; i < s->nhops[dir]; i++) {
+        unsigned d = s->hops[dir][i] > hop ? s->hops[dir][i] - hop : hop - s->hops[dir][i];
+        if (d <= tol)
+            return true;
+    }
+    return false;
+}
+
+static void learn_hop(bl_svc *s, int dir, unsigned hop) {
+    if (s->unstable[dir] || hop_known(s, dir, hop, 0))
+        return;
+    if (s->nhops[dir] >= BL_MAX_HOPS) {
+        s->unstable[dir] = true; /* too many paths to have an opinion */
+        return;
+    }
+    s->hops[dir][s->nhops[dir]++] = (uint8_t)hop;
+}
+
+static bool hex16(const char *hex, uint8_t out[16]) {
+    for (int i = 0; i < 16; i++) {
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = hex[2 * i + k];
+            v <<= 4;
+            if (c >= '0' && c <= '9')
+                v |= (unsigned)(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= (unsigned)(c - 'a' + 10);
+            else
+                return false;
+        }
+        out[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+static void hex_of(const uint8_t in[16], char out[33]) {
+    static const char d[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = d[in[i] >> 4];
+        out[2 * i + 1] = d[in[i] & 15];
+    }
+    out[32] = '\0';
+}
+
+static void service_name(const bl_svc *s, char *out, size_t n) {
+    char ip[INET6_ADDRSTRLEN] = "";
+    inet_ntop(s->ver == 4 ? AF_INET : AF_INET6, s->ip, ip, sizeof ip);
+    snprintf(out, n, s->ver == 4 ? "%s:%u" : "[%s]:%u", ip, s->port);
+}
+
+static void hops_json(const bl_svc *s, int dir, char *out, size_t n) {
+    size_t len = (size_t)snprintf(out, n, "{\"direction\":\"%s\",\"hops\":[", dir_name[dir]);
+    for (int i = 0; i < s->nhops[dir] && len < n; i++)
+        len += (size_t)snprintf(out + len, n - len, "%s%u", i ? "," : "", s->hops[dir][i]);
+    if (len < n)
+        snprintf(out + len, n - len, "]}");
+}
+
+static void judge_path(bl_state *b, bl_svc *s, bool learning, const unsigned hop[2],
+                       const bool steady[2], bl_alert_fn fn, void *user) {
+    char svc[80];
+    service_name(s, svc, sizeof svc);
+    for (int dir = 0; dir < 2; dir++) {
+        if (!steady[dir])
+            continue;
+        if (learning) {
+            learn_hop(s, dir, hop[dir]);
+            continue;
+        }
+        if (s->unstable[dir] || s->nhops[dir] == 0 || hop_known(s, dir, hop[dir], b->cfg.tolerance))
+            continue;
+        if (s->alerted_hop[dir] == (int16_t)hop[dir])
+            continue;
+        s->alerted_hop[dir] = (int16_t)hop[dir];
+        bl_alert a = {.rule_id = "path.ttl_changed", .severity = 3};
+        hops_json(s, dir, a.expected, sizeof a.expected);
+        snprintf(a.observed, sizeof a.observed, "{\"direction\":\"%s\",\"hops\":%u}",
+                 dir_name[dir], hop[dir]);
+        snprintf(a.message, sizeof a.message,
+                 "Packets %s on %s came from %u hops away, but this service's learned path is "
+                 "%u hops: something on the path changed (an interception box re-originates "
+                 "connections)",
+                 dir_name[dir], svc, hop[dir], s->hops[dir][0]);
+        fn(&a, user);
+    }
+}
+
+/* One port of a server further away than every other port seen from the same client. */
+static void judge_ports(bl_state *b, const cap_flow *f, int client_side, const unsigned hop[2],
+                        const bool steady[2], bl_alert_fn fn, void *user) {
+    int server_side = !client_side;
+    uint16_t port = f->key.port[server_side];
+    bl_peer *p = peer_get(b, f->key.addr[client_side], f->key.addr[server_side], f->key.ip_ver);
+    int me = -1;
+    for (int i = 0; i < p->nports; i++)
+        if (p->port[i] == port)
+            me = i;
+    if (me < 0) {
+        if (p->nports >= BL_PAIR_PORTS)
+            return;
+        me = p->nports++;
+        p->port[me] = port;
+        p->alerted[me] = -1;
+    }
+    for (int dir = 0; dir < 2; dir++) {
+        if (!steady[dir])
+            continue;
+        p->hop[me][dir] = (uint8_t)(hop[dir] + 1); /* 0 = unknown */
+        int others = 0;
+        unsigned other_hop = 0;
+        bool agree = true;
+        char ports[128] = "";
+        size_t pl = 0;
+        for (int i = 0; i < p->nports; i++) {
+            if (i == me || p->hop[i][dir] == 0)
+                continue;
+            unsigned h = p->hop[i][dir] - 1u;
+            if (others++ == 0)
+                other_hop = h;
+            else if (h != other_hop)
+                agree = false;
+            if (pl < sizeof ports)
+                pl += (size_t)snprintf(ports + pl, sizeof ports - pl, "%s%u", pl ? "," : "",
+                                       p->port[i]);
+        }
+        unsigned d = hop[dir] > other_hop ? hop[dir] - other_hop : other_hop - hop[dir];
+        if (others == 0 || !agree || d <= b->cfg.tolerance)
+            continue;
+        if (p->alerted[me] == (int16_t)(hop[dir] * 2 + (unsigned)dir))
+            continue;
+        p->alerted[me] = (int16_t)(hop[dir] * 2 + (unsigned)dir);
+        char srv[INET6_ADDRSTRLEN] = "";
+        inet_ntop(f->key.ip_ver == 4 ? AF_INET : AF_INET6, f->key.addr[server_side], srv,
+                  sizeof srv);
+        bl_alert a = {.rule_id = "path.ttl_changed", .severity = 3};
+        snprintf(a.expected, sizeof a.expected,
+                 "{\"direction\":\"%s\",\"hops\":%u,\"ports\":[%s]}", dir_name[dir], other_hop,
+                 ports);
+        snprintf(a.observed, sizeof a.observed, "{\"direction\":\"%s\",\"hops\":%u,\"port\":%u}",
+                 dir_name[dir], hop[dir], port);
+        snprintf(a.message, sizeof a.message,
+                 "Port %u of %s is %u hops away (%s) while ports %s of the same host are %u: a "
+                 "box on the path handles this port only",
+                 port, srv, hop[dir], dir_name[dir], ports, other_hop);
+        fn(&a, user);
+    }
+}
+
+static void judge_ja3s(bl_svc *s, bool learning, const tls_hs *hs, bl_alert_fn fn, void *user) {
+    uint8_t ja3[16], ja3s[16];
+    if (!hs->have_ch || !hs->have_sh || !hex16(hs->ja3, ja3) || !hex16(hs->ja3s, ja3s))
+        return;
+    if (!s->pairs && !(s->pairs = calloc(BL_MAX_JA3, sizeof *s->pairs)))
+        return;
+    bl_pair *p = NULL;
+    for (int i = 0; i < s->npairs; i++)
+        if (memcmp(s->pairs[i].ja3, ja3, 16) == 0 && s->pairs[i].resumed == hs->resumed)
+            p = &s->pairs[i];
+    if (!p) { /* a client not seen before: its first answer becomes its baseline */
+        if (s->npairs >= BL_MAX_JA3)
+            return;
+        p = &s->pairs[s->npairs++];
+        memcpy(p->ja3, ja3, 16);
+        p->resumed = hs->resumed;
+    }
+    for (int i = 0; i < p->n; i++)
+        if (memcmp(p->ja3s[i], ja3s, 16) == 0)
+            return;
+    if (learning || p->n == 0) {
+        if (p->n < BL_MAX_JA3S)
+            memcpy(p->ja3s[p->n++], ja3s, 16);
+        return;
+    }
+    char svc[80], want[33];
+    service_name(s, svc, sizeof svc);
+    bl_alert a = {.rule_id = "tls.ja3s_changed", .severity = 2};
+    size_t len = (size_t)snprintf(a.expected, sizeof a.expected,
+                                  "{\"ja3\":\"%s\",\"resumed\":%s,\"ja3s\":[", hs->ja3,
+                                  hs->resumed ? "true" : "false");
+    for (int i = 0; i < p->n; i++) {
+        hex_of(p->ja3s[i], want);
+        len += (size_t)snprintf(a.expected + len, sizeof a.expected - len, "%s\"%s\"",
+                                i ? "," : "", want);
+    }
+    snprintf(a.expected + len, sizeof a.expected - len, "]}");
+    snprintf(a.observed, sizeof a.observed, "{\"ja3\":\"%s\",\"ja3s\":\"%s\"}", hs->ja3,
+             hs->ja3s);
+    hex_of(p->ja3s[0], want);
+    snprintf(a.message, sizeof a.message,
+             "%s answered a known client (JA3 %s) with JA3S %s instead of %s: a different TLS "
+             "stack is answering for this service",
+             svc, hs->ja3, hs->ja3s, want);
+    fn(&a, user);
+    if (p->n < BL_MAX_JA3S)
+        memcpy(p->ja3s[p->n++], ja3s, 16); /* alert once per new answer */
+}
+
+void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side,
+                bl_alert_fn fn, void *user) {
+    int server_side = !client_side;
+    bl_svc *s = svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side],
+                        true);
+    unsigned hop[2] = {bl_hops(f->ttl[client_side]), bl_hops(f->ttl[server_side])};
+    bool steady[2] = {f->pkts[client_side] > 0 && f->ttl_stable[client_side] >= b->cfg.min_packets,
+                      f->pkts[server_side] > 0 && f->ttl_stable[server_side] >= b->cfg.min_packets};
+    judge_ports(b, f, client_side, hop, steady, fn, user);
+    if (!s)
+        return;
+    bool learning = s->flows < b->cfg.learn_flows;
+    judge_path(b, s, learning, hop, steady, fn, user);
+    judge_ja3s(s, learning, hs, fn, user);
+    if (s->flows < UINT32_MAX)
+        s->flows++;
+}
+
+/* --- state file: msgpack {v, services: [[ip, ver, port, flows, hops_c2s, hops_s2c, unstable,
+ * [[ja3, [ja3s...]]...]]...]} --------------------------------------------------------------- */
+
+bool bl_save(const bl_state *b, const char *path, char *err, size_t errlen) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "v", 1);
+    msgpack_pack_int(&pk, BL_STATE_VERSION);
+    msgpack_pack_str_with_body(&pk, "services", 8);
+    msgpack_pack_array(&pk, b->nsvc);
+    for (uint32_t i = 0; i <= b->svc_mask; i++) {
+        const bl_svc *s = &b->svc[i];
+        if (!s->used)
+            continue;
+        msgpack_pack_array(&pk, 8);
+        msgpack_pack_bin_with_body(&pk, s->ip, 16);
+        msgpack_pack_uint8(&pk, s->ver);
+        msgpack_pack_uint16(&pk, s->port);
+        msgpack_pack_uint32(&pk, s->flows);
+        for (int d = 0; d < 2; d++)
+            msgpack_pack_bin_with_body(&pk, s->hops[d], s->nhops[d]);
+        msgpack_pack_uint8(&pk, (uint8_t)(s->unstable[0] | s->unstable[1] << 1));
+        msgpack_pack_array(&pk, s->npairs);
+        for (int k = 0; k < s->npairs; k++) {
+            msgpack_pack_array(&pk, 3);
+            msgpack_pack_bin_with_body(&pk, s->pairs[k].ja3, 16);
+            msgpack_pack_uint8(&pk, s->pairs[k].resumed);
+            msgpack_pack_bin_with_body(&pk, s->pairs[k].ja3s, (size_t)s->pairs[k].n * 16);
+        }
+    }
+    /* write, fsync, rename: a crash leaves the old file or the new one, never a torn one */
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    bool ok = fd >= 0 && write(fd, sb.data, sb.size) == (ssize_t)sb.size && fsync(fd) == 0;
+    if (fd >= 0)
+        ok = close(fd) == 0 && ok;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok) {
+        snprintf(err, errlen, "cannot write state file %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    return ok;
+}
+
+static bool bin_of(const msgpack_object *o, size_t max, const char **p, size_t *n) {
+    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size > max)
+        return false;
+    *p = o->via.bin.ptr;
+    *n = o->via.bin.size;
+    return true;
+}
+
+static bool load_service(bl_state *b, const msgpack_object *o) {
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 8)
+        return false;
+    const msgpack_object *a = o->via.array.ptr;
+    const char *ip, *h0, *h1;
+    size_t ipn, n0, n1;
+    if (!bin_of(&a[0], 16, &ip, &ipn) || ipn != 16 || a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        !bin_of(&a[4], BL_MAX_HOPS, &h0, &n0) || !bin_of(&a[5], BL_MAX_HOPS, &h1, &n1) ||
+        a[6].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[7].type != MSGPACK_OBJECT_ARRAY ||
+        a[7].via.array.size > BL_MAX_JA3 || a[2].via.u64 > 65535)
+        return false;
+    bl_svc *s = svc_get(b, (const uint8_t *)ip, (uint8_t)a[1].via.u64, (uint16_t)a[2].via.u64, true);
+    if (!s)
+        return true; /* table full: keep what fits */
+    s->flows = (uint32_t)(a[3].via.u64 > UINT32_MAX ? UINT32_MAX : a[3].via.u64);
+    memcpy(s->hops[0], h0, n0);
+    s->nhops[0] = (uint8_t)n0;
+    memcpy(s->hops[1], h1, n1);
+    s->nhops[1] = (uint8_t)n1;
+    s->unstable[0] = a[6].via.u64 & 1;
+    s->unstable[1] = (a[6].via.u64 >> 1) & 1;
+    if (a[7].via.array.size && !(s->pairs = calloc(BL_MAX_JA3, sizeof *s->pairs)))
+        return false;
+    for (uint32_t k = 0; k < a[7].via.array.size; k++) {
+        const msgpack_object *pr = &a[7].via.array.ptr[k];
+        const char *j, *js;
+        size_t jn, jsn;
+        if (pr->type != MSGPACK_OBJECT_ARRAY || pr->via.array.size != 3 ||
+            !bin_of(&pr->via.array.ptr[0], 16, &j, &jn) || jn != 16 ||
+            pr->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+            !bin_of(&pr->via.array.ptr[2], 16 * BL_MAX_JA3S, &js, &jsn) || jsn % 16)
+            return false;
+        memcpy(s->pairs[k].ja3, j, 16);
+        s->pairs[k].resumed = pr->via.array.ptr[1].via.u64 != 0;
+        memcpy(s->pairs[k].ja3s, js, jsn);
+        s->pairs[k].n = (uint8_t)(jsn / 16);
+        s->npairs++;
+    }
+    return true;
+}
+
+bool bl_load(bl_state *b, const char *path, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return true; /* first run */
+        snprintf(err, errlen, "cannot read state file %s: %s", path, strerror(errno));
+        return false;
+    }
+    struct stat sbuf;
+    if (fstat(fd, &sbuf) != 0 || sbuf.st_size > (64 << 20)) {
+        snprintf(err, errlen, "state file %s: unreadable or larger than 64 MiB", path);
+        close(fd);
+        return false;
+    }
+    size_t size = (size_t)sbuf.st_size;
+    void *map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    close(fd);
+    if (size && map == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map state file %s: %s", path, strerror(errno));
+        return false;
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    bool ok = size && msgpack_unpack_next(&u, map, size, &off) == MSGPACK_UNPACK_SUCCESS &&
+              off == size;
+    const msgpack_object *root = &u.data;
+    const msgpack_object *services = NULL;
+    if (ok && root->type == MSGPACK_OBJECT_MAP) {
+        bool version_ok = false;
+        for (uint32_t i = 0; i < root->via.map.size; i++) {
+            const msgpack_object_kv *kv = &root->via.map.ptr[i];
+            if (kv->key.type != MSGPACK_OBJECT_STR)
+                continue;
+            if (kv->key.via.str.size == 1 && kv->key.via.str.ptr[0] == 'v')
+                version_ok = kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+                             kv->val.via.u64 == BL_STATE_VERSION;
+            else if (kv->key.via.str.size == 8 && memcmp(kv->key.via.str.ptr, "services", 8) == 0 &&
+                     kv->val.type == MSGPACK_OBJECT_ARRAY)
+                services = &kv->val;
+        }
+        ok = version_ok && services;
+    } else {
+        ok = false;
+    }
+    for (uint32_t i = 0; ok && i < services->via.array.size; i++)
+        ok = load_service(b, &services->via.array.ptr[i]);
+    if (!ok)
+        snprintf(err, errlen, "state file %s is not a mitmwatch baseline (version %d)", path,
+                 BL_STATE_VERSION);
+    msgpack_unpacked_destroy(&u);
+    if (size)
+        munmap(map, size);
+    return ok;
+}

@@ -1,0 +1,53 @@
+/* Learned per-service baselines: the path (IP TTL / hop limit, as a hop count) in each
+ * direction and the JA3S a service answers each client JA3 with (DESIGN.md 4, 5).
+ *
+ * A service is (server address, port). During its learning window (its first learn_flows
+ * handshakes) a service's hop counts and JA3S answers are recorded; afterwards a handshake
+ * whose hop count is not among the learned ones (beyond the tolerance) raises path.ttl_changed,
+ * and a known client JA3 answered with a JA3S never seen for it raises tls.ja3s_changed. Ports
+ * of one server address are also compared with each other, learned or not: one port further
+ * away than all the others is what a port-selective interception box looks like. Hop counts are
+ * taken from the nearest common initial TTL (64, 128, 255) at or above the TTL seen, and only
+ * from flows whose TTL was steady for min_packets packets. Baselines persist in a msgpack state
+ * file written atomically. */
+#ifndef BL_BASELINE_H
+#define BL_BASELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cap_flow.h"
+#include "tls_session.h"
+
+typedef struct {
+    uint32_t learn_flows;  /* handshakes per service before its baseline is set; 0: default 10 */
+    uint32_t min_packets;  /* a TTL must be steady this long to count; 0: default 2 */
+    uint32_t tolerance;    /* hops of slack */
+    uint32_t max_services; /* 0: default 65536 */
+} bl_cfg;
+
+/* One finding; the JSON fragments are the evidence (valid JSON values). */
+typedef struct {
+    const char *rule_id; /* "path.ttl_changed" or "tls.ja3s_changed" */
+    int severity;
+    char message[512];
+    char expected[1024];
+    char observed[512];
+} bl_alert;
+
+typedef void (*bl_alert_fn)(const bl_alert *a, void *user);
+
+typedef struct bl_state bl_state;
+
+bl_state *bl_new(const bl_cfg *cfg);
+void bl_free(bl_state *b);
+/* Judges one handshake against the baselines, learning when in a window. */
+void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side,
+                bl_alert_fn fn, void *user);
+/* State file: load at start (a missing file is an empty state), save atomically. */
+bool bl_load(bl_state *b, const char *path, char *err, size_t errlen);
+bool bl_save(const bl_state *b, const char *path, char *err, size_t errlen);
+/* Hop count implied by a TTL: nearest initial TTL of 64, 128 or 255 at or above it, minus it. */
+unsigned bl_hops(uint8_t ttl);
+
+#endif

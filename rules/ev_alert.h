@@ -1,0 +1,24 @@
+/* The alert event (event.kind alert, event.dataset mitmwatch.alert): rule.id, rule.name,
+ * event.severity, a message a person understands, the evidence side by side under
+ * mitmwatch.expected and mitmwatch.observed, and the flow and TLS fields of the handshake that
+ * raised it (DESIGN.md 3). */
+#ifndef EV_ALERT_H
+#define EV_ALERT_H
+
+#include "ev_tls.h"
+
+typedef struct {
+    const char *rule_id;
+    const char *rule_name;
+    int severity;          /* 1 low .. 4 critical */
+    const char *message;
+    const char *expected;  /* JSON values (object, array, string...) */
+    const char *observed;
+} ev_alert;
+
+/* The rule.name of a rule.id from the catalogue, or the id itself. */
+const char *ev_rule_name(const char *rule_id);
+bool ev_alert_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const ev_alert *a,
+                    const tls_hs *hs, const cap_flow *f, int client_side);
+
+#endif
