@@ -135,6 +135,10 @@ int main(int argc, char **argv) {
     expect_error("state: a\nstate: b\n", "t.yaml:2: key 'state': expected once, given twice");
     expect_error("outputs:\n  - syslog: local0\n",
                  "t.yaml:2: key 'syslog': expected a sink spec (as for --output) or {file: PATH}");
+    expect_error("outputs:\n  - \"-\"\n  - \"bogus://x\"\n",
+                 "t.yaml:3: key 'outputs': expected a sink spec as for --output: output bogus://x: "
+                 "unknown scheme bogus (file, stdout, syslog, syslog+udp, syslog+tcp, syslog+unix, "
+                 "fluentd, hec+http(s), bulk+http(s))");
     expect_error("known_certs: {a: b}\n", "t.yaml:1: key 'known_certs': expected a list");
     expect_error("- just\n- a list\n",
                  "t.yaml:1: key '(top level)': expected a mapping of keys to values");
