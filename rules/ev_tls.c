@@ -87,6 +87,15 @@ static const char *sct_status(const SCT *sct) {
     }
 }
 
+/* The CT log list lives with the verdicts (rules/rule_ct.c); they lend it for log names. */
+static ev_log_name_fn g_log_name;
+static void *g_log_name_user;
+
+void ev_tls_set_log_names(ev_log_name_fn fn, void *user) {
+    g_log_name = fn;
+    g_log_name_user = user;
+}
+
 static void sct_list(mw_json *j, const STACK_OF(SCT) * scts) {
     for (int i = 0; scts && i < sk_SCT_num(scts); i++) {
         const SCT *sct = sk_SCT_value(scts, i);
@@ -98,6 +107,9 @@ static void sct_list(mw_json *j, const STACK_OF(SCT) * scts) {
         mw_ts_ms(ts, SCT_get_timestamp(sct));
         mw_json_obj_begin(j);
         mw_json_kstr(j, "log_id", b64);
+        const char *name = g_log_name && id ? g_log_name(id, idlen, g_log_name_user) : NULL;
+        if (name)
+            mw_json_kstr(j, "log_name", name);
         mw_json_kstr(j, "timestamp", ts);
         mw_json_kstr(j, "source", x509_sct_source_name(sct));
         mw_json_kstr(j, "status", sct_status(sct));

@@ -191,6 +191,27 @@ void rule_engine_free(rule_engine *re) {
 
 const rule_stats *rule_engine_stats(const rule_engine *re) { return &re->st; }
 
+const char *rule_engine_log_name(const uint8_t *log_id, size_t len, void *user) {
+    const rule_engine *re = user;
+    return re ? rule_ctlogs_description(re->r.logs, log_id, len) : NULL;
+}
+
+void rule_stats_json(mw_json *j, const rule_stats *st) {
+    mw_json_kobj(j, "verdicts");
+    mw_json_kuint(j, "judged", st->judged);
+    mw_json_kuint(j, "alerts", st->alerts);
+    mw_json_kuint(j, "suppressed", st->suppressed);
+    mw_json_kuint(j, "store_certs", st->store_certs);
+    mw_json_kuint(j, "intermediates", st->intermediates);
+    mw_json_kuint(j, "scts_valid", st->scts_valid);
+    mw_json_kuint(j, "scts_invalid", st->scts_invalid);
+    mw_json_kuint(j, "scts_unknown_log", st->scts_unknown_log);
+    mw_json_kuint(j, "scts_unverified", st->scts_unverified);
+    mw_json_kuint(j, "chain_cache_hits", st->chain_cache_hits);
+    mw_json_kuint(j, "sct_cache_hits", st->sct_cache_hits);
+    mw_json_obj_end(j);
+}
+
 /* ------------------------------------------------------------------ judging context */
 
 typedef struct {

@@ -62,6 +62,11 @@ void rule_engine_free(rule_engine *re);
 void rule_judge(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
                 uint64_t ts_us, rule_alert_fn fn, void *user);
 const rule_stats *rule_engine_stats(const rule_engine *re);
+/* The description of a CT log in the current log list (an ev_log_name_fn; user is the
+ * engine), or NULL. */
+const char *rule_engine_log_name(const uint8_t *log_id, size_t len, void *re);
+/* Writes the member "verdicts" with the counters above (for the mitmwatch.stats event). */
+void rule_stats_json(mw_json *j, const rule_stats *st);
 
 /* The mitmwatch.alert event for one alert: event.kind alert, rule.id/name, event.severity,
  * message, mitmwatch.expected/observed, and the flow and tls fields of the handshake. */

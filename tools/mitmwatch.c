@@ -580,6 +580,7 @@ int main(int argc, char **argv) {
     if (s.pol->state && !o.state_path)
         o.state_path = state_from_policy = strdup(s.pol->state);
     mw_buf_init(&s.abuf, EVENT_MAX);
+    ev_tls_set_log_names(rule_engine_log_name, s.re);
     s.ctx.observer = o.observer;
     mw_buf_init(&s.ev, EVENT_MAX);
     s.outs = out_set_new();

@@ -60,6 +60,10 @@ def main():
             want = ["valid"]
             if [s["source"] for s in scts] != ["tls"]:
                 errors.append("%s: SCT sources %s, expected ['tls']" % (label, scts))
+        names = ["Test Log A" if s["status"] in ("valid", "invalid") else None for s in scts]
+        if [s.get("log_name") for s in scts] != names:
+            errors.append("%s: SCT log names %s, expected %s" %
+                          (label, [s.get("log_name") for s in scts], names))
         if want is not None and [s["status"] for s in scts] != want:
             errors.append("%s: SCT statuses %s, expected %s" %
                           (label, [s["status"] for s in scts], want))

@@ -623,6 +623,24 @@ int main(int argc, char **argv) {
     JUDGE(re, "cert.self_signed",
           ((hs_opts){.sni = "www.example.test", .at = T0 + 3601}), i_self);
     CHECK_EQ_U(last_suppressed, 2);
+    {
+        mw_buf sb;
+        mw_json sj;
+        mw_buf_init(&sb, 4096);
+        mw_json_init(&sj, &sb);
+        mw_json_obj_begin(&sj);
+        rule_stats_json(&sj, rule_engine_stats(re));
+        mw_json_obj_end(&sj);
+        CHECK(mw_buf_putc(&sb, '\0'));
+        CHECK(strstr((const char *)sb.data, "\"suppressed\":2,\"store_certs\":0,"
+                                            "\"intermediates\":1,") != NULL);
+        mw_buf_free(&sb);
+        uint8_t lid[32];
+        spki_hash(k_logA, lid);
+        CHECK_STR(rule_engine_log_name(lid, 32, re), "Test Log A $HOME #1");
+        spki_hash(k_logB, lid);
+        CHECK(rule_engine_log_name(lid, 32, re) == NULL);
+    }
     rule_engine_free(re);
     pol_policy_free(&p2);
 
