@@ -47,8 +47,14 @@ bool ev_alert_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const ev_ale
     mw_json_kstr(&j, "name", a->rule_name ? a->rule_name : ev_rule_name(a->rule_id));
     mw_json_obj_end(&j);
     mw_json_kstr(&j, "message", a->message);
-    if (f)
+    if (f) {
         ev_flow(&j, f, client_side, hs ? ev_protocol(hs) : NULL);
+    } else if (a->dest_address) {
+        mw_json_kobj(&j, "destination");
+        mw_json_kstr(&j, "address", a->dest_address);
+        mw_json_kuint(&j, "port", a->dest_port);
+        mw_json_obj_end(&j);
+    }
     if (hs)
         ev_tls_fields(&j, hs, f, client_side);
     mw_json_kobj(&j, "mitmwatch");

@@ -14,6 +14,9 @@ typedef struct {
     const char *message;
     const char *expected;  /* JSON values (object, array, string...) */
     const char *observed;
+    /* without a flow (active probes): the target as destination.address/port */
+    const char *dest_address;
+    uint16_t dest_port;
 } ev_alert;
 
 /* The rule.name of a rule.id from the catalogue, or the id itself. */

@@ -29,6 +29,7 @@
 #include "ev_tls.h"
 #include "mw_hash.h"
 #include "out.h"
+#include "probe_sched.h"
 
 #define MAX_SOURCES 16
 #define EVENT_MAX (4u << 20)
@@ -49,6 +50,10 @@ typedef struct {
     bool no_ndpi;
     const char *state_path;
     bl_cfg bl;
+    const char *probes[64];
+    int nprobes;
+    uint64_t probe_interval_us;
+    unsigned probe_jitter;
     bool observer_given;
     const char *config;
     struct {
@@ -75,6 +80,7 @@ typedef struct {
     int nsrcs;
     uint64_t events_dropped; /* did not fit the event buffer */
     bl_state *bl;
+    probe_sched *ps;
     uint64_t last_drops, last_overload; /* for sensor.* alerts */
     /* the handshake being judged, for alert events */
     const tls_hs *cur_hs;
@@ -106,6 +112,8 @@ static void usage(FILE *fp) {
     fputs("usage: mitmwatch -r FILE [-r FILE...] [-o OUT] [options]   read pcap/pcapng files\n"
           "       mitmwatch -i IFACE [-i IFACE...] [-f BPF] [-o OUT] [options]   live capture\n"
           "       mitmwatch probe jarm HOST[:PORT] [--sni NAME] [--timeout MS] [--socks5 H:P]\n"
+          "       mitmwatch probe trace HOST:PORT[,PORT...] [--max-ttl N] [--expect-hops LIST]\n"
+          "                             [--last N] [--timeout MS] [--rate N] [--json]\n"
           "\n"
           "  -r, --read FILE        read a pcap or pcapng file; several are one timeline\n"
           "  -i, --interface IFACE  capture live on IFACE (root or CAP_NET_RAW)\n"
@@ -122,6 +130,10 @@ static void usage(FILE *fp) {
           "      --state FILE       learned baselines (TTL/hops, JA3S) kept across runs\n"
           "      --learn-flows N    handshakes per service before its baseline is set (10)\n"
           "      --ttl-tolerance N  hops of slack before path.ttl_changed (0)\n"
+          "      --probe SPEC       scheduled probe (live): jarm:HOST[:PORT][=JARM] or\n"
+          "                         trace:HOST:PORT[,PORT...]; repeatable\n"
+          "      --probe-interval S seconds between rounds of a probe (3600)\n"
+          "      --probe-jitter PCT random spread of the interval, percent (10)\n"
           "  -h, --help             this text\n"
           "      --version          version and linked library versions\n"
           "\npolicy (see rules/example-policy.yaml, rules/ALERTS.md):\n",
@@ -156,7 +168,7 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
-    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_POLICY = 1100 };
+    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_PROBE, O_PINT, O_PJIT, O_POLICY = 1100 };
     static const struct option base[] = {{"read", required_argument, NULL, 'r'},
                                        {"config", required_argument, NULL, 'c'},
                                        {"interface", required_argument, NULL, 'i'},
@@ -169,6 +181,9 @@ static int parse_args(int argc, char **argv, opts *o) {
                                        {"max-flows", required_argument, NULL, O_MAXFLOWS},
                                        {"no-ndpi", no_argument, NULL, O_NONDPI},
                                        {"state", required_argument, NULL, O_STATE},
+                                       {"probe", required_argument, NULL, O_PROBE},
+                                       {"probe-interval", required_argument, NULL, O_PINT},
+                                       {"probe-jitter", required_argument, NULL, O_PJIT},
                                        {"learn-flows", required_argument, NULL, O_LEARN},
                                        {"ttl-tolerance", required_argument, NULL, O_TTLTOL}};
     /* the policy flags come from pol_cli.c, so the file and the flags cannot drift apart */
@@ -238,6 +253,21 @@ static int parse_args(int argc, char **argv, opts *o) {
         case O_STATE:
             o->state_path = optarg;
             break;
+        case O_PROBE:
+            if (o->nprobes >= 64)
+                return fail_usage("too many --probe", NULL);
+            o->probes[o->nprobes++] = optarg;
+            break;
+        case O_PINT:
+            if (!parse_u64(optarg, 86400 * 30, &v) || v == 0)
+                return fail_usage("--probe-interval wants seconds", optarg);
+            o->probe_interval_us = v * 1000000u;
+            break;
+        case O_PJIT:
+            if (!parse_u64(optarg, 50, &v))
+                return fail_usage("--probe-jitter wants a percentage from 0 to 50", optarg);
+            o->probe_jitter = (unsigned)v;
+            break;
         case O_LEARN:
             if (!parse_u64(optarg, 1000000, &v) || v == 0)
                 return fail_usage("--learn-flows wants a number from 1 to 1000000", optarg);
@@ -260,6 +290,8 @@ static int parse_args(int argc, char **argv, opts *o) {
         return fail_usage("nothing to read: give -r FILE or -i IFACE", NULL);
     if (o->nfiles > 0 && o->nifaces > 0)
         return fail_usage("-r and -i cannot be combined", NULL);
+    if (o->nprobes > 0 && o->nifaces == 0)
+        return fail_usage("--probe runs in the live sensor: it needs -i", NULL);
     return 0;
 }
 
@@ -448,6 +480,18 @@ static void reload_policy(sensor *s) {
     s->pol = np;
 }
 
+static void on_probe_event(void *user, const char *json, size_t len, enum out_kind kind,
+                           const char *dataset, int severity, const char *rule_id) {
+    sensor *s = user;
+    out_event ev = {.json = json,
+                    .len = len,
+                    .kind = kind,
+                    .dataset = dataset,
+                    .severity = severity,
+                    .rule_id = rule_id};
+    out_emit(s->outs, &ev);
+}
+
 static void service_signals(sensor *s) {
     if (g_hup) {
         g_hup = 0;
@@ -534,6 +578,7 @@ static int run_live(sensor *s, const opts *o) {
             }
         }
         service_signals(s);
+        ps_drain(s->ps, on_probe_event, s);
         out_tick(s->outs);
         uint64_t now = wall_us();
         if (s->stats_interval_us && now >= s->next_stats_us) {
@@ -546,10 +591,13 @@ static int run_live(sensor *s, const opts *o) {
 }
 
 int cmd_probe_jarm(int argc, char **argv);
+int cmd_probe_trace(int argc, char **argv);
 
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "jarm") == 0)
         return cmd_probe_jarm(argc - 2, argv + 2);
+    if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "trace") == 0)
+        return cmd_probe_trace(argc - 2, argv + 2);
     opts o = {.stats_interval_us = 60u * 1000000u};
     int rc = parse_args(argc, argv, &o);
     if (rc)
@@ -633,7 +681,24 @@ int main(int argc, char **argv) {
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (o.nprobes) {
+        s.ps = ps_new(o.observer, o.probe_interval_us ? o.probe_interval_us : 3600u * 1000000u,
+                      o.probe_interval_us || o.probe_jitter ? o.probe_jitter : 10);
+        for (int i = 0; s.ps && i < o.nprobes; i++) {
+            if (!ps_add(s.ps, o.probes[i], err, sizeof err)) {
+                fprintf(stderr, "mitmwatch: %s\n", err);
+                return 2;
+            }
+        }
+        if (!s.ps || !ps_start(s.ps, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", s.ps ? err : "out of memory");
+            return 2;
+        }
+    }
+
     rc = o.nfiles ? run_files(&s, &o) : run_live(&s, &o);
+    ps_drain(s.ps, on_probe_event, &s);
+    ps_free(s.ps);
 
     /* Whatever stopped us, every pending handshake and the final counters go out. */
     an_engine_flush(s.eng);

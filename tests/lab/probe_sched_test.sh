@@ -1,0 +1,58 @@
+#!/bin/sh
+# The live sensor's scheduled JARM probes (issue 7) against real openssl s_server instances on
+# loopback: the first round learns, a server swapped for another configuration between rounds
+# raises probe.jarm_changed (learned), a configured JARM that does not match raises it at once
+# (configured), and a closed port raises probe.failed. The JARM values are jarm.py's for the same
+# s_server configurations (tests/data/jarm/expected.txt: openssl_default_rsa,
+# openssl_tls12_two_ciphers).
+# usage: probe_sched_test.sh MITMWATCH WORKDIR    (root: live capture on lo; 77 = skipped)
+set -u
+MW=$(readlink -f "$1") W=$2
+HERE=$(cd "$(dirname "$0")" && pwd)
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+for t in openssl jq ss; do command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }; done
+rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
+J1=$(awk -F'\t' '$1=="openssl_default_rsa" {print $2}' "$HERE/../data/jarm/expected.txt")
+J2=$(awk -F'\t' '$1=="openssl_tls12_two_ciphers" {print $2}' "$HERE/../data/jarm/expected.txt")
+PIDS=""
+cleanup() { for p in $PIDS; do kill $p 2>/dev/null; done; }
+trap cleanup EXIT
+openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.pem -days 30 -subj /CN=probe.lab.test 2>/dev/null
+wait_port() { for i in $(seq 50); do ss -ltn "( sport = :$1 )" | grep -q LISTEN && return 0; sleep 0.1; done; echo "no server on $1"; exit 1; }
+openssl s_server -www -quiet -accept 127.0.0.1:19601 -cert rsa.pem -key rsa.key >/dev/null 2>&1 & S1=$!
+openssl s_server -www -quiet -accept 127.0.0.1:19602 -cert rsa.pem -key rsa.key >/dev/null 2>&1 & S2=$!
+PIDS="$S1 $S2"
+wait_port 19601; wait_port 19602
+"$MW" -i lo -f 'tcp port 9' --stats-interval 0 --probe-interval 3 --probe-jitter 0 \
+    --probe jarm:127.0.0.1:19601 --probe "jarm:127.0.0.1:19602=$J2" --probe jarm:127.0.0.1:19699 \
+    -o events.json 2>stderr.txt & MWP=$!
+PIDS="$PIDS $MWP"
+sleep 1.5
+kill $S1; wait $S1 2>/dev/null
+openssl s_server -www -quiet -accept 127.0.0.1:19601 -cert rsa.pem -key rsa.key -tls1_2 \
+    -cipher ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA >/dev/null 2>&1 & PIDS="$PIDS $!"
+wait_port 19601
+sleep 3
+kill -TERM $MWP; wait $MWP; rc=$?
+
+fail=0 pass=0
+check() { if [ "$2" = "$3" ]; then pass=$((pass+1)); echo "ok   $1"; else fail=$((fail+1)); echo "FAIL $1: got '$2', want '$3'"; fi; }
+check "exit code after SIGTERM" "$rc" 0
+check "19601: JARM per round (learn, then the new server)" \
+    "$(jq -r 'select(.mitmwatch.probe.target=="127.0.0.1:19601") | .mitmwatch.probe.jarm' events.json | tr '\n' ' ')" "$J1 $J2 "
+check "19601: probe.jarm_changed against the learned JARM" \
+    "$(jq -c 'select(.rule.id=="probe.jarm_changed" and .destination.port==19601) | [.mitmwatch.expected, .mitmwatch.observed, .event.severity]' events.json)" \
+    "[{\"jarm\":\"$J1\",\"source\":\"learned\"},{\"jarm\":\"$J2\"},3]"
+check "19602: a configured JARM that does not match, every round" \
+    "$(jq -c 'select(.rule.id=="probe.jarm_changed" and .destination.port==19602) | .mitmwatch.expected.source + " " + .mitmwatch.observed.jarm' events.json | sort -u)" \
+    "\"configured $J1\""
+check "19699 (closed): probe.failed with the reason, each round" \
+    "$(jq -r 'select(.rule.id=="probe.failed") | "\(.destination.port) \(.mitmwatch.observed.error)"' events.json | sort -u)" \
+    "19699 nothing answered (closed port or dropped)"
+check "probe events are mitmwatch.probe, outcome per probe" \
+    "$(jq -r 'select(.event.dataset=="mitmwatch.probe") | "\(.mitmwatch.probe.target) \(.mitmwatch.probe.outcome)"' events.json | sort | uniq -c | awk '{print $1, $2, $3}' | tr '\n' ';')" \
+    "2 127.0.0.1:19601 success;2 127.0.0.1:19602 success;2 127.0.0.1:19699 failure;"
+check "no other alerts" "$(jq -r 'select(.event.kind=="alert") | .rule.id' events.json | sort | uniq -c | awk '{print $1, $2}' | tr '\n' ';')" \
+    "2 probe.failed;3 probe.jarm_changed;"
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]

@@ -1,0 +1,420 @@
+#define _GNU_SOURCE 1 /* pthread_timedjoin_np */
+#include "probe_sched.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "ev_alert.h"
+#include "jarm.h"
+#include "mw_json.h"
+#include "probe_trace.h"
+
+#define PS_MAX_PROBES 64
+#define PS_QUEUE_MAX 4096 /* finished events waiting for the capture thread */
+#define PS_JARM_TIMEOUT_MS 5000
+
+typedef enum { PS_JARM, PS_TRACE } ps_type;
+
+typedef struct {
+    ps_type type;
+    char host[256];
+    uint16_t port;
+    uint16_t ports[TRACE_MAX_PORTS];
+    unsigned nports;
+    char expect_jarm[JARM_HASH_LEN + 1]; /* configured, else learned; "" none yet */
+    bool jarm_configured;
+    trace_pathset paths[TRACE_MAX_PORTS]; /* learned per port */
+    uint64_t next_us;
+} ps_probe;
+
+typedef struct ps_item {
+    struct ps_item *next;
+    enum out_kind kind;
+    const char *dataset;
+    int severity;
+    char rule_id[32];
+    size_t len;
+    char json[];
+} ps_item;
+
+struct probe_sched {
+    char observer[256];
+    uint64_t interval_us;
+    unsigned jitter_pct;
+    ps_probe probes[PS_MAX_PROBES];
+    unsigned n;
+    trace_sockets socks;
+    bool socks_open;
+    pthread_t thread;
+    bool running, stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    ps_item *head, *tail;
+    unsigned queued;
+    uint64_t dropped;
+    mw_buf ev;
+};
+
+static uint64_t now_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+static uint32_t rnd32(void) {
+    uint32_t r = 0;
+    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+        r = (uint32_t)now_us();
+    return r;
+}
+
+probe_sched *ps_new(const char *observer, uint64_t interval_us, unsigned jitter_pct) {
+    probe_sched *ps = calloc(1, sizeof *ps);
+    if (!ps)
+        return NULL;
+    snprintf(ps->observer, sizeof ps->observer, "%s", observer);
+    ps->interval_us = interval_us;
+    ps->jitter_pct = jitter_pct;
+    ps->socks.tcp4 = ps->socks.icmp4 = ps->socks.tcp6 = ps->socks.icmp6 = -1;
+    pthread_mutex_init(&ps->mu, NULL);
+    pthread_cond_init(&ps->cv, NULL);
+    mw_buf_init(&ps->ev, 1 << 20);
+    return ps;
+}
+
+unsigned ps_count(const probe_sched *ps) { return ps ? ps->n : 0; }
+
+static bool parse_ports(const char *s, ps_probe *p) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *end;
+        unsigned long v = strtoul(t, &end, 10);
+        if (*end || v == 0 || v > 65535 || p->nports >= TRACE_MAX_PORTS)
+            return false;
+        p->paths[p->nports].port = (uint16_t)v;
+        p->ports[p->nports++] = (uint16_t)v;
+    }
+    return p->nports > 0;
+}
+
+bool ps_add(probe_sched *ps, const char *spec, char *err, size_t errlen) {
+    if (ps->n >= PS_MAX_PROBES) {
+        snprintf(err, errlen, "--probe: at most %d probes", PS_MAX_PROBES);
+        return false;
+    }
+    ps_probe *p = &ps->probes[ps->n];
+    memset(p, 0, sizeof *p);
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", spec);
+    char *colon = strchr(buf, ':');
+    if (!colon) {
+        snprintf(err, errlen, "--probe %s: expected jarm:HOST[:PORT][=JARM] or trace:HOST:PORTS",
+                 spec);
+        return false;
+    }
+    *colon = '\0';
+    char *target = colon + 1;
+    if (strcmp(buf, "jarm") == 0) {
+        p->type = PS_JARM;
+        char *eq = strchr(target, '=');
+        if (eq) {
+            *eq = '\0';
+            if (strlen(eq + 1) != JARM_HASH_LEN) {
+                snprintf(err, errlen, "--probe %s: a JARM is %d hex characters", spec,
+                         JARM_HASH_LEN);
+                return false;
+            }
+            snprintf(p->expect_jarm, sizeof p->expect_jarm, "%s", eq + 1);
+            p->jarm_configured = true;
+        }
+        p->port = JARM_DEFAULT_PORT;
+        if (jarm_parse_target(target, p->host, sizeof p->host, &p->port) != MW_OK) {
+            snprintf(err, errlen, "--probe %s: expected HOST, HOST:PORT or [IPV6]:PORT", spec);
+            return false;
+        }
+    } else if (strcmp(buf, "trace") == 0) {
+        p->type = PS_TRACE;
+        char *last = strrchr(target, ':');
+        if (!last || !parse_ports(last + 1, p)) {
+            snprintf(err, errlen, "--probe %s: expected trace:HOST:PORT[,PORT...]", spec);
+            return false;
+        }
+        *last = '\0';
+        if (target[0] == '[' && last > target && last[-1] == ']') { /* [v6]:ports */
+            last[-1] = '\0';
+            target++;
+        }
+        snprintf(p->host, sizeof p->host, "%s", target);
+    } else {
+        snprintf(err, errlen, "--probe %s: unknown probe type '%s' (jarm, trace)", spec, buf);
+        return false;
+    }
+    ps->n++;
+    return true;
+}
+
+/* Queues a finished event for the capture thread; a full queue drops (counted). */
+static void push(probe_sched *ps, enum out_kind kind, const char *dataset, int severity,
+                 const char *rule_id) {
+    ps_item *it = malloc(sizeof *it + ps->ev.len + 1);
+    if (!it)
+        return;
+    it->next = NULL;
+    it->kind = kind;
+    it->dataset = dataset;
+    it->severity = severity;
+    snprintf(it->rule_id, sizeof it->rule_id, "%s", rule_id ? rule_id : "");
+    it->len = ps->ev.len;
+    memcpy(it->json, ps->ev.data, ps->ev.len);
+    it->json[it->len] = '\0';
+    pthread_mutex_lock(&ps->mu);
+    if (ps->queued >= PS_QUEUE_MAX) {
+        ps->dropped++;
+        free(it);
+    } else {
+        if (ps->tail)
+            ps->tail->next = it;
+        else
+            ps->head = it;
+        ps->tail = it;
+        ps->queued++;
+    }
+    pthread_mutex_unlock(&ps->mu);
+}
+
+static void push_alert(probe_sched *ps, const ps_probe *p, uint16_t port, const char *rule,
+                       int severity, const char *msg, const char *expected,
+                       const char *observed) {
+    ev_ctx ctx = {ps->observer};
+    ev_alert a = {.rule_id = rule,
+                  .severity = severity,
+                  .message = msg,
+                  .expected = expected,
+                  .observed = observed,
+                  .dest_address = p->host,
+                  .dest_port = port};
+    if (ev_alert_build(&ps->ev, &ctx, now_us(), &a, NULL, NULL, 0))
+        push(ps, OUT_KIND_ALERT, "mitmwatch.alert", severity, rule);
+}
+
+static void run_jarm(probe_sched *ps, ps_probe *p) {
+    jarm_opts o = {.host = p->host, .port = p->port, .timeout_ms = PS_JARM_TIMEOUT_MS};
+    jarm_result *r = malloc(sizeof *r);
+    if (!r)
+        return;
+    uint64_t t0 = now_us();
+    mw_rc rc = jarm_probe(&o, r);
+    uint64_t t1 = now_us();
+    bool failed = rc != MW_OK || r->answered == 0;
+    char target[300];
+    snprintf(target, sizeof target, strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host, p->port);
+
+    mw_json j;
+    mw_buf_reset(&ps->ev);
+    mw_json_init(&j, &ps->ev);
+    ev_ctx ctx = {ps->observer};
+    ev_head(&j, &ctx, t1, "event", "mitmwatch.probe", 0);
+    mw_json_kobj(&j, "destination");
+    mw_json_kstr(&j, "address", p->host);
+    mw_json_kuint(&j, "port", p->port);
+    if (r->peer[0])
+        mw_json_kstr(&j, "ip", r->peer);
+    mw_json_obj_end(&j);
+    mw_json_kobj(&j, "mitmwatch");
+    mw_json_kobj(&j, "probe");
+    mw_json_kstr(&j, "type", "jarm");
+    mw_json_kstr(&j, "target", target);
+    mw_json_kstr(&j, "outcome", failed ? "failure" : "success");
+    mw_json_kstr(&j, "jarm", r->hash);
+    mw_json_kuint(&j, "answered", r->answered);
+    mw_json_kuint(&j, "duration_ms", (t1 - t0) / 1000);
+    mw_json_obj_end(&j);
+    mw_json_obj_end(&j);
+    mw_json_obj_end(&j);
+    if (j.ok)
+        push(ps, OUT_KIND_EVENT, "mitmwatch.probe", 0, NULL);
+
+    char msg[512], exp[256], obs[256];
+    if (failed) {
+        const char *why = rc != MW_OK       ? "its answers could not be fingerprinted"
+                          : r->resolve_failed ? "the name did not resolve"
+                          : r->timed_out      ? "it timed out"
+                                              : "nothing answered (closed port or dropped)";
+        snprintf(msg, sizeof msg, "The JARM probe of %s failed: %s", target, why);
+        snprintf(exp, sizeof exp, "{\"answered\":10}");
+        snprintf(obs, sizeof obs, "{\"answered\":%u,\"error\":\"%s\"}", r->answered, why);
+        push_alert(ps, p, p->port, "probe.failed", 2, msg, exp, obs);
+    } else if (!p->expect_jarm[0]) {
+        snprintf(p->expect_jarm, sizeof p->expect_jarm, "%s", r->hash); /* learned */
+    } else if (strcmp(p->expect_jarm, r->hash) != 0) {
+        snprintf(msg, sizeof msg,
+                 "%s now answers with JARM %s instead of %s: a different TLS server (or a box in "
+                 "front of it) is answering",
+                 target, r->hash, p->expect_jarm);
+        snprintf(exp, sizeof exp, "{\"jarm\":\"%s\",\"source\":\"%s\"}", p->expect_jarm,
+                 p->jarm_configured ? "configured" : "learned");
+        snprintf(obs, sizeof obs, "{\"jarm\":\"%s\"}", r->hash);
+        push_alert(ps, p, p->port, "probe.jarm_changed", 3, msg, exp, obs);
+    }
+    free(r);
+}
+
+static bool resolve(const char *host, trace_opts *o) {
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+        return false;
+    o->family = res->ai_family;
+    if (res->ai_family == AF_INET)
+        memcpy(o->addr, &((struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
+    else
+        memcpy(o->addr, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
+    freeaddrinfo(res);
+    return true;
+}
+
+static void run_trace(probe_sched *ps, ps_probe *p) {
+    trace_opts o;
+    memset(&o, 0, sizeof o);
+    memcpy(o.ports, p->ports, sizeof o.ports);
+    o.nports = p->nports;
+    char err[256] = "", msg[512], obs[400];
+    trace_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return;
+    if (!resolve(p->host, &o)) {
+        snprintf(err, sizeof err, "%s does not resolve", p->host);
+    } else if (trace_run(&ps->socks, &o, r, err, sizeof err) == MW_OK) {
+        uint64_t t = now_us();
+        if (trace_event_path(&ps->ev, ps->observer, t, p->host, r, 3))
+            push(ps, OUT_KIND_EVENT, "mitmwatch.path", 0, NULL);
+        for (unsigned i = 0; i < r->nports; i++) {
+            trace_path obs_path;
+            trace_path_of(r, i, &obs_path);
+            if (p->paths[i].n == 0) { /* first trace of this port: learn it */
+                if (trace_pathset_add(&p->paths[i], &obs_path) != MW_OK)
+                    continue;
+            } else if (!trace_compare(&p->paths[i], &obs_path, 3)) {
+                if (trace_event_hops_changed(&ps->ev, ps->observer, t, p->host, r, i,
+                                             &p->paths[i], 3))
+                    push(ps, OUT_KIND_ALERT, "mitmwatch.alert", 3, "path.hops_changed");
+            }
+        }
+        free(r);
+        return;
+    }
+    free(r);
+    snprintf(msg, sizeof msg, "The traceroute of %s failed: %s", p->host, err);
+    snprintf(obs, sizeof obs, "{\"error\":\"%s\"}", err);
+    push_alert(ps, p, p->ports[0], "probe.failed", 2, msg, "{\"traced\":true}", obs);
+}
+
+static void *worker(void *arg) {
+    probe_sched *ps = arg;
+    pthread_mutex_lock(&ps->mu);
+    while (!ps->stop) {
+        ps_probe *due = NULL;
+        for (unsigned i = 0; i < ps->n; i++)
+            if (!due || ps->probes[i].next_us < due->next_us)
+                due = &ps->probes[i];
+        uint64_t now = now_us();
+        if (!due || due->next_us > now) {
+            uint64_t until = due ? due->next_us : now + 1000000;
+            struct timespec ts = {.tv_sec = (time_t)(until / 1000000),
+                                  .tv_nsec = (long)(until % 1000000) * 1000};
+            pthread_cond_timedwait(&ps->cv, &ps->mu, &ts);
+            continue;
+        }
+        pthread_mutex_unlock(&ps->mu);
+        if (due->type == PS_JARM)
+            run_jarm(ps, due);
+        else
+            run_trace(ps, due);
+        pthread_mutex_lock(&ps->mu);
+        due->next_us = trace_schedule_next(now_us(), ps->interval_us, ps->jitter_pct, rnd32());
+    }
+    pthread_mutex_unlock(&ps->mu);
+    return NULL;
+}
+
+bool ps_start(probe_sched *ps, char *err, size_t errlen) {
+    if (ps->n == 0)
+        return true;
+    bool traces = false;
+    for (unsigned i = 0; i < ps->n; i++) {
+        traces |= ps->probes[i].type == PS_TRACE;
+        ps->probes[i].next_us = now_us(); /* first round at start */
+    }
+    if (traces) {
+        if (trace_sockets_open(&ps->socks) != MW_OK) {
+            snprintf(err, errlen, "%s",
+                     trace_sockets_denied(&ps->socks)
+                         ? "trace probes need CAP_NET_RAW (run as root or setcap cap_net_raw+ep)"
+                         : "cannot open the raw sockets for trace probes");
+            return false;
+        }
+        ps->socks_open = true;
+    }
+    if (pthread_create(&ps->thread, NULL, worker, ps) != 0) {
+        snprintf(err, errlen, "cannot start the probe thread");
+        return false;
+    }
+    ps->running = true;
+    return true;
+}
+
+void ps_drain(probe_sched *ps, ps_emit_fn emit, void *user) {
+    if (!ps)
+        return;
+    pthread_mutex_lock(&ps->mu);
+    ps_item *it = ps->head;
+    ps->head = ps->tail = NULL;
+    ps->queued = 0;
+    pthread_mutex_unlock(&ps->mu);
+    while (it) {
+        ps_item *next = it->next;
+        emit(user, it->json, it->len, it->kind, it->dataset, it->severity,
+             it->rule_id[0] ? it->rule_id : NULL);
+        free(it);
+        it = next;
+    }
+}
+
+void ps_free(probe_sched *ps) {
+    if (!ps)
+        return;
+    if (ps->running) {
+        pthread_mutex_lock(&ps->mu);
+        ps->stop = true;
+        pthread_cond_signal(&ps->cv);
+        pthread_mutex_unlock(&ps->mu);
+        /* A probe under way may take seconds more: shutdown does not wait for it. The thread
+         * is abandoned with its memory to the exiting process. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        if (pthread_timedjoin_np(ps->thread, NULL, &ts) != 0)
+            return;
+    }
+    ps_item *it = ps->head;
+    while (it) {
+        ps_item *n = it->next;
+        free(it);
+        it = n;
+    }
+    if (ps->socks_open)
+        trace_sockets_close(&ps->socks);
+    mw_buf_free(&ps->ev);
+    pthread_mutex_destroy(&ps->mu);
+    pthread_cond_destroy(&ps->cv);
+    free(ps);
+}
