@@ -56,6 +56,29 @@ const char *ev_protocol(const tls_hs *hs) {
     return hs->ndpi_protocol[0] ? hs->ndpi_protocol : NULL;
 }
 
+/* What rule_judge's SCT_validate left in the SCT (rules/rule_ct.c); not judged: unverified. */
+static const char *sct_status(const SCT *sct) {
+    switch (SCT_get_validation_status(sct)) {
+    case SCT_VALIDATION_STATUS_VALID:
+        return "valid";
+    case SCT_VALIDATION_STATUS_INVALID:
+        return "invalid";
+    case SCT_VALIDATION_STATUS_UNKNOWN_LOG:
+        return "unknown_log";
+    default:
+        return "unverified";
+    }
+}
+
+/* The CT log list lives with the verdicts (rules/rule_ct.c); they lend it for log names. */
+static ev_log_name_fn g_log_name;
+static void *g_log_name_user;
+
+void ev_tls_set_log_names(ev_log_name_fn fn, void *user) {
+    g_log_name = fn;
+    g_log_name_user = user;
+}
+
 static void sct_list(mw_json *j, const STACK_OF(SCT) * scts) {
     for (int i = 0; scts && i < sk_SCT_num(scts); i++) {
         const SCT *sct = sk_SCT_value(scts, i);
@@ -67,9 +90,12 @@ static void sct_list(mw_json *j, const STACK_OF(SCT) * scts) {
         mw_ts_ms(ts, SCT_get_timestamp(sct));
         mw_json_obj_begin(j);
         mw_json_kstr(j, "log_id", b64);
+        const char *name = g_log_name && id ? g_log_name(id, idlen, g_log_name_user) : NULL;
+        if (name)
+            mw_json_kstr(j, "log_name", name);
         mw_json_kstr(j, "timestamp", ts);
         mw_json_kstr(j, "source", x509_sct_source_name(sct));
-        mw_json_kstr(j, "status", "unverified");
+        mw_json_kstr(j, "status", sct_status(sct));
         mw_json_obj_end(j);
     }
 }

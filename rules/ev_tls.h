@@ -23,6 +23,10 @@ void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_s
 void ev_mitmwatch_tls(mw_json *j, const tls_hs *hs);
 /* network.protocol of a handshake: nDPI's name, else the STARTTLS protocol, else NULL (tls). */
 const char *ev_protocol(const tls_hs *hs);
+/* Names CT logs in mitmwatch.tls.scts[].log_name: fn returns the name of a log id, or NULL.
+ * Set once by the verdicts (rule_engine_log_name); NULL: no names. */
+typedef const char *(*ev_log_name_fn)(const uint8_t *log_id, size_t len, void *user);
+void ev_tls_set_log_names(ev_log_name_fn fn, void *user);
 /* The whole event; returns false when it did not fit its buffer cap. */
 bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_flow *f,
                   int client_side);

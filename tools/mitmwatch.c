@@ -22,6 +22,9 @@
 #include "cap_source.h"
 #include "bl_baseline.h"
 #include "ev_alert.h"
+#include "pol_cli.h"
+#include "pol_config.h"
+#include "rule_engine.h"
 #include "ev_stats.h"
 #include "ev_tls.h"
 #include "mw_hash.h"
@@ -30,6 +33,8 @@
 
 #define MAX_SOURCES 16
 #define EVENT_MAX (4u << 20)
+#define MAX_POL_FLAGS 256
+#define MAX_PENDING_ALERTS 32
 
 typedef struct {
     const char *files[MAX_SOURCES];
@@ -49,7 +54,20 @@ typedef struct {
     int nprobes;
     uint64_t probe_interval_us;
     unsigned probe_jitter;
+    bool observer_given;
+    const char *config;
+    struct {
+        const char *flag, *arg;
+    } pol_flags[MAX_POL_FLAGS];
+    int npol_flags;
 } opts;
+
+typedef struct {
+    char *json;
+    size_t len;
+    const char *rule_id;
+    int severity;
+} pending_alert;
 
 typedef struct {
     an_engine *eng;
@@ -68,6 +86,13 @@ typedef struct {
     const tls_hs *cur_hs;
     const cap_flow *cur_flow;
     int cur_client_side;
+    /* verdicts */
+    const opts *o;
+    pol_policy *pol; /* heap: the engine points into it until the next reload */
+    rule_engine *re;
+    mw_buf abuf;
+    pending_alert pending[MAX_PENDING_ALERTS];
+    int npending;
 } sensor;
 
 static volatile sig_atomic_t g_stop, g_hup;
@@ -111,8 +136,10 @@ static void usage(FILE *fp) {
           "      --probe-interval S seconds between rounds of a probe (3600)\n"
           "      --probe-jitter PCT random spread of the interval, percent (10)\n"
           "  -h, --help             this text\n"
-          "      --version          version and linked library versions\n",
+          "      --version          version and linked library versions\n"
+          "\npolicy (see rules/example-policy.yaml, rules/ALERTS.md):\n",
           fp);
+    fputs(pol_cli_help, fp);
 }
 
 static void version(void) {
@@ -142,8 +169,9 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
-    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_PROBE, O_PINT, O_PJIT };
-    static const struct option lo[] = {{"read", required_argument, NULL, 'r'},
+    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_PROBE, O_PINT, O_PJIT, O_POLICY = 1100 };
+    static const struct option base[] = {{"read", required_argument, NULL, 'r'},
+                                       {"config", required_argument, NULL, 'c'},
                                        {"interface", required_argument, NULL, 'i'},
                                        {"filter", required_argument, NULL, 'f'},
                                        {"output", required_argument, NULL, O_OUTPUT},
@@ -158,13 +186,29 @@ static int parse_args(int argc, char **argv, opts *o) {
                                        {"probe-interval", required_argument, NULL, O_PINT},
                                        {"probe-jitter", required_argument, NULL, O_PJIT},
                                        {"learn-flows", required_argument, NULL, O_LEARN},
-                                       {"ttl-tolerance", required_argument, NULL, O_TTLTOL},
-                                       {NULL, 0, NULL, 0}};
+                                       {"ttl-tolerance", required_argument, NULL, O_TTLTOL}};
+    /* the policy flags come from pol_cli.c, so the file and the flags cannot drift apart */
+    struct option lo[sizeof base / sizeof base[0] + 32];
+    size_t nlo = sizeof base / sizeof base[0];
+    memcpy(lo, base, sizeof base);
+    for (int i = 0; pol_cli_flags[i] && nlo < sizeof lo / sizeof lo[0] - 1; i++)
+        lo[nlo++] = (struct option){pol_cli_flags[i], required_argument, NULL, O_POLICY + i};
+    lo[nlo] = (struct option){NULL, 0, NULL, 0};
     uint64_t v;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":r:i:f:o:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":r:i:f:o:c:h", lo, NULL)) != -1) {
+        if (c >= O_POLICY && c < O_POLICY + 32) {
+            if (o->npol_flags >= MAX_POL_FLAGS)
+                return fail_usage("too many policy flags", NULL);
+            o->pol_flags[o->npol_flags].flag = pol_cli_flags[c - O_POLICY];
+            o->pol_flags[o->npol_flags++].arg = optarg;
+            continue;
+        }
         switch (c) {
+        case 'c':
+            o->config = optarg;
+            break;
         case 'r':
             if (o->nfiles >= MAX_SOURCES)
                 return fail_usage("too many -r files", NULL);
@@ -192,6 +236,7 @@ static int parse_args(int argc, char **argv, opts *o) {
             exit(0);
         case O_OBSERVER:
             snprintf(o->observer, sizeof o->observer, "%s", optarg);
+            o->observer_given = true;
             break;
         case O_STATS:
             if (!parse_u64(optarg, 86400 * 365, &v))
@@ -282,8 +327,33 @@ static void on_bl_alert(const bl_alert *a, void *user) {
     out_emit(s->outs, &ev);
 }
 
+/* Verdicts are judged before the handshake event is written (it carries their SCT statuses)
+ * and their alerts go out after it. */
+static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
+                          int client_side, void *user) {
+    sensor *s = user;
+    if (s->npending >= MAX_PENDING_ALERTS ||
+        !rule_alert_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us)) {
+        s->events_dropped++;
+        return;
+    }
+    pending_alert *pa = &s->pending[s->npending];
+    pa->json = malloc(s->abuf.len);
+    if (!pa->json) {
+        s->events_dropped++;
+        return;
+    }
+    memcpy(pa->json, s->abuf.data, s->abuf.len);
+    pa->len = s->abuf.len;
+    pa->rule_id = a->rule_id;
+    pa->severity = a->severity;
+    s->npending++;
+}
+
 static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
     sensor *s = user;
+    if (s->re)
+        rule_judge(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s);
     if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side)) {
         s->events_dropped++;
         fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
@@ -291,6 +361,17 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
     } else {
         emit_json(s, OUT_KIND_EVENT, "mitmwatch.tls");
     }
+    for (int i = 0; i < s->npending; i++) {
+        out_event ev = {.json = s->pending[i].json,
+                        .len = s->pending[i].len,
+                        .kind = OUT_KIND_ALERT,
+                        .dataset = "mitmwatch.alert",
+                        .severity = s->pending[i].severity,
+                        .rule_id = s->pending[i].rule_id};
+        out_emit(s->outs, &ev);
+        free(s->pending[i].json);
+    }
+    s->npending = 0;
     s->cur_hs = hs;
     s->cur_flow = f;
     s->cur_client_side = client_side;
@@ -371,6 +452,35 @@ static void on_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, u
     }
 }
 
+/* The policy: the file first, then the flags. */
+static bool load_policy(const opts *o, pol_policy *p, char *err, size_t errlen) {
+    pol_policy_init(p);
+    if (o->config && !pol_load_file(p, o->config, err, errlen))
+        return false;
+    for (int i = 0; i < o->npol_flags; i++)
+        if (!pol_cli_apply(p, o->pol_flags[i].flag, o->pol_flags[i].arg, err, errlen))
+            return false;
+    return true;
+}
+
+/* SIGHUP: the policy file, the known store, the anchors and the log list are read again; a
+ * bad new policy leaves the running one in place. */
+static void reload_policy(sensor *s) {
+    pol_policy *np = malloc(sizeof *np);
+    char err[512] = "out of memory";
+    if (!np || !load_policy(s->o, np, err, sizeof err) ||
+        !rule_engine_reload(s->re, np, err, sizeof err)) {
+        fprintf(stderr, "mitmwatch: reload failed, keeping the old policy: %s\n", err);
+        if (np)
+            pol_policy_free(np);
+        free(np);
+        return;
+    }
+    pol_policy_free(s->pol);
+    free(s->pol);
+    s->pol = np;
+}
+
 static void on_probe_event(void *user, const char *json, size_t len, enum out_kind kind,
                            const char *dataset, int severity, const char *rule_id) {
     sensor *s = user;
@@ -387,6 +497,7 @@ static void service_signals(sensor *s) {
     if (g_hup) {
         g_hup = 0;
         out_reopen(s->outs);
+        reload_policy(s);
     }
 }
 
@@ -505,7 +616,23 @@ int main(int argc, char **argv) {
     char err[512];
     cap_source srcs[MAX_SOURCES];
     memset(srcs, 0, sizeof srcs);
-    sensor s = {.stats_interval_us = o.stats_interval_us, .srcs = srcs};
+    sensor s = {.stats_interval_us = o.stats_interval_us, .srcs = srcs, .o = &o};
+    s.pol = calloc(1, sizeof *s.pol);
+    if (!s.pol || !load_policy(&o, s.pol, err, sizeof err) ||
+        !(s.re = rule_engine_new(s.pol, err, sizeof err))) {
+        fprintf(stderr, "mitmwatch: %s\n", s.pol ? err : "out of memory");
+        if (s.pol)
+            pol_policy_free(s.pol);
+        free(s.pol);
+        return 2;
+    }
+    if (s.pol->observer && !o.observer_given)
+        snprintf(o.observer, sizeof o.observer, "%s", s.pol->observer);
+    char *state_from_policy = NULL; /* a copy: a reload frees the policy it came from */
+    if (s.pol->state && !o.state_path)
+        o.state_path = state_from_policy = strdup(s.pol->state);
+    mw_buf_init(&s.abuf, EVENT_MAX);
+    ev_tls_set_log_names(rule_engine_log_name, s.re);
     s.ctx.observer = o.observer;
     mw_buf_init(&s.ev, EVENT_MAX);
     s.outs = out_set_new();
@@ -513,6 +640,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mitmwatch: out of memory\n");
         return 1;
     }
+    for (size_t i = 0; o.nouts == 0 && i < s.pol->noutputs && i < MAX_SOURCES; i++)
+        o.out_paths[i] = s.pol->outputs[i]; /* the policy's outputs unless -o */
+    if (o.nouts == 0 && s.pol->noutputs)
+        o.nouts = (int)(s.pol->noutputs < MAX_SOURCES ? s.pol->noutputs : MAX_SOURCES);
     if (o.nouts == 0)
         o.out_paths[o.nouts++] = "-";
     for (int i = 0; i < o.nouts; i++) {
@@ -587,6 +718,11 @@ int main(int argc, char **argv) {
     an_engine_free(s.eng);
     out_set_free(s.outs);
     mw_buf_free(&s.ev);
+    rule_engine_free(s.re);
+    pol_policy_free(s.pol);
+    free(s.pol);
+    free(state_from_policy);
+    mw_buf_free(&s.abuf);
     mw_hash_cleanup();
     return rc;
 }

@@ -49,8 +49,8 @@ check "tls events (port 443 only: the BPF filter drops 8443)" \
     "$(jq -s '[.[] | select(.event.dataset=="mitmwatch.tls")] | length' "$W/events.json")" 2
 check "versions" "$(jq -r 'select(.event.dataset=="mitmwatch.tls") | .tls.version' "$W/events.json" | sort | tr '\n' ' ')" "1.2 1.3 "
 check "leaf sha256 of the TLS 1.2 handshake" \
-    "$(jq -r 'select(.tls.version=="1.2") | .mitmwatch.tls.chain[0].sha256' "$W/events.json")" "$want"
-check "server address" "$(jq -r 'select(.tls.version=="1.2") | .destination.ip + ":" + (.destination.port|tostring)' "$W/events.json")" "192.0.2.2:443"
+    "$(jq -r 'select(.event.dataset=="mitmwatch.tls" and .tls.version=="1.2") | .mitmwatch.tls.chain[0].sha256' "$W/events.json")" "$want"
+check "server address" "$(jq -r 'select(.event.dataset=="mitmwatch.tls" and .tls.version=="1.2") | .destination.ip + ":" + (.destination.port|tostring)' "$W/events.json")" "192.0.2.2:443"
 check "last line is the final stats" "$(tail -n 1 "$W/events.json" | jq -r '.event.dataset + " " + (.mitmwatch.stats.final|tostring)')" "mitmwatch.stats true"
 check "handshakes counted" "$(tail -n 1 "$W/events.json" | jq -r '.mitmwatch.stats.handshakes')" 2
 echo "$((7 - fail)) passed, $fail failed"

@@ -58,10 +58,10 @@ AA=$(printf '\252%.0s' $(seq 32) | base64 -w0)
 BB=$(printf '\273%.0s' $(seq 32) | base64 -w0)
 check "the client saw the stapled response" "$(grep -c 'OCSP Response Status: successful' client.txt)" 1
 check "SCTs from the TLS extension, in order, exact" \
-    "$(jq -c 'select(.tls) | [.mitmwatch.tls.scts[] | [.source, .log_id, .timestamp, .status]]' events.json)" \
+    "$(jq -c 'select(.event.dataset=="mitmwatch.tls") | [.mitmwatch.tls.scts[] | [.source, .log_id, .timestamp, .status]]' events.json)" \
     "[[\"tls\",\"$AA\",\"2023-11-14T22:13:20.123Z\",\"unverified\"],[\"tls\",\"$BB\",\"2023-11-14T22:13:24.567Z\",\"unverified\"]]"
-check "the stapled OCSP response is marked" "$(jq -r 'select(.tls) | .mitmwatch.tls.ocsp_stapled' events.json)" true
-check "chain: leaf then CA, as served" "$(jq -r 'select(.tls) | [.mitmwatch.tls.chain[].sha256] | join(" ")' events.json)" \
+check "the stapled OCSP response is marked" "$(jq -r 'select(.event.dataset=="mitmwatch.tls") | .mitmwatch.tls.ocsp_stapled' events.json)" true
+check "chain: leaf then CA, as served" "$(jq -r 'select(.event.dataset=="mitmwatch.tls") | [.mitmwatch.tls.chain[].sha256] | join(" ")' events.json)" \
     "$(openssl x509 -in leaf.pem -outform der | sha256sum | cut -c1-64) $(openssl x509 -in ca.pem -outform der | sha256sum | cut -c1-64)"
 check "no SCT or OCSP anomalies" "$(tail -n 1 events.json | jq -c '[.mitmwatch.stats.anomalies.sct_list_malformed, .mitmwatch.stats.anomalies.ocsp_malformed]')" "[0,0]"
 echo "$pass passed, $fail failed"

@@ -1,0 +1,120 @@
+/* The policy the verdicts are judged against (DESIGN.md section 5): watched services, what
+ * their certificates are expected to look like, where the known certificates live, the SCT
+ * policy and how alerts are rate limited.
+ *
+ * One struct is filled from two places: the YAML config file (pol_config.c) and the
+ * command-line flags (pol_cli.c), flags after the file, so an analyst with one pcap needs no
+ * file. Everything is plain owned data (strings, arrays); pol_policy_free releases it. */
+#ifndef POL_POLICY_H
+#define POL_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POL_MAX_LIST 64 /* items in any one list: services, issuers, pins, dirs, ports, ips */
+
+/* How a watched name pattern matches a host name. */
+enum pol_name_kind {
+    POL_NAME_EXACT,    /* "xmpp.example.org": that name only */
+    POL_NAME_WILDCARD, /* "*.example.org": exactly one more label, as a certificate wildcard */
+    POL_NAME_SUFFIX,   /* ".example.org": example.org itself and every name below it */
+};
+
+typedef struct {
+    enum pol_name_kind kind;
+    char *name; /* lowercase, without the "*." or "." prefix, no trailing dot */
+} pol_name;
+
+/* An expected issuer: the CA's name (issuer O or CN, anywhere above the leaf), an exact issuer
+ * DN, or the SHA-256 of the issuing CA's SubjectPublicKeyInfo. */
+enum pol_issuer_kind { POL_ISSUER_CA_NAME, POL_ISSUER_DN, POL_ISSUER_SPKI };
+
+typedef struct {
+    enum pol_issuer_kind kind;
+    char *text;       /* the configured text, for messages */
+    uint8_t spki[32]; /* POL_ISSUER_SPKI */
+} pol_issuer;
+
+typedef struct {
+    uint8_t ip[16];
+    uint8_t ver; /* 4 or 6 */
+} pol_ip;
+
+typedef struct {
+    pol_name name;
+    char *label;                /* the name as written, for events and messages */
+    pol_ip ips[POL_MAX_LIST];   /* server addresses; none = any */
+    size_t nips;
+    uint16_t ports[POL_MAX_LIST]; /* server ports; none = any */
+    size_t nports;
+    char *starttls;             /* "xmpp", "smtp", ... or NULL for direct TLS */
+    /* per-service expectations; when absent the global ones apply */
+    pol_issuer issuers[POL_MAX_LIST];
+    size_t nissuers;
+    bool has_issuers;
+    uint8_t pins[POL_MAX_LIST][32]; /* SPKI SHA-256 of a certificate in the chain */
+    size_t npins;
+    bool has_pins;
+    uint16_t min_version; /* lowest acceptable negotiated TLS version; 0 = none */
+} pol_service;
+
+typedef struct {
+    pol_service services[POL_MAX_LIST];
+    size_t nservices;
+    /* global expectations (services without their own) */
+    pol_issuer issuers[POL_MAX_LIST];
+    size_t nissuers;
+    uint8_t pins[POL_MAX_LIST][32];
+    size_t npins;
+    uint16_t min_version;
+    /* known-certificate stores */
+    char *known_dirs[POL_MAX_LIST];
+    size_t nknown_dirs;
+    /* trust anchors: files of PEM CA certificates; none = the system store */
+    char *ca_files[POL_MAX_LIST];
+    size_t nca_files;
+    bool system_trust; /* also the system store when ca_files are given (default false) */
+    /* SCT policy */
+    char *ct_log_list; /* Google v3 log_list.json or OpenSSL CTLOG config */
+    unsigned sct_min_count;     /* valid-or-unverifiable SCTs a certificate needs */
+    unsigned sct_min_operators; /* distinct log operators among them (needs the log list) */
+    /* issuance cadence (cert.issuance_odd) */
+    unsigned issuance_min_samples; /* known certificates for the name before judging */
+    unsigned issuance_hour_tolerance;  /* hours */
+    uint32_t issuance_lifetime_tolerance; /* seconds */
+    /* alerts */
+    uint32_t suppress_window; /* seconds; 0 = never suppress */
+    /* files used by other parts */
+    char *ctcache;
+    char *state;
+    char *outputs[POL_MAX_LIST]; /* JSON-lines files ("-" = stdout) */
+    size_t noutputs;
+    char *observer;
+} pol_policy;
+
+/* A policy with the defaults: no services, the system trust store, one SCT, one hour
+ * suppression, issuance judged from 3 known certificates (2 h, 1 day tolerance). */
+void pol_policy_init(pol_policy *p);
+void pol_policy_free(pol_policy *p);
+
+/* Value parsers shared by the file and the flags. Each returns false and fills what (a short
+ * "expected ..." phrase) when the text is not acceptable. */
+bool pol_parse_name(const char *s, pol_name *out, const char **what);
+bool pol_parse_issuer(const char *kind, const char *s, pol_issuer *out, const char **what);
+/* An issuer from one string: 64 hex digits = SPKI SHA-256, contains '=' = DN, else CA name. */
+bool pol_parse_issuer_auto(const char *s, pol_issuer *out, const char **what);
+/* "sha256/BASE64" (HPKP form) or 64 hex digits. */
+bool pol_parse_pin(const char *s, uint8_t out[32], const char **what);
+bool pol_parse_ip(const char *s, pol_ip *out, const char **what);
+/* "1.2", "1.3", "1.0", "1.1" -> wire version. */
+bool pol_parse_tls_version(const char *s, uint16_t *out, const char **what);
+/* "90", "90s", "15m", "1h", "7d" -> seconds. */
+bool pol_parse_duration(const char *s, uint32_t *out, const char **what);
+bool pol_parse_uint(const char *s, unsigned max, unsigned *out, const char **what);
+/* Adds a service for a bare name (--watch); false with what when invalid or too many. */
+bool pol_add_watch(pol_policy *p, const char *name, const char **what);
+/* True when the pattern matches the host name (case-insensitive, trailing dot ignored). */
+bool pol_name_match(const pol_name *pat, const char *host);
+
+#endif

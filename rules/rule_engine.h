@@ -1,0 +1,76 @@
+/* Verdicts: every handshake judged against the policy, the known-certificate store, the trust
+ * anchors and the CT log list (DESIGN.md section 4). The handshake callback calls rule_judge;
+ * each alert comes back through rule_alert_fn, already past duplicate suppression, and
+ * rule_alert_build turns it into the mitmwatch.alert event.
+ *
+ * Policy-free rules (no config needed): cert.expired, cert.not_yet_valid, cert.name_mismatch,
+ * cert.self_signed, cert.chain_invalid, cert.sct_missing, cert.sct_invalid,
+ * tls.weak_or_null_cipher, tls.version_downgrade (learned per server). Rules that need the
+ * policy: cert.unknown (known store), cert.issuer_unexpected (expected issuers),
+ * cert.spki_unpinned (pins), cert.issuance_odd (known store's cadence). With no service
+ * listed, every handshake is judged against the global expectations; with services, only the
+ * handshakes of a watched service are.
+ *
+ * All times are capture times: a pcap of last year is judged as of last year. */
+#ifndef RULE_ENGINE_H
+#define RULE_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cap_flow.h"
+#include "ev_tls.h"
+#include "mw_buf.h"
+#include "pol_policy.h"
+#include "tls_session.h"
+
+typedef struct rule_alert {
+    const char *rule_id;
+    const char *name;
+    int severity; /* 1 low .. 4 critical */
+    char message[512];
+    /* evidence as JSON fragments (objects), valid during the callback */
+    char *expected_json;
+    char *observed_json;
+    const char *service;  /* the watched service's name as configured, or NULL */
+    uint64_t suppressed;  /* duplicates suppressed since this key's previous alert */
+} rule_alert;
+
+typedef void (*rule_alert_fn)(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
+                              int client_side, void *user);
+
+typedef struct {
+    uint64_t judged, alerts, suppressed;
+    uint64_t store_certs;    /* certificates in the known store */
+    uint64_t intermediates;  /* CA certificates cached from the wire */
+    uint64_t scts_valid, scts_invalid, scts_unknown_log, scts_unverified;
+    uint64_t chain_cache_hits, sct_cache_hits; /* verdicts reused, not recomputed */
+} rule_stats;
+
+typedef struct rule_engine rule_engine;
+
+/* Loads the store, the trust anchors and the log list the policy names. p is not copied: it
+ * must stay alive and unchanged until rule_engine_free or the next reload. */
+rule_engine *rule_engine_new(const pol_policy *p, char *err, size_t errlen);
+/* SIGHUP: a new policy (and a fresh read of its known store, anchors and log list). On
+ * failure the engine keeps the old one and err says why. Caches and suppression survive. */
+bool rule_engine_reload(rule_engine *re, const pol_policy *p, char *err, size_t errlen);
+void rule_engine_free(rule_engine *re);
+
+/* Judges one handshake at capture time ts_us. Validates its SCTs (their status is left in the
+ * SCT objects for the mitmwatch.tls event), then reports each alert through fn. */
+void rule_judge(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
+                uint64_t ts_us, rule_alert_fn fn, void *user);
+const rule_stats *rule_engine_stats(const rule_engine *re);
+/* The description of a CT log in the current log list (an ev_log_name_fn; user is the
+ * engine), or NULL. */
+const char *rule_engine_log_name(const uint8_t *log_id, size_t len, void *re);
+/* Writes the member "verdicts" with the counters above (for the mitmwatch.stats event). */
+void rule_stats_json(mw_json *j, const rule_stats *st);
+
+/* The mitmwatch.alert event for one alert: event.kind alert, rule.id/name, event.severity,
+ * message, mitmwatch.expected/observed, and the flow and tls fields of the handshake. */
+bool rule_alert_build(mw_buf *out, const ev_ctx *ctx, const rule_alert *a, const tls_hs *hs,
+                      const cap_flow *f, int client_side, uint64_t ts_us);
+
+#endif

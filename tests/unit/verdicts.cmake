@@ -1,0 +1,42 @@
+# Tests for the verdicts (rules/pol_*, store_known, rule_*). include() this from
+# tests/CMakeLists.txt: include(${CMAKE_CURRENT_SOURCE_DIR}/unit/verdicts.cmake)
+foreach(t pol_config rule_name rule_engine)
+  add_executable(${t}_test ${CMAKE_CURRENT_LIST_DIR}/${t}_test.c)
+  target_include_directories(${t}_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+  target_link_libraries(${t}_test PRIVATE mw_rules mw_analyzers mw_capture mw_base)
+endforeach()
+add_test(NAME unit_pol_config
+         COMMAND pol_config_test ${PROJECT_SOURCE_DIR}/rules/example-policy.yaml)
+add_test(NAME unit_rule_name COMMAND rule_name_test)
+add_test(NAME unit_rule_engine COMMAND rule_engine_test ${CMAKE_CURRENT_BINARY_DIR}/rule_engine_tmp)
+
+# Real servers (nginx, openssl s_server) serving every test certificate, captured in a private
+# netns, judged by mitmwatch -c policy.yaml: the exact rule.id set per connection. Root.
+add_test(NAME lab_verdicts
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/../lab/run_verdicts_lab.sh
+                 $<TARGET_FILE:mitmwatch> ${CMAKE_CURRENT_BINARY_DIR})
+set_tests_properties(lab_verdicts PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180 LABELS "lab;root"
+                     RUN_SERIAL TRUE)
+
+# The policy's command-line contract: exact error messages and exit 2, policy-free alerts.
+add_test(NAME verdicts_cli
+         COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/../verdicts_cli_test.sh $<TARGET_FILE:mitmwatch>
+                 ${PROJECT_SOURCE_DIR}/tests/data/demo.pcap)
+set_tests_properties(verdicts_cli PROPERTIES SKIP_RETURN_CODE 77)
+
+# Fuzz targets: the policy parser, and judging every handshake of arbitrary frames. Same
+# pattern as tests/fuzz/CMakeLists.txt (add "policy verdicts" to its foreach to merge).
+foreach(t policy verdicts)
+  if(MW_FUZZ)
+    add_executable(fuzz-${t} ${CMAKE_CURRENT_LIST_DIR}/../fuzz/fuzz_${t}.c)
+    target_link_options(fuzz-${t} PRIVATE -fsanitize=fuzzer)
+  else()
+    add_executable(fuzz-${t} ${CMAKE_CURRENT_LIST_DIR}/../fuzz/fuzz_${t}.c
+                   ${CMAKE_CURRENT_LIST_DIR}/../fuzz/onefile.c)
+  endif()
+  target_link_libraries(fuzz-${t} PRIVATE mw_rules mw_analyzers mw_capture mw_base)
+  if(NOT MW_FUZZ)
+    add_test(NAME fuzz_corpus_${t}
+             COMMAND fuzz-${t} ${CMAKE_CURRENT_LIST_DIR}/../fuzz/corpus/${t})
+  endif()
+endforeach()

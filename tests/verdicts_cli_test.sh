@@ -1,0 +1,75 @@
+#!/bin/sh
+# verdicts_cli_test.sh MITMWATCH DEMO_PCAP -- the policy's command-line contract (no root):
+# a bad policy file or flag stops mitmwatch before reading anything, exit 2, with FILE:LINE
+# (or the flag) and what was expected; with no policy at all, the demo capture raises exactly
+# the policy-free alerts.
+set -u
+bin=$1
+pcap=$2
+[ -x /usr/bin/python3 ] || { echo "verdicts_cli_test: SKIP: no /usr/bin/python3" >&2; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+expect_fail() { # WANT_STDERR ARGS...
+    want=$1
+    shift
+    "$bin" -r "$pcap" -o "$tmp/out.json" "$@" 2>"$tmp/err"
+    rc=$?
+    got=$(head -n 1 "$tmp/err")
+    if [ $rc -ne 2 ] || [ "$got" != "$want" ]; then
+        echo "FAIL: mitmwatch $*: exit $rc, stderr '$got'; expected exit 2, '$want'" >&2
+        fails=$((fails + 1))
+    fi
+}
+
+printf 'version: 1\nservices:\n  - name: xmpp.example.org\n    ports: [5222, 0]\n' >"$tmp/bad.yaml"
+expect_fail "mitmwatch: $tmp/bad.yaml:4: key 'ports': expected a port number from 1 to 65535" \
+    -c "$tmp/bad.yaml"
+printf 'version: 1\nalerts:\n  suppress_windw: 1h\n' >"$tmp/typo.yaml"
+expect_fail "mitmwatch: $tmp/typo.yaml:3: key 'suppress_windw': unknown here; expected one of: suppress_window, min_tls_version" \
+    -c "$tmp/typo.yaml"
+expect_fail "mitmwatch: $tmp/absent.yaml: No such file or directory" -c "$tmp/absent.yaml"
+expect_fail "mitmwatch: --watch *.com: expected a host name, '*.' + domain, or '.' + domain (e.g. xmpp.example.org, *.example.org, .example.org)" \
+    --watch '*.com'
+expect_fail "mitmwatch: --expect-issuer : expected a CA name such as \"Let's Encrypt\"" \
+    --expect-issuer ''
+expect_fail "mitmwatch: known certificates $tmp/none: No such file or directory" \
+    --known-certs "$tmp/none"
+echo 'not a certificate' >"$tmp/junk.pem"
+expect_fail "mitmwatch: CA file $tmp/junk.pem: cannot load: no certificate or crl found" \
+    --ca-file "$tmp/junk.pem"
+expect_fail "mitmwatch: CT log list $tmp/junk.pem: OpenSSL cannot load it: log conf invalid" \
+    --ct-log-list "$tmp/junk.pem"
+
+# No policy: the demo capture's three visible certificates come from a test CA nobody trusts
+# and carry no SCTs.
+count() { # ARGS... -> "rule.id sni" lines, sorted
+    "$bin" -r "$pcap" -o - "$@" | /usr/bin/python3 -c '
+import json, sys
+for l in sys.stdin:
+    e = json.loads(l)
+    if e["event"]["dataset"] == "mitmwatch.alert":
+        print(e["rule"]["id"], e["tls"]["client"]["server_name"])' | sort
+}
+got=$(count)
+want='cert.chain_invalid chain.lab.test
+cert.chain_invalid ecdsa.lab.test
+cert.chain_invalid rsa.lab.test
+cert.sct_missing chain.lab.test
+cert.sct_missing ecdsa.lab.test
+cert.sct_missing rsa.lab.test'
+if [ "$got" != "$want" ]; then
+    printf 'FAIL: policy-free alerts on demo.pcap:\n%s\nexpected:\n%s\n' "$got" "$want" >&2
+    fails=$((fails + 1))
+fi
+got=$(count --min-scts 0 --watch other.example.org --known-certs "$tmp")
+want='cert.chain_invalid chain.lab.test
+cert.chain_invalid ecdsa.lab.test
+cert.chain_invalid rsa.lab.test'
+if [ "$got" != "$want" ]; then
+    printf 'FAIL: --min-scts 0, unwatched names:\n%s\nexpected:\n%s\n' "$got" "$want" >&2
+    fails=$((fails + 1))
+fi
+[ $fails -eq 0 ] && echo "verdicts_cli_test: ok"
+exit $((fails > 0))
