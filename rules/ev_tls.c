@@ -10,6 +10,11 @@
 
 void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
              const char *dataset) {
+    ev_head_outcome(j, ctx, ts_us, kind, dataset, NULL);
+}
+
+void ev_head_outcome(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
+                     const char *dataset, const char *outcome) {
     char ts[MW_TS_LEN];
     mw_ts_us(ts, ts_us);
     mw_json_obj_begin(j);
@@ -23,6 +28,8 @@ void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
     mw_json_str(j, strcmp(kind, "alert") == 0 ? "indicator" : "protocol");
     mw_json_arr_end(j);
     mw_json_kstr(j, "dataset", dataset);
+    if (outcome)
+        mw_json_kstr(j, "outcome", outcome);
     mw_json_obj_end(j);
     mw_json_kobj(j, "observer");
     mw_json_kstr(j, "name", ctx->observer);
@@ -95,6 +102,11 @@ static void version_fields(mw_json *j, uint16_t v) {
 void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_side) {
     (void)f;
     (void)client_side;
+    ev_tls_fields_open(j, hs);
+    mw_json_obj_end(j); /* mitmwatch */
+}
+
+void ev_tls_fields_open(mw_json *j, const tls_hs *hs) {
     const x509_info *leaf = hs->nchain > 0 ? hs->chain[0] : NULL;
     mw_json_kobj(j, "tls");
     if (hs->have_sh) {
@@ -177,8 +189,7 @@ void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_s
         mw_json_kuint(j, "description", hs->alert_desc);
         mw_json_obj_end(j);
     }
-    mw_json_obj_end(j);
-    mw_json_obj_end(j);
+    mw_json_obj_end(j); /* mitmwatch.tls */
 }
 
 bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_flow *f,
