@@ -10,12 +10,13 @@ status is 1. Options:
   --alpn P             tls.next_protocol
   --target T           mitmwatch.probe.target
   --error TEXT         a failure event with exactly this mitmwatch.probe.error
+  --expect PATH=JSON   the field at PATH (dotted) equals this JSON value (repeatable)
 
 probe_cert_check.py --cross PASSIVE_EVENTS EVENT_FILE... -- the passive sensor's view of the
 probes' own connections (a capture of the whole test read with mitmwatch -r): for each
 successful probe, the mitmwatch.tls event of the same connection (matched by ports) must
 agree on version, cipher, JA3, JA4, JA3S, SNI and STARTTLS protocol; for TLS 1.2 its
-ALPN, chain and leaf fields must equal the probe's byte for byte, for TLS 1.3 it must show
+ALPN, chain, leaf, SCT and OCSP fields must equal the probe's byte for byte, for TLS 1.3 it must show
 no ALPN, cert_visible false and an empty chain: what only the probe can see.
 """
 import argparse
@@ -74,7 +75,8 @@ def cross(passive_file, event_files):
         if visible:
             for path in ("mitmwatch.tls.chain", "tls.server.hash", "tls.server.x509",
                          "tls.server.subject", "tls.server.issuer", "tls.server.not_before",
-                         "tls.server.not_after"):
+                         "tls.server.not_after", "mitmwatch.tls.scts",
+                         "mitmwatch.tls.ocsp_stapled"):
                 if get(p, path) != get(ev, path):
                     die("%s: passive %s differs from the probe's" % (fn, path))
         elif get(p, "mitmwatch.tls.chain") != [] or get(p, "tls.server.hash") is not None:
@@ -98,6 +100,7 @@ def main():
     ap.add_argument("--alpn")
     ap.add_argument("--target")
     ap.add_argument("--error")
+    ap.add_argument("--expect", action="append", default=[])
     a = ap.parse_args()
 
     with open(a.event) as f:
@@ -153,6 +156,9 @@ def main():
         expect(ev, "tls.client.server_name", "<absent>" if a.sni == "-" else a.sni)
     if a.alpn:
         expect(ev, "tls.next_protocol", a.alpn)
+    for e in a.expect:
+        path, _, val = e.partition("=")
+        expect(ev, path, json.loads(val))
 
     print("ok: %s %s chain of %d%s" % (get(ev, "mitmwatch.probe.target"), get(ev, "tls.version"),
                                        len(chain), (" after " + a.starttls) if a.starttls and

@@ -63,6 +63,7 @@ bad() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
 bg() {
     ip netns exec "$NS" "$@" &
     PIDS+=($!)
+    disown $!
 }
 
 # wait_port PORT [SECONDS]: until something accepts on 127.0.0.1:PORT in the namespace
@@ -129,7 +130,7 @@ chmod 755 "$P"
 chmod 644 "$P"/*
 
 # The whole test on tape for the passive cross-check at the end.
-ip netns exec "$NS" tcpdump -i lo -U -s 0 -w "$W/all.pcap" 'tcp portrange 20443-20470' \
+ip netns exec "$NS" tcpdump --immediate-mode -i lo -U -s 0 -w "$W/all.pcap" 'tcp portrange 20443-20470' \
     2>"$W/tcpdump.err" &
 TCPDUMP_PID=$!
 for _ in $(seq 1 50); do grep -q listening "$W/tcpdump.err" && break; sleep 0.1; done
@@ -184,6 +185,7 @@ http {
     scgi_temp_path $W/nginx/tmp_scgi;
     server {
         listen 127.0.0.1:20445 ssl http2;
+        listen [::1]:20445 ssl http2;
         server_name chain.lab.test;
         ssl_certificate $P/chain.chain.pem;
         ssl_certificate_key $P/chain.key;
@@ -198,6 +200,55 @@ ok nginx13 "--chain $P/chain.chain.sha256 --version 1.3 --sni chain.lab.test --a
     127.0.0.1:20445 --sni chain.lab.test --alpn h2,http/1.1
 ok nginx12 "--chain $P/chain.chain.sha256 --version 1.2 --sni chain.lab.test" \
     127.0.0.1:20445 --sni chain.lab.test --tls-max 1.2
+
+# IPv6: the same nginx on [::1]
+ok nginx_v6 "--chain $P/chain.chain.sha256 --version 1.3 --expect network.type=\"ipv6\"
+    --expect destination.ip=\"::1\" --target [::1]:20445" [::1]:20445 --sni chain.lab.test
+
+# A stapled OCSP response (openssl ocsp, signed by Intermediate CA 1) and an SCT in the TLS
+# extension (made up: the probe records SCTs, it does not verify them), for TLS 1.2 where they
+# ride in CertificateStatus and the ServerHello, and TLS 1.3 where both are inside the
+# encrypted Certificate message.
+mkdir -p "$W/ocsp"
+serial=$(openssl x509 -in "$P/rsa.pem" -noout -serial | cut -d= -f2)
+printf 'V\t361231000000Z\t\t%s\tunknown\t/O=mitmwatch Lab/CN=rsa.lab.test\n' "$serial" \
+    >"$W/ocsp/index.txt"
+openssl ocsp -issuer "$P/int1.pem" -cert "$P/rsa.pem" -no_nonce -reqout "$W/ocsp/req.der" \
+    >/dev/null 2>&1
+openssl ocsp -index "$W/ocsp/index.txt" -rsigner "$P/int1.pem" -rkey "$P/int1.key" \
+    -CA "$P/int1.pem" -reqin "$W/ocsp/req.der" -respout "$W/ocsp/resp.der" -ndays 7 \
+    >/dev/null 2>&1 || bad "openssl ocsp could not make a response"
+SCT_LOG=$("$PY" - "$W/ocsp/sct.pem" <<'EOF'
+import base64, hashlib, struct, sys
+log_id = hashlib.sha256(b"mitmwatch lab log").digest()
+sig = bytes(range(8))
+sct = b"\x00" + log_id + struct.pack(">Q", 1700000000123) + b"\x00\x00" + b"\x04\x03" + \
+    struct.pack(">H", len(sig)) + sig
+lst = struct.pack(">H", len(sct)) + sct
+data = struct.pack(">H", len(lst)) + lst
+# SERVERINFOV2: context (ClientHello, TLS 1.2 ServerHello, TLS 1.3 Certificate), type 18
+blob = struct.pack(">IHH", 0x1180, 18, len(data)) + data
+with open(sys.argv[1], "w") as f:
+    f.write("-----BEGIN SERVERINFOV2 FOR signed_certificate_timestamp-----\n")
+    f.write(base64.encodebytes(blob).decode())
+    f.write("-----END SERVERINFOV2 FOR signed_certificate_timestamp-----\n")
+print(base64.b64encode(log_id).decode())
+EOF
+)
+SCTS="[{\"log_id\":\"$SCT_LOG\",\"timestamp\":\"2023-11-14T22:13:20.123Z\",\"source\":\"tls\",\"status\":\"unverified\"}]"
+for v in 2:20466 3:20467; do
+    bg openssl s_server -quiet -accept "127.0.0.1:${v#*:}" -cert "$P/rsa.pem" -key "$P/rsa.key" \
+        -cert_chain "$P/rsa.extra.pem" "-tls1_${v%%:*}" -status_file "$W/ocsp/resp.der" \
+        -serverinfo "$W/ocsp/sct.pem" >"$W/ocsp/s_server${v%%:*}.log" 2>&1
+done
+wait_port 20466 && wait_port 20467 || exit 1
+ok ocsp_sct12 "--chain $P/rsa.chain.sha256 --version 1.2 --expect mitmwatch.tls.ocsp_stapled=true
+    --expect mitmwatch.tls.scts=$SCTS" 127.0.0.1:20466
+ok ocsp_sct13 "--chain $P/rsa.chain.sha256 --version 1.3 --expect mitmwatch.tls.ocsp_stapled=true
+    --expect mitmwatch.tls.scts=$SCTS" 127.0.0.1:20467
+# without them: the fields say so
+ok no_ocsp_sct "--expect mitmwatch.tls.ocsp_stapled=\"<absent>\" --expect mitmwatch.tls.scts=[]" \
+    127.0.0.1:20443
 
 ############################################################ failures
 
@@ -239,12 +290,220 @@ done
 
 ############################################################ STARTTLS with real servers
 
-# (added below, one server at a time)
-true
+# prosody: XMPP c2s, STARTTLS offered; the stream goes to= the SNI (or the host)
+mkdir -p "$W/prosody/data"
+cat >"$W/prosody/prosody.cfg.lua" <<EOF
+run_as_root = true
+pidfile = "$W/prosody/prosody.pid"
+data_path = "$W/prosody/data"
+plugin_paths = {}
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix" }
+modules_disabled = { "s2s" }
+log = { { levels = { min = "info" }, to = "file", filename = "$W/prosody/prosody.log" } }
+interfaces = { "127.0.0.1" }
+local_interfaces = { "127.0.0.1" }
+c2s_ports = { 20452 }
+c2s_direct_tls_ports = { }
+s2s_ports = { }
+http_ports = { }
+https_ports = { }
+component_ports = { }
+c2s_require_encryption = true
+authentication = "internal_plain"
+storage = "internal"
+ssl = { certificate = "$P/chain.chain.pem"; key = "$P/chain.key" }
+VirtualHost "chain.lab.test"
+EOF
+bg prosody -F --config "$W/prosody/prosody.cfg.lua" >"$W/prosody/fg.log" 2>&1
+
+# postfix smtpd: its own config, queue and data directories; 20453 offers STARTTLS,
+# 20465 has TLS off and refuses it
+mkdir -p "$W/postfix/etc" "$W/postfix/spool" "$W/postfix/data"
+chown postfix "$W/postfix/data"
+cat >"$W/postfix/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $W/postfix/spool
+data_directory = $W/postfix/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mail.lab.test
+mydomain = lab.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+local_recipient_maps =
+maillog_file = $W/postfix/maillog
+maillog_file_prefixes = $W
+smtpd_banner = \$myhostname ESMTP mitmwatch-lab
+smtpd_tls_chain_files = $P/rsa.key, $P/rsa.chain.pem
+smtpd_tls_security_level = may
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtp_dns_support_level = disabled
+default_transport = discard
+EOF
+cat >"$W/postfix/etc/master.cf" <<EOF
+127.0.0.1:20453 inet n - n - - smtpd
+127.0.0.1:20465 inet n - n - - smtpd -o smtpd_tls_security_level=none
+pickup    unix n - n 60 1 pickup
+cleanup   unix n - n - 0 cleanup
+qmgr      unix n - n 300 1 qmgr
+tlsmgr    unix - - n 1000? 1 tlsmgr
+rewrite   unix - - n - - trivial-rewrite
+bounce    unix - - n - 0 bounce
+defer     unix - - n - 0 bounce
+trace     unix - - n - 0 bounce
+verify    unix - - n - 1 verify
+flush     unix n - n 1000? 0 flush
+proxymap  unix - - n - - proxymap
+smtp      unix - - n - - smtp
+showq     unix n - n - - showq
+error     unix - - n - - error
+discard   unix - - n - - discard
+anvil     unix - - n - 1 anvil
+scache    unix - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+EOF
+nsx postfix -c "$W/postfix/etc" start >"$W/postfix/start.log" 2>&1 ||
+    echo "postfix start: $(cat "$W/postfix/start.log")" >&2
+
+# dovecot: IMAP and POP3 with its own base_dir and instance name
+mkdir -p "$W/dovecot/run" "$W/dovecot/state"
+cat >"$W/dovecot/dovecot.conf" <<EOF
+base_dir = $W/dovecot/run
+state_dir = $W/dovecot/state
+instance_name = $NS
+protocols = imap pop3
+listen = 127.0.0.1
+log_path = $W/dovecot/dovecot.log
+ssl = yes
+ssl_cert = <$P/ecdsa.chain.pem
+ssl_key = <$P/ecdsa.key
+ssl_min_protocol = TLSv1.2
+auth_mechanisms = plain
+passdb {
+  driver = static
+  args = nopassword=y
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$W/dovecot/home/%u
+}
+mail_location = maildir:~/Maildir
+service imap-login {
+  inet_listener imap {
+    port = 20454
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = 20455
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+EOF
+bg dovecot -F -c "$W/dovecot/dovecot.conf" >"$W/dovecot/fg.log" 2>&1
+
+# slapd: LDAP with StartTLS, its own slapd.conf and database directory
+mkdir -p "$W/slapd/db"
+cat >"$W/slapd/slapd.conf" <<EOF
+include /etc/ldap/schema/core.schema
+pidfile $W/slapd/slapd.pid
+argsfile $W/slapd/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+TLSCertificateFile $P/chain.chain.pem
+TLSCertificateKeyFile $P/chain.key
+TLSProtocolMin 3.3
+database mdb
+suffix "dc=lab,dc=test"
+rootdn "cn=admin,dc=lab,dc=test"
+directory $W/slapd/db
+maxsize 10485760
+EOF
+bg slapd -d 0 -f "$W/slapd/slapd.conf" -h "ldap://127.0.0.1:20456/" >"$W/slapd/fg.log" 2>&1
+
+# PostgreSQL: a fresh cluster owned by postgres, SSL on
+mkdir -p "$W/pg"
+cp "$P/rsa.chain.pem" "$W/pg/server.crt"
+cp "$P/rsa.key" "$W/pg/server.key"
+chown -R postgres "$W/pg"
+chmod 600 "$W/pg/server.key"
+if runuser -u postgres -- "$PGBIN/initdb" -D "$W/pg/data" -A trust -U postgres --no-sync \
+    >"$W/pg/initdb.log" 2>&1; then
+    nsx runuser -u postgres -- "$PGBIN/pg_ctl" -D "$W/pg/data" -l "$W/pg/pg.log" -w -t 30 \
+        -o "-p 20457 -k $W/pg -c listen_addresses=127.0.0.1 -c ssl=on \
+            -c ssl_cert_file=$W/pg/server.crt -c ssl_key_file=$W/pg/server.key" \
+        start >"$W/pg/start.log" 2>&1 || echo "pg_ctl start: $(cat "$W/pg/start.log")" >&2
+else
+    echo "initdb: $(cat "$W/pg/initdb.log")" >&2
+fi
+
+# vsftpd: standalone, explicit FTPS (AUTH TLS)
+mkdir -p "$W/vsftpd/empty" "$W/vsftpd/anon"
+cat >"$W/vsftpd/vsftpd.conf" <<EOF
+listen=YES
+listen_ipv6=NO
+listen_address=127.0.0.1
+listen_port=20458
+background=NO
+anonymous_enable=YES
+anon_root=$W/vsftpd/anon
+no_anon_password=YES
+local_enable=NO
+write_enable=NO
+secure_chroot_dir=$W/vsftpd/empty
+nopriv_user=nobody
+ssl_enable=YES
+allow_anon_ssl=YES
+ssl_tlsv1=NO
+ssl_sslv2=NO
+ssl_sslv3=NO
+require_ssl_reuse=NO
+rsa_cert_file=$P/ecdsa.chain.pem
+rsa_private_key_file=$P/ecdsa.key
+ssl_ciphers=HIGH
+seccomp_sandbox=NO
+vsftpd_log_file=$W/vsftpd/vsftpd.log
+EOF
+bg vsftpd "$W/vsftpd/vsftpd.conf" >"$W/vsftpd/fg.log" 2>&1
+
+for p in 20452 20453 20454 20455 20456 20457 20458 20465; do wait_port $p 20 || bad "port $p"; done
+
+ok xmpp "--chain $P/chain.chain.sha256 --version 1.3 --starttls xmpp --sni chain.lab.test" \
+    127.0.0.1:20452 --starttls xmpp --sni chain.lab.test
+ok smtp "--chain $P/rsa.chain.sha256 --version 1.3 --starttls smtp --sni -" \
+    127.0.0.1:20453 --starttls smtp
+ok smtp12 "--chain $P/rsa.chain.sha256 --version 1.2 --starttls smtp --sni mail.lab.test" \
+    127.0.0.1:20453 --starttls smtp --sni mail.lab.test --tls-max 1.2
+ok imap "--chain $P/ecdsa.chain.sha256 --version 1.3 --starttls imap" 127.0.0.1:20454 --starttls imap
+ok pop3 "--chain $P/ecdsa.chain.sha256 --version 1.2 --starttls pop3" 127.0.0.1:20455 \
+    --starttls pop3 --tls-max 1.2
+ok ldap "--chain $P/chain.chain.sha256 --version 1.3 --starttls ldap" 127.0.0.1:20456 --starttls ldap
+ok postgres "--chain $P/rsa.chain.sha256 --version 1.3 --starttls postgresql" 127.0.0.1:20457 \
+    --starttls postgres
+ok ftp "--chain $P/ecdsa.chain.sha256 --version 1.3 --starttls ftp" 127.0.0.1:20458 --starttls ftp
+# real servers refusing
+fails smtp_notls 'SMTP: STARTTLS refused by server: "502 5.5.1 Error: command not implemented"' \
+    3000 127.0.0.1:20465 --starttls smtp
+fails xmpp_unknown_host "XMPP: stream error from server: host-unknown" 3000 127.0.0.1:20452 \
+    --starttls xmpp --sni unknown.lab.test
 
 ############################################################ passive cross-check
 
-sleep 0.5
+# tcpdump does not drain its ring buffer on SIGINT: give it time to write every packet
+sleep 1
 kill -INT "$TCPDUMP_PID" 2>/dev/null
 wait "$TCPDUMP_PID" 2>/dev/null
 TCPDUMP_PID=
@@ -256,6 +515,12 @@ if "$PASSIVE" -r "$W/all.pcap" -o "$W/passive.json" >"$W/passive.err" 2>&1; then
     fi
 else
     bad "passive sensor on the capture: $(cat "$W/passive.err")"
+fi
+# On lo the kernel's filter count sees each packet twice (sent and received), libpcap keeps one.
+cap=$(sed -n 's/ packets captured//p' "$W/tcpdump.err")
+rcv=$(sed -n 's/ packets received by filter//p' "$W/tcpdump.err")
+if [ -z "$cap" ] || [ $((cap * 2)) -ne "${rcv:-0}" ]; then
+    bad "tcpdump lost packets: $(tr '\n' ' ' <"$W/tcpdump.err")"
 fi
 
 echo "$PASSED passed, $FAILED failed"
