@@ -25,9 +25,9 @@ static const struct {
     const char *name;
     pcert_starttls p;
 } pcert_names[] = {
-    {"xmpp", PCERT_STARTTLS_XMPP}, {"smtp", PCERT_STARTTLS_SMTP},
-    {"imap", PCERT_STARTTLS_IMAP}, {"pop3", PCERT_STARTTLS_POP3},
-    {"ftp", PCERT_STARTTLS_FTP},   {"ldap", PCERT_STARTTLS_LDAP},
+    {"xmpp", PCERT_STARTTLS_XMPP},         {"smtp", PCERT_STARTTLS_SMTP},
+    {"imap", PCERT_STARTTLS_IMAP},         {"pop3", PCERT_STARTTLS_POP3},
+    {"ftp", PCERT_STARTTLS_FTP},           {"ldap", PCERT_STARTTLS_LDAP},
     {"postgres", PCERT_STARTTLS_POSTGRES}, {"postgresql", PCERT_STARTTLS_POSTGRES},
 };
 
@@ -42,8 +42,8 @@ bool pcert_starttls_parse(const char *name, pcert_starttls *out) {
 
 const char *pcert_starttls_name(pcert_starttls p) {
     /* the passive path's names (stls_proto_name), so events from both paths compare */
-    static const char *const names[] = {NULL, "xmpp", "smtp", "imap", "pop3",
-                                        "ftp", "ldap", "postgresql"};
+    static const char *const names[] = {NULL,   "xmpp", "smtp", "imap",
+                                        "pop3", "ftp",  "ldap", "postgresql"};
     return (unsigned)p < MW_ARRAY_LEN(names) ? names[p] : NULL;
 }
 
@@ -90,7 +90,9 @@ mw_rc pcert_parse_target(const char *s, char *host, size_t host_cap, uint16_t *p
 
 /* ---------------------------------------------------------------- reply parsers */
 
-void pcert_reply_init(pcert_reply *r) { memset(r, 0, sizeof *r); }
+void pcert_reply_init(pcert_reply *r) {
+    memset(r, 0, sizeof *r);
+}
 
 static bool three_digits(const char *s, size_t len, int *code) {
     if (len < 3 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
@@ -113,16 +115,14 @@ mw_rc pcert_reply_line(pcert_reply *r, const char *line, size_t len) {
         return MW_OK;
     }
     /* RFC 959 4.2: the reply ends at the first line with the same code followed by a space */
-    if (digits && code == r->code && sep == ' ')
-        r->done = true;
+    if (digits && code == r->code && sep == ' ') r->done = true;
     return MW_OK;
 }
 
 /* Case-insensitive: does line[0..len) start with word, followed by the end or a space? */
 static bool word_at(const char *line, size_t len, const char *word) {
     size_t n = strlen(word);
-    if (len < n || strncasecmp(line, word, n) != 0)
-        return false;
+    if (len < n || strncasecmp(line, word, n) != 0) return false;
     return len == n || line[n] == ' ';
 }
 
@@ -130,17 +130,13 @@ pcert_imap pcert_imap_line(const char *line, size_t len, const char *tag) {
     size_t tl = strlen(tag);
     if (len >= 2 && line[0] == '*' && line[1] == ' ')
         return word_at(line + 2, len - 2, "BYE") ? PCERT_IMAP_BYE : PCERT_IMAP_UNTAGGED;
-    if (len >= 1 && line[0] == '+')
-        return PCERT_IMAP_UNTAGGED;
+    if (len >= 1 && line[0] == '+') return PCERT_IMAP_UNTAGGED;
     if (len > tl && memcmp(line, tag, tl) == 0 && line[tl] == ' ') {
         const char *st = line + tl + 1;
         size_t sl = len - tl - 1;
-        if (word_at(st, sl, "OK"))
-            return PCERT_IMAP_OK;
-        if (word_at(st, sl, "NO"))
-            return PCERT_IMAP_NO;
-        if (word_at(st, sl, "BAD"))
-            return PCERT_IMAP_BAD;
+        if (word_at(st, sl, "OK")) return PCERT_IMAP_OK;
+        if (word_at(st, sl, "NO")) return PCERT_IMAP_NO;
+        if (word_at(st, sl, "BAD")) return PCERT_IMAP_BAD;
     }
     return PCERT_IMAP_OTHER;
 }
@@ -152,10 +148,8 @@ bool pcert_imap_greeting_ok(const char *line, size_t len) {
 }
 
 int pcert_pop3_status(const char *line, size_t len) {
-    if (word_at(line, len, "+OK"))
-        return 1;
-    if (word_at(line, len, "-ERR"))
-        return 0;
+    if (word_at(line, len, "+OK")) return 1;
+    if (word_at(line, len, "-ERR")) return 0;
     return -1;
 }
 
@@ -166,14 +160,12 @@ mw_rc pcert_xml_next_tag(const char *data, size_t len, size_t *off, size_t *tlen
         i++;
     *off = i;
     *tlen = 0;
-    if (i == len)
-        return MW_NEED_MORE;
+    if (i == len) return MW_NEED_MORE;
     for (size_t j = i + 1; j < len; j++) {
         char ch = data[j];
         MW_ENSURE(j - i < PCERT_LINE_MAX, MW_MALFORMED);
         if (quote) {
-            if (ch == quote)
-                quote = 0;
+            if (ch == quote) quote = 0;
         } else if (ch == '"' || ch == '\'') {
             quote = ch;
         } else if (ch == '>') {
@@ -188,8 +180,7 @@ mw_rc pcert_xml_next_tag(const char *data, size_t len, size_t *off, size_t *tlen
 void pcert_xml_tag_parse(const char *tag, size_t len, pcert_xml_tag *t) {
     size_t i = 1, start, colon;
     memset(t, 0, sizeof *t);
-    if (len < 2 || tag[0] != '<')
-        return;
+    if (len < 2 || tag[0] != '<') return;
     if (tag[1] == '?' || tag[1] == '!') {
         t->decl = true;
         return;
@@ -201,14 +192,12 @@ void pcert_xml_tag_parse(const char *tag, size_t len, pcert_xml_tag *t) {
     t->empty = len >= 3 && tag[len - 2] == '/';
     start = colon = i;
     while (i < len && tag[i] != '>' && tag[i] != '/' && !isspace((unsigned char)tag[i])) {
-        if (tag[i] == ':')
-            colon = i + 1;
+        if (tag[i] == ':') colon = i + 1;
         i++;
     }
     size_t n = i - colon;
     (void)start;
-    if (n >= sizeof t->local)
-        n = sizeof t->local - 1;
+    if (n >= sizeof t->local) n = sizeof t->local - 1;
     memcpy(t->local, tag + colon, n);
     t->local[n] = '\0';
 }
@@ -241,8 +230,7 @@ static mw_rc ber_get(mw_cur *c, uint8_t *tag, mw_cur *val) {
 static bool ber_uint(mw_cur v, uint32_t *out) {
     uint8_t b;
     *out = 0;
-    if (v.len == 0 || v.len > 4)
-        return false;
+    if (v.len == 0 || v.len > 4) return false;
     if (!mw_cur_peek_u8(&v, 0, &b) || (b & 0x80)) /* negative */
         return false;
     while (mw_cur_get_u8(&v, &b))
@@ -250,14 +238,13 @@ static bool ber_uint(mw_cur v, uint32_t *out) {
     return true;
 }
 
-mw_rc pcert_ldap_response(const uint8_t *data, size_t len, size_t *msg_len,
-                          uint32_t *result_code, char *diag, size_t diag_cap, bool *disconnect) {
+mw_rc pcert_ldap_response(const uint8_t *data, size_t len, size_t *msg_len, uint32_t *result_code,
+                          char *diag, size_t diag_cap, bool *disconnect) {
     mw_cur c = mw_cur_make(data, len), msg, v, op;
     uint8_t tag;
     uint32_t id;
     *disconnect = false;
-    if (diag_cap)
-        diag[0] = '\0';
+    if (diag_cap) diag[0] = '\0';
     MW_GUARD(ber_get(&c, &tag, &msg));
     MW_ENSURE(tag == 0x30, MW_MALFORMED);
     *msg_len = len - c.len;
@@ -271,8 +258,7 @@ mw_rc pcert_ldap_response(const uint8_t *data, size_t len, size_t *msg_len,
     MW_ENSURE(ber_get(&op, &tag, &v) == MW_OK && tag == 0x04, MW_MALFORMED); /* diagnostic */
     if (diag_cap) {
         size_t n = v.len < diag_cap - 1 ? v.len : diag_cap - 1;
-        if (mw_cur_copy(&v, diag, n))
-            diag[n] = '\0';
+        if (mw_cur_copy(&v, diag, n)) diag[n] = '\0';
     }
     *disconnect = id == 0;
     return MW_OK;
@@ -325,14 +311,11 @@ static uint64_t wall_us(void) {
 static int wait_fd(int fd, short ev, int64_t deadline) {
     for (;;) {
         int64_t left = deadline - now_ms();
-        if (left <= 0)
-            return 0;
+        if (left <= 0) return 0;
         struct pollfd p = {fd, ev, 0};
         int n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-        if (n > 0)
-            return 1;
-        if (n < 0 && errno != EINTR)
-            return -1;
+        if (n > 0) return 1;
+        if (n < 0 && errno != EINTR) return -1;
     }
 }
 
@@ -345,12 +328,10 @@ typedef struct {
 } pcert_rd;
 
 static enum pcert_io rd_fill(pcert_rd *rd) {
-    if (rd->len >= PCERT_LINE_MAX)
-        return IO_TOO_LONG;
+    if (rd->len >= PCERT_LINE_MAX) return IO_TOO_LONG;
     for (;;) {
         int w = wait_fd(rd->fd, POLLIN, rd->deadline);
-        if (w == 0)
-            return IO_TIMEOUT;
+        if (w == 0) return IO_TIMEOUT;
         if (w < 0) {
             rd->saved_errno = errno;
             return IO_FAILED;
@@ -360,8 +341,7 @@ static enum pcert_io rd_fill(pcert_rd *rd) {
             rd->len += (size_t)k;
             return IO_OK;
         }
-        if (k == 0)
-            return IO_CLOSED;
+        if (k == 0) return IO_CLOSED;
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             rd->saved_errno = errno;
             return errno == ECONNRESET ? IO_CLOSED : IO_FAILED;
@@ -388,8 +368,7 @@ static enum pcert_io rd_line(pcert_rd *rd, char *line, size_t *n) {
             return IO_OK;
         }
         enum pcert_io io = rd_fill(rd);
-        if (io != IO_OK)
-            return io;
+        if (io != IO_OK) return io;
     }
 }
 
@@ -405,8 +384,7 @@ static enum pcert_io send_all(int fd, const void *data, size_t n, int64_t deadli
         if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return errno == EPIPE || errno == ECONNRESET ? IO_CLOSED : IO_FAILED;
         int w = wait_fd(fd, POLLOUT, deadline);
-        if (w <= 0)
-            return w == 0 ? IO_TIMEOUT : IO_FAILED;
+        if (w <= 0) return w == 0 ? IO_TIMEOUT : IO_FAILED;
     }
     return IO_OK;
 }
@@ -447,8 +425,7 @@ static bool dlg_send(pcert_dlg *d, const void *data, size_t n, const char *what)
     if (io != IO_OK) {
         char phase[96];
         snprintf(phase, sizeof phase, "while sending %s", what);
-        if (io == IO_FAILED)
-            d->rd.saved_errno = errno;
+        if (io == IO_FAILED) d->rd.saved_errno = errno;
         io_fail(d, io, phase);
         return false;
     }
@@ -469,13 +446,12 @@ static bool dlg_reply(pcert_dlg *d, int *code, const char *phase) {
     pcert_reply rep;
     pcert_reply_init(&rep);
     do {
-        if (!dlg_line(d, phase))
-            return false;
+        if (!dlg_line(d, phase)) return false;
         if (pcert_reply_line(&rep, d->line, d->line_len) != MW_OK) {
             char shown[200];
             printable(shown, sizeof shown, d->line, d->line_len);
-            fail(d->r, PCERT_E_STARTTLS, "%s: not a %s reply %s: \"%s\"", d->proto, d->proto,
-                 phase, shown);
+            fail(d->r, PCERT_E_STARTTLS, "%s: not a %s reply %s: \"%s\"", d->proto, d->proto, phase,
+                 shown);
             return false;
         }
     } while (!rep.done);
@@ -502,15 +478,15 @@ static void ehlo_name(const pcert_result *r, char *out, size_t cap) {
 static bool dlg_smtp(pcert_dlg *d) {
     int code;
     char cmd[128], name[96];
-    if (!dlg_reply(d, &code, "waiting for the greeting"))
-        return false;
+    if (!dlg_reply(d, &code, "waiting for the greeting")) return false;
     if (code != 220) {
         refused(d, "greeting is not 220");
         return false;
     }
     ehlo_name(d->r, name, sizeof name);
     snprintf(cmd, sizeof cmd, "EHLO %s\r\n", name);
-    if (!dlg_send(d, cmd, strlen(cmd), "EHLO") || !dlg_reply(d, &code, "waiting for the EHLO reply"))
+    if (!dlg_send(d, cmd, strlen(cmd), "EHLO") ||
+        !dlg_reply(d, &code, "waiting for the EHLO reply"))
         return false;
     if (code != 250) {
         refused(d, "EHLO refused by server");
@@ -530,8 +506,7 @@ static bool dlg_smtp(pcert_dlg *d) {
 static bool dlg_ftp(pcert_dlg *d) {
     int code;
     do { /* RFC 959 5.4: 120 "ready in nnn minutes" comes before the 220 */
-        if (!dlg_reply(d, &code, "waiting for the greeting"))
-            return false;
+        if (!dlg_reply(d, &code, "waiting for the greeting")) return false;
     } while (code == 120);
     if (code != 220) {
         refused(d, "greeting is not 220");
@@ -548,17 +523,14 @@ static bool dlg_ftp(pcert_dlg *d) {
 }
 
 static bool dlg_imap(pcert_dlg *d) {
-    if (!dlg_line(d, "waiting for the greeting"))
-        return false;
+    if (!dlg_line(d, "waiting for the greeting")) return false;
     if (!pcert_imap_greeting_ok(d->line, d->line_len)) {
         refused(d, "greeting is not OK");
         return false;
     }
-    if (!dlg_send(d, "a STARTTLS\r\n", 12, "STARTTLS"))
-        return false;
+    if (!dlg_send(d, "a STARTTLS\r\n", 12, "STARTTLS")) return false;
     for (unsigned i = 0; i < PCERT_REPLY_LINES; i++) {
-        if (!dlg_line(d, "waiting for the STARTTLS reply"))
-            return false;
+        if (!dlg_line(d, "waiting for the STARTTLS reply")) return false;
         switch (pcert_imap_line(d->line, d->line_len, "a")) {
         case PCERT_IMAP_UNTAGGED:
             continue;
@@ -577,8 +549,7 @@ static bool dlg_imap(pcert_dlg *d) {
 }
 
 static bool dlg_pop3(pcert_dlg *d) {
-    if (!dlg_line(d, "waiting for the greeting"))
-        return false;
+    if (!dlg_line(d, "waiting for the greeting")) return false;
     if (pcert_pop3_status(d->line, d->line_len) != 1) {
         refused(d, "greeting is not +OK");
         return false;
@@ -620,8 +591,7 @@ static bool dlg_tag(pcert_dlg *d, pcert_xml_tag *t, const char *phase) {
 
 static bool xmpp_name_ok(const char *s) {
     for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr(".-_:[]", *s))
-            return false;
+        if (!isalnum((unsigned char)*s) && !strchr(".-_:[]", *s)) return false;
     return true;
 }
 
@@ -640,18 +610,15 @@ static bool dlg_xmpp(pcert_dlg *d) {
              "<?xml version='1.0'?><stream:stream to='%s' version='1.0' xml:lang='en' "
              "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
              d->name);
-    if (!dlg_send(d, hdr, strlen(hdr), "the stream header"))
-        return false;
+    if (!dlg_send(d, hdr, strlen(hdr), "the stream header")) return false;
     /* header, then <features> ... </features>; a stream error ends it */
     for (bool in_features = false;; n++) {
         if (n >= PCERT_XMPP_TAGS) {
             fail(d->r, PCERT_E_STARTTLS, "XMPP: no stream features after %u tags", n);
             return false;
         }
-        if (!dlg_tag(d, &t, "waiting for the stream features"))
-            return false;
-        if (t.decl)
-            continue;
+        if (!dlg_tag(d, &t, "waiting for the stream features")) return false;
+        if (t.decl) continue;
         if (!strcmp(t.local, "error") && !t.end) {
             pcert_xml_tag cond;
             if (!t.empty && dlg_tag(d, &cond, "reading the stream error") && !cond.end) {
@@ -666,43 +633,46 @@ static bool dlg_xmpp(pcert_dlg *d) {
             return false;
         }
         if (!strcmp(t.local, "features")) {
-            if (t.end || t.empty)
-                break;
+            if (t.end || t.empty) break;
             in_features = true;
             continue;
         }
-        if (in_features && !strcmp(t.local, "starttls") && !t.end)
-            offered = true;
+        if (in_features && !strcmp(t.local, "starttls") && !t.end) offered = true;
     }
     if (!offered) {
         fail(d->r, PCERT_E_STARTTLS, "XMPP: STARTTLS not offered in the server's stream features");
         return false;
     }
     static const char req[] = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
-    if (!dlg_send(d, req, sizeof req - 1, "<starttls/>"))
-        return false;
-    if (!dlg_tag(d, &t, "waiting for <proceed/>"))
-        return false;
+    if (!dlg_send(d, req, sizeof req - 1, "<starttls/>")) return false;
+    if (!dlg_tag(d, &t, "waiting for <proceed/>")) return false;
     if (!strcmp(t.local, "proceed") && !t.end) {
-        if (!t.empty && !dlg_tag(d, &t, "waiting for </proceed>"))
-            return false;
+        if (!t.empty && !dlg_tag(d, &t, "waiting for </proceed>")) return false;
         return true;
     }
-    refused(d, !strcmp(t.local, "failure") ? "STARTTLS refused by server" :
-                                              "unexpected answer to <starttls/>");
+    refused(d, !strcmp(t.local, "failure") ? "STARTTLS refused by server"
+                                           : "unexpected answer to <starttls/>");
     return false;
 }
 
 static const char *ldap_result_name(uint32_t rc) {
     switch (rc) { /* RFC 4511 4.1.9, the codes a StartTLS refusal uses */
-    case 1: return "operationsError";
-    case 2: return "protocolError";
-    case 12: return "unavailableCriticalExtension";
-    case 51: return "busy";
-    case 52: return "unavailable";
-    case 53: return "unwillingToPerform";
-    case 80: return "other";
-    default: return "error";
+    case 1:
+        return "operationsError";
+    case 2:
+        return "protocolError";
+    case 12:
+        return "unavailableCriticalExtension";
+    case 51:
+        return "busy";
+    case 52:
+        return "unavailable";
+    case 53:
+        return "unwillingToPerform";
+    case 80:
+        return "other";
+    default:
+        return "error";
     }
 }
 
@@ -721,8 +691,8 @@ static bool dlg_ldap(pcert_dlg *d) {
             rd_consume(&d->rd, ml);
             printable(shown, sizeof shown, diag, strlen(diag));
             if (disc) {
-                fail(d->r, PCERT_E_STARTTLS, "LDAP: notice of disconnection: %u %s \"%s\"",
-                     code, ldap_result_name(code), shown);
+                fail(d->r, PCERT_E_STARTTLS, "LDAP: notice of disconnection: %u %s \"%s\"", code,
+                     ldap_result_name(code), shown);
                 return false;
             }
             if (code != 0) {
@@ -749,8 +719,7 @@ static bool dlg_ldap(pcert_dlg *d) {
  * protocol 55.2.10; an 'E' (ErrorResponse) comes from servers older than 7.0 or failing. */
 static bool dlg_postgres(pcert_dlg *d) {
     static const uint8_t req[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f};
-    if (!dlg_send(d, req, sizeof req, "SSLRequest"))
-        return false;
+    if (!dlg_send(d, req, sizeof req, "SSLRequest")) return false;
     enum pcert_io io = rd_fill(&d->rd);
     if (io != IO_OK) {
         io_fail(d, io, "waiting for the SSLRequest answer");
@@ -771,19 +740,34 @@ static bool dlg_postgres(pcert_dlg *d) {
 }
 
 static bool run_starttls(pcert_dlg *d) {
-    static const char *const label[] = {"", "XMPP", "SMTP", "IMAP", "POP3", "FTP", "LDAP",
-                                         "PostgreSQL"};
+    static const char *const label[] = {"",     "XMPP", "SMTP", "IMAP",
+                                        "POP3", "FTP",  "LDAP", "PostgreSQL"};
     bool ok;
     d->proto = label[d->o->starttls];
     switch (d->o->starttls) {
-    case PCERT_STARTTLS_XMPP: ok = dlg_xmpp(d); break;
-    case PCERT_STARTTLS_SMTP: ok = dlg_smtp(d); break;
-    case PCERT_STARTTLS_IMAP: ok = dlg_imap(d); break;
-    case PCERT_STARTTLS_POP3: ok = dlg_pop3(d); break;
-    case PCERT_STARTTLS_FTP: ok = dlg_ftp(d); break;
-    case PCERT_STARTTLS_LDAP: ok = dlg_ldap(d); break;
-    case PCERT_STARTTLS_POSTGRES: ok = dlg_postgres(d); break;
-    default: return true;
+    case PCERT_STARTTLS_XMPP:
+        ok = dlg_xmpp(d);
+        break;
+    case PCERT_STARTTLS_SMTP:
+        ok = dlg_smtp(d);
+        break;
+    case PCERT_STARTTLS_IMAP:
+        ok = dlg_imap(d);
+        break;
+    case PCERT_STARTTLS_POP3:
+        ok = dlg_pop3(d);
+        break;
+    case PCERT_STARTTLS_FTP:
+        ok = dlg_ftp(d);
+        break;
+    case PCERT_STARTTLS_LDAP:
+        ok = dlg_ldap(d);
+        break;
+    case PCERT_STARTTLS_POSTGRES:
+        ok = dlg_postgres(d);
+        break;
+    default:
+        return true;
     }
     if (ok && d->rd.len > 0) {
         /* Nothing may come between the server's yes and our ClientHello (CVE-2011-0411). */
@@ -866,11 +850,10 @@ static int do_connect(const pcert_opts *o, pcert_result *r, int64_t deadline) {
             fail(r, PCERT_E_TIMEOUT, "timed out after %d ms connecting to %s port %u",
                  o->timeout_ms, r->peer_ip, r->peer_port);
         else if (last_err == ECONNREFUSED)
-            fail(r, PCERT_E_CONNECT, "connection refused by %s port %u", r->peer_ip,
-                 r->peer_port);
+            fail(r, PCERT_E_CONNECT, "connection refused by %s port %u", r->peer_ip, r->peer_port);
         else
-            fail(r, PCERT_E_CONNECT, "cannot connect to %s port %u: %s", r->peer_ip,
-                 r->peer_port, strerror(last_err));
+            fail(r, PCERT_E_CONNECT, "cannot connect to %s port %u: %s", r->peer_ip, r->peer_port,
+                 strerror(last_err));
         return -1;
     }
     struct sockaddr_storage ss;
@@ -901,8 +884,7 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
     while (!mw_cur_empty(&c)) { /* RFC 8446 5.1: at most 2^14 bytes a record */
         size_t n = c.len < 16384 ? c.len : 16384;
         mw_cur part;
-        if (!mw_cur_get_bytes(&c, n, &part))
-            return;
+        if (!mw_cur_get_bytes(&c, n, &part)) return;
         rec[0] = 22;
         rec[1] = 3;
         rec[2] = 3;
@@ -913,20 +895,11 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
     }
 }
 
-typedef struct {
-    bool alert;
-    int alert_value;
-} pcert_tls_note;
-
-static int note_idx = -1;
-
 static void info_cb(const SSL *ssl, int where, int ret) {
-    if (!(where & SSL_CB_READ_ALERT))
-        return;
-    pcert_tls_note *n = SSL_get_ex_data(ssl, note_idx);
-    if (n && !n->alert) {
-        n->alert = true;
-        n->alert_value = ret;
+    pcert_result *r = SSL_get_app_data(ssl);
+    if ((where & SSL_CB_READ_ALERT) && r && !r->tls_alert) {
+        r->tls_alert = true;
+        r->tls_alert_value = ret;
     }
 }
 
@@ -936,8 +909,7 @@ static bool alpn_wire(const char *list, uint8_t *out, size_t cap, unsigned *len)
     while (*p) {
         const char *e = strchr(p, ',');
         size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == 0 || n > 255 || o + 1 + n > cap)
-            return false;
+        if (n == 0 || n > 255 || o + 1 + n > cap) return false;
         out[o++] = (uint8_t)n;
         memcpy(out + o, p, n);
         o += n;
@@ -949,34 +921,30 @@ static bool alpn_wire(const char *list, uint8_t *out, size_t cap, unsigned *len)
 
 /* Copies the SCTs OpenSSL found in one place (TLS extension or stapled OCSP); SCTs have no dup
  * function, so they go through their wire form. */
-static STACK_OF(SCT) *scts_from(const STACK_OF(SCT) *all, sct_source_t src) {
+static STACK_OF(SCT) * scts_from(const STACK_OF(SCT) * all, sct_source_t src) {
     STACK_OF(SCT) *out = NULL;
     for (int i = 0; all && i < sk_SCT_num(all); i++) {
         const SCT *s = sk_SCT_value(all, i);
-        if (SCT_get_source(s) != src)
-            continue;
+        if (SCT_get_source(s) != src) continue;
         unsigned char *der = NULL;
         int n = i2o_SCT(s, &der);
         const unsigned char *p = der;
         SCT *copy = n > 0 ? o2i_SCT(NULL, &p, (size_t)n) : NULL;
         OPENSSL_free(der);
-        if (!copy)
-            continue;
+        if (!copy) continue;
         SCT_set_source(copy, src);
-        if (!out)
-            out = sk_SCT_new_null();
-        if (!out || !sk_SCT_push(out, copy))
-            SCT_free(copy);
+        if (!out) out = sk_SCT_new_null();
+        if (!out || !sk_SCT_push(out, copy)) SCT_free(copy);
     }
     return out;
 }
 
-static void tls_fail(pcert_result *r, SSL *ssl, int k, const pcert_tls_note *note) {
+static void tls_fail(pcert_result *r, SSL *ssl, int k) {
     int e = SSL_get_error(ssl, k);
     unsigned long first = ERR_peek_error();
-    if (note->alert) {
+    if (r->tls_alert) {
         fail(r, PCERT_E_TLS, "TLS handshake failed: the server sent alert %s (%d)",
-             SSL_alert_desc_string_long(note->alert_value), note->alert_value & 0xff);
+             SSL_alert_desc_string_long(r->tls_alert_value), r->tls_alert_value & 0xff);
     } else if (e == SSL_ERROR_SSL && first) {
         const char *why = ERR_reason_error_string(first);
         if (ERR_GET_REASON(first) == SSL_R_WRONG_VERSION_NUMBER ||
@@ -998,15 +966,11 @@ static bool do_tls(const pcert_opts *o, pcert_result *r, int fd, const char *sni
                    int64_t deadline) {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     SSL *ssl = NULL;
-    pcert_tls_note note = {0};
     bool ok = false;
     uint8_t alpn[512];
     unsigned alpn_len = 0;
 
-    if (note_idx < 0)
-        note_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-    if (!ctx || note_idx < 0)
-        goto internal;
+    if (!ctx) goto internal;
     /* Trust nothing and judge nothing here: any chain, any key, as long as it is TLS 1.2+.
      * The default suites keep the ClientHello that of any OpenSSL client (curl, s_client). */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
@@ -1018,18 +982,19 @@ static bool do_tls(const pcert_opts *o, pcert_result *r, int fd, const char *sni
     SSL_CTX_set_msg_callback(ctx, msg_cb);
     SSL_CTX_set_info_callback(ctx, info_cb);
     ssl = SSL_new(ctx);
-    if (!ssl || !SSL_set_fd(ssl, fd) || !SSL_set_ex_data(ssl, note_idx, &note))
-        goto internal;
+    if (!ssl || !SSL_set_fd(ssl, fd) || !SSL_set_app_data(ssl, r)) goto internal;
     SSL_set_msg_callback_arg(ssl, r);
-    if (sni && !SSL_set_tlsext_host_name(ssl, sni))
-        goto internal;
+    if (sni) { /* the macro casts away const: hand it a copy */
+        char name[PCERT_SNI_MAX + 1];
+        snprintf(name, sizeof name, "%s", sni);
+        if (!SSL_set_tlsext_host_name(ssl, name)) goto internal;
+    }
     if (o->alpn) {
         if (!alpn_wire(o->alpn, alpn, sizeof alpn, &alpn_len)) {
             fail(r, PCERT_E_USAGE, "bad ALPN list: %s", o->alpn);
             goto out;
         }
-        if (SSL_set_alpn_protos(ssl, alpn, alpn_len) != 0)
-            goto internal;
+        if (SSL_set_alpn_protos(ssl, alpn, alpn_len) != 0) goto internal;
     }
     /* status_request and signed_certificate_timestamp; "permissive" records without judging */
     if (!SSL_set_tlsext_status_type(ssl, TLSEXT_STATUSTYPE_ocsp) ||
@@ -1042,8 +1007,7 @@ static bool do_tls(const pcert_opts *o, pcert_result *r, int fd, const char *sni
         ERR_clear_error();
         errno = 0;
         int k = SSL_connect(ssl);
-        if (k == 1)
-            break;
+        if (k == 1) break;
         int e = SSL_get_error(ssl, k);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
             int w = wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
@@ -1058,7 +1022,7 @@ static bool do_tls(const pcert_opts *o, pcert_result *r, int fd, const char *sni
             }
             continue;
         }
-        tls_fail(r, ssl, k, &note);
+        tls_fail(r, ssl, k);
         goto out;
     }
     r->handshake_ms = (uint64_t)(now_ms() - t0);
@@ -1071,8 +1035,7 @@ static bool do_tls(const pcert_opts *o, pcert_result *r, int fd, const char *sni
         int n = i2d_X509(sk_X509_value(chain, i), &der);
         if (n > 0 && h->nchain < TLS_MAX_CHAIN) {
             x509_info *e = x509_cache_get(r->certs, der, (size_t)n);
-            if (e)
-                h->chain[h->nchain++] = e;
+            if (e) h->chain[h->nchain++] = e;
         }
         OPENSSL_free(der);
     }
@@ -1109,8 +1072,9 @@ static bool do_tls(const pcert_opts *o, pcert_result *r, int fd, const char *sni
     goto out;
 internal:
     fail(r, PCERT_E_INTERNAL, "OpenSSL setup failed: %s",
-         ERR_reason_error_string(ERR_peek_last_error()) ? ERR_reason_error_string(ERR_peek_last_error())
-                                                       : "unknown");
+         ERR_reason_error_string(ERR_peek_last_error())
+             ? ERR_reason_error_string(ERR_peek_last_error())
+             : "unknown");
 out:
     ERR_clear_error();
     SSL_free(ssl);
@@ -1127,16 +1091,13 @@ static bool is_ip_literal(const char *h) {
 
 mw_rc pcert_probe(const pcert_opts *opts, pcert_result *r) {
     pcert_opts o = *opts;
-    static pcert_dlg d; /* big line buffers: not on the stack; probes run one at a time */
     int fd = -1;
 
     memset(r, 0, sizeof *r);
     r->start_us = wall_us();
     int64_t t0 = now_ms();
-    if (o.timeout_ms <= 0)
-        o.timeout_ms = PCERT_DEFAULT_TIMEOUT_MS;
-    if (o.port == 0)
-        o.port = pcert_default_port(o.starttls);
+    if (o.timeout_ms <= 0) o.timeout_ms = PCERT_DEFAULT_TIMEOUT_MS;
+    if (o.port == 0) o.port = pcert_default_port(o.starttls);
     int64_t deadline = t0 + o.timeout_ms;
     r->starttls = pcert_starttls_name(o.starttls);
     r->certs = x509_cache_new(TLS_MAX_CHAIN * 2, &r->st);
@@ -1157,21 +1118,26 @@ mw_rc pcert_probe(const pcert_opts *opts, pcert_result *r) {
         return MW_ERR;
     }
 
+    pcert_dlg *d = calloc(1, sizeof *d); /* two line buffers: off the stack */
+    if (!d) {
+        fail(r, PCERT_E_INTERNAL, "out of memory");
+        return MW_ERR;
+    }
     fd = do_connect(&o, r, deadline);
     if (fd >= 0) {
-        memset(&d, 0, sizeof d);
-        d.r = r;
-        d.o = &o;
-        d.rd.fd = fd;
-        d.rd.deadline = deadline;
-        d.name = sni ? sni : o.host;
-        if (run_starttls(&d)) {
+        d->r = r;
+        d->o = &o;
+        d->rd.fd = fd;
+        d->rd.deadline = deadline;
+        d->name = sni ? sni : o.host;
+        if (run_starttls(d)) {
             r->starttls_done = o.starttls != PCERT_STARTTLS_NONE;
             r->hs->starttls = r->starttls;
             (void)do_tls(&o, r, fd, sni, deadline);
         }
         close(fd);
     }
+    free(d);
     r->duration_ms = (uint64_t)(now_ms() - t0);
     if (r->err == PCERT_OK && !r->handshake_done)
         fail(r, PCERT_E_INTERNAL, "probe ended without a handshake");
@@ -1179,8 +1145,7 @@ mw_rc pcert_probe(const pcert_opts *opts, pcert_result *r) {
 }
 
 void pcert_result_free(pcert_result *r) {
-    if (r->sess_init)
-        tls_session_free(&r->sess); /* drops the chain's references into certs */
+    if (r->sess_init) tls_session_free(&r->sess); /* drops the chain's references into certs */
     x509_cache_free(r->certs);
     r->sess_init = false;
     r->certs = NULL;

@@ -31,9 +31,9 @@
 #include "x509_info.h"
 
 #define PCERT_DEFAULT_TIMEOUT_MS 10000
-#define PCERT_LINE_MAX 4096u     /* one reply line, XMPP tag or LDAP message */
-#define PCERT_REPLY_LINES 128u   /* lines in one multi-line reply (SMTP EHLO, FTP greeting) */
-#define PCERT_XMPP_TAGS 256u     /* tags read while waiting for features or the answer */
+#define PCERT_LINE_MAX 4096u   /* one reply line, XMPP tag or LDAP message */
+#define PCERT_REPLY_LINES 128u /* lines in one multi-line reply (SMTP EHLO, FTP greeting) */
+#define PCERT_XMPP_TAGS 256u   /* tags read while waiting for features or the answer */
 #define PCERT_ERR_MAX 512
 #define PCERT_SNI_MAX 255
 
@@ -91,6 +91,8 @@ typedef struct {
     uint64_t duration_ms; /* whole probe: resolve, connect, STARTTLS, handshake */
     uint64_t handshake_ms;
     bool handshake_done;
+    bool tls_alert;      /* the server sent an alert during the handshake */
+    int tls_alert_value; /* as OpenSSL's info callback gives it: level << 8 | description */
     /* The handshake facts; hs is sess.hs. Valid after pcert_probe until pcert_result_free. */
     tls_session sess;
     tls_hs *hs;
@@ -115,8 +117,8 @@ uint16_t pcert_default_port(pcert_starttls p);
  * A reply is "ddd-..." lines ended by "ddd ..." or "ddd" with the same code; FTP allows any
  * text between, which is accepted for both. The first line must start with 3 digits. */
 typedef struct {
-    int code;    /* 0 until the first line */
-    bool done;   /* the final line was seen */
+    int code;  /* 0 until the first line */
+    bool done; /* the final line was seen */
     unsigned lines;
 } pcert_reply;
 void pcert_reply_init(pcert_reply *r);

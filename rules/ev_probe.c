@@ -17,10 +17,8 @@ bool ev_probe_cert_build(mw_buf *out, const ev_ctx *ctx, const char *target,
     mw_json_init(&j, out);
     /* @timestamp: when the probe began, so a failed probe has one too */
     ev_head_outcome(&j, ctx, r->start_us, "event", "mitmwatch.probe", ok ? "success" : "failure");
-    if (r->local_ip[0])
-        endpoint(&j, "source", r->local_ip, r->local_port);
-    if (r->peer_ip[0])
-        endpoint(&j, "destination", r->peer_ip, r->peer_port);
+    if (r->local_ip[0]) endpoint(&j, "source", r->local_ip, r->local_port);
+    if (r->peer_ip[0]) endpoint(&j, "destination", r->peer_ip, r->peer_port);
     mw_json_kobj(&j, "network");
     mw_json_kstr(&j, "transport", "tcp");
     if (r->family == AF_INET || r->family == AF_INET6)
@@ -34,13 +32,10 @@ bool ev_probe_cert_build(mw_buf *out, const ev_ctx *ctx, const char *target,
     mw_json_kobj(&j, "probe");
     mw_json_kstr(&j, "type", "cert");
     mw_json_kstr(&j, "target", target);
-    if (r->starttls)
-        mw_json_kstr(&j, "starttls", r->starttls);
+    if (r->starttls) mw_json_kstr(&j, "starttls", r->starttls);
     mw_json_kuint(&j, "duration_ms", r->duration_ms);
-    if (r->handshake_done)
-        mw_json_kuint(&j, "handshake_ms", r->handshake_ms);
-    if (!ok)
-        mw_json_kstr(&j, "error", r->error[0] ? r->error : "probe failed");
+    if (r->handshake_done) mw_json_kuint(&j, "handshake_ms", r->handshake_ms);
+    if (!ok) mw_json_kstr(&j, "error", r->error[0] ? r->error : "probe failed");
     mw_json_obj_end(&j); /* probe */
     mw_json_obj_end(&j); /* mitmwatch */
     mw_json_obj_end(&j);

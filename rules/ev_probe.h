@@ -9,7 +9,6 @@
 #include "probe_cert.h"
 
 /* target is what was asked for ("host:port"); returns false when the event did not fit. */
-bool ev_probe_cert_build(mw_buf *out, const ev_ctx *ctx, const char *target,
-                         const pcert_result *r);
+bool ev_probe_cert_build(mw_buf *out, const ev_ctx *ctx, const char *target, const pcert_result *r);
 
 #endif

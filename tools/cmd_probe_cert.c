@@ -4,6 +4,7 @@
  * usage error, 3 (UNKNOWN, as for a monitoring plugin) when the probe failed, with one line on
  * stderr naming the cause; --json still prints the failure event. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +20,19 @@
 #define PCERT_EVENT_MAX (1u << 20)
 
 static void usage(FILE *f) {
-    fputs("usage: mitmwatch probe cert HOST[:PORT] [--starttls PROTO] [--sni NAME]\n"
-          "                      [--alpn P1,P2] [--tls-max 1.2|1.3] [--timeout MS] [--json] [-4|-6]\n"
-          "  PROTO: xmpp smtp imap pop3 ftp ldap postgres\n",
-          f);
+    fputs(
+        "usage: mitmwatch probe cert HOST[:PORT] [--starttls PROTO] [--sni NAME]\n"
+        "                      [--alpn P1,P2] [--tls-max 1.2|1.3] [--timeout MS] [--json] [-4|-6]\n"
+        "  PROTO: xmpp smtp imap pop3 ftp ldap postgres\n",
+        f);
 }
 
 static int parse_ms(const char *s, int *out) {
     char *end = NULL;
-    if (!s || *s < '0' || *s > '9')
-        return -1;
+    if (!s || *s < '0' || *s > '9') return -1;
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
-    if (errno || !end || *end || v == 0 || v > 600000)
-        return -1;
+    if (errno || !end || *end || v == 0 || v > 600000) return -1;
     *out = (int)v;
     return 0;
 }
@@ -43,13 +43,10 @@ static void print_summary(const char *target, const pcert_result *r) {
     const char *vn = tls_version_name(h->version), *cn = tls_cipher_name(h->cipher);
     unsigned n_x509 = 0;
     printf("target      %s (%s port %u)\n", target, r->peer_ip, r->peer_port);
-    if (r->starttls)
-        printf("starttls    %s: the server agreed to start TLS\n", r->starttls);
+    if (r->starttls) printf("starttls    %s: the server agreed to start TLS\n", r->starttls);
     printf("tls         %s%s %s\n", vn ? "TLS " : "", vn ? vn : "?", cn ? cn : "?");
-    if (h->sni)
-        printf("sni         %s\n", h->sni);
-    if (h->alpn)
-        printf("alpn        %s\n", h->alpn);
+    if (h->sni) printf("sni         %s\n", h->sni);
+    if (h->alpn) printf("alpn        %s\n", h->alpn);
     printf("handshake   %llu ms (probe %llu ms)\n", (unsigned long long)r->handshake_ms,
            (unsigned long long)r->duration_ms);
     for (int i = 0; i < h->nchain; i++)
@@ -150,6 +147,7 @@ int cmd_probe_cert(int argc, char **argv) {
     if (gethostname(observer, sizeof observer - 1) != 0)
         snprintf(observer, sizeof observer, "mitmwatch");
 
+    signal(SIGPIPE, SIG_IGN); /* OpenSSL writes without MSG_NOSIGNAL; a closed peer is an error */
     mw_rc rc = pcert_probe(&o, &res);
     int status = 0;
     if (rc != MW_OK) {
@@ -164,10 +162,9 @@ int cmd_probe_cert(int argc, char **argv) {
             fwrite(ev.data, 1, ev.len, stdout);
             putchar('\n');
         } else {
-            fprintf(stderr, "mitmwatch probe cert: %s: the event is larger than %u bytes\n",
-                    target, PCERT_EVENT_MAX);
-            if (!status)
-                status = 3;
+            fprintf(stderr, "mitmwatch probe cert: %s: the event is larger than %u bytes\n", target,
+                    PCERT_EVENT_MAX);
+            if (!status) status = 3;
         }
         mw_buf_free(&ev);
     } else if (status == 0) {
@@ -175,7 +172,6 @@ int cmd_probe_cert(int argc, char **argv) {
     }
     pcert_result_free(&res);
     mw_hash_cleanup();
-    if (fflush(stdout) != 0 && !status)
-        status = 3;
+    if (fflush(stdout) != 0 && !status) status = 3;
     return status;
 }

@@ -133,7 +133,7 @@ chmod 644 "$P"/*
 ip netns exec "$NS" tcpdump --immediate-mode -i lo -U -s 0 -w "$W/all.pcap" 'tcp portrange 20443-20470' \
     2>"$W/tcpdump.err" &
 TCPDUMP_PID=$!
-for _ in $(seq 1 50); do grep -q listening "$W/tcpdump.err" && break; sleep 0.1; done
+for _ in $(seq 1 50); do grep -qs listening "$W/tcpdump.err" && break; sleep 0.1; done
 
 ############################################################ direct TLS
 
@@ -262,6 +262,12 @@ for p in 20447 20448 20449 20450 20451 20460 20461 20462 20463 20464; do wait_po
 fails silent "timed out after 1500 ms during the TLS handshake" 2500 127.0.0.1:20447 --timeout 1500
 fails silent_smtp "timed out after 1500 ms waiting for the greeting" 2500 127.0.0.1:20447 \
     --timeout 1500 --starttls smtp
+# a TLS server with nothing in common with us: its alert is the cause
+bg openssl s_server -quiet -accept 127.0.0.1:20468 -cert "$P/rsa.pem" -key "$P/rsa.key" -tls1_3 \
+    -ciphersuites TLS_AES_128_CCM_8_SHA256 >/dev/null 2>&1
+wait_port 20468 || exit 1
+fails alert "TLS handshake failed: the server sent alert handshake failure (40)" 3000 \
+    127.0.0.1:20468
 fails garbage "TLS handshake failed: wrong version number (the server did not answer with TLS)" \
     3000 127.0.0.1:20448
 fails smtp454 'SMTP: STARTTLS refused by server: "454 4.7.0 TLS not available due to local problem"' \

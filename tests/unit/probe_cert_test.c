@@ -6,7 +6,9 @@
 #include "mw_test.h"
 #include "probe_cert.h"
 
-static mw_rc line(pcert_reply *r, const char *s) { return pcert_reply_line(r, s, strlen(s)); }
+static mw_rc line(pcert_reply *r, const char *s) {
+    return pcert_reply_line(r, s, strlen(s));
+}
 
 static void test_names(void) {
     pcert_starttls p = PCERT_STARTTLS_NONE;
@@ -229,9 +231,9 @@ static void test_ldap(void) {
     CHECK(ldap(two, sizeof two, &ml, &code, diag, &disc) == MW_OK && ml == sizeof ok);
 
     /* refusal, long-form lengths */
-    static const uint8_t no[] = {0x30, 0x81, 0x16, 0x02, 0x01, 0x01, 0x78, 0x81, 0x10, 0x0a,
-                                 0x01, 0x34, 0x04, 0x00, 0x04, 0x09, 'n',  'o',  ' ',  'T',
-                                 'L',  'S',  ' ',  'h',  'i'};
+    static const uint8_t no[] = {0x30, 0x81, 0x16, 0x02, 0x01, 0x01, 0x78, 0x81, 0x10,
+                                 0x0a, 0x01, 0x34, 0x04, 0x00, 0x04, 0x09, 'n',  'o',
+                                 ' ',  'T',  'L',  'S',  ' ',  'h',  'i'};
     CHECK(ldap(no, sizeof no, &ml, &code, diag, &disc) == MW_OK);
     CHECK_EQ_U(code, 52);
     CHECK_STR(diag, "no TLS hi");
