@@ -405,17 +405,18 @@ typedef struct {
 static void io_fail(pcert_dlg *d, enum pcert_io io, const char *phase) {
     switch (io) {
     case IO_TIMEOUT:
-        fail(d->r, PCERT_E_TIMEOUT, "timed out after %d ms %s", d->o->timeout_ms, phase);
+        fail(d->r, PCERT_E_TIMEOUT, "%s: timed out after %d ms %s", d->proto, d->o->timeout_ms,
+             phase);
         break;
     case IO_CLOSED:
-        fail(d->r, PCERT_E_CLOSED, "%s: the server closed the connection %s", d->proto, phase);
+        fail(d->r, PCERT_E_CLOSED, "%s: the server closed the connection (%s)", d->proto, phase);
         break;
     case IO_TOO_LONG:
-        fail(d->r, PCERT_E_STARTTLS, "%s: server reply longer than %u bytes %s", d->proto,
+        fail(d->r, PCERT_E_STARTTLS, "%s: server reply longer than %u bytes (%s)", d->proto,
              PCERT_LINE_MAX, phase);
         break;
     default:
-        fail(d->r, PCERT_E_CONNECT, "%s: %s %s", d->proto, strerror(d->rd.saved_errno), phase);
+        fail(d->r, PCERT_E_CONNECT, "%s: %s (%s)", d->proto, strerror(d->rd.saved_errno), phase);
         break;
     }
 }
@@ -450,7 +451,7 @@ static bool dlg_reply(pcert_dlg *d, int *code, const char *phase) {
         if (pcert_reply_line(&rep, d->line, d->line_len) != MW_OK) {
             char shown[200];
             printable(shown, sizeof shown, d->line, d->line_len);
-            fail(d->r, PCERT_E_STARTTLS, "%s: not a %s reply %s: \"%s\"", d->proto, d->proto, phase,
+            fail(d->r, PCERT_E_STARTTLS, "%s: unexpected reply (%s): \"%s\"", d->proto, phase,
                  shown);
             return false;
         }
@@ -895,9 +896,11 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
     }
 }
 
+/* Alerts the server sent; SSL_CB_READ_ALERT shares its SSL_CB_ALERT bit with the alerts we
+ * send, so both bits are tested. */
 static void info_cb(const SSL *ssl, int where, int ret) {
     pcert_result *r = SSL_get_app_data(ssl);
-    if ((where & SSL_CB_READ_ALERT) && r && !r->tls_alert) {
+    if ((where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT && r && !r->tls_alert) {
         r->tls_alert = true;
         r->tls_alert_value = ret;
     }
@@ -945,6 +948,8 @@ static void tls_fail(pcert_result *r, SSL *ssl, int k) {
     if (r->tls_alert) {
         fail(r, PCERT_E_TLS, "TLS handshake failed: the server sent alert %s (%d)",
              SSL_alert_desc_string_long(r->tls_alert_value), r->tls_alert_value & 0xff);
+    } else if (e == SSL_ERROR_SSL && ERR_GET_REASON(first) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        fail(r, PCERT_E_TLS, "TLS handshake failed: the server closed the connection");
     } else if (e == SSL_ERROR_SSL && first) {
         const char *why = ERR_reason_error_string(first);
         if (ERR_GET_REASON(first) == SSL_R_WRONG_VERSION_NUMBER ||

@@ -6,6 +6,7 @@ servers of probe_cert_test.sh cover the successful dialogues. Listens on 127.0.0
 serves connections one after the other until killed.
 
   silent   accepts and never sends a byte (the probe must give up at its deadline)
+  close    accepts and closes at once
   garbage  answers whatever arrives with an HTTP error (not TLS)
   smtp454  SMTP that advertises STARTTLS and then refuses it with 454
   smtpinj  SMTP that sends bytes after its 220 to STARTTLS (CVE-2011-0411 shape)
@@ -51,6 +52,8 @@ def serve(mode, conn):
     if mode == "silent":
         while conn.recv(4096):
             pass
+    elif mode == "close":
+        pass
     elif mode == "garbage":
         conn.recv(4096)
         conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")

@@ -255,13 +255,20 @@ ok no_ocsp_sct "--expect mitmwatch.tls.ocsp_stapled=\"<absent>\" --expect mitmwa
 # 20446: nothing listens
 fails refused "connection refused by 127.0.0.1 port 20446" 2000 127.0.0.1:20446
 for m in silent:20447 garbage:20448 smtp454:20449 smtpinj:20450 imapno:20451 pop3err:20460 \
-    ftp534:20461 xmppfail:20462 ldap53:20463 pgN:20464; do
+    ftp534:20461 xmppfail:20462 ldap53:20463 pgN:20464 close:20469; do
     bg "$PY" "$HERE/probe_cert_fake.py" "${m%%:*}" "${m##*:}"
 done
-for p in 20447 20448 20449 20450 20451 20460 20461 20462 20463 20464; do wait_port $p || exit 1; done
+for p in 20447 20448 20449 20450 20451 20460 20461 20462 20463 20464 20469; do wait_port $p || exit 1; done
 fails silent "timed out after 1500 ms during the TLS handshake" 2500 127.0.0.1:20447 --timeout 1500
-fails silent_smtp "timed out after 1500 ms waiting for the greeting" 2500 127.0.0.1:20447 \
+fails silent_smtp "SMTP: timed out after 1500 ms waiting for the greeting" 2500 127.0.0.1:20447 \
     --timeout 1500 --starttls smtp
+fails silent_xmpp "XMPP: timed out after 1000 ms waiting for the stream features" 2000 \
+    127.0.0.1:20447 --timeout 1000 --starttls xmpp
+fails close_imap "IMAP: the server closed the connection (waiting for the greeting)" 3000 \
+    127.0.0.1:20469 --starttls imap
+fails close_tls "TLS handshake failed: the server closed the connection" 3000 127.0.0.1:20469
+fails smtp_is_pop3 'SMTP: unexpected reply (waiting for the greeting): "+OK fake POP3 ready"' 3000 \
+    127.0.0.1:20460 --starttls smtp
 # a TLS server with nothing in common with us: its alert is the cause
 bg openssl s_server -quiet -accept 127.0.0.1:20468 -cert "$P/rsa.pem" -key "$P/rsa.key" -tls1_3 \
     -ciphersuites TLS_AES_128_CCM_8_SHA256 >/dev/null 2>&1
