@@ -468,12 +468,13 @@ static void refused(pcert_dlg *d, const char *what) {
 
 /* RFC 5321 4.1.4: EHLO with our address literal when we have no name worth giving. */
 static void ehlo_name(const pcert_result *r, char *out, size_t cap) {
-    if (r->family == AF_INET6)
-        snprintf(out, cap, "[IPv6:%s]", r->local_ip);
-    else if (r->local_ip[0])
-        snprintf(out, cap, "[%s]", r->local_ip);
-    else
+    int n = (int)strcspn(r->local_ip, "%"); /* a link-local scope has no place in a literal */
+    if (!r->local_ip[0])
         snprintf(out, cap, "mitmwatch.invalid");
+    else if (r->family == AF_INET6)
+        snprintf(out, cap, "[IPv6:%.*s]", n, r->local_ip);
+    else
+        snprintf(out, cap, "[%s]", r->local_ip);
 }
 
 static bool dlg_smtp(pcert_dlg *d) {
@@ -816,6 +817,7 @@ static int do_connect(const pcert_opts *o, pcert_result *r, int64_t deadline) {
         numeric(a->ai_addr, a->ai_addrlen, ip, sizeof ip, &p);
         snprintf(r->peer_ip, sizeof r->peer_ip, "%s", ip);
         r->peer_port = p;
+        r->family = a->ai_family; /* so that a failure event still says ipv4 or ipv6 */
         int s = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (s < 0) {
             last_err = errno;

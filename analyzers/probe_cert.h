@@ -81,7 +81,7 @@ typedef struct {
 typedef struct {
     pcert_err err;
     char error[PCERT_ERR_MAX]; /* one line saying what failed; "" on success */
-    /* endpoints, numeric; family 0 when never connected */
+    /* endpoints, numeric: the last address tried; family 0 when none was */
     int family;
     char local_ip[64], peer_ip[64];
     uint16_t local_port, peer_port;
