@@ -178,7 +178,7 @@ mw_rc pcert_xml_next_tag(const char *data, size_t len, size_t *off, size_t *tlen
 }
 
 void pcert_xml_tag_parse(const char *tag, size_t len, pcert_xml_tag *t) {
-    size_t i = 1, start, colon;
+    size_t i = 1, colon;
     memset(t, 0, sizeof *t);
     if (len < 2 || tag[0] != '<') return;
     if (tag[1] == '?' || tag[1] == '!') {
@@ -190,13 +190,12 @@ void pcert_xml_tag_parse(const char *tag, size_t len, pcert_xml_tag *t) {
         i = 2;
     }
     t->empty = len >= 3 && tag[len - 2] == '/';
-    start = colon = i;
+    colon = i;
     while (i < len && tag[i] != '>' && tag[i] != '/' && !isspace((unsigned char)tag[i])) {
         if (tag[i] == ':') colon = i + 1;
         i++;
     }
     size_t n = i - colon;
-    (void)start;
     if (n >= sizeof t->local) n = sizeof t->local - 1;
     memcpy(t->local, tag + colon, n);
     t->local[n] = '\0';
