@@ -41,7 +41,7 @@ static void print_summary(const char *target, const pcert_result *r) {
     const tls_hs *h = r->hs;
     char ts1[MW_TS_LEN], ts2[MW_TS_LEN], hex[65];
     const char *vn = tls_version_name(h->version), *cn = tls_cipher_name(h->cipher);
-    unsigned n_x509 = 0;
+    const STACK_OF(SCT) *embedded = h->nchain > 0 ? h->chain[0]->scts : NULL;
     printf("target      %s (%s port %u)\n", target, r->peer_ip, r->peer_port);
     if (r->starttls) printf("starttls    %s: the server agreed to start TLS\n", r->starttls);
     printf("tls         %s%s %s\n", vn ? "TLS " : "", vn ? vn : "?", cn ? cn : "?");
@@ -49,11 +49,10 @@ static void print_summary(const char *target, const pcert_result *r) {
     if (h->alpn) printf("alpn        %s\n", h->alpn);
     printf("handshake   %llu ms (probe %llu ms)\n", (unsigned long long)r->handshake_ms,
            (unsigned long long)r->duration_ms);
-    for (int i = 0; i < h->nchain; i++)
-        n_x509 += i == 0 && h->chain[i]->scts ? (unsigned)sk_SCT_num(h->chain[i]->scts) : 0;
     printf("ocsp        %s\n", h->ocsp_stapled ? "stapled" : "none");
-    printf("scts        %u embedded, %d tls extension, %d ocsp\n", n_x509,
-           h->tls_scts ? sk_SCT_num(h->tls_scts) : 0, h->ocsp_scts ? sk_SCT_num(h->ocsp_scts) : 0);
+    printf("scts        %d embedded, %d tls extension, %d ocsp\n",
+           embedded ? sk_SCT_num(embedded) : 0, h->tls_scts ? sk_SCT_num(h->tls_scts) : 0,
+           h->ocsp_scts ? sk_SCT_num(h->ocsp_scts) : 0);
     printf("chain       %u certificate%s\n", h->nchain, h->nchain == 1 ? "" : "s");
     for (int i = 0; i < h->nchain; i++) {
         const x509_info *e = h->chain[i];
