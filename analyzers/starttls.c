@@ -22,6 +22,10 @@ const char *stls_network_protocol(stls_proto p) {
     return p == STLS_POSTGRES ? "postgresql" : stls_proto_name(p);
 }
 
+const char *stls_network_protocol_of(const char *name) {
+    return strcmp(name, "postgres") == 0 ? "postgresql" : name;
+}
+
 static bool starts(mw_cur line, const char *word) {
     size_t n = strlen(word);
     if (line.len < n)

@@ -59,6 +59,8 @@ stls_rc stls_feed(stls_state *s, int role, const uint8_t *data, size_t len, size
 const char *stls_proto_name(stls_proto p);
 /* The name for ECS network.protocol ("postgresql"). */
 const char *stls_network_protocol(stls_proto p);
+/* The same from a protocol's name (as --starttls spells it). */
+const char *stls_network_protocol_of(const char *name);
 /* True when data could begin a STARTTLS protocol (used to decide whether to keep a flow). */
 bool stls_candidate(int role, const uint8_t *data, size_t len);
 

@@ -6,6 +6,11 @@
 
 void mw_ecs_head(mw_json *j, const char *observer, uint64_t ts_us, const char *kind,
                  const char *dataset, int severity) {
+    mw_ecs_head_outcome(j, observer, ts_us, kind, dataset, severity, NULL);
+}
+
+void mw_ecs_head_outcome(mw_json *j, const char *observer, uint64_t ts_us, const char *kind,
+                         const char *dataset, int severity, const char *outcome) {
     char ts[MW_TS_LEN];
     mw_ts_us(ts, ts_us);
     mw_json_obj_begin(j);
@@ -23,6 +28,8 @@ void mw_ecs_head(mw_json *j, const char *observer, uint64_t ts_us, const char *k
     mw_json_kstr(j, "dataset", dataset);
     if (severity > 0)
         mw_json_kint(j, "severity", severity);
+    if (outcome)
+        mw_json_kstr(j, "outcome", outcome);
     mw_json_obj_end(j);
     mw_json_kobj(j, "observer");
     mw_json_kstr(j, "name", observer ? observer : "mitmwatch");

@@ -11,5 +11,8 @@
 
 void mw_ecs_head(mw_json *j, const char *observer, uint64_t ts_us, const char *kind,
                  const char *dataset, int severity /* 0: none */);
+/* The same with event.outcome ("success", "failure"; NULL: none), for probes. */
+void mw_ecs_head_outcome(mw_json *j, const char *observer, uint64_t ts_us, const char *kind,
+                         const char *dataset, int severity, const char *outcome);
 
 #endif

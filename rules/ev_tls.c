@@ -12,7 +12,12 @@
 
 void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
              const char *dataset, int severity) {
-    mw_ecs_head(j, ctx->observer, ts_us, kind, dataset, severity);
+    mw_ecs_head_outcome(j, ctx->observer, ts_us, kind, dataset, severity, NULL);
+}
+
+void ev_head_outcome(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
+                     const char *dataset, const char *outcome) {
+    mw_ecs_head_outcome(j, ctx->observer, ts_us, kind, dataset, 0, outcome);
 }
 
 static void endpoint(mw_json *j, const char *key, const cap_flow *f, int side) {
@@ -166,6 +171,12 @@ void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_s
         mw_json_obj_end(j);
     }
     mw_json_obj_end(j); /* tls */
+}
+
+void ev_tls_fields_open(mw_json *j, const tls_hs *hs) {
+    ev_tls_fields(j, hs, NULL, 0);
+    mw_json_kobj(j, "mitmwatch");
+    ev_mitmwatch_tls(j, hs);
 }
 
 void ev_mitmwatch_tls(mw_json *j, const tls_hs *hs) {

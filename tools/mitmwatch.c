@@ -114,6 +114,8 @@ static void usage(FILE *fp) {
           "       mitmwatch probe jarm HOST[:PORT] [--sni NAME] [--timeout MS] [--socks5 H:P]\n"
           "       mitmwatch probe trace HOST:PORT[,PORT...] [--max-ttl N] [--expect-hops LIST]\n"
           "                             [--last N] [--timeout MS] [--rate N] [--json]\n"
+          "       mitmwatch probe cert HOST[:PORT] [--starttls PROTO] [--sni NAME] [--alpn P1,P2]\n"
+          "                            [--tls-max 1.2|1.3] [--timeout MS] [--json] [-4|-6]\n"
           "       mitmwatch ct sync|audit|show|check ...   Certificate Transparency cache\n"
           "\n"
           "  -r, --read FILE        read a pcap or pcapng file; several are one timeline\n"
@@ -594,6 +596,7 @@ static int run_live(sensor *s, const opts *o) {
 int cmd_probe_jarm(int argc, char **argv);
 int cmd_probe_trace(int argc, char **argv);
 int cmd_ct(int argc, char **argv);
+int cmd_probe_cert(int argc, char **argv);
 
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "jarm") == 0)
@@ -602,6 +605,8 @@ int main(int argc, char **argv) {
         return cmd_probe_trace(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "ct") == 0)
         return cmd_ct(argc - 1, argv + 1);
+    if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "cert") == 0)
+        return cmd_probe_cert(argc - 2, argv + 2);
     opts o = {.stats_interval_us = 60u * 1000000u};
     int rc = parse_args(argc, argv, &o);
     if (rc)
