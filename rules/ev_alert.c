@@ -62,6 +62,10 @@ bool ev_alert_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const ev_ale
     mw_json_raw(&j, a->expected, strlen(a->expected));
     mw_json_key(&j, "observed");
     mw_json_raw(&j, a->observed, strlen(a->observed));
+    if (a->service)
+        mw_json_kstr(&j, "service", a->service);
+    if (a->suppressed)
+        mw_json_kuint(&j, "suppressed", a->suppressed);
     if (hs)
         ev_mitmwatch_tls(&j, hs);
     mw_json_obj_end(&j);

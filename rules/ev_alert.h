@@ -17,6 +17,8 @@ typedef struct {
     /* without a flow (active probes): the target as destination.address/port */
     const char *dest_address;
     uint16_t dest_port;
+    const char *service;  /* the watched service's name as configured, or NULL */
+    uint64_t suppressed;  /* duplicates suppressed since this key's previous alert */
 } ev_alert;
 
 /* The rule.name of a rule.id from the catalogue, or the id itself. */
