@@ -1,7 +1,7 @@
 #include "ev_stats.h"
 
 bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
-                    const an_stats *as, const out_set *outs, bool final) {
+                    const an_stats *as, const out_set *outs, const rule_stats *rs, bool final) {
     mw_json j;
     mw_buf_reset(out);
     mw_json_init(&j, out);
@@ -38,6 +38,8 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     U("events", out_events_written(outs));
     mw_json_key(&j, "outputs");
     out_stats_json(outs, &j);
+    if (rs)
+        rule_stats_json(&j, rs);
     mw_json_kobj(&j, "capture");
     U("received", cs->pcap_recv);
     U("dropped", cs->pcap_drop);

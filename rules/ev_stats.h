@@ -7,8 +7,10 @@
 #include "cap_stats.h"
 #include "ev_tls.h"
 #include "out.h"
+#include "rule_engine.h"
 
+/* rs: the verdicts' counters, NULL when no policy is judged. */
 bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
-                    const an_stats *as, const out_set *outs, bool final);
+                    const an_stats *as, const out_set *outs, const rule_stats *rs, bool final);
 
 #endif

@@ -1,5 +1,7 @@
 #include "rule_engine.h"
 
+#include "ct_lookup.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <openssl/err.h>
@@ -63,6 +65,9 @@ typedef struct {
     store_known *store;
     X509_STORE *trust;
     rule_ctlogs *logs;
+    ct_reloader ctr; /* the ctcache snapshot (cert.not_in_ct), reloaded when the file changes */
+    ct_snapshot *ct;
+    uint64_t ct_checked_us;
 } re_res;
 
 struct rule_engine {
@@ -82,6 +87,9 @@ struct rule_engine {
 /* ------------------------------------------------------------------ resources */
 
 static void res_free(re_res *r) {
+    if (r->ctr.path)
+        ct_reloader_free(&r->ctr);
+    ct_snapshot_free(r->ct);
     store_known_free(r->store);
     X509_STORE_free(r->trust);
     rule_ctlogs_free(r->logs);
@@ -115,6 +123,15 @@ static bool res_load(re_res *r, const pol_policy *p, char *err, size_t errlen) {
         r->logs = rule_ctlogs_load(p->ct_log_list, err, errlen);
         if (!r->logs)
             goto fail;
+    }
+    if (p->ctcache) {
+        char why[256] = "";
+        ct_reloader_init(&r->ctr, p->ctcache);
+        r->ct = ct_reloader_check(&r->ctr, true, why, sizeof why);
+        if (!r->ct) {
+            snprintf(err, errlen, "ctcache %s: %s", p->ctcache, why[0] ? why : "cannot load");
+            goto fail;
+        }
     }
     return true;
 fail:
@@ -1059,6 +1076,41 @@ static void sct_one(judge *jd, SCT *sct, X509 *issuer, sct_tally *t, mw_json *li
     mw_json_obj_end(list);
 }
 
+/* cert.not_in_ct: a watched service's certificate absent from the CT snapshot, once the
+ * logs' merge delay has passed (ctcache/ct_lookup.h). The snapshot file is re-checked every
+ * few seconds of capture time and swapped when a new one is written. */
+#define RE_CT_RECHECK_US (5u * 1000000u)
+static void rule_not_in_ct(judge *jd) {
+    re_res *r = &jd->re->r;
+    if (!r->ct || !jd->svc)
+        return;
+    if (jd->ts_us >= r->ct_checked_us + RE_CT_RECHECK_US) {
+        char why[256];
+        ct_snapshot *n = ct_reloader_check(&r->ctr, false, why, sizeof why);
+        if (n) {
+            ct_snapshot_free(r->ct);
+            r->ct = n;
+        }
+        r->ct_checked_us = jd->ts_us;
+    }
+    if (ct_check_cert(r->ct, jd->leaf, 0) != CT_CHECK_NOT_IN_CT)
+        return;
+    char tbs[65], created[MW_TS_LEN];
+    hex32(tbs, jd->leaf->tbs_sha256);
+    mw_ts_sec(created, ct_snapshot_created(r->ct));
+    ev_begin(jd);
+    mw_json_kbool(&jd->je, "in_ct", true);
+    mw_json_kstr(&jd->je, "snapshot_created", created);
+    mw_json_kuint(&jd->je, "snapshot_entries", ct_snapshot_count(r->ct));
+    mw_json_kbool(&jd->jo, "in_ct", false);
+    mw_json_kstr(&jd->jo, "tbs_sha256", tbs);
+    emit(jd, "cert.not_in_ct", 3,
+         "The certificate %s presented for %s is not in the Certificate Transparency logs the "
+         "cache holds (snapshot of %s), although it is older than their merge delay: a genuine "
+         "public certificate would be logged.",
+         tbs, who(jd), created);
+}
+
 static void rule_scts(judge *jd, const cert_facts *cf) {
     rule_engine *re = jd->re;
     const tls_hs *hs = jd->hs;
@@ -1277,6 +1329,7 @@ void rule_judge(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client
     rule_name(&jd);
     rule_self_and_chain(&jd, &cf);
     rule_scts(&jd, &cf);
+    rule_not_in_ct(&jd);
     rule_issuance(&jd, &cf);
 
     for (int i = 1; i < hs->nchain; i++)

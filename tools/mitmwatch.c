@@ -430,7 +430,8 @@ static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
     for (int i = 0; i < s->nsrcs; i++)
         cap_source_stats(&s->srcs[i], cs);
     sensor_alerts(s, ts_us, cs, an_engine_stats(s->eng));
-    if (ev_stats_build(&s->ev, &s->ctx, ts_us, cs, an_engine_stats(s->eng), s->outs, final))
+    if (ev_stats_build(&s->ev, &s->ctx, ts_us, cs, an_engine_stats(s->eng), s->outs,
+                       s->re ? rule_engine_stats(s->re) : NULL, final))
         emit_json(s, OUT_KIND_METRIC, "mitmwatch.stats");
 }
 

@@ -4,7 +4,7 @@
 # alert), mail (final certificate; its precertificate was logged: silent), fresh (issued an
 # hour ago, within the merge delay: silent).
 # usage: sensor_not_in_ct.sh MITMWATCH [WORKDIR]   exit 0 pass, 1 fail, 77 skip
-# Skips until `mitmwatch -r` accepts --ctcache (the lead wires ct_lookup.h into verdicts).
+# tls.server.hash.sha256 is uppercase hex (ECS).
 set -u
 MW=$1
 WORK=${2:-$(mktemp -d /tmp/ct-sensor.XXXXXX)}
@@ -33,7 +33,7 @@ for l in open(sys.argv[1]):
     e = json.loads(l)
     if e["event"]["kind"] == "alert" and e["rule"]["id"] == "cert.not_in_ct":
         print(e["source"]["port"], e["tls"]["server"]["hash"]["sha256"])' "$WORK/events")
-want="40001 $("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["certs"]["unlogged"]["cert_sha256"])' "$LAB/manifest.json")"
+want="40001 $("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["certs"]["unlogged"]["cert_sha256"].upper())' "$LAB/manifest.json")"
 if [ "$got" != "$want" ]; then
     printf 'FAIL: cert.not_in_ct alerts\n  expected: %s\n  actual:   %s\n' "$want" "$got"
     exit 1
