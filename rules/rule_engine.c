@@ -117,8 +117,14 @@ static bool res_load(re_res *r, const pol_policy *p, char *err, size_t errlen) {
             goto fail;
         }
     }
-    if (p->nca_files == 0 || p->system_trust)
+    /* The system bundle is loaded into memory once: the hashed-directory lookup that
+     * X509_STORE_set_default_paths adds stats files on every verification that misses, which
+     * for chains from private CAs is every one (5 s of system time on the benchmark). */
+    if ((p->nca_files == 0 || p->system_trust) &&
+        X509_STORE_load_file(r->trust, X509_get_default_cert_file()) != 1) {
+        ERR_clear_error();
         X509_STORE_set_default_paths(r->trust);
+    }
     if (p->ct_log_list) {
         r->logs = rule_ctlogs_load(p->ct_log_list, err, errlen);
         if (!r->logs)
