@@ -117,6 +117,9 @@ static void usage(FILE *fp) {
           "       mitmwatch probe cert HOST[:PORT] [--starttls PROTO] [--sni NAME] [--alpn P1,P2]\n"
           "                            [--tls-max 1.2|1.3] [--timeout MS] [--json] [-4|-6]\n"
           "       mitmwatch ct sync|audit|show|check ...   Certificate Transparency cache\n"
+          "       mitmwatch check HOST[:PORT] [--starttls P] [--expect-issuer X] [--known-certs D]\n"
+          "                       [--expect-jarm H] [--require-sct N] [--ctcache F] [-w D] [-c D]\n"
+          "                       Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
           "\n"
           "  -r, --read FILE        read a pcap or pcapng file; several are one timeline\n"
           "  -i, --interface IFACE  capture live on IFACE (root or CAP_NET_RAW)\n"
@@ -598,6 +601,7 @@ int cmd_probe_jarm(int argc, char **argv);
 int cmd_probe_trace(int argc, char **argv);
 int cmd_ct(int argc, char **argv);
 int cmd_probe_cert(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "jarm") == 0)
@@ -608,6 +612,8 @@ int main(int argc, char **argv) {
         return cmd_ct(argc - 1, argv + 1);
     if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "cert") == 0)
         return cmd_probe_cert(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
     opts o = {.stats_interval_us = 60u * 1000000u};
     int rc = parse_args(argc, argv, &o);
     if (rc)
