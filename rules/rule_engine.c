@@ -214,6 +214,12 @@ void rule_engine_free(rule_engine *re) {
 
 const rule_stats *rule_engine_stats(const rule_engine *re) { return &re->st; }
 
+int rule_engine_known(const rule_engine *re, const uint8_t sha256[32], const uint8_t tbs[32]) {
+    if (!re || !re->r.store)
+        return -1;
+    return store_known_lookup(re->r.store, sha256, tbs) ? 1 : 0;
+}
+
 const char *rule_engine_log_name(const uint8_t *log_id, size_t len, void *user) {
     const rule_engine *re = user;
     return re ? rule_ctlogs_description(re->r.logs, log_id, len) : NULL;

@@ -62,6 +62,8 @@ void rule_engine_free(rule_engine *re);
 void rule_judge(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
                 uint64_t ts_us, rule_alert_fn fn, void *user);
 const rule_stats *rule_engine_stats(const rule_engine *re);
+/* Is a certificate in the known store (by SHA-256 or CT TBS hash)? 1 yes, 0 no, -1 no store. */
+int rule_engine_known(const rule_engine *re, const uint8_t sha256[32], const uint8_t tbs[32]);
 /* The description of a CT log in the current log list (an ev_log_name_fn; user is the
  * engine), or NULL. */
 const char *rule_engine_log_name(const uint8_t *log_id, size_t len, void *re);

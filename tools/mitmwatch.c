@@ -27,6 +27,7 @@
 #include "rule_engine.h"
 #include "ev_stats.h"
 #include "ev_tls.h"
+#include "mw_encode.h"
 #include "mw_hash.h"
 #include "out.h"
 #include "probe_sched.h"
@@ -136,8 +137,8 @@ static void usage(FILE *fp) {
           "      --state FILE       learned baselines (TTL/hops, JA3S) kept across runs\n"
           "      --learn-flows N    handshakes per service before its baseline is set (10)\n"
           "      --ttl-tolerance N  hops of slack before path.ttl_changed (0)\n"
-          "      --probe SPEC       scheduled probe (live): jarm:HOST[:PORT][=JARM] or\n"
-          "                         trace:HOST:PORT[,PORT...]; repeatable\n"
+          "      --probe SPEC       scheduled probe (live): jarm:HOST[:PORT][=JARM],\n"
+          "                         cert:HOST[:PORT][/STARTTLS] or trace:HOST:PORT[,PORT...]\n"
           "      --probe-interval S seconds between rounds of a probe (3600)\n"
           "      --probe-jitter PCT random spread of the interval, percent (10)\n"
           "  -h, --help             this text\n"
@@ -487,8 +488,41 @@ static void reload_policy(sensor *s) {
     s->pol = np;
 }
 
+/* A fetched certificate not in the known store: someone else's certificate answers for the
+ * service (probe.cert_mismatch). Judged here, where the policy lives. */
+static void judge_fetched_cert(sensor *s, const ps_cert *c) {
+    if (rule_engine_known(s->re, c->sha256, c->tbs_sha256) != 0)
+        return; /* known, or no store configured */
+    char msg[700], exp[128], obs[200], sha[65];
+    mw_hex(sha, c->sha256, 32);
+    snprintf(msg, sizeof msg,
+             "The certificate fetched from %s (%s, SHA-256 %s) is none of the certificates in "
+             "the known store",
+             c->target, c->subject, sha);
+    snprintf(exp, sizeof exp, "{\"known_store\":true,\"certificates\":%llu}",
+             (unsigned long long)rule_engine_stats(s->re)->store_certs);
+    snprintf(obs, sizeof obs, "{\"sha256\":\"%s\"}", sha);
+    ev_alert a = {.rule_id = "probe.cert_mismatch",
+                  .severity = 4,
+                  .message = msg,
+                  .expected = exp,
+                  .observed = obs,
+                  .dest_address = c->host,
+                  .dest_port = c->port};
+    if (!ev_alert_build(&s->ev, &s->ctx, wall_us(), &a, NULL, NULL, 0))
+        return;
+    out_event ev = {.json = (const char *)s->ev.data,
+                    .len = s->ev.len,
+                    .kind = OUT_KIND_ALERT,
+                    .dataset = "mitmwatch.alert",
+                    .severity = 4,
+                    .rule_id = "probe.cert_mismatch"};
+    out_emit(s->outs, &ev);
+}
+
 static void on_probe_event(void *user, const char *json, size_t len, enum out_kind kind,
-                           const char *dataset, int severity, const char *rule_id) {
+                           const char *dataset, int severity, const char *rule_id,
+                           const ps_cert *cert) {
     sensor *s = user;
     out_event ev = {.json = json,
                     .len = len,
@@ -497,6 +531,8 @@ static void on_probe_event(void *user, const char *json, size_t len, enum out_ki
                     .severity = severity,
                     .rule_id = rule_id};
     out_emit(s->outs, &ev);
+    if (cert)
+        judge_fetched_cert(s, cert);
 }
 
 static void service_signals(sensor *s) {

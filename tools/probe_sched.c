@@ -13,15 +13,17 @@
 #include <openssl/rand.h>
 
 #include "ev_alert.h"
+#include "ev_probe.h"
 #include "jarm.h"
 #include "mw_json.h"
+#include "probe_cert.h"
 #include "probe_trace.h"
 
 #define PS_MAX_PROBES 64
 #define PS_QUEUE_MAX 4096 /* finished events waiting for the capture thread */
 #define PS_JARM_TIMEOUT_MS 5000
 
-typedef enum { PS_JARM, PS_TRACE } ps_type;
+typedef enum { PS_JARM, PS_TRACE, PS_CERT } ps_type;
 
 typedef struct {
     ps_type type;
@@ -32,6 +34,7 @@ typedef struct {
     char expect_jarm[JARM_HASH_LEN + 1]; /* configured, else learned; "" none yet */
     bool jarm_configured;
     trace_pathset paths[TRACE_MAX_PORTS]; /* learned per port */
+    pcert_starttls starttls;
     uint64_t next_us;
 } ps_probe;
 
@@ -41,6 +44,8 @@ typedef struct ps_item {
     const char *dataset;
     int severity;
     char rule_id[32];
+    bool has_cert;
+    ps_cert cert;
     size_t len;
     char json[];
 } ps_item;
@@ -142,6 +147,22 @@ bool ps_add(probe_sched *ps, const char *spec, char *err, size_t errlen) {
             snprintf(err, errlen, "--probe %s: expected HOST, HOST:PORT or [IPV6]:PORT", spec);
             return false;
         }
+    } else if (strcmp(buf, "cert") == 0) {
+        p->type = PS_CERT;
+        char *slash = strchr(target, '/');
+        if (slash) {
+            *slash = '\0';
+            if (!pcert_starttls_parse(slash + 1, &p->starttls)) {
+                snprintf(err, errlen, "--probe %s: unknown STARTTLS protocol %s", spec, slash + 1);
+                return false;
+            }
+        }
+        if (pcert_parse_target(target, p->host, sizeof p->host, &p->port) != MW_OK) {
+            snprintf(err, errlen, "--probe %s: expected cert:HOST[:PORT][/STARTTLS]", spec);
+            return false;
+        }
+        if (!p->port)
+            p->port = pcert_default_port(p->starttls);
     } else if (strcmp(buf, "trace") == 0) {
         p->type = PS_TRACE;
         char *last = strrchr(target, ':');
@@ -156,7 +177,7 @@ bool ps_add(probe_sched *ps, const char *spec, char *err, size_t errlen) {
         }
         snprintf(p->host, sizeof p->host, "%s", target);
     } else {
-        snprintf(err, errlen, "--probe %s: unknown probe type '%s' (jarm, trace)", spec, buf);
+        snprintf(err, errlen, "--probe %s: unknown probe type '%s' (jarm, cert, trace)", spec, buf);
         return false;
     }
     ps->n++;
@@ -164,8 +185,8 @@ bool ps_add(probe_sched *ps, const char *spec, char *err, size_t errlen) {
 }
 
 /* Queues a finished event for the capture thread; a full queue drops (counted). */
-static void push(probe_sched *ps, enum out_kind kind, const char *dataset, int severity,
-                 const char *rule_id) {
+static void push_cert(probe_sched *ps, enum out_kind kind, const char *dataset, int severity,
+                      const char *rule_id, const ps_cert *cert) {
     ps_item *it = malloc(sizeof *it + ps->ev.len + 1);
     if (!it)
         return;
@@ -174,6 +195,9 @@ static void push(probe_sched *ps, enum out_kind kind, const char *dataset, int s
     it->dataset = dataset;
     it->severity = severity;
     snprintf(it->rule_id, sizeof it->rule_id, "%s", rule_id ? rule_id : "");
+    it->has_cert = cert != NULL;
+    if (cert)
+        it->cert = *cert;
     it->len = ps->ev.len;
     memcpy(it->json, ps->ev.data, ps->ev.len);
     it->json[it->len] = '\0';
@@ -190,6 +214,11 @@ static void push(probe_sched *ps, enum out_kind kind, const char *dataset, int s
         ps->queued++;
     }
     pthread_mutex_unlock(&ps->mu);
+}
+
+static void push(probe_sched *ps, enum out_kind kind, const char *dataset, int severity,
+                 const char *rule_id) {
+    push_cert(ps, kind, dataset, severity, rule_id, NULL);
 }
 
 static void push_alert(probe_sched *ps, const ps_probe *p, uint16_t port, const char *rule,
@@ -269,6 +298,43 @@ static void run_jarm(probe_sched *ps, ps_probe *p) {
     free(r);
 }
 
+static void run_cert(probe_sched *ps, ps_probe *p) {
+    pcert_opts o = {.host = p->host, .port = p->port, .starttls = p->starttls,
+                    .timeout_ms = PS_JARM_TIMEOUT_MS * 2};
+    pcert_result r;
+    ps_cert c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.target, sizeof c.target, strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host,
+             p->port);
+    snprintf(c.host, sizeof c.host, "%s", p->host);
+    c.port = p->port;
+    bool ok = pcert_probe(&o, &r) == MW_OK;
+    ev_ctx ctx = {ps->observer};
+    const x509_info *leaf = ok && r.hs->nchain ? r.hs->chain[0] : NULL;
+    if (leaf) {
+        memcpy(c.sha256, leaf->sha256, 32);
+        memcpy(c.tbs_sha256, leaf->tbs_sha256, 32);
+        snprintf(c.subject, sizeof c.subject, "%s", leaf->subject);
+    }
+    if (ev_probe_cert_build(&ps->ev, &ctx, c.target, &r))
+        push_cert(ps, OUT_KIND_EVENT, "mitmwatch.probe", 0, NULL, leaf ? &c : NULL);
+    if (!ok) {
+        char msg[600], obs[400];
+        snprintf(msg, sizeof msg, "The certificate fetch from %s failed: %s", c.target, r.error);
+        mw_buf b;
+        mw_json j;
+        mw_buf_init(&b, sizeof obs - 1);
+        mw_json_init(&j, &b);
+        mw_json_obj_begin(&j);
+        mw_json_kstr(&j, "error", r.error);
+        mw_json_obj_end(&j);
+        snprintf(obs, sizeof obs, "%.*s", j.ok ? (int)b.len : 2, j.ok ? (const char *)b.data : "{}");
+        mw_buf_free(&b);
+        push_alert(ps, p, p->port, "probe.failed", 2, msg, "{\"handshake\":true}", obs);
+    }
+    pcert_result_free(&r);
+}
+
 static bool resolve(const char *host, trace_opts *o) {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
     if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
@@ -337,6 +403,8 @@ static void *worker(void *arg) {
         pthread_mutex_unlock(&ps->mu);
         if (due->type == PS_JARM)
             run_jarm(ps, due);
+        else if (due->type == PS_CERT)
+            run_cert(ps, due);
         else
             run_trace(ps, due);
         pthread_mutex_lock(&ps->mu);
@@ -383,7 +451,7 @@ void ps_drain(probe_sched *ps, ps_emit_fn emit, void *user) {
     while (it) {
         ps_item *next = it->next;
         emit(user, it->json, it->len, it->kind, it->dataset, it->severity,
-             it->rule_id[0] ? it->rule_id : NULL);
+             it->rule_id[0] ? it->rule_id : NULL, it->has_cert ? &it->cert : NULL);
         free(it);
         it = next;
     }

@@ -17,14 +17,23 @@
 typedef struct probe_sched probe_sched;
 
 probe_sched *ps_new(const char *observer, uint64_t interval_us, unsigned jitter_pct);
-/* Adds a probe: "jarm:HOST[:PORT][=EXPECTED_JARM]" or "trace:HOST:PORT[,PORT...]". */
+/* Adds a probe: "jarm:HOST[:PORT][=EXPECTED_JARM]", "trace:HOST:PORT[,PORT...]" or
+ * "cert:HOST[:PORT][/STARTTLS]". */
 bool ps_add(probe_sched *ps, const char *spec, char *err, size_t errlen);
 unsigned ps_count(const probe_sched *ps);
 /* Opens raw sockets (traces) and starts the worker; call before dropping privileges. */
 bool ps_start(probe_sched *ps, char *err, size_t errlen);
-/* Hands every finished event to emit (capture thread). */
+/* A fetched leaf certificate, for the capture thread to judge against the known store. */
+typedef struct {
+    uint8_t sha256[32], tbs_sha256[32];
+    char target[300], subject[256], host[256];
+    uint16_t port;
+} ps_cert;
+/* Hands every finished event to emit (capture thread); cert is set for a certificate
+ * fetch's event. */
 typedef void (*ps_emit_fn)(void *user, const char *json, size_t len, enum out_kind kind,
-                           const char *dataset, int severity, const char *rule_id);
+                           const char *dataset, int severity, const char *rule_id,
+                           const ps_cert *cert);
 void ps_drain(probe_sched *ps, ps_emit_fn emit, void *user);
 /* Stops the worker (waits for a running probe to finish) and frees everything. */
 void ps_free(probe_sched *ps);

@@ -19,12 +19,17 @@ cleanup() { for p in $PIDS; do kill $p 2>/dev/null; done; }
 trap cleanup EXIT
 openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.pem -days 30 -subj /CN=probe.lab.test 2>/dev/null
 wait_port() { for i in $(seq 50); do ss -ltn "( sport = :$1 )" | grep -q LISTEN && return 0; sleep 0.1; done; echo "no server on $1"; exit 1; }
+openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 30 -subj /CN=probe.lab.test 2>/dev/null
+mkdir -p store && cp rsa.pem store/   # the known store has rsa.pem, not other.pem
+openssl s_server -www -quiet -accept 127.0.0.1:19603 -cert rsa.pem -key rsa.key >/dev/null 2>&1 & PIDS="$PIDS $!"
+openssl s_server -www -quiet -accept 127.0.0.1:19604 -cert other.pem -key other.key >/dev/null 2>&1 & PIDS="$PIDS $!"
 openssl s_server -www -quiet -accept 127.0.0.1:19601 -cert rsa.pem -key rsa.key >/dev/null 2>&1 & S1=$!
 openssl s_server -www -quiet -accept 127.0.0.1:19602 -cert rsa.pem -key rsa.key >/dev/null 2>&1 & S2=$!
-PIDS="$S1 $S2"
-wait_port 19601; wait_port 19602
+PIDS="$PIDS $S1 $S2"
+wait_port 19601; wait_port 19602; wait_port 19603; wait_port 19604
 "$MW" -i lo -f 'tcp port 9' --stats-interval 0 --probe-interval 3 --probe-jitter 0 \
     --probe jarm:127.0.0.1:19601 --probe "jarm:127.0.0.1:19602=$J2" --probe jarm:127.0.0.1:19699 \
+    --probe cert:127.0.0.1:19603 --probe cert:127.0.0.1:19604 --known-certs store \
     -o events.json 2>stderr.txt & MWP=$!
 PIDS="$PIDS $MWP"
 sleep 1.5
@@ -50,9 +55,15 @@ check "19699 (closed): probe.failed with the reason, each round" \
     "$(jq -r 'select(.rule.id=="probe.failed") | "\(.destination.port) \(.mitmwatch.observed.error)"' events.json | sort -u)" \
     "19699 nothing answered (closed port or dropped)"
 check "probe events are mitmwatch.probe, outcome per probe" \
-    "$(jq -r 'select(.event.dataset=="mitmwatch.probe") | "\(.mitmwatch.probe.target) \(.mitmwatch.probe.outcome)"' events.json | sort | uniq -c | awk '{print $1, $2, $3}' | tr '\n' ';')" \
-    "2 127.0.0.1:19601 success;2 127.0.0.1:19602 success;2 127.0.0.1:19699 failure;"
+    "$(jq -r 'select(.event.dataset=="mitmwatch.probe") | "\(.mitmwatch.probe.target) \(.event.outcome // .mitmwatch.probe.outcome)"' events.json | sort | uniq -c | awk '{print $1, $2, $3}' | tr '\n' ';')" \
+    "2 127.0.0.1:19601 success;2 127.0.0.1:19602 success;2 127.0.0.1:19603 success;2 127.0.0.1:19604 success;2 127.0.0.1:19699 failure;"
+check "cert probes fetch the served chain" \
+    "$(jq -r 'select(.mitmwatch.probe.type=="cert") | .mitmwatch.probe.target + " " + .mitmwatch.tls.chain[0].sha256' events.json | sort -u | tr '\n' ';')" \
+    "127.0.0.1:19603 $(openssl x509 -in rsa.pem -outform der | sha256sum | cut -c1-64);127.0.0.1:19604 $(openssl x509 -in other.pem -outform der | sha256sum | cut -c1-64);"
+check "19604: probe.cert_mismatch (not in the known store), each round" \
+    "$(jq -c 'select(.rule.id=="probe.cert_mismatch") | [.destination.port, .mitmwatch.observed.sha256, .event.severity]' events.json | sort -u)" \
+    "[19604,\"$(openssl x509 -in other.pem -outform der | sha256sum | cut -c1-64)\",4]"
 check "no other alerts" "$(jq -r 'select(.event.kind=="alert") | .rule.id' events.json | sort | uniq -c | awk '{print $1, $2}' | tr '\n' ';')" \
-    "2 probe.failed;3 probe.jarm_changed;"
+    "2 probe.cert_mismatch;2 probe.failed;3 probe.jarm_changed;"
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
