@@ -261,7 +261,12 @@ static void judge_ports(bl_state *b, const cap_flow *f, int client_side, const u
     for (int dir = 0; dir < 2; dir++) {
         if (!steady[dir])
             continue;
+        uint8_t before = p->hop[me][dir];
         p->hop[me][dir] = (uint8_t)(hop[dir] + 1); /* 0 = unknown */
+        /* A port that kept its hop count is not the odd one when another port moved away
+         * (with two ports the comparison would otherwise blame both). */
+        if (before == p->hop[me][dir])
+            continue;
         int others = 0;
         unsigned other_hop = 0;
         bool agree = true;

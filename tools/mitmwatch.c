@@ -610,13 +610,21 @@ static int run_live(sensor *s, const opts *o) {
             return 1;
         }
         for (int i = 0; i < s->nsrcs && !g_stop; i++) {
-            if (r > 0 && !(pfd[i].revents & POLLIN))
+            short ev = pfd[i].revents;
+            if (r > 0 && !(ev & (POLLIN | POLLERR | POLLHUP | POLLNVAL)))
                 continue;
             g_current = &s->srcs[i];
             int n = cap_source_dispatch(&s->srcs[i], 4096, on_frame, s, err, sizeof err);
             g_current = NULL;
             if (n == -2) {
                 fprintf(stderr, "mitmwatch: %s\n", err);
+                return 1;
+            }
+            if (n <= 0 && (ev & (POLLERR | POLLHUP | POLLNVAL))) {
+                /* The interface went away (unplugged, deleted, its namespace gone): a sensor
+                 * that spins on a dead socket sees nothing, so say so and stop. */
+                fprintf(stderr, "mitmwatch: %s: the capture interface is gone\n",
+                        s->srcs[i].name);
                 return 1;
             }
         }
