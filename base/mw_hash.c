@@ -16,10 +16,14 @@ bool mw_hash_init(void) {
     return md_sha256 && md_md5;
 }
 
-void mw_hash_cleanup(void) {
+void mw_hash_thread_cleanup(void) {
     EVP_MD_CTX_free(ctx_sha256);
     EVP_MD_CTX_free(ctx_md5);
     ctx_sha256 = ctx_md5 = NULL;
+}
+
+void mw_hash_cleanup(void) {
+    mw_hash_thread_cleanup();
     EVP_MD_free(md_sha256);
     EVP_MD_free(md_md5);
     md_sha256 = md_md5 = NULL;

@@ -10,6 +10,9 @@
 
 bool mw_hash_init(void);
 void mw_hash_cleanup(void);
+/* Frees the calling thread's digest contexts; every thread that hashed calls it before it
+ * ends (mw_hash_cleanup does it for the main thread). */
+void mw_hash_thread_cleanup(void);
 void mw_sha256(const void *data, size_t len, uint8_t out[32]);
 void mw_md5(const void *data, size_t len, uint8_t out[16]);
 

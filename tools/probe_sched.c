@@ -1,4 +1,3 @@
-#define _GNU_SOURCE 1 /* pthread_timedjoin_np */
 #include "probe_sched.h"
 
 #include <arpa/inet.h>
@@ -15,13 +14,14 @@
 #include "ev_alert.h"
 #include "ev_probe.h"
 #include "jarm.h"
+#include "mw_hash.h"
 #include "mw_json.h"
 #include "probe_cert.h"
 #include "probe_trace.h"
 
 #define PS_MAX_PROBES 64
 #define PS_QUEUE_MAX 4096 /* finished events waiting for the capture thread */
-#define PS_JARM_TIMEOUT_MS 5000
+#define PS_JARM_TIMEOUT_MS 2000 /* per probe: shutdown waits at most ten of them */
 
 typedef enum { PS_JARM, PS_TRACE, PS_CERT } ps_type;
 
@@ -411,6 +411,7 @@ static void *worker(void *arg) {
         due->next_us = trace_schedule_next(now_us(), ps->interval_us, ps->jitter_pct, rnd32());
     }
     pthread_mutex_unlock(&ps->mu);
+    mw_hash_thread_cleanup();
     return NULL;
 }
 
@@ -465,13 +466,9 @@ void ps_free(probe_sched *ps) {
         ps->stop = true;
         pthread_cond_signal(&ps->cv);
         pthread_mutex_unlock(&ps->mu);
-        /* A probe under way may take seconds more: shutdown does not wait for it. The thread
-         * is abandoned with its memory to the exiting process. */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        if (pthread_timedjoin_np(ps->thread, NULL, &ts) != 0)
-            return;
+        /* A probe under way finishes first (bounded by its timeouts), so that its result is
+         * not lost and OpenSSL is not torn down under it at exit. */
+        pthread_join(ps->thread, NULL);
     }
     ps_item *it = ps->head;
     while (it) {
