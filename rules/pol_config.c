@@ -322,8 +322,42 @@ static bool trust_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
     return want_bool(c, v, key, &p->system_trust);
 }
 
+/* ct.sources item: {rfc6962|tiles|crtsh|certspotter: URL, key: FILE, origin: NAME, mmd: D} */
+static bool ct_source_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
+    struct pol_ct_source *src = ctx;
+    if (strcmp(key, "key") == 0)
+        return want_dup(c, v, key, &src->key);
+    if (strcmp(key, "origin") == 0)
+        return want_dup(c, v, key, &src->origin);
+    if (strcmp(key, "mmd") == 0)
+        return want_duration(c, v, key, &src->mmd);
+    if (src->kind)
+        return fail(c, v, key, "expected one source kind per entry (rfc6962, tiles, crtsh or "
+                               "certspotter)");
+    src->kind = strdup(key);
+    return src->kind && want_dup(c, v, key, &src->url);
+}
+
+static bool ct_source_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
+    static const char *const keys[] = {"rfc6962", "tiles", "crtsh", "certspotter",
+                                       "key",     "origin", "mmd", NULL};
+    pol_policy *p = ctx;
+    if (p->nct_sources >= POL_MAX_LIST)
+        return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
+    struct pol_ct_source *src = &p->ct_sources[p->nct_sources++];
+    if (!each_pair(c, it, key, keys, ct_source_pair, src))
+        return false;
+    if (!src->kind)
+        return fail(c, it, key, "expected one of rfc6962, tiles, crtsh, certspotter: URL");
+    if ((!strcmp(src->kind, "rfc6962") || !strcmp(src->kind, "tiles")) && !src->key)
+        return fail(c, it, src->kind, "expected key: the log's public key (PEM file)");
+    return true;
+}
+
 static bool ct_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
     pol_policy *p = ctx;
+    if (strcmp(key, "sources") == 0)
+        return each_item(c, v, key, ct_source_item, p);
     if (strcmp(key, "log_list") == 0)
         return want_dup(c, v, key, &p->ct_log_list);
     if (strcmp(key, "min_scts") == 0)
@@ -408,7 +442,8 @@ static bool top_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
         return each_pair(c, v, key, keys, trust_pair, p);
     }
     if (strcmp(key, "ct") == 0) {
-        static const char *const keys[] = {"log_list", "min_scts", "min_operators", NULL};
+        static const char *const keys[] = {"log_list", "min_scts", "min_operators", "sources",
+                                           NULL};
         return each_pair(c, v, key, keys, ct_pair, p);
     }
     if (strcmp(key, "alerts") == 0) {

@@ -40,6 +40,12 @@ void pol_policy_free(pol_policy *p) {
         free(p->ca_files[i]);
     for (size_t i = 0; i < p->noutputs; i++)
         free(p->outputs[i]);
+    for (size_t i = 0; i < p->nct_sources; i++) {
+        free(p->ct_sources[i].kind);
+        free(p->ct_sources[i].url);
+        free(p->ct_sources[i].key);
+        free(p->ct_sources[i].origin);
+    }
     free(p->ct_log_list);
     free(p->ctcache);
     free(p->state);

@@ -85,6 +85,15 @@ typedef struct {
     uint32_t issuance_lifetime_tolerance; /* seconds */
     /* alerts */
     uint32_t suppress_window; /* seconds; 0 = never suppress */
+    /* CT sources for `mitmwatch ct sync -c` (ct.sources) */
+    struct pol_ct_source {
+        char *kind;   /* "rfc6962", "tiles", "crtsh", "certspotter" */
+        char *url;
+        char *key;    /* log public key (PEM file); Cert Spotter: a file with the API key */
+        char *origin; /* tiles: the checkpoint origin, NULL = from the URL */
+        uint32_t mmd; /* maximum merge delay, seconds; 0 = default */
+    } ct_sources[POL_MAX_LIST];
+    size_t nct_sources;
     /* files used by other parts */
     char *ctcache;
     char *state;

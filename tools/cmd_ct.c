@@ -24,6 +24,7 @@
 #include "ct_audit.h"
 #include "ct_lookup.h"
 #include "ct_sync.h"
+#include "pol_config.h"
 #include "mw_encode.h"
 #include "mw_hash.h"
 #include "mw_json.h"
@@ -76,6 +77,8 @@ typedef struct {
     const char *name;     /* show */
     const char *certfile; /* check */
     uint64_t mmd;
+    pol_policy pol; /* -c CONFIG; its strings back cfg */
+    bool have_pol;
 } ct_cli;
 
 static char *keep(ct_cli *c, char *s) {
@@ -131,6 +134,71 @@ static char *read_key_file(const char *path) {
     return r;
 }
 
+/* The policy file gives the watched names (its services), the known stores, the snapshot
+ * path and the CT sources (ct.sources); options given as well add to them. */
+static bool load_config(ct_cli *c, const char *path, const char *cmd) {
+    char err[512];
+    if (c->have_pol) {
+        fprintf(stderr, "mitmwatch ct %s: -c given twice\n", cmd);
+        return false;
+    }
+    pol_policy_init(&c->pol);
+    c->have_pol = true;
+    if (!pol_load_file(&c->pol, path, err, sizeof err)) {
+        fprintf(stderr, "mitmwatch ct %s: %s\n", cmd, err);
+        return false;
+    }
+    pol_policy *p = &c->pol;
+    for (size_t i = 0; i < p->nservices; i++) {
+        const pol_name *n = &p->services[i].name;
+        char pat[300];
+        snprintf(pat, sizeof pat, "%s%s",
+                 n->kind == POL_NAME_WILDCARD ? "*." : n->kind == POL_NAME_SUFFIX ? "." : "",
+                 n->name);
+        if (!ct_watchlist_add(&c->cfg.watch, pat))
+            goto bad;
+    }
+    for (size_t i = 0; i < p->nknown_dirs; i++)
+        if (!push_str(&c->cfg.known_dirs, &c->cfg.n_known_dirs, p->known_dirs[i]))
+            goto bad;
+    if (p->ctcache && !c->cfg.ctcache)
+        c->cfg.ctcache = p->ctcache;
+    for (size_t i = 0; i < p->nct_sources; i++) {
+        const struct pol_ct_source *src = &p->ct_sources[i];
+        bool tiles = !strcmp(src->kind, "tiles");
+        if (tiles || !strcmp(src->kind, "rfc6962")) {
+            ct_log_cfg l = {src->url, src->key, tiles ? src->origin : NULL, src->mmd};
+            ct_log_cfg **v = tiles ? &c->cfg.tiles : &c->cfg.logs;
+            size_t *n = tiles ? &c->cfg.n_tiles : &c->cfg.n_logs;
+            ct_log_cfg *nv = realloc(*v, (*n + 1) * sizeof *nv);
+            if (!nv)
+                goto bad;
+            nv[(*n)++] = l;
+            *v = nv;
+        } else if (!strcmp(src->kind, "crtsh")) {
+            if (!push_str(&c->cfg.crtsh, &c->cfg.n_crtsh, src->url))
+                goto bad;
+        } else {
+            if (!push_str(&c->cfg.certspotter, &c->cfg.n_certspotter, src->url))
+                goto bad;
+            if (src->key) {
+                free(c->key_buf);
+                c->key_buf = read_key_file(src->key);
+                c->cfg.certspotter_key = c->key_buf;
+                if (!c->key_buf) {
+                    fprintf(stderr, "mitmwatch ct %s: %s: cannot read the Cert Spotter key %s\n",
+                            cmd, path, src->key);
+                    return false;
+                }
+            }
+        }
+    }
+    return true;
+bad:
+    fprintf(stderr, "mitmwatch ct %s: %s: out of memory or an invalid watched name\n", cmd, path);
+    return false;
+}
+
 static int parse_args(ct_cli *c, int argc, char **argv, const char *cmd) {
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -181,12 +249,9 @@ static int parse_args(ct_cli *c, int argc, char **argv, const char *cmd) {
         else if (!strcmp(a, "--no-progress")) {
             c->cfg.progress = false;
             takes = false;
-        } else if (!strcmp(a, "-c") && v) {
-            fprintf(stderr,
-                    "mitmwatch ct %s: -c CONFIG: the policy file does not carry ctcache "
-                    "settings yet; give them as options\n",
-                    cmd);
-            return -1;
+        } else if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && v) {
+            if (!load_config(c, v, cmd))
+                return -1;
         } else if (a[0] != '-' && !strcmp(cmd, "show") && !c->name) {
             c->name = a;
             takes = false;
@@ -606,5 +671,7 @@ int cmd_ct(int argc, char **argv) {
     free(c.strs);
     free(c.key_buf);
     ct_config_free(&c.cfg);
+    if (c.have_pol)
+        pol_policy_free(&c.pol);
     return rc;
 }

@@ -313,5 +313,34 @@ for c in www:0:logged unlogged:2:not_in_ct mail:0:logged fresh:3:grace; do
     eq "sensor decision for $label" "$rc $out" "$want_rc $(tbs "$label") $want"
 done
 
+# ---- the same sync and audit from a policy file (ct sync|audit -c): services are the watched
+#      names, known_certs the store, ctcache the snapshot, ct.sources the logs
+SX=$WORK/cli.ctcache SY=$WORK/cfg.ctcache
+cat >"$WORK/policy.yaml" <<YAML
+version: 1
+services:
+  - name: "*.example.test"
+  - name: .corp.test
+known_certs: ["$LAB/known"]
+ctcache: $SY
+ct:
+  sources:
+    - rfc6962: $URL/a/
+      key: $LAB/log-a.pub
+YAML
+ct sync --ctcache "$SX" "${WATCH[@]}" "${LOGA[@]}" --no-progress >/dev/null 2>&1
+ct sync -c "$WORK/policy.yaml" --no-progress >"$WORK/out" 2>"$WORK/err"
+eq "sync -c exit" $? 0
+eq "sync -c: the same snapshot as with options" "$(snap "$SY")" "$(snap "$SX")"
+ct audit -c "$WORK/policy.yaml" >"$WORK/out" 2>"$WORK/err"
+eq "audit -c exit" $? 2
+cfg_findings=$(findings)
+ct audit --ctcache "$SX" "${WATCH[@]}" --known-certs "$LAB/known" >"$WORK/out" 2>"$WORK/err"
+eq "audit -c: the same findings as with options" "$cfg_findings" "$(findings)"
+printf 'version: 1\nct:\n  sources:\n    - rfc6962: http://127.0.0.1:1/\n' >"$WORK/bad.yaml"
+ct sync -c "$WORK/bad.yaml" --ctcache "$WORK/x" >"$WORK/out" 2>"$WORK/err"
+eq "a source without its key is refused with its line" "$? $(cat "$WORK/err")" \
+    "1 mitmwatch ct sync: $WORK/bad.yaml:4: key 'rfc6962': expected key: the log's public key (PEM file)"
+
 echo "run_ct_tests: $PASSES passed, $FAILS failed"
 [ "$FAILS" -eq 0 ]
