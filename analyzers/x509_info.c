@@ -177,6 +177,15 @@ static bool der_time(mw_cur *c, mw_cur *elem) {
     return der_expect(c, 0x17, &body, elem) || der_expect(c, 0x18, &body, elem);
 }
 
+/* Name ::= SEQUENCE OF RelativeDistinguishedName  RFC 5280 4.1.2.4
+ * Its contents are checked by d2i_X509_NAME later. OpenSSL does not check the constructed bit
+ * of a SEQUENCE OF, and writes a Name back from the bytes it read, so a primitive-tagged Name
+ * (0x10) is "canonical" to it: taken too. */
+static bool der_name(mw_cur *c, mw_cur *elem) {
+    mw_cur body;
+    return der_expect(c, 0x30, &body, elem) || der_expect(c, 0x10, &body, elem);
+}
+
 typedef struct {
     mw_cur tbs;                   /* TBSCertificate element */
     mw_cur tbs_fields;            /* its contents up to (not including) the extensions */
@@ -230,7 +239,7 @@ static bool der_extensions(x509_der *d) {
  *     subjectUniqueID [2] IMPLICIT BIT STRING OPTIONAL,
  *     extensions [3] EXPLICIT Extensions OPTIONAL }                      RFC 5280 4.1 */
 static bool der_cert(const uint8_t *der, size_t len, x509_der *d) {
-    mw_cur in = mw_cur_make(der, len), cert, tbs, elem, body, params;
+    mw_cur in = mw_cur_make(der, len), cert, tbs, elem, params;
     memset(d, 0, sizeof *d);
     if (!der_expect(&in, 0x30, &cert, &elem) || !mw_cur_empty(&in)) return false;
     if (!der_expect(&cert, 0x30, &tbs, &d->tbs)) return false;
@@ -250,12 +259,12 @@ static bool der_cert(const uint8_t *der, size_t len, x509_der *d) {
     if (!der_expect(&tbs, 0x02, &d->serial, &elem) || !der_int_ok(&d->serial)) return false;
     mw_cur tbs_sig_oid;
     if (!der_algid(&tbs, &tbs_sig_oid, &params)) return false;
-    if (!der_expect(&tbs, 0x30, &body, &d->issuer)) return false;
+    if (!der_name(&tbs, &d->issuer)) return false;
     mw_cur validity;
     if (!der_expect(&tbs, 0x30, &validity, &elem) || !der_time(&validity, &d->not_before) ||
         !der_time(&validity, &d->not_after) || !mw_cur_empty(&validity))
         return false;
-    if (!der_expect(&tbs, 0x30, &body, &d->subject)) return false;
+    if (!der_name(&tbs, &d->subject)) return false;
     mw_cur spki;
     if (!der_expect(&tbs, 0x30, &spki, &d->spki) || !der_algid(&spki, &d->pk_oid, &d->pk_params) ||
         !der_expect(&spki, 0x03, &d->pk_bits, &elem) || !der_bits_ok(&d->pk_bits) ||
@@ -733,7 +742,8 @@ static bool spki_hash(const x509_der *d, uint8_t out[32]) {
     return true;
 }
 
-x509_info *x509_info_parse(const uint8_t *der, size_t len, an_stats *st) {
+/* sha: the SHA-256 of der when the caller has it already (the cache does), else NULL. */
+static x509_info *info_parse(const uint8_t *der, size_t len, const uint8_t *sha, an_stats *st) {
     x509_der d;
     X509_NAME *subj = NULL, *iss = NULL;
     ASN1_TIME *epoch = NULL;
@@ -747,7 +757,10 @@ x509_info *x509_info_parse(const uint8_t *der, size_t len, an_stats *st) {
     if (!e->der) goto fail;
     memcpy(e->der, der, len);
     e->der_len = len;
-    mw_sha256(der, len, e->sha256);
+    if (sha)
+        memcpy(e->sha256, sha, 32);
+    else
+        mw_sha256(der, len, e->sha256);
     if (!spki_hash(&d, e->spki_sha256)) goto fail;
     if (d.n_scts == 0 && d.n_poison == 0)
         mw_sha256(d.tbs.data, d.tbs.len, e->tbs_sha256); /* nothing to remove */
@@ -776,17 +789,21 @@ x509_info *x509_info_parse(const uint8_t *der, size_t len, an_stats *st) {
             SCT_set_source(sk_SCT_value(e->scts, i), SCT_SOURCE_X509V3_EXTENSION);
     }
     if (!build_json(e, &d, subj, iss)) goto fail;
+    if (iss != subj) X509_NAME_free(iss);
     X509_NAME_free(subj);
-    X509_NAME_free(iss);
     ASN1_TIME_free(epoch);
     return e;
 fail:
     st->an[AN_AN_x509_malformed]++;
+    if (iss != subj) X509_NAME_free(iss);
     X509_NAME_free(subj);
-    X509_NAME_free(iss);
     ASN1_TIME_free(epoch);
     x509_info_free(e);
     return NULL;
+}
+
+x509_info *x509_info_parse(const uint8_t *der, size_t len, an_stats *st) {
+    return info_parse(der, len, NULL, st);
 }
 
 X509 *x509_info_x509(x509_info *e) {
@@ -889,7 +906,7 @@ x509_info *x509_cache_get(x509_cache *c, const uint8_t *der, size_t len) {
         }
     }
     c->st->cert_cache_misses++;
-    x509_info *e = x509_info_parse(der, len, c->st);
+    x509_info *e = info_parse(der, len, sha, c->st);
     if (!e) return NULL;
     if (c->count >= c->capacity) evict_one(c);
     e->hnext = c->buckets[b];

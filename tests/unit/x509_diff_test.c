@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
+#include <stdarg.h>
 #include <stdlib.h>
 
 #include "mw_hash.h"
@@ -23,7 +24,9 @@
 
 static unsigned n_compared, n_both_reject, n_walk_stricter, n_walk_laxer;
 
-/* Compares one DER; returns 1 when both accepted it. */
+/* Compares one DER. Returns BOTH (both accepted it), NONE (both refused), WALK_REFUSES or
+ * OPENSSL_REFUSES. */
+enum { NONE = 0, BOTH = 1, WALK_REFUSES = 2, OPENSSL_REFUSES = 3 };
 /* With X509_DIFF_DUMP=PREFIX, each failing input is written to PREFIX-N.der to look at. */
 static void dump_case(const uint8_t *der, size_t len) {
     static int n;
@@ -39,6 +42,25 @@ static void dump_case(const uint8_t *der, size_t len) {
     }
 }
 
+/* With X509_DIFF_SEEDS=DIR, each generated certificate is written there (fuzz seeds). */
+static void save_seed(const uint8_t *der, size_t len, const char *label) {
+    const char *dir = getenv("X509_DIFF_SEEDS");
+    char fn[512];
+    size_t o;
+    if (!dir || len > 16384) return;
+    o = (size_t)snprintf(fn, sizeof fn, "%s/gen-", dir);
+    for (const char *c = label; *c && o + 5 < sizeof fn; c++) {
+        char ch = (*c >= 'A' && *c <= 'Z') ? (char)(*c - 'A' + 'a') : *c;
+        fn[o++] = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ? ch : '_';
+    }
+    memcpy(fn + o, ".der", 5);
+    FILE *fp = fopen(fn, "wb");
+    if (fp) {
+        fwrite(der, 1, len, fp);
+        fclose(fp);
+    }
+}
+
 static int compare_one(const uint8_t *der, size_t len, const char *label, bool must_accept) {
     an_stats s1, s2;
     memset(&s1, 0, sizeof s1);
@@ -46,6 +68,7 @@ static int compare_one(const uint8_t *der, size_t len, const char *label, bool m
     x509_info *ref = x509_ref_parse(der, len, &s1);
     x509_info *got = x509_info_parse(der, len, &s2);
     int both = 0;
+    if (must_accept) save_seed(der, len, label);
     if (ref && got) {
         const char *d = x509_ref_diff(got, ref);
         if (d) {
@@ -66,6 +89,7 @@ static int compare_one(const uint8_t *der, size_t len, const char *label, bool m
         n_both_reject++;
         CHECK_EQ_U(s2.an[AN_AN_x509_malformed], 1);
     } else if (ref) {
+        both = WALK_REFUSES;
         n_walk_stricter++;
         int canon = x509_ref_canonical(der, len);
         if (must_accept || canon == 1) {
@@ -74,6 +98,7 @@ static int compare_one(const uint8_t *der, size_t len, const char *label, bool m
         }
         CHECK(!must_accept && canon != 1);
     } else {
+        both = OPENSSL_REFUSES;
         n_walk_laxer++; /* OpenSSL refuses what the walk accepts: counted, reported */
         if (must_accept) fprintf(stderr, "%s: OpenSSL refuses it\n", label);
         CHECK(!must_accept);
@@ -214,6 +239,239 @@ static void mutate_sweep(const uint8_t *der, size_t len, const char *label) {
         compare_one(der, i, lab, false);
     }
     free(m);
+}
+
+/* ---- hand-made DER: encodings OpenSSL's API does not produce ---- */
+
+typedef struct {
+    uint8_t *p;
+    size_t n;
+} blob;
+
+static uint8_t arena[1 << 20];
+static size_t arena_used;
+
+static blob blob_new(size_t n) {
+    blob b = {arena + arena_used, n};
+    arena_used += n;
+    if (arena_used > sizeof arena) abort();
+    return b;
+}
+
+static blob hex(const char *h) {
+    blob b = blob_new(strlen(h) / 2);
+    for (size_t i = 0; i < b.n; i++) {
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = h[2 * i + (size_t)k];
+            v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        }
+        b.p[i] = (uint8_t)v;
+    }
+    return b;
+}
+
+static blob str(const char *s) {
+    blob b = blob_new(strlen(s));
+    memcpy(b.p, s, b.n);
+    return b;
+}
+
+/* Concatenation of n blobs. */
+static blob cat(int n, ...) {
+    va_list ap;
+    size_t total = 0;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++)
+        total += va_arg(ap, blob).n;
+    va_end(ap);
+    blob out = blob_new(total);
+    size_t o = 0;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        blob b = va_arg(ap, blob);
+        memcpy(out.p + o, b.p, b.n);
+        o += b.n;
+    }
+    va_end(ap);
+    return out;
+}
+
+/* A TLV; lenlen 0: minimal DER length, else the long form on lenlen octets (BER). */
+static blob tlv_l(uint8_t tag, blob c, int lenlen) {
+    int k = lenlen;
+    if (k == 0) k = c.n < 0x80 ? 0 : c.n < 0x100 ? 1 : c.n < 0x10000 ? 2 : 3;
+    blob b = blob_new(2 + (size_t)k + c.n);
+    b.p[0] = tag;
+    if (k == 0) {
+        b.p[1] = (uint8_t)c.n;
+    } else {
+        b.p[1] = (uint8_t)(0x80 | k);
+        for (int i = 0; i < k; i++)
+            b.p[2 + i] = (uint8_t)(c.n >> (8 * (k - 1 - i)));
+    }
+    memcpy(b.p + 2 + k, c.p, c.n);
+    b.n = 2 + (size_t)k + c.n;
+    return b;
+}
+static blob tlv(uint8_t tag, blob c) {
+    return tlv_l(tag, c, 0);
+}
+
+typedef struct {
+    blob version, serial, sigalg, issuer, validity, subject, spki, uids, exts, outer_sigalg;
+    int tbs_lenlen;
+} parts;
+
+static blob build(const parts *p) {
+    blob tbs = tlv_l(0x30,
+                     cat(9, p->version, p->serial, p->sigalg, p->issuer, p->validity, p->subject,
+                         p->spki, p->uids, p->exts),
+                     p->tbs_lenlen);
+    return tlv(0x30, cat(3, tbs, p->outer_sigalg, tlv(0x03, hex("000102030405060708"))));
+}
+
+static blob ext(const char *oid_hex, const char *crit_hex, blob value) {
+    return tlv(0x30, cat(3, tlv(0x06, hex(oid_hex)), hex(crit_hex), tlv(0x04, value)));
+}
+
+static void handmade(EVP_PKEY *ec, EVP_PKEY *rsa) {
+    uint8_t *spki_der = NULL, *rsa_der = NULL;
+    int spki_len = i2d_PUBKEY(ec, &spki_der), rsa_len = i2d_PUBKEY(rsa, &rsa_der);
+    blob spki = blob_new((size_t)spki_len), rsa_spki = blob_new((size_t)rsa_len);
+    memcpy(spki.p, spki_der, spki.n);
+    memcpy(rsa_spki.p, rsa_der, rsa_spki.n);
+    OPENSSL_free(spki_der);
+    OPENSSL_free(rsa_der);
+    blob none = {arena, 0};
+    blob name = tlv(0x30, tlv(0x31, tlv(0x30, cat(2, tlv(0x06, hex("550403")),
+                                                  tlv(0x0c, str("hand.example.test"))))));
+    blob ecdsa = tlv(0x30, tlv(0x06, hex("2a8648ce3d040302")));
+    blob san = ext("551d11", "", tlv(0x30, tlv(0x82, str("hand.example.test"))));
+    blob sct_list = tlv(0x04, hex("0000")); /* an empty SCT list: o2i refuses it */
+    blob scts = ext("2b06010401d679020402", "", sct_list);
+    blob v3 = tlv(0xa0, tlv(0x02, hex("02")));
+    parts base = {
+        .version = v3,
+        .serial = tlv(0x02, hex("00c0ffee")),
+        .sigalg = ecdsa,
+        .issuer = name,
+        .validity =
+            tlv(0x30, cat(2, tlv(0x17, str("231114221320Z")), tlv(0x18, str("20510101000000Z")))),
+        .subject = name,
+        .spki = spki,
+        .uids = none,
+        .exts = tlv(0xa3, tlv(0x30, san)),
+        .outer_sigalg = ecdsa,
+    };
+    static const char *const names[] = {"both refuse", "identical facts", "only the walk refuses",
+                                        "only OpenSSL refuses"};
+    struct {
+        const char *label;
+        int want;
+        parts p;
+    } cases[32];
+    int n = 0;
+#define CASE(lab, w, ...)                                                                          \
+    do {                                                                                           \
+        cases[n].label = lab;                                                                      \
+        cases[n].want = w;                                                                         \
+        cases[n].p = base;                                                                         \
+        __VA_ARGS__;                                                                               \
+        n++;                                                                                       \
+    } while (0)
+#define P cases[n].p
+    CASE("baseline", BOTH, (void)0);
+    CASE("v1 with extensions", BOTH, P.version = none);
+    CASE("version 1 explicit", BOTH, P.version = tlv(0xa0, tlv(0x02, hex("00"))));
+    CASE("version 4 (value 3)", BOTH, P.version = tlv(0xa0, tlv(0x02, hex("03"))));
+    CASE("version -1", BOTH, P.version = tlv(0xa0, tlv(0x02, hex("ff"))));
+    CASE("version 2^40", BOTH, P.version = tlv(0xa0, tlv(0x02, hex("010000000000"))));
+    CASE("issuer and subject unique IDs", BOTH,
+         P.uids = cat(2, tlv(0x81, hex("0001ff")), tlv(0x82, hex("0380"))));
+    CASE("unique ID with unused bits set", BOTH, P.uids = tlv(0x81, hex("03ff")));
+    CASE("empty extension list", BOTH, P.exts = tlv(0xa3, tlv(0x30, none)));
+    CASE("explicit critical FALSE, SCT list", BOTH,
+         P.exts = tlv(0xa3,
+                      tlv(0x30, cat(2, ext("551d11", "010100", tlv(0x30, tlv(0x82, str("a.test")))),
+                                    scts))));
+    CASE("critical 0x01, poison", BOTH,
+         P.exts = tlv(0xa3, tlv(0x30, cat(2, ext("2b06010401d679020403", "0101ff", hex("0500")),
+                                          ext("551d13", "010101", hex("3000"))))));
+    CASE("SPKI BIT STRING with unused bits set, SCT list", BOTH, {
+        blob k = cat(1, spki);
+        k.p[k.n - 1] |= 1;
+        k.p[spki.n - 66] = 1; /* unused-bits octet of the 65-octet point's BIT STRING */
+        P.spki = k;
+        P.exts = tlv(0xa3, tlv(0x30, cat(2, san, scts)));
+    });
+    CASE("EC point not on the curve", BOTH, {
+        blob k = cat(1, spki);
+        k.p[k.n - 1] ^= 1;
+        P.spki = k;
+    });
+    CASE("RSA key, AlgorithmIdentifier without NULL", BOTH,
+         P.spki = tlv(
+             0x30,
+             cat(2, tlv(0x30, tlv(0x06, hex("2a864886f70d010101"))),
+                 tlv(0x03, cat(2, hex("00"),
+                               tlv(0x30, cat(2, tlv(0x02, hex("00c5")), tlv(0x02, hex("03")))))))));
+    CASE("RSA key with a negative modulus", BOTH,
+         P.spki = tlv(
+             0x30,
+             cat(2, tlv(0x30, cat(2, tlv(0x06, hex("2a864886f70d010101")), hex("0500"))),
+                 tlv(0x03, cat(2, hex("00"),
+                               tlv(0x30, cat(2, tlv(0x02, hex("c5")), tlv(0x02, hex("03")))))))));
+    CASE("real RSA key", BOTH, P.spki = rsa_spki);
+    CASE("signature parameters INTEGER", BOTH,
+         P.sigalg = P.outer_sigalg =
+             tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x02, hex("05")))));
+    CASE("signature parameters [0] IMPLICIT", BOTH,
+         P.outer_sigalg =
+             tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x80, hex("05")))));
+    CASE("GeneralizedTime with fraction", BOTH,
+         P.validity = tlv(
+             0x30, cat(2, tlv(0x18, str("20230101000000.5Z")), tlv(0x17, str("491231235959Z")))));
+    CASE("UTCTime with offset", BOTH,
+         P.validity =
+             tlv(0x30, cat(2, tlv(0x17, str("2301010000+0100")), tlv(0x17, str("491231235959Z")))));
+    CASE("SAN without the DER sequence consumed", BOTH,
+         P.exts = tlv(
+             0xa3,
+             tlv(0x30, ext("551d11", "", cat(2, tlv(0x30, tlv(0x82, str("x.test"))), hex("00"))))));
+    CASE("Name tagged 0x10 (primitive SEQUENCE)", BOTH, {
+        blob nm = cat(1, name);
+        nm.p[0] = 0x10;
+        P.subject = nm;
+    });
+    /* BER that OpenSSL tolerates and the walk does not */
+    CASE("TBS length in long form, 3 octets", WALK_REFUSES, P.tbs_lenlen = 3);
+    CASE("serial length 0x81 0x04 (long form, fits short)", WALK_REFUSES,
+         P.serial = tlv_l(0x02, hex("00c0ffee"), 1));
+    CASE("extnValue as a constructed OCTET STRING", WALK_REFUSES,
+         P.exts = tlv(0xa3, tlv(0x30, tlv(0x30, cat(2, tlv(0x06, hex("551d0e")),
+                                                    tlv(0x24, tlv(0x04, hex("040101"))))))));
+    /* refused by both */
+    CASE("serial with a padding octet", NONE, P.serial = tlv(0x02, hex("0001")));
+    CASE("empty serial", NONE, P.serial = tlv(0x02, none));
+    CASE("critical of 2 octets", NONE,
+         P.exts = tlv(0xa3, tlv(0x30, ext("551d13", "01020000", hex("3000")))));
+    CASE("bytes after the extensions", NONE,
+         P.exts = cat(2, tlv(0xa3, tlv(0x30, san)), hex("0500")));
+    CASE("OID with a 0x80 octet", NONE, P.sigalg = tlv(0x30, tlv(0x06, hex("2a80"))));
+    CASE("Time of another type", NONE,
+         P.validity =
+             tlv(0x30, cat(2, tlv(0x13, str("231114221320Z")), tlv(0x17, str("491231235959Z")))));
+#undef P
+#undef CASE
+    for (int i = 0; i < n; i++) {
+        blob der = build(&cases[i].p);
+        int got = compare_one(der.p, der.n, cases[i].label, false);
+        if (got != cases[i].want)
+            fprintf(stderr, "hand-made \"%s\": %s, expected %s\n", cases[i].label, names[got],
+                    names[cases[i].want]);
+        CHECK_EQ_U(got, cases[i].want);
+    }
 }
 
 static void generated(void) {
@@ -490,6 +748,7 @@ static void generated(void) {
         X509_free(x);
         EVP_PKEY_free(ec);
     }
+    handmade(ca_key, rsa);
     EVP_PKEY_free(rsa);
 }
 
