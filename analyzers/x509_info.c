@@ -387,7 +387,8 @@ static char *name_str(const X509_NAME *n) {
         long len = BIO_get_mem_data(b, &p);
         out = malloc((size_t)len + 1);
         if (out) {
-            memcpy(out, p, (size_t)len);
+            if (len > 0) /* an empty name leaves the BIO without a buffer (p is NULL) */
+                memcpy(out, p, (size_t)len);
             out[len] = '\0';
         }
     }
