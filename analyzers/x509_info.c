@@ -84,31 +84,49 @@ static bool der_next_is(const mw_cur *c, uint8_t tag) {
 /* OBJECT IDENTIFIER contents as OpenSSL's c2i_ASN1_OBJECT accepts them: non-empty, the last
  * octet ends a subidentifier, no subidentifier starts with 0x80. */
 static bool der_oid_ok(const mw_cur *oid) {
-    if (oid->len == 0 || (oid->data[oid->len - 1] & 0x80)) return false;
-    for (size_t i = 0; i < oid->len; i++)
-        if (oid->data[i] == 0x80 && (i == 0 || !(oid->data[i - 1] & 0x80))) return false;
+    uint8_t b, prev = 0;
+    if (!mw_cur_peek_u8(oid, oid->len - 1, &b) || (b & 0x80)) return false; /* also: empty */
+    for (size_t i = 0; mw_cur_peek_u8(oid, i, &b); i++) {
+        if (b == 0x80 && !(prev & 0x80)) return false;
+        prev = b;
+    }
     return true;
+}
+
+/* Whether the first octet of c is want. */
+static bool first_is(const mw_cur *c, uint8_t want) {
+    uint8_t b;
+    return mw_cur_peek_u8(c, 0, &b) && b == want;
 }
 
 /* INTEGER contents: non-empty and minimal (X.690 8.3.2), as OpenSSL 3 requires. */
 static bool der_int_ok(const mw_cur *v) {
-    if (v->len == 0) return false;
-    if (v->len >= 2 && ((v->data[0] == 0x00 && !(v->data[1] & 0x80)) ||
-                        (v->data[0] == 0xff && (v->data[1] & 0x80))))
+    uint8_t b0, b1;
+    if (!mw_cur_peek_u8(v, 0, &b0)) return false;
+    if (mw_cur_peek_u8(v, 1, &b1) && ((b0 == 0x00 && !(b1 & 0x80)) || (b0 == 0xff && (b1 & 0x80))))
         return false;
     return true;
 }
 
+/* A non-negative INTEGER (contents already der_int_ok). */
+static bool der_int_positive(const mw_cur *v) {
+    uint8_t b0;
+    return mw_cur_peek_u8(v, 0, &b0) && !(b0 & 0x80);
+}
+
 /* BIT STRING contents: the unused-bits octet, at most 7 (OpenSSL's c2i_ASN1_BIT_STRING). */
 static bool der_bits_ok(const mw_cur *v) {
-    return v->len >= 1 && v->data[0] <= 7;
+    uint8_t pad;
+    return mw_cur_peek_u8(v, 0, &pad) && pad <= 7;
 }
 
 /* Whether OpenSSL writes this BIT STRING back unchanged: it clears the unused bits of the
  * last octet, and writes an empty string with 0 unused bits. */
 static bool der_bits_canonical(const mw_cur *v) {
-    if (v->len == 1) return v->data[0] == 0;
-    return (v->data[v->len - 1] & ~(0xffu << v->data[0]) & 0xff) == 0;
+    uint8_t pad, last;
+    if (!mw_cur_peek_u8(v, 0, &pad) || !mw_cur_peek_u8(v, v->len - 1, &last)) return false;
+    if (v->len == 1) return pad == 0;
+    return (last & ~(0xffu << pad) & 0xff) == 0;
 }
 
 static bool oid_is(const mw_cur *oid, const char *hex_der, size_t n) {
@@ -504,7 +522,7 @@ static char *serial_hex(const mw_cur *v) {
         return NULL;
     }
     memcpy(mag, v->data, n);
-    if (v->data[0] & 0x80) { /* negative: the magnitude is the two's complement */
+    if (mag[0] & 0x80) { /* negative: the magnitude is the two's complement */
         unsigned carry = 1;
         for (size_t i = n; i > 0; i--) {
             unsigned b = (unsigned)(uint8_t)~mag[i - 1] + carry;
@@ -529,7 +547,8 @@ static char *serial_hex(const mw_cur *v) {
 /* version_number as X509_get_version()+1 gives it (ASN1_INTEGER_get semantics). */
 static long version_of(const mw_cur *v) {
     if (v->len == 0) return 0;
-    if (v->len == 1 && v->data[0] < 0x80) return v->data[0];
+    uint8_t b;
+    if (v->len == 1 && mw_cur_peek_u8(v, 0, &b) && b < 0x80) return b;
     long r = -1;
     uint8_t tmp[2 + 8]; /* rare (negative, wide): OpenSSL decides, via a DER round trip */
     if (v->len <= 8) {
@@ -553,23 +572,23 @@ typedef struct {
 /* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }  RFC 8017 A.1.1
  * Fast path only for the strict DER shape; anything else goes to OpenSSL. */
 static bool pk_rsa(const x509_der *d, pk_facts *f) {
-    if (d->pk_params.len != 2 || d->pk_params.data[0] != 0x05 || d->pk_bits.data[0] != 0)
+    if (d->pk_params.len != 2 || !first_is(&d->pk_params, 0x05) || !first_is(&d->pk_bits, 0))
         return false;
-    mw_cur key = mw_cur_make(d->pk_bits.data + 1, d->pk_bits.len - 1), seq, elem, n, e;
-    if (!der_expect(&key, 0x30, &seq, &elem) || !mw_cur_empty(&key) ||
-        !der_expect(&seq, 0x02, &n, &elem) || !der_int_ok(&n) || (n.data[0] & 0x80) ||
-        !der_expect(&seq, 0x02, &e, &elem) || !der_int_ok(&e) || (e.data[0] & 0x80) ||
+    mw_cur key = d->pk_bits, seq, elem, n, e;
+    if (!mw_cur_skip(&key, 1) || !der_expect(&key, 0x30, &seq, &elem) || !mw_cur_empty(&key) ||
+        !der_expect(&seq, 0x02, &n, &elem) || !der_int_ok(&n) || !der_int_positive(&n) ||
+        !der_expect(&seq, 0x02, &e, &elem) || !der_int_ok(&e) || !der_int_positive(&e) ||
         !mw_cur_empty(&seq))
         return false;
-    size_t i = 0;
-    while (i < n.len && n.data[i] == 0)
-        i++;
-    if (i == n.len) return false; /* zero modulus: let OpenSSL say what it makes of it */
+    uint8_t b = 0; /* the modulus' bit length: skip zero octets, then count the top octet */
+    while (mw_cur_peek_u8(&n, 0, &b) && b == 0)
+        if (!mw_cur_skip(&n, 1)) break;
+    if (mw_cur_empty(&n)) return false; /* zero modulus: let OpenSSL say what it makes of it */
     int top = 0;
-    for (uint8_t b = n.data[i]; b; b >>= 1)
+    for (; b; b >>= 1)
         top++;
     f->type = "RSA";
-    f->bits = (int)(8 * (n.len - i - 1)) + top;
+    f->bits = (int)(8 * (n.len - 1)) + top;
     f->group[0] = '\0';
     return true;
 }
@@ -595,15 +614,16 @@ static void ec_groups_init(void) {
 }
 
 static bool pk_ec(const x509_der *d, pk_facts *f) {
-    mw_cur params = d->pk_params, oid, elem;
-    if (d->pk_bits.data[0] != 0 || !der_expect(&params, 0x06, &oid, &elem)) return false;
+    mw_cur params = d->pk_params, oid, elem, point = d->pk_bits;
+    if (!first_is(&d->pk_bits, 0) || !mw_cur_skip(&point, 1) ||
+        !der_expect(&params, 0x06, &oid, &elem))
+        return false;
     for (size_t i = 0; i < 3; i++) {
         if (!oid_is(&oid, ec_curves[i].oid, ec_curves[i].oid_len)) continue;
         pthread_once(&ec_once, ec_groups_init);
         if (!ec_groups[i]) return false;
         EC_POINT *pt = EC_POINT_new(ec_groups[i]);
-        bool on = pt && EC_POINT_oct2point(ec_groups[i], pt, d->pk_bits.data + 1,
-                                           d->pk_bits.len - 1, NULL);
+        bool on = pt && EC_POINT_oct2point(ec_groups[i], pt, point.data, point.len, NULL);
         EC_POINT_free(pt);
         if (!on) return false; /* OpenSSL decides (it will not decode it either) */
         f->type = "EC";
@@ -616,7 +636,7 @@ static bool pk_ec(const x509_der *d, pk_facts *f) {
 
 /* Ed25519/Ed448 (RFC 8410 3): no parameters, a raw key of fixed length. */
 static bool pk_ecx(const x509_der *d, pk_facts *f) {
-    if (d->pk_params.len != 0 || d->pk_bits.data[0] != 0) return false;
+    if (d->pk_params.len != 0 || !first_is(&d->pk_bits, 0)) return false;
     if (OID_IS(&d->pk_oid, OID_ED25519) && d->pk_bits.len - 1 == 32) {
         f->type = "ED25519";
         f->bits = 256; /* what OpenSSL 3's EVP_PKEY_get_bits says (ED25519_BITS) */
