@@ -828,7 +828,8 @@ x509_info *x509_info_parse(const uint8_t *der, size_t len, an_stats *st) {
 }
 
 X509 *x509_info_x509(x509_info *e) {
-    if (!e->x && e->der) {
+    if (!e->x_tried && e->der) {
+        e->x_tried = true;
         const unsigned char *p = e->der;
         e->x = d2i_X509(NULL, &p, (long)e->der_len);
         if (e->x && p != e->der + e->der_len) {

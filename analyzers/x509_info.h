@@ -21,7 +21,8 @@ typedef struct x509_info {
     uint8_t spki_sha256[32]; /* of the SubjectPublicKeyInfo DER */
     uint8_t *der;            /* a copy of the certificate, for x509_info_x509 */
     size_t der_len;
-    X509 *x; /* NULL until x509_info_x509 is called: d2i_X509 is expensive in OpenSSL 3 */
+    X509 *x;      /* NULL until x509_info_x509 is called: d2i_X509 is expensive in OpenSSL 3 */
+    bool x_tried; /* x509_info_x509 ran d2i_X509 once (x stays NULL if OpenSSL refused) */
     char *subject, *issuer; /* RFC 4514 strings */
     int64_t not_before, not_after;
     bool is_precert;      /* carries the CT poison extension */
