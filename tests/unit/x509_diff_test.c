@@ -444,6 +444,9 @@ static void handmade(EVP_PKEY *ec, EVP_PKEY *rsa) {
         nm.p[0] = 0x10;
         P.subject = nm;
     });
+    CASE("signature parameters of tag 0 (EOC) with contents", BOTH,
+         P.outer_sigalg =
+             tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x00, hex("0102")))));
     /* BER that OpenSSL tolerates and the walk does not */
     CASE("TBS length in long form, 3 octets", WALK_REFUSES, P.tbs_lenlen = 3);
     CASE("serial length 0x81 0x04 (long form, fits short)", WALK_REFUSES,
