@@ -370,10 +370,11 @@ static void handmade(EVP_PKEY *ec, EVP_PKEY *rsa) {
         const char *label;
         int want;
         parts p;
-    } cases[32];
+    } cases[64];
     int n = 0;
 #define CASE(lab, w, ...)                                                                          \
     do {                                                                                           \
+        if (n >= (int)(sizeof cases / sizeof cases[0])) abort();                                   \
         cases[n].label = lab;                                                                      \
         cases[n].want = w;                                                                         \
         cases[n].p = base;                                                                         \
@@ -447,6 +448,10 @@ static void handmade(EVP_PKEY *ec, EVP_PKEY *rsa) {
     CASE("signature parameters of tag 0 (EOC) with contents", BOTH,
          P.outer_sigalg =
              tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x00, hex("0102")))));
+    CASE("unique IDs with unused bits set, poison", BOTH, {
+        P.uids = cat(2, tlv(0x81, hex("03ff")), tlv(0x82, hex("05")));
+        P.exts = tlv(0xa3, tlv(0x30, ext("2b06010401d679020403", "0101ff", hex("0500"))));
+    });
     /* BER that OpenSSL tolerates and the walk does not */
     CASE("TBS length in long form, 3 octets", WALK_REFUSES, P.tbs_lenlen = 3);
     CASE("serial length 0x81 0x04 (long form, fits short)", WALK_REFUSES,
