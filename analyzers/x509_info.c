@@ -145,8 +145,8 @@ static bool oid_is(const mw_cur *oid, const char *hex_der, size_t n) {
 #define OID_ED25519 "\x2b\x65\x70"
 #define OID_ED448 "\x2b\x65\x71"
 
-/* A parameters value (ANY) as OpenSSL's decoder takes it: any class and tag (tag 0 with a
- * definite length too), with the checks it makes on the universal types it decodes, and
+/* A parameters value (ANY) as OpenSSL's decoder takes it: any class and tag (tag 0 too, unless
+ * empty), with the checks it makes on the universal types it decodes, and
  * SEQUENCE/SET or non-universal tags kept whole. Refused besides: constructed (BER) strings, and
  * BIT STRINGs with unused bits set (OpenSSL would write those back differently, so the bytes were
  * not DER). */
@@ -154,6 +154,8 @@ static bool der_any_ok(uint8_t tag, const mw_cur *body) {
     if (tag & 0xc0) return true; /* context, application, private: kept as they are */
     if (tag & 0x20) return tag == 0x30 || tag == 0x31;
     switch (tag) {
+    case 0x00:
+        return body->len > 0; /* 00 00 is an end-of-contents marker to OpenSSL, not a value */
     case 0x01:
         return body->len == 1;
     case 0x02:

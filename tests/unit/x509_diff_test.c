@@ -452,6 +452,8 @@ static void handmade(EVP_PKEY *ec, EVP_PKEY *rsa) {
         P.uids = cat(2, tlv(0x81, hex("03ff")), tlv(0x82, hex("05")));
         P.exts = tlv(0xa3, tlv(0x30, ext("2b06010401d679020403", "0101ff", hex("0500"))));
     });
+    CASE("signature parameters 00 00 (end-of-contents)", NONE,
+         P.sigalg = tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), hex("0000"))));
     /* BER that OpenSSL tolerates and the walk does not */
     CASE("TBS length in long form, 3 octets", WALK_REFUSES, P.tbs_lenlen = 3);
     CASE("serial length 0x81 0x04 (long form, fits short)", WALK_REFUSES,
