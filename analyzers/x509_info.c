@@ -156,6 +156,9 @@ static bool der_any_ok(uint8_t tag, const mw_cur *body) {
     switch (tag) {
     case 0x00:
         return body->len > 0; /* 00 00 is an end-of-contents marker to OpenSSL, not a value */
+    case 0x10:
+    case 0x11:
+        return false; /* SEQUENCE and SET must be constructed */
     case 0x01:
         return body->len == 1;
     case 0x02:

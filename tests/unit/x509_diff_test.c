@@ -454,6 +454,14 @@ static void handmade(EVP_PKEY *ec, EVP_PKEY *rsa) {
     });
     CASE("signature parameters 00 00 (end-of-contents)", NONE,
          P.sigalg = tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), hex("0000"))));
+    CASE("signature parameters: primitive SEQUENCE", NONE,
+         P.sigalg = tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x10, hex("00")))));
+    CASE("signature parameters: RELATIVE-OID, REAL, reserved tag 14", BOTH, {
+        P.sigalg = tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x0d, hex("01"))));
+        P.outer_sigalg = tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x09, none)));
+        P.spki = tlv(0x30, cat(2, tlv(0x30, cat(2, tlv(0x06, hex("2b6570")), tlv(0x0e, hex("aa")))),
+                               tlv(0x03, cat(2, hex("00"), blob_new(32)))));
+    });
     /* BER that OpenSSL tolerates and the walk does not */
     CASE("TBS length in long form, 3 octets", WALK_REFUSES, P.tbs_lenlen = 3);
     CASE("serial length 0x81 0x04 (long form, fits short)", WALK_REFUSES,
