@@ -35,10 +35,13 @@ struct x509_cache {
  *
  * The facts are read from the certificate's own bytes instead of d2i_X509, whose eager
  * decode of the public key through OpenSSL 3's provider decoders dominated the sensor's
- * time. The walk is DER-strict (definite, minimal lengths, low tag numbers, primitive
- * strings): OpenSSL also tolerates some BER there, which servers do not send; such a
- * certificate is counted as x509_malformed. The pieces with their own rules (names, times,
- * SANs, SCT lists, unusual keys) are still decoded by OpenSSL, one element at a time. */
+ * time. The pieces with their own rules (names, times, SANs, SCT lists, unusual keys) are
+ * still decoded by OpenSSL, one element at a time, so they accept what d2i_X509 accepts.
+ * The walk itself refuses some BER that OpenSSL tolerates and would write back differently
+ * (servers send DER): long-form lengths that fit a shorter form, indefinite lengths, high tag
+ * numbers, constructed strings, an Extensions list tagged 0x10, parameter BIT STRINGs with
+ * unused bits set. Such a certificate is counted as x509_malformed. tests/fuzz/fuzz_x509.c
+ * checks that nothing else differs. */
 
 /* One TLV: tag (low tag number form), then a minimal definite length (X.690 10.1).
  * *elem is the whole element, *body its contents. */

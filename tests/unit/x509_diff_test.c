@@ -462,6 +462,33 @@ static void handmade(EVP_PKEY *ec, EVP_PKEY *rsa) {
         P.spki = tlv(0x30, cat(2, tlv(0x30, cat(2, tlv(0x06, hex("2b6570")), tlv(0x0e, hex("aa")))),
                                tlv(0x03, cat(2, hex("00"), blob_new(32)))));
     });
+    CASE("EC point at infinity (00)", BOTH,
+         P.spki = tlv(0x30, cat(2,
+                                tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d0201")),
+                                              tlv(0x06, hex("2a8648ce3d030107")))),
+                                tlv(0x03, hex("0000")))));
+    CASE("EC compressed point, P-384 curve OID with a P-256 point", BOTH, {
+        blob k = cat(1, spki);
+        P.spki = tlv(0x30, cat(2,
+                               tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d0201")),
+                                             tlv(0x06, hex("2b81040022")))),
+                               tlv(0x03, cat(2, hex("0002"), (blob){k.p + k.n - 64, 32}))));
+    });
+    CASE("RSA key with exponent 0 and an even 20000-bit modulus", BOTH, {
+        blob m = blob_new(2501);
+        m.p[1] = 0x80; /* 00 80 00 .. 00: 20000 bits */
+        P.spki =
+            tlv(0x30, cat(2, tlv(0x30, cat(2, tlv(0x06, hex("2a864886f70d010101")), hex("0500"))),
+                          tlv(0x03, cat(2, hex("00"),
+                                        tlv(0x30, cat(2, tlv(0x02, m), tlv(0x02, hex("00"))))))));
+    });
+    CASE("RSA key with trailing bytes after RSAPublicKey", BOTH,
+         P.spki =
+             tlv(0x30,
+                 cat(2, tlv(0x30, cat(2, tlv(0x06, hex("2a864886f70d010101")), hex("0500"))),
+                     tlv(0x03, cat(3, hex("00"),
+                                   tlv(0x30, cat(2, tlv(0x02, hex("00c5")), tlv(0x02, hex("03")))),
+                                   hex("0000"))))));
     /* BER that OpenSSL tolerates and the walk does not */
     CASE("TBS length in long form, 3 octets", WALK_REFUSES, P.tbs_lenlen = 3);
     CASE("serial length 0x81 0x04 (long form, fits short)", WALK_REFUSES,
