@@ -47,7 +47,9 @@ static bool collect_names(X509 *x, ct_entry *e) {
 static ct_entry_result from_info(x509_info *xi, bool final_cert, bool precert, const ct_origin *o,
                                  const ct_watchlist *w, ct_entry *out) {
     memset(out, 0, sizeof *out);
-    if (!collect_names(xi->x, out)) goto nomem;
+    X509 *x = x509_info_x509(xi);
+    if (!x) return CT_ENTRY_BAD_DER;
+    if (!collect_names(x, out)) goto nomem;
     bool watched = false;
     for (uint32_t i = 0; i < out->n_names && !watched; i++)
         watched = ct_watch_match(w, out->names[i], strlen(out->names[i]));

@@ -258,6 +258,7 @@ typedef struct {
     const char *host; /* the name the certificate must cover: SNI, else the service's */
     char svc_key[300];
     const x509_info *leaf;
+    X509 *leaf_x; /* OpenSSL's view of the leaf, decoded for the checks that need it */
     mw_json je, jo; /* expected / observed being written */
 } judge;
 
@@ -534,16 +535,17 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx) {
 }
 
 static void icache_add(rule_engine *re, const x509_info *e) {
-    if (X509_check_ca(e->x) <= 0 || e->self_issued)
+    X509 *ex = x509_info_x509(e);
+    if (!ex || X509_check_ca(ex) <= 0 || e->self_issued)
         return; /* roots are anchors, not intermediates; leaves are not issuers */
     int n = sk_X509_num(re->icache);
     for (int i = 0; i < n; i++)
         if (memcmp(re->icache_sha[i], e->sha256, 32) == 0)
             return;
-    X509_up_ref(e->x);
+    X509_up_ref(ex);
     if (n < RE_ICACHE_MAX) {
-        if (sk_X509_push(re->icache, e->x) <= 0) {
-            X509_free(e->x);
+        if (sk_X509_push(re->icache, ex) <= 0) {
+            X509_free(ex);
             return;
         }
         memcpy(re->icache_sha[n], e->sha256, 32);
@@ -551,14 +553,14 @@ static void icache_add(rule_engine *re, const x509_info *e) {
     } else {
         size_t i = re->icache_next++ % RE_ICACHE_MAX;
         X509 *old = sk_X509_value(re->icache, (int)i);
-        sk_X509_set(re->icache, (int)i, e->x);
+        sk_X509_set(re->icache, (int)i, ex);
         X509_free(old);
         memcpy(re->icache_sha[i], e->sha256, 32);
     }
 }
 
 static X509 *find_issuer(const judge *jd, STACK_OF(X509) *pool) {
-    X509 *leaf = jd->leaf->x;
+    X509 *leaf = jd->leaf_x;
     for (int i = 0; i < sk_X509_num(pool); i++) {
         X509 *c = sk_X509_value(pool, i);
         if (c != leaf && X509_check_issued(c, leaf) == X509_V_OK)
@@ -616,7 +618,7 @@ static void verify_chain(judge *jd, cert_facts *cf, STACK_OF(X509) *pool) {
     cf->verify_ok = 0;
     cf->err = X509_V_ERR_UNSPECIFIED;
     cf->depth = 0;
-    if (!vc || !X509_STORE_CTX_init(vc, re->r.trust, jd->leaf->x, pool)) {
+    if (!vc || !X509_STORE_CTX_init(vc, re->r.trust, jd->leaf_x, pool)) {
         X509_STORE_CTX_free(vc);
         return;
     }
@@ -706,7 +708,7 @@ static void rule_dates(judge *jd) {
 }
 
 static void rule_name(judge *jd) {
-    if (!jd->host || rule_cert_covers(jd->leaf->x, jd->host))
+    if (!jd->host || rule_cert_covers(jd->leaf_x, jd->host))
         return;
     ev_begin(jd);
     mw_json_kstr(&jd->je, "name", jd->host);
@@ -872,7 +874,7 @@ static void rule_issuer(judge *jd, const cert_facts *cf) {
             break;
         case POL_ISSUER_CA_NAME:
             decidable = true;
-            if (name_has(X509_get_issuer_name(jd->leaf->x), is[i].text))
+            if (name_has(X509_get_issuer_name(jd->leaf_x), is[i].text))
                 return;
             for (int k = 0; k < na; k++)
                 if (name_has(X509_get_subject_name(above_at(cf, k)), is[i].text))
@@ -1035,7 +1037,7 @@ static void sct_one(judge *jd, SCT *sct, X509 *issuer, sct_tally *t, mw_json *li
     if (re->r.logs && sct_cached(re, sct, issuer, jd->leaf, now_ms, &s, &slot)) {
         re->st.sct_cache_hits++;
     } else {
-        s = rule_sct_validate(re->r.logs, sct, jd->leaf->x, issuer, now_ms);
+        s = rule_sct_validate(re->r.logs, sct, jd->leaf_x, issuer, now_ms);
         /* a signature verdict made at or after the SCT's time holds for any time */
         bool timeless = s == RULE_SCT_UNKNOWN_LOG ||
                         ((s == RULE_SCT_VALID || s == RULE_SCT_INVALID) &&
@@ -1201,7 +1203,7 @@ static void rule_issuance(judge *jd, const cert_facts *cf) {
     int64_t lifetimes[64];
     size_t nl = 0, samples = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!rule_cert_covers(sc[i].x, jd->host))
+        if (!sc[i].x || !rule_cert_covers(sc[i].x, jd->host))
             continue;
         samples++;
         hours[hour_of(sc[i].not_before)] = true;
@@ -1313,12 +1315,16 @@ void rule_judge(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client
     if (hs->nchain == 0 || !hs->chain[0])
         return; /* TLS 1.3 or resumption: the certificate is not on the wire */
     jd.leaf = hs->chain[0];
+    jd.leaf_x = x509_info_x509(jd.leaf);
+    if (!jd.leaf_x)
+        return; /* OpenSSL cannot decode what the walk accepted: nothing it could validate */
 
     /* untrusted pool: the presented chain, intermediates seen before, the store's CAs */
     STACK_OF(X509) *pool = sk_X509_new_null();
     STACK_OF(X509) *scas = store_known_cas(re->r.store);
     for (int i = 1; pool && i < hs->nchain; i++)
-        sk_X509_push(pool, hs->chain[i]->x);
+        if (x509_info_x509(hs->chain[i]))
+            sk_X509_push(pool, x509_info_x509(hs->chain[i]));
     for (int i = 0; pool && i < sk_X509_num(re->icache); i++)
         sk_X509_push(pool, sk_X509_value(re->icache, i));
     for (int i = 0; pool && scas && i < sk_X509_num(scas); i++)
@@ -1331,7 +1337,7 @@ void rule_judge(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client
     /* Self-signed by its own key, whatever its key usage says (OpenSSL reports a leaf without
      * keyCertSign as "unable to get local issuer", not as self-signed). */
     cf.self_signed = !cf.verify_ok && jd.leaf->self_issued &&
-                     X509_verify(jd.leaf->x, X509_get0_pubkey(jd.leaf->x)) == 1;
+                     X509_verify(jd.leaf_x, X509_get0_pubkey(jd.leaf_x)) == 1;
     ERR_clear_error();
 
     rule_known(&jd, &cf);

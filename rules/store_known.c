@@ -54,9 +54,11 @@ static bool add_der(store_known *s, const uint8_t *der, size_t len) {
     memcpy(c->tbs_sha256, e->tbs_sha256, 32);
     c->not_before = e->not_before;
     c->not_after = e->not_after;
-    c->x = e->x;
-    X509_up_ref(c->x);
-    c->is_ca = X509_check_ca(c->x) > 0;
+    /* NULL when OpenSSL cannot decode what the walk accepted: the hashes still match it */
+    c->x = x509_info_x509(e);
+    if (c->x)
+        X509_up_ref(c->x);
+    c->is_ca = c->x && X509_check_ca(c->x) > 0;
     x509_info_free(e);
     return true;
 }
