@@ -31,6 +31,7 @@
 #include "mw_hash.h"
 #include "out.h"
 #include "probe_sched.h"
+#include "probe_trace.h"
 
 #define MAX_SOURCES 16
 #define EVENT_MAX (4u << 20)
@@ -55,6 +56,7 @@ typedef struct {
     int nprobes;
     uint64_t probe_interval_us;
     unsigned probe_jitter;
+    const char *user; /* --user: drop to this user once capture and raw sockets are open */
     bool observer_given;
     const char *config;
     struct {
@@ -141,6 +143,9 @@ static void usage(FILE *fp) {
           "                         cert:HOST[:PORT][/STARTTLS] or trace:HOST:PORT[,PORT...]\n"
           "      --probe-interval S seconds between rounds of a probe (3600)\n"
           "      --probe-jitter PCT random spread of the interval, percent (10)\n"
+          "      --user NAME        live: once the interfaces and raw sockets are open, run as\n"
+          "                         NAME with no capabilities (files written later, such as\n"
+          "                         --state and reopened logs, must be writable by NAME)\n"
           "  -h, --help             this text\n"
           "      --version          version and linked library versions\n"
           "\npolicy (see rules/example-policy.yaml, rules/ALERTS.md):\n",
@@ -175,7 +180,7 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
 }
 
 static int parse_args(int argc, char **argv, opts *o) {
-    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_PROBE, O_PINT, O_PJIT, O_POLICY = 1100 };
+    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_PROBE, O_PINT, O_PJIT, O_USER, O_POLICY = 1100 };
     static const struct option base[] = {{"read", required_argument, NULL, 'r'},
                                        {"config", required_argument, NULL, 'c'},
                                        {"interface", required_argument, NULL, 'i'},
@@ -191,6 +196,7 @@ static int parse_args(int argc, char **argv, opts *o) {
                                        {"probe", required_argument, NULL, O_PROBE},
                                        {"probe-interval", required_argument, NULL, O_PINT},
                                        {"probe-jitter", required_argument, NULL, O_PJIT},
+                                       {"user", required_argument, NULL, O_USER},
                                        {"learn-flows", required_argument, NULL, O_LEARN},
                                        {"ttl-tolerance", required_argument, NULL, O_TTLTOL}};
     /* the policy flags come from pol_cli.c, so the file and the flags cannot drift apart */
@@ -269,6 +275,9 @@ static int parse_args(int argc, char **argv, opts *o) {
             if (!parse_u64(optarg, 86400 * 30, &v) || v == 0)
                 return fail_usage("--probe-interval wants seconds", optarg);
             o->probe_interval_us = v * 1000000u;
+            break;
+        case O_USER:
+            o->user = optarg;
             break;
         case O_PJIT:
             if (!parse_u64(optarg, 50, &v))
@@ -601,6 +610,13 @@ static int run_live(sensor *s, const opts *o) {
         pfd[i].fd = pcap_get_selectable_fd(s->srcs[i].p);
         pfd[i].events = POLLIN;
         pcap_setnonblock(s->srcs[i].p, 1, err);
+    }
+    if (o->user) {
+        /* Everything privileged is open now (pcap handles, the probes' raw sockets). */
+        if (trace_drop_privileges(o->user, err, sizeof err) != MW_OK) {
+            fprintf(stderr, "mitmwatch: --user %s: %s\n", o->user, err);
+            return 1;
+        }
     }
     s->next_stats_us = wall_us() + s->stats_interval_us;
     while (!g_stop) {

@@ -15,6 +15,8 @@ rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
 J1=$(awk -F'\t' '$1=="openssl_default_rsa" {print $2}' "$HERE/../data/jarm/expected.txt")
 J2=$(awk -F'\t' '$1=="openssl_tls12_two_ciphers" {print $2}' "$HERE/../data/jarm/expected.txt")
 PIDS=""
+fail=0 pass=0
+check() { if [ "$2" = "$3" ]; then pass=$((pass+1)); echo "ok   $1"; else fail=$((fail+1)); echo "FAIL $1: got '$2', want '$3'"; fi; }
 cleanup() { for p in $PIDS; do kill $p 2>/dev/null; done; }
 trap cleanup EXIT
 openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -out rsa.pem -days 30 -subj /CN=probe.lab.test 2>/dev/null
@@ -30,9 +32,11 @@ wait_port 19601; wait_port 19602; wait_port 19603; wait_port 19604
 "$MW" -i lo -f 'tcp port 9' --stats-interval 0 --probe-interval 3 --probe-jitter 0 \
     --probe jarm:127.0.0.1:19601 --probe "jarm:127.0.0.1:19602=$J2" --probe jarm:127.0.0.1:19699 \
     --probe cert:127.0.0.1:19603 --probe cert:127.0.0.1:19604 --known-certs store \
-    -o events.json 2>stderr.txt & MWP=$!
+    --user nobody -o events.json 2>stderr.txt & MWP=$!
 PIDS="$PIDS $MWP"
 sleep 1.5
+check "after start-up the sensor runs as nobody with no capabilities" \
+    "$(awk '/^Uid:/ {print $2} /^CapEff:/ {print $2}' /proc/$MWP/status | tr '\n' ' ')" "65534 0000000000000000 "
 kill $S1; wait $S1 2>/dev/null
 openssl s_server -www -quiet -accept 127.0.0.1:19601 -cert rsa.pem -key rsa.key -tls1_2 \
     -cipher ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA >/dev/null 2>&1 & PIDS="$PIDS $!"
@@ -40,8 +44,6 @@ wait_port 19601
 sleep 3
 kill -TERM $MWP; wait $MWP; rc=$?
 
-fail=0 pass=0
-check() { if [ "$2" = "$3" ]; then pass=$((pass+1)); echo "ok   $1"; else fail=$((fail+1)); echo "FAIL $1: got '$2', want '$3'"; fi; }
 check "exit code after SIGTERM" "$rc" 0
 check "19601: JARM per round (learn, then the new server)" \
     "$(jq -r 'select(.mitmwatch.probe.target=="127.0.0.1:19601") | .mitmwatch.probe.jarm' events.json | tr '\n' ' ')" "$J1 $J2 "
