@@ -930,8 +930,11 @@ static void tls_fail(pcert_result *r, SSL *ssl, int k) {
         else
             fail(r, PCERT_E_TLS, "TLS handshake failed: %s", why ? why : "OpenSSL error");
     } else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) {
+        /* A server that closes while our ClientHello is unread answers with RST instead of
+         * FIN, depending only on timing: both are the server hanging up. */
+        bool hangup = errno == 0 || errno == ECONNRESET || errno == EPIPE;
         fail(r, PCERT_E_TLS, "TLS handshake failed: the server closed the connection%s%s",
-             errno ? ": " : "", errno ? strerror(errno) : "");
+             hangup ? "" : ": ", hangup ? "" : strerror(errno));
     } else {
         fail(r, PCERT_E_TLS, "TLS handshake failed (SSL error %d)", e);
     }
