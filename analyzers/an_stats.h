@@ -6,7 +6,6 @@
 
 #define AN_ANOMALIES(X)                                                                            \
     X(tls_record_malformed)                                                                        \
-    X(tls_handshake_malformed)                                                                     \
     X(tls_client_hello_malformed)                                                                  \
     X(tls_server_hello_malformed)                                                                  \
     X(tls_certificate_malformed)                                                                   \

@@ -26,7 +26,7 @@ certificates on the wire, the server port). Then, per flow:
 Globally: no other mitmwatch.tls events; in the final mitmwatch.stats event handshakes ==
 the number of handshake flows, the anomaly counters of the edge cases
 (starttls_line_too_long, starttls_no_tls_after_upgrade) >= the number of such flows (>= 1),
-and tls_record_malformed == tls_handshake_malformed == 0 (the refused and plaintext flows
+and the tls_*_malformed counters == 0 (the refused and plaintext flows
 must not be parsed as broken TLS). --no-stats skips the stats checks.
 
 Prints every difference as expected vs got and a final "N passed, M failed" line (one item
@@ -117,7 +117,8 @@ def check_stats(item, events, flows):
         got = get(st, "anomalies." + name)
         if not isinstance(got, int) or isinstance(got, bool) or got < n:
             item.fail(f"stats.anomalies.{name}: expected >= {n} got {show(got)}")
-    for k in ("tls_record_malformed", "tls_handshake_malformed"):
+    for k in ("tls_record_malformed", "tls_client_hello_malformed",
+              "tls_server_hello_malformed", "tls_certificate_malformed"):
         item.eq("stats.anomalies." + k, 0, get(st, "anomalies." + k))
 
 

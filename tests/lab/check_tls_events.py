@@ -171,7 +171,8 @@ def check_stats(item, events, flows, refs):
             get(st, "client_hellos"))
     item.eq("stats.hello_retry_requests", sum(1 for f in flows if f["hello_retry_request"]),
             get(st, "hello_retry_requests"))
-    for k in ("tls_record_malformed", "tls_handshake_malformed"):
+    for k in ("tls_record_malformed", "tls_client_hello_malformed",
+              "tls_server_hello_malformed", "tls_certificate_malformed"):
         item.eq("stats.anomalies." + k, 0, get(st, "anomalies." + k))
 
 
