@@ -272,28 +272,12 @@ static void fetch_entries(ct_sync_ctx *x, const char *base, const ct_logkey *key
 }
 
 void ct_sync_rfc6962(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
-    char err[512], source[600];
+    char source[600];
     ct_logkey key;
     sth s;
-    memset(r, 0, sizeof *r);
-    snprintf(r->kind, sizeof r->kind, "rfc6962");
-    snprintf(r->url, sizeof r->url, "%s", log->url);
-    snprintf(source, sizeof source, "rfc6962:%s", log->url);
-    ct_source_state *ss = ct_store_source(x->store, "rfc6962", log->url, NULL);
-    if (!ss) {
-        ct_src_fail(r, CT_SRC_FAILED, "out of memory");
+    ct_source_state *ss = ct_src_begin(x, "rfc6962", log, r, source, sizeof source, &key);
+    if (!ss)
         return;
-    }
-    r->old_size = ss->tree_size;
-    if (ss->distrusted) {
-        ct_src_fail(r, CT_SRC_DISTRUSTED, "distrusted since an earlier sync: %s",
-                    ss->reason ? ss->reason : "inconsistent");
-        return;
-    }
-    if (!ct_logkey_load(log->pubkey, &key, err, sizeof err)) {
-        ct_src_fail(r, CT_SRC_FAILED, "%s", err);
-        return;
-    }
     if (ss->has_log_id && memcmp(ss->log_id, key.log_id, 32) != 0) {
         ct_src_fail(r, CT_SRC_FAILED, "the configured key is not the one this log was synced with");
         goto out;

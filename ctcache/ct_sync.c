@@ -58,3 +58,28 @@ json_t *ct_get_json(ct_sync_ctx *x, const char *url, const char *bearer, ct_src_
     }
     return j;
 }
+
+ct_source_state *ct_src_begin(ct_sync_ctx *x, const char *kind, const ct_log_cfg *log,
+                              ct_src_result *r, char *source, size_t srclen, ct_logkey *key) {
+    char err[512];
+    memset(r, 0, sizeof *r);
+    snprintf(r->kind, sizeof r->kind, "%s", kind);
+    snprintf(r->url, sizeof r->url, "%s", log->url);
+    snprintf(source, srclen, "%s:%s", kind, log->url);
+    ct_source_state *ss = ct_store_source(x->store, kind, log->url, NULL);
+    if (!ss) {
+        ct_src_fail(r, CT_SRC_FAILED, "out of memory");
+        return NULL;
+    }
+    r->old_size = ss->tree_size;
+    if (ss->distrusted) {
+        ct_src_fail(r, CT_SRC_DISTRUSTED, "distrusted since an earlier sync: %s",
+                    ss->reason ? ss->reason : "inconsistent");
+        return NULL;
+    }
+    if (!ct_logkey_load(log->pubkey, key, err, sizeof err)) {
+        ct_src_fail(r, CT_SRC_FAILED, "%s", err);
+        return NULL;
+    }
+    return ss;
+}

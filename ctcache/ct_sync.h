@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "ct_http.h"
+#include "ct_log.h"
 #include "ct_names.h"
 #include "ct_snapshot.h"
 #include "ct_stats.h"
@@ -91,5 +92,11 @@ struct json_t;
 struct json_t *ct_get_json(ct_sync_ctx *x, const char *url, const char *bearer, ct_src_result *r);
 void ct_src_fail(ct_src_result *r, ct_src_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The start every log source (RFC 6962, tiles) shares: fills r's kind and url and source
+ * ("kind:url"), finds the log's persisted state and loads its key. NULL, with r failed, when
+ * out of memory, when the log was distrusted by an earlier sync, or when the key does not load
+ * (*key is then not loaded). */
+ct_source_state *ct_src_begin(ct_sync_ctx *x, const char *kind, const ct_log_cfg *log,
+                              ct_src_result *r, char *source, size_t srclen, ct_logkey *key);
 
 #endif

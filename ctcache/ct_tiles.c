@@ -203,32 +203,16 @@ mw_rc ct_tile_leaf(mw_cur *c, ct_tsentry *te, mw_cur *ts_bytes) {
 }
 
 void ct_sync_tiles(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
-    char err[512], source[600], origin[512], url[2048], why[256];
+    char source[600], origin[512], url[2048], why[256];
     ct_logkey key;
     ct_checkpoint cp;
-    memset(r, 0, sizeof *r);
-    snprintf(r->kind, sizeof r->kind, "tiles");
-    snprintf(r->url, sizeof r->url, "%s", log->url);
-    snprintf(source, sizeof source, "tiles:%s", log->url);
+    ct_source_state *ss = ct_src_begin(x, "tiles", log, r, source, sizeof source, &key);
+    if (!ss)
+        return;
     if (log->origin)
         snprintf(origin, sizeof origin, "%s", log->origin);
     else
         default_origin(origin, sizeof origin, log->url);
-    ct_source_state *ss = ct_store_source(x->store, "tiles", log->url, NULL);
-    if (!ss) {
-        ct_src_fail(r, CT_SRC_FAILED, "out of memory");
-        return;
-    }
-    r->old_size = ss->tree_size;
-    if (ss->distrusted) {
-        ct_src_fail(r, CT_SRC_DISTRUSTED, "distrusted since an earlier sync: %s",
-                    ss->reason ? ss->reason : "inconsistent");
-        return;
-    }
-    if (!ct_logkey_load(log->pubkey, &key, err, sizeof err)) {
-        ct_src_fail(r, CT_SRC_FAILED, "%s", err);
-        return;
-    }
     staged stg = {0};
     ct_http_result hr;
     base_url(url, sizeof url, log->url, "checkpoint");
