@@ -122,6 +122,11 @@ def check_stats(item, events, flows):
         item.eq("stats.anomalies." + k, 0, get(st, "anomalies." + k))
 
 
+def conn_key(f):
+    """(client ip, client port, server ip, server port) of a lab flow or tshark stream."""
+    return (f["client_ip"], f["client_port"], f["server_ip"], f["server_port"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("events")
@@ -141,13 +146,17 @@ def main():
                  "is no test")
     forced = set(tshark.get("forced_tls_ports", []))
 
+    # Connections are keyed by their 4-tuple: the kernel may give two connections to
+    # different servers the same ephemeral client port.
     ref_by_port = {}
     for r in refs:
-        ref_by_port.setdefault(r["client_port"], []).append(r)
+        ref_by_port.setdefault(conn_key(r), []).append(r)
     tls_events = [e for e in events if get(e, "event.dataset") == "mitmwatch.tls"]
     ev_by_port = {}
     for e in tls_events:
-        ev_by_port.setdefault(get(e, "source.port"), []).append(e)
+        ev_by_port.setdefault((get(e, "source.ip"), get(e, "source.port"),
+                               get(e, "destination.ip"), get(e, "destination.port")),
+                              []).append(e)
 
     items = []
     for flow in flows:
@@ -160,8 +169,8 @@ def main():
                     f"{', ' + flow['edge'] if flow['edge'] else ''}"
                     f"{', tshark needed decode-as' if port in forced else ''})")
         items.append(item)
-        evs = [e for e in ev_by_port.get(port, []) if get(e, "source.ip") == flow["client_ip"]]
-        rs = ref_by_port.get(port, [])
+        evs = ev_by_port.get(conn_key(flow), [])
+        rs = ref_by_port.get(conn_key(flow), [])
         if not flow["handshake"]:
             if rs:
                 item.fail("LAB: tshark found a TLS handshake on a connection without one")
@@ -183,9 +192,9 @@ def main():
     items.append(glob)
     glob.eq("number of mitmwatch.tls events", sum(1 for f in flows if f["handshake"]),
             len(tls_events))
-    known = {f["client_port"] for f in flows}
-    for p in sorted(set(ev_by_port) - known, key=str):
-        glob.fail(f"mitmwatch.tls event for a connection not in the lab: source.port {p}")
+    known = {conn_key(f) for f in flows}
+    for k in sorted(set(ev_by_port) - known, key=str):
+        glob.fail(f"mitmwatch.tls event for a connection not in the lab: {k}")
     if not args.no_stats:
         check_stats(glob, events, flows)
 

@@ -176,6 +176,11 @@ def check_stats(item, events, flows, refs):
         item.eq("stats.anomalies." + k, 0, get(st, "anomalies." + k))
 
 
+def conn_key(f):
+    """(client ip, client port, server ip, server port) of a lab flow or tshark stream."""
+    return (f["client_ip"], f["client_port"], f["server_ip"], f["server_port"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("events")
@@ -192,13 +197,17 @@ def main():
     if not flows:
         sys.exit("check_tls_events: FLOWS has no flows; a test that cannot fail is no test")
 
+    # Connections are keyed by their 4-tuple: the kernel may give two connections to
+    # different servers the same ephemeral client port.
     ref_by_port = {}
     for r in refs:
-        ref_by_port.setdefault(r["client_port"], []).append(r)
+        ref_by_port.setdefault(conn_key(r), []).append(r)
     tls_events = [e for e in events if get(e, "event.dataset") == "mitmwatch.tls"]
     ev_by_port = {}
     for e in tls_events:
-        ev_by_port.setdefault(get(e, "source.port"), []).append(e)
+        ev_by_port.setdefault((get(e, "source.ip"), get(e, "source.port"),
+                               get(e, "destination.ip"), get(e, "destination.port")),
+                              []).append(e)
 
     items = []
     for flow in flows:
@@ -209,12 +218,12 @@ def main():
                     f"{', resumed' if flow['resumed'] else ''}"
                     f"{', HRR' if flow['hello_retry_request'] else ''})")
         items.append(item)
-        rs = ref_by_port.get(port, [])
+        rs = ref_by_port.get(conn_key(flow), [])
         if len(rs) != 1:
             item.fail(f"LAB: tshark has {len(rs)} streams from client port {port}")
             continue
         check_lab(item, flow, rs[0])
-        evs = [e for e in ev_by_port.get(port, []) if get(e, "source.ip") == flow["client_ip"]]
+        evs = ev_by_port.get(conn_key(flow), [])
         if len(evs) != 1:
             item.fail(f"mitmwatch.tls events with source {flow['client_ip']}:{port}: "
                       f"expected 1 got {len(evs)}")
@@ -225,9 +234,9 @@ def main():
     glob = Item("global")
     items.append(glob)
     glob.eq("number of mitmwatch.tls events", len(flows), len(tls_events))
-    known = {f["client_port"] for f in flows}
-    for p in sorted(set(ev_by_port) - known, key=str):
-        glob.fail(f"mitmwatch.tls event for a connection not in the lab: source.port {p}")
+    known = {conn_key(f) for f in flows}
+    for k in sorted(set(ev_by_port) - known, key=str):
+        glob.fail(f"mitmwatch.tls event for a connection not in the lab: {k}")
     if not args.no_stats:
         check_stats(glob, events, flows, refs)
 

@@ -91,9 +91,10 @@ def main():
                 "expect_anomaly": EDGE_ANOMALIES.get(p["edge"]),
             })
     flows.sort(key=lambda f: f["tcp_stream"])
-    ports = [f["client_port"] for f in flows]
-    if len(set(ports)) != len(ports):
-        sys.exit("starttls_flows: a client port was reused; flows would be ambiguous")
+    conns = [(f["client_ip"], f["client_port"], f["server_ip"], f["server_port"])
+             for f in flows]
+    if len(set(conns)) != len(conns):
+        sys.exit("starttls_flows: a connection 4-tuple was reused; flows would be ambiguous")
     with open(out, "w", encoding="ascii") as f:
         json.dump({"pcap": os.path.basename(pcap), "flows": flows}, f, indent=1)
         f.write("\n")

@@ -61,10 +61,11 @@ run_all "$1" "$2"
 if [ $# -eq 3 ]; then
     missing=$(/usr/bin/python3 - "$2" "$3" <<'PYEOF'
 import json, sys
-seen = {s["client_port"] for s in json.load(open(sys.argv[1]))["streams"] if s["ja3s"]}
+key = lambda f: (f["client_ip"], f["client_port"], f["server_ip"], f["server_port"])
+seen = {key(s) for s in json.load(open(sys.argv[1]))["streams"] if s["ja3s"]}
 flows = json.load(open(sys.argv[2]))["flows"]
-print(" ".join(str(f["client_port"]) for f in flows
-               if f["handshake"] and f["client_port"] not in seen))
+print(" ".join(sorted({str(f["client_port"]) for f in flows
+                       if f["handshake"] and key(f) not in seen})))
 PYEOF
 )
     if [ -n "$missing" ]; then
