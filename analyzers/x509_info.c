@@ -1,4 +1,5 @@
 #include "x509_info.h"
+#include "x509_name.h"
 
 #include <arpa/inet.h>
 #include <openssl/asn1.h>
@@ -402,25 +403,6 @@ static bool tbs_ct_hash(const x509_der *d, uint8_t out[32]) {
 
 /* ---- facts ---- */
 
-static char *name_str(const X509_NAME *n) {
-    BIO *b = BIO_new(BIO_s_mem());
-    char *out = NULL;
-    if (!b) return NULL;
-    /* RFC 2253/4514 order and escaping, but keep UTF-8 as is (no \XX escapes of non-ASCII). */
-    if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
-        char *p;
-        long len = BIO_get_mem_data(b, &p);
-        out = malloc((size_t)len + 1);
-        if (out) {
-            if (len > 0) /* an empty name leaves the BIO without a buffer (p is NULL) */
-                memcpy(out, p, (size_t)len);
-            out[len] = '\0';
-        }
-    }
-    BIO_free(b);
-    return out;
-}
-
 static X509_NAME *name_d2i(const mw_cur *elem) {
     const unsigned char *p = elem->data;
     X509_NAME *n = d2i_X509_NAME(NULL, &p, (long)elem->len);
@@ -445,47 +427,6 @@ static bool time_epoch(const mw_cur *elem, const ASN1_TIME *epoch, int64_t *out)
     if (epoch && ASN1_TIME_diff(&days, &secs, epoch, t)) *out = (int64_t)days * 86400 + secs;
     ASN1_TIME_free(t);
     return true;
-}
-
-static char *buf_to_str(mw_buf *b) {
-    char *s = malloc(b->len + 1);
-    if (s) {
-        if (b->len) memcpy(s, b->data, b->len);
-        s[b->len] = '\0';
-    }
-    mw_buf_free(b);
-    return s;
-}
-
-static void name_attrs(mw_json *j, const char *key, const X509_NAME *n) {
-    static const struct {
-        int nid;
-        const char *ecs;
-    } attrs[] = {{NID_commonName, "common_name"},
-                 {NID_organizationName, "organization"},
-                 {NID_organizationalUnitName, "organizational_unit"},
-                 {NID_countryName, "country"},
-                 {NID_stateOrProvinceName, "state_or_province"},
-                 {NID_localityName, "locality"}};
-    mw_json_kobj(j, key);
-    for (size_t a = 0; a < sizeof attrs / sizeof attrs[0]; a++) {
-        int idx = -1;
-        bool open = false;
-        while ((idx = X509_NAME_get_index_by_NID(n, attrs[a].nid, idx)) >= 0) {
-            const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, idx));
-            unsigned char *u = NULL;
-            int ulen = ASN1_STRING_to_UTF8(&u, s);
-            if (ulen < 0) continue;
-            if (!open) {
-                mw_json_karr(j, attrs[a].ecs);
-                open = true;
-            }
-            mw_json_str_n(j, (const char *)u, (size_t)ulen);
-            OPENSSL_free(u);
-        }
-        if (open) mw_json_arr_end(j);
-    }
-    mw_json_obj_end(j);
 }
 
 /* SANs as X509_get_ext_d2i gives them: none when the extension is absent or repeated, and
@@ -718,13 +659,13 @@ static bool build_json(x509_info *e, const x509_der *d, const X509_NAME *subj,
     mw_json_kstr(&j, "not_after", na);
     mw_json_obj_end(&j);
     bool ok = j.ok;
-    e->chain_json = buf_to_str(&b);
+    e->chain_json = x509_buf_to_str(&b);
 
     mw_buf_init(&b, 1 << 20);
     mw_json_init(&j, &b);
     sans(&j, d);
     ok = ok && j.ok;
-    e->sans_json = buf_to_str(&b);
+    e->sans_json = x509_buf_to_str(&b);
 
     mw_buf_init(&b, 1 << 20);
     mw_json_init(&j, &b);
@@ -735,8 +676,8 @@ static bool build_json(x509_info *e, const x509_der *d, const X509_NAME *subj,
     free(serial);
     mw_json_kstr(&j, "not_before", nb);
     mw_json_kstr(&j, "not_after", na);
-    name_attrs(&j, "subject", subj);
-    name_attrs(&j, "issuer", iss);
+    x509_name_json(&j, "subject", subj);
+    x509_name_json(&j, "issuer", iss);
     mw_json_key(&j, "alternative_names");
     mw_json_raw(&j, e->sans_json ? e->sans_json : "[]", e->sans_json ? strlen(e->sans_json) : 2);
     pk_facts pk;
@@ -750,7 +691,7 @@ static bool build_json(x509_info *e, const x509_der *d, const X509_NAME *subj,
     mw_json_kstr(&j, "signature_algorithm", signid != NID_undef ? OBJ_nid2ln(signid) : "unknown");
     mw_json_obj_end(&j);
     ok = ok && j.ok;
-    e->x509_json = buf_to_str(&b);
+    e->x509_json = x509_buf_to_str(&b);
     return ok && e->chain_json && e->x509_json && e->sans_json;
 }
 
@@ -797,8 +738,8 @@ static x509_info *info_parse(const uint8_t *der, size_t len, const uint8_t *sha,
     subj = name_d2i(&d.subject);
     iss = name_d2i(&d.issuer);
     if (!subj || !iss) goto fail;
-    e->subject = name_str(subj);
-    e->issuer = name_str(iss);
+    e->subject = x509_name_str(subj);
+    e->issuer = x509_name_str(iss);
     if (!e->subject || !e->issuer) goto fail;
     e->self_issued = X509_NAME_cmp(subj, iss) == 0;
     epoch = ASN1_TIME_set(NULL, 0);

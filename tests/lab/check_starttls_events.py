@@ -33,13 +33,14 @@ Prints every difference as expected vs got and a final "N passed, M failed" line
 per flow plus one for the global checks). Exit status 0 only if nothing failed.
 """
 import argparse
-import hashlib
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_tls_events import ABSENT, Item, get, load_events, show  # noqa: E402
+from check_tls_events import (ABSENT, Item, by_connection, check_fingerprints_and_chain,  # noqa: E402
+                              check_lab_fingerprints, conn_key, final_stats, get,
+                              load_events, report, show)
 
 STARTTLS_VALUES = {"xmpp", "smtp", "imap", "pop3", "ftp", "ldap", "postgres", "mysql"}
 NETWORK_PROTOCOLS = {"xmpp", "smtp", "imap", "pop3", "ftp", "ldap", "postgresql", "mysql"}
@@ -55,13 +56,8 @@ def check_lab(item, flow, ref):
     item.eq(pre + "certificates", flow["expect_chain_sha256"], ref["certificates_sha256"])
     item.eq(pre + "server_ip", flow["server_ip"], ref["server_ip"])
     item.eq(pre + "server_port", flow["server_port"], ref["server_port"])
-    for k in ("ja3", "ja3_full", "ja3s", "ja3s_full", "cipher"):
-        if not ref.get(k):
-            item.fail(f"{pre}tshark found no {k}")
-            return False
-    item.eq(pre + "md5(ja3_full)", ref["ja3"], hashlib.md5(ref["ja3_full"].encode()).hexdigest())
-    item.eq(pre + "md5(ja3s_full)", ref["ja3s"],
-            hashlib.md5(ref["ja3s_full"].encode()).hexdigest())
+    if not check_lab_fingerprints(item, ref, pre):
+        return False
     if flow["starttls"] is not None and flow["starttls"] not in STARTTLS_VALUES:
         item.fail(f"{pre}unknown starttls value {flow['starttls']!r}")
     if flow["network_protocol"] is not None and flow["network_protocol"] not in NETWORK_PROTOCOLS:
@@ -82,32 +78,13 @@ def check_event(item, flow, ref, ev):
     item.eq("tls.version_protocol", "tls", get(ev, "tls.version_protocol"))
     item.eq("tls.cipher", ref["cipher"], get(ev, "tls.cipher"))
     item.eq("tls.established", True, get(ev, "tls.established"))
-    item.eq("tls.client.ja3", ref["ja3"], get(ev, "tls.client.ja3"))
-    item.eq("tls.client.ja3_string", ref["ja3_full"], get(ev, "tls.client.ja3_string"))
-    item.eq("tls.server.ja3s", ref["ja3s"], get(ev, "tls.server.ja3s"))
-    item.eq("tls.server.ja3s_string", ref["ja3s_full"], get(ev, "tls.server.ja3s_string"))
-    item.eq("mitmwatch.tls.cert_visible", flow["cert_visible"],
-            get(ev, "mitmwatch.tls.cert_visible"))
-    chain = get(ev, "mitmwatch.tls.chain")
-    if not isinstance(chain, list):
-        item.fail(f"mitmwatch.tls.chain: expected a list got {show(chain)}")
-    else:
-        got = [get(c, "sha256") for c in chain]
-        item.eq("mitmwatch.tls.chain[*].sha256", flow["expect_chain_sha256"],
-                [g if g is not ABSENT else None for g in got])
-    exp = flow["expect_chain_sha256"]
-    item.eq("tls.server.hash.sha256", exp[0].upper() if exp else ABSENT,
-            get(ev, "tls.server.hash.sha256"))
+    check_fingerprints_and_chain(item, flow, ref, ev)
 
 
 def check_stats(item, events, flows):
-    stats = [e for e in events if get(e, "event.dataset") == "mitmwatch.stats"]
-    if not stats:
-        item.fail("no mitmwatch.stats event")
+    st = final_stats(item, events)
+    if st is None:
         return
-    if events[-1] is not stats[-1]:
-        item.fail("the last line is not the mitmwatch.stats event")
-    st = get(stats[-1], "mitmwatch.stats")
     item.eq("stats.handshakes", sum(1 for f in flows if f["handshake"]), get(st, "handshakes"))
     wanted = {}
     for f in flows:
@@ -117,14 +94,6 @@ def check_stats(item, events, flows):
         got = get(st, "anomalies." + name)
         if not isinstance(got, int) or isinstance(got, bool) or got < n:
             item.fail(f"stats.anomalies.{name}: expected >= {n} got {show(got)}")
-    for k in ("tls_record_malformed", "tls_client_hello_malformed",
-              "tls_server_hello_malformed", "tls_certificate_malformed"):
-        item.eq("stats.anomalies." + k, 0, get(st, "anomalies." + k))
-
-
-def conn_key(f):
-    """(client ip, client port, server ip, server port) of a lab flow or tshark stream."""
-    return (f["client_ip"], f["client_port"], f["server_ip"], f["server_port"])
 
 
 def main():
@@ -146,17 +115,8 @@ def main():
                  "is no test")
     forced = set(tshark.get("forced_tls_ports", []))
 
-    # Connections are keyed by their 4-tuple: the kernel may give two connections to
-    # different servers the same ephemeral client port.
-    ref_by_port = {}
-    for r in refs:
-        ref_by_port.setdefault(conn_key(r), []).append(r)
     tls_events = [e for e in events if get(e, "event.dataset") == "mitmwatch.tls"]
-    ev_by_port = {}
-    for e in tls_events:
-        ev_by_port.setdefault((get(e, "source.ip"), get(e, "source.port"),
-                               get(e, "destination.ip"), get(e, "destination.port")),
-                              []).append(e)
+    ref_by_port, ev_by_port = by_connection(refs, tls_events)
 
     items = []
     for flow in flows:
@@ -198,18 +158,7 @@ def main():
     if not args.no_stats:
         check_stats(glob, events, flows)
 
-    passed = failed = 0
-    for it in items:
-        if it.diffs:
-            failed += 1
-            print(f"FAIL {it.name}")
-            for d in it.diffs:
-                print(f"    {d}")
-        else:
-            passed += 1
-            print(f"ok   {it.name}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return report(items)
 
 
 if __name__ == "__main__":

@@ -109,14 +109,20 @@ def check_lab(item, flow, ref):
             ref["hello_retry_request"])
     item.eq(pre + "certificates", flow["expect_chain_sha256"], ref["certificates_sha256"])
     item.eq(pre + "server_port", flow["server_port"], ref["server_port"])
+    check_lab_fingerprints(item, ref, pre)
+
+
+def check_lab_fingerprints(item, ref, pre):
+    """tshark found every fingerprint, and each JA3/JA3S is the MD5 of its string (by
+    definition; holds tshark to it too). False when something is missing."""
     for k in ("ja3", "ja3_full", "ja3s", "ja3s_full", "cipher"):
         if not ref.get(k):
             item.fail(f"{pre}tshark found no {k}")
-            return
-    # JA3 is by definition the MD5 of the JA3 string; holds tshark to it too.
+            return False
     item.eq(pre + "md5(ja3_full)", ref["ja3"], hashlib.md5(ref["ja3_full"].encode()).hexdigest())
     item.eq(pre + "md5(ja3s_full)", ref["ja3s"],
             hashlib.md5(ref["ja3s_full"].encode()).hexdigest())
+    return True
 
 
 def check_event(item, flow, ref, ev):
@@ -136,6 +142,15 @@ def check_event(item, flow, ref, ev):
     item.eq("tls.next_protocol", opt(flow["expect_next_protocol"]),
             get(ev, "tls.next_protocol"))
     item.eq("tls.client.server_name", opt(flow["sni"]), get(ev, "tls.client.server_name"))
+    check_fingerprints_and_chain(item, flow, ref, ev)
+    sans = flow.get("leaf_alternative_names")
+    if sans is not None:
+        item.eq("tls.server.x509.alternative_names", sans if flow["cert_visible"] else ABSENT,
+                get(ev, "tls.server.x509.alternative_names"))
+
+
+def check_fingerprints_and_chain(item, flow, ref, ev):
+    """JA3/JA3S as tshark has them, and the chain as served (what a passive observer sees)."""
     item.eq("tls.client.ja3", ref["ja3"], get(ev, "tls.client.ja3"))
     item.eq("tls.client.ja3_string", ref["ja3_full"], get(ev, "tls.client.ja3_string"))
     item.eq("tls.server.ja3s", ref["ja3s"], get(ev, "tls.server.ja3s"))
@@ -152,28 +167,63 @@ def check_event(item, flow, ref, ev):
     chain_exp = flow["expect_chain_sha256"]
     item.eq("tls.server.hash.sha256", chain_exp[0].upper() if chain_exp else ABSENT,
             get(ev, "tls.server.hash.sha256"))
-    sans = flow.get("leaf_alternative_names")
-    if sans is not None:
-        item.eq("tls.server.x509.alternative_names", sans if flow["cert_visible"] else ABSENT,
-                get(ev, "tls.server.x509.alternative_names"))
 
 
 def check_stats(item, events, flows, refs):
-    stats = [e for e in events if get(e, "event.dataset") == "mitmwatch.stats"]
-    if not stats:
-        item.fail("no mitmwatch.stats event")
+    st = final_stats(item, events)
+    if st is None:
         return
-    if events[-1] is not stats[-1]:
-        item.fail("the last line is not the mitmwatch.stats event")
-    st = get(stats[-1], "mitmwatch.stats")
     item.eq("stats.handshakes", len(flows), get(st, "handshakes"))
     item.eq("stats.client_hellos", sum(len(r["client_hellos"]) for r in refs),
             get(st, "client_hellos"))
     item.eq("stats.hello_retry_requests", sum(1 for f in flows if f["hello_retry_request"]),
             get(st, "hello_retry_requests"))
+
+
+def final_stats(item, events):
+    """The final mitmwatch.stats event's counters (it must be the last line), None if absent.
+    Checks that no TLS message was counted as malformed: every lab flow is well-formed."""
+    stats = [e for e in events if get(e, "event.dataset") == "mitmwatch.stats"]
+    if not stats:
+        item.fail("no mitmwatch.stats event")
+        return None
+    if events[-1] is not stats[-1]:
+        item.fail("the last line is not the mitmwatch.stats event")
+    st = get(stats[-1], "mitmwatch.stats")
     for k in ("tls_record_malformed", "tls_client_hello_malformed",
               "tls_server_hello_malformed", "tls_certificate_malformed"):
         item.eq("stats.anomalies." + k, 0, get(st, "anomalies." + k))
+    return st
+
+
+def report(items):
+    """Prints each item (ok, or FAIL with its differences) and the totals; the exit status."""
+    passed = failed = 0
+    for it in items:
+        if it.diffs:
+            failed += 1
+            print(f"FAIL {it.name}")
+            for d in it.diffs:
+                print(f"    {d}")
+        else:
+            passed += 1
+            print(f"ok   {it.name}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def by_connection(refs, tls_events):
+    """tshark streams and mitmwatch.tls events, each indexed by their connection 4-tuple:
+    the kernel may give two connections to different servers the same client port."""
+    ref_by = {}
+    for r in refs:
+        ref_by.setdefault(conn_key(r), []).append(r)
+    ev_by = {}
+    for e in tls_events:
+        ev_by.setdefault((get(e, "source.ip"), get(e, "source.port"),
+                          get(e, "destination.ip"), get(e, "destination.port")),
+                         []).append(e)
+    return ref_by, ev_by
 
 
 def conn_key(f):
@@ -197,17 +247,8 @@ def main():
     if not flows:
         sys.exit("check_tls_events: FLOWS has no flows; a test that cannot fail is no test")
 
-    # Connections are keyed by their 4-tuple: the kernel may give two connections to
-    # different servers the same ephemeral client port.
-    ref_by_port = {}
-    for r in refs:
-        ref_by_port.setdefault(conn_key(r), []).append(r)
     tls_events = [e for e in events if get(e, "event.dataset") == "mitmwatch.tls"]
-    ev_by_port = {}
-    for e in tls_events:
-        ev_by_port.setdefault((get(e, "source.ip"), get(e, "source.port"),
-                               get(e, "destination.ip"), get(e, "destination.port")),
-                              []).append(e)
+    ref_by_port, ev_by_port = by_connection(refs, tls_events)
 
     items = []
     for flow in flows:
@@ -240,18 +281,7 @@ def main():
     if not args.no_stats:
         check_stats(glob, events, flows, refs)
 
-    passed = failed = 0
-    for it in items:
-        if it.diffs:
-            failed += 1
-            print(f"FAIL {it.name}")
-            for d in it.diffs:
-                print(f"    {d}")
-        else:
-            passed += 1
-            print(f"ok   {it.name}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return report(items)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,31 @@ def alternative_names(pem):
     return names
 
 
+def match_plan(plan, captured, who):
+    """(server key, planned row, captured SYN) per connection: the n-th SYN to a server
+    address is the n-th planned connection to it; the counts must agree exactly."""
+    by_server = {}
+    for c in captured:
+        by_server.setdefault((c[3], c[4]), []).append(c)
+    planned = {}
+    for p in plan:
+        planned.setdefault((p["server_ip"], p["server_port"]), []).append(p)
+    if sorted(by_server) != sorted(planned) or any(
+            len(by_server[k]) != len(planned[k]) for k in planned):
+        sys.exit(f"{who}: capture has connections "
+                 f"{ {k: len(v) for k, v in by_server.items()} } but the plan has "
+                 f"{ {k: len(v) for k, v in planned.items()} }")
+    return [(key, p, c) for key, plist in planned.items() for p, c in zip(plist, by_server[key])]
+
+
+def check_unique(flows, who):
+    """Exits when two flows share a connection 4-tuple: they could not be told apart."""
+    conns = [(f["client_ip"], f["client_port"], f["server_ip"], f["server_port"])
+             for f in flows]
+    if len(set(conns)) != len(conns):
+        sys.exit(f"{who}: a connection 4-tuple was reused; flows would be ambiguous")
+
+
 def read_lines(path):
     with open(path, encoding="ascii") as f:
         return [ln.strip() for ln in f if ln.strip()]
@@ -81,57 +106,41 @@ def main():
     plan = read_plan(plan_path)
     captured = syns(pcap)
 
-    by_server = {}
-    for c in captured:
-        by_server.setdefault((c[3], c[4]), []).append(c)
-    planned = {}
-    for p in plan:
-        planned.setdefault((p["server_ip"], p["server_port"]), []).append(p)
-    if sorted(by_server) != sorted(planned) or any(
-            len(by_server[k]) != len(planned[k]) for k in planned):
-        sys.exit(f"lab_flows: capture has connections "
-                 f"{ {k: len(v) for k, v in by_server.items()} } but the plan has "
-                 f"{ {k: len(v) for k, v in planned.items()} }")
-
     flows = []
-    for key, plist in planned.items():
-        for p, c in zip(plist, by_server[key]):
-            visible = p["version"] == "1.2" and not p["resumed"]
-            chain = read_lines(os.path.join(pki, p["cert"] + ".chain.sha256"))
-            flow = {
-                "id": p["id"],
-                "client_tool": p["client_tool"],
-                "tcp_stream": c[0],
-                "client_ip": c[1],
-                "client_port": c[2],
-                "server_ip": c[3],
-                "server_port": c[4],
-                "server": "nginx" if c[4] in NGINX_PORTS else "openssl s_server",
-                "cert": p["cert"],
-                "version": p["version"],
-                "sni": p["sni"],
-                "alpn_offered": p["alpn_offered"].split(",") if p["alpn_offered"] else [],
-                "alpn_selected": p["alpn_selected"],
-                # In TLS 1.3 the server's ALPN choice travels in the encrypted
-                # EncryptedExtensions, so a passive sensor cannot know it.
-                "expect_next_protocol": p["alpn_selected"] if p["version"] == "1.2" else None,
-                "resumed": p["resumed"],
-                "hello_retry_request": p["hrr"],
-                # The chain the server is configured with, whether or not it is on the wire.
-                "served_chain_sha256": chain,
-                # What a passive observer sees: the Certificate message only in a full
-                # TLS 1.2 handshake (TLS 1.3 encrypts it; resumptions skip it).
-                "cert_visible": visible,
-                "expect_chain_sha256": chain if visible else [],
-                "leaf_alternative_names": alternative_names(
-                    os.path.join(pki, p["cert"] + ".pem")),
-            }
-            flows.append(flow)
+    for _, p, c in match_plan(plan, captured, "lab_flows"):
+        visible = p["version"] == "1.2" and not p["resumed"]
+        chain = read_lines(os.path.join(pki, p["cert"] + ".chain.sha256"))
+        flow = {
+            "id": p["id"],
+            "client_tool": p["client_tool"],
+            "tcp_stream": c[0],
+            "client_ip": c[1],
+            "client_port": c[2],
+            "server_ip": c[3],
+            "server_port": c[4],
+            "server": "nginx" if c[4] in NGINX_PORTS else "openssl s_server",
+            "cert": p["cert"],
+            "version": p["version"],
+            "sni": p["sni"],
+            "alpn_offered": p["alpn_offered"].split(",") if p["alpn_offered"] else [],
+            "alpn_selected": p["alpn_selected"],
+            # In TLS 1.3 the server's ALPN choice travels in the encrypted
+            # EncryptedExtensions, so a passive sensor cannot know it.
+            "expect_next_protocol": p["alpn_selected"] if p["version"] == "1.2" else None,
+            "resumed": p["resumed"],
+            "hello_retry_request": p["hrr"],
+            # The chain the server is configured with, whether or not it is on the wire.
+            "served_chain_sha256": chain,
+            # What a passive observer sees: the Certificate message only in a full
+            # TLS 1.2 handshake (TLS 1.3 encrypts it; resumptions skip it).
+            "cert_visible": visible,
+            "expect_chain_sha256": chain if visible else [],
+            "leaf_alternative_names": alternative_names(
+                os.path.join(pki, p["cert"] + ".pem")),
+        }
+        flows.append(flow)
     flows.sort(key=lambda f: f["tcp_stream"])
-    conns = [(f["client_ip"], f["client_port"], f["server_ip"], f["server_port"])
-             for f in flows]
-    if len(set(conns)) != len(conns):
-        sys.exit("lab_flows: a connection 4-tuple was reused; flows would be ambiguous")
+    check_unique(flows, "lab_flows")
     with open(out, "w", encoding="ascii") as f:
         json.dump({"pcap": os.path.basename(pcap), "flows": flows}, f, indent=1)
         f.write("\n")

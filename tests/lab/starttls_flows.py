@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from lab_flows import read_lines, syns
+from lab_flows import check_unique, match_plan, read_lines, syns
 
 COLUMNS = ["id", "client_tool", "server_ip", "server_port", "starttls", "network_protocol",
            "cert", "version", "handshake", "edge"]
@@ -52,49 +52,33 @@ def main():
     plan = read_plan(plan_path)
     captured = syns(pcap)
 
-    by_server = {}
-    for c in captured:
-        by_server.setdefault((c[3], c[4]), []).append(c)
-    planned = {}
-    for p in plan:
-        planned.setdefault((p["server_ip"], p["server_port"]), []).append(p)
-    if sorted(by_server) != sorted(planned) or any(
-            len(by_server[k]) != len(planned[k]) for k in planned):
-        sys.exit(f"starttls_flows: capture has connections "
-                 f"{ {k: len(v) for k, v in by_server.items()} } but the plan has "
-                 f"{ {k: len(v) for k, v in planned.items()} }")
-
     flows = []
-    for key, plist in planned.items():
-        for p, c in zip(plist, by_server[key]):
-            hs = p["handshake"]
-            served = read_lines(os.path.join(pki, p["cert"] + ".chain.sha256")) if hs else []
-            visible = hs and p["version"] == "1.2"
-            flows.append({
-                "id": p["id"],
-                "client_tool": p["client_tool"],
-                "tcp_stream": c[0],
-                "client_ip": c[1],
-                "client_port": c[2],
-                "server_ip": c[3],
-                "server_port": c[4],
-                "server": SERVERS.get(key, "starttls_edge.py"),
-                "handshake": hs,
-                "starttls": p["starttls"] if hs else None,
-                "network_protocol": p["network_protocol"],
-                "cert": p["cert"],
-                "version": p["version"],
-                "served_chain_sha256": served,
-                "cert_visible": visible,
-                "expect_chain_sha256": served if visible else [],
-                "edge": p["edge"],
-                "expect_anomaly": EDGE_ANOMALIES.get(p["edge"]),
-            })
+    for key, p, c in match_plan(plan, captured, "starttls_flows"):
+        hs = p["handshake"]
+        served = read_lines(os.path.join(pki, p["cert"] + ".chain.sha256")) if hs else []
+        visible = hs and p["version"] == "1.2"
+        flows.append({
+            "id": p["id"],
+            "client_tool": p["client_tool"],
+            "tcp_stream": c[0],
+            "client_ip": c[1],
+            "client_port": c[2],
+            "server_ip": c[3],
+            "server_port": c[4],
+            "server": SERVERS.get(key, "starttls_edge.py"),
+            "handshake": hs,
+            "starttls": p["starttls"] if hs else None,
+            "network_protocol": p["network_protocol"],
+            "cert": p["cert"],
+            "version": p["version"],
+            "served_chain_sha256": served,
+            "cert_visible": visible,
+            "expect_chain_sha256": served if visible else [],
+            "edge": p["edge"],
+            "expect_anomaly": EDGE_ANOMALIES.get(p["edge"]),
+        })
     flows.sort(key=lambda f: f["tcp_stream"])
-    conns = [(f["client_ip"], f["client_port"], f["server_ip"], f["server_port"])
-             for f in flows]
-    if len(set(conns)) != len(conns):
-        sys.exit("starttls_flows: a connection 4-tuple was reused; flows would be ambiguous")
+    check_unique(flows, "starttls_flows")
     with open(out, "w", encoding="ascii") as f:
         json.dump({"pcap": os.path.basename(pcap), "flows": flows}, f, indent=1)
         f.write("\n")

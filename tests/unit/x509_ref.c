@@ -2,6 +2,7 @@
  * (d2i_X509, then the facts through OpenSSL's accessors), kept as the oracle for
  * x509_diff_test and fuzz_x509. Returns an x509_info freed by x509_info_free. */
 #include "x509_ref.h"
+#include "x509_name.h"
 
 #include <arpa/inet.h>
 #include <openssl/asn1.h>
@@ -17,25 +18,6 @@
 #include "mw_hash.h"
 #include "mw_json.h"
 
-static char *ref_name_str(const X509_NAME *n) {
-    BIO *b = BIO_new(BIO_s_mem());
-    char *out = NULL;
-    if (!b) return NULL;
-    /* RFC 2253/4514 order and escaping, but keep UTF-8 as is (no \XX escapes of non-ASCII). */
-    if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
-        char *p;
-        long len = BIO_get_mem_data(b, &p);
-        out = malloc((size_t)len + 1);
-        if (out) {
-            if (len > 0) /* an empty name leaves the BIO without a buffer (p is NULL) */
-                memcpy(out, p, (size_t)len);
-            out[len] = '\0';
-        }
-    }
-    BIO_free(b);
-    return out;
-}
-
 static int64_t asn1_time_epoch(const ASN1_TIME *t) {
     int days = 0, secs = 0;
     ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
@@ -45,16 +27,6 @@ static int64_t asn1_time_epoch(const ASN1_TIME *t) {
     }
     ASN1_TIME_free(epoch);
     return (int64_t)days * 86400 + secs;
-}
-
-static char *buf_to_str(mw_buf *b) {
-    char *s = malloc(b->len + 1);
-    if (s) {
-        if (b->len) memcpy(s, b->data, b->len);
-        s[b->len] = '\0';
-    }
-    mw_buf_free(b);
-    return s;
 }
 
 /* TBS as CT defines it for matching a precertificate to its final certificate (RFC 6962
@@ -117,37 +89,6 @@ static bool tbs_hash(X509 *x, const uint8_t *orig, size_t orig_len, uint8_t out[
     return true;
 }
 
-static void name_attrs(mw_json *j, const char *key, const X509_NAME *n) {
-    static const struct {
-        int nid;
-        const char *ecs;
-    } attrs[] = {{NID_commonName, "common_name"},
-                 {NID_organizationName, "organization"},
-                 {NID_organizationalUnitName, "organizational_unit"},
-                 {NID_countryName, "country"},
-                 {NID_stateOrProvinceName, "state_or_province"},
-                 {NID_localityName, "locality"}};
-    mw_json_kobj(j, key);
-    for (size_t a = 0; a < sizeof attrs / sizeof attrs[0]; a++) {
-        int idx = -1;
-        bool open = false;
-        while ((idx = X509_NAME_get_index_by_NID(n, attrs[a].nid, idx)) >= 0) {
-            const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, idx));
-            unsigned char *u = NULL;
-            int ulen = ASN1_STRING_to_UTF8(&u, s);
-            if (ulen < 0) continue;
-            if (!open) {
-                mw_json_karr(j, attrs[a].ecs);
-                open = true;
-            }
-            mw_json_str_n(j, (const char *)u, (size_t)ulen);
-            OPENSSL_free(u);
-        }
-        if (open) mw_json_arr_end(j);
-    }
-    mw_json_obj_end(j);
-}
-
 static void sans(mw_json *j, X509 *x) {
     GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
     mw_json_arr_begin(j);
@@ -193,13 +134,13 @@ static bool build_json(x509_info *e, an_stats *st) {
     mw_json_kstr(&j, "not_after", na);
     mw_json_obj_end(&j);
     bool ok = j.ok;
-    e->chain_json = buf_to_str(&b);
+    e->chain_json = x509_buf_to_str(&b);
 
     mw_buf_init(&b, 1 << 20);
     mw_json_init(&j, &b);
     sans(&j, x);
     ok = ok && j.ok;
-    e->sans_json = buf_to_str(&b);
+    e->sans_json = x509_buf_to_str(&b);
 
     mw_buf_init(&b, 1 << 20);
     mw_json_init(&j, &b);
@@ -212,8 +153,8 @@ static bool build_json(x509_info *e, an_stats *st) {
     BN_free(bn);
     mw_json_kstr(&j, "not_before", nb);
     mw_json_kstr(&j, "not_after", na);
-    name_attrs(&j, "subject", X509_get_subject_name(x));
-    name_attrs(&j, "issuer", X509_get_issuer_name(x));
+    x509_name_json(&j, "subject", X509_get_subject_name(x));
+    x509_name_json(&j, "issuer", X509_get_issuer_name(x));
     mw_json_key(&j, "alternative_names");
     mw_json_raw(&j, e->sans_json ? e->sans_json : "[]", e->sans_json ? strlen(e->sans_json) : 2);
     EVP_PKEY *pk = X509_get0_pubkey(x);
@@ -229,7 +170,7 @@ static bool build_json(x509_info *e, an_stats *st) {
     mw_json_kstr(&j, "signature_algorithm", signid != NID_undef ? OBJ_nid2ln(signid) : "unknown");
     mw_json_obj_end(&j);
     ok = ok && j.ok;
-    e->x509_json = buf_to_str(&b);
+    e->x509_json = x509_buf_to_str(&b);
     (void)st;
     return ok && e->chain_json && e->x509_json && e->sans_json;
 }
@@ -258,8 +199,8 @@ x509_info *x509_ref_parse(const uint8_t *der, size_t len, an_stats *st) {
     if (spki_len > 0) mw_sha256(spki, (size_t)spki_len, e->spki_sha256);
     OPENSSL_free(spki);
     if (!tbs_hash(x, der, len, e->tbs_sha256)) goto fail;
-    e->subject = ref_name_str(X509_get_subject_name(x));
-    e->issuer = ref_name_str(X509_get_issuer_name(x));
+    e->subject = x509_name_str(X509_get_subject_name(x));
+    e->issuer = x509_name_str(X509_get_issuer_name(x));
     if (!e->subject || !e->issuer) goto fail;
     e->self_issued = X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
     e->not_before = asn1_time_epoch(X509_get0_notBefore(x));

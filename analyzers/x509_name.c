@@ -1,0 +1,65 @@
+#include "x509_name.h"
+
+#include <openssl/bio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *x509_name_str(const X509_NAME *n) {
+    BIO *b = BIO_new(BIO_s_mem());
+    char *out = NULL;
+    if (!b) return NULL;
+    /* RFC 2253/4514 order and escaping, but keep UTF-8 as is (no \XX escapes of non-ASCII). */
+    if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        char *p;
+        long len = BIO_get_mem_data(b, &p);
+        out = malloc((size_t)len + 1);
+        if (out) {
+            if (len > 0) /* an empty name leaves the BIO without a buffer (p is NULL) */
+                memcpy(out, p, (size_t)len);
+            out[len] = '\0';
+        }
+    }
+    BIO_free(b);
+    return out;
+}
+
+void x509_name_json(mw_json *j, const char *key, const X509_NAME *n) {
+    static const struct {
+        int nid;
+        const char *ecs;
+    } attrs[] = {{NID_commonName, "common_name"},
+                 {NID_organizationName, "organization"},
+                 {NID_organizationalUnitName, "organizational_unit"},
+                 {NID_countryName, "country"},
+                 {NID_stateOrProvinceName, "state_or_province"},
+                 {NID_localityName, "locality"}};
+    mw_json_kobj(j, key);
+    for (size_t a = 0; a < sizeof attrs / sizeof attrs[0]; a++) {
+        int idx = -1;
+        bool open = false;
+        while ((idx = X509_NAME_get_index_by_NID(n, attrs[a].nid, idx)) >= 0) {
+            const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, idx));
+            unsigned char *u = NULL;
+            int ulen = ASN1_STRING_to_UTF8(&u, s);
+            if (ulen < 0) continue;
+            if (!open) {
+                mw_json_karr(j, attrs[a].ecs);
+                open = true;
+            }
+            mw_json_str_n(j, (const char *)u, (size_t)ulen);
+            OPENSSL_free(u);
+        }
+        if (open) mw_json_arr_end(j);
+    }
+    mw_json_obj_end(j);
+}
+
+char *x509_buf_to_str(mw_buf *b) {
+    char *s = malloc(b->len + 1);
+    if (s) {
+        if (b->len) memcpy(s, b->data, b->len);
+        s[b->len] = '\0';
+    }
+    mw_buf_free(b);
+    return s;
+}
