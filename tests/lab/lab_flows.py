@@ -99,53 +99,56 @@ def read_lines(path):
         return [ln.strip() for ln in f if ln.strip()]
 
 
-def main():
-    if len(sys.argv) != 5:
-        sys.exit("usage: lab_flows.py PLAN.tsv PCAP PKIDIR OUT.json")
-    plan_path, pcap, pki, out = sys.argv[1:]
-    plan = read_plan(plan_path)
-    captured = syns(pcap)
+def conn_fields(p, c):
+    """The planned connection's id and client, and where the capture saw it."""
+    return {"id": p["id"], "client_tool": p["client_tool"], "tcp_stream": c[0],
+            "client_ip": c[1], "client_port": c[2], "server_ip": c[3], "server_port": c[4]}
 
-    flows = []
-    for _, p, c in match_plan(plan, captured, "lab_flows"):
-        visible = p["version"] == "1.2" and not p["resumed"]
-        chain = read_lines(os.path.join(pki, p["cert"] + ".chain.sha256"))
-        flow = {
-            "id": p["id"],
-            "client_tool": p["client_tool"],
-            "tcp_stream": c[0],
-            "client_ip": c[1],
-            "client_port": c[2],
-            "server_ip": c[3],
-            "server_port": c[4],
-            "server": "nginx" if c[4] in NGINX_PORTS else "openssl s_server",
-            "cert": p["cert"],
-            "version": p["version"],
-            "sni": p["sni"],
-            "alpn_offered": p["alpn_offered"].split(",") if p["alpn_offered"] else [],
-            "alpn_selected": p["alpn_selected"],
-            # In TLS 1.3 the server's ALPN choice travels in the encrypted
-            # EncryptedExtensions, so a passive sensor cannot know it.
-            "expect_next_protocol": p["alpn_selected"] if p["version"] == "1.2" else None,
-            "resumed": p["resumed"],
-            "hello_retry_request": p["hrr"],
-            # The chain the server is configured with, whether or not it is on the wire.
-            "served_chain_sha256": chain,
-            # What a passive observer sees: the Certificate message only in a full
-            # TLS 1.2 handshake (TLS 1.3 encrypts it; resumptions skip it).
-            "cert_visible": visible,
-            "expect_chain_sha256": chain if visible else [],
-            "leaf_alternative_names": alternative_names(
-                os.path.join(pki, p["cert"] + ".pem")),
-        }
-        flows.append(flow)
+
+def make_flow(_key, p, c, pki):
+    visible = p["version"] == "1.2" and not p["resumed"]
+    chain = read_lines(os.path.join(pki, p["cert"] + ".chain.sha256"))
+    flow = {
+        **conn_fields(p, c),
+        "server": "nginx" if c[4] in NGINX_PORTS else "openssl s_server",
+        "cert": p["cert"],
+        "version": p["version"],
+        "sni": p["sni"],
+        "alpn_offered": p["alpn_offered"].split(",") if p["alpn_offered"] else [],
+        "alpn_selected": p["alpn_selected"],
+        # In TLS 1.3 the server's ALPN choice travels in the encrypted
+        # EncryptedExtensions, so a passive sensor cannot know it.
+        "expect_next_protocol": p["alpn_selected"] if p["version"] == "1.2" else None,
+        "resumed": p["resumed"],
+        "hello_retry_request": p["hrr"],
+        # The chain the server is configured with, whether or not it is on the wire.
+        "served_chain_sha256": chain,
+        # What a passive observer sees: the Certificate message only in a full
+        # TLS 1.2 handshake (TLS 1.3 encrypts it; resumptions skip it).
+        "cert_visible": visible,
+        "expect_chain_sha256": chain if visible else [],
+        "leaf_alternative_names": alternative_names(
+            os.path.join(pki, p["cert"] + ".pem")),
+    }
+    return flow
+
+
+def run(who, read_plan_fn, make_flow_fn):
+    """The command line both flow scripts share: PLAN.tsv PCAP PKIDIR OUT.json; one flow per
+    planned connection (make_flow_fn(server key, plan row, captured SYN, PKIDIR)), in
+    capture order, written as {"pcap", "flows"}."""
+    if len(sys.argv) != 5:
+        sys.exit(f"usage: {who}.py PLAN.tsv PCAP PKIDIR OUT.json")
+    plan_path, pcap, pki, out = sys.argv[1:]
+    flows = [make_flow_fn(key, p, c, pki)
+             for key, p, c in match_plan(read_plan_fn(plan_path), syns(pcap), who)]
     flows.sort(key=lambda f: f["tcp_stream"])
-    check_unique(flows, "lab_flows")
+    check_unique(flows, who)
     with open(out, "w", encoding="ascii") as f:
         json.dump({"pcap": os.path.basename(pcap), "flows": flows}, f, indent=1)
         f.write("\n")
-    print(f"lab_flows: {len(flows)} flows -> {out}")
+    print(f"{who}: {len(flows)} flows -> {out}")
 
 
 if __name__ == "__main__":
-    main()
+    run("lab_flows", read_plan, make_flow)

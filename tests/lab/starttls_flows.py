@@ -8,11 +8,10 @@ handshake and so one mitmwatch.tls event is expected, the TLS version, the serve
 what a passive observer sees of it (full TLS 1.2 handshake: all of it; TLS 1.3: nothing),
 and the edge case it stands for (or null).
 """
-import json
 import os
 import sys
 
-from lab_flows import check_unique, match_plan, read_lines, syns
+from lab_flows import conn_fields, read_lines, run
 
 COLUMNS = ["id", "client_tool", "server_ip", "server_port", "starttls", "network_protocol",
            "cert", "version", "handshake", "edge"]
@@ -45,45 +44,25 @@ def read_plan(path):
     return plan
 
 
-def main():
-    if len(sys.argv) != 5:
-        sys.exit("usage: starttls_flows.py PLAN.tsv PCAP PKIDIR OUT.json")
-    plan_path, pcap, pki, out = sys.argv[1:]
-    plan = read_plan(plan_path)
-    captured = syns(pcap)
-
-    flows = []
-    for key, p, c in match_plan(plan, captured, "starttls_flows"):
-        hs = p["handshake"]
-        served = read_lines(os.path.join(pki, p["cert"] + ".chain.sha256")) if hs else []
-        visible = hs and p["version"] == "1.2"
-        flows.append({
-            "id": p["id"],
-            "client_tool": p["client_tool"],
-            "tcp_stream": c[0],
-            "client_ip": c[1],
-            "client_port": c[2],
-            "server_ip": c[3],
-            "server_port": c[4],
-            "server": SERVERS.get(key, "starttls_edge.py"),
-            "handshake": hs,
-            "starttls": p["starttls"] if hs else None,
-            "network_protocol": p["network_protocol"],
-            "cert": p["cert"],
-            "version": p["version"],
-            "served_chain_sha256": served,
-            "cert_visible": visible,
-            "expect_chain_sha256": served if visible else [],
-            "edge": p["edge"],
-            "expect_anomaly": EDGE_ANOMALIES.get(p["edge"]),
-        })
-    flows.sort(key=lambda f: f["tcp_stream"])
-    check_unique(flows, "starttls_flows")
-    with open(out, "w", encoding="ascii") as f:
-        json.dump({"pcap": os.path.basename(pcap), "flows": flows}, f, indent=1)
-        f.write("\n")
-    print(f"starttls_flows: {len(flows)} flows -> {out}")
+def make_flow(key, p, c, pki):
+    hs = p["handshake"]
+    served = read_lines(os.path.join(pki, p["cert"] + ".chain.sha256")) if hs else []
+    visible = hs and p["version"] == "1.2"
+    return {
+        **conn_fields(p, c),
+        "server": SERVERS.get(key, "starttls_edge.py"),
+        "handshake": hs,
+        "starttls": p["starttls"] if hs else None,
+        "network_protocol": p["network_protocol"],
+        "cert": p["cert"],
+        "version": p["version"],
+        "served_chain_sha256": served,
+        "cert_visible": visible,
+        "expect_chain_sha256": served if visible else [],
+        "edge": p["edge"],
+        "expect_anomaly": EDGE_ANOMALIES.get(p["edge"]),
+    }
 
 
 if __name__ == "__main__":
-    main()
+    run("starttls_flows", read_plan, make_flow)
