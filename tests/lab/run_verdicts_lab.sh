@@ -15,6 +15,7 @@ if [ $# -ne 2 ]; then
     exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lab_lib.sh"
 bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 py=/usr/bin/python3
 if [ "$(id -u)" -ne 0 ]; then
@@ -81,21 +82,7 @@ EOF
 ng=$run/nginx
 mkdir -p "$ng/tmp" "$ng/logs"
 {
-    cat <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $ng/nginx.pid;
-error_log $ng/logs/error.log info;
-events { worker_connections 64; }
-http {
-    access_log $ng/logs/access.log;
-    client_body_temp_path $ng/tmp/body;
-    proxy_temp_path $ng/tmp/proxy;
-    fastcgi_temp_path $ng/tmp/fastcgi;
-    uwsgi_temp_path $ng/tmp/uwsgi;
-    scgi_temp_path $ng/tmp/scgi;
-EOF
+    lab_nginx_head "$ng"
     while IFS=$'\t' read -r port server cert key extra sni sargs cargs; do
         [ "$server" = nginx ] || continue
         cat <<EOF
@@ -141,14 +128,7 @@ sserver() { # PORT CERT KEY EXTRA ARGS
 }
 
 # ---------------------------------------------------------------- tcpdump
-tcpdump -i lo --immediate-mode -U -s 0 -Z root -w "$run/verdicts.pcap" \
-    'tcp and portrange 19401-19420' 2>"$run/tcpdump.log" &
-tcpdump_pid=$!
-for _ in $(seq 1 100); do
-    grep -q 'listening on' "$run/tcpdump.log" && break
-    sleep 0.05
-done
-grep -q 'listening on' "$run/tcpdump.log" || { cat "$run/tcpdump.log" >&2; exit 1; }
+lab_tcpdump "$run/verdicts.pcap" "$run/tcpdump.log" 'tcp and portrange 19401-19420'
 
 # ---------------------------------------------------------------- connections
 n=0

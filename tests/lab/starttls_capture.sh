@@ -28,6 +28,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lab_lib.sh"
 if [ $# -ne 1 ]; then
     echo "usage: $0 OUTDIR" >&2
     exit 2
@@ -372,15 +373,7 @@ if [ -n "$missing" ]; then
 fi
 
 # ---------------------------------------------------------------- tcpdump
-rm -f "$out/starttls.pcap"
-tcpdump -i lo --immediate-mode -U -B 16384 -s 0 -Z root -w "$out/starttls.pcap" tcp \
-    2>"$out/tcpdump.log" &
-tcpdump_pid=$!
-for _ in $(seq 1 100); do
-    grep -q 'listening on' "$out/tcpdump.log" && break
-    sleep 0.05
-done
-grep -q 'listening on' "$out/tcpdump.log" || { cat "$out/tcpdump.log" >&2; exit 1; }
+lab_tcpdump "$out/starttls.pcap" "$out/tcpdump.log" tcp
 
 # ---------------------------------------------------------------- clients
 # plan.tsv, one line per connection in the order made:
