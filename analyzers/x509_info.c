@@ -1,5 +1,5 @@
 #include "x509_info.h"
-#include "x509_name.h"
+#include "x509_render.h"
 
 #include <arpa/inet.h>
 #include <openssl/asn1.h>
@@ -638,28 +638,15 @@ static int oid_nid(const mw_cur *oid) {
 
 static bool build_json(x509_info *e, const x509_der *d, const X509_NAME *subj,
                        const X509_NAME *iss) {
-    char h1[65], h2[65], h3[65], nb[MW_TS_LEN], na[MW_TS_LEN];
-    mw_hex(h1, e->sha256, 32);
-    mw_hex(h2, e->tbs_sha256, 32);
-    mw_hex(h3, e->spki_sha256, 32);
+    char nb[MW_TS_LEN], na[MW_TS_LEN];
     mw_ts_sec(nb, e->not_before);
     mw_ts_sec(na, e->not_after);
 
+    bool ok = true;
+    e->chain_json = x509_chain_entry_json(e, &ok);
+
     mw_buf b;
     mw_json j;
-    mw_buf_init(&b, 1 << 20);
-    mw_json_init(&j, &b);
-    mw_json_obj_begin(&j);
-    mw_json_kstr(&j, "sha256", h1);
-    mw_json_kstr(&j, "tbs_sha256", h2);
-    mw_json_kstr(&j, "spki_sha256", h3);
-    mw_json_kstr(&j, "subject", e->subject);
-    mw_json_kstr(&j, "issuer", e->issuer);
-    mw_json_kstr(&j, "not_before", nb);
-    mw_json_kstr(&j, "not_after", na);
-    mw_json_obj_end(&j);
-    bool ok = j.ok;
-    e->chain_json = x509_buf_to_str(&b);
 
     mw_buf_init(&b, 1 << 20);
     mw_json_init(&j, &b);

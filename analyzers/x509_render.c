@@ -1,6 +1,9 @@
-#include "x509_name.h"
+#include "x509_render.h"
+
+#include "mw_encode.h"
 
 #include <openssl/bio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,4 +65,29 @@ char *x509_buf_to_str(mw_buf *b) {
     }
     mw_buf_free(b);
     return s;
+}
+
+char *x509_chain_entry_json(const x509_info *e, bool *ok) {
+    char h1[65], h2[65], h3[65], nb[MW_TS_LEN], na[MW_TS_LEN];
+    mw_hex(h1, e->sha256, 32);
+    mw_hex(h2, e->tbs_sha256, 32);
+    mw_hex(h3, e->spki_sha256, 32);
+    mw_ts_sec(nb, e->not_before);
+    mw_ts_sec(na, e->not_after);
+    mw_buf b;
+    mw_json j;
+    mw_buf_init(&b, 1 << 20);
+    mw_json_init(&j, &b);
+    mw_json_obj_begin(&j);
+    mw_json_kstr(&j, "sha256", h1);
+    mw_json_kstr(&j, "tbs_sha256", h2);
+    mw_json_kstr(&j, "spki_sha256", h3);
+    mw_json_kstr(&j, "subject", e->subject);
+    mw_json_kstr(&j, "issuer", e->issuer);
+    mw_json_kstr(&j, "not_before", nb);
+    mw_json_kstr(&j, "not_after", na);
+    mw_json_obj_end(&j);
+    if (!j.ok)
+        *ok = false;
+    return x509_buf_to_str(&b);
 }
