@@ -15,6 +15,7 @@
 #include "mw_encode.h"
 #include "mw_hash.h"
 #include "probe_cert.h"
+#include "probe_cli.h"
 #include "tls_names.h"
 
 #define PCERT_EVENT_MAX (1u << 20)
@@ -25,16 +26,6 @@ static void usage(FILE *f) {
         "                      [--alpn P1,P2] [--tls-max 1.2|1.3] [--timeout MS] [--json] [-4|-6]\n"
         "  PROTO: xmpp smtp imap pop3 ftp ldap postgres\n",
         f);
-}
-
-static int parse_ms(const char *s, int *out) {
-    char *end = NULL;
-    if (!s || *s < '0' || *s > '9') return -1;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || !end || *end || v == 0 || v > 600000) return -1;
-    *out = (int)v;
-    return 0;
 }
 
 static void print_summary(const char *target, const pcert_result *r) {
@@ -70,13 +61,22 @@ int cmd_probe_cert(int argc, char **argv) {
     static pcert_result res; /* large: keep it off the stack */
     static char host[256], target[300], observer[256];
     pcert_opts o = {0};
-    const char *arg_target = NULL;
+    probe_cli cli = {.cmd = "probe cert"};
     bool json = false;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--sni") && v) {
+        int took = probe_cli_arg(&cli, argc, argv, i);
+        if (took == PROBE_CLI_HELP) {
+            usage(stdout);
+            return 0;
+        }
+        if (took == PROBE_CLI_ERROR)
+            return 2;
+        if (took > 0) {
+            i += took - 1;
+        } else if (!strcmp(a, "--sni") && v) {
             o.sni = v;
             i++;
         } else if (!strcmp(a, "--starttls") && v) {
@@ -89,15 +89,6 @@ int cmd_probe_cert(int argc, char **argv) {
         } else if (!strcmp(a, "--alpn") && v) {
             o.alpn = v;
             i++;
-        } else if (!strcmp(a, "--timeout") && v) {
-            if (parse_ms(v, &o.timeout_ms) != 0) {
-                fprintf(stderr,
-                        "mitmwatch probe cert: --timeout: not a number of milliseconds "
-                        "(1..600000): %s\n",
-                        v);
-                return 2;
-            }
-            i++;
         } else if (!strcmp(a, "--tls-max") && v) {
             if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0) {
                 fprintf(stderr, "mitmwatch probe cert: --tls-max: 1.2 or 1.3: %s\n", v);
@@ -107,25 +98,19 @@ int cmd_probe_cert(int argc, char **argv) {
             i++;
         } else if (!strcmp(a, "--json")) {
             json = true;
-        } else if (!strcmp(a, "-4")) {
-            o.family = AF_INET;
-        } else if (!strcmp(a, "-6")) {
-            o.family = AF_INET6;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (a[0] != '-' && !arg_target) {
-            arg_target = a;
         } else {
             fprintf(stderr, "mitmwatch probe cert: unexpected argument: %s\n", a);
             usage(stderr);
             return 2;
         }
     }
-    if (!arg_target) {
+    if (!cli.target) {
         usage(stderr);
         return 2;
     }
+    const char *arg_target = cli.target;
+    o.family = cli.family;
+    o.timeout_ms = cli.timeout_ms;
     o.port = pcert_default_port(o.starttls);
     if (pcert_parse_target(arg_target, host, sizeof host, &o.port) != MW_OK) {
         fprintf(stderr, "mitmwatch probe cert: expected HOST, HOST:PORT or [IPV6]:PORT: %s\n",

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "jarm.h"
+#include "probe_cli.h"
 
 static void usage(FILE *f) {
     fputs("usage: mitmwatch probe jarm HOST[:PORT] [--sni NAME] [--timeout MS] [--socks5 HOST:PORT]\n"
@@ -22,37 +23,27 @@ static void print_raw(const jarm_result *r) {
     putchar('\n');
 }
 
-static int parse_ms(const char *s, int *out) {
-    char *end = NULL;
-    if (!s || *s < '0' || *s > '9') return -1;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || !end || *end || v == 0 || v > 600000) return -1;
-    *out = (int)v;
-    return 0;
-}
-
 int cmd_probe_jarm(int argc, char **argv) {
     static jarm_result res; /* large: keep it off the stack */
     static char host[256], proxy[256];
     jarm_opts o = {0};
-    const char *target = NULL;
+    probe_cli cli = {.cmd = "probe jarm"};
     int show_raw = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--sni") && v) {
+        int took = probe_cli_arg(&cli, argc, argv, i);
+        if (took == PROBE_CLI_HELP) {
+            usage(stdout);
+            return 0;
+        }
+        if (took == PROBE_CLI_ERROR)
+            return 2;
+        if (took > 0) {
+            i += took - 1;
+        } else if (!strcmp(a, "--sni") && v) {
             o.sni = v;
-            i++;
-        } else if (!strcmp(a, "--timeout") && v) {
-            if (parse_ms(v, &o.timeout_ms) != 0) {
-                fprintf(stderr,
-                        "mitmwatch probe jarm: --timeout: not a number of milliseconds "
-                        "(1..600000): %s\n",
-                        v);
-                return 2;
-            }
             i++;
         } else if (!strcmp(a, "--socks5") && v) {
             o.socks5_port = 1080;
@@ -64,25 +55,19 @@ int cmd_probe_jarm(int argc, char **argv) {
             i++;
         } else if (!strcmp(a, "--raw")) {
             show_raw = 1;
-        } else if (!strcmp(a, "-4")) {
-            o.family = AF_INET;
-        } else if (!strcmp(a, "-6")) {
-            o.family = AF_INET6;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (a[0] != '-' && !target) {
-            target = a;
         } else {
             fprintf(stderr, "mitmwatch probe jarm: unexpected argument: %s\n", a);
             usage(stderr);
             return 2;
         }
     }
-    if (!target) {
+    if (!cli.target) {
         usage(stderr);
         return 2;
     }
+    const char *target = cli.target;
+    o.family = cli.family;
+    o.timeout_ms = cli.timeout_ms;
     o.port = JARM_DEFAULT_PORT;
     if (jarm_parse_target(target, host, sizeof host, &o.port) != MW_OK) {
         fprintf(stderr, "mitmwatch probe jarm: expected HOST, HOST:PORT or [IPV6]:PORT: %s\n", target);

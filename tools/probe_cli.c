@@ -1,0 +1,50 @@
+#include "probe_cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define PROBE_TIMEOUT_MAX_MS 600000ul
+
+static int parse_ms(const char *s, int *out) {
+    char *end = NULL;
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || !end || *end || v == 0 || v > PROBE_TIMEOUT_MAX_MS)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int probe_cli_arg(probe_cli *c, int argc, char **argv, int i) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+        return PROBE_CLI_HELP;
+    if (!strcmp(a, "-4")) {
+        c->family = AF_INET;
+        return 1;
+    }
+    if (!strcmp(a, "-6")) {
+        c->family = AF_INET6;
+        return 1;
+    }
+    if (!strcmp(a, "--timeout") && v) {
+        if (parse_ms(v, &c->timeout_ms) != 0) {
+            fprintf(stderr,
+                    "mitmwatch %s: --timeout: not a number of milliseconds (1..%lu): %s\n",
+                    c->cmd, PROBE_TIMEOUT_MAX_MS, v);
+            return PROBE_CLI_ERROR;
+        }
+        return 2;
+    }
+    if (a[0] != '-' && !c->target) {
+        c->target = a;
+        return 1;
+    }
+    return 0;
+}
