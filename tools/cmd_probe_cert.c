@@ -61,19 +61,15 @@ int cmd_probe_cert(int argc, char **argv) {
     static pcert_result res; /* large: keep it off the stack */
     static char host[256], target[300], observer[256];
     pcert_opts o = {0};
-    probe_cli cli = {.cmd = "probe cert"};
+    probe_cli cli = {.cmd = "probe cert", .usage = usage};
     bool json = false;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int took = probe_cli_arg(&cli, argc, argv, i);
-        if (took == PROBE_CLI_HELP) {
-            usage(stdout);
-            return 0;
-        }
-        if (took == PROBE_CLI_ERROR)
-            return 2;
+        if (took < 0)
+            return cli.exit_code;
         if (took > 0) {
             i += took - 1;
         } else if (!strcmp(a, "--sni") && v) {

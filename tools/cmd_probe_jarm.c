@@ -27,19 +27,15 @@ int cmd_probe_jarm(int argc, char **argv) {
     static jarm_result res; /* large: keep it off the stack */
     static char host[256], proxy[256];
     jarm_opts o = {0};
-    probe_cli cli = {.cmd = "probe jarm"};
+    probe_cli cli = {.cmd = "probe jarm", .usage = usage};
     int show_raw = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int took = probe_cli_arg(&cli, argc, argv, i);
-        if (took == PROBE_CLI_HELP) {
-            usage(stdout);
-            return 0;
-        }
-        if (took == PROBE_CLI_ERROR)
-            return 2;
+        if (took < 0)
+            return cli.exit_code;
         if (took > 0) {
             i += took - 1;
         } else if (!strcmp(a, "--sni") && v) {

@@ -23,8 +23,11 @@ static int parse_ms(const char *s, int *out) {
 int probe_cli_arg(probe_cli *c, int argc, char **argv, int i) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-        return PROBE_CLI_HELP;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        c->usage(stdout);
+        c->exit_code = 0;
+        return -1;
+    }
     if (!strcmp(a, "-4")) {
         c->family = AF_INET;
         return 1;
@@ -38,7 +41,8 @@ int probe_cli_arg(probe_cli *c, int argc, char **argv, int i) {
             fprintf(stderr,
                     "mitmwatch %s: --timeout: not a number of milliseconds (1..%lu): %s\n",
                     c->cmd, PROBE_TIMEOUT_MAX_MS, v);
-            return PROBE_CLI_ERROR;
+            c->exit_code = 2;
+            return -1;
         }
         return 2;
     }

@@ -3,19 +3,21 @@
 #ifndef PROBE_CLI_H
 #define PROBE_CLI_H
 
+#include <stdio.h>
+
 typedef struct {
     const char *cmd;    /* "probe cert": the prefix of every message */
     const char *target; /* the positional HOST[:PORT...], NULL until seen */
     int family;         /* AF_UNSPEC, or AF_INET / AF_INET6 from -4 / -6 */
     int timeout_ms;     /* --timeout, 0 when not given */
+    void (*usage)(FILE *);
+    int exit_code; /* set when probe_cli_arg returns -1: 0 after --help, 2 after an error */
 } probe_cli;
 
-#define PROBE_CLI_HELP (-2)
-#define PROBE_CLI_ERROR (-1)
-
 /* Looks at argv[i]: returns how many arguments a shared option took (1 or 2), 0 when argv[i]
- * is none of them (the command's own option, or an error for the caller to report),
- * PROBE_CLI_HELP for -h/--help, PROBE_CLI_ERROR after printing one line for a bad value. */
+ * is none of them (the command's own option, or an error for the caller to report), -1 when
+ * the command is to exit with c->exit_code (usage printed for -h/--help, one line on stderr
+ * for a bad value). */
 int probe_cli_arg(probe_cli *c, int argc, char **argv, int i);
 
 #endif
