@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite: installs dependencies and test peers, builds twice (release, and
-# ASan+UBSan with the fuzz corpora replayed), runs ctest in both. Root runs the lab tests
-# (servers, tcpdump, network namespaces); without root they are reported as skipped.
+# ASan+UBSan with the fuzz corpora replayed), runs ctest in both, then gives every libFuzzer
+# target 5 seconds (tools/fuzz.sh: the clang fuzz build must keep working). Root runs the lab
+# tests (servers, tcpdump, network namespaces); without root they are reported as skipped.
 set -eu
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -16,4 +17,6 @@ echo "== release build"
 echo "== ASan+UBSan build"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs") || rc=1
+echo "== libFuzzer build, 5 s a target"
+sh tools/fuzz.sh 5 || rc=1
 exit $rc

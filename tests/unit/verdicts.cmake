@@ -24,9 +24,9 @@ add_test(NAME verdicts_cli
                  ${PROJECT_SOURCE_DIR}/tests/data/demo.pcap)
 set_tests_properties(verdicts_cli PROPERTIES SKIP_RETURN_CODE 77)
 
-# Fuzz targets: the policy parser, and judging every handshake of arbitrary frames. Same
-# pattern as tests/fuzz/CMakeLists.txt (add "policy verdicts" to its foreach to merge).
-foreach(t policy verdicts)
+# Fuzz targets: the policy parser, judging every handshake of arbitrary frames, and the CT
+# log list loader. Same pattern as tests/fuzz/CMakeLists.txt.
+foreach(t policy verdicts loglist)
   if(MW_FUZZ)
     add_executable(fuzz-${t} ${CMAKE_CURRENT_LIST_DIR}/../fuzz/fuzz_${t}.c)
     target_link_options(fuzz-${t} PRIVATE -fsanitize=fuzzer)
