@@ -17,6 +17,8 @@ void pol_policy_init(pol_policy *p) {
     p->issuance_min_samples = 3;
     p->issuance_hour_tolerance = 2;
     p->issuance_lifetime_tolerance = 86400;
+    p->issuance_min_renewals = 3;
+    p->issuance_overlap_tolerance = 5 * 86400;
     p->suppress_window = 3600;
 }
 

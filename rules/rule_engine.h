@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bl_baseline.h"
 #include "cap_flow.h"
 #include "ev_tls.h"
 #include "mw_buf.h"
@@ -61,6 +62,10 @@ void rule_engine_free(rule_engine *re);
  * SCT objects for the mitmwatch.tls event), then reports each alert through fn. */
 void rule_judge(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
                 uint64_t ts_us, rule_alert_fn fn, void *user);
+/* The learned TLS version per server (tls.version_downgrade) is kept in bl, the sensor's
+ * baselines, so that it persists in the --state file; bl must outlive the engine or be
+ * detached with NULL. Without it the engine keeps its own table (lost at exit). */
+void rule_engine_set_baselines(rule_engine *re, bl_state *bl);
 const rule_stats *rule_engine_stats(const rule_engine *re);
 /* Is a certificate in the known store (by SHA-256 or CT TBS hash)? 1 yes, 0 no, -1 no store. */
 int rule_engine_known(const rule_engine *re, const uint8_t sha256[32], const uint8_t tbs[32]);

@@ -740,6 +740,7 @@ int main(int argc, char **argv) {
         out_set_free(s.outs);
         return 2;
     }
+    rule_engine_set_baselines(s.re, s.bl); /* learned TLS versions persist with --state */
     an_engine_cfg ec = {
         .max_flows = o.max_flows, .no_ndpi = o.no_ndpi, .on_handshake = on_handshake, .user = &s};
     s.eng = an_engine_new(&ec);
@@ -784,6 +785,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mitmwatch: %s\n", err);
         rc = rc ? rc : 1;
     }
+    rule_engine_set_baselines(s.re, NULL);
     bl_free(s.bl);
     for (int i = 0; i < s.nsrcs; i++)
         cap_source_close(&srcs[i]);
