@@ -260,6 +260,7 @@ typedef struct {
     char svc_key[300];
     const x509_info *leaf;
     X509 *leaf_x; /* OpenSSL's view of the leaf, decoded for the checks that need it */
+    const char *protocol; /* network.protocol for an alert without handshake (hs NULL) */
     mw_json je, jo; /* expected / observed being written */
 } judge;
 
@@ -271,6 +272,27 @@ static void server_addr(const judge *jd, char *out, size_t outlen) {
     snprintf(out, outlen, f->key.ip_ver == 4 ? "%s:%u" : "[%s]:%u", ip, f->key.port[ss]);
 }
 
+/* The server side of f is one of the service's ports and addresses (when it lists any). */
+static bool svc_addr_match(const pol_service *s, const cap_flow *f, int ss) {
+    if (s->nports) {
+        size_t k;
+        for (k = 0; k < s->nports && s->ports[k] != f->key.port[ss]; k++)
+            ;
+        if (k == s->nports)
+            return false;
+    }
+    if (s->nips) {
+        size_t k;
+        size_t alen = f->key.ip_ver == 4 ? 4 : 16;
+        for (k = 0; k < s->nips; k++)
+            if (s->ips[k].ver == f->key.ip_ver && memcmp(s->ips[k].ip, f->key.addr[ss], alen) == 0)
+                break;
+        if (k == s->nips)
+            return false;
+    }
+    return true;
+}
+
 static const pol_service *match_service(const judge *jd) {
     const pol_policy *p = jd->p;
     const cap_flow *f = jd->f;
@@ -278,22 +300,8 @@ static const pol_service *match_service(const judge *jd) {
     const char *sni = jd->hs->have_ch ? jd->hs->sni : NULL;
     for (size_t i = 0; i < p->nservices; i++) {
         const pol_service *s = &p->services[i];
-        if (s->nports) {
-            size_t k;
-            for (k = 0; k < s->nports && s->ports[k] != f->key.port[ss]; k++)
-                ;
-            if (k == s->nports)
-                continue;
-        }
-        if (s->nips) {
-            size_t k;
-            size_t alen = f->key.ip_ver == 4 ? 4 : 16;
-            for (k = 0; k < s->nips; k++)
-                if (s->ips[k].ver == f->key.ip_ver && memcmp(s->ips[k].ip, f->key.addr[ss], alen) == 0)
-                    break;
-            if (k == s->nips)
-                continue;
-        }
+        if (!svc_addr_match(s, f, ss))
+            continue;
         if (sni) {
             if (pol_name_match(&s->name, sni))
                 return s;
@@ -390,6 +398,8 @@ static void emit(judge *jd, const char *rule_id, int severity, const char *fmt, 
     a.expected_json = ok ? (char *)re->exp.data : truncated;
     a.observed_json = ok ? (char *)re->obs.data : truncated;
     a.service = jd->svc ? jd->svc->label : NULL;
+    a.protocol = jd->protocol;
+    a.ts_us = jd->ts_us;
     re->st.alerts++;
     jd->fn(&a, jd->hs, jd->f, jd->client_side, jd->user);
 }
@@ -1402,6 +1412,84 @@ static void rule_issuance(judge *jd, const cert_facts *cf) {
          "certificates for that name (%s)%s%s.",
          who(jd), nb, wd[w], (long long)(lt / 86400), samples, odd_text,
          ov.odd ? "; it was " : "", cadence_text);
+}
+
+/* ------------------------------------------------------------------ STARTTLS stripping */
+
+/* The passive analyzer's name for a configured STARTTLS protocol: XMPP server-to-server is an
+ * XMPP stream, LMTP speaks SMTP's STARTTLS. NNTP and Sieve are not followed passively (no flow
+ * ever carries their name, so they never match). */
+static const char *passive_starttls(const char *configured) {
+    if (strcmp(configured, "xmpp-server") == 0)
+        return "xmpp";
+    if (strcmp(configured, "lmtp") == 0)
+        return "smtp";
+    return configured;
+}
+
+void rule_judge_plaintext(rule_engine *re, const an_plain *pl, const cap_flow *f,
+                          int client_side, rule_alert_fn fn, void *user) {
+    judge jd;
+    memset(&jd, 0, sizeof jd);
+    jd.re = re;
+    jd.p = re->p;
+    jd.f = f;
+    jd.client_side = client_side;
+    jd.ts_us = pl->ts_us;
+    jd.now = (int64_t)(pl->ts_us / 1000000u);
+    jd.fn = fn;
+    jd.user = user;
+    if (!pl->stripped && !pl->refused && pl->session_cmds == 0)
+        return; /* greeting, capabilities, goodbye: nothing was sent that TLS should protect */
+    for (size_t i = 0; i < jd.p->nservices && !jd.svc; i++) {
+        const pol_service *s = &jd.p->services[i];
+        if (s->starttls && (s->nips || s->nports) &&
+            strcmp(passive_starttls(s->starttls), pl->protocol) == 0 &&
+            svc_addr_match(s, f, !client_side))
+            jd.svc = s;
+    }
+    if (!jd.svc)
+        return;
+    jd.watched = true;
+    snprintf(jd.svc_key, sizeof jd.svc_key, "%s", jd.svc->label);
+    char addr[80], proto[16];
+    server_addr(&jd, addr, sizeof addr);
+    size_t k;
+    for (k = 0; pl->protocol[k] && k < sizeof proto - 1; k++)
+        proto[k] = (char)toupper((unsigned char)pl->protocol[k]);
+    proto[k] = '\0';
+    const char *why;
+    if (pl->stripped)
+        why = "the server agreed to STARTTLS, but plaintext followed instead of TLS (something on "
+              "the path stripped it)";
+    else if (pl->refused)
+        why = "the server refused STARTTLS";
+    else if (pl->offer_visible && !pl->offered)
+        why = "the server never offered STARTTLS (an interception box may have removed the "
+              "offer)";
+    else if (pl->offered && !pl->requested)
+        why = "the client never sent STARTTLS although the server offered it";
+    else
+        why = "the client never asked for STARTTLS";
+    char cmds[96] = "";
+    if (pl->session_cmds)
+        snprintf(cmds, sizeof cmds, "; %u client command%s went out in plaintext",
+                 pl->session_cmds, pl->session_cmds == 1 ? "" : "s");
+    ev_begin(&jd);
+    mw_json_kstr(&jd.je, "starttls", jd.svc->starttls);
+    mw_json_kbool(&jd.je, "tls", true);
+    mw_json_kstr(&jd.jo, "protocol", pl->protocol);
+    mw_json_kbool(&jd.jo, "tls", false);
+    if (pl->offer_visible)
+        mw_json_kbool(&jd.jo, "server_offered", pl->offered);
+    mw_json_kbool(&jd.jo, "client_requested", pl->requested);
+    mw_json_kbool(&jd.jo, "server_refused", pl->refused);
+    if (pl->stripped)
+        mw_json_kbool(&jd.jo, "tls_after_agreement", false);
+    mw_json_kuint(&jd.jo, "plaintext_commands", pl->session_cmds);
+    jd.protocol = pl->network_protocol; /* no handshake names it */
+    emit(&jd, "tls.starttls_missing", 3, "The %s session to %s (%s) ended without TLS: %s%s.",
+         proto, jd.svc->label, addr, why, cmds);
 }
 
 /* ------------------------------------------------------------------ entry */

@@ -372,6 +372,107 @@ static void write_log_list(void) {
 
 #define AT(sni_) ((hs_opts){.sni = sni_})
 
+/* tls.starttls_missing from the plaintext facts of a flow's end. */
+static char plain_event[4096];
+static int nplain;
+
+static void collect_plain(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int cs,
+                          void *user) {
+    (void)user;
+    CHECK(hs == NULL);
+    nplain++;
+    ev_ctx ctx = {.observer = "unit"};
+    CHECK(rule_alert_build(&evbuf, &ctx, a, hs, f, cs, a->ts_us));
+    snprintf(plain_event, sizeof plain_event, "%.*s", (int)evbuf.len, (const char *)evbuf.data);
+}
+
+static int plain(rule_engine *re, const an_plain *pl, uint16_t port) {
+    cap_flow f;
+    memset(&f, 0, sizeof f);
+    f.key.ip_ver = 4;
+    memcpy(f.key.addr[0], "\xc6\x33\x64\x0a", 4); /* server 198.51.100.10, on side 0 */
+    memcpy(f.key.addr[1], "\xc0\x00\x02\x01", 4); /* client 192.0.2.1 */
+    f.key.port[0] = port;
+    f.key.port[1] = 40001;
+    f.client_side = 1;
+    nplain = 0;
+    plain_event[0] = '\0';
+    rule_judge_plaintext(re, pl, &f, 1, collect_plain, NULL);
+    return nplain;
+}
+
+static void test_plaintext(void) {
+    pol_policy p;
+    const char *yaml = "services:\n"
+                       "  - name: xmpp.example.test\n    ips: [198.51.100.10]\n"
+                       "    ports: [5222]\n    starttls: xmpp\n"
+                       "  - name: mx.example.test\n    ports: [25]\n    starttls: smtp\n"
+                       "  - name: lmtp.example.test\n    ports: [24]\n    starttls: lmtp\n"
+                       "  - name: www.example.test\n    ports: [80]\n"
+                       "  - name: news.example.test\n    starttls: xmpp\n"
+                       "alerts:\n  suppress_window: 0\n";
+    rule_engine *re = engine(&p, yaml);
+    an_plain xmpp = {.protocol = "xmpp",
+                     .network_protocol = "xmpp",
+                     .offer_visible = true,
+                     .offered = true,
+                     .session_cmds = 1,
+                     .ts_us = (uint64_t)T0 * 1000000u};
+    CHECK_EQ_U(plain(re, &xmpp, 5222), 1);
+    CHECK_STR(plain_event,
+              "{\"@timestamp\":\"2026-06-15T12:00:00.000000Z\",\"event\":{\"kind\":\"alert\","
+              "\"category\":[\"network\"],\"type\":[\"indicator\"],\"dataset\":\"mitmwatch.alert\",\"severity\":3},\"observer\":{\"name\":\"unit\"},"
+              "\"rule\":{\"id\":\"tls.starttls_missing\",\"name\":\"Session without STARTTLS\"},"
+              "\"message\":\"The XMPP session to xmpp.example.test (198.51.100.10:5222) ended "
+              "without TLS: the client never sent STARTTLS although the server offered it; 1 "
+              "client command went out in plaintext.\",\"source\":{\"ip\":\"192.0.2.1\","
+              "\"port\":40001},\"destination\":{\"ip\":\"198.51.100.10\",\"port\":5222},"
+              "\"network\":{\"transport\":\"tcp\",\"type\":\"ipv4\",\"protocol\":\"xmpp\","
+              "\"ttl\":0},\"mitmwatch\":{"
+              "\"expected\":{\"starttls\":\"xmpp\",\"tls\":true},\"observed\":{\"protocol\":"
+              "\"xmpp\",\"tls\":false,\"server_offered\":true,\"client_requested\":false,"
+              "\"server_refused\":false,\"plaintext_commands\":1},\"service\":"
+              "\"xmpp.example.test\"}}");
+    /* a health check (greeting, features, goodbye): nothing to protect, no alert */
+    an_plain check = xmpp;
+    check.session_cmds = 0;
+    CHECK_EQ_U(plain(re, &check, 5222), 0);
+    /* another port of the host, another protocol on the service's port: not the service */
+    CHECK_EQ_U(plain(re, &xmpp, 5269), 0);
+    an_plain smtp = {.protocol = "smtp",
+                     .network_protocol = "smtp",
+                     .offer_visible = true,
+                     .session_cmds = 3,
+                     .ts_us = (uint64_t)T0 * 1000000u};
+    CHECK_EQ_U(plain(re, &smtp, 5222), 0);
+    /* SMTP without an offer (stripped from the EHLO answer), refused, stripped after 220 */
+    CHECK_EQ_U(plain(re, &smtp, 25), 1);
+    CHECK(strstr(plain_event, "\"message\":\"The SMTP session to mx.example.test "
+                              "(198.51.100.10:25) ended without TLS: the server never offered "
+                              "STARTTLS (an interception box may have removed the offer); 3 "
+                              "client commands went out in plaintext.\"") != NULL);
+    an_plain refused = smtp;
+    refused.offered = refused.requested = refused.refused = true;
+    refused.session_cmds = 0;
+    CHECK_EQ_U(plain(re, &refused, 25), 1);
+    CHECK(strstr(plain_event, "ended without TLS: the server refused STARTTLS.\"") != NULL);
+    an_plain stripped = refused;
+    stripped.refused = false;
+    stripped.stripped = true;
+    CHECK_EQ_U(plain(re, &stripped, 25), 1);
+    CHECK(strstr(plain_event, "\"observed\":{\"protocol\":\"smtp\",\"tls\":false,"
+                              "\"server_offered\":true,\"client_requested\":true,"
+                              "\"server_refused\":false,\"tls_after_agreement\":false,"
+                              "\"plaintext_commands\":0}") != NULL);
+    /* LMTP is followed as SMTP; a service without starttls, or with neither IPs nor ports,
+     * is never matched by a plaintext flow */
+    CHECK_EQ_U(plain(re, &smtp, 24), 1);
+    CHECK_EQ_U(plain(re, &smtp, 80), 0);
+    CHECK_EQ_U(plain(re, &xmpp, 5223), 0);
+    rule_engine_free(re);
+    pol_policy_free(&p);
+}
+
 /* Writes a state file by hand: {v: version, services: [one service of `fields` fields for
  * 198.51.100.10:443]}, the ninth field (format 2) the learned TLS version. */
 static void write_state(const char *path, int version, int fields, uint16_t tls_best) {
@@ -922,6 +1023,7 @@ int main(int argc, char **argv) {
 
     test_overlap();
     test_version_state();
+    test_plaintext();
 
     /* a bad anchor file and a bad log list fail at start with the file named */
     pol_policy p4;
