@@ -116,6 +116,21 @@ bool pol_parse_name(const char *s, pol_name *out, const char **what) {
     return true;
 }
 
+const pol_service *pol_starttls_service(const pol_policy *p, const char *host, uint16_t port) {
+    for (size_t i = 0; p && host && i < p->nservices; i++) {
+        const pol_service *s = &p->services[i];
+        if (!s->starttls || !pol_name_match(&s->name, host))
+            continue;
+        size_t k = 0;
+        while (port && k < s->nports && s->ports[k] != port)
+            k++;
+        if (port && s->nports && k == s->nports)
+            continue;
+        return s;
+    }
+    return NULL;
+}
+
 bool pol_name_match(const pol_name *pat, const char *host) {
     size_t hn = strlen(host), pn = strlen(pat->name);
     if (hn && host[hn - 1] == '.')

@@ -127,6 +127,10 @@ bool pol_parse_duration(const char *s, uint32_t *out, const char **what);
 bool pol_parse_uint(const char *s, unsigned max, unsigned *out, const char **what);
 /* Adds a service for a bare name (--watch); false with what when invalid or too many. */
 bool pol_add_watch(pol_policy *p, const char *name, const char **what);
+/* The first watched service with a `starttls` protocol whose name matches host and, when port
+ * is not 0 and the service lists ports, that has the port: active probes and `check` of the
+ * service speak its STARTTLS unless told otherwise. NULL when none. */
+const pol_service *pol_starttls_service(const pol_policy *p, const char *host, uint16_t port);
 /* True when the pattern matches the host name (case-insensitive, trailing dot ignored). */
 bool pol_name_match(const pol_name *pat, const char *host);
 

@@ -786,7 +786,7 @@ int main(int argc, char **argv) {
         s.ps = ps_new(o.observer, o.probe_interval_us ? o.probe_interval_us : 3600u * 1000000u,
                       o.probe_interval_us || o.probe_jitter ? o.probe_jitter : 10);
         for (int i = 0; s.ps && i < o.nprobes; i++) {
-            if (!ps_add(s.ps, o.probes[i], err, sizeof err)) {
+            if (!ps_add(s.ps, o.probes[i], s.pol, err, sizeof err)) {
                 fprintf(stderr, "mitmwatch: %s\n", err);
                 return 2;
             }

@@ -8,7 +8,8 @@
 #   upgraded openssl s_client -starttls xmpp -tls1_2 (TLS, certificate judged)
 # mitmwatch -c policy.yaml (the service with starttls: xmpp) -r the capture must raise exactly
 # one alert, tls.starttls_missing for the plain client's flow with its exact message and
-# evidence, and nothing for the other two; the upgraded one is a mitmwatch.tls event.
+# evidence, and nothing for the other two; the upgraded one is a mitmwatch.tls event. Then
+# `mitmwatch check` of the service without --starttls must speak its STARTTLS (the key).
 # Exit 77 (skip) when not root or a tool is missing.
 set -eu
 if [ $# -ne 2 ]; then
@@ -178,6 +179,30 @@ alerts:
   suppress_window: 0
 EOF
 "$mw" -c "$out/policy.yaml" -r "$out/cap.pcap" -o "$out/events.json" 2>"$out/mitmwatch.log"
+
+# `check` of the watched service without --starttls or a port: the policy's starttls (xmpp) on
+# the service's port (5222). Without the key, the same command tries direct TLS on 443.
+check_line() {
+    local rc=0
+    "$mw" check 127.0.0.1 --sni xmpp.lab.test --timeout 3000 --config "$1" >"$out/check.txt" \
+        2>&1 || rc=$?
+    echo "$rc $(sed 's/handshake_time=[0-9.]*s/handshake_time=Ts/' "$out/check.txt")"
+}
+got=$(check_line "$out/policy.yaml")
+want="0 MITMWATCH OK - 127.0.0.1:5222 xmpp: CN=xmpp.lab.test from CN=STARTTLS Lab Root,O=mitmwatch lab, expires in 30 days, 0 SCTs | handshake_time=Ts;;;0 days_to_expiry=30;21;7;0 scts=0;;;0"
+if [ "$got" != "$want" ]; then
+    printf 'FAIL check with the policy starttls\n   got: %s\n  want: %s\n' "$got" "$want"
+    exit 1
+fi
+echo "ok   check speaks the service's STARTTLS on its port"
+grep -v 'starttls: xmpp' "$out/policy.yaml" >"$out/policy-direct.yaml"
+got=$(check_line "$out/policy-direct.yaml")
+want="3 MITMWATCH UNKNOWN - 127.0.0.1:443: connection refused by 127.0.0.1 port 443"
+if [ "$got" != "$want" ]; then
+    printf 'FAIL check without starttls\n   got: %s\n  want: %s\n' "$got" "$want"
+    exit 1
+fi
+echo "ok   without the key: direct TLS on 443"
 
 "$py" - "$out/events.json" "$plain_port" "$check_port" <<'PYEOF'
 import json, sys

@@ -469,6 +469,15 @@ static void test_plaintext(void) {
     CHECK_EQ_U(plain(re, &smtp, 24), 1);
     CHECK_EQ_U(plain(re, &smtp, 80), 0);
     CHECK_EQ_U(plain(re, &xmpp, 5223), 0);
+    /* the same key is the default STARTTLS of `check` and cert probes of the service */
+    const pol_service *sv = pol_starttls_service(&p, "xmpp.example.test", 0);
+    CHECK_STR(sv ? sv->label : "(none)", "xmpp.example.test");
+    CHECK_EQ_U(sv ? sv->ports[0] : 0, 5222);
+    CHECK(pol_starttls_service(&p, "XMPP.example.test.", 5222) == sv);
+    CHECK(pol_starttls_service(&p, "xmpp.example.test", 5223) == NULL); /* not its port */
+    CHECK(pol_starttls_service(&p, "www.example.test", 0) == NULL);     /* no starttls */
+    sv = pol_starttls_service(&p, "mx.example.test", 0);
+    CHECK_STR(sv ? sv->starttls : "(none)", "smtp");
     rule_engine_free(re);
     pol_policy_free(&p);
 }
