@@ -69,6 +69,8 @@ static void usage(FILE *fp) {
             "                        (defaults 21 and 7)\n"
             "  --require-sct N       SCTs the certificate needs (the policy's min-scts)\n"
             "  --expect-jarm HASH    CRITICAL when the server's JARM differs\n"
+            "  --starttls PROTO      default: the `starttls` of the --config service named\n"
+            "                        HOST (or --sni), on its first port when none is given\n"
             "Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Policy flags:\n%s",
             pol_cli_help);
 }
