@@ -171,8 +171,14 @@ static stls_rc client_line_proto(stls_state *s, mw_cur line);
 
 static stls_rc client_line(stls_state *s, mw_cur line) {
     stls_rc rc = client_line_proto(s, line);
-    if (s->proto == STLS_XMPP ? xmpp_stanza(s, line) : carries_session(s->proto, line))
+    if (s->smtp_body) {
+        if ((line.len == 3 && memcmp(line.data, ".\r\n", 3) == 0) ||
+            (line.len == 2 && memcmp(line.data, ".\n", 2) == 0))
+            s->smtp_body = false;
+    } else if (s->proto == STLS_XMPP ? xmpp_stanza(s, line) : carries_session(s->proto, line)) {
         s->session_cmds++;
+        s->smtp_body = s->proto == STLS_SMTP && starts(line, "DATA");
+    }
     s->asked |= s->requested;
     return rc;
 }

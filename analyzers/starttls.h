@@ -54,6 +54,7 @@ typedef struct {
     bool refused;           /* the server refused it */
     uint32_t session_cmds;  /* client commands beyond greeting, capabilities and goodbye */
     uint32_t xmpp_depth;    /* XMPP: client element nesting (stanzas are at depth 1) */
+    bool smtp_body;         /* SMTP: after DATA, until the "." line (one command, not lines) */
 } stls_state;
 
 void stls_init(stls_state *s);

@@ -169,9 +169,13 @@ int main(void) {
                                {1, "250-mx\r\n250-STARTTLS\r\n250 8BITMIME\r\n"},
                                {0, "MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n"},
                                {1, "250 ok\r\n250 ok\r\n"},
+                               {0, "DATA\r\n"},
+                               {1, "354 go ahead\r\n"},
+                               {0, "Subject: hi\r\n\r\nQUIT is not a command here\r\n.\r\n"},
+                               {1, "250 queued\r\n"},
                                {0, "QUIT\r\n"},
                                {1, "221 bye\r\n"}};
-    facts("smtp never asked", smtp_plain, N(smtp_plain), true, false, false, 2);
+    facts("smtp never asked", smtp_plain, N(smtp_plain), true, false, false, 3);
     const step smtp_check[] = {{1, "220 mx ESMTP\r\n"}, {0, "EHLO c\r\n"},
                                {1, "250 mx\r\n"},       {0, "\r\nQUIT\r\n"},
                                {1, "221 bye\r\n"}};
