@@ -9,7 +9,8 @@
 # mitmwatch -c policy.yaml (the service with starttls: xmpp) -r the capture must raise exactly
 # one alert, tls.starttls_missing for the plain client's flow with its exact message and
 # evidence, and nothing for the other two; the upgraded one is a mitmwatch.tls event. Then
-# `mitmwatch check` of the service without --starttls must speak its STARTTLS (the key).
+# `mitmwatch check` of the service and a scheduled `--probe cert:NAME` without /STARTTLS
+# must speak its STARTTLS (the key) on its port.
 # Exit 77 (skip) when not root or a tool is missing.
 set -eu
 if [ $# -ne 2 ]; then
@@ -96,6 +97,7 @@ authentication = "internal_plain"
 storage = "internal"
 ssl = { certificate = "$pki/xmpp.pem"; key = "$pki/xmpp.key"; protocol = "tlsv1_2+" }
 VirtualHost "xmpp.lab.test"
+VirtualHost "localhost" -- for the scheduled probe of the service named localhost
 EOF
 prosody -F --config "$pr/prosody.cfg.lua" </dev/null >"$pr/stdout.log" 2>&1 &
 pids+=($!)
@@ -203,6 +205,40 @@ if [ "$got" != "$want" ]; then
     exit 1
 fi
 echo "ok   without the key: direct TLS on 443"
+
+# A scheduled certificate probe of a watched service without /STARTTLS speaks its starttls
+# (xmpp) on its first port (5222): the live sensor probes once at start.
+cat > "$out/policy-probe.yaml" <<EOF
+services:
+  - name: localhost
+    ports: [5222]
+    starttls: xmpp
+EOF
+"$mw" -i lo -f 'tcp port 9' --stats-interval 0 -c "$out/policy-probe.yaml" \
+    --probe cert:localhost -o "$out/probe.json" 2>"$out/probe.log" &
+probe_pid=$!
+pids+=($probe_pid)
+for _ in $(seq 1 60); do
+    grep -q '"mitmwatch.probe"' "$out/probe.json" 2>/dev/null && break
+    sleep 0.1
+done
+kill -INT "$probe_pid" 2>/dev/null || true
+wait "$probe_pid" 2>/dev/null || true
+got=$("$py" -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["event"]["dataset"] == "mitmwatch.probe":
+        p = e["mitmwatch"]["probe"]
+        print(e["event"]["outcome"], p["type"], p["target"], p["starttls"],
+              e["tls"]["server"]["subject"])
+' "$out/probe.json")
+want="success cert localhost:5222 xmpp CN=xmpp.lab.test"
+if [ "$got" != "$want" ]; then
+    printf 'FAIL probe of the service\n   got: %s\n  want: %s\n' "$got" "$want"
+    exit 1
+fi
+echo "ok   cert probe speaks the service's STARTTLS on its port"
 
 "$py" - "$out/events.json" "$plain_port" "$check_port" <<'PYEOF'
 import json, sys
