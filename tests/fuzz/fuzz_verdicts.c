@@ -60,10 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const struct {
             const char *name, *proto;
             uint16_t port;
-        } st[] = {{"xmpp.starttls.invalid", "xmpp", 5222}, {"smtp.starttls.invalid", "smtp", 25},
-                  {"sub.starttls.invalid", "smtp", 587},   {"imap.starttls.invalid", "imap", 143},
-                  {"pop3.starttls.invalid", "pop3", 110},  {"ftp.starttls.invalid", "ftp", 21},
-                  {"ldap.starttls.invalid", "ldap", 389},  {"pg.starttls.invalid", "postgres", 5432}};
+        } st[] = {
+            {"xmpp.starttls.invalid", "xmpp", 5222}, {"smtp.starttls.invalid", "smtp", 25},
+            {"sub.starttls.invalid", "smtp", 587},   {"imap.starttls.invalid", "imap", 143},
+            {"pop3.starttls.invalid", "pop3", 110},  {"ftp.starttls.invalid", "ftp", 21},
+            {"ldap.starttls.invalid", "ldap", 389},  {"pg.starttls.invalid", "postgres", 5432}};
         for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
             const char *what;
             if (!pol_add_watch(&pol, st[i].name, &what))

@@ -176,8 +176,10 @@ int main(void) {
                                {0, "QUIT\r\n"},
                                {1, "221 bye\r\n"}};
     facts("smtp never asked", smtp_plain, N(smtp_plain), true, false, false, 3);
-    const step smtp_check[] = {{1, "220 mx ESMTP\r\n"}, {0, "EHLO c\r\n"},
-                               {1, "250 mx\r\n"},       {0, "\r\nQUIT\r\n"},
+    const step smtp_check[] = {{1, "220 mx ESMTP\r\n"},
+                               {0, "EHLO c\r\n"},
+                               {1, "250 mx\r\n"},
+                               {0, "\r\nQUIT\r\n"},
                                {1, "221 bye\r\n"}};
     facts("smtp health check, not offered", smtp_check, N(smtp_check), false, false, false, 0);
     facts("smtp refused", smtp_refused, N(smtp_refused), false, true, true, 1);
