@@ -6,12 +6,11 @@
  * Policy-free rules (no config needed): cert.expired, cert.not_yet_valid, cert.name_mismatch,
  * cert.self_signed, cert.chain_invalid, cert.sct_missing, cert.sct_invalid,
  * tls.weak_or_null_cipher, tls.version_downgrade (learned per server, kept with the baselines:
- * rule_engine_set_baselines). Rules that need the
- * policy: cert.unknown (known store), cert.issuer_unexpected (expected issuers),
- * cert.spki_unpinned (pins), cert.issuance_odd (known store's cadence), tls.starttls_missing
- * (a service's STARTTLS protocol, rule_judge_plaintext). With no service
- * listed, every handshake is judged against the global expectations; with services, only the
- * handshakes of a watched service are.
+ * rule_engine_set_baselines). Rules that need the policy: cert.unknown (known store),
+ * cert.issuer_unexpected (expected issuers), cert.spki_unpinned (pins), cert.issuance_odd
+ * (known store's cadence), tls.starttls_missing (a service's STARTTLS protocol,
+ * rule_judge_plaintext). With no service listed, every handshake is judged against the global
+ * expectations; with services, only the handshakes of a watched service are.
  *
  * All times are capture times: a pcap of last year is judged as of last year. */
 #ifndef RULE_ENGINE_H
