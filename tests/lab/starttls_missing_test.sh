@@ -2,13 +2,15 @@
 # starttls_missing_test.sh MITMWATCH WORKDIR -- tls.starttls_missing against a real server.
 #
 # prosody offers (and requires) STARTTLS on 127.0.0.1:5222 in a private network namespace;
-# tcpdump captures lo while three clients connect:
+# a second prosody on 127.0.0.2:5222 offers no STARTTLS (what a client sees when an
+# interception box strips the offer). tcpdump captures lo while four clients connect:
 #   plain    python: stream header, features, SASL PLAIN <auth/> without STARTTLS, goodbye
 #   check    python: stream header, features, goodbye (a monitoring check: nothing to protect)
 #   upgraded openssl s_client -starttls xmpp -tls1_2 (TLS, certificate judged)
+#   stripped python to 127.0.0.2: no offer, SASL PLAIN in plaintext
 # mitmwatch -c policy.yaml (the service with starttls: xmpp) -r the capture must raise exactly
-# one alert, tls.starttls_missing for the plain client's flow with its exact message and
-# evidence, and nothing for the other two; the upgraded one is a mitmwatch.tls event. Then
+# two alerts, tls.starttls_missing for the plain and stripped flows with their exact messages
+# and evidence, and nothing for the other two; the upgraded one is a mitmwatch.tls event. Then
 # `mitmwatch check` of the service and a scheduled `--probe cert:NAME` without /STARTTLS
 # must speak its STARTTLS (the key) on its port.
 # Exit 77 (skip) when not root or a tool is missing.
@@ -101,15 +103,26 @@ VirtualHost "localhost" -- for the scheduled probe of the service named localhos
 EOF
 prosody -F --config "$pr/prosody.cfg.lua" </dev/null >"$pr/stdout.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 200); do
-    ss -Hltn | awk '{print $4}' | grep -qxF 127.0.0.1:5222 && break
-    sleep 0.05
+# The same server as an interception box would show it to the client: no STARTTLS offer (no
+# mod_tls), plaintext logins allowed.
+pr2=$out/prosody-stripped
+mkdir -p "$pr2/data"
+sed -e "s|$pr/|$pr2/|g" -e 's/"tls"; //' -e 's/127\.0\.0\.1/127.0.0.2/g' \
+    -e 's/^c2s_require_encryption = true/c2s_require_encryption = false\
+allow_unencrypted_plain_auth = true/' -e '/^ssl = /d' "$pr/prosody.cfg.lua" >"$pr2/prosody.cfg.lua"
+prosody -F --config "$pr2/prosody.cfg.lua" </dev/null >"$pr2/stdout.log" 2>&1 &
+pids+=($!)
+for addr in 127.0.0.1:5222 127.0.0.2:5222; do
+    for _ in $(seq 1 200); do
+        ss -Hltn | awk '{print $4}' | grep -qxF $addr && break
+        sleep 0.05
+    done
+    if ! ss -Hltn | awk '{print $4}' | grep -qxF $addr; then
+        echo "starttls_missing_test: prosody did not come up on $addr" >&2
+        tail -n 20 "$pr"*/prosody.log "$pr"*/stdout.log >&2 || true
+        exit 1
+    fi
 done
-if ! ss -Hltn | awk '{print $4}' | grep -qxF 127.0.0.1:5222; then
-    echo "starttls_missing_test: prosody did not come up" >&2
-    tail -n 20 "$pr/prosody.log" "$pr/stdout.log" >&2 || true
-    exit 1
-fi
 
 tcpdump -i lo --immediate-mode -U -s 0 -w "$out/cap.pcap" tcp port 5222 2>"$out/tcpdump.log" &
 tcpdump_pid=$!
@@ -121,10 +134,10 @@ grep -q 'listening on' "$out/tcpdump.log" || { cat "$out/tcpdump.log" >&2; exit 
 
 # The plaintext clients print their source port (the flow the alert must name).
 client() {
-    timeout 10 "$py" - "$1" <<'PYEOF'
+    timeout 10 "$py" - "$1" "$2" <<'PYEOF'
 import socket, sys
 mode = sys.argv[1]
-s = socket.create_connection(("127.0.0.1", 5222), timeout=5)
+s = socket.create_connection((sys.argv[2], 5222), timeout=5)
 def until(marker):
     data = b""
     while marker not in data:
@@ -136,9 +149,9 @@ def until(marker):
 s.sendall(b"<?xml version='1.0'?><stream:stream to='xmpp.lab.test' xmlns='jabber:client' "
           b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
 features = until(b"</stream:features>")
-if b"<starttls" not in features:
-    sys.exit(f"no STARTTLS offered: {features!r}")
-if mode == "plain":
+if (b"<starttls" in features) != (mode != "stripped"):
+    sys.exit(f"STARTTLS offer not as expected for {mode}: {features!r}")
+if mode in ("plain", "stripped"):
     # SASL PLAIN alice/s3cret: what STARTTLS should have protected
     s.sendall(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
               b"AGFsaWNlAHMzY3JldA==</auth>")
@@ -154,8 +167,9 @@ print(s.getsockname()[1])
 s.close()
 PYEOF
 }
-plain_port=$(client plain)
-check_port=$(client check)
+plain_port=$(client plain 127.0.0.1)
+check_port=$(client check 127.0.0.1)
+stripped_port=$(client stripped 127.0.0.2)
 (sleep 0.5) | timeout 10 openssl s_client -connect 127.0.0.1:5222 -starttls xmpp \
     -xmpphost xmpp.lab.test -servername xmpp.lab.test -tls1_2 -CAfile "$pki/root.pem" \
     -verify_return_error >"$out/s_client.log" 2>&1 || { cat "$out/s_client.log" >&2; exit 1; }
@@ -168,7 +182,7 @@ tcpdump_pid=
 cat > "$out/policy.yaml" <<EOF
 services:
   - name: xmpp.lab.test
-    ips: [127.0.0.1]
+    ips: [127.0.0.1, 127.0.0.2]
     ports: [5222]
     starttls: xmpp
 expect_issuers:
@@ -240,10 +254,10 @@ if [ "$got" != "$want" ]; then
 fi
 echo "ok   cert probe speaks the service's STARTTLS on its port"
 
-"$py" - "$out/events.json" "$plain_port" "$check_port" <<'PYEOF'
+"$py" - "$out/events.json" "$plain_port" "$check_port" "$stripped_port" <<'PYEOF'
 import json, sys
 events = [json.loads(l) for l in open(sys.argv[1])]
-plain_port, check_port = int(sys.argv[2]), int(sys.argv[3])
+plain_port, check_port, stripped_port = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 fails = 0
 def check(what, got, want):
     global fails
@@ -254,8 +268,8 @@ def check(what, got, want):
         print(f"ok   {what}")
 alerts = [e for e in events if e["event"]["kind"] == "alert"]
 check("alerts raised", [(a["rule"]["id"], a["source"]["port"]) for a in alerts],
-      [("tls.starttls_missing", plain_port)])
-if alerts:
+      [("tls.starttls_missing", plain_port), ("tls.starttls_missing", stripped_port)])
+if len(alerts) == 2:
     a = alerts[0]
     check("message", a["message"],
           "The XMPP session to xmpp.lab.test (127.0.0.1:5222) ended without TLS: the client "
@@ -269,6 +283,14 @@ if alerts:
           (a["mitmwatch"]["service"], a["destination"]["ip"], a["destination"]["port"],
            a["network"]["protocol"], a["event"]["severity"], a["rule"]["name"]),
           ("xmpp.lab.test", "127.0.0.1", 5222, "xmpp", 3, "Session without STARTTLS"))
+    a = alerts[1]
+    check("stripped offer: message", a["message"],
+          "The XMPP session to xmpp.lab.test (127.0.0.2:5222) ended without TLS: the server "
+          "never offered STARTTLS (an interception box may have removed the offer); 1 client "
+          "command went out in plaintext.")
+    check("stripped offer: observed", a["mitmwatch"]["observed"],
+          {"protocol": "xmpp", "tls": False, "server_offered": False,
+           "client_requested": False, "server_refused": False, "plaintext_commands": 1})
 tls = [e for e in events if e["event"]["dataset"] == "mitmwatch.tls"]
 check("the upgraded session: one handshake, STARTTLS xmpp, TLS 1.2, certificate seen",
       [(t["mitmwatch"]["tls"]["starttls"], t["tls"]["version"],
@@ -279,7 +301,7 @@ check("no event for the health check's flow",
 st = [e for e in events if e["event"]["dataset"] == "mitmwatch.stats"][-1]["mitmwatch"]["stats"]
 check("STARTTLS flows, upgrades, refusals; handshakes judged; alerts",
       (st["starttls_flows"], st["starttls_upgrades"], st["starttls_refused"],
-       st["verdicts"]["judged"], st["verdicts"]["alerts"]), (3, 1, 0, 1, 1))
+       st["verdicts"]["judged"], st["verdicts"]["alerts"]), (4, 1, 0, 1, 2))
 print(f"{'FAILED' if fails else 'passed'}: {fails} failure(s)")
 sys.exit(1 if fails else 0)
 PYEOF

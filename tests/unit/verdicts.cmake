@@ -18,9 +18,10 @@ add_test(NAME lab_verdicts
 set_tests_properties(lab_verdicts PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180 LABELS "lab;root"
                      RUN_SERIAL TRUE)
 
-# tls.starttls_missing: a real prosody offering STARTTLS, a client that authenticates in
-# plaintext (the alert, exact), a health check and an upgraded s_client session (silent).
-# Own network namespace, port 5222 inside it; ~1 s. Root.
+# tls.starttls_missing: a real prosody offering STARTTLS and one without the offer (as after
+# stripping), clients that authenticate in plaintext (the alerts, exact), a health check and an
+# upgraded s_client session (silent); `check` and a scheduled cert probe of the service speak
+# its starttls. Own network namespace, port 5222 inside it; ~2.5 s. Root.
 add_test(NAME lab_starttls_missing
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/../lab/starttls_missing_test.sh
                  $<TARGET_FILE:mitmwatch> ${CMAKE_CURRENT_BINARY_DIR})
