@@ -486,13 +486,13 @@ static void rule_version(judge *jd) {
     }
     /* Learned: a server that negotiated version X with clients offering X and now gives a
      * client offering X less is being downgraded, or is not the same server. */
-    char addr[80];
-    server_addr(jd, addr, sizeof addr);
     uint16_t *best = bl_tls_best(re->ver, jd->f, jd->client_side);
     if (!best)
         return; /* table full: no baseline for this server */
     if (*best && offered >= *best && v < *best) {
         const char *bn = version_name(*best, b1, sizeof b1);
+        char addr[80];
+        server_addr(jd, addr, sizeof addr);
         ev_begin(jd);
         mw_json_kstr(&jd->je, "version", bn);
         mw_json_kstr(&jd->je, "basis", "learned from earlier handshakes with this server");
