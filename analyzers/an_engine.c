@@ -66,6 +66,25 @@ static void bypass(an_engine *e, cap_flow *f) {
     e->cst.flows_bypassed++;
 }
 
+/* A STARTTLS candidate that ends without TLS. Not reported when a hole hides part of it: the
+ * STARTTLS may be in the hole. */
+static void plain_end(an_engine *e, cap_flow *f, bool stripped) {
+    an_app *a = f->app;
+    if (!e->cfg.on_plaintext || !a || a->stls.proto == STLS_UNKNOWN || f->stream[0].gap ||
+        f->stream[1].gap || f->stream[0].ooo || f->stream[1].ooo)
+        return;
+    an_plain p = {.protocol = stls_proto_name(a->stls.proto),
+                  .network_protocol = stls_network_protocol(a->stls.proto),
+                  .offer_visible = stls_offer_visible(a->stls.proto),
+                  .offered = a->stls.offered,
+                  .requested = a->stls.asked,
+                  .refused = a->stls.refused,
+                  .stripped = stripped,
+                  .session_cmds = a->stls.session_cmds,
+                  .ts_us = e->now_us};
+    e->cfg.on_plaintext(&p, f, f->client_side, e->cfg.user);
+}
+
 static void start_tls(an_engine *e, cap_flow *f, an_app *a, const char *starttls) {
     tls_session_init(&a->tls, f->client_side, e->certs, &e->ast);
     a->tls.hs.starttls = starttls;
@@ -84,6 +103,7 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
                                          &e->ast);
         cap_stream_consume(&e->reasm, st, used);
         if (rc == STLS_NOT) {
+            plain_end(e, f, false);
             bypass(e, f);
             return;
         }
@@ -111,6 +131,7 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
             st->buf.data[0] != 21) {
             /* "Ready to start TLS", then more plaintext: something in the path stripped it. */
             e->ast.an[AN_AN_starttls_no_tls_after_upgrade]++;
+            plain_end(e, f, true);
             bypass(e, f);
             return;
         }
@@ -136,6 +157,8 @@ static void on_flow_end(cap_flow *f, enum cap_flow_end why, void *user) {
     }
     if (a && a->tls_active && a->tls.ready)
         emit(e, f, &a->tls);
+    if (a && !a->tls_active)
+        plain_end(e, f, false);
     release(e, f);
 }
 

@@ -20,6 +20,21 @@ typedef struct an_engine an_engine;
 typedef void (*an_handshake_fn)(const tls_hs *hs, const cap_flow *f, int client_side,
                                 void *user);
 
+/* A STARTTLS-protocol flow that ended, or was given up, without reaching TLS, seen without
+ * holes (what the verdicts need for tls.starttls_missing). Valid only during the call. */
+typedef struct {
+    const char *protocol;         /* stls_proto_name: "xmpp", "smtp", "postgres", ... */
+    const char *network_protocol; /* for ECS network.protocol */
+    bool offer_visible;           /* the protocol's capability exchange is followed */
+    bool offered, requested, refused;
+    bool stripped;                /* the server agreed, then plaintext came instead of TLS */
+    uint32_t session_cmds;        /* client commands sent in plaintext (stls_state) */
+    uint64_t ts_us;
+} an_plain;
+
+typedef void (*an_plaintext_fn)(const an_plain *p, const cap_flow *f, int client_side,
+                                void *user);
+
 typedef struct {
     uint32_t max_flows;           /* 0: default */
     uint64_t idle_timeout_us;     /* 0: default */
@@ -28,6 +43,7 @@ typedef struct {
     uint32_t cert_cache_entries;  /* 0: default */
     bool no_ndpi;                 /* skip nDPI classification */
     an_handshake_fn on_handshake;
+    an_plaintext_fn on_plaintext; /* optional */
     void *user;
 } an_engine_cfg;
 

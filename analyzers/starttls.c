@@ -80,6 +80,85 @@ bool stls_candidate(int role, const uint8_t *data, size_t len) {
 
 /* --- text protocols ------------------------------------------------------------------- */
 
+bool stls_offer_visible(stls_proto p) {
+    return p != STLS_LDAP && p != STLS_POSTGRES && p != STLS_MYSQL && p != STLS_UNKNOWN;
+}
+
+/* Client commands that carry the session itself (mail, logins), as opposed to the
+ * greeting, capability and goodbye exchanges a health check also makes: in plaintext they
+ * are what STARTTLS should have protected. */
+static bool carries_session(stls_proto p, mw_cur line) {
+    static const char *const smtp[] = {"EHLO", "HELO", "LHLO", "QUIT", "NOOP", "RSET", "STARTTLS",
+                                       NULL};
+    static const char *const ftp[] = {"FEAT", "QUIT", "AUTH", "SYST", "NOOP", NULL};
+    static const char *const imap[] = {"CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "ID", NULL};
+    static const char *const pop3[] = {"CAPA", "QUIT", "STLS", "NOOP", NULL};
+    while (line.len && (line.data[0] == ' ' || line.data[0] == '\t' || line.data[0] == '\r' ||
+                        line.data[0] == '\n'))
+        line = mw_cur_make(line.data + 1, line.len - 1);
+    if (line.len == 0 || line.data[0] < 0x20 || line.data[0] > 0x7e)
+        return false; /* not a command: e.g. TLS records after an upgrade the capture missed */
+    const char *const *w = smtp;
+    if (p == STLS_FTP)
+        w = ftp;
+    else if (p == STLS_POP3)
+        w = pop3;
+    else if (p == STLS_IMAP) {
+        w = imap;
+        size_t sp = 0; /* past the tag */
+        while (sp < line.len && line.data[sp] != ' ')
+            sp++;
+        line = sp < line.len ? mw_cur_make(line.data + sp + 1, line.len - sp - 1)
+                             : mw_cur_make(line.data, 0);
+    }
+    for (; *w; w++)
+        if (starts(line, *w))
+            return false;
+    return true;
+}
+
+/* XMPP: one tag (with any text before it). A stanza is an element opened right inside the
+ * stream (RFC 6120 4.1); <starttls/> and the stream header itself are not session. */
+static bool xmpp_stanza(stls_state *s, mw_cur seg) {
+    const uint8_t *lt = memchr(seg.data, '<', seg.len);
+    if (!lt)
+        return false;
+    mw_cur tag = mw_cur_make(lt, seg.len - (size_t)(lt - seg.data));
+    if (starts(tag, "<?") || starts(tag, "<!"))
+        return false;
+    if (starts(tag, "</")) {
+        if (s->xmpp_depth)
+            s->xmpp_depth--;
+        return false;
+    }
+    uint32_t at = s->xmpp_depth;
+    bool self_closing = tag.len >= 2 && tag.data[tag.len - 2] == '/';
+    if (!self_closing && s->xmpp_depth < UINT32_MAX)
+        s->xmpp_depth++;
+    return at == 1 && !starts(tag, "<starttls");
+}
+
+/* Does a server line advertise STARTTLS? (EHLO 250 lines, FEAT, IMAP capabilities, CAPA,
+ * XMPP stream features) */
+static bool advertises(stls_proto p, mw_cur line) {
+    switch (p) {
+    case STLS_SMTP_OR_FTP:
+    case STLS_SMTP:
+        return line.len > 4 && starts(line, "250") &&
+               starts(mw_cur_make(line.data + 4, line.len - 4), "STARTTLS");
+    case STLS_FTP:
+        return contains(line, "AUTH TLS") || contains(line, "AUTH SSL");
+    case STLS_IMAP:
+        return starts(line, "* ") && contains(line, "STARTTLS");
+    case STLS_POP3:
+        return starts(line, "STLS");
+    case STLS_XMPP:
+        return contains(line, "<starttls");
+    default:
+        return false;
+    }
+}
+
 /* SMTP/FTP reply line: three digits, then ' ' (final) or '-' (continued). */
 static bool final_reply(mw_cur line, int *code) {
     if (line.len < 4 || !isdigit(line.data[0]) || !isdigit(line.data[1]) || !isdigit(line.data[2]))
@@ -88,7 +167,23 @@ static bool final_reply(mw_cur line, int *code) {
     return line.data[3] == ' ' || line.data[3] == '\r' || line.data[3] == '\n';
 }
 
+static stls_rc client_line_proto(stls_state *s, mw_cur line);
+
 static stls_rc client_line(stls_state *s, mw_cur line) {
+    stls_rc rc = client_line_proto(s, line);
+    if (s->smtp_body) {
+        if ((line.len == 3 && memcmp(line.data, ".\r\n", 3) == 0) ||
+            (line.len == 2 && memcmp(line.data, ".\n", 2) == 0))
+            s->smtp_body = false;
+    } else if (s->proto == STLS_XMPP ? xmpp_stanza(s, line) : carries_session(s->proto, line)) {
+        s->session_cmds++;
+        s->smtp_body = s->proto == STLS_SMTP && starts(line, "DATA");
+    }
+    s->asked |= s->requested;
+    return rc;
+}
+
+static stls_rc client_line_proto(stls_state *s, mw_cur line) {
     switch (s->proto) {
     case STLS_SMTP_OR_FTP:
     case STLS_SMTP:
@@ -134,7 +229,17 @@ static stls_rc client_line(stls_state *s, mw_cur line) {
     }
 }
 
+static stls_rc server_line_proto(stls_state *s, mw_cur line, an_stats *st);
+
 static stls_rc server_line(stls_state *s, mw_cur line, an_stats *st) {
+    uint64_t refused = st->starttls_refused;
+    s->offered |= advertises(s->proto, line);
+    stls_rc rc = server_line_proto(s, line, st);
+    s->refused |= st->starttls_refused != refused;
+    return rc;
+}
+
+static stls_rc server_line_proto(stls_state *s, mw_cur line, an_stats *st) {
     int code;
     switch (s->proto) {
     case STLS_SMTP_OR_FTP:
@@ -271,6 +376,8 @@ static stls_rc feed_ldap(stls_state *s, int role, mw_cur c, size_t *consumed, an
                 name.len == sizeof LDAP_STARTTLS_OID - 1 &&
                 memcmp(name.data, LDAP_STARTTLS_OID, name.len) == 0)
                 s->requested = true;
+            else
+                s->session_cmds++;
         } else if (role == 1 && tag == 0x78 && s->requested) { /* extendedResp */
             mw_cur rc;
             s->requested = false;
@@ -279,6 +386,8 @@ static stls_rc feed_ldap(stls_state *s, int role, mw_cur c, size_t *consumed, an
                 return STLS_UPGRADED;
             }
             st->starttls_refused++;
+        } else if (role == 0 && tag != 0x42) { /* anything but an unbindRequest */
+            s->session_cmds++;
         }
     }
 }
@@ -324,7 +433,8 @@ static stls_rc feed_binary(stls_state *s, int role, mw_cur c, size_t *consumed, 
         uint32_t caps = len >= 4 ? (c.data[4] | (uint32_t)c.data[5] << 8) : 0;
         if (c.data[3] == 1 && len == 32 && (caps & MYSQL_CLIENT_SSL))
             return STLS_UPGRADED; /* SSLRequest: TLS follows at once */
-        return STLS_NOT;          /* a full handshake response without TLS */
+        s->session_cmds++; /* a full handshake response (the login) without TLS */
+        return STLS_NOT;
     }
     default:
         *consumed = 0;
@@ -332,8 +442,20 @@ static stls_rc feed_binary(stls_state *s, int role, mw_cur c, size_t *consumed, 
     }
 }
 
+static stls_rc stls_feed_proto(stls_state *s, int role, const uint8_t *data, size_t len,
+                               size_t *consumed, an_stats *st);
+
 stls_rc stls_feed(stls_state *s, int role, const uint8_t *data, size_t len, size_t *consumed,
                   an_stats *st) {
+    uint64_t refused = st->starttls_refused;
+    stls_rc rc = stls_feed_proto(s, role, data, len, consumed, st);
+    s->refused |= st->starttls_refused != refused;
+    s->asked |= s->requested;
+    return rc;
+}
+
+static stls_rc stls_feed_proto(stls_state *s, int role, const uint8_t *data, size_t len,
+                               size_t *consumed, an_stats *st) {
     *consumed = 0;
     if (len == 0)
         return STLS_PENDING;

@@ -48,6 +48,13 @@ typedef struct {
     bool greeted;            /* the server's greeting (first final reply) was seen */
     char tag[32];            /* IMAP: the STARTTLS command's tag */
     uint64_t plain_bytes;
+    /* For a session that ends in plaintext (STARTTLS stripping, tls.starttls_missing): */
+    bool offered;           /* the server advertised STARTTLS (text protocols and XMPP) */
+    bool asked;             /* the client asked for TLS at least once */
+    bool refused;           /* the server refused it */
+    uint32_t session_cmds;  /* client commands beyond greeting, capabilities and goodbye */
+    uint32_t xmpp_depth;    /* XMPP: client element nesting (stanzas are at depth 1) */
+    bool smtp_body;         /* SMTP: after DATA, until the "." line (one command, not lines) */
 } stls_state;
 
 void stls_init(stls_state *s);
@@ -55,6 +62,8 @@ void stls_init(stls_state *s);
  * parsed. On STLS_UPGRADED the unconsumed bytes are TLS. */
 stls_rc stls_feed(stls_state *s, int role, const uint8_t *data, size_t len, size_t *consumed,
                   an_stats *st);
+/* Whether the protocol's capability exchange is followed (stls_state.offered means something). */
+bool stls_offer_visible(stls_proto p);
 /* The protocol's name as --starttls and openssl s_client -starttls spell it ("postgres"). */
 const char *stls_proto_name(stls_proto p);
 /* The name for ECS network.protocol ("postgresql"). */

@@ -15,7 +15,10 @@
 #define BL_MAX_JA3 16  /* client JA3s per service */
 #define BL_MAX_JA3S 4  /* JA3S per client JA3 */
 #define BL_PAIR_PORTS 8
-#define BL_STATE_VERSION 1
+/* State file formats: 1 (services of 8 fields), 2 (a 9th: the learned TLS version). Both are
+ * read; 2 is written. */
+#define BL_STATE_VERSION 2
+#define BL_STATE_OLDEST 1
 
 enum { DIR_C2S, DIR_S2C };
 static const char *const dir_name[2] = {"client to server", "server to client"};
@@ -38,6 +41,7 @@ typedef struct {
     int16_t alerted_hop[2]; /* last hop count alerted on, -1 none: one alert per change */
     uint8_t npairs;
     bl_pair *pairs;
+    uint16_t tls_best; /* highest TLS version negotiated with a client offering it; 0 none */
 } bl_svc;
 
 /* The ports of one server as seen from one client: the same path, whatever the port. */
@@ -374,8 +378,15 @@ void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_sid
         s->flows++;
 }
 
-/* --- state file: msgpack {v, services: [[ip, ver, port, flows, hops_c2s, hops_s2c, unstable,
- * [[ja3, [ja3s...]]...]]...]} --------------------------------------------------------------- */
+uint16_t *bl_tls_best(bl_state *b, const cap_flow *f, int client_side) {
+    int server_side = !client_side;
+    bl_svc *s = svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side],
+                        true);
+    return s ? &s->tls_best : NULL;
+}
+
+/* --- state file: msgpack {v: 2, services: [[ip, ver, port, flows, hops_c2s, hops_s2c,
+ * unstable, [[ja3, resumed, ja3s...]...], tls_best]...]}; format 1 lacks tls_best ---------- */
 
 bool bl_save(const bl_state *b, const char *path, char *err, size_t errlen) {
     msgpack_sbuffer sb;
@@ -391,7 +402,7 @@ bool bl_save(const bl_state *b, const char *path, char *err, size_t errlen) {
         const bl_svc *s = &b->svc[i];
         if (!s->used)
             continue;
-        msgpack_pack_array(&pk, 8);
+        msgpack_pack_array(&pk, 9);
         msgpack_pack_bin_with_body(&pk, s->ip, 16);
         msgpack_pack_uint8(&pk, s->ver);
         msgpack_pack_uint16(&pk, s->port);
@@ -406,6 +417,7 @@ bool bl_save(const bl_state *b, const char *path, char *err, size_t errlen) {
             msgpack_pack_uint8(&pk, s->pairs[k].resumed);
             msgpack_pack_bin_with_body(&pk, s->pairs[k].ja3s, (size_t)s->pairs[k].n * 16);
         }
+        msgpack_pack_uint16(&pk, s->tls_best);
     }
     /* write, fsync, rename: a crash leaves the old file or the new one, never a torn one */
     char tmp[4096];
@@ -432,8 +444,9 @@ static bool bin_of(const msgpack_object *o, size_t max, const char **p, size_t *
     return true;
 }
 
-static bool load_service(bl_state *b, const msgpack_object *o) {
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 8)
+static bool load_service(bl_state *b, const msgpack_object *o, uint64_t version) {
+    uint32_t fields = version == 1 ? 8 : 9;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != fields)
         return false;
     const msgpack_object *a = o->via.array.ptr;
     const char *ip, *h0, *h1;
@@ -442,7 +455,8 @@ static bool load_service(bl_state *b, const msgpack_object *o) {
         a[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         !bin_of(&a[4], BL_MAX_HOPS, &h0, &n0) || !bin_of(&a[5], BL_MAX_HOPS, &h1, &n1) ||
         a[6].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[7].type != MSGPACK_OBJECT_ARRAY ||
-        a[7].via.array.size > BL_MAX_JA3 || a[2].via.u64 > 65535)
+        a[7].via.array.size > BL_MAX_JA3 || a[2].via.u64 > 65535 ||
+        (fields == 9 && (a[8].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[8].via.u64 > 0xffff)))
         return false;
     bl_svc *s = svc_get(b, (const uint8_t *)ip, (uint8_t)a[1].via.u64, (uint16_t)a[2].via.u64, true);
     if (!s)
@@ -454,6 +468,7 @@ static bool load_service(bl_state *b, const msgpack_object *o) {
     s->nhops[1] = (uint8_t)n1;
     s->unstable[0] = a[6].via.u64 & 1;
     s->unstable[1] = (a[6].via.u64 >> 1) & 1;
+    s->tls_best = fields == 9 ? (uint16_t)a[8].via.u64 : 0;
     if (a[7].via.array.size && !(s->pairs = calloc(BL_MAX_JA3, sizeof *s->pairs)))
         return false;
     for (uint32_t k = 0; k < a[7].via.array.size; k++) {
@@ -502,28 +517,43 @@ bool bl_load(bl_state *b, const char *path, char *err, size_t errlen) {
               off == size;
     const msgpack_object *root = &u.data;
     const msgpack_object *services = NULL;
+    uint64_t version = 0;
+    bool has_version = false;
     if (ok && root->type == MSGPACK_OBJECT_MAP) {
-        bool version_ok = false;
         for (uint32_t i = 0; i < root->via.map.size; i++) {
             const msgpack_object_kv *kv = &root->via.map.ptr[i];
             if (kv->key.type != MSGPACK_OBJECT_STR)
                 continue;
-            if (kv->key.via.str.size == 1 && kv->key.via.str.ptr[0] == 'v')
-                version_ok = kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-                             kv->val.via.u64 == BL_STATE_VERSION;
-            else if (kv->key.via.str.size == 8 && memcmp(kv->key.via.str.ptr, "services", 8) == 0 &&
-                     kv->val.type == MSGPACK_OBJECT_ARRAY)
+            if (kv->key.via.str.size == 1 && kv->key.via.str.ptr[0] == 'v' &&
+                kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                version = kv->val.via.u64;
+                has_version = true;
+            } else if (kv->key.via.str.size == 8 &&
+                       memcmp(kv->key.via.str.ptr, "services", 8) == 0 &&
+                       kv->val.type == MSGPACK_OBJECT_ARRAY) {
                 services = &kv->val;
+            }
         }
-        ok = version_ok && services;
+        ok = has_version && services;
     } else {
         ok = false;
     }
+    /* A newer format is refused, not half-read: its baselines would be lost on the next save. */
+    if (ok && (version < BL_STATE_OLDEST || version > BL_STATE_VERSION)) {
+        snprintf(err, errlen,
+                 "state file %s has format version %llu; this mitmwatch reads versions %d to %d "
+                 "(written by a newer mitmwatch? move it aside to start learning afresh)",
+                 path, (unsigned long long)version, BL_STATE_OLDEST, BL_STATE_VERSION);
+        msgpack_unpacked_destroy(&u);
+        if (size)
+            munmap(map, size);
+        return false;
+    }
     for (uint32_t i = 0; ok && i < services->via.array.size; i++)
-        ok = load_service(b, &services->via.array.ptr[i]);
+        ok = load_service(b, &services->via.array.ptr[i], version);
     if (!ok)
-        snprintf(err, errlen, "state file %s is not a mitmwatch baseline (version %d)", path,
-                 BL_STATE_VERSION);
+        snprintf(err, errlen, "state file %s is not a mitmwatch baseline (versions %d to %d)",
+                 path, BL_STATE_OLDEST, BL_STATE_VERSION);
     msgpack_unpacked_destroy(&u);
     if (size)
         munmap(map, size);

@@ -8,8 +8,8 @@
  * of one server address are also compared with each other, learned or not: one port further
  * away than all the others is what a port-selective interception box looks like. Hop counts are
  * taken from the nearest common initial TTL (64, 128, 255) at or above the TTL seen, and only
- * from flows whose TTL was steady for min_packets packets. Baselines persist in a msgpack state
- * file written atomically. */
+ * from flows whose TTL was steady for min_packets packets. The service's best TLS version
+ * (bl_tls_best) lives here too. Baselines persist in a msgpack state file written atomically. */
 #ifndef BL_BASELINE_H
 #define BL_BASELINE_H
 
@@ -44,7 +44,13 @@ void bl_free(bl_state *b);
 /* Judges one handshake against the baselines, learning when in a window. */
 void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side,
                 bl_alert_fn fn, void *user);
-/* State file: load at start (a missing file is an empty state), save atomically. */
+/* The highest TLS version the flow's server negotiated with a client offering it, learned by
+ * the rule engine (tls.version_downgrade) and kept here so that it persists with the other
+ * baselines; 0 = none yet. NULL when the service table is full. */
+uint16_t *bl_tls_best(bl_state *b, const cap_flow *f, int client_side);
+/* State file: load at start (a missing file is an empty state), save atomically. Format 2;
+ * format 1 files (before the TLS versions) load with no version learned; newer formats and
+ * foreign files are refused with err saying which. */
 bool bl_load(bl_state *b, const char *path, char *err, size_t errlen);
 bool bl_save(const bl_state *b, const char *path, char *err, size_t errlen);
 /* Hop count implied by a TTL: nearest initial TTL of 64, 128 or 255 at or above it, minus it. */

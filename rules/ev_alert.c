@@ -22,6 +22,7 @@ const char *ev_rule_name(const char *rule_id) {
         {"tls.ja3s_changed", "Server TLS fingerprint changed"},
         {"tls.version_downgrade", "TLS version downgrade"},
         {"tls.weak_or_null_cipher", "Weak or NULL cipher"},
+        {"tls.starttls_missing", "Session without STARTTLS"},
         {"path.ttl_changed", "Network path (TTL) changed"},
         {"path.hops_changed", "Network path (traceroute) changed"},
         {"probe.jarm_changed", "Server JARM changed"},
@@ -48,7 +49,7 @@ bool ev_alert_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const ev_ale
     mw_json_obj_end(&j);
     mw_json_kstr(&j, "message", a->message);
     if (f) {
-        ev_flow(&j, f, client_side, hs ? ev_protocol(hs) : NULL);
+        ev_flow(&j, f, client_side, hs ? ev_protocol(hs) : a->protocol);
     } else if (a->dest_address) {
         mw_json_kobj(&j, "destination");
         mw_json_kstr(&j, "address", a->dest_address);

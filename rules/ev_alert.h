@@ -19,6 +19,7 @@ typedef struct {
     uint16_t dest_port;
     const char *service;  /* the watched service's name as configured, or NULL */
     uint64_t suppressed;  /* duplicates suppressed since this key's previous alert */
+    const char *protocol; /* network.protocol of a flow without handshake (hs NULL), or NULL */
 } ev_alert;
 
 /* The rule.name of a rule.id from the catalogue, or the id itself. */

@@ -378,6 +378,16 @@ static bool issuance_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
         return want_uint(c, v, key, 1000, &p->issuance_min_samples);
     if (strcmp(key, "hour_tolerance") == 0)
         return want_uint(c, v, key, 12, &p->issuance_hour_tolerance);
+    if (strcmp(key, "min_renewals") == 0)
+        return want_uint(c, v, key, 1000, &p->issuance_min_renewals);
+    if (strcmp(key, "overlap_tolerance") == 0) {
+        /* under an hour every cron jitter alerts; over 60 days nothing ever would */
+        if (!want_duration(c, v, key, &p->issuance_overlap_tolerance))
+            return false;
+        if (p->issuance_overlap_tolerance < 3600 || p->issuance_overlap_tolerance > 60 * 86400)
+            return fail(c, v, key, "expected a duration from 1h to 60d");
+        return true;
+    }
     return want_duration(c, v, key, &p->issuance_lifetime_tolerance);
 }
 
@@ -451,8 +461,9 @@ static bool top_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
         return each_pair(c, v, key, keys, alerts_pair, p);
     }
     if (strcmp(key, "issuance") == 0) {
-        static const char *const keys[] = {"min_samples", "hour_tolerance", "lifetime_tolerance",
-                                           NULL};
+        static const char *const keys[] = {"min_samples",   "hour_tolerance",
+                                           "lifetime_tolerance", "min_renewals",
+                                           "overlap_tolerance", NULL};
         return each_pair(c, v, key, keys, issuance_pair, p);
     }
     if (strcmp(key, "ctcache") == 0)

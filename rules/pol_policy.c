@@ -17,6 +17,8 @@ void pol_policy_init(pol_policy *p) {
     p->issuance_min_samples = 3;
     p->issuance_hour_tolerance = 2;
     p->issuance_lifetime_tolerance = 86400;
+    p->issuance_min_renewals = 3;
+    p->issuance_overlap_tolerance = 5 * 86400;
     p->suppress_window = 3600;
 }
 
@@ -112,6 +114,21 @@ bool pol_parse_name(const char *s, pol_name *out, const char **what) {
     out->kind = kind;
     out->name = d;
     return true;
+}
+
+const pol_service *pol_starttls_service(const pol_policy *p, const char *host, uint16_t port) {
+    for (size_t i = 0; p && host && i < p->nservices; i++) {
+        const pol_service *s = &p->services[i];
+        if (!s->starttls || !pol_name_match(&s->name, host))
+            continue;
+        size_t k = 0;
+        while (port && k < s->nports && s->ports[k] != port)
+            k++;
+        if (port && s->nports && k == s->nports)
+            continue;
+        return s;
+    }
+    return NULL;
 }
 
 bool pol_name_match(const pol_name *pat, const char *host) {

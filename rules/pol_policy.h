@@ -83,6 +83,9 @@ typedef struct {
     unsigned issuance_min_samples; /* known certificates for the name before judging */
     unsigned issuance_hour_tolerance;  /* hours */
     uint32_t issuance_lifetime_tolerance; /* seconds */
+    /* overlap: how long before the previous certificate's notAfter the next one begins */
+    unsigned issuance_min_renewals;      /* known renewals of the name before judging; 0 off */
+    uint32_t issuance_overlap_tolerance; /* seconds from the usual overlap (1h..60d) */
     /* alerts */
     uint32_t suppress_window; /* seconds; 0 = never suppress */
     /* CT sources for `mitmwatch ct sync -c` (ct.sources) */
@@ -103,7 +106,8 @@ typedef struct {
 } pol_policy;
 
 /* A policy with the defaults: no services, the system trust store, one SCT, one hour
- * suppression, issuance judged from 3 known certificates (2 h, 1 day tolerance). */
+ * suppression, issuance judged from 3 known certificates (2 h, 1 day tolerance) and the renewal
+ * overlap from 3 known renewals (5 days tolerance). */
 void pol_policy_init(pol_policy *p);
 void pol_policy_free(pol_policy *p);
 
@@ -123,6 +127,10 @@ bool pol_parse_duration(const char *s, uint32_t *out, const char **what);
 bool pol_parse_uint(const char *s, unsigned max, unsigned *out, const char **what);
 /* Adds a service for a bare name (--watch); false with what when invalid or too many. */
 bool pol_add_watch(pol_policy *p, const char *name, const char **what);
+/* The first watched service with a `starttls` protocol whose name matches host and, when port
+ * is not 0 and the service lists ports, that has the port: active probes and `check` of the
+ * service speak its STARTTLS unless told otherwise. NULL when none. */
+const pol_service *pol_starttls_service(const pol_policy *p, const char *host, uint16_t port);
 /* True when the pattern matches the host name (case-insensitive, trailing dot ignored). */
 bool pol_name_match(const pol_name *pat, const char *host);
 

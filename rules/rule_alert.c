@@ -12,6 +12,7 @@ bool rule_alert_build(mw_buf *out, const ev_ctx *ctx, const rule_alert *a, const
                    .expected = a->expected_json,
                    .observed = a->observed_json,
                    .service = a->service,
-                   .suppressed = a->suppressed};
+                   .suppressed = a->suppressed,
+                   .protocol = a->protocol};
     return ev_alert_build(out, ctx, ts_us, &ea, hs, f, client_side);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bl_baseline.h"
 #include "ev_alert.h"
 #include "mw_encode.h"
 #include "mw_hash.h"
@@ -23,8 +24,7 @@
 #define RE_ICACHE_MAX 512   /* intermediates remembered from earlier handshakes */
 #define RE_SUP_SLOTS 8192   /* (rule, service, certificate) keys under suppression */
 #define RE_SUP_PROBE 16
-#define RE_VER_SLOTS 4096   /* servers whose best TLS version is remembered */
-#define RE_VER_PROBE 16
+#define RE_VER_SERVICES 4096 /* servers whose best TLS version is remembered without --state */
 #define RE_EVIDENCE_MAX (64u << 10)
 #define RE_CHAIN_SLOTS 1024 /* presented chains that validated, with their validity window */
 #define RE_SCT_SLOTS 4096   /* SCT verdicts */
@@ -36,12 +36,6 @@ typedef struct {
     uint64_t count;   /* suppressed since then */
     bool used;
 } sup_slot;
-
-typedef struct {
-    uint8_t key[32];
-    uint16_t best; /* highest version this server negotiated with a client offering it */
-    bool used;
-} ver_slot;
 
 /* Judging the same chain again costs two signature checks, its SCT an X509_dup and a decode
  * of every public key (OpenSSL 3's decoders: ~550 us a handshake). A server presents the
@@ -77,7 +71,9 @@ struct rule_engine {
     uint8_t (*icache_sha)[32];
     size_t icache_next; /* FIFO replacement once full */
     sup_slot *sup;
-    ver_slot *ver;
+    /* learned TLS versions: in the sensor's baselines (persisted) once attached, else here */
+    bl_state *ver;
+    bl_state *own_ver;
     chain_slot *chains;
     sct_slot *scts;
     mw_buf exp, obs;
@@ -154,7 +150,8 @@ rule_engine *rule_engine_new(const pol_policy *p, char *err, size_t errlen) {
     re->icache = sk_X509_new_null();
     re->icache_sha = calloc(RE_ICACHE_MAX, 32);
     re->sup = calloc(RE_SUP_SLOTS, sizeof *re->sup);
-    re->ver = calloc(RE_VER_SLOTS, sizeof *re->ver);
+    re->own_ver = bl_new(&(bl_cfg){.max_services = RE_VER_SERVICES});
+    re->ver = re->own_ver;
     re->chains = calloc(RE_CHAIN_SLOTS, sizeof *re->chains);
     re->scts = calloc(RE_SCT_SLOTS, sizeof *re->scts);
     if (!re->icache || !re->icache_sha || !re->sup || !re->ver || !re->chains || !re->scts) {
@@ -206,10 +203,14 @@ void rule_engine_free(rule_engine *re) {
     sk_X509_pop_free(re->icache, X509_free);
     free(re->icache_sha);
     free(re->sup);
-    free(re->ver);
+    bl_free(re->own_ver);
     mw_buf_free(&re->exp);
     mw_buf_free(&re->obs);
     free(re);
+}
+
+void rule_engine_set_baselines(rule_engine *re, bl_state *bl) {
+    re->ver = bl ? bl : re->own_ver;
 }
 
 const rule_stats *rule_engine_stats(const rule_engine *re) { return &re->st; }
@@ -259,6 +260,7 @@ typedef struct {
     char svc_key[300];
     const x509_info *leaf;
     X509 *leaf_x; /* OpenSSL's view of the leaf, decoded for the checks that need it */
+    const char *protocol; /* network.protocol for an alert without handshake (hs NULL) */
     mw_json je, jo; /* expected / observed being written */
 } judge;
 
@@ -270,6 +272,27 @@ static void server_addr(const judge *jd, char *out, size_t outlen) {
     snprintf(out, outlen, f->key.ip_ver == 4 ? "%s:%u" : "[%s]:%u", ip, f->key.port[ss]);
 }
 
+/* The server side of f is one of the service's ports and addresses (when it lists any). */
+static bool svc_addr_match(const pol_service *s, const cap_flow *f, int ss) {
+    if (s->nports) {
+        size_t k;
+        for (k = 0; k < s->nports && s->ports[k] != f->key.port[ss]; k++)
+            ;
+        if (k == s->nports)
+            return false;
+    }
+    if (s->nips) {
+        size_t k;
+        size_t alen = f->key.ip_ver == 4 ? 4 : 16;
+        for (k = 0; k < s->nips; k++)
+            if (s->ips[k].ver == f->key.ip_ver && memcmp(s->ips[k].ip, f->key.addr[ss], alen) == 0)
+                break;
+        if (k == s->nips)
+            return false;
+    }
+    return true;
+}
+
 static const pol_service *match_service(const judge *jd) {
     const pol_policy *p = jd->p;
     const cap_flow *f = jd->f;
@@ -277,22 +300,8 @@ static const pol_service *match_service(const judge *jd) {
     const char *sni = jd->hs->have_ch ? jd->hs->sni : NULL;
     for (size_t i = 0; i < p->nservices; i++) {
         const pol_service *s = &p->services[i];
-        if (s->nports) {
-            size_t k;
-            for (k = 0; k < s->nports && s->ports[k] != f->key.port[ss]; k++)
-                ;
-            if (k == s->nports)
-                continue;
-        }
-        if (s->nips) {
-            size_t k;
-            size_t alen = f->key.ip_ver == 4 ? 4 : 16;
-            for (k = 0; k < s->nips; k++)
-                if (s->ips[k].ver == f->key.ip_ver && memcmp(s->ips[k].ip, f->key.addr[ss], alen) == 0)
-                    break;
-            if (k == s->nips)
-                continue;
-        }
+        if (!svc_addr_match(s, f, ss))
+            continue;
         if (sni) {
             if (pol_name_match(&s->name, sni))
                 return s;
@@ -389,6 +398,8 @@ static void emit(judge *jd, const char *rule_id, int severity, const char *fmt, 
     a.expected_json = ok ? (char *)re->exp.data : truncated;
     a.observed_json = ok ? (char *)re->obs.data : truncated;
     a.service = jd->svc ? jd->svc->label : NULL;
+    a.protocol = jd->protocol;
+    a.ts_us = jd->ts_us;
     re->st.alerts++;
     jd->fn(&a, jd->hs, jd->f, jd->client_side, jd->user);
 }
@@ -475,24 +486,13 @@ static void rule_version(judge *jd) {
     }
     /* Learned: a server that negotiated version X with clients offering X and now gives a
      * client offering X less is being downgraded, or is not the same server. */
-    char addr[80];
-    server_addr(jd, addr, sizeof addr);
-    uint8_t key[32];
-    mw_sha256(addr, strlen(addr), key);
-    uint32_t h;
-    memcpy(&h, key, 4);
-    ver_slot *slot = NULL;
-    for (uint32_t i = 0; i < RE_VER_PROBE; i++) {
-        ver_slot *s = &re->ver[(h + i) % RE_VER_SLOTS];
-        if (!s->used || memcmp(s->key, key, 32) == 0) {
-            slot = s;
-            break;
-        }
-    }
-    if (!slot)
-        return; /* table region full: no baseline for this server */
-    if (slot->used && offered >= slot->best && v < slot->best) {
-        const char *bn = version_name(slot->best, b1, sizeof b1);
+    uint16_t *best = bl_tls_best(re->ver, jd->f, jd->client_side);
+    if (!best)
+        return; /* table full: no baseline for this server */
+    if (*best && offered >= *best && v < *best) {
+        const char *bn = version_name(*best, b1, sizeof b1);
+        char addr[80];
+        server_addr(jd, addr, sizeof addr);
         ev_begin(jd);
         mw_json_kstr(&jd->je, "version", bn);
         mw_json_kstr(&jd->je, "basis", "learned from earlier handshakes with this server");
@@ -503,13 +503,8 @@ static void rule_version(judge *jd) {
              "used TLS %s before: a downgrade, or another server answering.",
              who(jd), addr, vn, on, bn);
     }
-    if (!slot->used) {
-        memcpy(slot->key, key, 32);
-        slot->used = true;
-        slot->best = 0;
-    }
-    if (v <= offered && v > slot->best)
-        slot->best = v;
+    if (v <= offered && v > *best)
+        *best = v;
 }
 
 /* ------------------------------------------------------------------ certificate rules */
@@ -1191,17 +1186,121 @@ static void rule_scts(judge *jd, const cert_facts *cf) {
 static int hour_of(int64_t t) { return (int)(((t % 86400) + 86400) % 86400 / 3600); }
 static int wday_of(int64_t t) { return (int)((((t / 86400) + 4) % 7 + 7) % 7); } /* 1970-01-01 Thu */
 
+/* The renewal overlap: how long before the previous certificate's notAfter the next one's
+ * notBefore lies (ACME clients renew at about 2/3 of the lifetime: ~30 days for 90-day
+ * certificates). Certificates issued within a day of each other are one renewal (RSA and
+ * ECDSA twins, re-issues), dated by the first and lasting until the last to expire. */
+#define RE_ISS_MAX 512  /* known certificates per name considered; ~85 years of renewals */
+#define RE_ISS_TWIN 86400
+
+typedef struct {
+    int64_t nb, na;
+} iss_span;
+
+static int span_cmp(const void *a, const void *b) {
+    const iss_span *x = a, *y = b;
+    return x->nb < y->nb ? -1 : x->nb > y->nb;
+}
+
+static int i64_cmp(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    bool judged;       /* enough steady history, and a known predecessor */
+    bool odd;
+    unsigned renewals; /* known renewals of the name */
+    int64_t usual;     /* median overlap, seconds */
+    int64_t spread;    /* largest distance of a known overlap from it */
+    int64_t observed;  /* this certificate's overlap with its predecessor */
+    int64_t prev_na;   /* the predecessor's notAfter */
+} iss_overlap;
+
+/* Sorts spans (n <= RE_ISS_MAX) and merges twins in place; returns the renewal count + 1. */
+static size_t renewals_of(iss_span *sp, size_t n) {
+    qsort(sp, n, sizeof *sp, span_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m && sp[i].nb - sp[m - 1].nb <= RE_ISS_TWIN) {
+            if (sp[i].na > sp[m - 1].na)
+                sp[m - 1].na = sp[i].na;
+            continue;
+        }
+        sp[m++] = sp[i];
+    }
+    return m;
+}
+
+/* Judges the leaf's overlap against the name's known renewals (sp from renewals_of, m of
+ * them). No judgement with fewer than min_renewals renewals, when the known renewals vary more
+ * than the tolerance among themselves (no cadence to speak of: alerts would be noise), or when
+ * the leaf is older than every known certificate. */
+static iss_overlap judge_overlap(const iss_span *sp, size_t m, const x509_info *leaf,
+                                 unsigned min_renewals, uint32_t tolerance) {
+    iss_overlap o;
+    memset(&o, 0, sizeof o);
+    if (min_renewals == 0 || m < 2 || m - 1 < min_renewals)
+        return o;
+    int64_t ov[RE_ISS_MAX];
+    o.renewals = (unsigned)(m - 1);
+    for (size_t i = 1; i < m; i++)
+        ov[i - 1] = sp[i - 1].na - sp[i].nb;
+    qsort(ov, m - 1, sizeof ov[0], i64_cmp);
+    size_t k = m - 1;
+    o.usual = k % 2 ? ov[k / 2] : (ov[k / 2 - 1] + ov[k / 2]) / 2;
+    for (size_t i = 0; i < k; i++) {
+        int64_t d = ov[i] > o.usual ? ov[i] - o.usual : o.usual - ov[i];
+        if (d > o.spread)
+            o.spread = d;
+    }
+    if (o.spread > (int64_t)tolerance)
+        return o;
+    /* the predecessor: the latest renewal more than a twin's distance before the leaf */
+    const iss_span *prev = NULL;
+    for (size_t i = 0; i < m; i++)
+        if (sp[i].nb + RE_ISS_TWIN < leaf->not_before)
+            prev = &sp[i];
+    if (!prev)
+        return o;
+    o.judged = true;
+    o.prev_na = prev->na;
+    o.observed = prev->na - leaf->not_before;
+    int64_t d = o.observed > o.usual ? o.observed - o.usual : o.usual - o.observed;
+    o.odd = d > (int64_t)tolerance;
+    return o;
+}
+
+/* Whole days, rounded to the nearest (halves away from zero). */
+static long long days_of(int64_t sec) {
+    return (long long)(sec >= 0 ? (sec + 43200) / 86400 : -((-sec + 43200) / 86400));
+}
+
+/* "71 days before the previous certificate expires" / "3 days after it expired" */
+static void overlap_text(char *out, size_t len, int64_t observed) {
+    long long d = days_of(observed);
+    if (d > 0)
+        snprintf(out, len, "%lld day%s before the previous certificate expires", d,
+                 d == 1 ? "" : "s");
+    else if (d < 0)
+        snprintf(out, len, "%lld day%s after the previous certificate expired", -d,
+                 d == -1 ? "" : "s");
+    else
+        snprintf(out, len, "on the day the previous certificate expired");
+}
+
 static void rule_issuance(judge *jd, const cert_facts *cf) {
     static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     rule_engine *re = jd->re;
     const pol_policy *p = jd->p;
-    if (!re->r.store || !jd->watched || cf->known || !jd->host || p->issuance_min_samples == 0)
+    if (!re->r.store || !jd->watched || cf->known || !jd->host)
         return;
     size_t n;
     const store_cert *sc = store_known_certs(re->r.store, &n);
     bool hours[24] = {false}, wdays[7] = {false};
     int64_t lifetimes[64];
-    size_t nl = 0, samples = 0;
+    iss_span spans[RE_ISS_MAX];
+    size_t nl = 0, samples = 0, nspans = 0;
     for (size_t i = 0; i < n; i++) {
         if (!sc[i].x || !rule_cert_covers(sc[i].x, jd->host))
             continue;
@@ -1214,10 +1313,16 @@ static void rule_issuance(judge *jd, const cert_facts *cf) {
             ;
         if (k == nl && nl < 64)
             lifetimes[nl++] = lt;
+        if (nspans < RE_ISS_MAX)
+            spans[nspans++] = (iss_span){sc[i].not_before, sc[i].not_after};
     }
-    if (samples < p->issuance_min_samples)
-        return;
     const x509_info *l = jd->leaf;
+    bool cadence = p->issuance_min_samples > 0 && samples >= p->issuance_min_samples;
+    size_t m = renewals_of(spans, nspans);
+    iss_overlap ov = judge_overlap(spans, m, l, p->issuance_min_renewals,
+                                   p->issuance_overlap_tolerance);
+    if (!cadence && !ov.judged)
+        return;
     int h = hour_of(l->not_before), w = wday_of(l->not_before);
     int64_t lt = l->not_after - l->not_before;
     int hdist = 24;
@@ -1239,11 +1344,11 @@ static void rule_issuance(judge *jd, const cert_facts *cf) {
     unsigned nwd = 0;
     for (int k = 0; k < 7; k++)
         nwd += wdays[k];
-    bool odd_hour = hdist > (int)p->issuance_hour_tolerance;
-    bool odd_life = ldist > (int64_t)p->issuance_lifetime_tolerance;
+    bool odd_hour = cadence && hdist > (int)p->issuance_hour_tolerance;
+    bool odd_life = cadence && ldist > (int64_t)p->issuance_lifetime_tolerance;
     /* Weekdays say something only when the known renewals keep to one or two of them. */
-    bool odd_wday = nwd <= 2 && !wdays[w];
-    if (!odd_hour && !odd_life && !odd_wday)
+    bool odd_wday = cadence && nwd <= 2 && !wdays[w];
+    if (!odd_hour && !odd_life && !odd_wday && !ov.odd)
         return;
     ev_begin(jd);
     mw_json_kuint(&jd->je, "samples", samples);
@@ -1261,9 +1366,21 @@ static void rule_issuance(judge *jd, const cert_facts *cf) {
     for (size_t k = 0; k < nl; k++)
         mw_json_int(&jd->je, lifetimes[k] / 86400);
     mw_json_arr_end(&jd->je);
+    char prev_na[MW_TS_LEN];
+    if (ov.judged) {
+        mw_json_kuint(&jd->je, "renewals", ov.renewals);
+        mw_json_kint(&jd->je, "overlap_days", days_of(ov.usual));
+        mw_json_kint(&jd->je, "overlap_spread_days", days_of(ov.spread));
+        mw_json_kint(&jd->je, "overlap_tolerance_days", days_of(p->issuance_overlap_tolerance));
+        mw_ts_sec(prev_na, ov.prev_na);
+    }
     mw_json_kuint(&jd->jo, "hour_utc", (uint64_t)h);
     mw_json_kstr(&jd->jo, "weekday", wd[w]);
     mw_json_kint(&jd->jo, "lifetime_days", lt / 86400);
+    if (ov.judged) {
+        mw_json_kint(&jd->jo, "overlap_days", days_of(ov.observed));
+        mw_json_kstr(&jd->jo, "previous_not_after", prev_na);
+    }
     mw_json_karr(&jd->jo, "odd");
     if (odd_hour)
         mw_json_str(&jd->jo, "hour");
@@ -1271,16 +1388,108 @@ static void rule_issuance(judge *jd, const cert_facts *cf) {
         mw_json_str(&jd->jo, "weekday");
     if (odd_life)
         mw_json_str(&jd->jo, "lifetime");
+    if (ov.odd)
+        mw_json_str(&jd->jo, "overlap");
     mw_json_arr_end(&jd->jo);
-    char nb[MW_TS_LEN], odd_text[80];
+    char nb[MW_TS_LEN], odd_text[80], when[96], cadence_text[200] = "";
     mw_ts_sec(nb, l->not_before);
+    if (ov.odd) {
+        overlap_text(when, sizeof when, ov.observed);
+        snprintf(cadence_text, sizeof cadence_text,
+                 "issued %s; this name usually renews %lld±%lld days before (%u known renewals)",
+                 when, days_of(ov.usual), days_of(ov.spread), ov.renewals);
+    }
+    if (!odd_hour && !odd_wday && !odd_life) {
+        emit(jd, "cert.issuance_odd", 2, "The certificate for %s (notBefore %s) was %s.",
+             who(jd), nb, cadence_text);
+        return;
+    }
     snprintf(odd_text, sizeof odd_text, "%s%s%s%s%s", odd_hour ? "another hour of the day" : "",
              odd_hour && (odd_wday || odd_life) ? ", " : "", odd_wday ? "another weekday" : "",
              odd_wday && odd_life ? ", " : "", odd_life ? "another lifetime" : "");
     emit(jd, "cert.issuance_odd", 2,
          "The certificate for %s was issued %s (%s, %lld-day lifetime), unlike the %zu known "
-         "certificates for that name (%s).",
-         who(jd), nb, wd[w], (long long)(lt / 86400), samples, odd_text);
+         "certificates for that name (%s)%s%s.",
+         who(jd), nb, wd[w], (long long)(lt / 86400), samples, odd_text,
+         ov.odd ? "; it was " : "", cadence_text);
+}
+
+/* ------------------------------------------------------------------ STARTTLS stripping */
+
+/* The passive analyzer's name for a configured STARTTLS protocol: XMPP server-to-server is an
+ * XMPP stream, LMTP speaks SMTP's STARTTLS. NNTP and Sieve are not followed passively (no flow
+ * ever carries their name, so they never match). */
+static const char *passive_starttls(const char *configured) {
+    if (strcmp(configured, "xmpp-server") == 0)
+        return "xmpp";
+    if (strcmp(configured, "lmtp") == 0)
+        return "smtp";
+    return configured;
+}
+
+void rule_judge_plaintext(rule_engine *re, const an_plain *pl, const cap_flow *f,
+                          int client_side, rule_alert_fn fn, void *user) {
+    judge jd;
+    memset(&jd, 0, sizeof jd);
+    jd.re = re;
+    jd.p = re->p;
+    jd.f = f;
+    jd.client_side = client_side;
+    jd.ts_us = pl->ts_us;
+    jd.now = (int64_t)(pl->ts_us / 1000000u);
+    jd.fn = fn;
+    jd.user = user;
+    if (!pl->stripped && !pl->refused && pl->session_cmds == 0)
+        return; /* greeting, capabilities, goodbye: nothing was sent that TLS should protect */
+    for (size_t i = 0; i < jd.p->nservices && !jd.svc; i++) {
+        const pol_service *s = &jd.p->services[i];
+        if (s->starttls && (s->nips || s->nports) &&
+            strcmp(passive_starttls(s->starttls), pl->protocol) == 0 &&
+            svc_addr_match(s, f, !client_side))
+            jd.svc = s;
+    }
+    if (!jd.svc)
+        return;
+    jd.watched = true;
+    snprintf(jd.svc_key, sizeof jd.svc_key, "%s", jd.svc->label);
+    char addr[80], proto[16];
+    server_addr(&jd, addr, sizeof addr);
+    size_t k;
+    for (k = 0; pl->protocol[k] && k < sizeof proto - 1; k++)
+        proto[k] = (char)toupper((unsigned char)pl->protocol[k]);
+    proto[k] = '\0';
+    const char *why;
+    if (pl->stripped)
+        why = "the server agreed to STARTTLS, but plaintext followed instead of TLS (something on "
+              "the path stripped it)";
+    else if (pl->refused)
+        why = "the server refused STARTTLS";
+    else if (pl->offer_visible && !pl->offered)
+        why = "the server never offered STARTTLS (an interception box may have removed the "
+              "offer)";
+    else if (pl->offered && !pl->requested)
+        why = "the client never sent STARTTLS although the server offered it";
+    else
+        why = "the client never asked for STARTTLS";
+    char cmds[96] = "";
+    if (pl->session_cmds)
+        snprintf(cmds, sizeof cmds, "; %u client command%s went out in plaintext",
+                 pl->session_cmds, pl->session_cmds == 1 ? "" : "s");
+    ev_begin(&jd);
+    mw_json_kstr(&jd.je, "starttls", jd.svc->starttls);
+    mw_json_kbool(&jd.je, "tls", true);
+    mw_json_kstr(&jd.jo, "protocol", pl->protocol);
+    mw_json_kbool(&jd.jo, "tls", false);
+    if (pl->offer_visible)
+        mw_json_kbool(&jd.jo, "server_offered", pl->offered);
+    mw_json_kbool(&jd.jo, "client_requested", pl->requested);
+    mw_json_kbool(&jd.jo, "server_refused", pl->refused);
+    if (pl->stripped)
+        mw_json_kbool(&jd.jo, "tls_after_agreement", false);
+    mw_json_kuint(&jd.jo, "plaintext_commands", pl->session_cmds);
+    jd.protocol = pl->network_protocol; /* no handshake names it */
+    emit(&jd, "tls.starttls_missing", 3, "The %s session to %s (%s) ended without TLS: %s%s.",
+         proto, jd.svc->label, addr, why, cmds);
 }
 
 /* ------------------------------------------------------------------ entry */

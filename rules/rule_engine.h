@@ -5,11 +5,12 @@
  *
  * Policy-free rules (no config needed): cert.expired, cert.not_yet_valid, cert.name_mismatch,
  * cert.self_signed, cert.chain_invalid, cert.sct_missing, cert.sct_invalid,
- * tls.weak_or_null_cipher, tls.version_downgrade (learned per server). Rules that need the
- * policy: cert.unknown (known store), cert.issuer_unexpected (expected issuers),
- * cert.spki_unpinned (pins), cert.issuance_odd (known store's cadence). With no service
- * listed, every handshake is judged against the global expectations; with services, only the
- * handshakes of a watched service are.
+ * tls.weak_or_null_cipher, tls.version_downgrade (learned per server, kept with the baselines:
+ * rule_engine_set_baselines). Rules that need the policy: cert.unknown (known store),
+ * cert.issuer_unexpected (expected issuers), cert.spki_unpinned (pins), cert.issuance_odd
+ * (known store's cadence), tls.starttls_missing (a service's STARTTLS protocol,
+ * rule_judge_plaintext). With no service listed, every handshake is judged against the global
+ * expectations; with services, only the handshakes of a watched service are.
  *
  * All times are capture times: a pcap of last year is judged as of last year. */
 #ifndef RULE_ENGINE_H
@@ -18,6 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "an_engine.h"
+#include "bl_baseline.h"
 #include "cap_flow.h"
 #include "ev_tls.h"
 #include "mw_buf.h"
@@ -34,6 +37,8 @@ typedef struct rule_alert {
     char *observed_json;
     const char *service;  /* the watched service's name as configured, or NULL */
     uint64_t suppressed;  /* duplicates suppressed since this key's previous alert */
+    const char *protocol; /* network.protocol when there is no handshake, or NULL */
+    uint64_t ts_us;       /* capture time of what raised it */
 } rule_alert;
 
 typedef void (*rule_alert_fn)(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
@@ -61,6 +66,18 @@ void rule_engine_free(rule_engine *re);
  * SCT objects for the mitmwatch.tls event), then reports each alert through fn. */
 void rule_judge(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
                 uint64_t ts_us, rule_alert_fn fn, void *user);
+/* The learned TLS version per server (tls.version_downgrade) is kept in bl, the sensor's
+ * baselines, so that it persists in the --state file; bl must outlive the engine or be
+ * detached with NULL. Without it the engine keeps its own table (lost at exit). */
+void rule_engine_set_baselines(rule_engine *re, bl_state *bl);
+/* tls.starttls_missing: a flow to a watched service that has a `starttls` protocol (matched by
+ * the service's IPs and ports; a service with neither is not matched) carried that protocol in
+ * plaintext and ended without TLS, and the client sent session commands unprotected, or the
+ * server refused STARTTLS, or plaintext followed the server's agreement. A session of greeting,
+ * capabilities and goodbye alone (a health check) raises nothing. Alerts come through fn with
+ * hs NULL. */
+void rule_judge_plaintext(rule_engine *re, const an_plain *pl, const cap_flow *f,
+                          int client_side, rule_alert_fn fn, void *user);
 const rule_stats *rule_engine_stats(const rule_engine *re);
 /* Is a certificate in the known store (by SHA-256 or CT TBS hash)? 1 yes, 0 no, -1 no store. */
 int rule_engine_known(const rule_engine *re, const uint8_t sha256[32], const uint8_t tbs[32]);

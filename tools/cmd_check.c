@@ -69,6 +69,8 @@ static void usage(FILE *fp) {
             "                        (defaults 21 and 7)\n"
             "  --require-sct N       SCTs the certificate needs (the policy's min-scts)\n"
             "  --expect-jarm HASH    CRITICAL when the server's JARM differs\n"
+            "  --starttls PROTO      default: the `starttls` of the --config service named\n"
+            "                        HOST (or --sni), on its first port when none is given\n"
             "Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. Policy flags:\n%s",
             pol_cli_help);
 }
@@ -112,7 +114,7 @@ int cmd_check(int argc, char **argv) {
         const char *flag, *arg;
     } flags[64];
     int nflags = 0;
-    bool watch_given = false;
+    bool watch_given = false, starttls_given = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -131,6 +133,7 @@ int cmd_check(int argc, char **argv) {
             fprintf(stderr, "mitmwatch check: %s needs a value\n", a);
             return ST_UNKNOWN;
         } else if (!strcmp(a, "--starttls")) {
+            starttls_given = true;
             if (!pcert_starttls_parse(v, &po.starttls)) {
                 fprintf(stderr, "mitmwatch check: --starttls: unknown protocol %s\n", v);
                 return ST_UNKNOWN;
@@ -186,8 +189,6 @@ int cmd_check(int argc, char **argv) {
         fprintf(stderr, "mitmwatch check: expected HOST[:PORT]: %s\n", target);
         return ST_UNKNOWN;
     }
-    if (!po.port)
-        po.port = pcert_default_port(po.starttls);
     po.host = host;
     po.sni = sni;
     mw_hash_init();
@@ -206,6 +207,17 @@ int cmd_check(int argc, char **argv) {
         snprintf(err, sizeof err, "--watch %s: %s", name, what ? what : "invalid");
         goto policy_error;
     }
+    /* A watched service with a STARTTLS protocol is checked with it (and on its first port)
+     * unless --starttls says otherwise; one the probe does not speak stays direct TLS. */
+    const pol_service *svc = starttls_given ? NULL : pol_starttls_service(&pol, name, po.port);
+    pcert_starttls svc_st;
+    if (svc && pcert_starttls_parse(svc->starttls, &svc_st)) {
+        po.starttls = svc_st;
+        if (!po.port && svc->nports)
+            po.port = svc->ports[0];
+    }
+    if (!po.port)
+        po.port = pcert_default_port(po.starttls);
     rule_engine *re = rule_engine_new(&pol, err, sizeof err);
     if (!re)
         goto policy_error;

@@ -394,6 +394,29 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
         bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
 }
 
+/* tls.starttls_missing: no handshake event to wait for, the alert goes out at once. */
+static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
+                           int client_side, void *user) {
+    sensor *s = user;
+    if (!rule_alert_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us)) {
+        s->events_dropped++;
+        return;
+    }
+    out_event ev = {.json = (const char *)s->abuf.data,
+                    .len = s->abuf.len,
+                    .kind = OUT_KIND_ALERT,
+                    .dataset = "mitmwatch.alert",
+                    .severity = a->severity,
+                    .rule_id = a->rule_id};
+    out_emit(s->outs, &ev);
+}
+
+static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, void *user) {
+    sensor *s = user;
+    if (s->re)
+        rule_judge_plaintext(s->re, p, f, client_side, on_plain_alert, s);
+}
+
 static void emit_sensor_alert(sensor *s, uint64_t ts_us, const char *rule, int severity,
                               const char *msg, uint64_t observed) {
     char obs[64];
@@ -740,8 +763,10 @@ int main(int argc, char **argv) {
         out_set_free(s.outs);
         return 2;
     }
+    rule_engine_set_baselines(s.re, s.bl); /* learned TLS versions persist with --state */
     an_engine_cfg ec = {
-        .max_flows = o.max_flows, .no_ndpi = o.no_ndpi, .on_handshake = on_handshake, .user = &s};
+        .max_flows = o.max_flows, .no_ndpi = o.no_ndpi, .on_handshake = on_handshake,
+        .on_plaintext = on_plaintext, .user = &s};
     s.eng = an_engine_new(&ec);
     if (!s.eng) {
         fprintf(stderr, "mitmwatch: cannot allocate the flow table\n");
@@ -761,7 +786,7 @@ int main(int argc, char **argv) {
         s.ps = ps_new(o.observer, o.probe_interval_us ? o.probe_interval_us : 3600u * 1000000u,
                       o.probe_interval_us || o.probe_jitter ? o.probe_jitter : 10);
         for (int i = 0; s.ps && i < o.nprobes; i++) {
-            if (!ps_add(s.ps, o.probes[i], err, sizeof err)) {
+            if (!ps_add(s.ps, o.probes[i], s.pol, err, sizeof err)) {
                 fprintf(stderr, "mitmwatch: %s\n", err);
                 return 2;
             }
@@ -784,6 +809,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mitmwatch: %s\n", err);
         rc = rc ? rc : 1;
     }
+    rule_engine_set_baselines(s.re, NULL);
     bl_free(s.bl);
     for (int i = 0; i < s.nsrcs; i++)
         cap_source_close(&srcs[i]);

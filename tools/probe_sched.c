@@ -112,7 +112,7 @@ static bool parse_ports(const char *s, ps_probe *p) {
     return p->nports > 0;
 }
 
-bool ps_add(probe_sched *ps, const char *spec, char *err, size_t errlen) {
+bool ps_add(probe_sched *ps, const char *spec, const pol_policy *pol, char *err, size_t errlen) {
     if (ps->n >= PS_MAX_PROBES) {
         snprintf(err, errlen, "--probe: at most %d probes", PS_MAX_PROBES);
         return false;
@@ -160,6 +160,13 @@ bool ps_add(probe_sched *ps, const char *spec, char *err, size_t errlen) {
         if (pcert_parse_target(target, p->host, sizeof p->host, &p->port) != MW_OK) {
             snprintf(err, errlen, "--probe %s: expected cert:HOST[:PORT][/STARTTLS]", spec);
             return false;
+        }
+        const pol_service *svc = slash ? NULL : pol_starttls_service(pol, p->host, p->port);
+        pcert_starttls svc_st;
+        if (svc && pcert_starttls_parse(svc->starttls, &svc_st)) {
+            p->starttls = svc_st;
+            if (!p->port && svc->nports)
+                p->port = svc->ports[0];
         }
         if (!p->port)
             p->port = pcert_default_port(p->starttls);

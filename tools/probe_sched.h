@@ -13,13 +13,16 @@
 #include <stdint.h>
 
 #include "out.h"
+#include "pol_policy.h"
 
 typedef struct probe_sched probe_sched;
 
 probe_sched *ps_new(const char *observer, uint64_t interval_us, unsigned jitter_pct);
 /* Adds a probe: "jarm:HOST[:PORT][=EXPECTED_JARM]", "trace:HOST:PORT[,PORT...]" or
- * "cert:HOST[:PORT][/STARTTLS]". */
-bool ps_add(probe_sched *ps, const char *spec, char *err, size_t errlen);
+ * "cert:HOST[:PORT][/STARTTLS]". A cert probe without /STARTTLS of a watched service that has
+ * a `starttls` protocol in pol (may be NULL) speaks it, on the service's first port when no
+ * port is given (pol_starttls_service). */
+bool ps_add(probe_sched *ps, const char *spec, const pol_policy *pol, char *err, size_t errlen);
 unsigned ps_count(const probe_sched *ps);
 /* Opens raw sockets (traces) and starts the worker; call before dropping privileges. */
 bool ps_start(probe_sched *ps, char *err, size_t errlen);

@@ -2,9 +2,11 @@
  * rule_engine.c) and turned into alert events. Input format as fuzz_engine: byte 0 = link
  * type index, then frames {u16 length, bytes}, 1 ms apart. The policy watches every name
  * under .lab.test and wants two SCTs, so the watched-name, name, chain and SCT paths all run on
- * whatever certificates the input carries. */
+ * whatever certificates the input carries; STARTTLS services on the usual ports judge the
+ * plaintext sessions that never upgrade. */
 #include <pcap/dlt.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "an_engine.h"
 #include "mw_cursor.h"
@@ -24,8 +26,21 @@ static void on_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, i
     (void)rule_alert_build(&evbuf, &ctx, a, hs, f, cs, hs->ts_us);
 }
 
+static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int cs,
+                           void *user) {
+    (void)user;
+    ev_ctx ctx = {.observer = "fuzz"};
+    if (hs || strcmp(a->rule_id, "tls.starttls_missing") != 0 || !a->protocol)
+        abort();
+    (void)rule_alert_build(&evbuf, &ctx, a, hs, f, cs, a->ts_us);
+}
+
 static void on_hs(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
     rule_judge(user, hs, f, client_side, hs->ts_us, on_alert, NULL);
+}
+
+static void on_plain(const an_plain *p, const cap_flow *f, int client_side, void *user) {
+    rule_judge_plaintext(user, p, f, client_side, on_plain_alert, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -40,6 +55,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             !pol_cli_apply(&pol, "min-scts", "2", err, sizeof err) ||
             !pol_cli_apply(&pol, "expect-issuer", "Test CA", err, sizeof err))
             abort();
+        /* one STARTTLS service per protocol on its usual port (tls.starttls_missing); names
+         * no handshake carries, so the certificate paths are unchanged */
+        static const struct {
+            const char *name, *proto;
+            uint16_t port;
+        } st[] = {
+            {"xmpp.starttls.invalid", "xmpp", 5222}, {"smtp.starttls.invalid", "smtp", 25},
+            {"sub.starttls.invalid", "smtp", 587},   {"imap.starttls.invalid", "imap", 143},
+            {"pop3.starttls.invalid", "pop3", 110},  {"ftp.starttls.invalid", "ftp", 21},
+            {"ldap.starttls.invalid", "ldap", 389},  {"pg.starttls.invalid", "postgres", 5432}};
+        for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
+            const char *what;
+            if (!pol_add_watch(&pol, st[i].name, &what))
+                abort();
+            pol_service *sv = &pol.services[pol.nservices - 1];
+            sv->starttls = strdup(st[i].proto);
+            sv->ports[sv->nports++] = st[i].port;
+        }
         pol.suppress_window = 0;
         re = rule_engine_new(&pol, err, sizeof err);
         if (!re)
@@ -56,6 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                          .reasm_max_bytes = 1 << 20,
                          .cert_cache_entries = 16,
                          .on_handshake = on_hs,
+                         .on_plaintext = on_plain,
                          .user = re};
     an_engine *e = an_engine_new(&cfg);
     uint64_t ts = 1700000000000000ull;

@@ -70,6 +70,8 @@ int main(int argc, char **argv) {
     CHECK_EQ_U(p.issuance_min_samples, 3);
     CHECK_EQ_U(p.issuance_hour_tolerance, 2);
     CHECK_EQ_U(p.issuance_lifetime_tolerance, 86400);
+    CHECK_EQ_U(p.issuance_min_renewals, 3);
+    CHECK_EQ_U(p.issuance_overlap_tolerance, 5 * 86400);
     CHECK_EQ_U(p.suppress_window, 3600);
     CHECK_EQ_U(p.min_version, 0x0303);
     CHECK_STR(p.ctcache, "/var/lib/mitmwatch/ctcache.msgpack");

@@ -9,6 +9,7 @@
  * Usage: rule_engine_test WORKDIR (created; emptied first) */
 #include <errno.h>
 #include <jansson.h>
+#include <msgpack.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bl_baseline.h"
 #include "mw_encode.h"
 #include "mw_hash.h"
 #include "mw_test.h"
@@ -214,8 +216,22 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 static const char *ids[32], *raw_ids[32];
-static char msgs[32][512];
+static char msgs[32][512], exps[32][1024], obss[32][1024];
 static int nids;
+
+/* The evidence of the last judged handshake's alert with this rule.id. */
+static const char *exp_of(const char *id) {
+    for (int i = 0; i < nids; i++)
+        if (strcmp(raw_ids[i], id) == 0)
+            return exps[i];
+    return "(none)";
+}
+static const char *obs_of(const char *id) {
+    for (int i = 0; i < nids; i++)
+        if (strcmp(raw_ids[i], id) == 0)
+            return obss[i];
+    return "(none)";
+}
 
 /* The message of the last judged handshake's alert with this rule.id. */
 static const char *msg_of(const char *id) {
@@ -231,6 +247,8 @@ static void collect(const rule_alert *a, const tls_hs *hs, const cap_flow *f, in
     if (nids < 32) {
         raw_ids[nids] = a->rule_id;
         snprintf(msgs[nids], sizeof msgs[nids], "%s", a->message);
+        snprintf(exps[nids], sizeof exps[nids], "%s", a->expected_json);
+        snprintf(obss[nids], sizeof obss[nids], "%s", a->observed_json);
         ids[nids++] = a->rule_id;
     }
     last_suppressed = a->suppressed;
@@ -274,6 +292,8 @@ static const char *judge(rule_engine *re, x509_info *const *chain, int n, const 
     hs.ch_version = o->offered ? o->offered : 0x0303;
     hs.version = o->version ? o->version : 0x0303;
     hs.cipher = o->cipher ? o->cipher : 0xC02B;
+    if (n == 1 && !chain[0])
+        n = 0; /* JUDGE(..., NULL): no certificate on the wire (TLS 1.3) */
     for (int i = 0; i < n; i++)
         hs.chain[i] = chain[i];
     hs.nchain = (uint8_t)n;
@@ -351,6 +371,337 @@ static void write_log_list(void) {
     } while (0)
 
 #define AT(sni_) ((hs_opts){.sni = sni_})
+
+/* tls.starttls_missing from the plaintext facts of a flow's end. */
+static char plain_event[4096];
+static int nplain;
+
+static void collect_plain(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int cs,
+                          void *user) {
+    (void)user;
+    CHECK(hs == NULL);
+    nplain++;
+    ev_ctx ctx = {.observer = "unit"};
+    CHECK(rule_alert_build(&evbuf, &ctx, a, hs, f, cs, a->ts_us));
+    snprintf(plain_event, sizeof plain_event, "%.*s", (int)evbuf.len, (const char *)evbuf.data);
+}
+
+static int plain(rule_engine *re, const an_plain *pl, uint16_t port) {
+    cap_flow f;
+    memset(&f, 0, sizeof f);
+    f.key.ip_ver = 4;
+    memcpy(f.key.addr[0], "\xc6\x33\x64\x0a", 4); /* server 198.51.100.10, on side 0 */
+    memcpy(f.key.addr[1], "\xc0\x00\x02\x01", 4); /* client 192.0.2.1 */
+    f.key.port[0] = port;
+    f.key.port[1] = 40001;
+    f.client_side = 1;
+    nplain = 0;
+    plain_event[0] = '\0';
+    rule_judge_plaintext(re, pl, &f, 1, collect_plain, NULL);
+    return nplain;
+}
+
+static void test_plaintext(void) {
+    pol_policy p;
+    const char *yaml = "services:\n"
+                       "  - name: xmpp.example.test\n    ips: [198.51.100.10]\n"
+                       "    ports: [5222]\n    starttls: xmpp\n"
+                       "  - name: mx.example.test\n    ports: [25]\n    starttls: smtp\n"
+                       "  - name: lmtp.example.test\n    ports: [24]\n    starttls: lmtp\n"
+                       "  - name: www.example.test\n    ports: [80]\n"
+                       "  - name: news.example.test\n    starttls: xmpp\n"
+                       "alerts:\n  suppress_window: 0\n";
+    rule_engine *re = engine(&p, yaml);
+    an_plain xmpp = {.protocol = "xmpp",
+                     .network_protocol = "xmpp",
+                     .offer_visible = true,
+                     .offered = true,
+                     .session_cmds = 1,
+                     .ts_us = (uint64_t)T0 * 1000000u};
+    CHECK_EQ_U(plain(re, &xmpp, 5222), 1);
+    CHECK_STR(plain_event,
+              "{\"@timestamp\":\"2026-06-15T12:00:00.000000Z\",\"event\":{\"kind\":\"alert\","
+              "\"category\":[\"network\"],\"type\":[\"indicator\"],\"dataset\":\"mitmwatch.alert\",\"severity\":3},\"observer\":{\"name\":\"unit\"},"
+              "\"rule\":{\"id\":\"tls.starttls_missing\",\"name\":\"Session without STARTTLS\"},"
+              "\"message\":\"The XMPP session to xmpp.example.test (198.51.100.10:5222) ended "
+              "without TLS: the client never sent STARTTLS although the server offered it; 1 "
+              "client command went out in plaintext.\",\"source\":{\"ip\":\"192.0.2.1\","
+              "\"port\":40001},\"destination\":{\"ip\":\"198.51.100.10\",\"port\":5222},"
+              "\"network\":{\"transport\":\"tcp\",\"type\":\"ipv4\",\"protocol\":\"xmpp\","
+              "\"ttl\":0},\"mitmwatch\":{"
+              "\"expected\":{\"starttls\":\"xmpp\",\"tls\":true},\"observed\":{\"protocol\":"
+              "\"xmpp\",\"tls\":false,\"server_offered\":true,\"client_requested\":false,"
+              "\"server_refused\":false,\"plaintext_commands\":1},\"service\":"
+              "\"xmpp.example.test\"}}");
+    /* a health check (greeting, features, goodbye): nothing to protect, no alert */
+    an_plain check = xmpp;
+    check.session_cmds = 0;
+    CHECK_EQ_U(plain(re, &check, 5222), 0);
+    /* another port of the host, another protocol on the service's port: not the service */
+    CHECK_EQ_U(plain(re, &xmpp, 5269), 0);
+    an_plain smtp = {.protocol = "smtp",
+                     .network_protocol = "smtp",
+                     .offer_visible = true,
+                     .session_cmds = 3,
+                     .ts_us = (uint64_t)T0 * 1000000u};
+    CHECK_EQ_U(plain(re, &smtp, 5222), 0);
+    /* SMTP without an offer (stripped from the EHLO answer), refused, stripped after 220 */
+    CHECK_EQ_U(plain(re, &smtp, 25), 1);
+    CHECK(strstr(plain_event, "\"message\":\"The SMTP session to mx.example.test "
+                              "(198.51.100.10:25) ended without TLS: the server never offered "
+                              "STARTTLS (an interception box may have removed the offer); 3 "
+                              "client commands went out in plaintext.\"") != NULL);
+    an_plain refused = smtp;
+    refused.offered = refused.requested = refused.refused = true;
+    refused.session_cmds = 0;
+    CHECK_EQ_U(plain(re, &refused, 25), 1);
+    CHECK(strstr(plain_event, "ended without TLS: the server refused STARTTLS.\"") != NULL);
+    an_plain stripped = refused;
+    stripped.refused = false;
+    stripped.stripped = true;
+    CHECK_EQ_U(plain(re, &stripped, 25), 1);
+    CHECK(strstr(plain_event, "\"observed\":{\"protocol\":\"smtp\",\"tls\":false,"
+                              "\"server_offered\":true,\"client_requested\":true,"
+                              "\"server_refused\":false,\"tls_after_agreement\":false,"
+                              "\"plaintext_commands\":0}") != NULL);
+    /* LMTP is followed as SMTP; a service without starttls, or with neither IPs nor ports,
+     * is never matched by a plaintext flow */
+    CHECK_EQ_U(plain(re, &smtp, 24), 1);
+    CHECK_EQ_U(plain(re, &smtp, 80), 0);
+    CHECK_EQ_U(plain(re, &xmpp, 5223), 0);
+    /* the same key is the default STARTTLS of `check` and cert probes of the service */
+    const pol_service *sv = pol_starttls_service(&p, "xmpp.example.test", 0);
+    CHECK_STR(sv ? sv->label : "(none)", "xmpp.example.test");
+    CHECK_EQ_U(sv ? sv->ports[0] : 0, 5222);
+    CHECK(pol_starttls_service(&p, "XMPP.example.test.", 5222) == sv);
+    CHECK(pol_starttls_service(&p, "xmpp.example.test", 5223) == NULL); /* not its port */
+    CHECK(pol_starttls_service(&p, "www.example.test", 0) == NULL);     /* no starttls */
+    sv = pol_starttls_service(&p, "mx.example.test", 0);
+    CHECK_STR(sv ? sv->starttls : "(none)", "smtp");
+    rule_engine_free(re);
+    pol_policy_free(&p);
+}
+
+/* Writes a state file by hand: {v: version, services: [one service of `fields` fields for
+ * 198.51.100.10:443]}, the ninth field (format 2) the learned TLS version. */
+static void write_state(const char *path, int version, int fields, uint16_t tls_best) {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "v", 1);
+    msgpack_pack_int(&pk, version);
+    msgpack_pack_str_with_body(&pk, "services", 8);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_array(&pk, (size_t)fields);
+    uint8_t ip[16] = {198, 51, 100, 10};
+    msgpack_pack_bin_with_body(&pk, ip, 16);
+    msgpack_pack_uint8(&pk, 4);
+    msgpack_pack_uint16(&pk, 443);
+    msgpack_pack_uint32(&pk, 12);
+    msgpack_pack_bin_with_body(&pk, "\x02", 1);
+    msgpack_pack_bin_with_body(&pk, "\x02", 1);
+    msgpack_pack_uint8(&pk, 0);
+    msgpack_pack_array(&pk, 0);
+    if (fields == 9)
+        msgpack_pack_uint16(&pk, tls_best);
+    FILE *fp = fopen(path, "wb");
+    CHECK(fp && fwrite(sb.data, 1, sb.size, fp) == sb.size);
+    if (fp)
+        fclose(fp);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* tls.version_downgrade across a restart: the version learned before is in the state file. */
+static void test_version_state(void) {
+    char yaml[512], err[512] = "", path[1200], want[1400];
+    snprintf(yaml, sizeof yaml, "trust:\n  ca_files: [%s/anchors.pem]\n", dir);
+    snprintf(path, sizeof path, "%s/state.mp", dir);
+    const hs_opts v13 = {.sni = "www.example.test", .version = 0x0304, .offered = 0x0304};
+    const hs_opts v12 = {.sni = "www.example.test", .version = 0x0303, .offered = 0x0304};
+    const char *down = "www.example.test (198.51.100.10:443) negotiated TLS 1.2 although the "
+                       "client offered TLS 1.3 and this server used TLS 1.3 before: a "
+                       "downgrade, or another server answering.";
+    bl_cfg cfg = {0};
+    pol_policy p;
+
+    /* run 1 learns TLS 1.3 and saves */
+    bl_state *b = bl_new(&cfg);
+    rule_engine *re = engine(&p, yaml);
+    rule_engine_set_baselines(re, b);
+    JUDGE(re, "", v13, NULL);
+    CHECK(bl_save(b, path, err, sizeof err));
+    rule_engine_free(re);
+    pol_policy_free(&p);
+    bl_free(b);
+
+    /* run 2 loads it: the first TLS 1.2 answer to a TLS 1.3 client is a downgrade */
+    b = bl_new(&cfg);
+    CHECK(bl_load(b, path, err, sizeof err));
+    re = engine(&p, yaml);
+    rule_engine_set_baselines(re, b);
+    JUDGE(re, "tls.version_downgrade", v12, NULL);
+    CHECK_STR(msg_of("tls.version_downgrade"), down);
+    rule_engine_free(re);
+    pol_policy_free(&p);
+    bl_free(b);
+
+    /* without the state file the same handshake is the first one seen: nothing to compare */
+    b = bl_new(&cfg);
+    re = engine(&p, yaml);
+    rule_engine_set_baselines(re, b);
+    JUDGE(re, "", v12, NULL);
+    rule_engine_free(re);
+    pol_policy_free(&p);
+    bl_free(b);
+
+    /* format 2 written by hand with TLS 1.3 learned: the same alert */
+    write_state(path, 2, 9, 0x0304);
+    b = bl_new(&cfg);
+    CHECK(bl_load(b, path, err, sizeof err));
+    re = engine(&p, yaml);
+    rule_engine_set_baselines(re, b);
+    JUDGE(re, "tls.version_downgrade", v12, NULL);
+    CHECK_STR(msg_of("tls.version_downgrade"), down);
+    rule_engine_free(re);
+    pol_policy_free(&p);
+    bl_free(b);
+
+    /* format 1 (before TLS versions were kept) still loads, with no version learned */
+    write_state(path, 1, 8, 0);
+    b = bl_new(&cfg);
+    CHECK(bl_load(b, path, err, sizeof err));
+    re = engine(&p, yaml);
+    rule_engine_set_baselines(re, b);
+    JUDGE(re, "", v12, NULL);
+    JUDGE(re, "", v13, NULL);
+    JUDGE(re, "tls.version_downgrade", v12, NULL); /* learned again from then on */
+    rule_engine_free(re);
+    pol_policy_free(&p);
+    bl_free(b);
+
+    /* a newer format, a format 2 file with format 1 services, and a foreign file: refused */
+    write_state(path, 3, 9, 0x0304);
+    b = bl_new(&cfg);
+    CHECK(!bl_load(b, path, err, sizeof err));
+    snprintf(want, sizeof want,
+             "state file %s has format version 3; this mitmwatch reads versions 1 to 2 (written "
+             "by a newer mitmwatch? move it aside to start learning afresh)",
+             path);
+    CHECK_STR(err, want);
+    bl_free(b);
+    write_state(path, 2, 8, 0);
+    b = bl_new(&cfg);
+    CHECK(!bl_load(b, path, err, sizeof err));
+    snprintf(want, sizeof want, "state file %s is not a mitmwatch baseline (versions 1 to 2)",
+             path);
+    CHECK_STR(err, want);
+    bl_free(b);
+    FILE *fp = fopen(path, "w");
+    if (fp) {
+        fputs("{\"v\": 2}\n", fp);
+        fclose(fp);
+    }
+    b = bl_new(&cfg);
+    CHECK(!bl_load(b, path, err, sizeof err));
+    CHECK_STR(err, want);
+    bl_free(b);
+}
+
+/* cert.issuance_odd, renewal overlap: xmpp.example.test renewed every 60 days with 90-day
+ * certificates, i.e. 30 days before the previous one expires (once 31: a day late), plus an
+ * ECDSA twin issued two hours after one of them (one renewal, not two). */
+static void test_overlap(void) {
+    const enum sct_kind A[] = {SCT_VALID_A};
+    const char *xmpp = "DNS:xmpp.example.test";
+#define XLEAF(nb, key)                                                                             \
+    finish(mk("xmpp.example.test", NULL, xmpp, inter, key, nb, (nb) + 90 * DAY, false), inter,    \
+           k_inter, A, 1, (uint64_t)((nb) + 60) * 1000u, NULL)
+    X509 *known[5] = {XLEAF(AT03(250), k_leaf), XLEAF(AT03(190), k_leaf),
+                      XLEAF(AT03(130), k_leaf), XLEAF(AT03(71), k_leaf),
+                      XLEAF(AT03(71) + 2 * 3600, k_other)};
+    mkdirs("known_xmpp/xmpp.example.test");
+    for (int i = 0; i < 5; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "known_xmpp/xmpp.example.test/cert%d.pem", i + 1);
+        write_pem(rel, known[i], NULL);
+    }
+    /* the previous certificate (AT03(71)) expires on day +19: the next is due on day -11 */
+    X509 *clean = XLEAF(AT03(11), k_other), *early = XLEAF(AT03(52), k_other),
+         *late = XLEAF(AT03(-22), k_other);
+#undef XLEAF
+    x509_info *i_clean = info(clean), *i_early = info(early), *i_late = info(late),
+              *i_inter = info(inter);
+    char yaml[2048];
+#define XPOLICY(extra)                                                                             \
+    snprintf(yaml, sizeof yaml,                                                                    \
+             "services:\n  - name: xmpp.example.test\n"                                            \
+             "expect_issuers:\n  - ca: Test ACME\nknown_certs: %s/known_xmpp\n"                    \
+             "trust:\n  ca_files: %s/anchors.pem\nct:\n  log_list: %s/log_list.json\n"            \
+             "alerts:\n  suppress_window: 0\n%s",                                                  \
+             dir, dir, dir, extra)
+    pol_policy p;
+    XPOLICY("");
+    rule_engine *re = engine(&p, yaml);
+    CHECK_EQ_U(p.issuance_min_renewals, 3);
+    CHECK_EQ_U(p.issuance_overlap_tolerance, 5 * DAY);
+    const hs_opts X = AT("xmpp.example.test");
+    /* clean renewal: 30 days before the previous one expires, as usual */
+    JUDGE(re, "cert.unknown", X, i_clean, i_inter);
+    /* early: 71 days before (the twin, the last of that renewal to expire, counts) */
+    JUDGE(re, "cert.issuance_odd,cert.unknown", X, i_early, i_inter);
+    CHECK_STR(msg_of("cert.issuance_odd"),
+              "The certificate for xmpp.example.test (notBefore 2026-04-24T03:00:00Z) was issued "
+              "71 days before the previous certificate expires; this name usually renews 30±1 "
+              "days before (3 known renewals).");
+    CHECK_STR(exp_of("cert.issuance_odd"),
+              "{\"samples\":5,\"hours_utc\":[3,5],\"weekdays\":[\"Sun\",\"Wed\",\"Thu\"],"
+              "\"lifetime_days\":[90],\"renewals\":3,\"overlap_days\":30,"
+              "\"overlap_spread_days\":1,\"overlap_tolerance_days\":5}");
+    CHECK_STR(obs_of("cert.issuance_odd"),
+              "{\"hour_utc\":3,\"weekday\":\"Fri\",\"lifetime_days\":90,\"overlap_days\":71,"
+              "\"previous_not_after\":\"2026-07-04T05:00:00Z\",\"odd\":[\"overlap\"]}");
+    /* late: 3 days after the previous one expired (seen a month later) */
+    JUDGE(re, "cert.issuance_odd,cert.unknown",
+          ((hs_opts){.sni = "xmpp.example.test", .at = T0 + 30 * DAY}), i_late, i_inter);
+    CHECK_STR(msg_of("cert.issuance_odd"),
+              "The certificate for xmpp.example.test (notBefore 2026-07-07T03:00:00Z) was issued "
+              "3 days after the previous certificate expired; this name usually renews 30±1 "
+              "days before (3 known renewals).");
+    rule_engine_free(re);
+    pol_policy_free(&p);
+
+    /* too little history: 3 renewals known, 4 asked for: no overlap judgement */
+    XPOLICY("issuance:\n  min_renewals: 4\n  overlap_tolerance: 2d\n");
+    re = engine(&p, yaml);
+    CHECK_EQ_U(p.issuance_overlap_tolerance, 2 * DAY);
+    JUDGE(re, "cert.unknown", X, i_early, i_inter);
+    rule_engine_free(re);
+    pol_policy_free(&p);
+    /* a tighter tolerance than the history's own spread: no cadence, no judgement */
+    XPOLICY("issuance:\n  overlap_tolerance: 12h\n");
+#undef XPOLICY
+    re = engine(&p, yaml);
+    JUDGE(re, "cert.unknown", X, i_early, i_inter);
+    rule_engine_free(re);
+    pol_policy_free(&p);
+
+    /* the tolerance is validated with its line */
+    char err[512] = "";
+    pol_policy_init(&p);
+    const char *bad = "issuance:\n  min_renewals: 2\n  overlap_tolerance: 30m\n";
+    CHECK(!pol_load_string(&p, "bad.yaml", bad, strlen(bad), err, sizeof err));
+    CHECK_STR(err, "bad.yaml:3: key 'overlap_tolerance': expected a duration from 1h to 60d");
+    pol_policy_free(&p);
+
+    x509_info *is[] = {i_clean, i_early, i_late, i_inter};
+    for (size_t i = 0; i < sizeof is / sizeof is[0]; i++)
+        x509_info_free(is[i]);
+    X509 *xs[] = {known[0], known[1], known[2], known[3], known[4], clean, early, late};
+    for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++)
+        X509_free(xs[i]);
+}
 
 int main(int argc, char **argv) {
     if (argc != 2) {
@@ -678,6 +1029,10 @@ int main(int argc, char **argv) {
           AT("shop.example.org"), i_rogue_leaf, i_rogue);
     rule_engine_free(re);
     pol_policy_free(&p3);
+
+    test_overlap();
+    test_version_state();
+    test_plaintext();
 
     /* a bad anchor file and a bad log list fail at start with the file named */
     pol_policy p4;

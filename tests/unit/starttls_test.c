@@ -13,6 +13,8 @@ typedef struct {
 } step;
 
 /* Runs a dialogue; returns the final result and the bytes left unconsumed on each side. */
+static stls_state last; /* the state after the latest run */
+
 static stls_rc run(const step *steps, size_t n, bool bytewise, an_stats *st, stls_proto *proto,
                    size_t left[2]) {
     stls_state s;
@@ -35,6 +37,7 @@ static stls_rc run(const step *steps, size_t n, bool bytewise, an_stats *st, stl
         }
     }
     *proto = s.proto;
+    last = s;
     left[0] = have[0];
     left[1] = have[1];
     return rc;
@@ -60,6 +63,27 @@ static void expect(const char *name, const step *steps, size_t n, stls_rc want, 
 }
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The facts a session that stays in plaintext leaves (tls.starttls_missing), whole and
+ * bytewise. */
+static void facts(const char *name, const step *steps, size_t n, bool offered, bool asked,
+                  bool refused, uint32_t cmds) {
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        an_stats st;
+        memset(&st, 0, sizeof st);
+        stls_proto p;
+        size_t left[2];
+        run(steps, n, bytewise, &st, &p, left);
+        if (last.offered != offered || last.asked != asked || last.refused != refused ||
+            last.session_cmds != cmds)
+            fprintf(stderr, "%s (bytewise %d): offered %d asked %d refused %d cmds %u\n", name,
+                    bytewise, last.offered, last.asked, last.refused, last.session_cmds);
+        CHECK_EQ_U(last.offered, offered);
+        CHECK_EQ_U(last.asked, asked);
+        CHECK_EQ_U(last.refused, refused);
+        CHECK_EQ_U(last.session_cmds, cmds);
+    }
+}
 
 int main(void) {
     const step smtp[] = {{1, "220 mx.example.test ESMTP Postfix\r\n"},
@@ -136,6 +160,48 @@ int main(void) {
     static char my_ssl[36] = {32, 0, 0, 1, 0x00, 0x08, 0, 0};
     const step my[] = {{1, my_greet, sizeof my_greet - 1}, {0, my_ssl, sizeof my_ssl}};
     expect("mysql", my, N(my), STLS_UPGRADED, "mysql", 0);
+
+    /* Sessions that stay in plaintext: what was offered, asked, refused, and how many client
+     * commands went out unprotected (greeting, capabilities and goodbye do not count) */
+    facts("smtp upgraded", smtp, N(smtp), true, true, false, 0);
+    const step smtp_plain[] = {{1, "220 mx ESMTP\r\n"},
+                               {0, "EHLO c\r\n"},
+                               {1, "250-mx\r\n250-STARTTLS\r\n250 8BITMIME\r\n"},
+                               {0, "MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n"},
+                               {1, "250 ok\r\n250 ok\r\n"},
+                               {0, "DATA\r\n"},
+                               {1, "354 go ahead\r\n"},
+                               {0, "Subject: hi\r\n\r\nQUIT is not a command here\r\n.\r\n"},
+                               {1, "250 queued\r\n"},
+                               {0, "QUIT\r\n"},
+                               {1, "221 bye\r\n"}};
+    facts("smtp never asked", smtp_plain, N(smtp_plain), true, false, false, 3);
+    const step smtp_check[] = {{1, "220 mx ESMTP\r\n"},
+                               {0, "EHLO c\r\n"},
+                               {1, "250 mx\r\n"},
+                               {0, "\r\nQUIT\r\n"},
+                               {1, "221 bye\r\n"}};
+    facts("smtp health check, not offered", smtp_check, N(smtp_check), false, false, false, 0);
+    facts("smtp refused", smtp_refused, N(smtp_refused), false, true, true, 1);
+    const step xmpp_plain[] = {
+        {0, "<?xml version='1.0'?><stream:stream to='x.test' xmlns='jabber:client' "
+            "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"},
+        {1, "<?xml version='1.0'?><stream:stream from='x.test' id='1' version='1.0'>"
+            "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"
+            "</starttls></stream:features>"},
+        {0, " <auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGEAYg==</auth>"},
+        {1, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><encryption-required/></failure>"},
+        {0, "<iq type='get' id='1'><query xmlns='jabber:iq:version'/></iq></stream:stream>"}};
+    facts("xmpp upgraded", xmpp, N(xmpp), true, true, false, 0);
+    facts("xmpp auth in plaintext", xmpp_plain, N(xmpp_plain), true, false, false, 2);
+    const step imap_plain[] = {{1, "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\r\n"},
+                               {0, "a1 CAPABILITY\r\n"},
+                               {1, "* CAPABILITY IMAP4rev1 STARTTLS\r\na1 OK done\r\n"},
+                               {0, "a2 LOGIN alice s3cret\r\n"},
+                               {1, "a2 NO plaintext\r\n"},
+                               {0, "a3 LOGOUT\r\n"}};
+    facts("imap login in plaintext", imap_plain, N(imap_plain), true, false, false, 1);
+    facts("postgres refused", pg_no, N(pg_no), false, true, true, 0);
 
     /* Not STARTTLS protocols */
     const step http[] = {{1, "HTTP/1.1 200 OK\r\n\r\n"}};

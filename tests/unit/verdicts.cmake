@@ -18,6 +18,16 @@ add_test(NAME lab_verdicts
 set_tests_properties(lab_verdicts PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180 LABELS "lab;root"
                      RUN_SERIAL TRUE)
 
+# tls.starttls_missing: a real prosody offering STARTTLS and one without the offer (as after
+# stripping), clients that authenticate in plaintext (the alerts, exact), a health check and an
+# upgraded s_client session (silent); `check` and a scheduled cert probe of the service speak
+# its starttls. Own network namespace, port 5222 inside it; ~2.5 s. Root.
+add_test(NAME lab_starttls_missing
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/../lab/starttls_missing_test.sh
+                 $<TARGET_FILE:mitmwatch> ${CMAKE_CURRENT_BINARY_DIR})
+set_tests_properties(lab_starttls_missing PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60
+                     LABELS "lab;root")
+
 # The policy's command-line contract: exact error messages and exit 2, policy-free alerts.
 add_test(NAME verdicts_cli
          COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/../verdicts_cli_test.sh $<TARGET_FILE:mitmwatch>
