@@ -9,7 +9,7 @@
  * away than all the others is what a port-selective interception box looks like. Hop counts are
  * taken from the nearest common initial TTL (64, 128, 255) at or above the TTL seen, and only
  * from flows whose TTL was steady for min_packets packets. Baselines persist in a msgpack state
- * file written atomically. */
+ * file written atomically, together with the paths the scheduled traceroutes learned. */
 #ifndef BL_BASELINE_H
 #define BL_BASELINE_H
 
@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "cap_flow.h"
+#include "probe_trace.h"
 #include "tls_session.h"
 
 typedef struct {
@@ -44,9 +45,27 @@ void bl_free(bl_state *b);
 /* Judges one handshake against the baselines, learning when in a window. */
 void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side,
                 bl_alert_fn fn, void *user);
-/* State file: load at start (a missing file is an empty state), save atomically. */
+/* Learned trace paths (the live sensor's scheduled TCP traceroutes, tools/probe_sched.c): the
+ * acceptable paths of each traced (host, port), kept here only so that they share the state
+ * file; the scheduler copies them in at start and out at exit. host is as the probe names it
+ * (canonical address or lowercase name). get: NULL when nothing was learned. put: replaces;
+ * false when the table is full (BL_MAX_TRACES) or host is too long. */
+#define BL_MAX_TRACES 1024
+const trace_pathset *bl_trace_get(const bl_state *b, const char *host, uint16_t port);
+bool bl_trace_put(bl_state *b, const char *host, uint16_t port, const trace_pathset *set);
+unsigned bl_trace_count(const bl_state *b);
+
+/* State file (msgpack, format described above bl_save in bl_baseline.c; version 2, version 1
+ * still read): load at start (a missing file is an empty state), save atomically (write,
+ * fsync, rename). A file that is not a mitmwatch state file, truncated, of another version or
+ * with a malformed entry fails the load with one line in err naming the file and the reason. */
 bool bl_load(bl_state *b, const char *path, char *err, size_t errlen);
 bool bl_save(const bl_state *b, const char *path, char *err, size_t errlen);
+/* The same from and to memory (name stands for the file in messages); bl_dump's *data is
+ * malloc'd, free it. */
+bool bl_load_mem(bl_state *b, const char *name, const void *data, size_t size, char *err,
+                 size_t errlen);
+bool bl_dump(const bl_state *b, char **data, size_t *size);
 /* Hop count implied by a TTL: nearest initial TTL of 64, 128 or 255 at or above it, minus it. */
 unsigned bl_hops(uint8_t ttl);
 
