@@ -621,6 +621,8 @@ static bool load_trace(bl_state *b, const msgpack_object *o) {
 }
 
 /* A one-line reason; the caller prefixes the file. */
+_Static_assert(BL_MAX_TRACES == 1024, "the message below names the limit");
+
 static bool load_root(bl_state *b, const msgpack_object *root, char *why, size_t whylen) {
     const msgpack_object *services = NULL, *traces = NULL, *format = NULL;
     uint64_t version = 0;
@@ -666,12 +668,15 @@ static bool load_root(bl_state *b, const msgpack_object *root, char *why, size_t
                  (unsigned long long)version, BL_STATE_VERSION);
         return false;
     }
-    if (!services || services->type != MSGPACK_OBJECT_ARRAY ||
-        (traces && (version < 2 || traces->type != MSGPACK_OBJECT_ARRAY ||
-                    traces->via.array.size > BL_MAX_TRACES))) {
-        snprintf(why, whylen, "malformed (%s)",
-                 !services || services->type != MSGPACK_OBJECT_ARRAY ? "services is not a list"
-                                                                      : "traces is not a list");
+    const char *bad = !services || services->type != MSGPACK_OBJECT_ARRAY
+                          ? "services is not a list"
+                      : traces && version < 2 ? "traces in a version 1 file"
+                      : traces && traces->type != MSGPACK_OBJECT_ARRAY ? "traces is not a list"
+                      : traces && traces->via.array.size > BL_MAX_TRACES
+                          ? "more than 1024 traces"
+                          : NULL;
+    if (bad) {
+        snprintf(why, whylen, "malformed (%s)", bad);
         return false;
     }
     for (uint32_t i = 0; i < services->via.array.size; i++)

@@ -250,6 +250,11 @@ static bool path_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     static trace_path path;
     const path_ctx *pc = ctx;
     const char *s = scalar(it), *what;
+    unsigned same = 0;
+    for (size_t i = 0; i < c->p->npath_expect; i++)
+        same += c->p->path_expect[i].service == pc->service && c->p->path_expect[i].port == pc->port;
+    if (same >= TRACE_SET_MAX)
+        return fail(c, it, key, "expected at most %d paths per port", TRACE_SET_MAX);
     if (!s || !*s || trace_path_parse(s, &path) != MW_OK)
         return fail(c, it, key,
                     "expected a path \"ADDR, ADDR, ...\" (IPv4, IPv6 or * for any hop)%s%s",
