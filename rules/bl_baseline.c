@@ -628,7 +628,7 @@ static bool load_root(bl_state *b, const msgpack_object *root, char *why, size_t
     uint64_t version = 0;
     bool have_version = false;
     if (root->type != MSGPACK_OBJECT_MAP) {
-        snprintf(why, whylen, "not a mitmwatch state file (not a map)");
+        snprintf(why, whylen, "not a mitmwatch state file (not a msgpack map)");
         return false;
     }
     for (uint32_t i = 0; i < root->via.map.size; i++) {
@@ -708,6 +708,8 @@ bool bl_load_mem(bl_state *b, const char *name, const void *data, size_t size, c
         snprintf(why, sizeof why, "truncated (%zu bytes)", size);
     else if (r != MSGPACK_UNPACK_SUCCESS)
         snprintf(why, sizeof why, "not a mitmwatch state file (not msgpack)");
+    else if (u.data.type != MSGPACK_OBJECT_MAP)
+        snprintf(why, sizeof why, "not a mitmwatch state file (not a msgpack map)");
     else if (off != size)
         snprintf(why, sizeof why, "not a mitmwatch state file (%zu bytes after the state)",
                  size - off);

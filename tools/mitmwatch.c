@@ -709,6 +709,24 @@ int main(int argc, char **argv) {
     char *state_from_policy = NULL; /* a copy: a reload frees the policy it came from */
     if (s.pol->state && !o.state_path)
         o.state_path = state_from_policy = strdup(s.pol->state);
+    /* The probes and their expected paths are checked before anything else is opened. */
+    if (o.nprobes) {
+        s.ps = ps_new(o.observer, o.probe_interval_us ? o.probe_interval_us : 3600u * 1000000u,
+                      o.probe_interval_us || o.probe_jitter ? o.probe_jitter : 10);
+        bool ok = s.ps != NULL;
+        snprintf(err, sizeof err, "out of memory");
+        for (int i = 0; ok && i < o.nprobes; i++)
+            ok = ps_add(s.ps, o.probes[i], err, sizeof err);
+        if (!ok || !ps_set_policy(s.ps, s.pol, true, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
+            ps_free(s.ps);
+            rule_engine_free(s.re);
+            pol_policy_free(s.pol);
+            free(s.pol);
+            free(state_from_policy);
+            return 2;
+        }
+    }
     mw_buf_init(&s.abuf, EVENT_MAX);
     ev_tls_set_log_names(rule_engine_log_name, s.re);
     s.ctx.observer = o.observer;
@@ -730,6 +748,7 @@ int main(int argc, char **argv) {
         if (!out_parse_spec(o.out_paths[i], &c, err, sizeof err) ||
             !out_add(s.outs, &c, err, sizeof err)) {
             fprintf(stderr, "mitmwatch: %s\n", err);
+            ps_free(s.ps);
             out_set_free(s.outs);
             return 2;
         }
@@ -737,11 +756,13 @@ int main(int argc, char **argv) {
     s.bl = bl_new(&o.bl);
     if (!s.bl) {
         fprintf(stderr, "mitmwatch: cannot allocate the baselines\n");
+        ps_free(s.ps);
         out_set_free(s.outs);
         return 1;
     }
     if (o.state_path && !bl_load(s.bl, o.state_path, err, sizeof err)) {
         fprintf(stderr, "mitmwatch: %s\n", err);
+        ps_free(s.ps);
         bl_free(s.bl);
         out_set_free(s.outs);
         return 2;
@@ -751,6 +772,7 @@ int main(int argc, char **argv) {
     s.eng = an_engine_new(&ec);
     if (!s.eng) {
         fprintf(stderr, "mitmwatch: cannot allocate the flow table\n");
+        ps_free(s.ps);
         out_set_free(s.outs);
         return 1;
     }
@@ -764,21 +786,9 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     if (o.nprobes) {
-        s.ps = ps_new(o.observer, o.probe_interval_us ? o.probe_interval_us : 3600u * 1000000u,
-                      o.probe_interval_us || o.probe_jitter ? o.probe_jitter : 10);
-        for (int i = 0; s.ps && i < o.nprobes; i++) {
-            if (!ps_add(s.ps, o.probes[i], err, sizeof err)) {
-                fprintf(stderr, "mitmwatch: %s\n", err);
-                return 2;
-            }
-        }
-        if (s.ps && !ps_set_policy(s.ps, s.pol, true, err, sizeof err)) {
-            fprintf(stderr, "mitmwatch: %s\n", err);
-            return 2;
-        }
         ps_load_learned(s.ps, s.bl);
-        if (!s.ps || !ps_start(s.ps, err, sizeof err)) {
-            fprintf(stderr, "mitmwatch: %s\n", s.ps ? err : "out of memory");
+        if (!ps_start(s.ps, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
             return 2;
         }
     }

@@ -198,7 +198,7 @@ bad cli-untraced "mitmwatch: --expect-hops 203.0.113.2:443: no --probe trace:203
 head -c 40 st-direct.msgpack >trunc.msgpack
 bad state-truncated "mitmwatch: state file trunc.msgpack: truncated (40 bytes)" --state trunc.msgpack
 echo '{"format": "mitmwatch-state"}' >json.msgpack
-bad state-json "mitmwatch: state file json.msgpack: not a mitmwatch state file (29 bytes after the state)" --state json.msgpack
+bad state-json "mitmwatch: state file json.msgpack: not a mitmwatch state file (not a msgpack map)" --state json.msgpack
 $PY -c 'import msgpack,sys; open(sys.argv[1],"wb").write(msgpack.packb({"v": 1, "entries": []}))' foreign.msgpack
 bad state-foreign "mitmwatch: state file foreign.msgpack: malformed (services is not a list)" --state foreign.msgpack
 $PY -c 'import msgpack,sys; open(sys.argv[1],"wb").write(msgpack.packb({"format": "mitmwatch-state", "v": 3, "services": [], "traces": []}))' v3.msgpack

@@ -214,13 +214,12 @@ static void state_tests(void) {
     CHECK_EQ_U(truncated_ok, nwant - 1);
     /* garbage and foreign files */
     CHECK_STR(load_err("\xc1", 1), "state file t: not a mitmwatch state file (not msgpack)");
-    CHECK_STR(load_err("hello", 5),
-              "state file t: not a mitmwatch state file (4 bytes after the state)");
+    CHECK_STR(load_err("hello", 5), "state file t: not a mitmwatch state file (not a msgpack map)");
     memcpy(v1 + nv1, "\x00", 1);
     CHECK_STR(load_err(v1, nv1 + 1),
               "state file t: not a mitmwatch state file (1 bytes after the state)");
     CHECK_STR(load_err("\x93\x01\x02\x03", 4),
-              "state file t: not a mitmwatch state file (not a map)");
+              "state file t: not a mitmwatch state file (not a msgpack map)");
     doc d;
     doc_begin(&d, 1); /* a ctcache-like map */
     str(&d, "entries");
