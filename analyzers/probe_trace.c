@@ -1077,11 +1077,11 @@ bool trace_event_hops_changed(mw_buf *out, const char *observer, uint64_t ts_us,
     else if (source)
         snprintf(which, sizeof which, "match none of the %u %s paths", set->n, source);
     if (source && last_n)
-        snprintf(msg, sizeof msg, "The last %u hops to %s port %u (%u hops in all) %s.", last_n,
-                 a, r->ports[pi].port, p.n, which);
+        snprintf(msg, sizeof msg, "The last %u hops to %s port %u (%u hops in all) %s.", last_n, a,
+                 r->ports[pi].port, p.n, which);
     else if (source)
-        snprintf(msg, sizeof msg, "The path to %s port %u (%u hops) %s.", a, r->ports[pi].port,
-                 p.n, which);
+        snprintf(msg, sizeof msg, "The path to %s port %u (%u hops) %s.", a, r->ports[pi].port, p.n,
+                 which);
     else if (last_n)
         snprintf(msg, sizeof msg,
                  "The last %u hops to %s port %u (%u hops in all) match none of the %u "

@@ -11,18 +11,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bl_cfg cfg = {.max_services = 256};
     char err[512] = "";
     bl_state *b = bl_new(&cfg);
-    if (!b)
-        return 0;
+    if (!b) return 0;
     if (!bl_load_mem(b, "fuzz.state", data, size, err, sizeof err)) {
-        if (strncmp(err, "state file fuzz.state: ", 23) != 0 || strchr(err, '\n'))
-            abort();
+        if (strncmp(err, "state file fuzz.state: ", 23) != 0 || strchr(err, '\n')) abort();
         bl_free(b);
         return 0;
     }
     char *out = NULL, *again = NULL;
     size_t n = 0, n2 = 0;
-    if (!bl_dump(b, &out, &n))
-        abort();
+    if (!bl_dump(b, &out, &n)) abort();
     bl_state *c = bl_new(&cfg);
     if (!c || !bl_load_mem(c, "fuzz.state", out, n, err, sizeof err) || !bl_dump(c, &again, &n2) ||
         n2 != n)

@@ -86,7 +86,9 @@ static void doc_begin(doc *d, unsigned nkeys) {
     msgpack_packer_init(&d->pk, &d->sb, msgpack_sbuffer_write);
     msgpack_pack_map(&d->pk, nkeys);
 }
-static void str(doc *d, const char *s) { msgpack_pack_str_with_body(&d->pk, s, strlen(s)); }
+static void str(doc *d, const char *s) {
+    msgpack_pack_str_with_body(&d->pk, s, strlen(s));
+}
 static void head2(doc *d, unsigned version) { /* format, v, services: [] */
     str(d, "format");
     str(d, "mitmwatch-state");
@@ -113,15 +115,15 @@ static const char *doc_err(doc *d) {
 }
 
 #define STATE_V2_HEX                                                                               \
-    "84a6666f726d6174af6d69746d77617463682d7374617465a17602a873657276696365739198c410cb007102"    \
-    "00000000000000000000000004cd146601c40102c40100009193c410aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa00"  \
-    "c41011111111111111111111111111111111a67472616365739293ab3230332e302e3131332e32cd14669193a9"  \
-    "3139322e302e322e31ac3139382e35312e3130302e32ab3230332e302e3131332e3293b0786d70702e6578616d"  \
-    "706c652e6f7267169293ad323030313a6462383a313a3a31a12aad323030313a6462383a353a3a3292a9313932"  \
+    "84a6666f726d6174af6d69746d77617463682d7374617465a17602a873657276696365739198c410cb007102"     \
+    "00000000000000000000000004cd146601c40102c40100009193c410aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa00"   \
+    "c41011111111111111111111111111111111a67472616365739293ab3230332e302e3131332e32cd14669193a9"   \
+    "3139322e302e322e31ac3139382e35312e3130302e32ab3230332e302e3131332e3293b0786d70702e6578616d"   \
+    "706c652e6f7267169293ad323030313a6462383a313a3a31a12aad323030313a6462383a353a3a3292a9313932"   \
     "2e302e322e31ab3230332e302e3131332e32"
 /* the same service, version 1 (no format key, no traces) */
 #define STATE_V1_HEX                                                                               \
-    "82a17601a873657276696365739198c410cb00710200000000000000000000000004cd146601c40102c4010000"  \
+    "82a17601a873657276696365739198c410cb00710200000000000000000000000004cd146601c40102c4010000"   \
     "9193c410aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa00c41011111111111111111111111111111111"
 
 static void state_tests(void) {
@@ -199,7 +201,10 @@ static void state_tests(void) {
     CHECK(bl_load_mem(b, "t", v1, nv1, err, sizeof err));
     CHECK_EQ_U(bl_trace_count(b), 0);
     CHECK(bl_dump(b, &again, &n2));
-    CHECK(n2 > 3 && memcmp(again, "\x84\xa6" "format", 8) == 0);
+    CHECK(n2 > 3 && memcmp(again,
+                           "\x84\xa6"
+                           "format",
+                           8) == 0);
     free(again);
     bl_free(b);
 
@@ -350,8 +355,7 @@ static void state_tests(void) {
     CHECK_STR(err, w);
     int fd = open(file, O_WRONLY | O_TRUNC);
     CHECK(fd >= 0 && write(fd, want, 100) == 100);
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     CHECK(!bl_load(b, file, err, sizeof err));
     snprintf(w, sizeof w, "state file %s: truncated (100 bytes)", file);
     CHECK_STR(err, w);
