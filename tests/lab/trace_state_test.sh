@@ -14,6 +14,7 @@
 #      configured and observed hop lists, and a configured path wins over a learned one.
 #  (c) bad input: a bad hop (file:line), an untraced --expect-hops, truncated, foreign and
 #      future state files: one line on stderr, exit 2, the state file left as it was.
+#  (d) SIGHUP reloads the configured paths (a bad policy keeps the running one).
 # Each sensor run does one round of probes (the first round is at start) and is stopped once
 # its mitmwatch.path event is out. Documentation prefixes only, inside these namespaces.
 #
@@ -178,6 +179,33 @@ sed '/198.51.100.66/d' good.yaml >direct.yaml
 sensor yaml-wrong -c direct.yaml --state st-mitm.msgpack
 check "policy expect_paths, the direct path only: the alert, configured over learned" \
     "$(cat yaml-wrong.rc) $(alerts yaml-wrong)" "0 [\"path.hops_changed\",5222,\"configured\",[$DIRECT],$VIAM]"
+
+# (d) SIGHUP reloads the configured paths: a bad policy keeps the running one (two clean rounds),
+#     then a policy with the direct path only makes the next rounds alert. One round a second.
+cp good.yaml live.yaml
+ip netns exec ${P}c "$MW" -i eth0 -f 'tcp port 9' --no-ndpi --stats-interval 0 --probe-interval 1 \
+    --probe-jitter 0 --probe trace:203.0.113.2:22,5222 -c live.yaml -o hup.json 2>hup.err &
+HUPPID=$!
+rounds() { # wait until N path events are out
+    for _ in $(seq 100); do
+        [ "$(cat hup.json 2>/dev/null | grep -c '"mitmwatch.path"')" -ge $1 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+rounds 1
+printf 'version: 1\nservices:\n  - name: xmpp.lab.test\n    ips: [203.0.113.2]\n    expect_paths:\n      5222:\n        - "192.0.2.1, 198.51.100.300"\n' >live.yaml
+kill -HUP $HUPPID
+rounds 3
+check "SIGHUP with a bad policy: the old one stays, its rounds clean" "$(alerts hup | wc -l)" 0
+cp direct.yaml live.yaml
+kill -HUP $HUPPID
+rounds 5
+kill -TERM $HUPPID; wait $HUPPID
+check "SIGHUP to the direct path only: the two rounds after it alert" "$(alerts hup | sort | uniq -c | sed 's/^ *//')" \
+    "2 [\"path.hops_changed\",5222,\"configured\",[$DIRECT],$VIAM]"
+check "the refused reload is one line on stderr" "$(cat hup.err)" \
+    "mitmwatch: reload failed, keeping the old policy: live.yaml:7: key '5222': expected a path \"ADDR, ADDR, ...\" (IPv4, IPv6 or * for any hop): 192.0.2.1, 198.51.100.300"
 mitm off
 
 # (c) bad input: one line, exit 2
