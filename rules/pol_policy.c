@@ -314,7 +314,7 @@ bool pol_add_watch(pol_policy *p, const char *name, const char **what) {
 bool pol_canon_host(const char *in, char *out, size_t cap) {
     uint8_t a[16];
     size_t n = strlen(in);
-    if (n == 0 || n >= cap || n > 253 + 1)
+    if (n == 0 || n >= cap || n > 254) /* 253 and a trailing dot */
         return false;
     if (inet_pton(AF_INET, in, a) == 1)
         return inet_ntop(AF_INET, a, out, (socklen_t)cap) != NULL;

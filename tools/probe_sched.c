@@ -397,8 +397,10 @@ static void run_trace(probe_sched *ps, ps_probe *p) {
             ps_trace_port *tp = &p->tports[i];
             const char *source = tp->configured.n ? "configured" : "learned";
             want = tp->configured.n ? tp->configured : tp->learned;
-            /* first trace of this port, nothing configured: learn it (into an empty set) */
-            bool learn = want.n == 0 && obs_path.n > 0 &&
+            /* First trace of this port, nothing configured: learn it (into an empty set), but
+             * only a path that reached the target: stars of a host that was down would
+             * otherwise stay the baseline, across restarts too. */
+            bool learn = want.n == 0 && r->ports[i].reached &&
                          trace_pathset_add(&tp->learned, &obs_path) == MW_OK;
             pthread_mutex_unlock(&ps->mu);
             if (learn || trace_compare(&want, &obs_path, TRACE_DEFAULT_LAST_N))
