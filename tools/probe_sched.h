@@ -5,8 +5,7 @@
  * probe.failed alerts), which it hands to the outputs. A JARM is judged against the configured
  * value, else against the first one seen (learned); a path against the configured paths of that
  * port (the policy's expect_paths, --expect-hops), else the learned ones (the first path that
- * reached the target;
- * kept across restarts in the --state file through bl_baseline). */
+ * reached the target; kept across restarts in the --state file through bl_baseline). */
 #ifndef PROBE_SCHED_H
 #define PROBE_SCHED_H
 
