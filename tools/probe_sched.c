@@ -28,9 +28,10 @@
 typedef enum { PS_JARM, PS_TRACE, PS_CERT } ps_type;
 
 /* What one traced port is judged against. configured (the policy's expect_paths for the host
- * and --expect-hops) wins; learned (the first path traced, or from the state file) is used only
- * when nothing is configured. Both are read and written under the scheduler's mutex: the
- * worker judges, the capture thread applies a reloaded policy and saves the state. */
+ * and --expect-hops) wins; learned (the first path that reached the target, or from the state
+ * file) is used only when nothing is configured. Both are read and written under the
+ * scheduler's mutex: the worker judges, the capture thread applies a reloaded policy and saves
+ * the state. */
 typedef struct {
     trace_pathset configured;
     trace_pathset learned;
