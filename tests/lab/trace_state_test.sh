@@ -230,6 +230,9 @@ bad cli-badhop "mitmwatch: --expect-hops 203.0.113.2:5222=192.0.2.1,1.2.3: expec
     --expect-hops 203.0.113.2:5222=192.0.2.1,1.2.3
 bad cli-untraced "mitmwatch: --expect-hops 203.0.113.2:443: no --probe trace:203.0.113.2:... traces port 443" \
     --expect-hops 203.0.113.2:443=$D
+"$MW" -i lo --expect-hops "203.0.113.2:22=$D" >/dev/null 2>noprobe.err
+check "--expect-hops without a trace probe: usage error" "$? $(head -1 noprobe.err)" \
+    "2 mitmwatch: --expect-hops is for --probe trace:HOST:PORTS"
 head -c 40 st-direct.msgpack >trunc.msgpack
 bad state-truncated "mitmwatch: state file trunc.msgpack: truncated (40 bytes)" --state trunc.msgpack
 echo '{"format": "mitmwatch-state"}' >json.msgpack
