@@ -848,6 +848,23 @@ void trace_path_of(const trace_result *r, unsigned pi, trace_path *out) {
     }
 }
 
+mw_rc trace_hop_parse(const char *s, size_t n, char out[TRACE_ADDR_STR]) {
+    char tok[TRACE_ADDR_STR + 1];
+    MW_ENSURE(n > 0 && n < sizeof tok, MW_MALFORMED);
+    memcpy(tok, s, n);
+    tok[n] = '\0';
+    uint8_t a[16];
+    if (strcmp(tok, "*") == 0)
+        snprintf(out, TRACE_ADDR_STR, "*");
+    else if (inet_pton(AF_INET, tok, a) == 1)
+        addr_str(AF_INET, a, out);
+    else if (inet_pton(AF_INET6, tok, a) == 1)
+        addr_str(AF_INET6, a, out);
+    else
+        return MW_MALFORMED;
+    return MW_OK;
+}
+
 mw_rc trace_path_parse(const char *s, trace_path *out) {
     memset(out, 0, sizeof *out);
     const char *p = s;
@@ -860,19 +877,8 @@ mw_rc trace_path_parse(const char *s, trace_path *out) {
         }
         while (n && p[n - 1] == ' ')
             n--;
-        char tok[TRACE_ADDR_STR + 1];
-        MW_ENSURE(n > 0 && n < sizeof tok && out->n < TRACE_PATH_MAX, MW_MALFORMED);
-        memcpy(tok, p, n);
-        tok[n] = '\0';
-        uint8_t a[16];
-        if (strcmp(tok, "*") == 0)
-            snprintf(out->hop[out->n], TRACE_ADDR_STR, "*");
-        else if (inet_pton(AF_INET, tok, a) == 1)
-            addr_str(AF_INET, a, out->hop[out->n]);
-        else if (inet_pton(AF_INET6, tok, a) == 1)
-            addr_str(AF_INET6, a, out->hop[out->n]);
-        else
-            return MW_MALFORMED;
+        MW_ENSURE(out->n < TRACE_PATH_MAX, MW_MALFORMED);
+        MW_GUARD(trace_hop_parse(p, n, out->hop[out->n]));
         out->n++;
         if (!e) break;
         p = e + 1;
@@ -1053,9 +1059,9 @@ bool trace_event_path(mw_buf *out, const char *observer, uint64_t ts_us, const c
 
 bool trace_event_hops_changed(mw_buf *out, const char *observer, uint64_t ts_us, const char *host,
                               const trace_result *r, unsigned pi, const trace_pathset *set,
-                              unsigned last_n) {
+                              unsigned last_n, const char *source) {
     static trace_path p;
-    char msg[256], a[TRACE_ADDR_STR];
+    char msg[256], a[TRACE_ADDR_STR], which[48];
     mw_json j;
     if (pi >= r->nports) return false;
     trace_path_of(r, pi, &p);
@@ -1066,7 +1072,17 @@ bool trace_event_hops_changed(mw_buf *out, const char *observer, uint64_t ts_us,
     mw_json_kstr(&j, "id", "path.hops_changed");
     mw_json_kstr(&j, "name", "Network path to a service changed");
     mw_json_obj_end(&j);
-    if (last_n)
+    if (source && set->n == 1)
+        snprintf(which, sizeof which, "do not match the %s path", source);
+    else if (source)
+        snprintf(which, sizeof which, "match none of the %u %s paths", set->n, source);
+    if (source && last_n)
+        snprintf(msg, sizeof msg, "The last %u hops to %s port %u (%u hops in all) %s.", last_n, a,
+                 r->ports[pi].port, p.n, which);
+    else if (source)
+        snprintf(msg, sizeof msg, "The path to %s port %u (%u hops) %s.", a, r->ports[pi].port, p.n,
+                 which);
+    else if (last_n)
         snprintf(msg, sizeof msg,
                  "The last %u hops to %s port %u (%u hops in all) match none of the %u "
                  "expected paths.",
@@ -1087,6 +1103,7 @@ bool trace_event_hops_changed(mw_buf *out, const char *observer, uint64_t ts_us,
     mw_json_kobj(&j, "path");
     mw_json_kuint(&j, "last_n", last_n);
     mw_json_kbool(&j, "reached", r->ports[pi].reached);
+    if (source) mw_json_kstr(&j, "source", source);
     mw_json_obj_end(&j);
     mw_json_obj_end(&j);
     mw_json_obj_end(&j);

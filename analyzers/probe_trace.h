@@ -206,6 +206,8 @@ void trace_path_of(const trace_result *r, unsigned port_idx, trace_path *out);
 /* Parses "A,B,C" (addresses or "*"); MW_MALFORMED names nothing, the caller does. An address
  * is kept in its canonical inet_ntop form so "2001:DB8::1" equals "2001:db8::1". */
 MW_WUR mw_rc trace_path_parse(const char *s, trace_path *out);
+/* One hop of n bytes (no NUL needed): "*" or an IPv4/IPv6 address, written canonical. */
+MW_WUR mw_rc trace_hop_parse(const char *s, size_t n, char out[TRACE_ADDR_STR]);
 /* Adds p unless an equal path is there (learning). MW_ERR when full. */
 MW_WUR mw_rc trace_pathset_add(trace_pathset *set, const trace_path *p);
 
@@ -237,10 +239,11 @@ const char *trace_hop_kind_name(unsigned kind);
  * last_n, ports_differ, differences}. False when it did not fit out's cap. */
 bool trace_event_path(mw_buf *out, const char *observer, uint64_t ts_us, const char *host,
                       const trace_result *r, unsigned last_n);
-/* The path.hops_changed alert for port index pi of r against set. */
+/* The path.hops_changed alert for port index pi of r against set. source ("configured",
+ * "learned") goes into mitmwatch.path.source and the message; NULL leaves it out. */
 bool trace_event_hops_changed(mw_buf *out, const char *observer, uint64_t ts_us, const char *host,
                               const trace_result *r, unsigned pi, const trace_pathset *set,
-                              unsigned last_n);
+                              unsigned last_n, const char *source);
 /* Human-readable: one block per port, traceroute-like, then a line per port difference. */
 bool trace_text(mw_buf *out, const char *host, const trace_result *r, unsigned last_n);
 

@@ -9,7 +9,8 @@
  * away than all the others is what a port-selective interception box looks like. Hop counts are
  * taken from the nearest common initial TTL (64, 128, 255) at or above the TTL seen, and only
  * from flows whose TTL was steady for min_packets packets. The service's best TLS version
- * (bl_tls_best) lives here too. Baselines persist in a msgpack state file written atomically. */
+ * (bl_tls_best) lives here too. Baselines persist in a msgpack state file written atomically,
+ * together with the paths the scheduled traceroutes learned. */
 #ifndef BL_BASELINE_H
 #define BL_BASELINE_H
 
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "cap_flow.h"
+#include "probe_trace.h"
 #include "tls_session.h"
 
 typedef struct {
@@ -48,11 +50,27 @@ void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_sid
  * the rule engine (tls.version_downgrade) and kept here so that it persists with the other
  * baselines; 0 = none yet. NULL when the service table is full. */
 uint16_t *bl_tls_best(bl_state *b, const cap_flow *f, int client_side);
-/* State file: load at start (a missing file is an empty state), save atomically. Format 2;
- * format 1 files (before the TLS versions) load with no version learned; newer formats and
- * foreign files are refused with err saying which. */
+/* Learned trace paths (the live sensor's scheduled TCP traceroutes, tools/probe_sched.c): the
+ * acceptable paths of each traced (host, port), kept here only so that they share the state
+ * file; the scheduler copies them in at start and out at exit. host is as the probe names it
+ * (canonical address or lowercase name). get: NULL when nothing was learned. put: replaces;
+ * false when the table is full (BL_MAX_TRACES) or host is too long. */
+#define BL_MAX_TRACES 1024
+const trace_pathset *bl_trace_get(const bl_state *b, const char *host, uint16_t port);
+bool bl_trace_put(bl_state *b, const char *host, uint16_t port, const trace_pathset *set);
+unsigned bl_trace_count(const bl_state *b);
+
+/* State file (msgpack, format described above bl_save in bl_baseline.c; version 2, version 1
+ * still read): load at start (a missing file is an empty state), save atomically (write,
+ * fsync, rename). A file that is not a mitmwatch state file, truncated, of another version or
+ * with a malformed entry fails the load with one line in err naming the file and the reason. */
 bool bl_load(bl_state *b, const char *path, char *err, size_t errlen);
 bool bl_save(const bl_state *b, const char *path, char *err, size_t errlen);
+/* The same from and to memory (name stands for the file in messages); bl_dump's *data is
+ * malloc'd, free it. */
+bool bl_load_mem(bl_state *b, const char *name, const void *data, size_t size, char *err,
+                 size_t errlen);
+bool bl_dump(const bl_state *b, char **data, size_t *size);
 /* Hop count implied by a TTL: nearest initial TTL of 64, 128 or 255 at or above it, minus it. */
 unsigned bl_hops(uint8_t ttl);
 

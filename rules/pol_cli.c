@@ -8,7 +8,7 @@
  * state key is its default. */
 const char *const pol_cli_flags[] = {"watch",   "known-certs", "expect-issuer", "pin",
                                      "ca-file", "ct-log-list", "ctcache",       "min-scts",
-                                     "suppress-window", NULL};
+                                     "suppress-window", "expect-hops", NULL};
 
 const char pol_cli_help[] =
     "  -c, --config FILE      policy file (YAML; see rules/example-policy.yaml)\n"
@@ -20,7 +20,10 @@ const char pol_cli_help[] =
     "      --ct-log-list FILE CT log list (Google v3 log_list.json or OpenSSL CTLOG config)\n"
     "      --ctcache FILE     CT cache snapshot\n"
     "      --min-scts N       SCTs a certificate needs (default 1; 0: no SCT check)\n"
-    "      --suppress-window D  repeat alerts per (rule, service, cert) after D (default 1h)\n";
+    "      --suppress-window D  repeat alerts per (rule, service, cert) after D (default 1h)\n"
+    "      --expect-hops HOST:PORT=A,B,C  an acceptable path for --probe trace:HOST:...\n"
+    "                         to PORT (hops: addresses or *; repeat for several; the last 3\n"
+    "                         are compared; configured paths are not learned)\n";
 
 static bool add_str(char **arr, size_t *n, const char *arg) {
     if (*n >= POL_MAX_LIST)
@@ -68,6 +71,8 @@ bool pol_cli_apply(pol_policy *p, const char *flag, const char *arg, char *err, 
             what = "a whole number from 0 to 16";
     } else if (strcmp(flag, "suppress-window") == 0) {
         ok = pol_parse_duration(arg, &p->suppress_window, &what);
+    } else if (strcmp(flag, "expect-hops") == 0) {
+        ok = pol_parse_expect_hops(p, arg, &what);
     } else {
         what = "a policy flag";
         ok = false;

@@ -239,6 +239,55 @@ static bool version_value(cfg *c, yaml_node_t *v, const char *key, uint16_t *out
     return true;
 }
 
+/* expect_paths: {PORT: PATH or [PATH, ...]}, a PATH one string "ADDR, ADDR, ..." (only
+ * strings: a YAML list of addresses would read as one-hop paths). */
+typedef struct {
+    int service;
+    uint16_t port;
+} path_ctx;
+
+static bool path_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
+    static trace_path path;
+    const path_ctx *pc = ctx;
+    const char *s = scalar(it), *what;
+    unsigned same = 0;
+    for (size_t i = 0; i < c->p->npath_expect; i++)
+        same += c->p->path_expect[i].service == pc->service && c->p->path_expect[i].port == pc->port;
+    if (same >= TRACE_SET_MAX)
+        return fail(c, it, key, "expected at most %d paths per port", TRACE_SET_MAX);
+    if (!s || !*s || trace_path_parse(s, &path) != MW_OK)
+        return fail(c, it, key,
+                    "expected a path \"ADDR, ADDR, ...\" (IPv4, IPv6 or * for any hop)%s%s",
+                    s ? ": " : "", s ? s : "");
+    if (!pol_add_path_expect(c->p, pc->service, NULL, pc->port, &path, &what))
+        return fail(c, it, key, "expected %s", what);
+    return true;
+}
+
+static bool expect_paths_value(cfg *c, yaml_node_t *v, const char *key, int service) {
+    if (v->type != YAML_MAPPING_NODE)
+        return fail(c, v, key, "expected a mapping of ports to paths (5222: \"A, B, C\")");
+    for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
+         pr++) {
+        yaml_node_t *k = node(c, pr->key), *val = node(c, pr->value);
+        const char *ks = scalar(k), *what;
+        unsigned port = 0;
+        if (!ks || !pol_parse_uint(ks, 65535, &port, &what) || port == 0)
+            return fail(c, k, key, "expected port numbers from 1 to 65535 as keys%s%s",
+                        ks ? ": " : "", ks ? ks : "");
+        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < pr; q++) {
+            const char *qs = scalar(node(c, q->key));
+            unsigned qp = 0;
+            if (qs && pol_parse_uint(qs, 65535, &qp, &what) && qp == port)
+                return fail(c, k, ks, "expected once, given twice");
+        }
+        path_ctx pc = {service, (uint16_t)port};
+        if (!each_item(c, val, ks, path_item, &pc))
+            return false;
+    }
+    return true;
+}
+
 /* ------------------------------------------------------------------ services */
 
 static const char *const starttls_protos[] = {"xmpp", "xmpp-server", "smtp", "imap", "pop3",
@@ -285,12 +334,14 @@ static bool service_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
     }
     if (strcmp(key, "min_tls_version") == 0)
         return version_value(c, v, key, &s->min_version);
+    if (strcmp(key, "expect_paths") == 0)
+        return expect_paths_value(c, v, key, (int)(s - c->p->services));
     return fail(c, v, key, "internal: unhandled key");
 }
 
 static bool service_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     static const char *const keys[] = {"name", "ports", "ips", "starttls", "expect_issuers",
-                                       "pins", "min_tls_version", NULL};
+                                       "pins", "min_tls_version", "expect_paths", NULL};
     pol_policy *p = ctx;
     (void)key;
     if (p->nservices >= POL_MAX_LIST)

@@ -48,6 +48,9 @@ void pol_policy_free(pol_policy *p) {
         free(p->ct_sources[i].key);
         free(p->ct_sources[i].origin);
     }
+    for (size_t i = 0; i < p->npath_expect; i++)
+        free(p->path_expect[i].host);
+    free(p->path_expect);
     free(p->ct_log_list);
     free(p->ctcache);
     free(p->state);
@@ -320,5 +323,120 @@ bool pol_add_watch(pol_policy *p, const char *name, const char **what) {
         return (*what = "memory"), false;
     }
     p->nservices++;
+    return true;
+}
+
+/* ------------------------------------------------------------------ trace paths */
+
+bool pol_canon_host(const char *in, char *out, size_t cap) {
+    uint8_t a[16];
+    size_t n = strlen(in);
+    if (n == 0 || n >= cap || n > 254) /* 253 and a trailing dot */
+        return false;
+    if (inet_pton(AF_INET, in, a) == 1)
+        return inet_ntop(AF_INET, a, out, (socklen_t)cap) != NULL;
+    if (inet_pton(AF_INET6, in, a) == 1)
+        return inet_ntop(AF_INET6, a, out, (socklen_t)cap) != NULL;
+    if (in[n - 1] == '.')
+        n--;
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (!isalnum(c) && c != '-' && c != '.' && c != '_')
+            return false;
+        out[i] = (char)tolower(c);
+    }
+    out[n] = '\0';
+    return true;
+}
+
+bool pol_add_path_expect(pol_policy *p, int service, const char *host, uint16_t port,
+                         const trace_path *path, const char **what) {
+    if (p->npath_expect >= POL_MAX_PATHS)
+        return (*what = "at most 256 expected paths in all"), false;
+    if (p->npath_expect % 16 == 0) {
+        pol_path_expect *n =
+            realloc(p->path_expect, (p->npath_expect + 16) * sizeof *p->path_expect);
+        if (!n)
+            return (*what = "memory for the expected paths"), false;
+        p->path_expect = n;
+    }
+    pol_path_expect *e = &p->path_expect[p->npath_expect];
+    memset(e, 0, sizeof *e);
+    e->service = service;
+    e->port = port;
+    e->path = *path;
+    if (host && !(e->host = strdup(host)))
+        return (*what = "memory for the expected paths"), false;
+    p->npath_expect++;
+    return true;
+}
+
+bool pol_parse_expect_hops(pol_policy *p, const char *arg, const char **what) {
+    static trace_path path;
+    char host[256], canon[256];
+    const char *eq = strchr(arg, '='), *colon;
+    *what = "HOST:PORT=ADDR,ADDR,... or [IPV6]:PORT=ADDR,... (hops: IPv4, IPv6 or *)";
+    if (!eq)
+        return false;
+    const char *hs = arg, *he;
+    if (*arg == '[') {
+        hs = arg + 1;
+        he = memchr(arg, ']', (size_t)(eq - arg));
+        if (!he || he[1] != ':')
+            return false;
+        colon = he + 1;
+    } else {
+        colon = NULL;
+        for (const char *c = arg; c < eq; c++)
+            if (*c == ':')
+                colon = c;
+        he = colon;
+        if (!colon || memchr(arg, ':', (size_t)(colon - arg)))
+            return false; /* an IPv6 address needs brackets */
+    }
+    size_t hl = (size_t)(he - hs), pl = (size_t)(eq - colon - 1);
+    char port[8];
+    unsigned v;
+    if (hl == 0 || hl >= sizeof host || pl == 0 || pl >= sizeof port)
+        return false;
+    memcpy(host, hs, hl);
+    host[hl] = '\0';
+    memcpy(port, colon + 1, pl);
+    port[pl] = '\0';
+    const char *w;
+    if (!pol_canon_host(host, canon, sizeof canon) || !pol_parse_uint(port, 65535, &v, &w) ||
+        v == 0 || trace_path_parse(eq + 1, &path) != MW_OK)
+        return false;
+    return pol_add_path_expect(p, -1, canon, (uint16_t)v, &path, what);
+}
+
+/* Whether a service entry speaks for a traced host: by address (its ips) or by name. */
+static bool service_names_host(const pol_service *s, const char *host) {
+    uint8_t a[16];
+    int fam = inet_pton(AF_INET, host, a) == 1 ? 4 : inet_pton(AF_INET6, host, a) == 1 ? 6 : 0;
+    if (!fam)
+        return s->name.name && pol_name_match(&s->name, host);
+    for (size_t i = 0; i < s->nips; i++)
+        if (s->ips[i].ver == fam && memcmp(s->ips[i].ip, a, fam == 4 ? 4 : 16) == 0)
+            return true;
+    return false;
+}
+
+bool pol_expected_paths(const pol_policy *p, const char *host, uint16_t port,
+                        trace_pathset *out) {
+    memset(out, 0, sizeof *out);
+    out->port = port;
+    for (size_t i = 0; i < p->npath_expect; i++) {
+        const pol_path_expect *e = &p->path_expect[i];
+        if (e->port != port)
+            continue;
+        bool match = e->service >= 0 ? (size_t)e->service < p->nservices &&
+                                           service_names_host(&p->services[e->service], host)
+                                     : e->host && strcmp(e->host, host) == 0;
+        if (match && trace_pathset_add(out, &e->path) != MW_OK)
+            return false;
+    }
     return true;
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "probe_trace.h"
+
 #define POL_MAX_LIST 64 /* items in any one list: services, issuers, pins, dirs, ports, ips */
 
 /* How a watched name pattern matches a host name. */
@@ -59,6 +61,19 @@ typedef struct {
     uint16_t min_version; /* lowest acceptable negotiated TLS version; 0 = none */
 } pol_service;
 
+/* An acceptable path of the live sensor's TCP traceroute to one port (path.hops_changed): from a
+ * service's expect_paths in the policy file (service >= 0; it applies to a traced host that the
+ * service's name matches or, for an address, that is among its ips), or from --expect-hops
+ * HOST:PORT=A,B,C (service -1; the traced host must be host). Several for one port: any of
+ * them is clean. */
+#define POL_MAX_PATHS 256
+typedef struct {
+    int service;
+    char *host; /* pol_canon_host form; NULL for a service's */
+    uint16_t port;
+    trace_path path;
+} pol_path_expect;
+
 typedef struct {
     pol_service services[POL_MAX_LIST];
     size_t nservices;
@@ -103,6 +118,9 @@ typedef struct {
     char *outputs[POL_MAX_LIST]; /* JSON-lines files ("-" = stdout) */
     size_t noutputs;
     char *observer;
+    /* configured trace paths (heap; ~3 KB each) */
+    pol_path_expect *path_expect;
+    size_t npath_expect;
 } pol_policy;
 
 /* A policy with the defaults: no services, the system trust store, one SCT, one hour
@@ -133,5 +151,18 @@ bool pol_add_watch(pol_policy *p, const char *name, const char **what);
 const pol_service *pol_starttls_service(const pol_policy *p, const char *host, uint16_t port);
 /* True when the pattern matches the host name (case-insensitive, trailing dot ignored). */
 bool pol_name_match(const pol_name *pat, const char *host);
+
+/* A traced host as compared: an address in its canonical inet_ntop form, a name in lowercase
+ * without a trailing dot. False when it is neither (empty, too long, odd characters). */
+bool pol_canon_host(const char *in, char *out, size_t cap);
+/* Adds one acceptable path (see pol_path_expect); false with what when full. */
+bool pol_add_path_expect(pol_policy *p, int service, const char *host, uint16_t port,
+                         const trace_path *path, const char **what);
+/* "HOST:PORT=A,B,C" or "[IPV6]:PORT=A,B,C" (--expect-hops): hops are addresses or '*'. */
+bool pol_parse_expect_hops(pol_policy *p, const char *arg, const char **what);
+/* Every configured acceptable path for a trace of host (pol_canon_host form) to port, into out
+ * (replaced; out->port = port). False when there are more than TRACE_SET_MAX. */
+bool pol_expected_paths(const pol_policy *p, const char *host, uint16_t port,
+                        trace_pathset *out);
 
 #endif

@@ -294,7 +294,7 @@ int cmd_probe_trace(int argc, char **argv) {
         status = 1;
         if (json) {
             ok = trace_event_hops_changed(&out, observer, ts, host, &res, i, set,
-                                          (unsigned)last_n) &&
+                                          (unsigned)last_n, NULL) &&
                  mw_buf_putc(&out, '\n');
         } else {
             ok = mw_buf_append_str(&out, "path.hops_changed: port ");

@@ -136,11 +136,12 @@ static void usage(FILE *fp) {
           "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
           "      --max-flows N      flow table capacity (default 131072)\n"
           "      --no-ndpi          skip nDPI classification (network.protocol from mitmwatch)\n"
-          "      --state FILE       learned baselines (TTL/hops, JA3S) kept across runs\n"
+          "      --state FILE       learned baselines (TTL/hops, JA3S, trace paths) kept across runs\n"
           "      --learn-flows N    handshakes per service before its baseline is set (10)\n"
           "      --ttl-tolerance N  hops of slack before path.ttl_changed (0)\n"
           "      --probe SPEC       scheduled probe (live): jarm:HOST[:PORT][=JARM],\n"
           "                         cert:HOST[:PORT][/STARTTLS] or trace:HOST:PORT[,PORT...]\n"
+          "                         (learned trace paths are kept in --state; --expect-hops)\n"
           "      --probe-interval S seconds between rounds of a probe (3600)\n"
           "      --probe-jitter PCT random spread of the interval, percent (10)\n"
           "      --user NAME        live: once the interfaces and raw sockets are open, run as\n"
@@ -308,6 +309,9 @@ static int parse_args(int argc, char **argv, opts *o) {
         return fail_usage("-r and -i cannot be combined", NULL);
     if (o->nprobes > 0 && o->nifaces == 0)
         return fail_usage("--probe runs in the live sensor: it needs -i", NULL);
+    for (int i = 0; i < o->npol_flags && o->nprobes == 0; i++)
+        if (strcmp(o->pol_flags[i].flag, "expect-hops") == 0)
+            return fail_usage("--expect-hops is for --probe trace:HOST:PORTS", NULL);
     return 0;
 }
 
@@ -508,6 +512,7 @@ static void reload_policy(sensor *s) {
     pol_policy *np = malloc(sizeof *np);
     char err[512] = "out of memory";
     if (!np || !load_policy(s->o, np, err, sizeof err) ||
+        !ps_set_policy(s->ps, np, false, err, sizeof err) ||
         !rule_engine_reload(s->re, np, err, sizeof err)) {
         fprintf(stderr, "mitmwatch: reload failed, keeping the old policy: %s\n", err);
         if (np)
@@ -515,6 +520,7 @@ static void reload_policy(sensor *s) {
         free(np);
         return;
     }
+    (void)ps_set_policy(s->ps, np, true, err, sizeof err); /* checked above */
     pol_policy_free(s->pol);
     free(s->pol);
     s->pol = np;
@@ -726,6 +732,24 @@ int main(int argc, char **argv) {
     char *state_from_policy = NULL; /* a copy: a reload frees the policy it came from */
     if (s.pol->state && !o.state_path)
         o.state_path = state_from_policy = strdup(s.pol->state);
+    /* The probes and their expected paths are checked before anything else is opened. */
+    if (o.nprobes) {
+        s.ps = ps_new(o.observer, o.probe_interval_us ? o.probe_interval_us : 3600u * 1000000u,
+                      o.probe_interval_us || o.probe_jitter ? o.probe_jitter : 10);
+        bool ok = s.ps != NULL;
+        snprintf(err, sizeof err, "out of memory");
+        for (int i = 0; ok && i < o.nprobes; i++)
+            ok = ps_add(s.ps, o.probes[i], s.pol, err, sizeof err);
+        if (!ok || !ps_set_policy(s.ps, s.pol, true, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
+            ps_free(s.ps);
+            rule_engine_free(s.re);
+            pol_policy_free(s.pol);
+            free(s.pol);
+            free(state_from_policy);
+            return 2;
+        }
+    }
     mw_buf_init(&s.abuf, EVENT_MAX);
     ev_tls_set_log_names(rule_engine_log_name, s.re);
     s.ctx.observer = o.observer;
@@ -747,6 +771,7 @@ int main(int argc, char **argv) {
         if (!out_parse_spec(o.out_paths[i], &c, err, sizeof err) ||
             !out_add(s.outs, &c, err, sizeof err)) {
             fprintf(stderr, "mitmwatch: %s\n", err);
+            ps_free(s.ps);
             out_set_free(s.outs);
             return 2;
         }
@@ -754,11 +779,13 @@ int main(int argc, char **argv) {
     s.bl = bl_new(&o.bl);
     if (!s.bl) {
         fprintf(stderr, "mitmwatch: cannot allocate the baselines\n");
+        ps_free(s.ps);
         out_set_free(s.outs);
         return 1;
     }
     if (o.state_path && !bl_load(s.bl, o.state_path, err, sizeof err)) {
         fprintf(stderr, "mitmwatch: %s\n", err);
+        ps_free(s.ps);
         bl_free(s.bl);
         out_set_free(s.outs);
         return 2;
@@ -770,6 +797,7 @@ int main(int argc, char **argv) {
     s.eng = an_engine_new(&ec);
     if (!s.eng) {
         fprintf(stderr, "mitmwatch: cannot allocate the flow table\n");
+        ps_free(s.ps);
         out_set_free(s.outs);
         return 1;
     }
@@ -783,22 +811,19 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     if (o.nprobes) {
-        s.ps = ps_new(o.observer, o.probe_interval_us ? o.probe_interval_us : 3600u * 1000000u,
-                      o.probe_interval_us || o.probe_jitter ? o.probe_jitter : 10);
-        for (int i = 0; s.ps && i < o.nprobes; i++) {
-            if (!ps_add(s.ps, o.probes[i], s.pol, err, sizeof err)) {
-                fprintf(stderr, "mitmwatch: %s\n", err);
-                return 2;
-            }
-        }
-        if (!s.ps || !ps_start(s.ps, err, sizeof err)) {
-            fprintf(stderr, "mitmwatch: %s\n", s.ps ? err : "out of memory");
+        ps_load_learned(s.ps, s.bl);
+        if (!ps_start(s.ps, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
             return 2;
         }
     }
 
     rc = o.nfiles ? run_files(&s, &o) : run_live(&s, &o);
+    ps_stop(s.ps);
     ps_drain(s.ps, on_probe_event, &s);
+    if (!ps_save_learned(s.ps, s.bl))
+        fprintf(stderr, "mitmwatch: the state keeps at most %d learned trace paths\n",
+                BL_MAX_TRACES);
     ps_free(s.ps);
 
     /* Whatever stopped us, every pending handshake and the final counters go out. */

@@ -11,11 +11,13 @@
 
 #include <openssl/rand.h>
 
+#include "bl_baseline.h"
 #include "ev_alert.h"
 #include "ev_probe.h"
 #include "jarm.h"
 #include "mw_hash.h"
 #include "mw_json.h"
+#include "pol_policy.h"
 #include "probe_cert.h"
 #include "probe_trace.h"
 
@@ -25,6 +27,16 @@
 
 typedef enum { PS_JARM, PS_TRACE, PS_CERT } ps_type;
 
+/* What one traced port is judged against. configured (the policy's expect_paths for the host
+ * and --expect-hops) wins; learned (the first path that reached the target, or from the state
+ * file) is used only when nothing is configured. Both are read and written under the
+ * scheduler's mutex: the worker judges, the capture thread applies a reloaded policy and saves
+ * the state. */
+typedef struct {
+    trace_pathset configured;
+    trace_pathset learned;
+} ps_trace_port;
+
 typedef struct {
     ps_type type;
     char host[256];
@@ -33,7 +45,7 @@ typedef struct {
     unsigned nports;
     char expect_jarm[JARM_HASH_LEN + 1]; /* configured, else learned; "" none yet */
     bool jarm_configured;
-    trace_pathset paths[TRACE_MAX_PORTS]; /* learned per port */
+    ps_trace_port *tports; /* trace: one per port (heap, ~47 KB each) */
     pcert_starttls starttls;
     uint64_t next_us;
 } ps_probe;
@@ -106,7 +118,9 @@ static bool parse_ports(const char *s, ps_probe *p) {
         unsigned long v = strtoul(t, &end, 10);
         if (*end || v == 0 || v > 65535 || p->nports >= TRACE_MAX_PORTS)
             return false;
-        p->paths[p->nports].port = (uint16_t)v;
+        for (unsigned i = 0; i < p->nports; i++)
+            if (p->ports[i] == v)
+                return false;
         p->ports[p->nports++] = (uint16_t)v;
     }
     return p->nports > 0;
@@ -182,7 +196,17 @@ bool ps_add(probe_sched *ps, const char *spec, const pol_policy *pol, char *err,
             last[-1] = '\0';
             target++;
         }
-        snprintf(p->host, sizeof p->host, "%s", target);
+        if (!*target || !pol_canon_host(target, p->host, sizeof p->host)) {
+            snprintf(err, errlen, "--probe %s: expected trace:HOST:PORT[,PORT...]", spec);
+            return false;
+        }
+        p->tports = calloc(p->nports, sizeof *p->tports);
+        if (!p->tports) {
+            snprintf(err, errlen, "--probe %s: out of memory", spec);
+            return false;
+        }
+        for (unsigned i = 0; i < p->nports; i++)
+            p->tports[i].configured.port = p->tports[i].learned.port = p->ports[i];
     } else {
         snprintf(err, errlen, "--probe %s: unknown probe type '%s' (jarm, cert, trace)", spec, buf);
         return false;
@@ -368,19 +392,31 @@ static void run_trace(probe_sched *ps, ps_probe *p) {
         snprintf(err, sizeof err, "%s does not resolve", p->host);
     } else if (trace_run(&ps->socks, &o, r, err, sizeof err) == MW_OK) {
         uint64_t t = now_us();
-        if (trace_event_path(&ps->ev, ps->observer, t, p->host, r, 3))
+        mw_buf_reset(&ps->ev); /* the trace_event_* builders append */
+        if (trace_event_path(&ps->ev, ps->observer, t, p->host, r, TRACE_DEFAULT_LAST_N))
             push(ps, OUT_KIND_EVENT, "mitmwatch.path", 0, NULL);
-        for (unsigned i = 0; i < r->nports; i++) {
-            trace_path obs_path;
+        static trace_path obs_path; /* the worker's alone */
+        static trace_pathset want;
+        for (unsigned i = 0; i < r->nports && i < p->nports; i++) {
             trace_path_of(r, i, &obs_path);
-            if (p->paths[i].n == 0) { /* first trace of this port: learn it */
-                if (trace_pathset_add(&p->paths[i], &obs_path) != MW_OK)
-                    continue;
-            } else if (!trace_compare(&p->paths[i], &obs_path, 3)) {
-                if (trace_event_hops_changed(&ps->ev, ps->observer, t, p->host, r, i,
-                                             &p->paths[i], 3))
-                    push(ps, OUT_KIND_ALERT, "mitmwatch.alert", 3, "path.hops_changed");
-            }
+            /* A copy to judge against, so that the lock is not held while building events
+             * (push takes it). */
+            pthread_mutex_lock(&ps->mu);
+            ps_trace_port *tp = &p->tports[i];
+            const char *source = tp->configured.n ? "configured" : "learned";
+            want = tp->configured.n ? tp->configured : tp->learned;
+            /* First trace of this port, nothing configured: learn it (into an empty set), but
+             * only a path that reached the target: stars of a host that was down would
+             * otherwise stay the baseline, across restarts too. */
+            bool learn = want.n == 0 && r->ports[i].reached &&
+                         trace_pathset_add(&tp->learned, &obs_path) == MW_OK;
+            pthread_mutex_unlock(&ps->mu);
+            if (learn || trace_compare(&want, &obs_path, TRACE_DEFAULT_LAST_N))
+                continue;
+            mw_buf_reset(&ps->ev);
+            if (trace_event_hops_changed(&ps->ev, ps->observer, t, p->host, r, i, &want,
+                                         TRACE_DEFAULT_LAST_N, source))
+                push(ps, OUT_KIND_ALERT, "mitmwatch.alert", 3, "path.hops_changed");
         }
         free(r);
         return;
@@ -465,18 +501,25 @@ void ps_drain(probe_sched *ps, ps_emit_fn emit, void *user) {
     }
 }
 
+void ps_stop(probe_sched *ps) {
+    if (!ps || !ps->running)
+        return;
+    pthread_mutex_lock(&ps->mu);
+    ps->stop = true;
+    pthread_cond_signal(&ps->cv);
+    pthread_mutex_unlock(&ps->mu);
+    /* A probe under way finishes first (bounded by its timeouts), so that its result is
+     * not lost and OpenSSL is not torn down under it at exit. */
+    pthread_join(ps->thread, NULL);
+    ps->running = false;
+}
+
 void ps_free(probe_sched *ps) {
     if (!ps)
         return;
-    if (ps->running) {
-        pthread_mutex_lock(&ps->mu);
-        ps->stop = true;
-        pthread_cond_signal(&ps->cv);
-        pthread_mutex_unlock(&ps->mu);
-        /* A probe under way finishes first (bounded by its timeouts), so that its result is
-         * not lost and OpenSSL is not torn down under it at exit. */
-        pthread_join(ps->thread, NULL);
-    }
+    ps_stop(ps);
+    for (unsigned i = 0; i < ps->n; i++)
+        free(ps->probes[i].tports);
     ps_item *it = ps->head;
     while (it) {
         ps_item *n = it->next;
@@ -489,4 +532,85 @@ void ps_free(probe_sched *ps) {
     pthread_mutex_destroy(&ps->mu);
     pthread_cond_destroy(&ps->cv);
     free(ps);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Expected and learned paths of the trace probes. */
+
+void ps_load_learned(probe_sched *ps, const bl_state *bl) {
+    if (!ps || !bl)
+        return;
+    pthread_mutex_lock(&ps->mu);
+    for (unsigned i = 0; i < ps->n; i++) {
+        ps_probe *p = &ps->probes[i];
+        for (unsigned k = 0; p->type == PS_TRACE && k < p->nports; k++) {
+            const trace_pathset *set = bl_trace_get(bl, p->host, p->ports[k]);
+            if (set) {
+                p->tports[k].learned = *set;
+                p->tports[k].learned.port = p->ports[k];
+            }
+        }
+    }
+    pthread_mutex_unlock(&ps->mu);
+}
+
+bool ps_save_learned(probe_sched *ps, bl_state *bl) {
+    bool ok = true;
+    if (!ps || !bl)
+        return true;
+    pthread_mutex_lock(&ps->mu);
+    for (unsigned i = 0; i < ps->n; i++) {
+        const ps_probe *p = &ps->probes[i];
+        for (unsigned k = 0; p->type == PS_TRACE && k < p->nports; k++)
+            if (p->tports[k].learned.n)
+                ok = bl_trace_put(bl, p->host, p->ports[k], &p->tports[k].learned) && ok;
+    }
+    pthread_mutex_unlock(&ps->mu);
+    return ok;
+}
+
+bool ps_set_policy(probe_sched *ps, const pol_policy *pol, bool commit, char *err,
+                   size_t errlen) {
+    static trace_pathset set; /* capture thread only */
+    if (!ps)
+        return true;
+    /* Every --expect-hops must name a traced host and port: a typo would otherwise leave a
+     * port judged against what it learns, silently. */
+    for (size_t e = 0; e < pol->npath_expect; e++) {
+        const pol_path_expect *x = &pol->path_expect[e];
+        bool found = x->service >= 0;
+        for (unsigned i = 0; i < ps->n && !found; i++) {
+            const ps_probe *p = &ps->probes[i];
+            for (unsigned k = 0; p->type == PS_TRACE && k < p->nports && !found; k++)
+                found = p->ports[k] == x->port && strcmp(p->host, x->host) == 0;
+        }
+        if (!found) {
+            snprintf(err, errlen, "--expect-hops %s:%u: no --probe trace:%s:... traces port %u",
+                     x->host, x->port, x->host, x->port);
+            return false;
+        }
+    }
+    /* Everything is checked before anything changes. */
+    for (unsigned i = 0; i < ps->n; i++) {
+        const ps_probe *p = &ps->probes[i];
+        for (unsigned k = 0; p->type == PS_TRACE && k < p->nports; k++) {
+            if (!pol_expected_paths(pol, p->host, p->ports[k], &set)) {
+                snprintf(err, errlen, "trace %s port %u: more than %d acceptable paths configured",
+                         p->host, p->ports[k], TRACE_SET_MAX);
+                return false;
+            }
+        }
+    }
+    if (!commit)
+        return true;
+    pthread_mutex_lock(&ps->mu);
+    for (unsigned i = 0; i < ps->n; i++) {
+        ps_probe *p = &ps->probes[i];
+        for (unsigned k = 0; p->type == PS_TRACE && k < p->nports; k++) {
+            (void)pol_expected_paths(pol, p->host, p->ports[k], &p->tports[k].configured);
+            p->tports[k].configured.port = p->ports[k];
+        }
+    }
+    pthread_mutex_unlock(&ps->mu);
+    return true;
 }

@@ -3,8 +3,9 @@
  * never waits on a network round trip. Results come back to the capture thread as finished event
  * lines (mitmwatch.probe / mitmwatch.path events, probe.jarm_changed, path.hops_changed and
  * probe.failed alerts), which it hands to the outputs. A JARM is judged against the configured
- * value, else against the first one seen (learned); a path against the configured or learned
- * paths of that port. */
+ * value, else against the first one seen (learned); a path against the configured paths of that
+ * port (the policy's expect_paths, --expect-hops), else the learned ones (the first path that
+ * reached the target; kept across restarts in the --state file through bl_baseline). */
 #ifndef PROBE_SCHED_H
 #define PROBE_SCHED_H
 
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bl_baseline.h"
 #include "out.h"
 #include "pol_policy.h"
 
@@ -24,6 +26,16 @@ probe_sched *ps_new(const char *observer, uint64_t interval_us, unsigned jitter_
  * port is given (pol_starttls_service). */
 bool ps_add(probe_sched *ps, const char *spec, const pol_policy *pol, char *err, size_t errlen);
 unsigned ps_count(const probe_sched *ps);
+/* The configured acceptable paths of every traced port, from pol (pol_expected_paths): false
+ * with err when a --expect-hops names no traced host and port, or a port would get more than
+ * TRACE_SET_MAX paths. commit false only checks (a reload checks before it swaps policies);
+ * true checks, then replaces the configured paths. NULL ps: nothing to do. */
+bool ps_set_policy(probe_sched *ps, const pol_policy *pol, bool commit, char *err,
+                   size_t errlen);
+/* Learned paths in from the state (at start, after ps_add) and out to it (after ps_stop,
+ * before bl_save). save: false when bl's table was full (what fitted is kept). */
+void ps_load_learned(probe_sched *ps, const bl_state *bl);
+bool ps_save_learned(probe_sched *ps, bl_state *bl);
 /* Opens raw sockets (traces) and starts the worker; call before dropping privileges. */
 bool ps_start(probe_sched *ps, char *err, size_t errlen);
 /* A fetched leaf certificate, for the capture thread to judge against the known store. */
@@ -38,7 +50,10 @@ typedef void (*ps_emit_fn)(void *user, const char *json, size_t len, enum out_ki
                            const char *dataset, int severity, const char *rule_id,
                            const ps_cert *cert);
 void ps_drain(probe_sched *ps, ps_emit_fn emit, void *user);
-/* Stops the worker (waits for a running probe to finish) and frees everything. */
+/* Stops the worker (waits for a running probe to finish, so ps_drain afterwards gets its
+ * events); ps_free does it too. */
+void ps_stop(probe_sched *ps);
+/* Stops the worker and frees everything. */
 void ps_free(probe_sched *ps);
 
 #endif

@@ -73,6 +73,6 @@ check "network.ttl in the handshake event" "$(jq -r "select(.tls and .destinatio
 check "an unwritable state file is one clear line" "$(cat err.txt)" "mitmwatch: cannot write state file nonexistent/x: No such file or directory"
 printf 'garbage' > bad.mp
 "$MW" -r C.pcap --state bad.mp -o /dev/null 2>err.txt; rc=$?
-check "a corrupt state file is refused (exit 2)" "$rc $(cat err.txt)" "2 mitmwatch: state file bad.mp is not a mitmwatch baseline (versions 1 to 2)"
+check "a corrupt state file is refused (exit 2)" "$rc $(cat err.txt)" "2 mitmwatch: state file bad.mp: not a mitmwatch state file (not a msgpack map)"
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

@@ -1,6 +1,13 @@
 /* rules/bl_baseline: synthetic TTL and JA3S series (issue 6): stable, a single outlier, a route
- * change, a per-port split, a new client JA3 (no alert) and a known JA3 with a new JA3S. */
+ * change, a per-port split, a new client JA3 (no alert) and a known JA3 with a new JA3S. The
+ * state file: the exact bytes of a state with a service and learned trace paths, a round trip,
+ * version 1 files, and every kind of bad file (empty, each truncation, not msgpack, foreign,
+ * future version, malformed entries) refused with its one-line reason. */
+#include <fcntl.h>
+#include <msgpack.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bl_baseline.h"
 #include "mw_test.h"
@@ -44,7 +51,323 @@ static void flow(bl_state *b, uint16_t port, uint8_t c2s_ttl, uint16_t steady, c
 #define S1 "11111111111111111111111111111111"
 #define S2 "22222222222222222222222222222222"
 
+static void unhex(const char *h, uint8_t *out, size_t *n) {
+    *n = 0;
+    for (; h[0] && h[1]; h += 2) {
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++)
+            v = v * 16 + (unsigned)(h[k] <= '9' ? h[k] - '0' : h[k] - 'a' + 10);
+        out[(*n)++] = (uint8_t)v;
+    }
+}
+
+/* Loads data into a fresh state; returns the error ("" when it loaded). */
+static const char *load_err(const void *data, size_t n) {
+    static char err[256];
+    bl_cfg cfg = {.learn_flows = 3};
+    bl_state *b = bl_new(&cfg);
+    err[0] = '\0';
+    if (bl_load_mem(b, "t", data, n, err, sizeof err))
+        err[0] = '\0';
+    else if (!err[0])
+        snprintf(err, sizeof err, "(failed without a reason)");
+    bl_free(b);
+    return err;
+}
+
+/* A state document from a small description: keys and values packed in order. */
+typedef struct {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} doc;
+
+static void doc_begin(doc *d, unsigned nkeys) {
+    msgpack_sbuffer_init(&d->sb);
+    msgpack_packer_init(&d->pk, &d->sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&d->pk, nkeys);
+}
+static void str(doc *d, const char *s) {
+    msgpack_pack_str_with_body(&d->pk, s, strlen(s));
+}
+static void head2(doc *d, unsigned version) { /* format, v, services: [] */
+    str(d, "format");
+    str(d, "mitmwatch-state");
+    str(d, "v");
+    msgpack_pack_uint32(&d->pk, version);
+    str(d, "services");
+    msgpack_pack_array(&d->pk, 0);
+}
+/* traces: [[host, port, [[hops...]]]] with one path of the given hops */
+static void one_trace(doc *d, const char *host, unsigned port, const char *const *hops,
+                      unsigned n) {
+    msgpack_pack_array(&d->pk, 3);
+    str(d, host);
+    msgpack_pack_uint32(&d->pk, port);
+    msgpack_pack_array(&d->pk, 1);
+    msgpack_pack_array(&d->pk, n);
+    for (unsigned i = 0; i < n; i++)
+        str(d, hops[i]);
+}
+static const char *doc_err(doc *d) {
+    const char *e = load_err(d->sb.data, d->sb.size);
+    msgpack_sbuffer_destroy(&d->sb);
+    return e;
+}
+
+#define STATE_V2_HEX                                                                               \
+    "84a6666f726d6174af6d69746d77617463682d7374617465a17602a873657276696365739199c410cb00710200"   \
+    "000000000000000000000004cd146601c40102c40100009193c410aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa00c4"   \
+    "101111111111111111111111111111111100a67472616365739293ab3230332e302e3131332e32cd14669193a9"   \
+    "3139322e302e322e31ac3139382e35312e3130302e32ab3230332e302e3131332e3293b0786d70702e6578616d"   \
+    "706c652e6f7267169293ad323030313a6462383a313a3a31a12aad323030313a6462383a353a3a3292a9313932"   \
+    "2e302e322e31ab3230332e302e3131332e32"
+/* the same service, version 1 (no format key, no traces) */
+#define STATE_V1_HEX                                                                               \
+    "82a17601a873657276696365739198c410cb00710200000000000000000000000004cd146601c40102c4010000"   \
+    "9193c410aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa00c41011111111111111111111111111111111"
+
+static void state_tests(void) {
+    static trace_pathset set;
+    static trace_path path;
+    static uint8_t want[1024], v1[512];
+    size_t nwant, nv1;
+    unhex(STATE_V2_HEX, want, &nwant);
+    unhex(STATE_V1_HEX, v1, &nv1);
+    CHECK_EQ_U(nwant, 243);
+
+    /* encode: one learned service and two traced (host, port)s, the exact bytes (the same as
+     * Python's msgpack.packb of the documented structure) */
+    bl_cfg cfg = {.learn_flows = 3, .min_packets = 2};
+    bl_state *b = bl_new(&cfg);
+    flow(b, 5222, 62, 5, JA3A, S1);
+    CHECK(bl_trace_get(b, "203.0.113.2", 5222) == NULL);
+    memset(&set, 0, sizeof set);
+    CHECK(trace_path_parse("192.0.2.1,198.51.100.2,203.0.113.2", &path) == MW_OK);
+    CHECK(trace_pathset_add(&set, &path) == MW_OK);
+    CHECK(bl_trace_put(b, "203.0.113.2", 5222, &set));
+    memset(&set, 0, sizeof set);
+    CHECK(trace_path_parse("2001:DB8:1::1,*,2001:db8:5:0::2", &path) == MW_OK);
+    CHECK(trace_pathset_add(&set, &path) == MW_OK);
+    CHECK(trace_path_parse("192.0.2.1,203.0.113.2", &path) == MW_OK);
+    CHECK(trace_pathset_add(&set, &path) == MW_OK);
+    CHECK(bl_trace_put(b, "xmpp.example.org", 22, &set));
+    CHECK_EQ_U(bl_trace_count(b), 2);
+    char *data = NULL;
+    size_t n = 0;
+    CHECK(bl_dump(b, &data, &n));
+    CHECK_EQ_U(n, nwant);
+    CHECK(n == nwant && memcmp(data, want, n) == 0);
+    /* put replaces */
+    CHECK(bl_trace_put(b, "xmpp.example.org", 22, &set));
+    CHECK_EQ_U(bl_trace_count(b), 2);
+    bl_free(b);
+
+    /* decode: the same paths back, and the same bytes out again */
+    b = bl_new(&cfg);
+    char err[256] = "";
+    CHECK(bl_load_mem(b, "t", want, nwant, err, sizeof err));
+    CHECK_STR(err, "");
+    CHECK_EQ_U(bl_trace_count(b), 2);
+    const trace_pathset *got = bl_trace_get(b, "xmpp.example.org", 22);
+    CHECK(got != NULL);
+    if (got) {
+        CHECK_EQ_U(got->port, 22);
+        CHECK_EQ_U(got->n, 2);
+        CHECK_EQ_U(got->paths[0].n, 3);
+        CHECK_STR(got->paths[0].hop[0], "2001:db8:1::1");
+        CHECK_STR(got->paths[0].hop[1], "*");
+        CHECK_STR(got->paths[0].hop[2], "2001:db8:5::2");
+        CHECK_EQ_U(got->paths[1].n, 2);
+        CHECK_STR(got->paths[1].hop[1], "203.0.113.2");
+    }
+    CHECK(bl_trace_get(b, "xmpp.example.org", 5222) == NULL);
+    CHECK(bl_trace_get(b, "XMPP.example.org", 22) == NULL); /* hosts come canonical */
+    char *again = NULL;
+    size_t n2 = 0;
+    CHECK(bl_dump(b, &again, &n2));
+    CHECK(n2 == nwant && memcmp(again, want, n2) == 0);
+    free(again);
+    /* the learned service came back too: the same path is silent, a new one alerts */
+    nalerts = 0;
+    flow(b, 5222, 62, 5, JA3A, S1);
+    flow(b, 5222, 62, 5, JA3A, S1); /* learning ends after 3 */
+    flow(b, 5222, 61, 5, JA3A, S1);
+    CHECK_EQ_U(nalerts, 1);
+    CHECK_STR(last_expected, "{\"direction\":\"client to server\",\"hops\":[2]}");
+    bl_free(b);
+
+    /* a version 1 file still loads (services, no traces), and is written back as version 2 */
+    b = bl_new(&cfg);
+    CHECK(bl_load_mem(b, "t", v1, nv1, err, sizeof err));
+    CHECK_EQ_U(bl_trace_count(b), 0);
+    CHECK(bl_dump(b, &again, &n2));
+    CHECK(n2 > 3 && memcmp(again,
+                           "\x84\xa6"
+                           "format",
+                           8) == 0);
+    free(again);
+    bl_free(b);
+
+    /* truncated at every length: one reason, naming the length */
+    CHECK_STR(load_err(want, 0), "state file t: empty, not a mitmwatch state file");
+    unsigned truncated_ok = 0;
+    for (size_t k = 1; k < nwant; k++) {
+        char w[80];
+        snprintf(w, sizeof w, "state file t: truncated (%zu bytes)", k);
+        truncated_ok += strcmp(load_err(want, k), w) == 0;
+    }
+    CHECK_EQ_U(truncated_ok, nwant - 1);
+    /* garbage and foreign files */
+    CHECK_STR(load_err("\xc1", 1), "state file t: not a mitmwatch state file (not msgpack)");
+    CHECK_STR(load_err("hello", 5), "state file t: not a mitmwatch state file (not a msgpack map)");
+    memcpy(v1 + nv1, "\x00", 1);
+    CHECK_STR(load_err(v1, nv1 + 1),
+              "state file t: not a mitmwatch state file (1 bytes after the state)");
+    CHECK_STR(load_err("\x93\x01\x02\x03", 4),
+              "state file t: not a mitmwatch state file (not a msgpack map)");
+    doc d;
+    doc_begin(&d, 1); /* a ctcache-like map */
+    str(&d, "entries");
+    msgpack_pack_array(&d.pk, 0);
+    CHECK_STR(doc_err(&d), "state file t: not a mitmwatch state file (no version field)");
+    doc_begin(&d, 2);
+    str(&d, "v");
+    msgpack_pack_uint32(&d.pk, 2);
+    str(&d, "services");
+    msgpack_pack_array(&d.pk, 0);
+    CHECK_STR(doc_err(&d), "state file t: not a mitmwatch state file (no format field)");
+    doc_begin(&d, 3);
+    str(&d, "format");
+    str(&d, "mitmwatch-ctcache");
+    str(&d, "v");
+    msgpack_pack_uint32(&d.pk, 2);
+    str(&d, "services");
+    msgpack_pack_array(&d.pk, 0);
+    CHECK_STR(doc_err(&d),
+              "state file t: not a mitmwatch state file (format is not \"mitmwatch-state\")");
+    doc_begin(&d, 3);
+    head2(&d, 3);
+    CHECK_STR(doc_err(&d), "state file t: version 3; this mitmwatch reads versions 1 to 2");
+    doc_begin(&d, 3);
+    head2(&d, 0);
+    CHECK_STR(doc_err(&d), "state file t: version 0; this mitmwatch reads versions 1 to 2");
+    doc_begin(&d, 3);
+    head2(&d, 2);
+    CHECK_STR(doc_err(&d), ""); /* no traces key: fine */
+
+    /* malformed trace entries */
+    static const char *const good[] = {"192.0.2.1", "203.0.113.2"};
+    static const char *const upper[] = {"2001:DB8::1"};
+    static const char *const bad_addr[] = {"192.0.2.300"};
+    static const char *const empty_hop[] = {""};
+    doc_begin(&d, 4);
+    head2(&d, 2);
+    str(&d, "traces");
+    msgpack_pack_array(&d.pk, 1);
+    one_trace(&d, "203.0.113.2", 22, good, 2);
+    CHECK_STR(doc_err(&d), "");
+    struct {
+        const char *host;
+        unsigned port;
+        const char *const *hops;
+        unsigned n;
+    } bad[] = {{"203.0.113.2", 22, upper, 1},     {"203.0.113.2", 22, bad_addr, 1},
+               {"203.0.113.2", 22, empty_hop, 1}, {"203.0.113.2", 0, good, 2},
+               {"203.0.113.2", 65536, good, 2},   {"", 22, good, 2},
+               {"203.0.113.2", 22, good, 0}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        doc_begin(&d, 4);
+        head2(&d, 2);
+        str(&d, "traces");
+        msgpack_pack_array(&d.pk, 1);
+        one_trace(&d, bad[k].host, bad[k].port, bad[k].hops, bad[k].n);
+        const char *e = doc_err(&d);
+        if (strcmp(e, "state file t: malformed entry traces[0]") != 0)
+            fprintf(stderr, "bad trace case %zu: %s\n", k, e);
+        CHECK_STR(e, "state file t: malformed entry traces[0]");
+    }
+    doc_begin(&d, 4); /* the same (host, port) twice */
+    head2(&d, 2);
+    str(&d, "traces");
+    msgpack_pack_array(&d.pk, 2);
+    one_trace(&d, "203.0.113.2", 22, good, 2);
+    one_trace(&d, "203.0.113.2", 22, good, 1);
+    CHECK_STR(doc_err(&d), "state file t: malformed entry traces[1]");
+    doc_begin(&d, 4); /* more acceptable paths than a set holds */
+    head2(&d, 2);
+    str(&d, "traces");
+    msgpack_pack_array(&d.pk, 1);
+    msgpack_pack_array(&d.pk, 3);
+    str(&d, "203.0.113.2");
+    msgpack_pack_uint32(&d.pk, 22);
+    msgpack_pack_array(&d.pk, TRACE_SET_MAX + 1);
+    for (int k = 0; k < TRACE_SET_MAX + 1; k++) {
+        msgpack_pack_array(&d.pk, 1);
+        str(&d, "*");
+    }
+    CHECK_STR(doc_err(&d), "state file t: malformed entry traces[0]");
+    doc_begin(&d, 3); /* traces belong to version 2 */
+    str(&d, "v");
+    msgpack_pack_uint32(&d.pk, 1);
+    str(&d, "services");
+    msgpack_pack_array(&d.pk, 0);
+    str(&d, "traces");
+    msgpack_pack_array(&d.pk, 0);
+    CHECK_STR(doc_err(&d), "state file t: malformed (traces in a version 1 file)");
+    doc_begin(&d, 4);
+    head2(&d, 2);
+    str(&d, "traces");
+    str(&d, "none");
+    CHECK_STR(doc_err(&d), "state file t: malformed (traces is not a list)");
+    /* a service entry that is not one */
+    doc_begin(&d, 3);
+    str(&d, "format");
+    str(&d, "mitmwatch-state");
+    str(&d, "v");
+    msgpack_pack_uint32(&d.pk, 2);
+    str(&d, "services");
+    msgpack_pack_array(&d.pk, 1);
+    msgpack_pack_array(&d.pk, 2);
+    msgpack_pack_nil(&d.pk);
+    msgpack_pack_nil(&d.pk);
+    CHECK_STR(doc_err(&d), "state file t: malformed entry services[0]");
+
+    /* files: save is atomic into place and loads back; a missing file is a first run; a
+     * directory or a garbage file is refused with the path in the reason */
+    char dir[] = "/tmp/bl_state_test.XXXXXX", file[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(file, sizeof file, "%s/state.msgpack", dir);
+    b = bl_new(&cfg);
+    CHECK(bl_load(b, file, err, sizeof err)); /* missing */
+    CHECK(bl_load_mem(b, "t", want, nwant, err, sizeof err));
+    CHECK(bl_save(b, file, err, sizeof err));
+    bl_free(b);
+    b = bl_new(&cfg);
+    CHECK(bl_load(b, file, err, sizeof err));
+    CHECK(bl_dump(b, &again, &n2));
+    CHECK(n2 == nwant && memcmp(again, want, n2) == 0);
+    free(again);
+    bl_free(b);
+    b = bl_new(&cfg);
+    CHECK(!bl_load(b, dir, err, sizeof err));
+    char w[400];
+    snprintf(w, sizeof w, "state file %s: not a regular file of at most 64 MiB", dir);
+    CHECK_STR(err, w);
+    int fd = open(file, O_WRONLY | O_TRUNC);
+    CHECK(fd >= 0 && write(fd, want, 100) == 100);
+    if (fd >= 0) close(fd);
+    CHECK(!bl_load(b, file, err, sizeof err));
+    snprintf(w, sizeof w, "state file %s: truncated (100 bytes)", file);
+    CHECK_STR(err, w);
+    bl_free(b);
+    unlink(file);
+    rmdir(dir);
+    free(data);
+    nalerts = 0;
+}
+
 int main(void) {
+    state_tests();
     bl_cfg cfg = {.learn_flows = 3, .min_packets = 2};
     bl_state *b = bl_new(&cfg);
     CHECK(b != NULL);

@@ -79,6 +79,59 @@ int main(int argc, char **argv) {
     CHECK_EQ_U(p.noutputs, 2);
     CHECK_STR(p.outputs[0], "/var/log/mitmwatch/events.json");
     CHECK_STR(p.outputs[1], "syslog+udp://192.0.2.1:514?filter=alert");
+    /* expect_paths of example.org: two for 5222, one for 22 */
+    CHECK_EQ_U(p.npath_expect, 3);
+    CHECK_EQ_U(p.path_expect[0].service, 0);
+    CHECK_EQ_U(p.path_expect[0].port, 5222);
+    CHECK_EQ_U(p.path_expect[0].path.n, 3);
+    CHECK_STR(p.path_expect[0].path.hop[2], "192.0.2.10");
+    CHECK_STR(p.path_expect[1].path.hop[1], "203.0.113.5");
+    CHECK_EQ_U(p.path_expect[2].port, 22);
+    CHECK_STR(p.path_expect[2].path.hop[0], "*");
+    CHECK(p.path_expect[2].host == NULL);
+    static trace_pathset set;
+    CHECK(pol_expected_paths(&p, "192.0.2.10", 5222, &set)); /* by address */
+    CHECK_EQ_U(set.n, 2);
+    CHECK_EQ_U(set.port, 5222);
+    CHECK_STR(set.paths[1].hop[1], "203.0.113.5");
+    CHECK(pol_expected_paths(&p, "2001:db8::10", 5222, &set)); /* the IPv6 address */
+    CHECK_EQ_U(set.n, 2);
+    CHECK(pol_expected_paths(&p, "example.org", 22, &set)); /* by name */
+    CHECK_EQ_U(set.n, 1);
+    CHECK_STR(set.paths[0].hop[1], "203.0.113.1");
+    CHECK(pol_expected_paths(&p, "192.0.2.11", 5222, &set)); /* another host */
+    CHECK_EQ_U(set.n, 0);
+    CHECK(pol_expected_paths(&p, "192.0.2.10", 5223, &set)); /* another port */
+    CHECK_EQ_U(set.n, 0);
+    CHECK(pol_expected_paths(&p, "www.example.org", 5222, &set)); /* *.example.org: no paths */
+    CHECK_EQ_U(set.n, 0);
+    /* --expect-hops adds to them, by the traced host as written (canonical) */
+    CHECK(pol_cli_apply(&p, "expect-hops", "[2001:DB8::10]:5222=*,2001:db8::1,2001:db8::10", err,
+                        sizeof err));
+    CHECK(pol_cli_apply(&p, "expect-hops", "Example.ORG.:5222=192.0.2.1,192.0.2.10", err,
+                        sizeof err));
+    CHECK_EQ_U(p.npath_expect, 5);
+    CHECK_STR(p.path_expect[3].host, "2001:db8::10");
+    CHECK_EQ_U(p.path_expect[3].service, -1);
+    CHECK_STR(p.path_expect[4].host, "example.org");
+    CHECK(pol_expected_paths(&p, "2001:db8::10", 5222, &set));
+    CHECK_EQ_U(set.n, 3);
+    CHECK_STR(set.paths[2].hop[2], "2001:db8::10");
+    CHECK(pol_expected_paths(&p, "example.org", 5222, &set));
+    CHECK_EQ_U(set.n, 3);
+    CHECK(pol_expected_paths(&p, "192.0.2.10", 5222, &set));
+    CHECK_EQ_U(set.n, 2);
+    /* the same path twice counts once; more than a set holds is refused */
+    for (int i = 0; i < 8; i++) {
+        char arg[80];
+        snprintf(arg, sizeof arg, "192.0.2.10:5222=192.0.2.%d,192.0.2.10", 100 + (i % 6));
+        CHECK(pol_cli_apply(&p, "expect-hops", arg, err, sizeof err));
+    }
+    CHECK(pol_expected_paths(&p, "192.0.2.10", 5222, &set));
+    CHECK_EQ_U(set.n, 8); /* 2 + 6 distinct: full */
+    CHECK(pol_cli_apply(&p, "expect-hops", "192.0.2.10:5222=192.0.2.99,192.0.2.10", err,
+                        sizeof err));
+    CHECK(!pol_expected_paths(&p, "192.0.2.10", 5222, &set));
     pol_policy_free(&p);
 
     /* watched-name patterns */
@@ -142,6 +195,28 @@ int main(int argc, char **argv) {
                  "unknown scheme bogus (file, stdout, syslog, syslog+udp, syslog+tcp, syslog+unix, "
                  "fluentd, hec+http(s), bulk+http(s))");
     expect_error("known_certs: {a: b}\n", "t.yaml:1: key 'known_certs': expected a list");
+    expect_error("services:\n  - name: a.example\n    expect_paths:\n"
+                 "      5222: \"192.0.2.1, 198.51.100.300\"\n",
+                 "t.yaml:4: key '5222': expected a path \"ADDR, ADDR, ...\" (IPv4, IPv6 or * "
+                 "for any hop): 192.0.2.1, 198.51.100.300");
+    expect_error("services:\n  - name: a.example\n    expect_paths:\n      5222:\n"
+                 "        - \"192.0.2.1, 192.0.2.2\"\n        - [192.0.2.1, 192.0.2.2]\n",
+                 "t.yaml:6: key '5222': expected a path \"ADDR, ADDR, ...\" (IPv4, IPv6 or * "
+                 "for any hop)");
+    expect_error("services:\n  - name: a.example\n    expect_paths:\n      22: \"192.0.2.1,,\"\n",
+                 "t.yaml:4: key '22': expected a path \"ADDR, ADDR, ...\" (IPv4, IPv6 or * "
+                 "for any hop): 192.0.2.1,,");
+    expect_error("services:\n  - name: a.example\n    expect_paths:\n      0: \"192.0.2.1\"\n",
+                 "t.yaml:4: key 'expect_paths': expected port numbers from 1 to 65535 as keys: 0");
+    expect_error("services:\n  - name: a.example\n    expect_paths: [\"192.0.2.1\"]\n",
+                 "t.yaml:3: key 'expect_paths': expected a mapping of ports to paths (5222: "
+                 "\"A, B, C\")");
+    expect_error("services:\n  - name: a.example\n    expect_paths:\n      22: \"192.0.2.1\"\n"
+                 "      22: \"192.0.2.2\"\n",
+                 "t.yaml:5: key '22': expected once, given twice");
+    expect_error("services:\n  - name: a.example\n    expect_paths:\n      22: [\"*\", \"*\", "
+                 "\"*\", \"*\", \"*\", \"*\", \"*\", \"*\", \"*\"]\n",
+                 "t.yaml:4: key '22': expected at most 8 paths per port");
     expect_error("- just\n- a list\n",
                  "t.yaml:1: key '(top level)': expected a mapping of keys to values");
     expect_error("services: [\n", "t.yaml:2: not valid YAML: did not find expected node content "
@@ -189,6 +264,20 @@ int main(int argc, char **argv) {
                                        "'.' + domain (e.g. xmpp.example.org, *.example.org, "
                                        ".example.org)");
     expect_cli_error("min-scts", "-1", "--min-scts -1: expected a whole number from 0 to 16");
+#define HOPS_WANT "expected HOST:PORT=ADDR,ADDR,... or [IPV6]:PORT=ADDR,... (hops: IPv4, IPv6 or *)"
+    expect_cli_error("expect-hops", "2001:db8::2:22=192.0.2.1",
+                     "--expect-hops 2001:db8::2:22=192.0.2.1: " HOPS_WANT);
+    expect_cli_error("expect-hops", "192.0.2.2:0=192.0.2.1",
+                     "--expect-hops 192.0.2.2:0=192.0.2.1: " HOPS_WANT);
+    expect_cli_error("expect-hops", "192.0.2.2:22", "--expect-hops 192.0.2.2:22: " HOPS_WANT);
+    expect_cli_error("expect-hops", "192.0.2.2=192.0.2.1",
+                     "--expect-hops 192.0.2.2=192.0.2.1: " HOPS_WANT);
+    expect_cli_error("expect-hops", "192.0.2.2:22=192.0.2.1,1.2.3",
+                     "--expect-hops 192.0.2.2:22=192.0.2.1,1.2.3: " HOPS_WANT);
+    expect_cli_error("expect-hops", "bad host:22=192.0.2.1",
+                     "--expect-hops bad host:22=192.0.2.1: " HOPS_WANT);
+    expect_cli_error("expect-hops", "[2001:db8::2]22=192.0.2.1",
+                     "--expect-hops [2001:db8::2]22=192.0.2.1: " HOPS_WANT);
     expect_cli_error("suppress-window", "soon",
                      "--suppress-window soon: expected a duration: seconds, or a number with s, "
                      "m, h or d (e.g. 3600, 90m, 1h, 7d)");

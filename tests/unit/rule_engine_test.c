@@ -489,7 +489,11 @@ static void write_state(const char *path, int version, int fields, uint16_t tls_
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
+    msgpack_pack_map(&pk, version >= 2 ? 3 : 2);
+    if (version >= 2) { /* the format key came with version 2 */
+        msgpack_pack_str_with_body(&pk, "format", 6);
+        msgpack_pack_str_with_body(&pk, "mitmwatch-state", 15);
+    }
     msgpack_pack_str_with_body(&pk, "v", 1);
     msgpack_pack_int(&pk, version);
     msgpack_pack_str_with_body(&pk, "services", 8);
@@ -585,17 +589,14 @@ static void test_version_state(void) {
     write_state(path, 3, 9, 0x0304);
     b = bl_new(&cfg);
     CHECK(!bl_load(b, path, err, sizeof err));
-    snprintf(want, sizeof want,
-             "state file %s has format version 3; this mitmwatch reads versions 1 to 2 (written "
-             "by a newer mitmwatch? move it aside to start learning afresh)",
+    snprintf(want, sizeof want, "state file %s: version 3; this mitmwatch reads versions 1 to 2",
              path);
     CHECK_STR(err, want);
     bl_free(b);
     write_state(path, 2, 8, 0);
     b = bl_new(&cfg);
     CHECK(!bl_load(b, path, err, sizeof err));
-    snprintf(want, sizeof want, "state file %s is not a mitmwatch baseline (versions 1 to 2)",
-             path);
+    snprintf(want, sizeof want, "state file %s: malformed entry services[0]", path);
     CHECK_STR(err, want);
     bl_free(b);
     FILE *fp = fopen(path, "w");
@@ -605,6 +606,8 @@ static void test_version_state(void) {
     }
     b = bl_new(&cfg);
     CHECK(!bl_load(b, path, err, sizeof err));
+    snprintf(want, sizeof want, "state file %s: not a mitmwatch state file (not a msgpack map)",
+             path);
     CHECK_STR(err, want);
     bl_free(b);
 }

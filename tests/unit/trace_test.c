@@ -393,7 +393,7 @@ static void test_result_output(void) {
     CHECK(!trace_compare(&set, &p, 3));
     mw_buf_reset(&out);
     CHECK(
-        trace_event_hops_changed(&out, "lab", 1764339000123456ull, "xmpp.example", &r, 1, &set, 3));
+        trace_event_hops_changed(&out, "lab", 1764339000123456ull, "xmpp.example", &r, 1, &set, 3, NULL));
     CHECK(mw_buf_putc(&out, '\0'));
     CHECK_STR((const char *)out.data,
               "{\"@timestamp\":\"2025-11-28T14:10:00.123456Z\",\"event\":{\"kind\":\"alert\","
