@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "mw_buf.h"
+#include "probe_cli.h"
 #include "probe_trace.h"
 
 #define NO_CAP_MSG                                                                                 \
@@ -100,30 +101,27 @@ int cmd_probe_trace(int argc, char **argv) {
     static trace_path tmp;
     unsigned nsets = 0;
     trace_opts o = {0};
-    const char *target = NULL, *user = NULL;
+    const char *user = NULL;
     char host[256];
     bool json = false;
-    int family = AF_UNSPEC;
     unsigned long last_n = TRACE_DEFAULT_LAST_N, v;
+    probe_cli cli = {.cmd = "probe trace", .usage = usage, .timeout_max_ms = 60000};
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--max-ttl") && val) {
+        int took = probe_cli_arg(&cli, argc, argv, i);
+        if (took < 0)
+            return cli.exit_code;
+        if (took > 0) {
+            i += took - 1;
+        } else if (!strcmp(a, "--max-ttl") && val) {
             if (parse_uint(val, 1, TRACE_MAX_TTL, &v) != 0) {
                 fprintf(stderr, "mitmwatch probe trace: --max-ttl: 1..%d: %s\n", TRACE_MAX_TTL,
                         val);
                 return 2;
             }
             o.max_ttl = (unsigned)v;
-            i++;
-        } else if (!strcmp(a, "--timeout") && val) {
-            if (parse_uint(val, 1, 60000, &v) != 0) {
-                fprintf(stderr, "mitmwatch probe trace: --timeout: milliseconds 1..60000: %s\n",
-                        val);
-                return 2;
-            }
-            o.timeout_ms = (int)v;
             i++;
         } else if (!strcmp(a, "--rate") && val) {
             if (parse_uint(val, 1, 10000, &v) != 0) {
@@ -194,25 +192,19 @@ int cmd_probe_trace(int argc, char **argv) {
             i++;
         } else if (!strcmp(a, "--json")) {
             json = true;
-        } else if (!strcmp(a, "-4")) {
-            family = AF_INET;
-        } else if (!strcmp(a, "-6")) {
-            family = AF_INET6;
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (a[0] != '-' && !target) {
-            target = a;
         } else {
             fprintf(stderr, "mitmwatch probe trace: unexpected argument: %s\n", a);
             usage(stderr);
             return 2;
         }
     }
-    if (!target) {
+    if (!cli.target) {
         usage(stderr);
         return 2;
     }
+    const char *target = cli.target;
+    int family = cli.family;
+    o.timeout_ms = cli.timeout_ms;
     if (parse_target(target, host, sizeof host, o.ports, &o.nports) != 0) {
         fprintf(stderr,
                 "mitmwatch probe trace: expected HOST:PORT[,PORT...] or [IPV6]:PORT[,PORT...] "

@@ -8,13 +8,13 @@
 
 #define PROBE_TIMEOUT_MAX_MS 600000ul
 
-static int parse_ms(const char *s, int *out) {
+static int parse_ms(const char *s, unsigned long max, int *out) {
     char *end = NULL;
     if (!s || *s < '0' || *s > '9')
         return -1;
     errno = 0;
     unsigned long v = strtoul(s, &end, 10);
-    if (errno || !end || *end || v == 0 || v > PROBE_TIMEOUT_MAX_MS)
+    if (errno || !end || *end || v == 0 || v > max)
         return -1;
     *out = (int)v;
     return 0;
@@ -37,10 +37,12 @@ int probe_cli_arg(probe_cli *c, int argc, char **argv, int i) {
         return 1;
     }
     if (!strcmp(a, "--timeout") && v) {
-        if (parse_ms(v, &c->timeout_ms) != 0) {
+        unsigned long max = c->timeout_max_ms > 0 ? (unsigned long)c->timeout_max_ms
+                                                  : PROBE_TIMEOUT_MAX_MS;
+        if (parse_ms(v, max, &c->timeout_ms) != 0) {
             fprintf(stderr,
                     "mitmwatch %s: --timeout: not a number of milliseconds (1..%lu): %s\n",
-                    c->cmd, PROBE_TIMEOUT_MAX_MS, v);
+                    c->cmd, max, v);
             c->exit_code = 2;
             return -1;
         }

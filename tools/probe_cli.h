@@ -10,6 +10,7 @@ typedef struct {
     const char *target; /* the positional HOST[:PORT...], NULL until seen */
     int family;         /* AF_UNSPEC, or AF_INET / AF_INET6 from -4 / -6 */
     int timeout_ms;     /* --timeout, 0 when not given */
+    int timeout_max_ms; /* the largest --timeout taken; 0: 600000 (10 minutes) */
     void (*usage)(FILE *);
     int exit_code; /* set when probe_cli_arg returns -1: 0 after --help, 2 after an error */
 } probe_cli;
