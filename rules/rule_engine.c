@@ -26,6 +26,7 @@
 #define RE_SUP_PROBE 16
 #define RE_VER_SERVICES 4096 /* servers whose best TLS version is remembered without --state */
 #define RE_EVIDENCE_MAX (64u << 10)
+#define RE_KNOWN_SHOWN 16 /* known certificates for the name listed in cert.unknown's evidence */
 #define RE_CHAIN_SLOTS 1024 /* presented chains that validated, with their validity window */
 #define RE_SCT_SLOTS 4096   /* SCT verdicts */
 #define RE_CACHE_PROBE 8
@@ -762,15 +763,31 @@ static void rule_known(judge *jd, cert_facts *cf) {
     mw_json_kobj(&jd->je, "known_store");
     mw_json_kuint(&jd->je, "certificates", store_known_stats(re->r.store)->certs);
     mw_json_kstr(&jd->je, "match", "sha256 or tbs_sha256");
+    if (jd->host) { /* side by side with the leaf: the admins' own certificates for the name */
+        size_t n, shown = 0;
+        const store_cert *sc = store_known_certs(re->r.store, &n);
+        char h[65];
+        mw_json_karr(&jd->je, "for_name");
+        for (size_t i = 0; i < n && shown < RE_KNOWN_SHOWN; i++) {
+            if (!sc[i].x || !rule_cert_covers(sc[i].x, jd->host))
+                continue;
+            hex32(h, sc[i].sha256);
+            mw_json_str(&jd->je, h);
+            shown++;
+        }
+        mw_json_arr_end(&jd->je);
+    }
     mw_json_obj_end(&jd->je);
     leaf_fields(&jd->jo, jd);
-    char nb[MW_TS_LEN];
+    char nb[MW_TS_LEN], h[65];
     mw_ts_sec(nb, jd->leaf->not_before);
     mw_json_kstr(&jd->jo, "not_before", nb);
+    hex32(h, jd->leaf->sha256);
+    /* the hash in the sentence too: a Nagios status line carries only the message */
     emit(jd, "cert.unknown", 4,
-         "The certificate presented for %s (issued by %s on %s) is none of the %llu "
-         "certificates in the known store: someone else obtained or made it.",
-         who(jd), jd->leaf->issuer, nb,
+         "The certificate with SHA-256 %s presented for %s (issued by %s on %s) is none of the "
+         "%llu certificates in the known store: someone else obtained or made it.",
+         h, who(jd), jd->leaf->issuer, nb,
          (unsigned long long)store_known_stats(re->r.store)->certs);
 }
 

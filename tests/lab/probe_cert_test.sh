@@ -20,6 +20,7 @@
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lab_lib.sh"
 PY=/usr/bin/python3
 skip() { echo "SKIP: $*"; exit 77; }
 [ $# -ge 1 ] || { echo "usage: $0 BIN [PASSIVE_BIN]" >&2; exit 2; }
@@ -304,29 +305,7 @@ done
 ############################################################ STARTTLS with real servers
 
 # prosody: XMPP c2s, STARTTLS offered; the stream goes to= the SNI (or the host)
-mkdir -p "$W/prosody/data"
-cat >"$W/prosody/prosody.cfg.lua" <<EOF
-run_as_root = true
-pidfile = "$W/prosody/prosody.pid"
-data_path = "$W/prosody/data"
-plugin_paths = {}
-modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix" }
-modules_disabled = { "s2s" }
-log = { { levels = { min = "info" }, to = "file", filename = "$W/prosody/prosody.log" } }
-interfaces = { "127.0.0.1" }
-local_interfaces = { "127.0.0.1" }
-c2s_ports = { 20452 }
-c2s_direct_tls_ports = { }
-s2s_ports = { }
-http_ports = { }
-https_ports = { }
-component_ports = { }
-c2s_require_encryption = true
-authentication = "internal_plain"
-storage = "internal"
-ssl = { certificate = "$P/chain.chain.pem"; key = "$P/chain.key" }
-VirtualHost "chain.lab.test"
-EOF
+lab_prosody_conf "$W/prosody" 127.0.0.1 20452 "" "$P/chain.chain.pem" "$P/chain.key" chain.lab.test
 bg prosody -F --config "$W/prosody/prosody.cfg.lua" >"$W/prosody/fg.log" 2>&1
 
 # postfix smtpd: its own config, queue and data directories; 20453 offers STARTTLS,

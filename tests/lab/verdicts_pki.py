@@ -194,6 +194,23 @@ def keypem(k):
                            serialization.NoEncryption())
 
 
+def certbot_store(base, host, leaves, inter, leaf_key):
+    """certbot's layout under base: archive/HOST/{cert,chain,fullchain,privkey}N.pem for the
+    leaves (oldest first, N from 1) and live/HOST/*.pem symlinks to the newest."""
+    arch = os.path.join(base, "archive", host)
+    live = os.path.join(base, "live", host)
+    os.makedirs(arch)
+    os.makedirs(live)
+    for i, leaf in enumerate(leaves, 1):
+        for n, data in [("cert", pem(leaf)), ("chain", pem(inter)),
+                        ("fullchain", pem(leaf) + pem(inter)), ("privkey", keypem(leaf_key))]:
+            with open(os.path.join(arch, "%s%d.pem" % (n, i)), "wb") as f:
+                f.write(data)
+    for n in ["cert", "chain", "fullchain", "privkey"]:
+        os.symlink("../../archive/%s/%s%d.pem" % (host, n, len(leaves)),
+                   os.path.join(live, n + ".pem"))
+
+
 def main():
     out = os.path.abspath(sys.argv[1])
     os.makedirs(out, exist_ok=True)
@@ -242,21 +259,8 @@ def main():
 
     # the known store: certbot (live/ -> archive/), acme.sh, lego, dehydrated, a DER precert
     k = os.path.join(out, "known")
-    arch = os.path.join(k, "letsencrypt", "archive", W)
-    live = os.path.join(k, "letsencrypt", "live", W)
-    os.makedirs(arch)
-    os.makedirs(live)
-    for i, n in enumerate(["known3", "known2", "good"], 1):
-        with open(os.path.join(arch, "cert%d.pem" % i), "wb") as f:
-            f.write(pem(certs[n][0]))
-        with open(os.path.join(arch, "chain%d.pem" % i), "wb") as f:
-            f.write(pem(lab.inter))
-        with open(os.path.join(arch, "fullchain%d.pem" % i), "wb") as f:
-            f.write(pem(certs[n][0]) + pem(lab.inter))
-        with open(os.path.join(arch, "privkey%d.pem" % i), "wb") as f:
-            f.write(keypem(lab.leaf_key))
-    for n in ["cert", "chain", "fullchain", "privkey"]:
-        os.symlink("../../archive/%s/%s3.pem" % (W, n), os.path.join(live, n + ".pem"))
+    certbot_store(os.path.join(k, "letsencrypt"), W,
+                  [certs[n][0] for n in ["known3", "known2", "good"]], lab.inter, lab.leaf_key)
     acme = os.path.join(k, "acme.sh", W)
     os.makedirs(acme)
     with open(os.path.join(acme, W + ".cer"), "wb") as f:
