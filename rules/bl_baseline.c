@@ -247,17 +247,18 @@ static void judge_path(bl_state *b, bl_svc *s, bool learning, const unsigned hop
         snprintf(a.observed, sizeof a.observed, "{\"direction\":\"%s\",\"hops\":%u}",
                  dir_name[dir], hop[dir]);
         snprintf(a.message, sizeof a.message,
-                 "Packets %s on %s came from %u hops away, but this service's learned path is "
-                 "%u hops: something on the path changed (an interception box re-originates "
+                 "Packets %s on %s came from %u hop%s away, but this service's learned path is "
+                 "%u hop%s: something on the path changed (an interception box re-originates "
                  "connections)",
-                 dir_name[dir], svc, hop[dir], s->hops[dir][0]);
+                 dir_name[dir], svc, hop[dir], hop[dir] == 1 ? "" : "s", s->hops[dir][0],
+                 s->hops[dir][0] == 1 ? "" : "s");
         fn(&a, user);
     }
 }
 
 /* One port of a server further away than every other port seen from the same client. */
-static void judge_ports(bl_state *b, const cap_flow *f, int client_side, const unsigned hop[2],
-                        const bool steady[2], bl_alert_fn fn, void *user) {
+static void judge_ports(bl_state *b, const bl_svc *s, const cap_flow *f, int client_side,
+                        const unsigned hop[2], const bool steady[2], bl_alert_fn fn, void *user) {
     int server_side = !client_side;
     uint16_t port = f->key.port[server_side];
     bl_peer *p = peer_get(b, f->key.addr[client_side], f->key.addr[server_side], f->key.ip_ver);
@@ -280,6 +281,12 @@ static void judge_ports(bl_state *b, const cap_flow *f, int client_side, const u
         /* A port that kept its hop count is not the odd one when another port moved away
          * (with two ports the comparison would otherwise blame both). */
         if (before == p->hop[me][dir])
+            continue;
+        /* Nor is a port whose hop count its own finished baseline holds (learned in an earlier
+         * run, from --state): the comparison's reference is only the order in which this run
+         * saw the ports, and the port that did move is judged against its own baseline. */
+        if (s && s->flows >= b->cfg.learn_flows && !s->unstable[dir] && s->nhops[dir] &&
+            hop_known(s, dir, hop[dir], b->cfg.tolerance))
             continue;
         int others = 0;
         unsigned other_hop = 0;
@@ -314,9 +321,9 @@ static void judge_ports(bl_state *b, const cap_flow *f, int client_side, const u
         snprintf(a.observed, sizeof a.observed, "{\"direction\":\"%s\",\"hops\":%u,\"port\":%u}",
                  dir_name[dir], hop[dir], port);
         snprintf(a.message, sizeof a.message,
-                 "Port %u of %s is %u hops away (%s) while ports %s of the same host are %u: a "
-                 "box on the path handles this port only",
-                 port, srv, hop[dir], dir_name[dir], ports, other_hop);
+                 "Port %u of %s is %u hop%s away (%s) while ports %s of the same host are %u: "
+                 "a box on the path handles this port only",
+                 port, srv, hop[dir], hop[dir] == 1 ? "" : "s", dir_name[dir], ports, other_hop);
         fn(&a, user);
     }
 }
@@ -378,7 +385,7 @@ void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_sid
     unsigned hop[2] = {bl_hops(f->ttl[client_side]), bl_hops(f->ttl[server_side])};
     bool steady[2] = {f->pkts[client_side] > 0 && f->ttl_stable[client_side] >= b->cfg.min_packets,
                       f->pkts[server_side] > 0 && f->ttl_stable[server_side] >= b->cfg.min_packets};
-    judge_ports(b, f, client_side, hop, steady, fn, user);
+    judge_ports(b, s, f, client_side, hop, steady, fn, user);
     if (!s)
         return;
     bool learning = s->flows < b->cfg.learn_flows;

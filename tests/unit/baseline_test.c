@@ -366,8 +366,51 @@ static void state_tests(void) {
     nalerts = 0;
 }
 
+/* After a restart the per-port comparison starts empty: whichever port this run sees first is
+ * the reference. A port that moved, seen first, must not make the unchanged port behind it the
+ * culprit (the jabber.ru lab found this): an unchanged port matches its own learned baseline
+ * and is not blamed; the moved port is reported against its baseline either way. */
+static void restart_order_tests(void) {
+    bl_cfg cfg = {.learn_flows = 3, .min_packets = 2};
+    bl_state *b = bl_new(&cfg);
+    for (int i = 0; i < 3; i++) {
+        flow(b, 443, 62, 5, JA3A, S1);
+        flow(b, 5222, 62, 5, JA3A, S1);
+    }
+    char *data = NULL, err[256] = "";
+    size_t n = 0;
+    CHECK(bl_dump(b, &data, &n));
+    bl_free(b);
+
+    /* the moved port first: its own baseline alert, and nothing for 443 */
+    b = bl_new(&cfg);
+    CHECK(bl_load_mem(b, "t", data, n, err, sizeof err));
+    nalerts = 0;
+    flow(b, 5222, 61, 5, JA3A, S1);
+    CHECK_EQ_U(nalerts, 1);
+    CHECK_STR(last_expected, "{\"direction\":\"client to server\",\"hops\":[2]}");
+    CHECK_STR(last_observed, "{\"direction\":\"client to server\",\"hops\":3}");
+    flow(b, 443, 62, 5, JA3A, S1);
+    CHECK_EQ_U(nalerts, 1);
+    bl_free(b);
+
+    /* the unchanged port first: the baseline alert and the per-port one, both for 5222 */
+    b = bl_new(&cfg);
+    CHECK(bl_load_mem(b, "t", data, n, err, sizeof err));
+    nalerts = 0;
+    flow(b, 443, 62, 5, JA3A, S1);
+    CHECK_EQ_U(nalerts, 0);
+    flow(b, 5222, 61, 5, JA3A, S1);
+    CHECK_EQ_U(nalerts, 2);
+    CHECK_STR(last_observed, "{\"direction\":\"client to server\",\"hops\":3}");
+    bl_free(b);
+    free(data);
+    nalerts = 0;
+}
+
 int main(void) {
     state_tests();
+    restart_order_tests();
     bl_cfg cfg = {.learn_flows = 3, .min_packets = 2};
     bl_state *b = bl_new(&cfg);
     CHECK(b != NULL);
