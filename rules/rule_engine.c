@@ -763,17 +763,19 @@ static void rule_known(judge *jd, cert_facts *cf) {
     mw_json_kobj(&jd->je, "known_store");
     mw_json_kuint(&jd->je, "certificates", store_known_stats(re->r.store)->certs);
     mw_json_kstr(&jd->je, "match", "sha256 or tbs_sha256");
+    size_t for_name = 0; /* the store's certificates that cover the name */
     if (jd->host) { /* side by side with the leaf: the admins' own certificates for the name */
-        size_t n, shown = 0;
+        size_t n;
         const store_cert *sc = store_known_certs(re->r.store, &n);
         char h[65];
         mw_json_karr(&jd->je, "for_name");
-        for (size_t i = 0; i < n && shown < RE_KNOWN_SHOWN; i++) {
+        for (size_t i = 0; i < n; i++) {
             if (!sc[i].x || !rule_cert_covers(sc[i].x, jd->host))
                 continue;
-            hex32(h, sc[i].sha256);
-            mw_json_str(&jd->je, h);
-            shown++;
+            if (for_name++ < RE_KNOWN_SHOWN) {
+                hex32(h, sc[i].sha256);
+                mw_json_str(&jd->je, h);
+            }
         }
         mw_json_arr_end(&jd->je);
     }
@@ -784,11 +786,18 @@ static void rule_known(judge *jd, cert_facts *cf) {
     mw_json_kstr(&jd->jo, "not_before", nb);
     hex32(h, jd->leaf->sha256);
     /* the hash in the sentence too: a Nagios status line carries only the message */
-    emit(jd, "cert.unknown", 4,
-         "The certificate with SHA-256 %s presented for %s (issued by %s on %s) is none of the "
-         "%llu certificates in the known store: someone else obtained or made it.",
-         h, who(jd), jd->leaf->issuer, nb,
-         (unsigned long long)store_known_stats(re->r.store)->certs);
+    unsigned long long total = store_known_stats(re->r.store)->certs;
+    if (jd->host)
+        emit(jd, "cert.unknown", 4,
+             "The certificate with SHA-256 %s presented for %s (issued by %s on %s) is none of "
+             "the %zu certificate%s the known store holds for that name (%llu in the store): "
+             "someone else obtained or made it.",
+             h, who(jd), jd->leaf->issuer, nb, for_name, for_name == 1 ? "" : "s", total);
+    else
+        emit(jd, "cert.unknown", 4,
+             "The certificate with SHA-256 %s presented for %s (issued by %s on %s) is none of "
+             "the %llu certificates in the known store: someone else obtained or made it.",
+             h, who(jd), jd->leaf->issuer, nb, total);
 }
 
 /* "CN=R3, O=Let's Encrypt, C=US" and "C=US,O=Let's Encrypt,CN=R3" are the same name to a

@@ -212,7 +212,7 @@ check "A: mitmwatch check OK, exit 0" "${A_CHECK%% | *} ${A_CHECK##*exit }" "$OK
 check "A: perfdata" "$(echo "${A_CHECK#* | }" | head -n 1 | sed 's/^handshake_time=[0-9]*\.[0-9][0-9][0-9]s;;;0 //')" \
     "days_to_expiry=80;21;7;0 scts=0;;;0"
 check "B: mitmwatch check CRITICAL naming the attacker's certificate" "${B[1]%% | *}" \
-    "MITMWATCH CRITICAL - $SRV:5222 xmpp: cert.unknown: The certificate with SHA-256 $A presented for xmpp.lab.test (issued by CN=R3,O=Let's Encrypt Test on $(fact attacker.not_before)) is none of the 3 certificates in the known store: someone else obtained or made it."
+    "MITMWATCH CRITICAL - $SRV:5222 xmpp: cert.unknown: The certificate with SHA-256 $A presented for xmpp.lab.test (issued by CN=R3,O=Let's Encrypt Test on $(fact attacker.not_before)) is none of the 2 certificates the known store holds for that name (3 in the store): someone else obtained or made it."
 check "B: exit 2" "${B[1]##*exit }" 2
 check "control: check OK, exit 0" "${C[1]%% | *} ${C[1]##*exit }" "$OK_LINE 0"
 echo "trace A: $A_TRACE"; echo "trace B: ${B[3]}"
