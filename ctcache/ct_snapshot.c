@@ -1,6 +1,7 @@
 #include "ct_snapshot.h"
 
 #include "mw_cursor.h"
+#include "mw_msgpack.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -481,59 +482,6 @@ static bool load_entry(const msgpack_object *m, ct_entry_view *v, ct_str **names
     return true;
 }
 
-/* A structural pass over the msgpack bytes before msgpack-c sees them: msgpack-c allocates
- * room for a container's declared count up front, so a small file declaring 2^32 entries
- * would cost gigabytes. Here every pending item must still have at least one byte left,
- * which bounds the decoded tree by the file's size. Returns the length of the first
- * document, 0 when it is malformed. */
-static size_t msgpack_shape(const uint8_t *data, size_t len) {
-    mw_cur c = mw_cur_make(data, len);
-    uint64_t pending = 1;
-    while (pending) {
-        uint8_t t;
-        uint32_t n = 0;
-        uint64_t add = 0;
-        if (!mw_cur_get_u8(&c, &t)) return 0;
-        pending--;
-        bool ok = true;
-        if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3) {
-            /* fixint, nil, bool */
-        } else if (t >= 0x80 && t <= 0x8f) {
-            add = 2u * (t & 0x0f);
-        } else if (t >= 0x90 && t <= 0x9f) {
-            add = t & 0x0f;
-        } else if (t >= 0xa0 && t <= 0xbf) {
-            ok = mw_cur_skip(&c, t & 0x1f);
-        } else if (t == 0xc4 || t == 0xd9) { /* bin8, str8 */
-            ok = mw_cur_get_uN(&c, 1, &n) && mw_cur_skip(&c, n);
-        } else if (t == 0xc5 || t == 0xda) {
-            ok = mw_cur_get_uN(&c, 2, &n) && mw_cur_skip(&c, n);
-        } else if (t == 0xc6 || t == 0xdb) {
-            ok = mw_cur_get_uN(&c, 4, &n) && mw_cur_skip(&c, n);
-        } else if (t >= 0xc7 && t <= 0xc9) { /* ext8/16/32: length, type, data */
-            ok = mw_cur_get_uN(&c, (size_t)1 << (t - 0xc7), &n) && mw_cur_skip(&c, (size_t)n + 1);
-        } else if (t == 0xca || t == 0xcb) {
-            ok = mw_cur_skip(&c, t == 0xca ? 4 : 8);
-        } else if ((t >= 0xcc && t <= 0xcf) || (t >= 0xd0 && t <= 0xd3)) {
-            ok = mw_cur_skip(&c, (size_t)1 << (t & 3));
-        } else if (t >= 0xd4 && t <= 0xd8) { /* fixext 1..16 */
-            ok = mw_cur_skip(&c, 1 + ((size_t)1 << (t - 0xd4)));
-        } else if (t == 0xdc || t == 0xdd) {
-            ok = mw_cur_get_uN(&c, t == 0xdc ? 2 : 4, &n);
-            add = n;
-        } else if (t == 0xde || t == 0xdf) {
-            ok = mw_cur_get_uN(&c, t == 0xde ? 2 : 4, &n);
-            add = 2u * (uint64_t)n;
-        } else {
-            return 0; /* 0xc1: never used */
-        }
-        if (!ok) return 0;
-        pending += add;
-        if (pending > c.len) return 0;
-    }
-    return len - c.len;
-}
-
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
         snprintf(err, errlen, __VA_ARGS__);                                                        \
@@ -565,7 +513,7 @@ ct_snapshot *ct_snapshot_load(const char *path, char *err, size_t errlen) {
         s->map = NULL;
         FAIL("%s: mmap: %s", path, strerror(errno));
     }
-    size_t doc = msgpack_shape(s->map, s->map_len);
+    size_t doc = mw_msgpack_shape(s->map, s->map_len, NULL);
     if (doc == 0) FAIL("%s: not a complete msgpack document (truncated or corrupt)", path);
     if (doc != s->map_len)
         FAIL("%s: %zu trailing bytes after the snapshot", path, s->map_len - doc);

@@ -1,4 +1,5 @@
 #include "bl_baseline.h"
+#include "mw_msgpack.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -725,7 +726,11 @@ bool bl_load_mem(bl_state *b, const char *name, const void *data, size_t size, c
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
-    msgpack_unpack_return r = msgpack_unpack_next(&u, data, size, &off);
+    bool truncated = false;
+    /* shape first: msgpack-c would allocate whatever counts the file declares */
+    msgpack_unpack_return r = mw_msgpack_shape(data, size, &truncated) == 0
+                                  ? (truncated ? MSGPACK_UNPACK_CONTINUE : MSGPACK_UNPACK_PARSE_ERROR)
+                                  : msgpack_unpack_next(&u, data, size, &off);
     bool ok = false;
     if (r == MSGPACK_UNPACK_CONTINUE)
         snprintf(why, sizeof why, "truncated (%zu bytes)", size);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mw_encode.h"
+#include "mw_msgpack.h"
 #include "out_sink.h"
 
 #define FLUENT_BATCH_MAX_BYTES (64u << 20)
@@ -175,7 +176,12 @@ static bool read_ack(out_sink *s, fluent_state *st) {
         msgpack_unpacked u;
         msgpack_unpacked_init(&u);
         size_t off = 0;
-        msgpack_unpack_return ur = msgpack_unpack_next(&u, buf, have, &off);
+        bool truncated = false;
+        /* shape first: an answer declaring 2^32 entries must not make msgpack-c allocate */
+        msgpack_unpack_return ur =
+            mw_msgpack_shape((const uint8_t *)buf, have, &truncated) == 0
+                ? (truncated ? MSGPACK_UNPACK_CONTINUE : MSGPACK_UNPACK_PARSE_ERROR)
+                : msgpack_unpack_next(&u, buf, have, &off);
         if (ur == MSGPACK_UNPACK_CONTINUE && have < sizeof buf) {
             msgpack_unpacked_destroy(&u);
             continue;

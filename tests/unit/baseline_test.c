@@ -225,6 +225,10 @@ static void state_tests(void) {
               "state file t: not a mitmwatch state file (1 bytes after the state)");
     CHECK_STR(load_err("\x93\x01\x02\x03", 4),
               "state file t: not a mitmwatch state file (not a msgpack map)");
+    /* 12 bytes declaring a map of 2^32-1 entries: refused from its shape, before msgpack-c
+     * would allocate room for them (64 GiB; the fuzz target found it) */
+    CHECK_STR(load_err("\x81\xa6traces\xdf\xff\xff\xff\xff", 12),
+              "state file t: truncated (12 bytes)");
     doc d;
     doc_begin(&d, 1); /* a ctcache-like map */
     str(&d, "entries");
