@@ -4,6 +4,8 @@
 # so the committed corpora only change by hand. Exit 1 when a target crashed, leaked or
 # timed out; its reproducer is left in build-fuzz/findings/<target>/.
 # usage: tools/fuzz.sh [SECONDS] [TARGET...]      (the test command runs it with 5 seconds)
+# FUZZ_SEED=N fixes libFuzzer's seed: the test command uses 1, so a CI run repeats (a prefix of)
+# the mutations already run here instead of failing at random on a finding nobody chose.
 set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-600}
@@ -23,7 +25,8 @@ for bin in $(find build-fuzz/tests -name 'fuzz-*' -type f -perm -u+x | sort); do
     rm -rf "$work" && mkdir -p "$work/corpus"
     cp "$corpus"/* "$work/corpus/"
     if (cd "$work" && ASAN_OPTIONS=detect_leaks=1 "../../../$bin" -max_total_time="$secs" \
-            -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 corpus >log 2>&1); then
+            ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -timeout=10 -rss_limit_mb=2048 \
+            -print_final_stats=1 corpus >log 2>&1); then
         echo "fuzz $t: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$work/log")"
     else
         echo "fuzz $t: FAILED (build-fuzz/findings/$t/log):" >&2
