@@ -95,15 +95,11 @@ int cmd_probe_cert(int argc, char **argv) {
         } else if (!strcmp(a, "--json")) {
             json = true;
         } else {
-            fprintf(stderr, "mitmwatch probe cert: unexpected argument: %s\n", a);
-            usage(stderr);
-            return 2;
+            return probe_cli_reject(&cli, a);
         }
     }
-    if (!cli.target) {
-        usage(stderr);
+    if (!probe_cli_has_target(&cli))
         return 2;
-    }
     const char *arg_target = cli.target;
     o.family = cli.family;
     o.timeout_ms = cli.timeout_ms;

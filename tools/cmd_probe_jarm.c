@@ -52,15 +52,11 @@ int cmd_probe_jarm(int argc, char **argv) {
         } else if (!strcmp(a, "--raw")) {
             show_raw = 1;
         } else {
-            fprintf(stderr, "mitmwatch probe jarm: unexpected argument: %s\n", a);
-            usage(stderr);
-            return 2;
+            return probe_cli_reject(&cli, a);
         }
     }
-    if (!cli.target) {
-        usage(stderr);
+    if (!probe_cli_has_target(&cli))
         return 2;
-    }
     const char *target = cli.target;
     o.family = cli.family;
     o.timeout_ms = cli.timeout_ms;

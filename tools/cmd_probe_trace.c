@@ -193,15 +193,11 @@ int cmd_probe_trace(int argc, char **argv) {
         } else if (!strcmp(a, "--json")) {
             json = true;
         } else {
-            fprintf(stderr, "mitmwatch probe trace: unexpected argument: %s\n", a);
-            usage(stderr);
-            return 2;
+            return probe_cli_reject(&cli, a);
         }
     }
-    if (!cli.target) {
-        usage(stderr);
+    if (!probe_cli_has_target(&cli))
         return 2;
-    }
     const char *target = cli.target;
     int family = cli.family;
     o.timeout_ms = cli.timeout_ms;

@@ -54,3 +54,15 @@ int probe_cli_arg(probe_cli *c, int argc, char **argv, int i) {
     }
     return 0;
 }
+
+int probe_cli_reject(const probe_cli *c, const char *arg) {
+    fprintf(stderr, "mitmwatch %s: unexpected argument: %s\n", c->cmd, arg);
+    c->usage(stderr);
+    return 2;
+}
+
+bool probe_cli_has_target(const probe_cli *c) {
+    if (!c->target)
+        c->usage(stderr);
+    return c->target != NULL;
+}

@@ -3,6 +3,7 @@
 #ifndef PROBE_CLI_H
 #define PROBE_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 typedef struct {
@@ -20,5 +21,9 @@ typedef struct {
  * the command is to exit with c->exit_code (usage printed for -h/--help, one line on stderr
  * for a bad value). */
 int probe_cli_arg(probe_cli *c, int argc, char **argv, int i);
+/* An argument neither the shared nor the command's options took: one line, the usage, 2. */
+int probe_cli_reject(const probe_cli *c, const char *arg);
+/* After the option loop: true when a target was given, else the usage on stderr. */
+bool probe_cli_has_target(const probe_cli *c);
 
 #endif

@@ -128,3 +128,24 @@ ssl = { certificate = "$5"; key = "$6"; protocol = "tlsv1_2+" }
 VirtualHost "$7"
 EOF
 }
+
+# lab_tcpdump_stop WHO PCAP LOG: lets the last FIN/ACKs land (waits until PCAP stops growing),
+# stops the lab_tcpdump capture with SIGINT so it flushes a complete file, and exits naming WHO
+# when the kernel dropped packets: a lab must see every packet it made.
+lab_tcpdump_stop() {
+    local who=$1 pcap=$2 log=$3 last=-1 size
+    for _ in $(seq 1 40); do
+        sleep 0.15
+        size=$(stat -c %s "$pcap")
+        [ "$size" -eq "$last" ] && break
+        last=$size
+    done
+    kill -INT "$tcpdump_pid"
+    wait "$tcpdump_pid" || true
+    tcpdump_pid=
+    if ! grep -q '^0 packets dropped by kernel' "$log"; then
+        echo "$who: tcpdump dropped packets:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+}

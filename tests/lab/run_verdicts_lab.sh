@@ -159,16 +159,7 @@ while IFS=$'\t' read -r port server cert key extra sni sargs cargs; do
     fi
 done <"$plan"
 
-last=-1
-for _ in $(seq 1 40); do
-    sleep 0.15
-    size=$(stat -c %s "$run/verdicts.pcap")
-    [ "$size" = "$last" ] && break
-    last=$size
-done
-kill -INT "$tcpdump_pid"
-wait "$tcpdump_pid" || true
-tcpdump_pid=
+lab_tcpdump_stop run_verdicts_lab "$run/verdicts.pcap" "$run/tcpdump.log"
 
 rc=0
 timeout 60 "$bin" -r "$run/verdicts.pcap" -c "$run/policy.yaml" -o "$run/events.json" \

@@ -455,18 +455,6 @@ other e06 edge 127.0.0.3 25 - smtp - - no line_too_long -- "${edgecli[@]}" smtp-
 other e07 edge 127.0.0.4 25 - smtp - - no no_tls_after_upgrade -- \
     "${edgecli[@]}" smtp-plain-after 127.0.0.4 25
 
-last=-1
-for _ in $(seq 1 40); do
-    sleep 0.15
-    size=$(stat -c %s "$out/starttls.pcap")
-    [ "$size" -eq "$last" ] && break
-    last=$size
-done
-kill -INT "$tcpdump_pid"
-wait "$tcpdump_pid" || true
-tcpdump_pid=
-if ! grep -q '^0 packets dropped by kernel' "$out/tcpdump.log"; then
-    echo "starttls_capture: tcpdump dropped packets:" >&2; cat "$out/tcpdump.log" >&2; exit 1
-fi
+lab_tcpdump_stop starttls_capture "$out/starttls.pcap" "$out/tcpdump.log"
 
 "$py" "$here/starttls_flows.py" "$plan" "$out/starttls.pcap" "$pki" "$out/flows.json"

@@ -20,6 +20,7 @@ if [ $# -ne 2 ]; then
     exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lab_lib.sh"
 mw=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 py=/usr/bin/python3
 if [ "$(id -u)" -ne 0 ]; then
@@ -124,13 +125,7 @@ for addr in 127.0.0.1:5222 127.0.0.2:5222; do
     fi
 done
 
-tcpdump -i lo --immediate-mode -U -s 0 -w "$out/cap.pcap" tcp port 5222 2>"$out/tcpdump.log" &
-tcpdump_pid=$!
-for _ in $(seq 1 100); do
-    grep -q 'listening on' "$out/tcpdump.log" && break
-    sleep 0.05
-done
-grep -q 'listening on' "$out/tcpdump.log" || { cat "$out/tcpdump.log" >&2; exit 1; }
+lab_tcpdump "$out/cap.pcap" "$out/tcpdump.log" tcp port 5222
 
 # The plaintext clients print their source port (the flow the alert must name).
 client() {
@@ -174,10 +169,7 @@ stripped_port=$(client stripped 127.0.0.2)
     -xmpphost xmpp.lab.test -servername xmpp.lab.test -tls1_2 -CAfile "$pki/root.pem" \
     -verify_return_error >"$out/s_client.log" 2>&1 || { cat "$out/s_client.log" >&2; exit 1; }
 grep -q 'Verify return code: 0 (ok)' "$out/s_client.log" || { cat "$out/s_client.log" >&2; exit 1; }
-sleep 0.2
-kill -INT "$tcpdump_pid"
-wait "$tcpdump_pid" 2>/dev/null || true
-tcpdump_pid=
+lab_tcpdump_stop starttls_missing_test "$out/cap.pcap" "$out/tcpdump.log"
 
 cat > "$out/policy.yaml" <<EOF
 services:

@@ -233,20 +233,6 @@ sclient c15 18453 $h4 chain 1.3 chain.lab.test - - false true -tls1_3 -groups X2
 gnutls g16 18450 $h4 rsa 1.2 rsa.lab.test http/1.1 http/1.1 \
     --priority=NORMAL:-VERS-ALL:+VERS-TLS1.2
 
-# Let the last FIN/ACKs land (the file stops growing), then stop tcpdump with SIGINT so it
-# flushes a complete file.
-last=-1
-for _ in $(seq 1 40); do
-    sleep 0.15
-    size=$(stat -c %s "$out/lab.pcap")
-    [ "$size" -eq "$last" ] && break
-    last=$size
-done
-kill -INT "$tcpdump_pid"
-wait "$tcpdump_pid" || true
-tcpdump_pid=
-if ! grep -q '^0 packets dropped by kernel' "$out/tcpdump.log"; then
-    echo "tls_capture: tcpdump dropped packets:" >&2; cat "$out/tcpdump.log" >&2; exit 1
-fi
+lab_tcpdump_stop tls_capture "$out/lab.pcap" "$out/tcpdump.log"
 
 "$py" "$here/lab_flows.py" "$plan" "$out/lab.pcap" "$pki" "$out/flows.json"

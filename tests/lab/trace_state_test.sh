@@ -27,48 +27,20 @@ for t in ip jq; do command -v $t >/dev/null || { echo "SKIP: $t not installed"; 
 [ -x $PY ] && $PY -c 'import msgpack' 2>/dev/null || { echo "SKIP: $PY with msgpack missing"; exit 77; }
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
 
+. "$(dirname "$(readlink -f "$0")")/lab_lib.sh"
 P=mwts$$
-NS=(c r1 m r2 s)
 SRV=
 cleanup() {
     [ -n "$SRV" ] && kill "$SRV" 2>/dev/null
     wait 2>/dev/null
-    for n in "${NS[@]}"; do ip netns del $P$n 2>/dev/null; done
+    lab_path_teardown
 }
 trap cleanup EXIT
 fail=0 pass=0
 check() { if [ "$2" = "$3" ]; then pass=$((pass+1)); echo "ok   $1"; else fail=$((fail+1)); printf 'FAIL %s:\n got: %s\nwant: %s\n' "$1" "$2" "$3"; fi; }
-ns() { local n=$1; shift; ip netns exec $P$n "$@"; }
-
-for n in "${NS[@]}"; do
-    ip netns add $P$n || { echo "SKIP: cannot create network namespaces"; exit 77; }
-    ns $n ip link set lo up
-done
-link() { ip link add name $2 netns $P$1 type veth peer name $4 netns $P$3 || exit 1
-         ns $1 ip link set dev $2 up; ns $3 ip link set dev $4 up; }
-link c eth0 r1 c;  ns c ip addr add 192.0.2.2/24 dev eth0;      ns r1 ip addr add 192.0.2.1/24 dev c
-link r1 r2 r2 r1;  ns r1 ip addr add 198.51.100.1/26 dev r2;    ns r2 ip addr add 198.51.100.2/26 dev r1
-link r1 m m r1;    ns r1 ip addr add 198.51.100.65/26 dev m;    ns m ip addr add 198.51.100.66/26 dev r1
-link m r2 r2 m;    ns m ip addr add 198.51.100.130/26 dev r2;   ns r2 ip addr add 198.51.100.129/26 dev m
-link r2 s s eth0;  ns r2 ip addr add 203.0.113.1/24 dev s;      ns s ip addr add 203.0.113.2/24 dev eth0
-for n in r1 m r2; do
-    ns $n sysctl -qw net.ipv4.ip_forward=1 net.ipv4.icmp_ratelimit=0 \
-        net.ipv4.icmp_errors_use_inbound_ifaddr=1 \
-        net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-done
-ns c ip route add default via 192.0.2.1
-ns s ip route add default via 203.0.113.1
-ns r1 ip route add 203.0.113.0/24 via 198.51.100.2
-ns r2 ip route add 192.0.2.0/24 via 198.51.100.1
-ns m ip route add 203.0.113.0/24 via 198.51.100.129
-ns m ip route add 192.0.2.0/24 via 198.51.100.65
-ns r1 ip route add 203.0.113.0/24 via 198.51.100.66 table 100
-ns r2 ip route add 192.0.2.0/24 via 198.51.100.130 table 100
-mitm() { # on|off: port 5222, both directions, through m
-    local op=$([ $1 = on ] && echo add || echo del)
-    ns r1 ip rule $op ipproto tcp dport 5222 table 100
-    ns r2 ip rule $op ipproto tcp sport 5222 table 100
-}
+ns() { lab_ns "$@"; }
+lab_path_topology $P || { echo "SKIP: cannot create network namespaces"; exit 77; }
+mitm() { lab_path_divert 5222 "$1"; } # on|off: port 5222, both directions, through m
 
 ns s $PY -c '
 import select, socket, sys
@@ -96,7 +68,7 @@ sensor() {
     local name=$1; shift
     rm -f "$name.json"
     # not through ns(): a function in the background is a subshell, and $! would be its pid
-    ip netns exec ${P}c "$MW" -i eth0 -f 'tcp port 9' --no-ndpi --stats-interval 0 \
+    ip netns exec ${P}c "$MW" -i ceth -f 'tcp port 9' --no-ndpi --stats-interval 0 \
         --probe-interval 3600 --probe trace:203.0.113.2:22,5222 -o "$name.json" "$@" \
         2>"$name.err" &
     local pid=$! i
@@ -190,7 +162,7 @@ check "policy expect_paths, the direct path only: the alert, configured over lea
 # (d) SIGHUP reloads the configured paths: a bad policy keeps the running one (two clean rounds),
 #     then a policy with the direct path only makes the next rounds alert. One round a second.
 cp good.yaml live.yaml
-ip netns exec ${P}c "$MW" -i eth0 -f 'tcp port 9' --no-ndpi --stats-interval 0 --probe-interval 1 \
+ip netns exec ${P}c "$MW" -i ceth -f 'tcp port 9' --no-ndpi --stats-interval 0 --probe-interval 1 \
     --probe-jitter 0 --probe trace:203.0.113.2:22,5222 -c live.yaml -o hup.json 2>hup.err &
 HUPPID=$!
 rounds() { # wait until N path events are out
@@ -221,7 +193,7 @@ mitm off
 # (c) bad input: one line, exit 2
 bad() { # NAME WANT-STDERR ARGS...
     local name=$1 want=$2; shift 2
-    ns c timeout 10 "$MW" -i eth0 -f 'tcp port 9' --stats-interval 0 --probe-interval 3600 \
+    ns c timeout 10 "$MW" -i ceth -f 'tcp port 9' --stats-interval 0 --probe-interval 3600 \
         --probe trace:203.0.113.2:22,5222 -o "$name.json" "$@" >/dev/null 2>"$name.err"
     check "$name: exit 2 and the one-line reason" "$? $(cat "$name.err")" "2 $want"
 }
