@@ -149,3 +149,19 @@ lab_tcpdump_stop() {
         exit 1
     fi
 }
+
+# lab_require WHO TOOL...: exits 77 (ctest's skip) unless root and every TOOL is installed.
+lab_require() {
+    local who=$1 t
+    shift
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "$who: SKIP: needs root (namespaces, tcpdump, servers)" >&2
+        exit 77
+    fi
+    for t in "$@"; do
+        if ! command -v "$t" >/dev/null 2>&1; then
+            echo "$who: SKIP: $t not installed" >&2
+            exit 77
+        fi
+    done
+}

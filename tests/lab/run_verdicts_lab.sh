@@ -18,16 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab_lib.sh"
 bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 py=/usr/bin/python3
-if [ "$(id -u)" -ne 0 ]; then
-    echo "run_verdicts_lab: SKIP: needs root (netns, tcpdump)" >&2
-    exit 77
-fi
-for tool in openssl nginx tcpdump ss timeout ip "$py"; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "run_verdicts_lab: SKIP: $tool not installed" >&2
-        exit 77
-    fi
-done
+lab_require run_verdicts_lab openssl nginx tcpdump ss timeout ip "$py"
 if ! "$py" -c 'import cryptography' 2>/dev/null; then
     echo "run_verdicts_lab: SKIP: python3-cryptography not installed" >&2
     exit 77

@@ -23,16 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab_lib.sh"
 mw=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 py=/usr/bin/python3
-if [ "$(id -u)" -ne 0 ]; then
-    echo "starttls_missing_test: SKIP: needs root (namespace, tcpdump, prosody)" >&2
-    exit 77
-fi
-for tool in ip ss tcpdump openssl prosody timeout "$py"; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "starttls_missing_test: SKIP: $tool not installed" >&2
-        exit 77
-    fi
-done
+lab_require starttls_missing_test ip ss tcpdump openssl prosody timeout "$py"
 
 if [ -z "${MW_LAB_IN_NETNS:-}" ]; then
     mkdir -p "$2"
