@@ -638,10 +638,6 @@ static int oid_nid(const mw_cur *oid) {
 
 static bool build_json(x509_info *e, const x509_der *d, const X509_NAME *subj,
                        const X509_NAME *iss) {
-    char nb[MW_TS_LEN], na[MW_TS_LEN];
-    mw_ts_sec(nb, e->not_before);
-    mw_ts_sec(na, e->not_after);
-
     bool ok = true;
     e->chain_json = x509_chain_entry_json(e, &ok);
 
@@ -654,31 +650,20 @@ static bool build_json(x509_info *e, const x509_der *d, const X509_NAME *subj,
     ok = ok && j.ok;
     e->sans_json = x509_buf_to_str(&b);
 
-    mw_buf_init(&b, 1 << 20);
-    mw_json_init(&j, &b);
-    mw_json_obj_begin(&j);
-    mw_json_kint(&j, "version_number", version_of(&d->version) + 1);
     char *serial = serial_hex(&d->serial);
-    if (serial) mw_json_kstr(&j, "serial_number", serial);
-    free(serial);
-    mw_json_kstr(&j, "not_before", nb);
-    mw_json_kstr(&j, "not_after", na);
-    x509_name_json(&j, "subject", subj);
-    x509_name_json(&j, "issuer", iss);
-    mw_json_key(&j, "alternative_names");
-    mw_json_raw(&j, e->sans_json ? e->sans_json : "[]", e->sans_json ? strlen(e->sans_json) : 2);
     pk_facts pk;
     pk_of(d, &pk);
-    if (pk.type) {
-        mw_json_kstr(&j, "public_key_algorithm", pk.type);
-        mw_json_kint(&j, "public_key_size", pk.bits);
-        if (pk.group[0]) mw_json_kstr(&j, "public_key_curve", pk.group);
-    }
-    int signid = oid_nid(&d->sig_oid);
-    mw_json_kstr(&j, "signature_algorithm", signid != NID_undef ? OBJ_nid2ln(signid) : "unknown");
-    mw_json_obj_end(&j);
-    ok = ok && j.ok;
-    e->x509_json = x509_buf_to_str(&b);
+    x509_facts f = {.version = version_of(&d->version),
+                    .serial_hex = serial,
+                    .subject = subj,
+                    .issuer = iss,
+                    .have_key = pk.type != NULL,
+                    .key_type = pk.type,
+                    .key_bits = pk.bits,
+                    .key_curve = pk.group,
+                    .sig_nid = oid_nid(&d->sig_oid)};
+    e->x509_json = x509_object_json(e, &f, &ok);
+    free(serial);
     return ok && e->chain_json && e->x509_json && e->sans_json;
 }
 

@@ -91,3 +91,36 @@ char *x509_chain_entry_json(const x509_info *e, bool *ok) {
         *ok = false;
     return x509_buf_to_str(&b);
 }
+
+char *x509_object_json(const x509_info *e, const x509_facts *f, bool *ok) {
+    char nb[MW_TS_LEN], na[MW_TS_LEN];
+    mw_ts_sec(nb, e->not_before);
+    mw_ts_sec(na, e->not_after);
+    mw_buf b;
+    mw_json j;
+    mw_buf_init(&b, 1 << 20);
+    mw_json_init(&j, &b);
+    mw_json_obj_begin(&j);
+    mw_json_kint(&j, "version_number", f->version + 1);
+    if (f->serial_hex)
+        mw_json_kstr(&j, "serial_number", f->serial_hex);
+    mw_json_kstr(&j, "not_before", nb);
+    mw_json_kstr(&j, "not_after", na);
+    x509_name_json(&j, "subject", f->subject);
+    x509_name_json(&j, "issuer", f->issuer);
+    mw_json_key(&j, "alternative_names");
+    mw_json_raw(&j, e->sans_json ? e->sans_json : "[]", e->sans_json ? strlen(e->sans_json) : 2);
+    if (f->have_key) {
+        if (f->key_type)
+            mw_json_kstr(&j, "public_key_algorithm", f->key_type);
+        mw_json_kint(&j, "public_key_size", f->key_bits);
+        if (f->key_curve && f->key_curve[0])
+            mw_json_kstr(&j, "public_key_curve", f->key_curve);
+    }
+    mw_json_kstr(&j, "signature_algorithm",
+                 f->sig_nid != NID_undef ? OBJ_nid2ln(f->sig_nid) : "unknown");
+    mw_json_obj_end(&j);
+    if (!j.ok)
+        *ok = false;
+    return x509_buf_to_str(&b);
+}

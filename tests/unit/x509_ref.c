@@ -113,10 +113,6 @@ static void sans(mw_json *j, X509 *x) {
 
 static bool build_json(x509_info *e, an_stats *st) {
     X509 *x = e->x;
-    char nb[MW_TS_LEN], na[MW_TS_LEN];
-    mw_ts_sec(nb, e->not_before);
-    mw_ts_sec(na, e->not_after);
-
     bool ok = true;
     e->chain_json = x509_chain_entry_json(e, &ok);
 
@@ -129,35 +125,24 @@ static bool build_json(x509_info *e, an_stats *st) {
     ok = ok && j.ok;
     e->sans_json = x509_buf_to_str(&b);
 
-    mw_buf_init(&b, 1 << 20);
-    mw_json_init(&j, &b);
-    mw_json_obj_begin(&j);
-    mw_json_kint(&j, "version_number", X509_get_version(x) + 1);
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
     char *serial = bn ? BN_bn2hex(bn) : NULL;
-    if (serial) mw_json_kstr(&j, "serial_number", serial);
+    EVP_PKEY *pk = X509_get0_pubkey(x);
+    char grp[80] = "";
+    if (pk && !EVP_PKEY_get_group_name(pk, grp, sizeof grp, NULL))
+        grp[0] = '\0';
+    x509_facts f = {.version = X509_get_version(x),
+                    .serial_hex = serial,
+                    .subject = X509_get_subject_name(x),
+                    .issuer = X509_get_issuer_name(x),
+                    .have_key = pk != NULL,
+                    .key_type = pk ? EVP_PKEY_get0_type_name(pk) : NULL,
+                    .key_bits = pk ? EVP_PKEY_get_bits(pk) : 0,
+                    .key_curve = grp,
+                    .sig_nid = X509_get_signature_nid(x)};
+    e->x509_json = x509_object_json(e, &f, &ok);
     OPENSSL_free(serial);
     BN_free(bn);
-    mw_json_kstr(&j, "not_before", nb);
-    mw_json_kstr(&j, "not_after", na);
-    x509_name_json(&j, "subject", X509_get_subject_name(x));
-    x509_name_json(&j, "issuer", X509_get_issuer_name(x));
-    mw_json_key(&j, "alternative_names");
-    mw_json_raw(&j, e->sans_json ? e->sans_json : "[]", e->sans_json ? strlen(e->sans_json) : 2);
-    EVP_PKEY *pk = X509_get0_pubkey(x);
-    if (pk) {
-        const char *tn = EVP_PKEY_get0_type_name(pk);
-        if (tn) mw_json_kstr(&j, "public_key_algorithm", tn);
-        mw_json_kint(&j, "public_key_size", EVP_PKEY_get_bits(pk));
-        char grp[80];
-        if (EVP_PKEY_get_group_name(pk, grp, sizeof grp, NULL))
-            mw_json_kstr(&j, "public_key_curve", grp);
-    }
-    int signid = X509_get_signature_nid(x);
-    mw_json_kstr(&j, "signature_algorithm", signid != NID_undef ? OBJ_nid2ln(signid) : "unknown");
-    mw_json_obj_end(&j);
-    ok = ok && j.ok;
-    e->x509_json = x509_buf_to_str(&b);
     (void)st;
     return ok && e->chain_json && e->x509_json && e->sans_json;
 }
