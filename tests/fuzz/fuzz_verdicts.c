@@ -1,15 +1,12 @@
 /* Fuzz target: the whole passive path, and every handshake it yields judged (rules/
- * rule_engine.c) and turned into alert events. Input format as fuzz_engine: byte 0 = link
- * type index, then frames {u16 length, bytes}, 1 ms apart. The policy watches every name
- * under .lab.test and wants two SCTs, so the watched-name, name, chain and SCT paths all run on
- * whatever certificates the input carries; STARTTLS services on the usual ports judge the
+ * rule_engine.c) and turned into alert events. Input format of fuzz_frames.h. The policy
+ * watches every name under .lab.test and wants two SCTs, so the watched-name, name, chain and
+ * SCT paths all run on whatever certificates the input carries; STARTTLS services on the usual ports judge the
  * plaintext sessions that never upgrade. */
-#include <pcap/dlt.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "an_engine.h"
-#include "mw_cursor.h"
+#include "fuzz_frames.h"
 #include "mw_hash.h"
 #include "pol_cli.h"
 #include "rule_engine.h"
@@ -44,7 +41,6 @@ static void on_plain(const an_plain *p, const cap_flow *f, int client_side, void
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static const int dlts[] = {DLT_EN10MB, DLT_LINUX_SLL, 276, DLT_RAW, DLT_NULL, DLT_LOOP, 228, 229};
     static pol_policy pol;
     static rule_engine *re;
     char err[256];
@@ -79,32 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort();
         mw_buf_init(&evbuf, 1 << 20);
     }
-    mw_cur c = mw_cur_make(data, size);
-    uint8_t li;
-    if (!mw_cur_get_u8(&c, &li))
-        return 0;
-    an_engine_cfg cfg = {.max_flows = 8,
-                         .idle_timeout_us = 50000,
-                         .stream_max_bytes = 64 * 1024,
-                         .reasm_max_bytes = 1 << 20,
-                         .cert_cache_entries = 16,
-                         .on_handshake = on_hs,
-                         .on_plaintext = on_plain,
-                         .user = re};
-    an_engine *e = an_engine_new(&cfg);
-    uint64_t ts = 1700000000000000ull;
-    for (;;) {
-        mw_cur frame;
-        if (!mw_cur_get_u16_prefixed(&c, &frame))
-            break;
-        uint8_t *f = malloc(frame.len ? frame.len : 1);
-        memcpy(f, frame.data, frame.len);
-        an_engine_frame(e, dlts[li % (sizeof dlts / sizeof dlts[0])], ts, f,
-                        (uint32_t)frame.len, (uint32_t)frame.len);
-        free(f);
-        ts += 1000;
-    }
-    an_engine_flush(e);
+    an_engine *e = fuzz_frames_run(data, size, on_hs, on_plain, re);
     an_engine_free(e);
     return 0;
 }
