@@ -165,3 +165,18 @@ lab_require() {
         fi
     done
 }
+
+# lab_rundir WHO BIN WORKDIR NAME: checks the mitmwatch binary, then makes WORKDIR/NAME afresh
+# and prints its absolute path.
+lab_rundir() {
+    if [ ! -x "$2" ]; then
+        echo "$1: mitmwatch binary $2 not found" >&2
+        exit 1
+    fi
+    mkdir -p "$3"
+    local dir
+    dir=$(cd "$3" && pwd)/$4
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    echo "$dir"
+}

@@ -15,30 +15,15 @@ if [ $# -ne 2 ]; then
     exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lab_lib.sh"
 bin=$1
-if [ "$(id -u)" -ne 0 ]; then
-    echo "run_starttls_lab: SKIP: needs root (namespaces, tcpdump, servers)" >&2
-    exit 77
-fi
-for tool in openssl tcpdump tshark ss ip timeout runuser prosody prosodyctl postfix dovecot \
-    slapd vsftpd swaks curl psql ldapwhoami /usr/bin/python3; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "run_starttls_lab: SKIP: $tool not installed" >&2
-        exit 77
-    fi
-done
+lab_require run_starttls_lab openssl tcpdump tshark ss ip timeout runuser prosody prosodyctl \
+    postfix dovecot slapd vsftpd swaks curl psql ldapwhoami /usr/bin/python3
 if ! /usr/bin/python3 -c 'import slixmpp' 2>/dev/null; then
     echo "run_starttls_lab: SKIP: python3-slixmpp not installed" >&2
     exit 77
 fi
-if [ ! -x "$bin" ]; then
-    echo "run_starttls_lab: mitmwatch binary $bin not found" >&2
-    exit 1
-fi
-mkdir -p "$2"
-run=$(cd "$2" && pwd)/starttls-lab
-rm -rf "$run"
-mkdir -p "$run"
+run=$(lab_rundir run_starttls_lab "$bin" "$2" starttls-lab) || exit 1
 
 start=$(date +%s)
 "$here/mkpki.sh" "$run/pki" >/dev/null

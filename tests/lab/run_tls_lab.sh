@@ -13,25 +13,10 @@ if [ $# -ne 2 ]; then
     exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lab_lib.sh"
 bin=$1
-if [ "$(id -u)" -ne 0 ]; then
-    echo "run_tls_lab: SKIP: needs root (tcpdump on lo)" >&2
-    exit 77
-fi
-for tool in openssl nginx gnutls-cli tcpdump tshark ss timeout /usr/bin/python3; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "run_tls_lab: SKIP: $tool not installed" >&2
-        exit 77
-    fi
-done
-if [ ! -x "$bin" ]; then
-    echo "run_tls_lab: mitmwatch binary $bin not found" >&2
-    exit 1
-fi
-mkdir -p "$2"
-run=$(cd "$2" && pwd)/tls-lab
-rm -rf "$run"
-mkdir -p "$run"
+lab_require run_tls_lab openssl nginx gnutls-cli tcpdump tshark ss timeout /usr/bin/python3
+run=$(lab_rundir run_tls_lab "$bin" "$2" tls-lab) || exit 1
 
 start=$(date +%s)
 "$here/mkpki.sh" "$run/pki" >/dev/null
