@@ -13,9 +13,9 @@
 #include <time.h>
 
 #include "bl_baseline.h"
-#include "ev_alert.h"
 #include "mw_encode.h"
 #include "mw_hash.h"
+#include "rule_catalog.h"
 #include "rule_ct.h"
 #include "rule_name.h"
 #include "store_known.h"
@@ -227,22 +227,6 @@ const char *rule_engine_log_name(const uint8_t *log_id, size_t len, void *user) 
     return re ? rule_ctlogs_description(re->r.logs, log_id, len) : NULL;
 }
 
-void rule_stats_json(mw_json *j, const rule_stats *st) {
-    mw_json_kobj(j, "verdicts");
-    mw_json_kuint(j, "judged", st->judged);
-    mw_json_kuint(j, "alerts", st->alerts);
-    mw_json_kuint(j, "suppressed", st->suppressed);
-    mw_json_kuint(j, "store_certs", st->store_certs);
-    mw_json_kuint(j, "intermediates", st->intermediates);
-    mw_json_kuint(j, "scts_valid", st->scts_valid);
-    mw_json_kuint(j, "scts_invalid", st->scts_invalid);
-    mw_json_kuint(j, "scts_unknown_log", st->scts_unknown_log);
-    mw_json_kuint(j, "scts_unverified", st->scts_unverified);
-    mw_json_kuint(j, "chain_cache_hits", st->chain_cache_hits);
-    mw_json_kuint(j, "sct_cache_hits", st->sct_cache_hits);
-    mw_json_obj_end(j);
-}
-
 /* ------------------------------------------------------------------ judging context */
 
 typedef struct {
@@ -378,7 +362,7 @@ static bool sup_pass(judge *jd, const char *rule_id, uint64_t *prior) {
 static void emit(judge *jd, const char *rule_id, int severity, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* rule.name comes from the one catalogue (ev_rule_name), as for every other alert. */
+/* rule.name comes from the one catalogue (rule_catalog_name), as for every other alert. */
 static void emit(judge *jd, const char *rule_id, int severity, const char *fmt, ...) {
     rule_engine *re = jd->re;
     mw_json_obj_end(&jd->je);
@@ -389,7 +373,7 @@ static void emit(judge *jd, const char *rule_id, int severity, const char *fmt, 
     if (!sup_pass(jd, rule_id, &a.suppressed))
         return;
     a.rule_id = rule_id;
-    a.name = ev_rule_name(rule_id);
+    a.name = rule_catalog_name(rule_id);
     a.severity = severity;
     va_list ap;
     va_start(ap, fmt);

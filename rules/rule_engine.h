@@ -1,7 +1,7 @@
 /* Verdicts: every handshake judged against the policy, the known-certificate store, the trust
  * anchors and the CT log list (DESIGN.md section 4). The handshake callback calls rule_judge;
  * each alert comes back through rule_alert_fn, already past duplicate suppression, and
- * rule_alert_build turns it into the mitmwatch.alert event.
+ * output/ev_alert_verdict_build turns it into the mitmwatch.alert event.
  *
  * Policy-free rules (no config needed): cert.expired, cert.not_yet_valid, cert.name_mismatch,
  * cert.self_signed, cert.chain_invalid, cert.sct_missing, cert.sct_invalid,
@@ -22,7 +22,6 @@
 #include "an_engine.h"
 #include "bl_baseline.h"
 #include "cap_flow.h"
-#include "ev_tls.h"
 #include "mw_buf.h"
 #include "pol_policy.h"
 #include "tls_session.h"
@@ -84,12 +83,5 @@ int rule_engine_known(const rule_engine *re, const uint8_t sha256[32], const uin
 /* The description of a CT log in the current log list (an ev_log_name_fn; user is the
  * engine), or NULL. */
 const char *rule_engine_log_name(const uint8_t *log_id, size_t len, void *re);
-/* Writes the member "verdicts" with the counters above (for the mitmwatch.stats event). */
-void rule_stats_json(mw_json *j, const rule_stats *st);
-
-/* The mitmwatch.alert event for one alert: event.kind alert, rule.id/name, event.severity,
- * message, mitmwatch.expected/observed, and the flow and tls fields of the handshake. */
-bool rule_alert_build(mw_buf *out, const ev_ctx *ctx, const rule_alert *a, const tls_hs *hs,
-                      const cap_flow *f, int client_side, uint64_t ts_us);
 
 #endif

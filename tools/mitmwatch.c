@@ -352,7 +352,7 @@ static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow 
                           int client_side, void *user) {
     sensor *s = user;
     if (s->npending >= MAX_PENDING_ALERTS ||
-        !rule_alert_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us)) {
+        !ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us)) {
         s->events_dropped++;
         return;
     }
@@ -402,7 +402,7 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
 static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
                            int client_side, void *user) {
     sensor *s = user;
-    if (!rule_alert_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us)) {
+    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us)) {
         s->events_dropped++;
         return;
     }

@@ -23,6 +23,8 @@
 #include "mw_test.h"
 #include "pol_config.h"
 #include "rule_ct.h"
+#include "ev_alert.h"
+#include "ev_stats.h"
 #include "rule_engine.h"
 #include "store_known.h"
 
@@ -254,7 +256,7 @@ static void collect(const rule_alert *a, const tls_hs *hs, const cap_flow *f, in
     last_suppressed = a->suppressed;
     /* every alert: a valid event with the evidence side by side and a readable message */
     ev_ctx ctx = {.observer = "unit"};
-    CHECK(rule_alert_build(&evbuf, &ctx, a, hs, f, cs, hs->ts_us));
+    CHECK(ev_alert_verdict_build(&evbuf, &ctx, a, hs, f, cs, hs->ts_us));
     json_error_t je;
     json_t *ev = json_loadb((const char *)evbuf.data, evbuf.len, JSON_REJECT_DUPLICATES, &je);
     CHECK(ev != NULL);
@@ -382,7 +384,7 @@ static void collect_plain(const rule_alert *a, const tls_hs *hs, const cap_flow 
     CHECK(hs == NULL);
     nplain++;
     ev_ctx ctx = {.observer = "unit"};
-    CHECK(rule_alert_build(&evbuf, &ctx, a, hs, f, cs, a->ts_us));
+    CHECK(ev_alert_verdict_build(&evbuf, &ctx, a, hs, f, cs, a->ts_us));
     snprintf(plain_event, sizeof plain_event, "%.*s", (int)evbuf.len, (const char *)evbuf.data);
 }
 
@@ -990,7 +992,7 @@ int main(int argc, char **argv) {
         mw_buf_init(&sb, 4096);
         mw_json_init(&sj, &sb);
         mw_json_obj_begin(&sj);
-        rule_stats_json(&sj, rule_engine_stats(re));
+        ev_stats_verdicts_json(&sj, rule_engine_stats(re));
         mw_json_obj_end(&sj);
         CHECK(mw_buf_putc(&sb, '\0'));
         CHECK(strstr((const char *)sb.data, "\"suppressed\":2,\"store_certs\":0,"

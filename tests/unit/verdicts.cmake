@@ -3,7 +3,7 @@
 foreach(t pol_config rule_name rule_engine)
   add_executable(${t}_test ${CMAKE_CURRENT_LIST_DIR}/${t}_test.c)
   target_include_directories(${t}_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
-  target_link_libraries(${t}_test PRIVATE mw_rules mw_analyzers mw_capture mw_base)
+  target_link_libraries(${t}_test PRIVATE mw_output mw_rules mw_analyzers mw_capture mw_base)
 endforeach()
 add_test(NAME unit_pol_config
          COMMAND pol_config_test ${PROJECT_SOURCE_DIR}/rules/example-policy.yaml)
@@ -44,7 +44,7 @@ foreach(t policy verdicts loglist)
     add_executable(fuzz-${t} ${CMAKE_CURRENT_LIST_DIR}/../fuzz/fuzz_${t}.c
                    ${CMAKE_CURRENT_LIST_DIR}/../fuzz/onefile.c)
   endif()
-  target_link_libraries(fuzz-${t} PRIVATE mw_rules mw_analyzers mw_capture mw_base)
+  target_link_libraries(fuzz-${t} PRIVATE mw_output mw_rules mw_analyzers mw_capture mw_base)
   if(NOT MW_FUZZ)
     add_test(NAME fuzz_corpus_${t}
              COMMAND fuzz-${t} ${CMAKE_CURRENT_LIST_DIR}/../fuzz/corpus/${t})

@@ -12,5 +12,7 @@
 /* rs: the verdicts' counters, NULL when no policy is judged. */
 bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
                     const an_stats *as, const out_set *outs, const rule_stats *rs, bool final);
+/* Writes the member "verdicts" with the verdicts' counters. */
+void ev_stats_verdicts_json(mw_json *j, const rule_stats *st);
 
 #endif

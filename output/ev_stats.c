@@ -39,7 +39,7 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     mw_json_key(&j, "outputs");
     out_stats_json(outs, &j);
     if (rs)
-        rule_stats_json(&j, rs);
+        ev_stats_verdicts_json(&j, rs);
     mw_json_kobj(&j, "capture");
     U("received", cs->pcap_recv);
     U("dropped", cs->pcap_drop);
@@ -56,4 +56,20 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     mw_json_obj_end(&j);
     mw_json_obj_end(&j);
     return j.ok;
+}
+
+void ev_stats_verdicts_json(mw_json *j, const rule_stats *st) {
+    mw_json_kobj(j, "verdicts");
+    mw_json_kuint(j, "judged", st->judged);
+    mw_json_kuint(j, "alerts", st->alerts);
+    mw_json_kuint(j, "suppressed", st->suppressed);
+    mw_json_kuint(j, "store_certs", st->store_certs);
+    mw_json_kuint(j, "intermediates", st->intermediates);
+    mw_json_kuint(j, "scts_valid", st->scts_valid);
+    mw_json_kuint(j, "scts_invalid", st->scts_invalid);
+    mw_json_kuint(j, "scts_unknown_log", st->scts_unknown_log);
+    mw_json_kuint(j, "scts_unverified", st->scts_unverified);
+    mw_json_kuint(j, "chain_cache_hits", st->chain_cache_hits);
+    mw_json_kuint(j, "sct_cache_hits", st->sct_cache_hits);
+    mw_json_obj_end(j);
 }

@@ -6,6 +6,7 @@
 #define EV_ALERT_H
 
 #include "ev_tls.h"
+#include "rule_engine.h"
 
 typedef struct {
     const char *rule_id;
@@ -22,9 +23,12 @@ typedef struct {
     const char *protocol; /* network.protocol of a flow without handshake (hs NULL), or NULL */
 } ev_alert;
 
-/* The rule.name of a rule.id from the catalogue, or the id itself. */
-const char *ev_rule_name(const char *rule_id);
 bool ev_alert_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const ev_alert *a,
                     const tls_hs *hs, const cap_flow *f, int client_side);
+/* The mitmwatch.alert event of one verdict (rule_engine's rule_alert): event.kind alert,
+ * rule.id/name, event.severity, message, mitmwatch.expected/observed, and the flow and tls
+ * fields of the handshake. */
+bool ev_alert_verdict_build(mw_buf *out, const ev_ctx *ctx, const rule_alert *a,
+                            const tls_hs *hs, const cap_flow *f, int client_side, uint64_t ts_us);
 
 #endif

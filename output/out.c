@@ -422,22 +422,6 @@ static void net_emit(out_sink *s, const out_event *ev) {
 
 /* ---- the set ------------------------------------------------------------------------------ */
 
-void out_sink_cfg_init(out_sink_cfg *cfg) {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->rotate_keep = 5;
-    cfg->queue_max = 65536;
-    cfg->queue_bytes = 64u << 20;
-    cfg->batch_max = 512;
-    cfg->timeout_ms = 10000;
-    cfg->backoff_ms = 100;
-    cfg->backoff_max_ms = 5000;
-    cfg->facility = 16;
-    snprintf(cfg->app_name, sizeof cfg->app_name, "mitmwatch");
-    snprintf(cfg->tag, sizeof cfg->tag, "mitmwatch");
-    snprintf(cfg->sourcetype, sizeof cfg->sourcetype, "_json");
-    cfg->tls_verify = true;
-}
-
 static const char *type_name(enum out_sink_type t) {
     switch (t) {
     case OUT_SINK_FILE:

@@ -7,6 +7,22 @@
 
 #include "out.h"
 
+void out_sink_cfg_init(out_sink_cfg *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->rotate_keep = 5;
+    cfg->queue_max = 65536;
+    cfg->queue_bytes = 64u << 20;
+    cfg->batch_max = 512;
+    cfg->timeout_ms = 10000;
+    cfg->backoff_ms = 100;
+    cfg->backoff_max_ms = 5000;
+    cfg->facility = 16;
+    snprintf(cfg->app_name, sizeof cfg->app_name, "mitmwatch");
+    snprintf(cfg->tag, sizeof cfg->tag, "mitmwatch");
+    snprintf(cfg->sourcetype, sizeof cfg->sourcetype, "_json");
+    cfg->tls_verify = true;
+}
+
 static bool set_str(char *dst, size_t dstlen, const char *v, const char *key, char *err,
                     size_t errlen) {
     size_t n = strlen(v);
