@@ -15,6 +15,7 @@
 #include "an_engine.h"
 #include "cap_source.h"
 #include "ev_alert.h"
+#include "ev_sensor.h"
 #include "ev_stats.h"
 #include "ev_tls.h"
 #include "mw_encode.h"
@@ -181,23 +182,6 @@ static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, 
         rule_judge_plaintext(s->re, p, f, client_side, on_plain_alert, s);
 }
 
-static void emit_sensor_alert(sensor *s, uint64_t ts_us, const char *rule, int severity,
-                              const char *msg, uint64_t observed) {
-    char obs[64];
-    snprintf(obs, sizeof obs, "%llu", (unsigned long long)observed);
-    ev_alert a = {
-        .rule_id = rule, .severity = severity, .message = msg, .expected = "0", .observed = obs};
-    if (!ev_alert_build(&s->ev, &s->ctx, ts_us, &a, NULL, NULL, 0))
-        return;
-    out_event ev = {.json = (const char *)s->ev.data,
-                    .len = s->ev.len,
-                    .kind = OUT_KIND_ALERT,
-                    .dataset = "mitmwatch.alert",
-                    .severity = severity,
-                    .rule_id = rule};
-    out_emit(s->outs, &ev);
-}
-
 /* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table and
  * reassembly caps reached since the last report each raise an alert. */
 static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const an_stats *as) {
@@ -205,21 +189,13 @@ static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const 
     uint64_t overload = cs->flows_evicted + cs->an[CAP_AN_tcp_stream_cap] +
                         cs->an[CAP_AN_tcp_global_cap] + cs->an[CAP_AN_tcp_ooo_cap] +
                         as->an[AN_AN_tls_handshake_too_large];
-    char msg[400];
-    if (drops > s->last_drops) {
-        snprintf(msg, sizeof msg,
-                 "The capture lost %llu packets since the last report (kernel or interface "
-                 "drops): handshakes in them were not seen",
-                 (unsigned long long)(drops - s->last_drops));
-        emit_sensor_alert(s, ts_us, "sensor.drops", 3, msg, drops - s->last_drops);
-    }
-    if (overload > s->last_overload) {
-        snprintf(msg, sizeof msg,
-                 "The sensor hit its limits %llu times since the last report (flows evicted from a "
-                 "full flow table, reassembly memory caps): some handshakes were not analyzed",
-                 (unsigned long long)(overload - s->last_overload));
-        emit_sensor_alert(s, ts_us, "sensor.overload", 3, msg, overload - s->last_overload);
-    }
+    out_event ev;
+    if (drops > s->last_drops &&
+        ev_sensor_drops_build(&s->ev, &s->ctx, ts_us, drops - s->last_drops, &ev))
+        out_emit(s->outs, &ev);
+    if (overload > s->last_overload &&
+        ev_sensor_overload_build(&s->ev, &s->ctx, ts_us, overload - s->last_overload, &ev))
+        out_emit(s->outs, &ev);
     s->last_drops = drops;
     s->last_overload = overload;
 }
