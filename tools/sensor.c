@@ -15,10 +15,10 @@
 #include "an_engine.h"
 #include "cap_source.h"
 #include "ev_alert.h"
+#include "ev_sched.h"
 #include "ev_sensor.h"
 #include "ev_stats.h"
 #include "ev_tls.h"
-#include "mw_encode.h"
 #include "mw_hash.h"
 #include "out.h"
 #include "pol_cli.h"
@@ -267,44 +267,16 @@ static void reload_policy(sensor *s) {
 static void judge_fetched_cert(sensor *s, const ps_cert *c) {
     if (rule_engine_known(s->re, c->sha256, c->tbs_sha256) != 0)
         return; /* known, or no store configured */
-    char msg[700], exp[128], obs[200], sha[65];
-    mw_hex(sha, c->sha256, 32);
-    snprintf(msg, sizeof msg,
-             "The certificate fetched from %s (%s, SHA-256 %s) is none of the certificates in "
-             "the known store",
-             c->target, c->subject, sha);
-    snprintf(exp, sizeof exp, "{\"known_store\":true,\"certificates\":%llu}",
-             (unsigned long long)rule_engine_stats(s->re)->store_certs);
-    snprintf(obs, sizeof obs, "{\"sha256\":\"%s\"}", sha);
-    ev_alert a = {.rule_id = "probe.cert_mismatch",
-                  .severity = 4,
-                  .message = msg,
-                  .expected = exp,
-                  .observed = obs,
-                  .dest_address = c->host,
-                  .dest_port = c->port};
-    if (!ev_alert_build(&s->ev, &s->ctx, wall_us(), &a, NULL, NULL, 0))
-        return;
-    out_event ev = {.json = (const char *)s->ev.data,
-                    .len = s->ev.len,
-                    .kind = OUT_KIND_ALERT,
-                    .dataset = "mitmwatch.alert",
-                    .severity = 4,
-                    .rule_id = "probe.cert_mismatch"};
-    out_emit(s->outs, &ev);
+    ev_sched_target t = {.host = c->host, .port = c->port, .text = c->target};
+    out_event ev;
+    if (ev_sched_cert_mismatch_build(&s->ev, &s->ctx, wall_us(), &t, c->subject, c->sha256,
+                                     rule_engine_stats(s->re)->store_certs, &ev))
+        out_emit(s->outs, &ev);
 }
 
-static void on_probe_event(void *user, const char *json, size_t len, enum out_kind kind,
-                           const char *dataset, int severity, const char *rule_id,
-                           const ps_cert *cert) {
+static void on_probe_event(void *user, const out_event *ev, const ps_cert *cert) {
     sensor *s = user;
-    out_event ev = {.json = json,
-                    .len = len,
-                    .kind = kind,
-                    .dataset = dataset,
-                    .severity = severity,
-                    .rule_id = rule_id};
-    out_emit(s->outs, &ev);
+    out_emit(s->outs, ev);
     if (cert)
         judge_fetched_cert(s, cert);
 }
