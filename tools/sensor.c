@@ -72,8 +72,7 @@ static void on_signal(int sig) {
         return;
     }
     g_stop = 1;
-    if (g_current)
-        cap_source_break(g_current);
+    if (g_current) cap_source_break(g_current);
 }
 
 static void emit_json(sensor *s, enum out_kind kind, const char *dataset) {
@@ -109,8 +108,8 @@ static void on_bl_alert(const bl_alert *a, void *user) {
 
 /* Verdicts are judged before the handshake event is written (it carries their SCT statuses)
  * and their alerts go out after it. */
-static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
-                          int client_side, void *user) {
+static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int client_side,
+                          void *user) {
     sensor *s = user;
     if (s->npending >= MAX_PENDING_ALERTS ||
         !ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us)) {
@@ -132,8 +131,7 @@ static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow 
 
 static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
     sensor *s = user;
-    if (s->re)
-        rule_judge(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s);
+    if (s->re) rule_judge(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s);
     if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side)) {
         s->events_dropped++;
         fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
@@ -155,8 +153,7 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
     s->cur_hs = hs;
     s->cur_flow = f;
     s->cur_client_side = client_side;
-    if (s->bl)
-        bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
+    if (s->bl) bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
 }
 
 /* tls.starttls_missing: no handshake event to wait for, the alert goes out at once. */
@@ -178,8 +175,7 @@ static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow
 
 static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, void *user) {
     sensor *s = user;
-    if (s->re)
-        rule_judge_plaintext(s->re, p, f, client_side, on_plain_alert, s);
+    if (s->re) rule_judge_plaintext(s->re, p, f, client_side, on_plain_alert, s);
 }
 
 /* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table and
@@ -234,11 +230,9 @@ static void on_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, u
 /* The policy: the file first, then the flags. */
 static bool load_policy(const sensor_opts *o, pol_policy *p, char *err, size_t errlen) {
     pol_policy_init(p);
-    if (o->config && !pol_load_file(p, o->config, err, errlen))
-        return false;
+    if (o->config && !pol_load_file(p, o->config, err, errlen)) return false;
     for (int i = 0; i < o->npol_flags; i++)
-        if (!pol_cli_apply(p, o->pol_flags[i].flag, o->pol_flags[i].arg, err, errlen))
-            return false;
+        if (!pol_cli_apply(p, o->pol_flags[i].flag, o->pol_flags[i].arg, err, errlen)) return false;
     return true;
 }
 
@@ -251,8 +245,7 @@ static void reload_policy(sensor *s) {
         !ps_set_policy(s->ps, np, false, err, sizeof err) ||
         !rule_engine_reload(s->re, np, err, sizeof err)) {
         fprintf(stderr, "mitmwatch: reload failed, keeping the old policy: %s\n", err);
-        if (np)
-            pol_policy_free(np);
+        if (np) pol_policy_free(np);
         free(np);
         return;
     }
@@ -277,8 +270,7 @@ static void judge_fetched_cert(sensor *s, const ps_cert *c) {
 static void on_probe_event(void *user, const out_event *ev, const ps_cert *cert) {
     sensor *s = user;
     out_emit(s->outs, ev);
-    if (cert)
-        judge_fetched_cert(s, cert);
+    if (cert) judge_fetched_cert(s, cert);
 }
 
 static void service_signals(sensor *s) {
@@ -300,8 +292,7 @@ static int run_files(sensor *s, const sensor_opts *o) {
         }
         if (!cap_linktype_supported(src->dlt)) {
             fprintf(stderr, "mitmwatch: %s: link type %s (%d) is not supported\n", o->files[i],
-                    pcap_datalink_val_to_name(src->dlt) ? pcap_datalink_val_to_name(src->dlt)
-                                                        : "?",
+                    pcap_datalink_val_to_name(src->dlt) ? pcap_datalink_val_to_name(src->dlt) : "?",
                     src->dlt);
             cap_source_close(src);
             return 2;
@@ -316,8 +307,7 @@ static int run_files(sensor *s, const sensor_opts *o) {
             int n = cap_source_dispatch(src, 4096, on_frame, s, err, sizeof err);
             service_signals(s);
             out_tick(s->outs);
-            if (n == -1 || n == -3 || g_stop)
-                break;
+            if (n == -1 || n == -3 || g_stop) break;
             if (n == -2) {
                 /* A truncated file ends in an error after its good packets: report, go on. */
                 fprintf(stderr, "mitmwatch: %s\n", err);
@@ -364,8 +354,7 @@ static int run_live(sensor *s, const sensor_opts *o) {
         }
         for (int i = 0; i < s->nsrcs && !g_stop; i++) {
             short ev = pfd[i].revents;
-            if (r > 0 && !(ev & (POLLIN | POLLERR | POLLHUP | POLLNVAL)))
-                continue;
+            if (r > 0 && !(ev & (POLLIN | POLLERR | POLLHUP | POLLNVAL))) continue;
             g_current = &s->srcs[i];
             int n = cap_source_dispatch(&s->srcs[i], 4096, on_frame, s, err, sizeof err);
             g_current = NULL;
@@ -376,8 +365,7 @@ static int run_live(sensor *s, const sensor_opts *o) {
             if (n <= 0 && (ev & (POLLERR | POLLHUP | POLLNVAL))) {
                 /* The interface went away (unplugged, deleted, its namespace gone): a sensor
                  * that spins on a dead socket sees nothing, so say so and stop. */
-                fprintf(stderr, "mitmwatch: %s: the capture interface is gone\n",
-                        s->srcs[i].name);
+                fprintf(stderr, "mitmwatch: %s: the capture interface is gone\n", s->srcs[i].name);
                 return 1;
             }
         }
@@ -408,16 +396,14 @@ int sensor_run(sensor_opts *o) {
     if (!s.pol || !load_policy(o, s.pol, err, sizeof err) ||
         !(s.re = rule_engine_new(s.pol, err, sizeof err))) {
         fprintf(stderr, "mitmwatch: %s\n", s.pol ? err : "out of memory");
-        if (s.pol)
-            pol_policy_free(s.pol);
+        if (s.pol) pol_policy_free(s.pol);
         free(s.pol);
         return 2;
     }
     if (s.pol->observer && !o->observer_given)
         snprintf(o->observer, sizeof o->observer, "%s", s.pol->observer);
     char *state_from_policy = NULL; /* a copy: a reload frees the policy it came from */
-    if (s.pol->state && !o->state_path)
-        o->state_path = state_from_policy = strdup(s.pol->state);
+    if (s.pol->state && !o->state_path) o->state_path = state_from_policy = strdup(s.pol->state);
     /* The probes and their expected paths are checked before anything else is opened. */
     if (o->nprobes) {
         s.ps = ps_new(o->observer, o->probe_interval_us ? o->probe_interval_us : 3600u * 1000000u,
@@ -448,9 +434,9 @@ int sensor_run(sensor_opts *o) {
     for (size_t i = 0; o->nouts == 0 && i < s.pol->noutputs && i < SENSOR_MAX_SOURCES; i++)
         o->out_paths[i] = s.pol->outputs[i]; /* the policy's outputs unless -o */
     if (o->nouts == 0 && s.pol->noutputs)
-        o->nouts = (int)(s.pol->noutputs < SENSOR_MAX_SOURCES ? s.pol->noutputs : SENSOR_MAX_SOURCES);
-    if (o->nouts == 0)
-        o->out_paths[o->nouts++] = "-";
+        o->nouts =
+            (int)(s.pol->noutputs < SENSOR_MAX_SOURCES ? s.pol->noutputs : SENSOR_MAX_SOURCES);
+    if (o->nouts == 0) o->out_paths[o->nouts++] = "-";
     for (int i = 0; i < o->nouts; i++) {
         out_sink_cfg c;
         out_sink_cfg_init(&c);
@@ -477,9 +463,11 @@ int sensor_run(sensor_opts *o) {
         return 2;
     }
     rule_engine_set_baselines(s.re, s.bl); /* learned TLS versions persist with --state */
-    an_engine_cfg ec = {
-        .max_flows = o->max_flows, .no_ndpi = o->no_ndpi, .on_handshake = on_handshake,
-        .on_plaintext = on_plaintext, .user = &s};
+    an_engine_cfg ec = {.max_flows = o->max_flows,
+                        .no_ndpi = o->no_ndpi,
+                        .on_handshake = on_handshake,
+                        .on_plaintext = on_plaintext,
+                        .user = &s};
     s.eng = an_engine_new(&ec);
     if (!s.eng) {
         fprintf(stderr, "mitmwatch: cannot allocate the flow table\n");
