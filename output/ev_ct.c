@@ -21,7 +21,8 @@ static void alert_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char
 static void source_obj(mw_json *j, const ev_ct_source *s) {
     mw_json_kobj(j, "ct");
     mw_json_kstr(j, "source", s->kind);
-    mw_json_kstr(j, "log", s->url); /* the source's URL, a log's or not */
+    mw_json_kstr(j, "url", s->url);
+    if (s->is_log) mw_json_kstr(j, "log", s->url);
     mw_json_kstr(j, "status", s->status);
     mw_json_kstr(j, "reason", s->reason);
     if (s->is_log) mw_json_kuint(j, "verified_tree_size", s->verified_tree_size);

@@ -4,7 +4,9 @@
  *   ct.log_inconsistent  a log whose signed tree contradicted its verified history (RFC 6962
  *                        or static-ct-api alike)
  *   ct.unknown_issuance  from `ct audit`: a cached issuance the known store lacks
- * and the entry object `ct show` prints and the audit alert carries under mitmwatch.ct. */
+ * and the entry object `ct show` prints and the audit alert carries under mitmwatch.ct.
+ * The source alerts carry mitmwatch.ct {source, url, log (a log's URL), status, reason,
+ * verified_tree_size and tree_size (logs), fetched, watched}. */
 #ifndef EV_CT_H
 #define EV_CT_H
 

@@ -263,6 +263,10 @@ echo test-api-key >"$WORK/key"
 ct sync --ctcache "$SS" "${WATCH[@]}" --certspotter "$URL/certspotter/" --no-progress \
     >"$WORK/out" 2>"$WORK/err"
 eq "certspotter without key" $? 1
+eq "certspotter without key raises probe.failed" "$(alerts)" "probe.failed 2 certspotter failed - -"
+eq "probe.failed names the source" "$("$PY" -c 'import json, sys
+c = json.loads(open(sys.argv[1]).readline())["mitmwatch"]["ct"]
+print(c["url"], "log" in c, c["fetched"], c["watched"])' "$WORK/out")" "$URL/certspotter/ False 0 0"
 ct sync --ctcache "$SS" "${WATCH[@]}" --certspotter "$URL/certspotter/" --certspotter-key "$WORK/key" \
     --no-progress >"$WORK/out" 2>"$WORK/err"
 eq "certspotter exit" $? 0
