@@ -424,7 +424,8 @@ static void deliver(out_sink *s, out_item **batch, out_item **owned, size_t n, b
             spill = over_spill_mark(s);
             pthread_mutex_unlock(&s->mu);
         }
-        if (out_now_ms() + delay >= deadline_of(s) || (spill && !from_spool)) {
+        bool no_time = out_now_ms() + delay >= deadline_of(s);
+        if (no_time || (spill && !from_spool)) {
             /* No time left to try again (or the queue behind it must go to disk: the batch
              * goes first, keeping the order). */
             if (from_spool) {
@@ -435,6 +436,9 @@ static void deliver(out_sink *s, out_item **batch, out_item **owned, size_t n, b
                 give_up(s, batch, n);
             }
             if (spill) spill_queue(s);
+            /* The collector is failing and there is no time for another attempt: none before
+             * the deadline (each would cost a connection), then the queue is given up. */
+            if (no_time) backoff_wait(s, deadline_of(s) - out_now_ms());
             return;
         }
         if (spill) spill_queue(s);
@@ -862,6 +866,7 @@ bool out_drain(out_set *o) {
         int64_t dl = now + budget_of(o, s);
         last = dl > last ? dl : last;
         pthread_mutex_lock(&s->mu);
+        atomic_store(&s->deadline_set_ms, now);
         atomic_store_explicit(&s->deadline_ms, dl, memory_order_release);
         pthread_cond_broadcast(&s->cv_work);
         pthread_mutex_unlock(&s->mu);
@@ -957,6 +962,7 @@ void out_stats_json(const out_set *o, mw_json *j) {
             mw_json_kuint(j, "replayed", atomic_load(&s->replayed));
             mw_json_kuint(j, "spool_dropped", atomic_load(&s->spool_dropped));
             mw_json_kuint(j, "spool_pending", atomic_load(&s->spool_pending));
+            mw_json_kuint(j, "spool_start", atomic_load(&s->spool_start));
         }
         mw_json_obj_end(j);
     }

@@ -82,6 +82,7 @@ struct out_sink {
     /* Shutdown: give up delivering at this monotonic time (INT64_MAX: no deadline). Read by
      * the drivers' waits at every poll slice, so a request already waiting honours it. */
     _Atomic int64_t deadline_ms;
+    _Atomic int64_t deadline_set_ms; /* when it was set */
     void *proto; /* per-protocol state */
     bool logged_4xx;
 
