@@ -83,7 +83,7 @@ struct out_sink {
      * the drivers' waits at every poll slice, so a request already waiting honours it. */
     _Atomic int64_t deadline_ms;
     _Atomic int64_t deadline_set_ms; /* when it was set */
-    void *proto; /* per-protocol state */
+    void *proto;                     /* per-protocol state */
     bool logged_4xx;
 
     /* delivery state, sink thread only */

@@ -616,8 +616,7 @@ int sensor_run(sensor_opts *o) {
     uint64_t lost = out_report_losses(s.outs, "mitmwatch");
     if (lost) {
         fprintf(stderr,
-                "mitmwatch: %llu of %llu events offered to the outputs were not delivered "
-                "(exit code %d)\n",
+                "mitmwatch: %llu of %llu event deliveries to the outputs failed (exit code %d)\n",
                 (unsigned long long)lost, (unsigned long long)tot.offered, SENSOR_EXIT_LOST);
         if (rc == 0) rc = SENSOR_EXIT_LOST;
     }

@@ -229,8 +229,8 @@ start_t=$(date +%s.%N)
 "$MW" -r "$PCAP" --flush-timeout 1 -o "$D/ev.json" -o "hec+https://127.0.0.1:$P?token=abc" 2> "$D/stderr"
 rc=$?
 el=$($PY -c "import sys; print(round($(date +%s.%N) - $start_t, 2))")
-if [ $rc = 3 ] && grep -q "events not delivered" "$D/stderr" && grep -q "were not delivered (exit code 3)" "$D/stderr"; then
-    pass sensor.hec_nothing_listening "exit 3 in ${el}s: $(grep 'were not delivered' "$D/stderr")"
+if [ $rc = 3 ] && grep -q "events not delivered" "$D/stderr" && grep -q "deliveries to the outputs failed (exit code 3)" "$D/stderr"; then
+    pass sensor.hec_nothing_listening "exit 3 in ${el}s: $(grep "exit code 3" "$D/stderr")"
 else
     fail sensor.hec_nothing_listening "rc=$rc: $(cat "$D/stderr")"
 fi

@@ -62,8 +62,7 @@ static void synth(mw_json *j, uint64_t i, size_t pad, out_event *ev) {
     mw_json_arr_end(j);
     mw_json_kstr(j, "dataset", ev->dataset);
     mw_json_kstr(j, "id", id);
-    if (alert)
-        mw_json_kint(j, "severity", sev);
+    if (alert) mw_json_kint(j, "severity", sev);
     mw_json_obj_end(j);
     mw_json_kobj(j, "observer");
     mw_json_kstr(j, "name", "sensor1");
@@ -147,8 +146,7 @@ static unsigned long long num(const char *s) {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || end == s)
-        usage();
+    if (errno || *end || end == s) usage();
     return v;
 }
 
@@ -164,8 +162,7 @@ int main(int argc, char **argv) {
             sensor_shutdown = true;
             continue;
         }
-        if (i + 1 >= argc)
-            usage();
+        if (i + 1 >= argc) usage();
         if (!strcmp(a, "--output") && nspecs < 16)
             specs[nspecs++] = argv[++i];
         else if (!strcmp(a, "--count"))
@@ -187,8 +184,7 @@ int main(int argc, char **argv) {
         else
             usage();
     }
-    if (nspecs == 0)
-        usage();
+    if (nspecs == 0) usage();
     struct sigaction sa = {0};
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
@@ -230,8 +226,7 @@ int main(int argc, char **argv) {
         char ds[128], rule[128];
         if (in) {
             ssize_t l = getline(&line, &cap, in);
-            if (l < 0)
-                break;
+            if (l < 0) break;
             while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r'))
                 line[--l] = '\0';
             if (l == 0 || !route_line(line, (size_t)l, &ev, ds, sizeof ds, rule, sizeof rule))
@@ -239,8 +234,7 @@ int main(int argc, char **argv) {
             ev.json = line;
             ev.len = (size_t)l;
         } else {
-            if (n >= count)
-                break;
+            if (n >= count) break;
             mw_buf_reset(&b);
             mw_json j;
             mw_json_init(&j, &b);
@@ -267,8 +261,7 @@ int main(int argc, char **argv) {
     }
     double t_emit = now_s() - t0;
     bool drained = true;
-    if (drain_ms)
-        drained = out_flush_ms(o, (unsigned)drain_ms);
+    if (drain_ms) drained = out_flush_ms(o, (unsigned)drain_ms);
     double t_drain = now_s() - t0;
     if (sensor_shutdown) {
         out_drain(o);
@@ -311,13 +304,11 @@ int main(int argc, char **argv) {
     }
     fwrite(sb.data, 1, sb.len, so);
     fputc('\n', so);
-    if (so != stderr)
-        fclose(so);
+    if (so != stderr) fclose(so);
     out_set_free(o);
     mw_buf_free(&sb);
     mw_buf_free(&b);
     free(line);
-    if (in)
-        fclose(in);
+    if (in) fclose(in);
     return 0;
 }
