@@ -12,8 +12,8 @@ set -u
 MW=$(readlink -f "$1")
 W=$2
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-for t in ip openssl python3; do command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }; done
-python3 -c 'import msgpack' 2>/dev/null || { echo "SKIP: no python3-msgpack"; exit 77; }
+for t in ip openssl; do command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }; done
+/usr/bin/python3 -c "import msgpack" 2>/dev/null || { echo "SKIP: no python3-msgpack"; exit 77; }
 rm -rf "$W" && mkdir -p "$W"
 C=mwkc$$ S=mwks$$
 cleanup() {
@@ -38,7 +38,7 @@ handshakes() { # N
 }
 # services on port 4433: [port, flows, number of JA3S pairs]
 state_of() {
-    python3 - "$1" <<'EOF'
+    /usr/bin/python3 - "$1" <<'EOF'
 import msgpack, sys
 try:
     d = msgpack.unpackb(open(sys.argv[1], "rb").read(), raw=False, strict_map_key=False)
