@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,7 @@ void out_time_now(int64_t *sec, int32_t *usec) {
 static bool digits(const char *p, int n, int *v) {
     int x = 0;
     for (int i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
+        if (p[i] < '0' || p[i] > '9') return false;
         x = x * 10 + (p[i] - '0');
     }
     *v = x;
@@ -64,16 +64,14 @@ static bool digits(const char *p, int n, int *v) {
 bool out_event_time(const char *json, size_t len, int64_t *sec, int32_t *usec) {
     static const char pre[] = "{\"@timestamp\":\"";
     size_t pl = sizeof pre - 1;
-    if (len < pl + 20 || memcmp(json, pre, pl) != 0)
-        return false;
+    if (len < pl + 20 || memcmp(json, pre, pl) != 0) return false;
     const char *p = json + pl;
     int Y, M, D, h, m, s;
     if (!digits(p, 4, &Y) || p[4] != '-' || !digits(p + 5, 2, &M) || p[7] != '-' ||
         !digits(p + 8, 2, &D) || p[10] != 'T' || !digits(p + 11, 2, &h) || p[13] != ':' ||
         !digits(p + 14, 2, &m) || p[16] != ':' || !digits(p + 17, 2, &s))
         return false;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || s > 60)
-        return false;
+    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || s > 60) return false;
     int us = 0;
     size_t i = pl + 19;
     if (i < len && json[i] == '.') {
@@ -89,8 +87,7 @@ bool out_event_time(const char *json, size_t len, int64_t *sec, int32_t *usec) {
         while (nd++ < 6)
             us *= 10;
     }
-    if (i >= len || json[i] != 'Z')
-        return false;
+    if (i >= len || json[i] != 'Z') return false;
     struct tm tm = {0};
     tm.tm_year = Y - 1900;
     tm.tm_mon = M - 1;
@@ -105,8 +102,7 @@ bool out_event_time(const char *json, size_t len, int64_t *sec, int32_t *usec) {
 
 out_set *out_set_new(void) {
     out_set *o = calloc(1, sizeof(out_set));
-    if (o)
-        o->flush_ms = OUT_DEFAULT_FLUSH_MS;
+    if (o) o->flush_ms = OUT_DEFAULT_FLUSH_MS;
     return o;
 }
 
@@ -143,8 +139,7 @@ static bool file_writev(out_sink *s, struct iovec *iov, int iovcnt) {
     size_t done = 0;
     while (done < total) {
         ssize_t w = writev(s->fd, iov, iovcnt);
-        if (w < 0 && errno == EINTR)
-            continue;
+        if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             atomic_fetch_add(&s->errors, 1);
             if (done > 0 && s->cfg.type == OUT_SINK_FILE && ftruncate(s->fd, (off_t)start) != 0)
@@ -170,8 +165,7 @@ static bool file_writev(out_sink *s, struct iovec *iov, int iovcnt) {
 
 static void file_flush(out_sink *s) {
     s->last_flush_ms = now_coarse_ms();
-    if (s->fbuf.len == 0 || s->fd < 0)
-        return;
+    if (s->fbuf.len == 0 || s->fd < 0) return;
     struct iovec iov = {s->fbuf.data, s->fbuf.len};
     if (file_writev(s, &iov, 1))
         atomic_fetch_add(&s->sent, s->fbuf_lines);
@@ -183,8 +177,7 @@ static void file_flush(out_sink *s) {
 
 static void file_close(out_sink *s) {
     file_flush(s);
-    if (s->fd >= 0 && s->cfg.type == OUT_SINK_FILE)
-        close(s->fd);
+    if (s->fd >= 0 && s->cfg.type == OUT_SINK_FILE) close(s->fd);
     s->fd = -1;
 }
 
@@ -224,8 +217,7 @@ static void file_emit(out_sink *s, const out_event *ev) {
             return;
         }
     }
-    if (s->fbuf.len + need > OUT_FILE_BUF)
-        file_flush(s);
+    if (s->fbuf.len + need > OUT_FILE_BUF) file_flush(s);
     if (need > OUT_FILE_BUF) {
         /* Larger than the buffer: one writev of the line and its newline, still whole. */
         static char nl[] = "\n";
@@ -243,20 +235,30 @@ static void file_emit(out_sink *s, const out_event *ev) {
         return;
     }
     s->fbuf_lines++;
-    if (now_coarse_ms() - s->last_flush_ms >= OUT_FILE_FLUSH_MS)
-        file_flush(s);
+    if (now_coarse_ms() - s->last_flush_ms >= OUT_FILE_FLUSH_MS) file_flush(s);
 }
 
 /* ---- network sink queue and thread -------------------------------------------------------- */
 
+void out_set_err(out_sink *s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->last_err, sizeof s->last_err, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t deadline_of(out_sink *s) {
+    return atomic_load_explicit(&s->deadline_ms, memory_order_acquire);
+}
+
+int64_t out_left_ms(out_sink *s, int64_t until_ms) {
+    int64_t dl = deadline_of(s);
+    if (dl < until_ms) until_ms = dl;
+    return until_ms - out_now_ms();
+}
+
 int out_attempt_ms(out_sink *s) {
-    int64_t t = s->cfg.timeout_ms;
-    int64_t dl = __atomic_load_n(&s->deadline_ms, __ATOMIC_ACQUIRE);
-    if (dl != INT64_MAX) {
-        int64_t left = dl - out_now_ms();
-        if (left < t)
-            t = left;
-    }
+    int64_t t = out_left_ms(s, out_now_ms() + s->cfg.timeout_ms);
     return t < 0 ? 0 : (int)t;
 }
 
@@ -265,104 +267,281 @@ static void abs_time(struct timespec *ts, int64_t mono_ms) {
     ts->tv_nsec = (mono_ms % 1000) * 1000000;
 }
 
-static void drop_all_queued(out_sink *s) {
-    while (s->count > 0) {
-        out_item *it = s->ring[s->head];
-        s->head = (s->head + 1) % s->ring_cap;
-        s->count--;
-        s->bytes -= it->len;
-        free(it);
-        atomic_fetch_add(&s->dropped, 1);
-    }
-    atomic_store(&s->queued, 0);
+static bool past_deadline(out_sink *s) {
+    return out_now_ms() >= deadline_of(s);
 }
 
-static void *sink_thread(void *arg) {
-    out_sink *s = arg;
-    /* batch is what a driver may reorder and shrink while retrying; owned keeps the pointers to
-     * free. */
-    out_item **batch = calloc(s->cfg.batch_max, sizeof *batch);
-    out_item **owned = calloc(s->cfg.batch_max, sizeof *owned);
-    if (!batch || !owned) {
-        fprintf(stderr, "mitmwatch: output %s: out of memory, output disabled\n", s->name);
-    }
-    for (;;) {
-        pthread_mutex_lock(&s->mu);
-        while (s->count == 0 && !s->stopping) {
-            s->waiting = true;
-            pthread_cond_wait(&s->cv_work, &s->mu);
-            s->waiting = false;
-        }
-        if (!batch || !owned ||
-            (s->stopping && (s->count == 0 || out_now_ms() >= s->deadline_ms))) {
-            drop_all_queued(s);
-            pthread_cond_broadcast(&s->cv_idle);
-            pthread_mutex_unlock(&s->mu);
-            break;
-        }
-        size_t n = 0;
-        while (n < s->cfg.batch_max && s->count > 0) {
+/* Above this the sink thread moves its queue to the spool while the collector is away. */
+static bool over_spill_mark(const out_sink *s) {
+    return s->count >= s->ring_cap / 2 || s->bytes >= s->cfg.queue_bytes / 2;
+}
+
+/* Nothing queued, nothing in flight, nothing to replay (or no time left to): what out_drain
+ * and out_flush_ms wait for. Under mu. */
+static bool sink_idle(out_sink *s) {
+    return s->count == 0 && !s->in_flight && (!s->spool_work || past_deadline(s));
+}
+
+/* Under mu: moves every queued item into items (allocated), returns how many. */
+static size_t take_all(out_sink *s, out_item ***items) {
+    *items = NULL;
+    if (s->count == 0) return 0;
+    out_item **v = malloc(s->count * sizeof *v);
+    size_t n = 0;
+    if (!v) { /* cannot even list them: they are dropped */
+        while (s->count > 0) {
             out_item *it = s->ring[s->head];
             s->head = (s->head + 1) % s->ring_cap;
             s->count--;
             s->bytes -= it->len;
-            owned[n] = it;
-            batch[n++] = it;
+            free(it);
+            atomic_fetch_add(&s->dropped, 1);
         }
-        atomic_store(&s->queued, s->count);
+    }
+    while (v && s->count > 0) {
+        v[n++] = s->ring[s->head];
+        s->bytes -= s->ring[s->head]->len;
+        s->head = (s->head + 1) % s->ring_cap;
+        s->count--;
+    }
+    atomic_store(&s->queued, 0);
+    *items = v;
+    return n;
+}
+
+/* Gives up delivering items taken from the queue (not from the spool): into the spool when
+ * there is one, else dropped; counted either way. Frees them. Not under mu. */
+static void give_up(out_sink *s, out_item **items, size_t n) {
+    size_t kept = 0;
+    if (s->spool && n) {
+        kept = out_spool_append(s->spool, items, n);
+        atomic_fetch_add(&s->spooled, kept);
+        atomic_fetch_add(&s->spool_pending, kept);
+        if (kept < n) atomic_fetch_add(&s->spool_dropped, n - kept);
+    }
+    atomic_fetch_add(&s->dropped, n - kept);
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
+}
+
+/* Not under mu: the queue into the spool (or dropped). */
+static void spill_queue(out_sink *s) {
+    out_item **v;
+    pthread_mutex_lock(&s->mu);
+    size_t n = take_all(s, &v);
+    pthread_mutex_unlock(&s->mu);
+    give_up(s, v, n);
+    free(v);
+    pthread_mutex_lock(&s->mu);
+    s->spool_work = s->spool && out_spool_has_unread(s->spool);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void note_failure(out_sink *s) {
+    if (s->failing) return;
+    s->failing = true;
+    fprintf(stderr,
+            "mitmwatch: output %s: cannot deliver: %s; retrying%s (said once until it "
+            "recovers)\n",
+            s->name, s->last_err[0] ? s->last_err : "failed", s->spool ? ", spooling" : "");
+}
+
+static void note_success(out_sink *s) {
+    s->backoff_cur = s->cfg.backoff_ms;
+    if (!s->failing) return;
+    s->failing = false;
+    fprintf(stderr, "mitmwatch: output %s: delivering again\n", s->name);
+}
+
+/* Frees the items of owned[0..n) that are no longer in batch[0..left) (delivered or refused).
+ * Drivers keep the relative order of what they leave to resend, so one merge walk does. */
+static void free_resolved(out_item **owned, size_t n, out_item *const *batch, size_t left) {
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (j < left && owned[i] == batch[j])
+            j++;
+        else
+            free(owned[i]);
+    }
+}
+
+/* Waits out a backoff of ms (cut by the deadline); wakes early when the queue passes the
+ * spill mark (spool) or a shutdown begins. */
+static void backoff_wait(out_sink *s, int64_t ms) {
+    int64_t until = out_now_ms() + ms;
+    pthread_mutex_lock(&s->mu);
+    s->backing_off = true;
+    for (;;) {
+        int64_t dl = deadline_of(s);
+        int64_t u = until < dl ? until : dl;
+        if (out_now_ms() >= u || (s->spool && over_spill_mark(s)) || s->stopping) break;
+        struct timespec ts;
+        abs_time(&ts, u);
+        pthread_cond_timedwait(&s->cv_work, &s->mu, &ts);
+    }
+    s->backing_off = false;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Delivers one batch (from the queue, or read back from the spool) until every item is
+ * delivered or refused, or the deadline passes. batch/owned have room for batch_max. */
+static void deliver(out_sink *s, out_item **batch, out_item **owned, size_t n, bool from_spool) {
+    size_t total = n;
+    for (;;) {
+        memcpy(owned, batch, n * sizeof *owned);
+        size_t left = n;
+        uint64_t rej = 0;
+        s->retry_after_ms = 0;
+        out_send_rc rc = s->ops->send(s, batch, &left, &rej);
+        if (rc != OUT_SEND_RETRY) left = 0;
+        if (rej > n - left) rej = n - left;
+        uint64_t delivered = n - left - rej;
+        atomic_fetch_add(&s->sent, delivered);
+        atomic_fetch_add(&s->rejected, rej);
+        if (from_spool) atomic_fetch_add(&s->replayed, delivered);
+        if (delivered) note_success(s);
+        free_resolved(owned, n, batch, left);
+        n = left;
+        if (n == 0) {
+            if (from_spool) {
+                out_spool_commit(s->spool);
+                atomic_fetch_sub(&s->spool_pending, total);
+            }
+            return;
+        }
+        /* RETRY: the driver moved what is still to deliver to batch[0..n). */
+        atomic_fetch_add(&s->errors, 1);
+        s->ops->disconnect(s);
+        note_failure(s);
+        int64_t delay = s->backoff_cur;
+        if (s->retry_after_ms > delay) /* the collector's own word, within reason */
+            delay = s->retry_after_ms < 300000 ? s->retry_after_ms : 300000;
+        s->backoff_cur =
+            s->backoff_cur * 2 > s->cfg.backoff_max_ms ? s->cfg.backoff_max_ms : s->backoff_cur * 2;
+        bool spill = false;
+        if (s->spool) {
+            pthread_mutex_lock(&s->mu);
+            spill = over_spill_mark(s);
+            pthread_mutex_unlock(&s->mu);
+        }
+        bool no_time = out_now_ms() + delay >= deadline_of(s);
+        if (no_time || (spill && !from_spool)) {
+            /* No time left to try again (or the queue behind it must go to disk: the batch
+             * goes first, keeping the order). */
+            if (from_spool) {
+                for (size_t i = 0; i < n; i++)
+                    free(batch[i]);
+                out_spool_rewind(s->spool);
+            } else {
+                give_up(s, batch, n);
+            }
+            if (spill) spill_queue(s);
+            /* The collector is failing and there is no time for another attempt: none before
+             * the deadline (each would cost a connection), then the queue is given up. */
+            if (no_time) backoff_wait(s, deadline_of(s) - out_now_ms());
+            return;
+        }
+        if (spill) spill_queue(s);
+        atomic_fetch_add(&s->retried, n);
+        backoff_wait(s, delay);
+        if (!from_spool) {
+            /* Top up: what was queued meanwhile rides along, up to a full batch. */
+            pthread_mutex_lock(&s->mu);
+            while (n < s->cfg.batch_max && s->count > 0) {
+                out_item *it = s->ring[s->head];
+                s->head = (s->head + 1) % s->ring_cap;
+                s->count--;
+                s->bytes -= it->len;
+                batch[n++] = it;
+            }
+            atomic_store(&s->queued, s->count);
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
+}
+
+static void *sink_thread(void *arg) {
+    out_sink *s = arg;
+    /* batch is what a driver may reorder and shrink while retrying; owned keeps the pointers
+     * of one attempt, to free what it resolved. */
+    out_item **batch = calloc(s->cfg.batch_max, sizeof *batch);
+    out_item **owned = calloc(s->cfg.batch_max, sizeof *owned);
+    if (!batch || !owned)
+        fprintf(stderr, "mitmwatch: output %s: out of memory, output disabled\n", s->name);
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (!batch || !owned || past_deadline(s)) {
+            /* Out of time (or memory): what is queued goes to the spool or is dropped. */
+            out_item **v;
+            size_t n = take_all(s, &v);
+            if (n) {
+                pthread_mutex_unlock(&s->mu);
+                give_up(s, v, n);
+                free(v);
+                pthread_mutex_lock(&s->mu);
+            }
+            pthread_cond_broadcast(&s->cv_idle);
+            if (s->stopping) break;
+            s->waiting = true;
+            if (past_deadline(s))
+                pthread_cond_wait(&s->cv_work, &s->mu); /* until new work or a new deadline */
+            s->waiting = false;
+            continue;
+        }
+        if (s->count == 0 && !s->spool_work) {
+            pthread_cond_broadcast(&s->cv_idle);
+            if (s->stopping) break;
+            s->waiting = true;
+            pthread_cond_wait(&s->cv_work, &s->mu);
+            s->waiting = false;
+            continue;
+        }
+        bool from_spool = s->spool_work;
+        if (from_spool && over_spill_mark(s)) {
+            /* Replaying a backlog while new events pile up: they queue behind it on disk. */
+            pthread_mutex_unlock(&s->mu);
+            spill_queue(s);
+            pthread_mutex_lock(&s->mu);
+        }
+        if (!from_spool && s->count < s->cfg.batch_max && s->cfg.linger_ms &&
+            deadline_of(s) == INT64_MAX && !s->stopping) {
+            /* Let a batch fill: a collector is better served by one request of 100 events
+             * than by 100 requests of one. */
+            int64_t until = out_now_ms() + s->cfg.linger_ms;
+            s->lingering = true;
+            s->waiting = true;
+            while (s->count < s->cfg.batch_max && !s->stopping && deadline_of(s) == INT64_MAX &&
+                   out_now_ms() < until) {
+                struct timespec ts;
+                abs_time(&ts, until);
+                pthread_cond_timedwait(&s->cv_work, &s->mu, &ts);
+            }
+            s->waiting = false;
+            s->lingering = false;
+        }
+        size_t n = 0;
+        if (!from_spool) {
+            while (n < s->cfg.batch_max && s->count > 0) {
+                out_item *it = s->ring[s->head];
+                s->head = (s->head + 1) % s->ring_cap;
+                s->count--;
+                s->bytes -= it->len;
+                batch[n++] = it;
+            }
+            atomic_store(&s->queued, s->count);
+        }
         s->in_flight = true;
         pthread_mutex_unlock(&s->mu);
 
-        unsigned backoff = s->cfg.backoff_ms;
-        size_t total = n;
-        for (;;) {
-            size_t left = n;
-            uint64_t rej = 0;
-            out_send_rc rc = s->ops->send(s, batch, &left, &rej);
-            if (rej)
-                atomic_fetch_add(&s->rejected, rej);
-            if (rc == OUT_SEND_OK) {
-                atomic_fetch_add(&s->sent, n - rej);
-                break;
-            }
-            if (rc == OUT_SEND_REJECTED)
-                break;
-            /* RETRY: the driver moved what is still to deliver to batch[0..left). */
-            if (n > left + rej)
-                atomic_fetch_add(&s->sent, n - left - rej);
-            atomic_fetch_add(&s->errors, 1);
-            s->ops->disconnect(s);
-            n = left;
-            int64_t now = out_now_ms();
-            int64_t dl = __atomic_load_n(&s->deadline_ms, __ATOMIC_ACQUIRE);
-            if (now >= dl) {
-                atomic_fetch_add(&s->dropped, n);
-                break;
-            }
-            atomic_fetch_add(&s->retried, n);
-            /* Back off; a shutdown request shortens the wait to its deadline. */
-            int64_t until = now + backoff;
-            pthread_mutex_lock(&s->mu);
-            for (;;) {
-                int64_t u = until < s->deadline_ms ? until : s->deadline_ms;
-                if (out_now_ms() >= u)
-                    break;
-                struct timespec ts;
-                abs_time(&ts, u);
-                pthread_cond_timedwait(&s->cv_work, &s->mu, &ts);
-            }
-            pthread_mutex_unlock(&s->mu);
-            backoff = backoff * 2 > s->cfg.backoff_max_ms ? s->cfg.backoff_max_ms : backoff * 2;
-        }
-        for (size_t i = 0; i < total; i++)
-            free(owned[i]);
+        if (from_spool) n = out_spool_read(s->spool, batch, s->cfg.batch_max);
+        if (n) deliver(s, batch, owned, n, from_spool);
 
         pthread_mutex_lock(&s->mu);
         s->in_flight = false;
-        if (s->count == 0)
-            pthread_cond_broadcast(&s->cv_idle);
-        pthread_mutex_unlock(&s->mu);
+        if (s->spool) s->spool_work = out_spool_has_unread(s->spool);
+        if (sink_idle(s)) pthread_cond_broadcast(&s->cv_idle);
     }
+    pthread_mutex_unlock(&s->mu);
     free(batch);
     free(owned);
     return NULL;
@@ -372,6 +551,13 @@ static void net_emit(out_sink *s, const out_event *ev) {
     /* Racy early look at the depth so a full queue costs no allocation on the packet path. */
     if (atomic_load_explicit(&s->queued, memory_order_relaxed) >= s->ring_cap) {
         atomic_fetch_add(&s->dropped, 1);
+        if (!s->logged_full) {
+            s->logged_full = true;
+            fprintf(stderr,
+                    "mitmwatch: output %s: queue full (%zu events), dropping (counted; said "
+                    "once)\n",
+                    s->name, s->ring_cap);
+        }
         return;
     }
     size_t rl = ev->rule_id ? strlen(ev->rule_id) : 0;
@@ -399,8 +585,7 @@ static void net_emit(out_sink *s, const out_event *ev) {
     it->data[off + rl] = '\0';
     off += rl + 1;
     it->ds_off = (uint32_t)off;
-    if (dl)
-        memcpy(it->data + off, ev->dataset, dl);
+    if (dl) memcpy(it->data + off, ev->dataset, dl);
     it->data[off + dl] = '\0';
 
     pthread_mutex_lock(&s->mu);
@@ -414,10 +599,10 @@ static void net_emit(out_sink *s, const out_event *ev) {
     s->count++;
     s->bytes += it->len;
     atomic_store_explicit(&s->queued, s->count, memory_order_relaxed);
-    bool wake = s->waiting;
+    bool wake = (s->waiting && (!s->lingering || s->count >= s->cfg.batch_max)) ||
+                (s->backing_off && s->spool && over_spill_mark(s));
     pthread_mutex_unlock(&s->mu);
-    if (wake)
-        pthread_cond_signal(&s->cv_work);
+    if (wake) pthread_cond_signal(&s->cv_work);
 }
 
 /* ---- the set ------------------------------------------------------------------------------ */
@@ -436,25 +621,36 @@ static const char *type_name(enum out_sink_type t) {
         return "hec";
     case OUT_SINK_BULK:
         return "bulk";
+    case OUT_SINK_RELP:
+        return "relp";
     }
     return "?";
 }
 
+static void stop_thread(out_sink *s, int64_t dl) {
+    pthread_mutex_lock(&s->mu);
+    if (dl < deadline_of(s)) atomic_store_explicit(&s->deadline_ms, dl, memory_order_release);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cv_work);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void sink_free(out_sink *s) {
-    if (!s)
-        return;
+    if (!s) return;
     if (s->ops) {
         if (s->thread_started) {
-            pthread_mutex_lock(&s->mu);
-            s->stopping = true;
-            pthread_cond_broadcast(&s->cv_work);
-            pthread_mutex_unlock(&s->mu);
+            stop_thread(s, out_now_ms());
             pthread_join(s->thread, NULL);
+            s->thread_started = false;
         }
+        out_item **v;
         pthread_mutex_lock(&s->mu);
-        drop_all_queued(s);
+        size_t n = take_all(s, &v);
         pthread_mutex_unlock(&s->mu);
+        give_up(s, v, n);
+        free(v);
         s->ops->close(s);
+        if (s->spool) out_spool_close(s->spool);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv_work);
         pthread_cond_destroy(&s->cv_idle);
@@ -498,6 +694,11 @@ bool out_add(out_set *o, const out_sink_cfg *cfg, char *err, size_t errlen) {
             free(s);
             return false;
         }
+        if (cfg->spool_dir[0]) {
+            snprintf(err, errlen, "output %s: spool= is for network outputs", s->name);
+            free(s);
+            return false;
+        }
         mw_buf_init(&s->fbuf, OUT_FILE_BUF);
         if (!file_open(s, err, errlen)) {
             free(s);
@@ -518,6 +719,9 @@ bool out_add(out_set *o, const out_sink_cfg *cfg, char *err, size_t errlen) {
     case OUT_SINK_BULK:
         s->ops = &out_bulk_ops;
         break;
+    case OUT_SINK_RELP:
+        s->ops = &out_relp_ops;
+        break;
     default:
         snprintf(err, errlen, "unknown output type %d", (int)cfg->type);
         free(s);
@@ -528,10 +732,9 @@ bool out_add(out_set *o, const out_sink_cfg *cfg, char *err, size_t errlen) {
         free(s);
         return false;
     }
-    if (s->cfg.backoff_ms == 0)
-        s->cfg.backoff_ms = 1;
-    if (s->cfg.backoff_max_ms < s->cfg.backoff_ms)
-        s->cfg.backoff_max_ms = s->cfg.backoff_ms;
+    if (s->cfg.backoff_ms == 0) s->cfg.backoff_ms = 1;
+    if (s->cfg.backoff_max_ms < s->cfg.backoff_ms) s->cfg.backoff_max_ms = s->cfg.backoff_ms;
+    s->backoff_cur = s->cfg.backoff_ms;
     s->ring_cap = s->cfg.queue_max;
     s->ring = calloc(s->ring_cap, sizeof *s->ring);
     if (!s->ring) {
@@ -546,6 +749,19 @@ bool out_add(out_set *o, const out_sink_cfg *cfg, char *err, size_t errlen) {
     pthread_cond_init(&s->cv_work, &ca);
     pthread_cond_init(&s->cv_idle, &ca);
     pthread_condattr_destroy(&ca);
+    if (s->cfg.spool_dir[0]) {
+        uint64_t pending = 0;
+        char serr[400];
+        s->spool = out_spool_open(s->cfg.spool_dir, s->cfg.spool_max, &pending, serr, sizeof serr);
+        if (!s->spool) {
+            snprintf(err, errlen, "output %s: %s", s->name, serr);
+            sink_free(s);
+            return false;
+        }
+        s->spool_pending = pending;
+        s->spool_start = pending;
+        s->spool_work = pending > 0;
+    }
     if (!s->ops->open(s, err, errlen)) {
         sink_free(s);
         return false;
@@ -580,23 +796,19 @@ bool out_add_file(out_set *o, const char *path, char *err, size_t errlen) {
 }
 
 static bool passes(const out_sink_cfg *c, const out_event *ev) {
-    if (c->kinds_mask && !(c->kinds_mask & (1u << ev->kind)))
-        return false;
-    if (c->ndatasets == 0)
-        return true;
-    if (!ev->dataset)
-        return false;
+    if (c->kinds_mask && !(c->kinds_mask & (1u << ev->kind))) return false;
+    if (c->ndatasets == 0) return true;
+    if (!ev->dataset) return false;
     for (int i = 0; i < c->ndatasets; i++)
-        if (strncmp(ev->dataset, c->datasets[i], strlen(c->datasets[i])) == 0)
-            return true;
+        if (strncmp(ev->dataset, c->datasets[i], strlen(c->datasets[i])) == 0) return true;
     return false;
 }
 
 void out_emit(out_set *o, const out_event *ev) {
     for (int i = 0; i < o->nsinks; i++) {
         out_sink *s = o->sinks[i];
-        if (!passes(&s->cfg, ev))
-            continue;
+        if (!passes(&s->cfg, ev)) continue;
+        atomic_fetch_add_explicit(&s->offered, 1, memory_order_relaxed);
         if (s->ops)
             net_emit(s, ev);
         else
@@ -609,8 +821,7 @@ void out_reopen(out_set *o) {
     char err[256];
     for (int i = 0; i < o->nsinks; i++) {
         out_sink *s = o->sinks[i];
-        if (s->ops || s->cfg.type != OUT_SINK_FILE)
-            continue;
+        if (s->ops || s->cfg.type != OUT_SINK_FILE) continue;
         file_close(s);
         if (!file_open(s, err, sizeof err)) {
             fprintf(stderr, "mitmwatch: %s\n", err);
@@ -619,9 +830,9 @@ void out_reopen(out_set *o) {
     }
 }
 
-bool out_flush_ms(out_set *o, unsigned ms) {
+/* Waits until every network sink is idle, or until (monotonic ms). */
+static bool wait_idle(out_set *o, int64_t until) {
     bool all = true;
-    int64_t until = out_now_ms() + ms;
     for (int i = 0; i < o->nsinks; i++) {
         out_sink *s = o->sinks[i];
         if (!s->ops) {
@@ -631,11 +842,43 @@ bool out_flush_ms(out_set *o, unsigned ms) {
         struct timespec ts;
         abs_time(&ts, until);
         pthread_mutex_lock(&s->mu);
-        while ((s->count > 0 || s->in_flight) && s->thread_started)
-            if (pthread_cond_timedwait(&s->cv_idle, &s->mu, &ts) != 0)
-                break;
-        if (s->count > 0 || s->in_flight)
-            all = false;
+        while (!sink_idle(s) && s->thread_started)
+            if (pthread_cond_timedwait(&s->cv_idle, &s->mu, &ts) != 0) break;
+        if (s->count > 0 || s->in_flight || s->spool_work) all = false;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return all;
+}
+
+bool out_flush_ms(out_set *o, unsigned ms) {
+    return wait_idle(o, out_now_ms() + ms);
+}
+
+static unsigned budget_of(const out_set *o, const out_sink *s) {
+    return s->cfg.flush_ms ? s->cfg.flush_ms : o->flush_ms;
+}
+
+bool out_drain(out_set *o) {
+    int64_t now = out_now_ms(), last = now;
+    for (int i = 0; i < o->nsinks; i++) {
+        out_sink *s = o->sinks[i];
+        if (!s->ops || !s->thread_started) continue;
+        int64_t dl = now + budget_of(o, s);
+        last = dl > last ? dl : last;
+        pthread_mutex_lock(&s->mu);
+        atomic_store(&s->deadline_set_ms, now);
+        atomic_store_explicit(&s->deadline_ms, dl, memory_order_release);
+        pthread_cond_broadcast(&s->cv_work);
+        pthread_mutex_unlock(&s->mu);
+    }
+    /* Every wait of a sink ends at its deadline; the margin covers writing to a spool. */
+    bool all = wait_idle(o, last + 5000);
+    for (int i = 0; i < o->nsinks; i++) {
+        out_sink *s = o->sinks[i];
+        if (!s->ops || !s->thread_started) continue;
+        pthread_mutex_lock(&s->mu);
+        atomic_store_explicit(&s->deadline_ms, INT64_MAX, memory_order_release);
+        pthread_cond_broadcast(&s->cv_work);
         pthread_mutex_unlock(&s->mu);
     }
     return all;
@@ -643,8 +886,7 @@ bool out_flush_ms(out_set *o, unsigned ms) {
 
 void out_flush(out_set *o) {
     for (int i = 0; i < o->nsinks; i++)
-        if (!o->sinks[i]->ops)
-            file_flush(o->sinks[i]);
+        if (!o->sinks[i]->ops) file_flush(o->sinks[i]);
 }
 
 void out_tick(out_set *o) {
@@ -656,24 +898,17 @@ void out_tick(out_set *o) {
     }
 }
 
-void out_close(out_set *o) {
-    if (!o)
-        return;
-    /* One shared deadline: every network sink gets the same bounded time, in parallel. */
-    int64_t dl = out_now_ms() + o->flush_ms;
+static void close_with(out_set *o, unsigned ms, bool per_sink) {
+    if (!o) return;
+    /* Deadlines set first for all, so the sinks deliver in parallel. */
+    int64_t now = out_now_ms();
     for (int i = 0; i < o->nsinks; i++) {
         out_sink *s = o->sinks[i];
         if (!s->ops) {
             file_flush(s);
             continue;
         }
-        if (!s->thread_started)
-            continue;
-        pthread_mutex_lock(&s->mu);
-        __atomic_store_n(&s->deadline_ms, dl, __ATOMIC_RELEASE);
-        s->stopping = true;
-        pthread_cond_broadcast(&s->cv_work);
-        pthread_mutex_unlock(&s->mu);
+        if (s->thread_started) stop_thread(s, now + (per_sink ? budget_of(o, s) : ms));
     }
     for (int i = 0; i < o->nsinks; i++) {
         out_sink *s = o->sinks[i];
@@ -684,9 +919,16 @@ void out_close(out_set *o) {
     }
 }
 
+void out_close_ms(out_set *o, unsigned ms) {
+    close_with(o, ms, false);
+}
+
+void out_close(out_set *o) {
+    close_with(o, 0, true);
+}
+
 void out_set_free(out_set *o) {
-    if (!o)
-        return;
+    if (!o) return;
     out_close(o);
     for (int i = 0; i < o->nsinks; i++)
         sink_free(o->sinks[i]);
@@ -697,12 +939,17 @@ uint64_t out_events_written(const out_set *o) {
     return o->written;
 }
 
+unsigned out_get_flush_ms(const out_set *o) {
+    return o->flush_ms;
+}
+
 void out_stats_json(const out_set *o, mw_json *j) {
     mw_json_obj_begin(j);
     for (int i = 0; i < o->nsinks; i++) {
         const out_sink *s = o->sinks[i];
         mw_json_kobj(j, s->name);
         mw_json_kstr(j, "type", type_name(s->cfg.type));
+        mw_json_kuint(j, "offered", atomic_load(&s->offered));
         mw_json_kuint(j, "sent", atomic_load(&s->sent));
         mw_json_kuint(j, "retried", atomic_load(&s->retried));
         mw_json_kuint(j, "dropped", atomic_load(&s->dropped));
@@ -710,7 +957,49 @@ void out_stats_json(const out_set *o, mw_json *j) {
         /* Files: lines buffered, not yet written (sent + queued = accepted). */
         mw_json_kuint(j, "queued", s->ops ? atomic_load(&s->queued) : s->fbuf_lines);
         mw_json_kuint(j, "errors", atomic_load(&s->errors));
+        if (s->spool) {
+            mw_json_kuint(j, "spooled", atomic_load(&s->spooled));
+            mw_json_kuint(j, "replayed", atomic_load(&s->replayed));
+            mw_json_kuint(j, "spool_dropped", atomic_load(&s->spool_dropped));
+            mw_json_kuint(j, "spool_pending", atomic_load(&s->spool_pending));
+            mw_json_kuint(j, "spool_start", atomic_load(&s->spool_start));
+        }
         mw_json_obj_end(j);
     }
     mw_json_obj_end(j);
+}
+
+void out_get_totals(const out_set *o, out_totals *t) {
+    memset(t, 0, sizeof *t);
+    for (int i = 0; i < o->nsinks; i++) {
+        const out_sink *s = o->sinks[i];
+        t->offered += atomic_load(&s->offered);
+        t->sent += atomic_load(&s->sent);
+        t->dropped += atomic_load(&s->dropped);
+        t->rejected += atomic_load(&s->rejected);
+        t->queued += s->ops ? atomic_load(&s->queued) : s->fbuf_lines;
+        t->spool_pending += atomic_load(&s->spool_pending);
+    }
+}
+
+uint64_t out_report_losses(const out_set *o, const char *prog) {
+    uint64_t lost = 0;
+    for (int i = 0; i < o->nsinks; i++) {
+        const out_sink *s = o->sinks[i];
+        uint64_t d = atomic_load(&s->dropped), r = atomic_load(&s->rejected);
+        uint64_t sp = atomic_load(&s->spool_pending);
+        if (d || r)
+            fprintf(stderr,
+                    "%s: output %s: %" PRIu64 " of %" PRIu64
+                    " events not delivered (dropped %" PRIu64 ", rejected %" PRIu64
+                    ", sent %" PRIu64 ")%s%s\n",
+                    prog, s->name, d + r, atomic_load(&s->offered), d, r, atomic_load(&s->sent),
+                    s->last_err[0] ? "; last error: " : "", s->last_err);
+        if (sp)
+            fprintf(stderr,
+                    "%s: output %s: %" PRIu64 " events kept in the spool %s for the next run\n",
+                    prog, s->name, sp, s->cfg.spool_dir);
+        lost += d + r;
+    }
+    return lost;
 }

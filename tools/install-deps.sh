@@ -7,9 +7,10 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev
- libpcap-dev libndpi-dev libssl-dev libcurl4-openssl-dev libmsgpack-dev libjansson-dev libyaml-dev zlib1g-dev"
+ libpcap-dev libndpi-dev libssl-dev libcurl4-openssl-dev libmsgpack-dev libjansson-dev libyaml-dev zlib1g-dev
+ librelp-dev"
 TEST="openssl nginx-light gnutls-bin tshark tcpdump tcpreplay iproute2 ethtool jq procps util-linux
- python3 python3-msgpack python3-cryptography rsyslog curl nftables libcap2-bin
+ python3 python3-msgpack python3-cryptography rsyslog rsyslog-relp curl nftables libcap2-bin
  prosody postfix dovecot-imapd dovecot-pop3d slapd ldap-utils postgresql vsftpd swaks python3-slixmpp
  systemd logrotate groff-base file"
 want="$BUILD"

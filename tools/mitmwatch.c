@@ -1,7 +1,8 @@
 /* mitmwatch: the command line. Dispatches the subcommands (probe, ct, check: cmd_*.c) and
  * parses the sensor's options into sensor_opts for sensor.c, which reads pcap files or live
  * interfaces and writes one JSON event a line. Exit codes: 0 done, 1 runtime failure, 2 usage
- * or unreadable input. */
+ * or unreadable input, 3 ran to the end but events did not reach an output (dropped or
+ * rejected; one stderr line per output says how many). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -37,13 +38,19 @@ static void usage(FILE *fp) {
           "  -o, --output OUT       JSON lines to OUT (appended); - is stdout (default); or a\n"
           "                         sink: syslog+udp://H:P, syslog+tcp://H:P, syslog:///dev/log,\n"
           "                         fluentd://H:P?tag=T&ack=1, hec+https://H:P?token=T,\n"
-          "                         bulk+https://H:P?index=mitmwatch-%Y.%m.%d, file:///PATH?rotate=100M\n"
-          "                         with ?filter=alert,event,metric or dataset=...; repeatable\n"
+          "                         bulk+https://H:P?index=mitmwatch-%Y.%m.%d, relp://H:P,\n"
+          "                         file:///PATH?rotate=100M, with ?filter=alert,event,metric or\n"
+          "                         dataset=...; network ones with ?spool=DIR; repeatable\n"
           "      --observer NAME    observer.name in events (default: host name)\n"
           "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
           "      --max-flows N      flow table capacity (default 131072)\n"
           "      --no-ndpi          skip nDPI classification (network.protocol from mitmwatch)\n"
+          "      --flush-timeout S  at exit, the time network outputs get to deliver what is\n"
+          "                         queued (default 5; 500ms form too); the rest is spooled or\n"
+          "                         dropped, said on stderr, and the exit code is 3\n"
           "      --state FILE       learned baselines (TTL/hops, JA3S, trace paths) kept across runs\n"
+          "      --state-interval S seconds between saves of --state (default 300; also on\n"
+          "                         SIGHUP, SIGUSR1 and at exit; 0: only those)\n"
           "      --learn-flows N    handshakes per service before its baseline is set (10)\n"
           "      --ttl-tolerance N  hops of slack before path.ttl_changed (0)\n"
           "      --probe SPEC       scheduled probe (live): jarm:HOST[:PORT][=JARM],\n"
@@ -88,7 +95,7 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
 }
 
 static int parse_args(int argc, char **argv, sensor_opts *o) {
-    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_PROBE, O_PINT, O_PJIT, O_USER, O_POLICY = 1100 };
+    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_PROBE, O_PINT, O_PJIT, O_USER, O_FLUSH, O_STATEINT, O_POLICY = 1100 };
     static const struct option base[] = {{"read", required_argument, NULL, 'r'},
                                        {"config", required_argument, NULL, 'c'},
                                        {"interface", required_argument, NULL, 'i'},
@@ -101,6 +108,8 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
                                        {"max-flows", required_argument, NULL, O_MAXFLOWS},
                                        {"no-ndpi", no_argument, NULL, O_NONDPI},
                                        {"state", required_argument, NULL, O_STATE},
+                                       {"state-interval", required_argument, NULL, O_STATEINT},
+                                       {"flush-timeout", required_argument, NULL, O_FLUSH},
                                        {"probe", required_argument, NULL, O_PROBE},
                                        {"probe-interval", required_argument, NULL, O_PINT},
                                        {"probe-jitter", required_argument, NULL, O_PJIT},
@@ -174,6 +183,22 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
         case O_STATE:
             o->state_path = optarg;
             break;
+        case O_STATEINT:
+            if (!parse_u64(optarg, 86400 * 7, &v))
+                return fail_usage("--state-interval wants seconds", optarg);
+            o->state_interval_us = v * 1000000u;
+            break;
+        case O_FLUSH: {
+            /* seconds, or milliseconds with "ms" */
+            char num[32];
+            size_t l = strlen(optarg);
+            bool ms = l > 2 && strcmp(optarg + l - 2, "ms") == 0;
+            snprintf(num, sizeof num, "%.*s", (int)(ms ? l - 2 : l), optarg);
+            if (l >= sizeof num || !parse_u64(num, ms ? 3600000 : 3600, &v))
+                return fail_usage("--flush-timeout wants seconds (or 500ms)", optarg);
+            o->flush_ms = (unsigned)(ms ? v : v * 1000);
+            break;
+        }
         case O_PROBE:
             if (o->nprobes >= SENSOR_MAX_PROBES)
                 return fail_usage("too many --probe", NULL);
@@ -239,7 +264,9 @@ int main(int argc, char **argv) {
         return cmd_probe_cert(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 1, argv + 1);
-    sensor_opts o = {.stats_interval_us = 60u * 1000000u};
+    sensor_opts o = {.stats_interval_us = 60u * 1000000u,
+                     .state_interval_us = 300u * 1000000u,
+                     .flush_ms = 5000};
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;

@@ -4,13 +4,18 @@
 #include "sensor.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "an_engine.h"
 #include "cap_source.h"
@@ -61,14 +66,21 @@ typedef struct {
     mw_buf abuf;
     pending_alert pending[MAX_PENDING_ALERTS];
     int npending;
+    bool started;          /* a capture source opened: the run has a final stats event */
+    uint64_t next_save_us; /* wall time of the next periodic --state save */
+    bool save_failing;     /* the last save failed (said once until one succeeds) */
 } sensor;
 
-static volatile sig_atomic_t g_stop, g_hup;
+static volatile sig_atomic_t g_stop, g_hup, g_usr1;
 static cap_source *g_current;
 
 static void on_signal(int sig) {
     if (sig == SIGHUP) {
         g_hup = 1;
+        return;
+    }
+    if (sig == SIGUSR1) {
+        g_usr1 = 1;
         return;
     }
     g_stop = 1;
@@ -273,12 +285,90 @@ static void on_probe_event(void *user, const out_event *ev, const ps_cert *cert)
     if (cert) judge_fetched_cert(s, cert);
 }
 
+/* --state: the learned baselines (and the probes' learned paths) written atomically (bl_save:
+ * write, fsync, rename). A failed save is said once and tried again at the next occasion. */
+static bool save_state(sensor *s) {
+    char err[512];
+    if (!s->o->state_path) return true;
+    (void)ps_save_learned(s->ps, s->bl); /* a full trace table is said at exit */
+    if (!bl_save(s->bl, s->o->state_path, err, sizeof err)) {
+        if (!s->save_failing) fprintf(stderr, "mitmwatch: %s\n", err);
+        s->save_failing = true;
+        return false;
+    }
+    if (s->save_failing) fprintf(stderr, "mitmwatch: state file %s written again\n", s->o->state_path);
+    s->save_failing = false;
+    return true;
+}
+
+static uint64_t wall_us(void);
+
+/* Every --state-interval (wall time, also while reading files): a crash or an OOM kill loses
+ * at most that much learning. */
+static void maybe_save_state(sensor *s) {
+    if (!s->o->state_path || !s->o->state_interval_us) return;
+    uint64_t now = wall_us();
+    if (s->next_save_us == 0) s->next_save_us = now + s->o->state_interval_us;
+    if (now < s->next_save_us) return;
+    (void)save_state(s);
+    s->next_save_us = now + s->o->state_interval_us;
+}
+
 static void service_signals(sensor *s) {
     if (g_hup) {
         g_hup = 0;
         out_reopen(s->outs);
         reload_policy(s);
+        (void)save_state(s);
     }
+    if (g_usr1) {
+        g_usr1 = 0;
+        (void)save_state(s);
+    }
+    maybe_save_state(s);
+}
+
+/* The state file's folder must take a new file now (not only at exit, after the whole run),
+ * and for --user NAME by that user, who writes it after privileges are dropped. */
+static bool state_dir_ok(const char *path, const char *user, char *err, size_t errlen) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.mitmwatch-state-check.%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot write state file %s: %s", path, strerror(errno));
+        return false;
+    }
+    close(fd);
+    unlink(probe);
+    if (!user) return true;
+    struct passwd *pw = getpwnam(user);
+    struct stat st;
+    if (!pw || pw->pw_uid == 0 || stat(dir, &st) != 0) return true; /* --user says the rest */
+    mode_t need = S_IWOTH | S_IXOTH;
+    if (st.st_uid == pw->pw_uid) {
+        need = S_IWUSR | S_IXUSR;
+    } else {
+        gid_t groups[256];
+        int ng = 256;
+        bool member = st.st_gid == pw->pw_gid;
+        if (!member && getgrouplist(user, pw->pw_gid, groups, &ng) >= 0)
+            for (int i = 0; i < ng && !member; i++) member = groups[i] == st.st_gid;
+        if (member) need = S_IWGRP | S_IXGRP;
+    }
+    if ((st.st_mode & need) != need) {
+        snprintf(err, errlen, "cannot write state file %s: its folder %s is not writable by --user %s",
+                 path, dir, user);
+        return false;
+    }
+    return true;
 }
 
 static int run_files(sensor *s, const sensor_opts *o) {
@@ -302,6 +392,7 @@ static int run_files(sensor *s, const sensor_opts *o) {
             cap_source_close(src);
             return 2;
         }
+        s->started = true;
         g_current = src;
         for (;;) {
             int n = cap_source_dispatch(src, 4096, on_frame, s, err, sizeof err);
@@ -345,6 +436,7 @@ static int run_live(sensor *s, const sensor_opts *o) {
             return 1;
         }
     }
+    s->started = true;
     s->next_stats_us = wall_us() + s->stats_interval_us;
     while (!g_stop) {
         int r = poll(pfd, (nfds_t)s->nsrcs, 200);
@@ -431,6 +523,7 @@ int sensor_run(sensor_opts *o) {
         fprintf(stderr, "mitmwatch: out of memory\n");
         return 1;
     }
+    out_set_flush_ms(s.outs, o->flush_ms);
     for (size_t i = 0; o->nouts == 0 && i < s.pol->noutputs && i < SENSOR_MAX_SOURCES; i++)
         o->out_paths[i] = s.pol->outputs[i]; /* the policy's outputs unless -o */
     if (o->nouts == 0 && s.pol->noutputs)
@@ -455,7 +548,8 @@ int sensor_run(sensor_opts *o) {
         out_set_free(s.outs);
         return 1;
     }
-    if (o->state_path && !bl_load(s.bl, o->state_path, err, sizeof err)) {
+    if (o->state_path && (!bl_load(s.bl, o->state_path, err, sizeof err) ||
+                          !state_dir_ok(o->state_path, o->user, err, sizeof err))) {
         fprintf(stderr, "mitmwatch: %s\n", err);
         ps_free(s.ps);
         bl_free(s.bl);
@@ -482,6 +576,7 @@ int sensor_run(sensor_opts *o) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     if (o->nprobes) {
@@ -498,15 +593,32 @@ int sensor_run(sensor_opts *o) {
     if (!ps_save_learned(s.ps, s.bl))
         fprintf(stderr, "mitmwatch: the state keeps at most %d learned trace paths\n",
                 BL_MAX_TRACES);
-    ps_free(s.ps);
 
-    /* Whatever stopped us, every pending handshake and the final counters go out. */
+    /* Whatever stopped us, every pending handshake goes out; then the outputs deliver (within
+     * the flush budget), and only then are the final counters known: the final stats event
+     * says them, and gets a short flush of its own. A run that never opened its input (an
+     * unknown format, a bad filter or interface) has no stats to tell. */
     an_engine_flush(s.eng);
-    uint64_t ts = o->nfiles ? an_engine_now(s.eng) : wall_us();
-    emit_stats(&s, ts, true);
-    if (o->state_path && !bl_save(s.bl, o->state_path, err, sizeof err)) {
-        fprintf(stderr, "mitmwatch: %s\n", err);
-        rc = rc ? rc : 1;
+    if (o->state_path && s.started && !save_state(&s)) rc = rc ? rc : 1;
+    ps_free(s.ps);
+    if (s.started) {
+        uint64_t ts = o->nfiles ? an_engine_now(s.eng) : wall_us();
+        if (ts == 0) ts = wall_us(); /* no packet read: not 1970 */
+        out_drain(s.outs);
+        emit_stats(&s, ts, true);
+        unsigned fin = o->flush_ms < 1000 ? o->flush_ms : 1000;
+        out_close_ms(s.outs, fin);
+    } else {
+        out_close_ms(s.outs, 0);
+    }
+    out_totals tot;
+    out_get_totals(s.outs, &tot);
+    uint64_t lost = out_report_losses(s.outs, "mitmwatch");
+    if (lost) {
+        fprintf(stderr,
+                "mitmwatch: %llu of %llu event deliveries to the outputs failed (exit code %d)\n",
+                (unsigned long long)lost, (unsigned long long)tot.offered, SENSOR_EXIT_LOST);
+        if (rc == 0) rc = SENSOR_EXIT_LOST;
     }
     rule_engine_set_baselines(s.re, NULL);
     bl_free(s.bl);

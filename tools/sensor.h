@@ -30,6 +30,8 @@ typedef struct {
     uint32_t max_flows;
     bool no_ndpi;
     const char *state_path;
+    uint64_t state_interval_us; /* --state-interval: periodic save; 0 = signals and exit only */
+    unsigned flush_ms;          /* --flush-timeout: the network outputs' flush budget at exit */
     bl_cfg bl;
     const char *probes[SENSOR_MAX_PROBES];
     int nprobes;
@@ -46,7 +48,9 @@ typedef struct {
 
 /* Runs to the end of the files, or until SIGINT/SIGTERM or a lost interface (live). Fills what
  * o leaves unset from the policy file (observer, state file, outputs). Returns the exit code:
- * 0 done, 1 runtime failure, 2 unusable policy, probe, output, state or input. */
+ * 0 done, 1 runtime failure, 2 unusable policy, probe, output, state or input (nothing was
+ * read: no stats event either), 3 done but events did not reach an output (said on stderr). */
+#define SENSOR_EXIT_LOST 3
 int sensor_run(sensor_opts *o);
 
 #endif
