@@ -147,4 +147,27 @@ extern const out_net_ops out_hec_ops;
 extern const out_net_ops out_bulk_ops;
 extern const out_net_ops out_relp_ops;
 
+#define OUT_FILE_BUF (256u * 1024u) /* a file output's write buffer */
+#define OUT_FILE_FLUSH_MS 1000      /* and how often it is flushed */
+
+/* A monotonic clock read cheaply (CLOCK_MONOTONIC_COARSE), ms. */
+int64_t out_now_coarse_ms(void);
+
+/* out_file.c: the JSON-lines writer of file and stdout outputs (no thread). */
+bool out_file_open(out_sink *s, char *err, size_t errlen);
+void out_file_flush(out_sink *s);
+void out_file_close(out_sink *s);
+void out_file_emit(out_sink *s, const out_event *ev);
+
+/* out_queue.c: the queue and thread of network sinks. */
+void *out_queue_thread(void *arg);
+void out_queue_emit(out_sink *s, const out_event *ev);
+int64_t out_queue_deadline(out_sink *s);
+bool out_queue_idle(out_sink *s);
+/* Takes every queued item (caller holds s->mu); *items is malloc'd. */
+size_t out_queue_take_all(out_sink *s, out_item ***items);
+/* Counts the items as dropped (or spools them) and frees them. */
+void out_queue_give_up(out_sink *s, out_item **items, size_t n);
+void out_abs_time(struct timespec *ts, int64_t mono_ms);
+
 #endif
