@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "out_sink.h"
+#include "out_text.h"
 
 #define OUT_MAX_SINKS 16
 #define OUT_FILE_BUF (256u * 1024u)
@@ -597,10 +598,18 @@ void out_emit(out_set *o, const out_event *ev) {
         out_sink *s = o->sinks[i];
         if (!passes(&s->cfg, ev))
             continue;
-        if (s->ops)
+        if (s->ops) {
             net_emit(s, ev);
-        else
+        } else if (s->cfg.text) {
+            char line[OUT_TEXT_LINE_MAX];
+            out_event tev = *ev;
+            tev.len = out_text_line(&s->cfg, ev, line, sizeof line);
+            tev.json = line;
+            if (tev.len)
+                file_emit(s, &tev);
+        } else {
             file_emit(s, ev);
+        }
     }
     o->written++;
 }
