@@ -15,5 +15,7 @@ void mw_hash_cleanup(void);
 void mw_hash_thread_cleanup(void);
 void mw_sha256(const void *data, size_t len, uint8_t out[32]);
 void mw_md5(const void *data, size_t len, uint8_t out[16]);
+/* For Community ID (mw_community_id.h), not for anything that needs collision resistance. */
+void mw_sha1(const void *data, size_t len, uint8_t out[20]);
 
 #endif

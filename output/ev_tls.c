@@ -4,14 +4,17 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "an_ndpi.h"
+#include "mw_community_id.h"
 #include "mw_ecs.h"
 #include "mw_encode.h"
+#include "mw_hash.h"
 #include "tls_names.h"
 
-void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind,
-             const char *dataset, int severity) {
+void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind, const char *dataset,
+             int severity) {
     mw_ecs_head_outcome(j, ctx->observer, ts_us, kind, dataset, severity, NULL);
 }
 
@@ -29,14 +32,20 @@ static void endpoint(mw_json *j, const char *key, const cap_flow *f, int side) {
     mw_json_obj_end(j);
 }
 
-void ev_flow(mw_json *j, const cap_flow *f, int client_side, const char *protocol) {
+void ev_flow(mw_json *j, const cap_flow *f, int client_side, const char *protocol,
+             const char *application) {
     int server_side = !client_side;
+    char cid[MW_COMMUNITY_ID_LEN];
     endpoint(j, "source", f, client_side);
     endpoint(j, "destination", f, server_side);
     mw_json_kobj(j, "network");
     mw_json_kstr(j, "transport", "tcp");
     mw_json_kstr(j, "type", f->key.ip_ver == 4 ? "ipv4" : "ipv6");
     mw_json_kstr(j, "protocol", protocol ? protocol : "tls");
+    if (application) mw_json_kstr(j, "application", application);
+    if (mw_community_id(cid, 0, f->key.ip_ver, f->key.addr[client_side], f->key.addr[server_side],
+                        6 /* TCP */, f->key.port[client_side], f->key.port[server_side]))
+        mw_json_kstr(j, "community_id", cid);
     mw_json_kuint(j, "ttl", f->ttl[server_side]);
     if (f->key.vlan[0]) {
         mw_json_kobj(j, "vlan");
@@ -54,11 +63,45 @@ void ev_flow(mw_json *j, const cap_flow *f, int client_side, const char *protoco
 }
 
 const char *ev_protocol(const tls_hs *hs) {
-    /* After STARTTLS mitmwatch knows the protocol from its own dialogue (nDPI has called LDAP
-     * "mqtt"); for direct TLS nDPI's name says more than "tls" (imaps, smtps, ...). */
-    if (hs->app_protocol)
-        return hs->app_protocol;
-    return hs->ndpi_protocol[0] ? hs->ndpi_protocol : NULL;
+    /* After STARTTLS mitmwatch knows the protocol from its own dialogue; everything else it
+     * reports is TLS on the wire, whatever application nDPI recognised inside. */
+    return hs->app_protocol ? hs->app_protocol : "tls";
+}
+
+const char *ev_application(const tls_hs *hs) {
+    /* nDPI's "tls" names no application: network.protocol already says it */
+    if (!hs->ndpi_protocol[0] || !strcasecmp(hs->ndpi_protocol, "tls"))
+        return NULL;
+    return hs->ndpi_protocol;
+}
+
+void ev_handshake_id(char out[EV_ID_LEN], const ev_ctx *ctx, const tls_hs *hs, const cap_flow *f,
+                     int client_side, uint64_t seq) {
+    const char *obs = ctx->observer ? ctx->observer : "mitmwatch";
+    size_t olen = strnlen(obs, 256);
+    uint8_t buf[256 + 1 + 8 + 1 + 2 * 16 + 2 * 2 + 2 * 2 + 8], sha[32];
+    size_t n = 0;
+    int server_side = !client_side;
+    memcpy(buf, obs, olen);
+    n = olen;
+    buf[n++] = 0;
+    for (int i = 7; i >= 0; i--)
+        buf[n++] = (uint8_t)(hs->ts_us >> (8 * i));
+    buf[n++] = f->key.ip_ver;
+    memcpy(buf + n, f->key.addr[client_side], 16);
+    n += 16;
+    memcpy(buf + n, f->key.addr[server_side], 16);
+    n += 16;
+    uint16_t u16[4] = {f->key.port[client_side], f->key.port[server_side], f->key.vlan[0],
+                       f->key.vlan[1]};
+    for (int i = 0; i < 4; i++) {
+        buf[n++] = (uint8_t)(u16[i] >> 8);
+        buf[n++] = (uint8_t)u16[i];
+    }
+    for (int i = 7; i >= 0; i--)
+        buf[n++] = (uint8_t)(seq >> (8 * i));
+    mw_sha256(buf, n, sha);
+    mw_hex(out, sha, 16);
 }
 
 /* What rule_judge's SCT_validate left in the SCT (rules/rule_ct.c); not judged: unverified. */
@@ -90,14 +133,12 @@ static void sct_list(mw_json *j, const STACK_OF(SCT) * scts) {
         unsigned char *id = NULL;
         size_t idlen = SCT_get0_log_id(sct, &id);
         char b64[MW_B64_LEN(64)] = "", ts[MW_TS_LEN];
-        if (id && idlen <= 64)
-            mw_b64(b64, id, idlen);
+        if (id && idlen <= 64) mw_b64(b64, id, idlen);
         mw_ts_ms(ts, SCT_get_timestamp(sct));
         mw_json_obj_begin(j);
         mw_json_kstr(j, "log_id", b64);
         const char *name = g_log_name && id ? g_log_name(id, idlen, g_log_name_user) : NULL;
-        if (name)
-            mw_json_kstr(j, "log_name", name);
+        if (name) mw_json_kstr(j, "log_name", name);
         mw_json_kstr(j, "timestamp", ts);
         mw_json_kstr(j, "source", x509_sct_source_name(sct));
         mw_json_kstr(j, "status", sct_status(sct));
@@ -134,23 +175,19 @@ void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_s
     }
     mw_json_kbool(j, "established", hs->established);
     mw_json_kbool(j, "resumed", hs->resumed);
-    if (hs->alpn)
-        mw_json_kstr(j, "next_protocol", hs->alpn);
+    if (hs->alpn) mw_json_kstr(j, "next_protocol", hs->alpn);
     if (hs->have_ch) {
         mw_json_kobj(j, "client");
-        if (hs->sni)
-            mw_json_kstr(j, "server_name", hs->sni);
+        if (hs->sni) mw_json_kstr(j, "server_name", hs->sni);
         mw_json_kstr(j, "ja3", hs->ja3);
-        if (hs->ja3_string)
-            mw_json_kstr(j, "ja3_string", hs->ja3_string);
+        if (hs->ja3_string) mw_json_kstr(j, "ja3_string", hs->ja3_string);
         mw_json_kstr(j, "ja4", hs->ja4);
         mw_json_obj_end(j);
     }
     if (hs->have_sh) {
         mw_json_kobj(j, "server");
         mw_json_kstr(j, "ja3s", hs->ja3s);
-        if (hs->ja3s_string)
-            mw_json_kstr(j, "ja3s_string", hs->ja3s_string);
+        if (hs->ja3s_string) mw_json_kstr(j, "ja3s_string", hs->ja3s_string);
         if (leaf) {
             char hex[65], ts[MW_TS_LEN];
             mw_hex(hex, leaf->sha256, 32);
@@ -184,10 +221,8 @@ void ev_mitmwatch_tls(mw_json *j, const tls_hs *hs) {
     mw_json_kobj(j, "tls");
     mw_json_kbool(j, "cert_visible", hs->nchain > 0);
     mw_json_kbool(j, "complete", !hs->incomplete);
-    if (hs->starttls)
-        mw_json_kstr(j, "starttls", hs->starttls);
-    if (hs->hrr)
-        mw_json_kbool(j, "hello_retry_request", true);
+    if (hs->starttls) mw_json_kstr(j, "starttls", hs->starttls);
+    if (hs->hrr) mw_json_kbool(j, "hello_retry_request", true);
     if (hs->have_ch && hs->alpn_offered) {
         mw_json_kstr(j, "client_alpn", hs->alpn_offered);
     }
@@ -196,13 +231,11 @@ void ev_mitmwatch_tls(mw_json *j, const tls_hs *hs) {
         mw_json_raw(j, hs->chain[i]->chain_json, strlen(hs->chain[i]->chain_json));
     mw_json_arr_end(j);
     mw_json_karr(j, "scts");
-    if (leaf)
-        sct_list(j, leaf->scts);
+    if (leaf) sct_list(j, leaf->scts);
     sct_list(j, hs->tls_scts);
     sct_list(j, hs->ocsp_scts);
     mw_json_arr_end(j);
-    if (hs->ocsp_stapled)
-        mw_json_kbool(j, "ocsp_stapled", true);
+    if (hs->ocsp_stapled) mw_json_kbool(j, "ocsp_stapled", true);
     if (hs->alert_seen) {
         mw_json_kobj(j, "alert");
         mw_json_kstr(j, "from", hs->alert_from_server ? "server" : "client");
@@ -216,20 +249,19 @@ void ev_mitmwatch_tls(mw_json *j, const tls_hs *hs) {
         mw_json_kstr(j, "protocol", hs->ndpi_protocol);
         mw_json_karr(j, "risks");
         for (unsigned i = 0; i < 64; i++)
-            if (hs->ndpi_risks & (1ull << i))
-                mw_json_str(j, dpi_risk_name(i));
+            if (hs->ndpi_risks & (1ull << i)) mw_json_str(j, dpi_risk_name(i));
         mw_json_arr_end(j);
         mw_json_obj_end(j);
     }
 }
 
 bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_flow *f,
-                  int client_side) {
+                  int client_side, const char *event_id) {
     mw_json j;
     mw_buf_reset(out);
     mw_json_init(&j, out);
-    ev_head(&j, ctx, hs->ts_us, "event", "mitmwatch.tls", 0);
-    ev_flow(&j, f, client_side, ev_protocol(hs));
+    mw_ecs_head_id(&j, ctx->observer, hs->ts_us, "event", "mitmwatch.tls", 0, NULL, event_id);
+    ev_flow(&j, f, client_side, ev_protocol(hs), ev_application(hs));
     ev_tls_fields(&j, hs, f, client_side);
     mw_json_kobj(&j, "mitmwatch");
     ev_mitmwatch_tls(&j, hs);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "out_sink.h"
+#include "out_text.h"
 
 #define OUT_MAX_SINKS 16
 #define OUT_DEFAULT_FLUSH_MS 5000
@@ -313,6 +314,16 @@ void out_emit(out_set *o, const out_event *ev) {
     for (int i = 0; i < o->nsinks; i++) {
         out_sink *s = o->sinks[i];
         if (!passes(&s->cfg, ev)) continue;
+        if (!s->ops && s->cfg.text) {
+            char line[OUT_TEXT_LINE_MAX];
+            out_event tev = *ev;
+            tev.len = out_text_line(&s->cfg, ev, line, sizeof line);
+            tev.json = line;
+            if (!tev.len) continue; /* not in the text view: not offered to this output */
+            atomic_fetch_add_explicit(&s->offered, 1, memory_order_relaxed);
+            out_file_emit(s, &tev);
+            continue;
+        }
         atomic_fetch_add_explicit(&s->offered, 1, memory_order_relaxed);
         if (s->ops)
             out_queue_emit(s, ev);

@@ -105,6 +105,11 @@ typedef struct {
     char sourcetype[64]; /* HEC, default "_json" */
     bool tls_verify;     /* default true */
     char ca_file[512];
+
+    /* Text (text:PATH, text:-): a file/stdout sink writing one line for people per alert
+     * (output/out_text.c) instead of JSON; handshakes=1 adds a line per handshake. */
+    bool text;
+    bool text_handshakes;
 } out_sink_cfg;
 
 typedef struct out_set out_set;
@@ -116,6 +121,7 @@ void out_sink_cfg_init(out_sink_cfg *cfg);
  *   syslog+unix:///dev/log  fluentd://127.0.0.1:24224?tag=mitmwatch&ack=1
  *   hec+https://splunk:8088?token=XYZ  bulk+http://127.0.0.1:9200?index=mitmwatch-%Y.%m.%d
  *   relp://127.0.0.1:2514
+ *   text:/var/log/mitmwatch/fast.log  text:-?handshakes=1
  * Common query keys: filter (kinds: event,alert,metric), dataset (prefixes), name, queue,
  * queue_bytes, batch, linger, timeout (ms), backoff, backoff_max, flush_budget (ms), spool
  * (folder), spool_max (bytes, K/M/G). Values are %XX-decoded. */

@@ -209,6 +209,8 @@ static bool apply_option(out_sink_cfg *c, const char *k, char *v, char *err, siz
         c->spool_max = x;
         return true;
     }
+    if (!strcmp(k, "handshakes") && c->text)
+        return parse_bool(v, &c->text_handshakes, k, err, errlen);
     if (!strcmp(k, "rotate"))
         return parse_u64(v, true, UINT64_MAX, &c->rotate_bytes, k, err, errlen);
     if (!strcmp(k, "keep")) {
@@ -320,6 +322,23 @@ static bool parse_hostport(const char *s, size_t n, unsigned defport, out_sink_c
 }
 
 bool out_parse_spec(const char *spec, out_sink_cfg *c, char *err, size_t errlen) {
+    if (!strncmp(spec, "text:", 5) && !c->text) {
+        /* text:PATH or text:- with the file sink's options: the same sink, lines for people */
+        const char *path = spec + 5, *q = strchr(path, '?');
+        size_t pl = q ? (size_t)(q - path) : strlen(path);
+        char inner[2048];
+        int w = pl == 1 && path[0] == '-' ? snprintf(inner, sizeof inner, "stdout://%s", q ? q : "")
+                                          : snprintf(inner, sizeof inner, "file://%s", path);
+        if (pl == 0 || w < 0 || (size_t)w >= sizeof inner) {
+            snprintf(err, errlen, "output %.100s: text:PATH or text:-", spec);
+            return false;
+        }
+        c->text = true;
+        if (!out_parse_spec(inner, c, err, errlen))
+            return false;
+        snprintf(c->name, sizeof c->name, "text:%.*s", (int)(pl > 120 ? 120 : pl), path);
+        return true;
+    }
     if (!strcmp(spec, "-") || !strcmp(spec, "stdout") || !strcmp(spec, "stdout:") ||
         !strcmp(spec, "stdout://")) {
         c->type = OUT_SINK_STDOUT;

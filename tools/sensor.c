@@ -59,6 +59,9 @@ typedef struct {
     const tls_hs *cur_hs;
     const cap_flow *cur_flow;
     int cur_client_side;
+    /* event.id of the handshake being judged; its alerts carry it as mitmwatch.handshake_id */
+    char hs_id[EV_ID_LEN];
+    uint64_t hs_seq;
     /* verdicts */
     const sensor_opts *o;
     pol_policy *pol; /* heap: the engine points into it until the next reload */
@@ -103,7 +106,8 @@ static void on_bl_alert(const bl_alert *a, void *user) {
                    .severity = a->severity,
                    .message = a->message,
                    .expected = a->expected,
-                   .observed = a->observed};
+                   .observed = a->observed,
+                   .handshake_id = s->hs_id};
     if (!ev_alert_build(&s->ev, &s->ctx, s->cur_hs->ts_us, &ea, s->cur_hs, s->cur_flow,
                         s->cur_client_side)) {
         s->events_dropped++;
@@ -124,7 +128,7 @@ static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow 
                           void *user) {
     sensor *s = user;
     if (s->npending >= MAX_PENDING_ALERTS ||
-        !ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us)) {
+        !ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us, s->hs_id)) {
         s->events_dropped++;
         return;
     }
@@ -143,8 +147,9 @@ static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow 
 
 static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
     sensor *s = user;
+    ev_handshake_id(s->hs_id, &s->ctx, hs, f, client_side, s->hs_seq++);
     if (s->re) rule_judge(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s);
-    if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side)) {
+    if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side, s->hs_id)) {
         s->events_dropped++;
         fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
                 EVENT_MAX);
@@ -172,7 +177,7 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
 static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
                            int client_side, void *user) {
     sensor *s = user;
-    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us)) {
+    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us, NULL)) {
         s->events_dropped++;
         return;
     }

@@ -21,7 +21,7 @@ static void on_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, i
     if (!a->rule_id || !a->expected_json || !a->observed_json || a->severity < 1 ||
         a->severity > 4)
         abort();
-    (void)ev_alert_verdict_build(&evbuf, &ctx, a, hs, f, cs, hs->ts_us);
+    (void)ev_alert_verdict_build(&evbuf, &ctx, a, hs, f, cs, hs->ts_us, "0123");
 }
 
 static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int cs,
@@ -30,7 +30,7 @@ static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow
     ev_ctx ctx = {.observer = "fuzz"};
     if (hs || strcmp(a->rule_id, "tls.starttls_missing") != 0 || !a->protocol)
         abort();
-    (void)ev_alert_verdict_build(&evbuf, &ctx, a, hs, f, cs, a->ts_us);
+    (void)ev_alert_verdict_build(&evbuf, &ctx, a, hs, f, cs, a->ts_us, NULL);
 }
 
 static void on_hs(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {

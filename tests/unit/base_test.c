@@ -1,7 +1,10 @@
 /* base/: cursor, capped buffer, JSON writer, encoders. */
 #include <stdlib.h>
 
+#include <arpa/inet.h>
+
 #include "mw_buf.h"
+#include "mw_community_id.h"
 #include "mw_cursor.h"
 #include "mw_encode.h"
 #include "mw_hash.h"
@@ -95,7 +98,8 @@ static void j_escape(mw_json *j) {
 static void test_json(void) {
     char out[512];
     json_of(j_nested, out, sizeof out);
-    CHECK_STR(out, "{\"a\":\"x\",\"b\":[-1,18446744073709551615,true,null,{}],\"c\":{\"d\":false}}");
+    CHECK_STR(out,
+              "{\"a\":\"x\",\"b\":[-1,18446744073709551615,true,null,{}],\"c\":{\"d\":false}}");
     json_of(j_escape, out, sizeof out);
     CHECK_STR(out, "\"q\\\"b\\\\\\u000a\\u0001\\u007f\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x92"
                    "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"");
@@ -144,12 +148,40 @@ static void test_encode(void) {
     CHECK_STR(out, "900150983cd24fb0d6963f7d28e17f72");
 }
 
+/* Community ID v1: the spec's published vectors (corelight/community-id-spec,
+ * baseline/baseline_deflt.json, seed 0), each in both directions. */
+static void cid_check(int ver, const char *a, const char *b, uint8_t proto, uint16_t pa,
+                      uint16_t pb, const char *want) {
+    uint8_t x[16], y[16];
+    char got[MW_COMMUNITY_ID_LEN];
+    int af = ver == 4 ? AF_INET : AF_INET6;
+    CHECK(inet_pton(af, a, x) == 1 && inet_pton(af, b, y) == 1);
+    CHECK(mw_community_id(got, 0, ver, x, y, proto, pa, pb));
+    CHECK_STR(got, want);
+    CHECK(mw_community_id(got, 0, ver, y, x, proto, pb, pa));
+    CHECK_STR(got, want);
+}
+
+static void test_community_id(void) {
+    cid_check(4, "128.232.110.120", "66.35.250.204", 6, 34855, 80,
+              "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+    cid_check(6, "2001:470:e5bf:dead:4957:2174:e82c:4887", "2607:f8b0:400c:c03::1a", 6, 63943, 25,
+              "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4=");
+    cid_check(4, "192.168.1.52", "8.8.8.8", 17, 54585, 53, "1:d/FP5EW3wiY1vCndhwleRRKHowQ=");
+    /* equal ports, SCTP: the address alone orders the endpoints */
+    cid_check(4, "192.168.170.8", "192.168.170.56", 132, 7, 7, "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs=");
+    char out[MW_COMMUNITY_ID_LEN];
+    uint8_t z[16] = {0};
+    CHECK(!mw_community_id(out, 0, 5, z, z, 6, 1, 2) && out[0] == '\0');
+}
+
 int main(void) {
     CHECK(mw_hash_init());
     test_cursor();
     test_buf();
     test_json();
     test_encode();
+    test_community_id();
     mw_hash_cleanup();
     MW_TEST_END();
 }

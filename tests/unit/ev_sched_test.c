@@ -182,7 +182,7 @@ static void test_sensor(void) {
     char line[1024];
     snprintf(line, sizeof line, "%.*s", (int)ev.len, ev.json);
     CHECK_STR(line,
-              "{\"@timestamp\":\"2023-11-14T22:13:20.123456Z\","
+              "{\"@timestamp\":\"2023-11-14T22:13:20.123456Z\",\"ecs\":{\"version\":\"8.11.0\"},"
               "\"event\":{\"kind\":\"alert\",\"category\":[\"network\"],\"type\":[\"indicator\"],"
               "\"dataset\":\"mitmwatch.alert\",\"severity\":3},"
               "\"observer\":{\"name\":\"sensor1\"},"

@@ -125,6 +125,15 @@ static void parse_bad(const char *spec, const char *want_in_err) {
 }
 
 int main(void) {
+    {
+        out_sink_cfg t = parse_ok("text:/var/log/mw/fast.log?handshakes=1&rotate=10M");
+        EXPECT(t.type == OUT_SINK_FILE && t.text && t.text_handshakes);
+        EXPECT(!strcmp(t.path, "/var/log/mw/fast.log") && t.rotate_bytes == 10u << 20);
+        EXPECT(!strcmp(t.name, "text:/var/log/mw/fast.log"));
+        t = parse_ok("text:-");
+        EXPECT(t.type == OUT_SINK_STDOUT && t.text && !t.text_handshakes);
+        parse_bad("text:", "text:PATH or text:-");
+    }
     out_sink_cfg c = parse_ok("syslog+tcp://127.0.0.1:5514?filter=alert");
     EXPECT(c.type == OUT_SINK_SYSLOG && c.transport == OUT_SYSLOG_TCP);
     EXPECT(!strcmp(c.host, "127.0.0.1") && c.port == 5514);

@@ -256,7 +256,7 @@ static void collect(const rule_alert *a, const tls_hs *hs, const cap_flow *f, in
     last_suppressed = a->suppressed;
     /* every alert: a valid event with the evidence side by side and a readable message */
     ev_ctx ctx = {.observer = "unit"};
-    CHECK(ev_alert_verdict_build(&evbuf, &ctx, a, hs, f, cs, hs->ts_us));
+    CHECK(ev_alert_verdict_build(&evbuf, &ctx, a, hs, f, cs, hs->ts_us, "hs-1"));
     json_error_t je;
     json_t *ev = json_loadb((const char *)evbuf.data, evbuf.len, JSON_REJECT_DUPLICATES, &je);
     CHECK(ev != NULL);
@@ -274,7 +274,19 @@ static void collect(const rule_alert *a, const tls_hs *hs, const cap_flow *f, in
     json_t *mw = json_object_get(ev, "mitmwatch");
     CHECK(json_object_size(json_object_get(mw, "expected")) > 0);
     CHECK(json_object_size(json_object_get(mw, "observed")) > 0);
-    CHECK(json_is_object(json_object_get(mw, "tls")));
+    /* the handshake's evidence, not the handshake: its id, the name, the leaf's hash */
+    CHECK_STR(json_string_value(json_object_get(mw, "handshake_id")), "hs-1");
+    CHECK(json_object_get(mw, "tls") == NULL && json_object_get(mw, "ndpi") == NULL);
+    json_t *tls = json_object_get(ev, "tls");
+    CHECK(json_object_size(tls) >= 1 && json_object_get(tls, "version") == NULL);
+    json_t *srv = json_object_get(tls, "server");
+    CHECK(!srv || (json_object_size(srv) == 1 &&
+                   strlen(json_string_value(json_object_get(json_object_get(srv, "hash"),
+                                                            "sha256"))) == 64));
+    CHECK_STR(json_string_value(json_object_get(json_object_get(ev, "network"), "protocol")),
+              "tls");
+    CHECK(strncmp(json_string_value(json_object_get(json_object_get(ev, "network"),
+                                                    "community_id")), "1:", 2) == 0);
     CHECK_STR(json_string_value(json_object_get(json_object_get(ev, "destination"), "ip")),
               "198.51.100.10");
     json_decref(ev);
@@ -384,7 +396,7 @@ static void collect_plain(const rule_alert *a, const tls_hs *hs, const cap_flow 
     CHECK(hs == NULL);
     nplain++;
     ev_ctx ctx = {.observer = "unit"};
-    CHECK(ev_alert_verdict_build(&evbuf, &ctx, a, hs, f, cs, a->ts_us));
+    CHECK(ev_alert_verdict_build(&evbuf, &ctx, a, hs, f, cs, a->ts_us, NULL));
     snprintf(plain_event, sizeof plain_event, "%.*s", (int)evbuf.len, (const char *)evbuf.data);
 }
 
@@ -422,7 +434,8 @@ static void test_plaintext(void) {
                      .ts_us = (uint64_t)T0 * 1000000u};
     CHECK_EQ_U(plain(re, &xmpp, 5222), 1);
     CHECK_STR(plain_event,
-              "{\"@timestamp\":\"2026-06-15T12:00:00.000000Z\",\"event\":{\"kind\":\"alert\","
+              "{\"@timestamp\":\"2026-06-15T12:00:00.000000Z\",\"ecs\":{\"version\":\"8.11.0\"},"
+              "\"event\":{\"kind\":\"alert\","
               "\"category\":[\"network\"],\"type\":[\"indicator\"],\"dataset\":\"mitmwatch.alert\",\"severity\":3},\"observer\":{\"name\":\"unit\"},"
               "\"rule\":{\"id\":\"tls.starttls_missing\",\"name\":\"Session without STARTTLS\"},"
               "\"message\":\"The XMPP session to xmpp.example.test (198.51.100.10:5222) ended "
@@ -430,7 +443,8 @@ static void test_plaintext(void) {
               "client command went out in plaintext.\",\"source\":{\"ip\":\"192.0.2.1\","
               "\"port\":40001},\"destination\":{\"ip\":\"198.51.100.10\",\"port\":5222},"
               "\"network\":{\"transport\":\"tcp\",\"type\":\"ipv4\",\"protocol\":\"xmpp\","
-              "\"ttl\":0},\"mitmwatch\":{"
+              "\"community_id\":\"1:eEkRTzyzAYYQURpxcK3/+V0Sp4M=\",\"ttl\":0},"
+              "\"mitmwatch\":{"
               "\"expected\":{\"starttls\":\"xmpp\",\"tls\":true},\"observed\":{\"protocol\":"
               "\"xmpp\",\"tls\":false,\"server_offered\":true,\"client_requested\":false,"
               "\"server_refused\":false,\"plaintext_commands\":1},\"service\":"

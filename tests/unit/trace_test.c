@@ -355,7 +355,8 @@ static void test_result_output(void) {
     CHECK(trace_event_path(&out, "lab", 1764339000123456ull, "xmpp.example", &r, 3));
     CHECK(mw_buf_putc(&out, '\0'));
     CHECK_STR((const char *)out.data,
-              "{\"@timestamp\":\"2025-11-28T14:10:00.123456Z\",\"event\":{\"kind\":\"event\","
+              "{\"@timestamp\":\"2025-11-28T14:10:00.123456Z\",\"ecs\":{\"version\":\"8.11.0\"},"
+              "\"event\":{\"kind\":\"event\","
               "\"category\":[\"network\"],\"type\":[\"info\"],\"dataset\":\"mitmwatch.path\"},"
               "\"observer\":{\"name\":\"lab\"},\"source\":{\"ip\":\"192.0.2.2\"},"
               "\"destination\":{\"address\":\"xmpp.example\",\"ip\":\"203.0.113.2\"},"
@@ -396,7 +397,8 @@ static void test_result_output(void) {
         trace_event_hops_changed(&out, "lab", 1764339000123456ull, "xmpp.example", &r, 1, &set, 3, NULL));
     CHECK(mw_buf_putc(&out, '\0'));
     CHECK_STR((const char *)out.data,
-              "{\"@timestamp\":\"2025-11-28T14:10:00.123456Z\",\"event\":{\"kind\":\"alert\","
+              "{\"@timestamp\":\"2025-11-28T14:10:00.123456Z\",\"ecs\":{\"version\":\"8.11.0\"},"
+              "\"event\":{\"kind\":\"alert\","
               "\"category\":[\"network\"],\"type\":[\"indicator\"],\"dataset\":\"mitmwatch.alert\","
               "\"severity\":3},\"observer\":{\"name\":\"lab\"},\"rule\":{\"id\":"
               "\"path.hops_changed\",\"name\":\"Network path to a service changed\"},"
