@@ -4,6 +4,7 @@
 
 #include "cap_flow.h"
 #include "mw_json.h"
+#include "rule_engine.h"
 #include "tls_session.h"
 
 typedef struct {
@@ -36,5 +37,9 @@ void ev_tls_fields_open(mw_json *j, const tls_hs *hs);
 /* The whole event; returns false when it did not fit its buffer cap. */
 bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_flow *f,
                   int client_side);
+/* The same with mitmwatch.verdict.rules: every rule that matched the handshake, alerted or
+ * suppressed (an empty array: none). v NULL: no mitmwatch.verdict. */
+bool ev_tls_build_verdict(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_flow *f,
+                          int client_side, const rule_verdict *v);
 
 #endif

@@ -61,6 +61,7 @@ typedef struct {
     mw_buf abuf;
     pending_alert pending[MAX_PENDING_ALERTS];
     int npending;
+    rule_verdict verdict; /* the rules that matched the handshake being judged */
 } sensor;
 
 static volatile sig_atomic_t g_stop, g_hup;
@@ -85,34 +86,9 @@ static void emit_json(sensor *s, enum out_kind kind, const char *dataset) {
     out_emit(s->outs, &ev);
 }
 
-static void on_bl_alert(const bl_alert *a, void *user) {
-    sensor *s = user;
-    ev_alert ea = {.rule_id = a->rule_id,
-                   .severity = a->severity,
-                   .message = a->message,
-                   .expected = a->expected,
-                   .observed = a->observed};
-    if (!ev_alert_build(&s->ev, &s->ctx, s->cur_hs->ts_us, &ea, s->cur_hs, s->cur_flow,
-                        s->cur_client_side)) {
-        s->events_dropped++;
-        return;
-    }
-    out_event ev = {.json = (const char *)s->ev.data,
-                    .len = s->ev.len,
-                    .kind = OUT_KIND_ALERT,
-                    .dataset = "mitmwatch.alert",
-                    .severity = a->severity,
-                    .rule_id = a->rule_id};
-    out_emit(s->outs, &ev);
-}
-
-/* Verdicts are judged before the handshake event is written (it carries their SCT statuses)
- * and their alerts go out after it. */
-static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int client_side,
-                          void *user) {
-    sensor *s = user;
-    if (s->npending >= MAX_PENDING_ALERTS ||
-        !ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us)) {
+/* Keeps a built alert (in s->abuf) until the handshake event has gone out. */
+static void pend_alert(sensor *s, const char *rule_id, int severity) {
+    if (s->npending >= MAX_PENDING_ALERTS) {
         s->events_dropped++;
         return;
     }
@@ -124,15 +100,58 @@ static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow 
     }
     memcpy(pa->json, s->abuf.data, s->abuf.len);
     pa->len = s->abuf.len;
-    pa->rule_id = a->rule_id;
-    pa->severity = a->severity;
+    pa->rule_id = rule_id;
+    pa->severity = severity;
     s->npending++;
 }
 
+/* A baseline finding matches the handshake (verdict.rules) on every connection that shows
+ * it; its alert goes out under the same duplicate suppression as the verdicts'. */
+static void on_bl_alert(const bl_alert *a, void *user) {
+    sensor *s = user;
+    const char *rule_id = a->rule_id; /* a string literal of bl_baseline.c */
+    rule_verdict_add(&s->verdict, rule_id);
+    uint64_t prior = 0;
+    if (s->re && !rule_engine_suppress(s->re, rule_id, a->key, s->cur_hs->ts_us, &prior)) return;
+    ev_alert ea = {.rule_id = rule_id,
+                   .severity = a->severity,
+                   .message = a->message,
+                   .expected = a->expected,
+                   .observed = a->observed,
+                   .suppressed = prior};
+    if (!ev_alert_build(&s->abuf, &s->ctx, s->cur_hs->ts_us, &ea, s->cur_hs, s->cur_flow,
+                        s->cur_client_side)) {
+        s->events_dropped++;
+        return;
+    }
+    pend_alert(s, rule_id, a->severity);
+}
+
+/* Verdicts are judged before the handshake event is written (it carries their SCT statuses)
+ * and their alerts go out after it. */
+static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int client_side,
+                          void *user) {
+    sensor *s = user;
+    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us)) {
+        s->events_dropped++;
+        return;
+    }
+    pend_alert(s, a->rule_id, a->severity);
+}
+
+/* Every verdict, the rules' and the baselines', is judged before the handshake event is written
+ * (it carries their SCT statuses and mitmwatch.verdict.rules); their alerts go out after it,
+ * the rules' first, then the baselines', as before. */
 static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
     sensor *s = user;
-    if (s->re) rule_judge(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s);
-    if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side)) {
+    s->verdict.n = 0;
+    if (s->re)
+        rule_judge_verdict(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s, &s->verdict);
+    s->cur_hs = hs;
+    s->cur_flow = f;
+    s->cur_client_side = client_side;
+    if (s->bl) bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
+    if (!ev_tls_build_verdict(&s->ev, &s->ctx, hs, f, client_side, &s->verdict)) {
         s->events_dropped++;
         fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
                 EVENT_MAX);
@@ -150,10 +169,6 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
         free(s->pending[i].json);
     }
     s->npending = 0;
-    s->cur_hs = hs;
-    s->cur_flow = f;
-    s->cur_client_side = client_side;
-    if (s->bl) bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
 }
 
 /* tls.starttls_missing: no handshake event to wait for, the alert goes out at once. */
