@@ -256,7 +256,7 @@ void ev_mitmwatch_tls(mw_json *j, const tls_hs *hs) {
 }
 
 bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_flow *f,
-                  int client_side, const char *event_id) {
+                  int client_side, const char *event_id, const rule_verdict *v) {
     mw_json j;
     mw_buf_reset(out);
     mw_json_init(&j, out);
@@ -265,6 +265,14 @@ bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_fl
     ev_tls_fields(&j, hs, f, client_side);
     mw_json_kobj(&j, "mitmwatch");
     ev_mitmwatch_tls(&j, hs);
+    if (v) {
+        mw_json_kobj(&j, "verdict");
+        mw_json_karr(&j, "rules");
+        for (unsigned i = 0; i < v->n; i++)
+            mw_json_str(&j, v->rules[i]);
+        mw_json_arr_end(&j);
+        mw_json_obj_end(&j);
+    }
     mw_json_obj_end(&j);
     mw_json_obj_end(&j);
     return j.ok;

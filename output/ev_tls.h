@@ -4,6 +4,7 @@
 
 #include "cap_flow.h"
 #include "mw_json.h"
+#include "rule_engine.h"
 #include "tls_session.h"
 
 typedef struct {
@@ -44,9 +45,10 @@ void ev_tls_set_log_names(ev_log_name_fn fn, void *user);
 /* ev_tls_fields leaving the "mitmwatch" object open, so that a probe event can add its own
  * mitmwatch.probe member beside mitmwatch.tls; the caller closes it. */
 void ev_tls_fields_open(mw_json *j, const tls_hs *hs);
-/* The whole event with event.id (ev_handshake_id; NULL: none); returns false when it did not
- * fit its buffer cap. */
+/* The whole event with event.id (ev_handshake_id; NULL: none) and mitmwatch.verdict.rules:
+ * every rule that matched the handshake, alerted or suppressed (an empty array: none; v NULL:
+ * no mitmwatch.verdict). Returns false when it did not fit its buffer cap. */
 bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_flow *f,
-                  int client_side, const char *event_id);
+                  int client_side, const char *event_id, const rule_verdict *v);
 
 #endif

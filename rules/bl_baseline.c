@@ -25,11 +25,24 @@
 enum { DIR_C2S, DIR_S2C };
 static const char *const dir_name[2] = {"client to server", "server to client"};
 
+/* A value off the learned baseline that keeps coming back (in memory only: a restart starts
+ * its clock again). Every connection showing it is marked; once it has been seen for
+ * learn_flows connections over accept_after seconds without the baseline value coming back
+ * in between, it is accepted into the baseline (a server that changed for good stops alerting,
+ * an interceptor that comes and goes never does). */
+typedef struct {
+    bool on;
+    uint8_t value[16];
+    uint64_t since_us;
+    uint32_t flows;
+} bl_dev;
+
 typedef struct {
     uint8_t ja3[16];
     uint8_t resumed; /* a resumption's ServerHello differs from a full one's: separate sets */
     uint8_t n;
     uint8_t ja3s[BL_MAX_JA3S][16];
+    bl_dev dev; /* a JA3S answer off the baseline */
 } bl_pair;
 
 typedef struct {
@@ -40,7 +53,7 @@ typedef struct {
     uint8_t nhops[2];
     bool unstable[2];
     uint8_t hops[2][BL_MAX_HOPS];
-    int16_t alerted_hop[2]; /* last hop count alerted on, -1 none: one alert per change */
+    bl_dev dev[2];          /* a hop count off the baseline, on its way to acceptance */
     uint8_t npairs;
     bl_pair *pairs;
     uint16_t tls_best; /* highest TLS version negotiated with a client offering it; 0 none */
@@ -98,6 +111,8 @@ bl_state *bl_new(const bl_cfg *cfg) {
         b->cfg.min_packets = 2;
     if (!b->cfg.max_services)
         b->cfg.max_services = 65536;
+    if (!b->cfg.accept_after)
+        b->cfg.accept_after = 86400;
     uint32_t n = pow2_at_least(b->cfg.max_services * 2);
     b->svc = calloc(n, sizeof *b->svc);
     b->svc_mask = n - 1;
@@ -141,7 +156,6 @@ static bl_svc *svc_get(bl_state *b, const uint8_t ip[16], uint8_t ver, uint16_t 
             s->ver = ver;
             s->port = port;
             memcpy(s->ip, ip, 16);
-            s->alerted_hop[0] = s->alerted_hop[1] = -1;
             b->nsvc++;
             return s;
         }
@@ -172,6 +186,25 @@ static bool hop_known(const bl_svc *s, int dir, unsigned hop, unsigned tol) {
         unsigned d = s->hops[dir][i] > hop ? s->hops[dir][i] - hop : hop - s->hops[dir][i];
         if (d <= tol)
             return true;
+    }
+    return false;
+}
+
+/* Counts one more connection showing value (len bytes) off the baseline; true when it is now
+ * accepted (the caller learns it). */
+static bool dev_seen(const bl_state *b, bl_dev *d, const uint8_t *value, size_t len,
+                     uint64_t ts_us) {
+    if (!d->on || memcmp(d->value, value, len) != 0) {
+        memset(d, 0, sizeof *d);
+        d->on = true;
+        memcpy(d->value, value, len);
+        d->since_us = ts_us;
+    }
+    d->flows++;
+    if (d->flows >= b->cfg.learn_flows &&
+        ts_us >= d->since_us + (uint64_t)b->cfg.accept_after * 1000000u) {
+        memset(d, 0, sizeof *d);
+        return true;
     }
     return false;
 }
@@ -228,7 +261,7 @@ static void hops_json(const bl_svc *s, int dir, char *out, size_t n) {
 }
 
 static void judge_path(bl_state *b, bl_svc *s, bool learning, const unsigned hop[2],
-                       const bool steady[2], bl_alert_fn fn, void *user) {
+                       const bool steady[2], uint64_t ts_us, bl_alert_fn fn, void *user) {
     char svc[80];
     service_name(s, svc, sizeof svc);
     for (int dir = 0; dir < 2; dir++) {
@@ -238,12 +271,19 @@ static void judge_path(bl_state *b, bl_svc *s, bool learning, const unsigned hop
             learn_hop(s, dir, hop[dir]);
             continue;
         }
-        if (s->unstable[dir] || s->nhops[dir] == 0 || hop_known(s, dir, hop[dir], b->cfg.tolerance))
+        if (s->unstable[dir] || s->nhops[dir] == 0)
             continue;
-        if (s->alerted_hop[dir] == (int16_t)hop[dir])
+        if (hop_known(s, dir, hop[dir], b->cfg.tolerance)) {
+            s->dev[dir].on = false; /* the learned path came back: a change that comes and goes */
             continue;
-        s->alerted_hop[dir] = (int16_t)hop[dir];
+        }
+        uint8_t hv = (uint8_t)hop[dir];
+        if (dev_seen(b, &s->dev[dir], &hv, 1, ts_us)) {
+            learn_hop(s, dir, hop[dir]); /* accepted: the path changed for good */
+            continue;
+        }
         bl_alert a = {.rule_id = "path.ttl_changed", .severity = 3};
+        snprintf(a.key, sizeof a.key, "%s %s %u", svc, dir_name[dir], hop[dir]);
         hops_json(s, dir, a.expected, sizeof a.expected);
         snprintf(a.observed, sizeof a.observed, "{\"direction\":\"%s\",\"hops\":%u}",
                  dir_name[dir], hop[dir]);
@@ -281,7 +321,8 @@ static void judge_ports(bl_state *b, const bl_svc *s, const cap_flow *f, int cli
         p->hop[me][dir] = (uint8_t)(hop[dir] + 1); /* 0 = unknown */
         /* A port that kept its hop count is not the odd one when another port moved away
          * (with two ports the comparison would otherwise blame both). */
-        if (before == p->hop[me][dir])
+        /* (a port blamed at this hop count stays blamed, and marked, while it stays there) */
+        if (before == p->hop[me][dir] && p->alerted[me] != (int16_t)(hop[dir] * 2 + (unsigned)dir))
             continue;
         /* Nor is a port whose hop count its own finished baseline holds (learned in an earlier
          * run, from --state): the comparison's reference is only the order in which this run
@@ -307,15 +348,17 @@ static void judge_ports(bl_state *b, const bl_svc *s, const cap_flow *f, int cli
                                        p->port[i]);
         }
         unsigned d = hop[dir] > other_hop ? hop[dir] - other_hop : other_hop - hop[dir];
-        if (others == 0 || !agree || d <= b->cfg.tolerance)
+        if (others == 0 || !agree || d <= b->cfg.tolerance) {
+            if (p->alerted[me] >= 0 && p->alerted[me] % 2 == dir)
+                p->alerted[me] = -1; /* no longer the odd one in this direction */
             continue;
-        if (p->alerted[me] == (int16_t)(hop[dir] * 2 + (unsigned)dir))
-            continue;
+        }
         p->alerted[me] = (int16_t)(hop[dir] * 2 + (unsigned)dir);
         char srv[INET6_ADDRSTRLEN] = "";
         inet_ntop(f->key.ip_ver == 4 ? AF_INET : AF_INET6, f->key.addr[server_side], srv,
                   sizeof srv);
         bl_alert a = {.rule_id = "path.ttl_changed", .severity = 3};
+        snprintf(a.key, sizeof a.key, "%s:%u %s %u port", srv, port, dir_name[dir], hop[dir]);
         snprintf(a.expected, sizeof a.expected,
                  "{\"direction\":\"%s\",\"hops\":%u,\"ports\":[%s]}", dir_name[dir], other_hop,
                  ports);
@@ -329,7 +372,8 @@ static void judge_ports(bl_state *b, const bl_svc *s, const cap_flow *f, int cli
     }
 }
 
-static void judge_ja3s(bl_svc *s, bool learning, const tls_hs *hs, bl_alert_fn fn, void *user) {
+static void judge_ja3s(const bl_state *b, bl_svc *s, bool learning, const tls_hs *hs,
+                       uint64_t ts_us, bl_alert_fn fn, void *user) {
     uint8_t ja3[16], ja3s[16];
     if (!hs->have_ch || !hs->have_sh || !hex16(hs->ja3, ja3) || !hex16(hs->ja3s, ja3s))
         return;
@@ -347,9 +391,11 @@ static void judge_ja3s(bl_svc *s, bool learning, const tls_hs *hs, bl_alert_fn f
         p->resumed = hs->resumed;
     }
     for (int i = 0; i < p->n; i++)
-        if (memcmp(p->ja3s[i], ja3s, 16) == 0)
+        if (memcmp(p->ja3s[i], ja3s, 16) == 0) {
+            p->dev.on = false;
             return;
-    if (learning || p->n == 0) {
+        }
+    if (learning || p->n == 0 || dev_seen(b, &p->dev, ja3s, 16, ts_us)) {
         if (p->n < BL_MAX_JA3S)
             memcpy(p->ja3s[p->n++], ja3s, 16);
         return;
@@ -357,6 +403,7 @@ static void judge_ja3s(bl_svc *s, bool learning, const tls_hs *hs, bl_alert_fn f
     char svc[80], want[33];
     service_name(s, svc, sizeof svc);
     bl_alert a = {.rule_id = "tls.ja3s_changed", .severity = 2};
+    snprintf(a.key, sizeof a.key, "%s %s %s", svc, hs->ja3, hs->ja3s);
     size_t len = (size_t)snprintf(a.expected, sizeof a.expected,
                                   "{\"ja3\":\"%s\",\"resumed\":%s,\"ja3s\":[", hs->ja3,
                                   hs->resumed ? "true" : "false");
@@ -374,8 +421,6 @@ static void judge_ja3s(bl_svc *s, bool learning, const tls_hs *hs, bl_alert_fn f
              "stack is answering for this service",
              svc, hs->ja3, hs->ja3s, want);
     fn(&a, user);
-    if (p->n < BL_MAX_JA3S)
-        memcpy(p->ja3s[p->n++], ja3s, 16); /* alert once per new answer */
 }
 
 void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side,
@@ -390,8 +435,8 @@ void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_sid
     if (!s)
         return;
     bool learning = s->flows < b->cfg.learn_flows;
-    judge_path(b, s, learning, hop, steady, fn, user);
-    judge_ja3s(s, learning, hs, fn, user);
+    judge_path(b, s, learning, hop, steady, hs->ts_us, fn, user);
+    judge_ja3s(b, s, learning, hs, hs->ts_us, fn, user);
     if (s->flows < UINT32_MAX)
         s->flows++;
 }

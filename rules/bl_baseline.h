@@ -26,6 +26,10 @@ typedef struct {
     uint32_t min_packets;  /* a TTL must be steady this long to count; 0: default 2 */
     uint32_t tolerance;    /* hops of slack */
     uint32_t max_services; /* 0: default 65536 */
+    /* A hop count or JA3S off the baseline matches every connection that shows it, until it
+     * is accepted into the baseline: seen for learn_flows connections over this many seconds
+     * of capture time, the baseline value not coming back in between; 0: default 86400. */
+    uint32_t accept_after;
 } bl_cfg;
 
 /* One finding; the JSON fragments are the evidence (valid JSON values). */
@@ -35,6 +39,7 @@ typedef struct {
     char message[512];
     char expected[1024];
     char observed[512];
+    char key[192]; /* duplicate suppression: the service and the value that changed */
 } bl_alert;
 
 typedef void (*bl_alert_fn)(const bl_alert *a, void *user);

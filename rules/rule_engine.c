@@ -227,6 +227,7 @@ void rule_emit(rule_ctx *jd, const char *rule_id, int severity, const char *fmt,
     bool ok = jd->je.ok && jd->jo.ok && mw_buf_putc(&re->exp, '\0') && mw_buf_putc(&re->obs, '\0');
     rule_alert a;
     memset(&a, 0, sizeof a);
+    if (jd->verdict) rule_verdict_add(jd->verdict, rule_id);
     if (!rule_suppress_pass(re->sup, jd->p->suppress_window, rule_id, jd->svc_key,
                             jd->leaf ? jd->leaf->sha256 : NULL, jd->ts_us, &a.suppressed)) {
         re->st.suppressed++;
@@ -249,6 +250,22 @@ void rule_emit(rule_ctx *jd, const char *rule_id, int severity, const char *fmt,
     jd->fn(&a, jd->hs, jd->f, jd->client_side, jd->user);
 }
 
+void rule_verdict_add(rule_verdict *v, const char *rule_id) {
+    for (unsigned i = 0; i < v->n; i++)
+        if (strcmp(v->rules[i], rule_id) == 0) return;
+    if (v->n < RULE_VERDICT_MAX) v->rules[v->n++] = rule_id;
+}
+
+bool rule_engine_suppress(rule_engine *re, const char *rule_id, const char *key, uint64_t ts_us,
+                          uint64_t *prior) {
+    if (!rule_suppress_pass(re->sup, re->p->suppress_window, rule_id, key, NULL, ts_us, prior)) {
+        re->st.suppressed++;
+        return false;
+    }
+    re->st.alerts++;
+    return true;
+}
+
 /* ------------------------------------------------------------------ entries */
 
 void rule_judge_plaintext(rule_engine *re, const an_plain *pl, const cap_flow *f, int client_side,
@@ -260,8 +277,14 @@ void rule_judge_plaintext(rule_engine *re, const an_plain *pl, const cap_flow *f
 
 void rule_judge(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
                 uint64_t ts_us, rule_alert_fn fn, void *user) {
+    rule_judge_verdict(re, hs, f, client_side, ts_us, fn, user, NULL);
+}
+
+void rule_judge_verdict(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
+                        uint64_t ts_us, rule_alert_fn fn, void *user, rule_verdict *v) {
     rule_ctx jd;
     ctx_init(&jd, re, hs, f, client_side, ts_us, fn, user);
+    jd.verdict = v;
     re->st.judged++;
     jd.svc = match_service(&jd);
     jd.watched = jd.svc != NULL || jd.p->nservices == 0;

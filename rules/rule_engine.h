@@ -53,6 +53,18 @@ typedef struct {
 
 typedef struct rule_engine rule_engine;
 
+/* The rule ids that matched one handshake, whether their alert went out or was suppressed
+ * (mitmwatch.verdict.rules of the mitmwatch.tls event). Each id at most once, in the order
+ * the rules ran; ids are the catalogue's static strings. */
+#define RULE_VERDICT_MAX 32
+typedef struct {
+    const char *rules[RULE_VERDICT_MAX];
+    unsigned n;
+} rule_verdict;
+
+/* Adds rule_id unless already listed (or the list is full). */
+void rule_verdict_add(rule_verdict *v, const char *rule_id);
+
 /* Loads the store, the trust anchors and the log list the policy names. p is not copied: it
  * must stay alive and unchanged until rule_engine_free or the next reload. */
 rule_engine *rule_engine_new(const pol_policy *p, char *err, size_t errlen);
@@ -65,6 +77,15 @@ void rule_engine_free(rule_engine *re);
  * SCT objects for the mitmwatch.tls event), then reports each alert through fn. */
 void rule_judge(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
                 uint64_t ts_us, rule_alert_fn fn, void *user);
+/* rule_judge, also adding every rule that matched to v (suppressed ones included). */
+void rule_judge_verdict(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
+                        uint64_t ts_us, rule_alert_fn fn, void *user, rule_verdict *v);
+/* Duplicate suppression for alerts raised outside rule_judge (the baselines), under the
+ * policy's suppress_window: true when the alert is to go out (*prior: the duplicates dropped
+ * since the key's previous alert), false when it is dropped (counted in rule_stats.suppressed).
+ * key names what the alert is about (service and changed value). */
+bool rule_engine_suppress(rule_engine *re, const char *rule_id, const char *key, uint64_t ts_us,
+                          uint64_t *prior);
 /* The learned TLS version per server (tls.version_downgrade) is kept in bl, the sensor's
  * baselines, so that it persists in the --state file; bl must outlive the engine or be
  * detached with NULL. Without it the engine keeps its own table (lost at exit). */

@@ -67,6 +67,7 @@ typedef struct {
     const x509_info *leaf;
     X509 *leaf_x;         /* OpenSSL's view of the leaf, decoded for the checks that need it */
     const char *protocol; /* network.protocol for an alert without handshake (hs NULL) */
+    rule_verdict *verdict; /* the rules that matched, or NULL */
     mw_json je, jo;       /* expected / observed being written */
 } rule_ctx;
 

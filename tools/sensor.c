@@ -72,6 +72,7 @@ typedef struct {
     bool started;          /* a capture source opened: the run has a final stats event */
     uint64_t next_save_us; /* wall time of the next periodic --state save */
     bool save_failing;     /* the last save failed (said once until one succeeds) */
+    rule_verdict verdict;  /* the rules that matched the handshake being judged */
 } sensor;
 
 static volatile sig_atomic_t g_stop, g_hup, g_usr1;
@@ -100,35 +101,9 @@ static void emit_json(sensor *s, enum out_kind kind, const char *dataset) {
     out_emit(s->outs, &ev);
 }
 
-static void on_bl_alert(const bl_alert *a, void *user) {
-    sensor *s = user;
-    ev_alert ea = {.rule_id = a->rule_id,
-                   .severity = a->severity,
-                   .message = a->message,
-                   .expected = a->expected,
-                   .observed = a->observed,
-                   .handshake_id = s->hs_id};
-    if (!ev_alert_build(&s->ev, &s->ctx, s->cur_hs->ts_us, &ea, s->cur_hs, s->cur_flow,
-                        s->cur_client_side)) {
-        s->events_dropped++;
-        return;
-    }
-    out_event ev = {.json = (const char *)s->ev.data,
-                    .len = s->ev.len,
-                    .kind = OUT_KIND_ALERT,
-                    .dataset = "mitmwatch.alert",
-                    .severity = a->severity,
-                    .rule_id = a->rule_id};
-    out_emit(s->outs, &ev);
-}
-
-/* Verdicts are judged before the handshake event is written (it carries their SCT statuses)
- * and their alerts go out after it. */
-static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int client_side,
-                          void *user) {
-    sensor *s = user;
-    if (s->npending >= MAX_PENDING_ALERTS ||
-        !ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us, s->hs_id)) {
+/* Keeps a built alert (in s->abuf) until the handshake event has gone out. */
+static void pend_alert(sensor *s, const char *rule_id, int severity) {
+    if (s->npending >= MAX_PENDING_ALERTS) {
         s->events_dropped++;
         return;
     }
@@ -140,16 +115,60 @@ static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow 
     }
     memcpy(pa->json, s->abuf.data, s->abuf.len);
     pa->len = s->abuf.len;
-    pa->rule_id = a->rule_id;
-    pa->severity = a->severity;
+    pa->rule_id = rule_id;
+    pa->severity = severity;
     s->npending++;
 }
 
+/* A baseline finding matches the handshake (verdict.rules) on every connection that shows
+ * it; its alert goes out under the same duplicate suppression as the verdicts'. */
+static void on_bl_alert(const bl_alert *a, void *user) {
+    sensor *s = user;
+    const char *rule_id = a->rule_id; /* a string literal of bl_baseline.c */
+    rule_verdict_add(&s->verdict, rule_id);
+    uint64_t prior = 0;
+    if (s->re && !rule_engine_suppress(s->re, rule_id, a->key, s->cur_hs->ts_us, &prior)) return;
+    ev_alert ea = {.rule_id = rule_id,
+                   .severity = a->severity,
+                   .message = a->message,
+                   .expected = a->expected,
+                   .observed = a->observed,
+                   .suppressed = prior,
+                   .handshake_id = s->hs_id};
+    if (!ev_alert_build(&s->abuf, &s->ctx, s->cur_hs->ts_us, &ea, s->cur_hs, s->cur_flow,
+                        s->cur_client_side)) {
+        s->events_dropped++;
+        return;
+    }
+    pend_alert(s, rule_id, a->severity);
+}
+
+/* Verdicts are judged before the handshake event is written (it carries their SCT statuses)
+ * and their alerts go out after it. */
+static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int client_side,
+                          void *user) {
+    sensor *s = user;
+    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us, s->hs_id)) {
+        s->events_dropped++;
+        return;
+    }
+    pend_alert(s, a->rule_id, a->severity);
+}
+
+/* Every verdict, the rules' and the baselines', is judged before the handshake event is written
+ * (it carries their SCT statuses and mitmwatch.verdict.rules); their alerts go out after it,
+ * the rules' first, then the baselines', as before. */
 static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
     sensor *s = user;
     ev_handshake_id(s->hs_id, &s->ctx, hs, f, client_side, s->hs_seq++);
-    if (s->re) rule_judge(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s);
-    if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side, s->hs_id)) {
+    s->verdict.n = 0;
+    if (s->re)
+        rule_judge_verdict(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s, &s->verdict);
+    s->cur_hs = hs;
+    s->cur_flow = f;
+    s->cur_client_side = client_side;
+    if (s->bl) bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
+    if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side, s->hs_id, &s->verdict)) {
         s->events_dropped++;
         fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
                 EVENT_MAX);
@@ -167,10 +186,6 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
         free(s->pending[i].json);
     }
     s->npending = 0;
-    s->cur_hs = hs;
-    s->cur_flow = f;
-    s->cur_client_side = client_side;
-    if (s->bl) bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
 }
 
 /* tls.starttls_missing: no handshake event to wait for, the alert goes out at once. */

@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         mw_buf out;
         mw_buf_init(&out, 4 << 20);
         ev_ctx ctx = {"fuzz"};
-        if (ev_tls_build(&out, &ctx, &s.hs, &f, s.client_side, "0123")) {
+        if (ev_tls_build(&out, &ctx, &s.hs, &f, s.client_side, "0123", NULL)) {
             json_error_t err;
             json_t *j = json_loadb((const char *)out.data, out.len, JSON_ALLOW_NUL, &err);
             if (!j)

@@ -13,7 +13,8 @@
 #include "mw_test.h"
 
 static int nalerts;
-static char last_rule[64], last_expected[1024], last_observed[512];
+static char last_rule[64], last_expected[1024], last_observed[512], last_key[192];
+static uint64_t g_ts_us; /* capture time of the next flow() */
 
 static void on_alert(const bl_alert *a, void *user) {
     (void)user;
@@ -21,6 +22,7 @@ static void on_alert(const bl_alert *a, void *user) {
     snprintf(last_rule, sizeof last_rule, "%s", a->rule_id);
     snprintf(last_expected, sizeof last_expected, "%s", a->expected);
     snprintf(last_observed, sizeof last_observed, "%s", a->observed);
+    snprintf(last_key, sizeof last_key, "%s", a->key);
 }
 
 /* One handshake from client 192.0.2.2 to 203.0.113.2:port; side 0 client, side 1 server. */
@@ -41,6 +43,7 @@ static void flow(bl_state *b, uint16_t port, uint8_t c2s_ttl, uint16_t steady, c
     f.ttl_stable[1] = 5;
     f.pkts[0] = f.pkts[1] = 5;
     hs.have_ch = hs.have_sh = true;
+    hs.ts_us = g_ts_us;
     snprintf(hs.ja3, sizeof hs.ja3, "%s", ja3);
     snprintf(hs.ja3s, sizeof hs.ja3s, "%s", ja3s);
     bl_observe(b, &hs, &f, 0, on_alert, NULL);
@@ -430,14 +433,35 @@ int main(void) {
     /* a single outlier packet (TTL not steady for min_packets): damped */
     flow(b, 5222, 61, 1, JA3A, S1);
     CHECK_EQ_U(nalerts, 0);
-    /* route change: steady at 3 hops, one alert, then no repeat for the same change */
+    /* route change: steady at 3 hops; every connection that shows it matches (the sensor's
+     * suppression, keyed by key, decides which alert goes out) */
     flow(b, 5222, 61, 4, JA3A, S1);
     CHECK_EQ_U(nalerts, 1);
     CHECK_STR(last_rule, "path.ttl_changed");
     CHECK_STR(last_expected, "{\"direction\":\"client to server\",\"hops\":[2]}");
     CHECK_STR(last_observed, "{\"direction\":\"client to server\",\"hops\":3}");
+    CHECK_STR(last_key, "203.0.113.2:5222 client to server 3");
     flow(b, 5222, 61, 4, JA3A, S1);
-    CHECK_EQ_U(nalerts, 1);
+    CHECK_EQ_U(nalerts, 2);
+    /* the learned path comes back in between: the change comes and goes, never accepted;
+     * a day later 3 hops is still marked (its clock restarted at 2 days) */
+    flow(b, 5222, 62, 4, JA3A, S1);
+    CHECK_EQ_U(nalerts, 2);
+    g_ts_us = 2 * 86400ull * 1000000u;
+    flow(b, 5222, 61, 4, JA3A, S1);
+    flow(b, 5222, 61, 4, JA3A, S1);
+    CHECK_EQ_U(nalerts, 4);
+    g_ts_us += 86400ull * 1000000u - 1;
+    flow(b, 5222, 61, 4, JA3A, S1); /* 3 connections, one microsecond short of a day */
+    CHECK_EQ_U(nalerts, 5);
+    g_ts_us += 1;
+    flow(b, 5222, 61, 4, JA3A, S1); /* a day and learn_flows connections: accepted, silent */
+    CHECK_EQ_U(nalerts, 5);
+    flow(b, 5222, 61, 4, JA3A, S1);
+    flow(b, 5222, 62, 4, JA3A, S1); /* both paths are the baseline now */
+    CHECK_EQ_U(nalerts, 5);
+    g_ts_us = 0;
+    nalerts = 0;
 
     /* per-port split without a learned baseline: a new service, port 22 of the same host,
      * seen from the same client at 2 hops while 5222 is now at 3: the port that moved (5222)
@@ -452,8 +476,16 @@ int main(void) {
     CHECK_EQ_U(nalerts, 1);
     CHECK_STR(last_expected, "{\"direction\":\"client to server\",\"hops\":2,\"ports\":[22,443]}");
     CHECK_STR(last_observed, "{\"direction\":\"client to server\",\"hops\":3,\"port\":5222}");
+    CHECK_STR(last_key, "203.0.113.2:5222 client to server 3 port");
     flow(b, 22, 62, 5, JA3A, S1); /* 22 did not move: not blamed */
     CHECK_EQ_U(nalerts, 1);
+    flow(b, 5222, 61, 5, JA3A, S1); /* 5222 stays where it was blamed: marked again */
+    CHECK_EQ_U(nalerts, 2);
+    flow(b, 443, 62, 5, JA3A, S1);
+    CHECK_EQ_U(nalerts, 2);
+    flow(b, 5222, 62, 5, JA3A, S1); /* back with the others: silent, and stays so */
+    flow(b, 22, 62, 5, JA3A, S1);
+    CHECK_EQ_U(nalerts, 2);
 
     /* JA3S: learning, then a new client JA3 (its first answer is learned: no alert), then a
      * known JA3 answered with a new JA3S (alert with the expected set) */
@@ -469,8 +501,9 @@ int main(void) {
     CHECK_STR(last_rule, "tls.ja3s_changed");
     CHECK_STR(last_expected, "{\"ja3\":\"" JA3A "\",\"resumed\":false,\"ja3s\":[\"" S1 "\"]}");
     CHECK_STR(last_observed, "{\"ja3\":\"" JA3A "\",\"ja3s\":\"" S2 "\"}");
-    flow(b, 443, 62, 5, JA3A, S2); /* once per new answer */
-    CHECK_EQ_U(nalerts, 1);
+    CHECK_STR(last_key, "203.0.113.2:443 " JA3A " " S2);
+    flow(b, 443, 62, 5, JA3A, S2); /* every connection answered so matches */
+    CHECK_EQ_U(nalerts, 2);
     bl_free(b);
     MW_TEST_END();
 }

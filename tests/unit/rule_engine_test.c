@@ -292,6 +292,19 @@ static void collect(const rule_alert *a, const tls_hs *hs, const cap_flow *f, in
     json_decref(ev);
 }
 
+static rule_verdict g_verdict; /* the rules that matched the last judge() */
+
+/* g_verdict as "a,b" in the order the rules ran. */
+static const char *verdict_str(void) {
+    static char out[1024];
+    size_t off = 0;
+    out[0] = '\0';
+    for (unsigned i = 0; i < g_verdict.n && off < sizeof out; i++)
+        off += (size_t)snprintf(out + off, sizeof out - off, "%s%s", i ? "," : "",
+                                g_verdict.rules[i]);
+    return out;
+}
+
 typedef struct {
     const char *sni;
     uint16_t cipher, version, offered;
@@ -322,7 +335,8 @@ static const char *judge(rule_engine *re, x509_info *const *chain, int n, const 
     f.key.port[0] = 40000;
     f.key.port[1] = 443;
     nids = 0;
-    rule_judge(re, &hs, &f, 0, hs.ts_us, collect, NULL);
+    g_verdict.n = 0;
+    rule_judge_verdict(re, &hs, &f, 0, hs.ts_us, collect, NULL, &g_verdict);
     qsort(ids, (size_t)nids, sizeof ids[0], cmp_str);
     got[0] = '\0';
     size_t off = 0;
@@ -722,6 +736,24 @@ static void test_overlap(void) {
         X509_free(xs[i]);
 }
 
+/* The baselines' alerts share the verdicts' suppression: one per key and window. */
+static void test_suppress_entry(void) {
+    pol_policy p;
+    rule_engine *re = engine(&p, "version: 1\n");
+    uint64_t prior = 9, t0 = (uint64_t)T0 * 1000000u, s1 = 1000000u;
+    CHECK(rule_engine_suppress(re, "path.ttl_changed", "k 1", t0, &prior));
+    CHECK_EQ_U(prior, 0);
+    CHECK(!rule_engine_suppress(re, "path.ttl_changed", "k 1", t0 + 5 * s1, &prior));
+    CHECK(rule_engine_suppress(re, "path.ttl_changed", "k 2", t0 + 5 * s1, &prior));
+    CHECK(!rule_engine_suppress(re, "path.ttl_changed", "k 1", t0 + 3599 * s1, &prior));
+    CHECK(rule_engine_suppress(re, "path.ttl_changed", "k 1", t0 + 3600 * s1, &prior));
+    CHECK_EQ_U(prior, 2);
+    CHECK_EQ_U(rule_engine_stats(re)->suppressed, 2);
+    CHECK_EQ_U(rule_engine_stats(re)->alerts, 3);
+    rule_engine_free(re);
+    pol_policy_free(&p);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s WORKDIR\n", argv[0]);
@@ -729,6 +761,7 @@ int main(int argc, char **argv) {
     }
     CHECK(mw_hash_init());
     mw_buf_init(&evbuf, 1 << 20);
+    test_suppress_entry();
     snprintf(dir, sizeof dir, "%s", argv[1]);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -994,8 +1027,12 @@ int main(int argc, char **argv) {
           i_good, i_inter);
     /* suppression: the same (rule, service, certificate) within the hour is counted once */
     JUDGE(re, "cert.self_signed", W, i_self);
+    CHECK_STR(verdict_str(), "cert.self_signed");
     JUDGE(re, "", ((hs_opts){.sni = "www.example.test", .at = T0 + 10}), i_self);
+    /* the alert was suppressed; the handshake still lists the rule that matched it */
+    CHECK_STR(verdict_str(), "cert.self_signed");
     JUDGE(re, "", ((hs_opts){.sni = "www.example.test", .at = T0 + 20}), i_self);
+    CHECK_STR(verdict_str(), "cert.self_signed");
     CHECK_EQ_U(rule_engine_stats(re)->suppressed, 2);
     JUDGE(re, "cert.self_signed",
           ((hs_opts){.sni = "www.example.test", .at = T0 + 3601}), i_self);
