@@ -77,6 +77,26 @@ if [ $rc -ne 0 ] || [ "$(grep -c warning "$tmp/err")" != 1 ]; then
     fails=$((fails + 1))
 fi
 
+# The example policy runs as shipped on a fresh install: exact warnings, exit 0
+ex=$(dirname "$pcap")/../../rules/example-policy.yaml
+"$bin" -T -c "$ex" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+sed "s|$ex|POLICY|" "$tmp/err" >"$tmp/got"
+cat >"$tmp/want" <<'WANT'
+mitmwatch: warning: POLICY:71: known_certs: /etc/letsencrypt: No such file or directory (read as empty until it exists; SIGHUP reads it again)
+mitmwatch: warning: POLICY:72: known_certs: /var/lib/dehydrated/certs: No such file or directory (read as empty until it exists; SIGHUP reads it again)
+mitmwatch: warning: the known store (2 folders) holds no certificates: cert.unknown fires for every certificate of a watched service
+mitmwatch: warning: POLICY:82: log_list: /etc/mitmwatch/log_list.json: No such file or directory: SCTs are not verified (status unverified) and carry no log names, ct.min_operators is not judged
+mitmwatch: warning: POLICY:118: ctcache: /var/lib/mitmwatch/ctcache.msgpack: No such file or directory: cert.not_in_ct is not judged until `mitmwatch ct sync` writes it
+WANT
+if [ $rc -ne 0 ] || ! diff "$tmp/want" "$tmp/got" || [ "$(cat "$tmp/out")" != "configuration OK" ]; then
+    echo "FAIL: -T -c example-policy.yaml: exit $rc (want 0)" >&2
+    fails=$((fails + 1))
+fi
+if ! "$bin" -r "$pcap" -c "$ex" >/dev/null 2>&1; then
+    echo "FAIL: -r demo.pcap -c example-policy.yaml does not run" >&2
+    fails=$((fails + 1))
+fi
 # No policy: the demo capture's three visible certificates come from a test CA nobody trusts
 # and carry no SCTs; with no public anchor, none are required unless --min-scts says so.
 count() { # ARGS... -> "rule.id sni" lines, sorted
