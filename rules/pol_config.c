@@ -36,22 +36,21 @@ static const char *scalar(const yaml_node_t *n) {
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-static yaml_node_t *node(cfg *c, int id) { return yaml_document_get_node(c->doc, id); }
+static yaml_node_t *node(cfg *c, int id) {
+    return yaml_document_get_node(c->doc, id);
+}
 
 static bool want_str(cfg *c, const yaml_node_t *n, const char *key, const char **out) {
     const char *s = scalar(n);
-    if (!s || !*s)
-        return fail(c, n, key, "expected a non-empty string");
+    if (!s || !*s) return fail(c, n, key, "expected a non-empty string");
     *out = s;
     return true;
 }
 
 static bool want_dup(cfg *c, const yaml_node_t *n, const char *key, char **out) {
     const char *s = NULL;
-    if (!want_str(c, n, key, &s))
-        return false;
-    if (*out)
-        return fail(c, n, key, "expected once, given twice");
+    if (!want_str(c, n, key, &s)) return false;
+    if (*out) return fail(c, n, key, "expected once, given twice");
     *out = strdup(s);
     return *out ? true : fail(c, n, key, "out of memory");
 }
@@ -67,8 +66,7 @@ static bool want_bool(cfg *c, const yaml_node_t *n, const char *key, bool *out) 
     return true;
 }
 
-static bool want_uint(cfg *c, const yaml_node_t *n, const char *key, unsigned max,
-                      unsigned *out) {
+static bool want_uint(cfg *c, const yaml_node_t *n, const char *key, unsigned max, unsigned *out) {
     const char *s = scalar(n), *what;
     if (!s || !pol_parse_uint(s, max, out, &what))
         return fail(c, n, key, "expected a whole number from 0 to %u", max);
@@ -77,8 +75,7 @@ static bool want_uint(cfg *c, const yaml_node_t *n, const char *key, unsigned ma
 
 static bool want_duration(cfg *c, const yaml_node_t *n, const char *key, uint32_t *out) {
     const char *s = scalar(n), *what = "a duration";
-    if (!s || !pol_parse_duration(s, out, &what))
-        return fail(c, n, key, "expected %s", what);
+    if (!s || !pol_parse_duration(s, out, &what)) return fail(c, n, key, "expected %s", what);
     return true;
 }
 
@@ -86,14 +83,11 @@ static bool want_duration(cfg *c, const yaml_node_t *n, const char *key, uint32_
 typedef bool (*item_fn)(cfg *c, yaml_node_t *item, const char *key, void *ctx);
 
 static bool each_item(cfg *c, yaml_node_t *n, const char *key, item_fn fn, void *ctx) {
-    if (n->type == YAML_SCALAR_NODE)
-        return fn(c, n, key, ctx);
-    if (n->type != YAML_SEQUENCE_NODE)
-        return fail(c, n, key, "expected a list");
+    if (n->type == YAML_SCALAR_NODE) return fn(c, n, key, ctx);
+    if (n->type != YAML_SEQUENCE_NODE) return fail(c, n, key, "expected a list");
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
-        if (!fn(c, node(c, *it), key, ctx))
-            return false;
+        if (!fn(c, node(c, *it), key, ctx)) return false;
     }
     return true;
 }
@@ -111,29 +105,22 @@ static bool each_pair(cfg *c, yaml_node_t *n, const char *where, const char *con
     for (size_t i = 0; allowed[i]; i++) {
         int w = snprintf(allowed_list + off, sizeof allowed_list - off, "%s%s", i ? ", " : "",
                          allowed[i]);
-        if (w < 0 || (size_t)w >= sizeof allowed_list - off)
-            break;
+        if (w < 0 || (size_t)w >= sizeof allowed_list - off) break;
         off += (size_t)w;
     }
-    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
-         pr++) {
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
         yaml_node_t *k = node(c, pr->key), *v = node(c, pr->value);
         const char *ks = scalar(k);
-        if (!ks)
-            return fail(c, k, where, "expected plain key names");
+        if (!ks) return fail(c, k, where, "expected plain key names");
         size_t i;
         for (i = 0; allowed[i]; i++)
-            if (strcmp(allowed[i], ks) == 0)
-                break;
-        if (!allowed[i])
-            return fail(c, k, ks, "unknown here; expected one of: %s", allowed_list);
+            if (strcmp(allowed[i], ks) == 0) break;
+        if (!allowed[i]) return fail(c, k, ks, "unknown here; expected one of: %s", allowed_list);
         for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < pr; q++) {
             const char *qs = scalar(node(c, q->key));
-            if (qs && strcmp(qs, ks) == 0)
-                return fail(c, k, ks, "expected once, given twice");
+            if (qs && strcmp(qs, ks) == 0) return fail(c, k, ks, "expected once, given twice");
         }
-        if (!fn(c, ks, v, ctx))
-            return false;
+        if (!fn(c, ks, v, ctx)) return false;
     }
     return true;
 }
@@ -148,23 +135,19 @@ typedef struct {
 static bool issuer_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     issuer_list *l = ctx;
     const char *what;
-    if (*l->n >= POL_MAX_LIST)
-        return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
+    if (*l->n >= POL_MAX_LIST) return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
     pol_issuer *dst = &l->arr[*l->n];
     if (it->type == YAML_SCALAR_NODE) {
         const char *s = NULL;
-        if (!want_str(c, it, key, &s))
-            return false;
-        if (!pol_parse_issuer_auto(s, dst, &what))
-            return fail(c, it, key, "expected %s", what);
-    } else if (it->type == YAML_MAPPING_NODE && it->data.mapping.pairs.top -
-                                                        it->data.mapping.pairs.start == 1) {
+        if (!want_str(c, it, key, &s)) return false;
+        if (!pol_parse_issuer_auto(s, dst, &what)) return fail(c, it, key, "expected %s", what);
+    } else if (it->type == YAML_MAPPING_NODE &&
+               it->data.mapping.pairs.top - it->data.mapping.pairs.start == 1) {
         yaml_node_pair_t *pr = it->data.mapping.pairs.start;
         const char *k = scalar(node(c, pr->key)), *v = NULL;
         if (!k || (strcmp(k, "ca") && strcmp(k, "dn") && strcmp(k, "spki_sha256")))
             return fail(c, it, key, "expected one of: ca, dn, spki_sha256");
-        if (!want_str(c, node(c, pr->value), k, &v))
-            return false;
+        if (!want_str(c, node(c, pr->value), k, &v)) return false;
         if (!pol_parse_issuer(k, v, dst, &what))
             return fail(c, node(c, pr->value), k, "expected %s", what);
     } else {
@@ -182,12 +165,9 @@ typedef struct {
 static bool pin_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     pin_list *l = ctx;
     const char *s = NULL, *what = "";
-    if (*l->n >= POL_MAX_LIST)
-        return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
-    if (!want_str(c, it, key, &s))
-        return false;
-    if (!pol_parse_pin(s, l->arr[*l->n], &what))
-        return fail(c, it, key, "expected %s", what);
+    if (*l->n >= POL_MAX_LIST) return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
+    if (!want_str(c, it, key, &s)) return false;
+    if (!pol_parse_pin(s, l->arr[*l->n], &what)) return fail(c, it, key, "expected %s", what);
     (*l->n)++;
     return true;
 }
@@ -195,15 +175,19 @@ static bool pin_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
 typedef struct {
     char **arr;
     size_t *n;
+    unsigned *lines; /* the line of each item, for pol_where */
 } str_list;
+
+static unsigned line_of(const yaml_node_t *n) {
+    return (unsigned)n->start_mark.line + 1;
+}
 
 static bool str_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     str_list *l = ctx;
-    if (*l->n >= POL_MAX_LIST)
-        return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
+    if (*l->n >= POL_MAX_LIST) return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
     char *d = NULL;
-    if (!want_dup(c, it, key, &d))
-        return false;
+    if (!want_dup(c, it, key, &d)) return false;
+    l->lines[*l->n] = line_of(it);
     l->arr[(*l->n)++] = d;
     return true;
 }
@@ -224,18 +208,15 @@ static bool ip_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     const char *str = NULL, *what = "";
     if (s->nips >= POL_MAX_LIST)
         return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
-    if (!want_str(c, it, key, &str))
-        return false;
-    if (!pol_parse_ip(str, &s->ips[s->nips], &what))
-        return fail(c, it, key, "expected %s", what);
+    if (!want_str(c, it, key, &str)) return false;
+    if (!pol_parse_ip(str, &s->ips[s->nips], &what)) return fail(c, it, key, "expected %s", what);
     s->nips++;
     return true;
 }
 
 static bool version_value(cfg *c, yaml_node_t *v, const char *key, uint16_t *out) {
     const char *s = scalar(v), *what = "a TLS version";
-    if (!s || !pol_parse_tls_version(s, out, &what))
-        return fail(c, v, key, "expected %s", what);
+    if (!s || !pol_parse_tls_version(s, out, &what)) return fail(c, v, key, "expected %s", what);
     return true;
 }
 
@@ -252,7 +233,8 @@ static bool path_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     const char *s = scalar(it), *what;
     unsigned same = 0;
     for (size_t i = 0; i < c->p->npath_expect; i++)
-        same += c->p->path_expect[i].service == pc->service && c->p->path_expect[i].port == pc->port;
+        same +=
+            c->p->path_expect[i].service == pc->service && c->p->path_expect[i].port == pc->port;
     if (same >= TRACE_SET_MAX)
         return fail(c, it, key, "expected at most %d paths per port", TRACE_SET_MAX);
     if (!s || !*s || trace_path_parse(s, &path) != MW_OK)
@@ -267,8 +249,7 @@ static bool path_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
 static bool expect_paths_value(cfg *c, yaml_node_t *v, const char *key, int service) {
     if (v->type != YAML_MAPPING_NODE)
         return fail(c, v, key, "expected a mapping of ports to paths (5222: \"A, B, C\")");
-    for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
-         pr++) {
+    for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top; pr++) {
         yaml_node_t *k = node(c, pr->key), *val = node(c, pr->value);
         const char *ks = scalar(k), *what;
         unsigned port = 0;
@@ -282,40 +263,32 @@ static bool expect_paths_value(cfg *c, yaml_node_t *v, const char *key, int serv
                 return fail(c, k, ks, "expected once, given twice");
         }
         path_ctx pc = {service, (uint16_t)port};
-        if (!each_item(c, val, ks, path_item, &pc))
-            return false;
+        if (!each_item(c, val, ks, path_item, &pc)) return false;
     }
     return true;
 }
 
 /* ------------------------------------------------------------------ services */
 
-static const char *const starttls_protos[] = {"xmpp", "xmpp-server", "smtp", "imap", "pop3",
-                                              "ftp",  "ldap",        "postgres", "nntp",
-                                              "sieve", "lmtp",       NULL};
+static const char *const starttls_protos[] = {"xmpp", "xmpp-server", "smtp", "imap",  "pop3", "ftp",
+                                              "ldap", "postgres",    "nntp", "sieve", "lmtp", NULL};
 
 static bool service_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
     pol_service *s = ctx;
     const char *str = NULL, *what = "";
     if (strcmp(key, "name") == 0) {
-        if (!want_str(c, v, key, &str))
-            return false;
-        if (!pol_parse_name(str, &s->name, &what))
-            return fail(c, v, key, "expected %s", what);
+        if (!want_str(c, v, key, &str)) return false;
+        if (!pol_parse_name(str, &s->name, &what)) return fail(c, v, key, "expected %s", what);
         s->label = strdup(str);
         return s->label ? true : fail(c, v, key, "out of memory");
     }
-    if (strcmp(key, "ports") == 0)
-        return each_item(c, v, key, port_item, s);
-    if (strcmp(key, "ips") == 0)
-        return each_item(c, v, key, ip_item, s);
+    if (strcmp(key, "ports") == 0) return each_item(c, v, key, port_item, s);
+    if (strcmp(key, "ips") == 0) return each_item(c, v, key, ip_item, s);
     if (strcmp(key, "starttls") == 0) {
-        if (!want_str(c, v, key, &str))
-            return false;
+        if (!want_str(c, v, key, &str)) return false;
         size_t i;
         for (i = 0; starttls_protos[i]; i++)
-            if (strcmp(starttls_protos[i], str) == 0)
-                break;
+            if (strcmp(starttls_protos[i], str) == 0) break;
         if (!starttls_protos[i])
             return fail(c, v, key,
                         "expected one of: xmpp, xmpp-server, smtp, imap, pop3, ftp, ldap, "
@@ -332,16 +305,16 @@ static bool service_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
         s->has_pins = true;
         return each_item(c, v, key, pin_item, &l);
     }
-    if (strcmp(key, "min_tls_version") == 0)
-        return version_value(c, v, key, &s->min_version);
+    if (strcmp(key, "min_tls_version") == 0) return version_value(c, v, key, &s->min_version);
     if (strcmp(key, "expect_paths") == 0)
         return expect_paths_value(c, v, key, (int)(s - c->p->services));
     return fail(c, v, key, "internal: unhandled key");
 }
 
 static bool service_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
-    static const char *const keys[] = {"name", "ports", "ips", "starttls", "expect_issuers",
-                                       "pins", "min_tls_version", "expect_paths", NULL};
+    static const char *const keys[] = {
+        "name", "ports",           "ips",          "starttls", "expect_issuers",
+        "pins", "min_tls_version", "expect_paths", NULL};
     pol_policy *p = ctx;
     (void)key;
     if (p->nservices >= POL_MAX_LIST)
@@ -354,11 +327,11 @@ static bool service_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     }
     pol_service *s = &p->services[p->nservices++];
     memset(s, 0, sizeof *s);
-    if (!each_pair(c, it, "services", keys, service_pair, s))
-        return false;
+    if (!each_pair(c, it, "services", keys, service_pair, s)) return false;
     if (!s->label)
-        return fail(c, it, "name", "expected in every service (xmpp.example.org, *.example.org "
-                                   "or .example.org)");
+        return fail(c, it, "name",
+                    "expected in every service (xmpp.example.org, *.example.org "
+                    "or .example.org)");
     return true;
 }
 
@@ -367,7 +340,7 @@ static bool service_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
 static bool trust_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
     pol_policy *p = ctx;
     if (strcmp(key, "ca_files") == 0) {
-        str_list l = {p->ca_files, &p->nca_files};
+        str_list l = {p->ca_files, &p->nca_files, p->ca_files_line};
         return each_item(c, v, key, str_item, &l);
     }
     return want_bool(c, v, key, &p->system_trust);
@@ -376,28 +349,25 @@ static bool trust_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
 /* ct.sources item: {rfc6962|tiles|crtsh|certspotter: URL, key: FILE, origin: NAME, mmd: D} */
 static bool ct_source_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
     struct pol_ct_source *src = ctx;
-    if (strcmp(key, "key") == 0)
-        return want_dup(c, v, key, &src->key);
-    if (strcmp(key, "origin") == 0)
-        return want_dup(c, v, key, &src->origin);
-    if (strcmp(key, "mmd") == 0)
-        return want_duration(c, v, key, &src->mmd);
+    if (strcmp(key, "key") == 0) return want_dup(c, v, key, &src->key);
+    if (strcmp(key, "origin") == 0) return want_dup(c, v, key, &src->origin);
+    if (strcmp(key, "mmd") == 0) return want_duration(c, v, key, &src->mmd);
     if (src->kind)
-        return fail(c, v, key, "expected one source kind per entry (rfc6962, tiles, crtsh or "
-                               "certspotter)");
+        return fail(c, v, key,
+                    "expected one source kind per entry (rfc6962, tiles, crtsh or "
+                    "certspotter)");
     src->kind = strdup(key);
     return src->kind && want_dup(c, v, key, &src->url);
 }
 
 static bool ct_source_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
-    static const char *const keys[] = {"rfc6962", "tiles", "crtsh", "certspotter",
-                                       "key",     "origin", "mmd", NULL};
+    static const char *const keys[] = {"rfc6962", "tiles",  "crtsh", "certspotter",
+                                       "key",     "origin", "mmd",   NULL};
     pol_policy *p = ctx;
     if (p->nct_sources >= POL_MAX_LIST)
         return fail(c, it, key, "expected at most %d entries", POL_MAX_LIST);
     struct pol_ct_source *src = &p->ct_sources[p->nct_sources++];
-    if (!each_pair(c, it, key, keys, ct_source_pair, src))
-        return false;
+    if (!each_pair(c, it, key, keys, ct_source_pair, src)) return false;
     if (!src->kind)
         return fail(c, it, key, "expected one of rfc6962, tiles, crtsh, certspotter: URL");
     if ((!strcmp(src->kind, "rfc6962") || !strcmp(src->kind, "tiles")) && !src->key)
@@ -407,19 +377,21 @@ static bool ct_source_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) 
 
 static bool ct_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
     pol_policy *p = ctx;
-    if (strcmp(key, "sources") == 0)
-        return each_item(c, v, key, ct_source_item, p);
-    if (strcmp(key, "log_list") == 0)
+    if (strcmp(key, "sources") == 0) return each_item(c, v, key, ct_source_item, p);
+    if (strcmp(key, "log_list") == 0) {
+        p->ct_log_list_line = line_of(v);
         return want_dup(c, v, key, &p->ct_log_list);
-    if (strcmp(key, "min_scts") == 0)
+    }
+    if (strcmp(key, "min_scts") == 0) {
+        p->sct_min_given = true;
         return want_uint(c, v, key, 16, &p->sct_min_count);
+    }
     return want_uint(c, v, key, 16, &p->sct_min_operators);
 }
 
 static bool alerts_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
     pol_policy *p = ctx;
-    if (strcmp(key, "suppress_window") == 0)
-        return want_duration(c, v, key, &p->suppress_window);
+    if (strcmp(key, "suppress_window") == 0) return want_duration(c, v, key, &p->suppress_window);
     return version_value(c, v, key, &p->min_version);
 }
 
@@ -433,8 +405,7 @@ static bool issuance_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
         return want_uint(c, v, key, 1000, &p->issuance_min_renewals);
     if (strcmp(key, "overlap_tolerance") == 0) {
         /* under an hour every cron jitter alerts; over 60 days nothing ever would */
-        if (!want_duration(c, v, key, &p->issuance_overlap_tolerance))
-            return false;
+        if (!want_duration(c, v, key, &p->issuance_overlap_tolerance)) return false;
         if (p->issuance_overlap_tolerance < 3600 || p->issuance_overlap_tolerance > 60 * 86400)
             return fail(c, v, key, "expected a duration from 1h to 60d");
         return true;
@@ -457,8 +428,7 @@ static bool output_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
         if (!k || strcmp(k, "file") != 0)
             return fail(c, it, k ? k : "outputs",
                         "expected a sink spec (as for --output) or {file: PATH}");
-        if (!want_str(c, node(c, pr->value), "file", &spec))
-            return false;
+        if (!want_str(c, node(c, pr->value), "file", &spec)) return false;
     } else if (!want_str(c, it, "outputs", &spec)) {
         return false;
     }
@@ -467,9 +437,9 @@ static bool output_item(cfg *c, yaml_node_t *it, const char *key, void *ctx) {
     out_sink_cfg_init(&oc);
     if (!out_parse_spec(spec, &oc, oerr, sizeof oerr))
         return fail(c, it, "outputs", "expected a sink spec as for --output: %s", oerr);
+    p->outputs_line[p->noutputs] = line_of(it);
     p->outputs[p->noutputs] = strdup(spec);
-    if (!p->outputs[p->noutputs])
-        return fail(c, it, "outputs", "out of memory");
+    if (!p->outputs[p->noutputs]) return fail(c, it, "outputs", "out of memory");
     p->noutputs++;
     return true;
 }
@@ -478,14 +448,11 @@ static bool top_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
     pol_policy *p = ctx;
     if (strcmp(key, "version") == 0) {
         const char *s = scalar(v);
-        if (!s || strcmp(s, "1") != 0)
-            return fail(c, v, key, "expected 1");
+        if (!s || strcmp(s, "1") != 0) return fail(c, v, key, "expected 1");
         return true;
     }
-    if (strcmp(key, "observer") == 0)
-        return want_dup(c, v, key, &p->observer);
-    if (strcmp(key, "services") == 0)
-        return each_item(c, v, key, service_item, p);
+    if (strcmp(key, "observer") == 0) return want_dup(c, v, key, &p->observer);
+    if (strcmp(key, "services") == 0) return each_item(c, v, key, service_item, p);
     if (strcmp(key, "expect_issuers") == 0) {
         issuer_list l = {p->issuers, &p->nissuers};
         return each_item(c, v, key, issuer_item, &l);
@@ -495,7 +462,7 @@ static bool top_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
         return each_item(c, v, key, pin_item, &l);
     }
     if (strcmp(key, "known_certs") == 0) {
-        str_list l = {p->known_dirs, &p->nknown_dirs};
+        str_list l = {p->known_dirs, &p->nknown_dirs, p->known_dirs_line};
         return each_item(c, v, key, str_item, &l);
     }
     if (strcmp(key, "trust") == 0) {
@@ -512,15 +479,19 @@ static bool top_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
         return each_pair(c, v, key, keys, alerts_pair, p);
     }
     if (strcmp(key, "issuance") == 0) {
-        static const char *const keys[] = {"min_samples",   "hour_tolerance",
+        static const char *const keys[] = {"min_samples",        "hour_tolerance",
                                            "lifetime_tolerance", "min_renewals",
-                                           "overlap_tolerance", NULL};
+                                           "overlap_tolerance",  NULL};
         return each_pair(c, v, key, keys, issuance_pair, p);
     }
-    if (strcmp(key, "ctcache") == 0)
+    if (strcmp(key, "ctcache") == 0) {
+        p->ctcache_line = line_of(v);
         return want_dup(c, v, key, &p->ctcache);
-    if (strcmp(key, "state") == 0)
+    }
+    if (strcmp(key, "state") == 0) {
+        p->state_line = line_of(v);
         return want_dup(c, v, key, &p->state);
+    }
     if (strcmp(key, "outputs") == 0) {
         if (v->type != YAML_SEQUENCE_NODE)
             return fail(c, v, key, "expected a list of sink specs (as for --output)");
@@ -531,10 +502,9 @@ static bool top_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
 
 bool pol_load_string(pol_policy *p, const char *name, const char *text, size_t len, char *err,
                      size_t errlen) {
-    static const char *const keys[] = {"version",  "observer", "services",    "expect_issuers",
-                                       "pins",     "known_certs", "trust",    "ct",
-                                       "alerts",   "issuance", "ctcache",     "state",
-                                       "outputs",  NULL};
+    static const char *const keys[] = {
+        "version", "observer", "services", "expect_issuers", "pins",  "known_certs", "trust",
+        "ct",      "alerts",   "issuance", "ctcache",        "state", "outputs",     NULL};
     yaml_parser_t yp;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&yp)) {
@@ -543,12 +513,14 @@ bool pol_load_string(pol_policy *p, const char *name, const char *text, size_t l
     }
     yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
     if (!yaml_parser_load(&yp, &doc)) {
-        snprintf(err, errlen, "%s:%zu: not valid YAML: %s%s%s", name,
-                 yp.problem_mark.line + 1, yp.problem ? yp.problem : "syntax error",
-                 yp.context ? " " : "", yp.context ? yp.context : "");
+        snprintf(err, errlen, "%s:%zu: not valid YAML: %s%s%s", name, yp.problem_mark.line + 1,
+                 yp.problem ? yp.problem : "syntax error", yp.context ? " " : "",
+                 yp.context ? yp.context : "");
         yaml_parser_delete(&yp);
         return false;
     }
+    free(p->file);
+    p->file = strdup(name);
     cfg c = {.doc = &doc, .file = name, .err = err, .errlen = errlen, .p = p};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     bool ok;

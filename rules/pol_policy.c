@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,14 @@ void pol_policy_init(pol_policy *p) {
     p->issuance_min_renewals = 3;
     p->issuance_overlap_tolerance = 5 * 86400;
     p->suppress_window = 3600;
+}
+
+void pol_where(const pol_policy *p, unsigned line, const char *key, const char *flag,
+               const char *value, char *out, size_t outlen) {
+    if (line && p->file)
+        snprintf(out, outlen, "%s:%u: %s: %s", p->file, line, key, value);
+    else
+        snprintf(out, outlen, "--%s %s", flag, value);
 }
 
 static void free_issuers(pol_issuer *is, size_t n) {
@@ -55,6 +64,7 @@ void pol_policy_free(pol_policy *p) {
     free(p->ctcache);
     free(p->state);
     free(p->observer);
+    free(p->file);
     memset(p, 0, sizeof *p);
 }
 
@@ -62,30 +72,24 @@ void pol_policy_free(pol_policy *p) {
  * are accepted because SRV-style names (_xmpp-client) appear in certificates in practice. */
 static bool valid_host(const char *s) {
     size_t n = strlen(s), lab = 0;
-    if (n == 0 || n > 253)
-        return false;
+    if (n == 0 || n > 253) return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c == '.') {
-            if (lab == 0 || s[i - 1] == '-')
-                return false;
+            if (lab == 0 || s[i - 1] == '-') return false;
             lab = 0;
             continue;
         }
-        if (!(isalnum((unsigned char)c) || c == '-' || c == '_'))
-            return false;
-        if (c == '-' && lab == 0)
-            return false;
-        if (++lab > 63)
-            return false;
+        if (!(isalnum((unsigned char)c) || c == '-' || c == '_')) return false;
+        if (c == '-' && lab == 0) return false;
+        if (++lab > 63) return false;
     }
     return lab > 0 && s[n - 1] != '-';
 }
 
 static char *lower_dup(const char *s, size_t n) {
     char *d = malloc(n + 1);
-    if (!d)
-        return NULL;
+    if (!d) return NULL;
     for (size_t i = 0; i < n; i++)
         d[i] = (char)tolower((unsigned char)s[i]);
     d[n] = '\0';
@@ -103,11 +107,9 @@ bool pol_parse_name(const char *s, pol_name *out, const char **what) {
         body = s + 1;
     }
     size_t n = strlen(body);
-    if (n && body[n - 1] == '.')
-        n--;
+    if (n && body[n - 1] == '.') n--;
     char *d = lower_dup(body, n);
-    if (!d)
-        return (*what = "memory"), false;
+    if (!d) return (*what = "memory"), false;
     if (!valid_host(d) || (kind != POL_NAME_EXACT && !strchr(d, '.'))) {
         free(d);
         *what = "a host name, '*.' + domain, or '.' + domain (e.g. xmpp.example.org, "
@@ -122,13 +124,11 @@ bool pol_parse_name(const char *s, pol_name *out, const char **what) {
 const pol_service *pol_starttls_service(const pol_policy *p, const char *host, uint16_t port) {
     for (size_t i = 0; p && host && i < p->nservices; i++) {
         const pol_service *s = &p->services[i];
-        if (!s->starttls || !pol_name_match(&s->name, host))
-            continue;
+        if (!s->starttls || !pol_name_match(&s->name, host)) continue;
         size_t k = 0;
         while (port && k < s->nports && s->ports[k] != port)
             k++;
-        if (port && s->nports && k == s->nports)
-            continue;
+        if (port && s->nports && k == s->nports) continue;
         return s;
     }
     return NULL;
@@ -136,14 +136,12 @@ const pol_service *pol_starttls_service(const pol_policy *p, const char *host, u
 
 bool pol_name_match(const pol_name *pat, const char *host) {
     size_t hn = strlen(host), pn = strlen(pat->name);
-    if (hn && host[hn - 1] == '.')
-        hn--;
+    if (hn && host[hn - 1] == '.') hn--;
     switch (pat->kind) {
     case POL_NAME_EXACT:
         return hn == pn && strncasecmp(host, pat->name, pn) == 0;
     case POL_NAME_SUFFIX:
-        if (hn == pn)
-            return strncasecmp(host, pat->name, pn) == 0;
+        if (hn == pn) return strncasecmp(host, pat->name, pn) == 0;
         return hn > pn + 1 && host[hn - pn - 1] == '.' &&
                strncasecmp(host + hn - pn, pat->name, pn) == 0;
     case POL_NAME_WILDCARD: {
@@ -158,11 +156,9 @@ bool pol_name_match(const pol_name *pat, const char *host) {
 }
 
 static int hexval(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
+    if (c >= '0' && c <= '9') return c - '0';
     c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
 }
 
@@ -172,12 +168,10 @@ static bool parse_hex32(const char *s, uint8_t out[32]) {
     while (*s && n < 32) {
         int hi = hexval((unsigned char)s[0]);
         int lo = hi < 0 ? -1 : hexval((unsigned char)s[1]);
-        if (hi < 0 || lo < 0)
-            return false;
+        if (hi < 0 || lo < 0) return false;
         out[n++] = (uint8_t)(hi << 4 | lo);
         s += 2;
-        if (*s == ':' && n < 32)
-            s++;
+        if (*s == ':' && n < 32) s++;
     }
     return n == 32 && *s == '\0';
 }
@@ -186,32 +180,27 @@ bool pol_parse_issuer(const char *kind, const char *s, pol_issuer *out, const ch
     memset(out, 0, sizeof *out);
     if (strcmp(kind, "spki_sha256") == 0) {
         if (!parse_hex32(s, out->spki))
-            return (*what = "64 hex digits (SHA-256 of the issuer's SubjectPublicKeyInfo)"),
-                   false;
+            return (*what = "64 hex digits (SHA-256 of the issuer's SubjectPublicKeyInfo)"), false;
         out->kind = POL_ISSUER_SPKI;
     } else if (strcmp(kind, "dn") == 0) {
         if (!strchr(s, '='))
             return (*what = "an RFC 4514 DN such as \"CN=R3,O=Let's Encrypt,C=US\""), false;
         out->kind = POL_ISSUER_DN;
     } else if (strcmp(kind, "ca") == 0) {
-        if (!*s)
-            return (*what = "a CA name such as \"Let's Encrypt\""), false;
+        if (!*s) return (*what = "a CA name such as \"Let's Encrypt\""), false;
         out->kind = POL_ISSUER_CA_NAME;
     } else {
         return (*what = "one of ca, dn, spki_sha256"), false;
     }
     out->text = strdup(s);
-    if (!out->text)
-        return (*what = "memory"), false;
+    if (!out->text) return (*what = "memory"), false;
     return true;
 }
 
 bool pol_parse_issuer_auto(const char *s, pol_issuer *out, const char **what) {
     uint8_t tmp[32];
-    if (parse_hex32(s, tmp))
-        return pol_parse_issuer("spki_sha256", s, out, what);
-    if (strchr(s, '='))
-        return pol_parse_issuer("dn", s, out, what);
+    if (parse_hex32(s, tmp)) return pol_parse_issuer("spki_sha256", s, out, what);
+    if (strchr(s, '=')) return pol_parse_issuer("dn", s, out, what);
     return pol_parse_issuer("ca", s, out, what);
 }
 
@@ -278,11 +267,9 @@ bool pol_parse_duration(const char *s, uint32_t *out, const char **what) {
     char *end;
     errno = 0;
     *what = "a duration: seconds, or a number with s, m, h or d (e.g. 3600, 90m, 1h, 7d)";
-    if (!isdigit((unsigned char)s[0]))
-        return false;
+    if (!isdigit((unsigned char)s[0])) return false;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return false;
+    if (errno) return false;
     unsigned long long mul = 1;
     if (*end) {
         switch (*end) {
@@ -301,22 +288,18 @@ bool pol_parse_duration(const char *s, uint32_t *out, const char **what) {
         default:
             return false;
         }
-        if (end[1])
-            return false;
+        if (end[1]) return false;
     }
-    if (v > UINT32_MAX / mul)
-        return false;
+    if (v > UINT32_MAX / mul) return false;
     *out = (uint32_t)(v * mul);
     return true;
 }
 
 bool pol_add_watch(pol_policy *p, const char *name, const char **what) {
-    if (p->nservices >= POL_MAX_LIST)
-        return (*what = "at most 64 services"), false;
+    if (p->nservices >= POL_MAX_LIST) return (*what = "at most 64 services"), false;
     pol_service *s = &p->services[p->nservices];
     memset(s, 0, sizeof *s);
-    if (!pol_parse_name(name, &s->name, what))
-        return false;
+    if (!pol_parse_name(name, &s->name, what)) return false;
     s->label = strdup(name);
     if (!s->label) {
         free(s->name.name);
@@ -333,18 +316,13 @@ bool pol_canon_host(const char *in, char *out, size_t cap) {
     size_t n = strlen(in);
     if (n == 0 || n >= cap || n > 254) /* 253 and a trailing dot */
         return false;
-    if (inet_pton(AF_INET, in, a) == 1)
-        return inet_ntop(AF_INET, a, out, (socklen_t)cap) != NULL;
-    if (inet_pton(AF_INET6, in, a) == 1)
-        return inet_ntop(AF_INET6, a, out, (socklen_t)cap) != NULL;
-    if (in[n - 1] == '.')
-        n--;
-    if (n == 0)
-        return false;
+    if (inet_pton(AF_INET, in, a) == 1) return inet_ntop(AF_INET, a, out, (socklen_t)cap) != NULL;
+    if (inet_pton(AF_INET6, in, a) == 1) return inet_ntop(AF_INET6, a, out, (socklen_t)cap) != NULL;
+    if (in[n - 1] == '.') n--;
+    if (n == 0) return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
-        if (!isalnum(c) && c != '-' && c != '.' && c != '_')
-            return false;
+        if (!isalnum(c) && c != '-' && c != '.' && c != '_') return false;
         out[i] = (char)tolower(c);
     }
     out[n] = '\0';
@@ -358,8 +336,7 @@ bool pol_add_path_expect(pol_policy *p, int service, const char *host, uint16_t 
     if (p->npath_expect % 16 == 0) {
         pol_path_expect *n =
             realloc(p->path_expect, (p->npath_expect + 16) * sizeof *p->path_expect);
-        if (!n)
-            return (*what = "memory for the expected paths"), false;
+        if (!n) return (*what = "memory for the expected paths"), false;
         p->path_expect = n;
     }
     pol_path_expect *e = &p->path_expect[p->npath_expect];
@@ -367,8 +344,7 @@ bool pol_add_path_expect(pol_policy *p, int service, const char *host, uint16_t 
     e->service = service;
     e->port = port;
     e->path = *path;
-    if (host && !(e->host = strdup(host)))
-        return (*what = "memory for the expected paths"), false;
+    if (host && !(e->host = strdup(host))) return (*what = "memory for the expected paths"), false;
     p->npath_expect++;
     return true;
 }
@@ -378,20 +354,17 @@ bool pol_parse_expect_hops(pol_policy *p, const char *arg, const char **what) {
     char host[256], canon[256];
     const char *eq = strchr(arg, '='), *colon;
     *what = "HOST:PORT=ADDR,ADDR,... or [IPV6]:PORT=ADDR,... (hops: IPv4, IPv6 or *)";
-    if (!eq)
-        return false;
+    if (!eq) return false;
     const char *hs = arg, *he;
     if (*arg == '[') {
         hs = arg + 1;
         he = memchr(arg, ']', (size_t)(eq - arg));
-        if (!he || he[1] != ':')
-            return false;
+        if (!he || he[1] != ':') return false;
         colon = he + 1;
     } else {
         colon = NULL;
         for (const char *c = arg; c < eq; c++)
-            if (*c == ':')
-                colon = c;
+            if (*c == ':') colon = c;
         he = colon;
         if (!colon || memchr(arg, ':', (size_t)(colon - arg)))
             return false; /* an IPv6 address needs brackets */
@@ -399,8 +372,7 @@ bool pol_parse_expect_hops(pol_policy *p, const char *arg, const char **what) {
     size_t hl = (size_t)(he - hs), pl = (size_t)(eq - colon - 1);
     char port[8];
     unsigned v;
-    if (hl == 0 || hl >= sizeof host || pl == 0 || pl >= sizeof port)
-        return false;
+    if (hl == 0 || hl >= sizeof host || pl == 0 || pl >= sizeof port) return false;
     memcpy(host, hs, hl);
     host[hl] = '\0';
     memcpy(port, colon + 1, pl);
@@ -416,27 +388,22 @@ bool pol_parse_expect_hops(pol_policy *p, const char *arg, const char **what) {
 static bool service_names_host(const pol_service *s, const char *host) {
     uint8_t a[16];
     int fam = inet_pton(AF_INET, host, a) == 1 ? 4 : inet_pton(AF_INET6, host, a) == 1 ? 6 : 0;
-    if (!fam)
-        return s->name.name && pol_name_match(&s->name, host);
+    if (!fam) return s->name.name && pol_name_match(&s->name, host);
     for (size_t i = 0; i < s->nips; i++)
-        if (s->ips[i].ver == fam && memcmp(s->ips[i].ip, a, fam == 4 ? 4 : 16) == 0)
-            return true;
+        if (s->ips[i].ver == fam && memcmp(s->ips[i].ip, a, fam == 4 ? 4 : 16) == 0) return true;
     return false;
 }
 
-bool pol_expected_paths(const pol_policy *p, const char *host, uint16_t port,
-                        trace_pathset *out) {
+bool pol_expected_paths(const pol_policy *p, const char *host, uint16_t port, trace_pathset *out) {
     memset(out, 0, sizeof *out);
     out->port = port;
     for (size_t i = 0; i < p->npath_expect; i++) {
         const pol_path_expect *e = &p->path_expect[i];
-        if (e->port != port)
-            continue;
+        if (e->port != port) continue;
         bool match = e->service >= 0 ? (size_t)e->service < p->nservices &&
                                            service_names_host(&p->services[e->service], host)
                                      : e->host && strcmp(e->host, host) == 0;
-        if (match && trace_pathset_add(out, &e->path) != MW_OK)
-            return false;
+        if (match && trace_pathset_add(out, &e->path) != MW_OK) return false;
     }
     return true;
 }

@@ -86,13 +86,19 @@ typedef struct {
     /* known-certificate stores */
     char *known_dirs[POL_MAX_LIST];
     size_t nknown_dirs;
+    unsigned known_dirs_line[POL_MAX_LIST]; /* pol_where: the file line, 0 = a flag */
     /* trust anchors: files of PEM CA certificates; none = the system store */
     char *ca_files[POL_MAX_LIST];
     size_t nca_files;
+    unsigned ca_files_line[POL_MAX_LIST];
     bool system_trust; /* also the system store when ca_files are given (default false) */
     /* SCT policy */
     char *ct_log_list; /* Google v3 log_list.json or OpenSSL CTLOG config */
-    unsigned sct_min_count;     /* valid-or-unverifiable SCTs a certificate needs */
+    unsigned ct_log_list_line;
+    /* valid-or-unverifiable SCTs a certificate needs when sct_min_given (ct.min_scts,
+     * --min-scts); otherwise rule_sct_required decides from the chain's anchor */
+    unsigned sct_min_count;
+    bool sct_min_given;
     unsigned sct_min_operators; /* distinct log operators among them (needs the log list) */
     /* issuance cadence (cert.issuance_odd) */
     unsigned issuance_min_samples; /* known certificates for the name before judging */
@@ -117,13 +123,21 @@ typedef struct {
     char *state;
     char *outputs[POL_MAX_LIST]; /* JSON-lines files ("-" = stdout) */
     size_t noutputs;
+    unsigned ctcache_line, state_line, outputs_line[POL_MAX_LIST];
+    char *file; /* the policy file the lines are of, or NULL */
     char *observer;
     /* configured trace paths (heap; ~3 KB each) */
     pol_path_expect *path_expect;
     size_t npath_expect;
 } pol_policy;
 
-/* A policy with the defaults: no services, the system trust store, one SCT, one hour
+/* A value that names a file, with where it came from, for messages: "FILE:LINE: key: VALUE"
+ * when line is set (the policy file), else "--flag VALUE". */
+void pol_where(const pol_policy *p, unsigned line, const char *key, const char *flag,
+               const char *value, char *out, size_t outlen);
+
+/* A policy with the defaults: no services, the system trust store, one SCT (for chains to a
+ * public anchor: rule_sct_required), one hour
  * suppression, issuance judged from 3 known certificates (2 h, 1 day tolerance) and the renewal
  * overlap from 3 known renewals (5 days tolerance). */
 void pol_policy_init(pol_policy *p);

@@ -6,15 +6,20 @@
 #include "rule_engine.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bl_baseline.h"
 #include "rule_catalog.h"
 #include "rule_judge.h"
+#include "rule_name.h"
 
 #define RE_VER_SERVICES 4096 /* servers whose best TLS version is remembered without --state */
 
@@ -26,54 +31,235 @@ static void res_free(rule_res *r) {
     store_known_free(r->store);
     X509_STORE_free(r->trust);
     rule_ctlogs_free(r->logs);
+    free(r->policy_anchors);
     memset(r, 0, sizeof *r);
 }
 
-static bool res_load(rule_res *r, const pol_policy *p, char *err, size_t errlen) {
-    memset(r, 0, sizeof *r);
-    if (p->nknown_dirs) {
-        r->store = store_known_load(p->known_dirs, p->nknown_dirs, err, errlen);
-        if (!r->store) return false;
+/* Problems are collected, one a line, so a start or `-T` says all of them at once. */
+typedef struct {
+    char *buf;
+    size_t cap, len;
+    unsigned n;
+} res_msgs;
+
+static void msg_add(res_msgs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void msg_add(res_msgs *m, const char *fmt, ...) {
+    if (!m->buf || m->cap == 0) return;
+    m->n++;
+    if (m->len + 1 >= m->cap) return;
+    if (m->len) m->buf[m->len++] = '\n';
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(m->buf + m->len, m->cap - m->len, fmt, ap);
+    va_end(ap);
+    if (w > 0) m->len += (size_t)w < m->cap - m->len ? (size_t)w : m->cap - m->len - 1;
+    m->buf[m->len] = '\0';
+}
+
+/* A loader's message without its own "CT log list PATH: " / "known certificates PATH: "
+ * prefix, which the caller replaces with the policy's FILE:LINE: key: PATH. */
+static const char *reason_of(const char *msg, const char *prefix, const char *path) {
+    size_t pl = strlen(prefix), l = strlen(path);
+    if (strncmp(msg, prefix, pl) == 0 && strncmp(msg + pl, path, l) == 0 &&
+        strncmp(msg + pl + l, ": ", 2) == 0)
+        return msg + pl + l + 2;
+    return msg;
+}
+
+/* ENOENT: the file is not there (yet); other errors (permissions) are problems. */
+static int file_errno(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? 0 : errno;
+}
+
+/* The certificate x is one of a watched name's: it covers the exact name, or one of its
+ * dNSNames (a wildcard read as one label) falls under the wildcard or suffix pattern. */
+static bool store_cert_for(X509 *x, const pol_name *pat) {
+    if (pat->kind == POL_NAME_EXACT) return rule_cert_covers(x, pat->name);
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    bool hit = false;
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && !hit; i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (g->type != GEN_DNS) continue;
+        char host[256];
+        int l = ASN1_STRING_length(g->d.dNSName);
+        const unsigned char *d = ASN1_STRING_get0_data(g->d.dNSName);
+        if (l <= 0 || (size_t)l >= sizeof host || memchr(d, 0, (size_t)l)) continue;
+        memcpy(host, d, (size_t)l);
+        host[l] = '\0';
+        if (host[0] == '*') host[0] = 'a';
+        hit = pol_name_match(pat, host);
     }
+    GENERAL_NAMES_free(gens);
+    return hit;
+}
+
+static void load_known(rule_res *r, const pol_policy *p, res_msgs *errs, res_msgs *warns) {
+    char *dirs[POL_MAX_LIST];
+    size_t n = 0;
+    char where[4200], e[512];
+    for (size_t i = 0; i < p->nknown_dirs; i++) {
+        pol_where(p, p->known_dirs_line[i], "known_certs", "known-certs", p->known_dirs[i], where,
+                  sizeof where);
+        int fe = file_errno(p->known_dirs[i]);
+        if (fe == ENOENT)
+            msg_add(warns, "%s: %s (read as empty until it exists; SIGHUP reads it again)", where,
+                    strerror(fe));
+        else if (fe)
+            msg_add(errs, "%s: %s", where, strerror(fe));
+        else
+            dirs[n++] = p->known_dirs[i];
+    }
+    if (!p->nknown_dirs || errs->n) return;
+    r->store = store_known_load(dirs, n, e, sizeof e);
+    if (!r->store) { /* the folder its message names, or the first */
+        size_t i = 0;
+        for (size_t k = 0; k < p->nknown_dirs; k++)
+            if (reason_of(e, "known certificates ", p->known_dirs[k]) != e) i = k;
+        pol_where(p, p->known_dirs_line[i], "known_certs", "known-certs", p->known_dirs[i], where,
+                  sizeof where);
+        msg_add(errs, "%s: %s", where, reason_of(e, "known certificates ", p->known_dirs[i]));
+        return;
+    }
+    size_t nleaf = 0;
+    const store_cert *sc = store_known_certs(r->store, &nleaf);
+    if (nleaf == 0) {
+        msg_add(warns,
+                "the known store (%zu folder%s) holds no certificates: cert.unknown fires for "
+                "every certificate of a watched service",
+                p->nknown_dirs, p->nknown_dirs == 1 ? "" : "s");
+        return;
+    }
+    for (size_t i = 0; i < p->nservices; i++) {
+        const pol_service *s = &p->services[i];
+        bool found = false;
+        for (size_t k = 0; k < nleaf && !found; k++)
+            found = sc[k].x && store_cert_for(sc[k].x, &s->name);
+        if (!found)
+            msg_add(warns,
+                    "watched name %s: the known store holds no certificate for it: cert.unknown "
+                    "fires for every certificate of that name",
+                    s->label);
+    }
+}
+
+static void load_trust(rule_res *r, const pol_policy *p, res_msgs *errs) {
+    char where[4200];
     r->trust = X509_STORE_new();
     if (!r->trust) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
+        msg_add(errs, "out of memory");
+        return;
     }
     for (size_t i = 0; i < p->nca_files; i++) {
-        if (X509_STORE_load_file(r->trust, p->ca_files[i]) != 1) {
+        pol_where(p, p->ca_files_line[i], "ca_files", "ca-file", p->ca_files[i], where,
+                  sizeof where);
+        int fe = file_errno(p->ca_files[i]);
+        if (fe) {
+            msg_add(errs, "%s: %s", where, strerror(fe));
+        } else if (X509_STORE_load_file(r->trust, p->ca_files[i]) != 1) {
             unsigned long e = ERR_peek_last_error();
-            snprintf(err, errlen, "CA file %s: cannot load: %s", p->ca_files[i],
-                     e ? ERR_reason_error_string(e) : "no certificates");
-            ERR_clear_error();
-            goto fail;
+            msg_add(errs, "%s: cannot load: %s", where,
+                    e ? ERR_reason_error_string(e) : "no certificates");
         }
+        ERR_clear_error();
+    }
+    /* the policy's anchors, told apart from the system's (rule_engine_public_anchor) */
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(r->trust);
+    int no = objs ? sk_X509_OBJECT_num(objs) : 0;
+    r->policy_anchors = no > 0 ? calloc((size_t)no, 32) : NULL;
+    for (int i = 0; r->policy_anchors && i < no; i++) {
+        X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+        unsigned dl = 0;
+        if (x && X509_digest(x, EVP_sha256(), r->policy_anchors[r->npolicy_anchors], &dl) &&
+            dl == 32)
+            r->npolicy_anchors++;
     }
     /* The system bundle is loaded into memory once: the hashed-directory lookup that
      * X509_STORE_set_default_paths adds stats files on every verification that misses, which
      * for chains from private CAs is every one (5 s of system time on the benchmark). */
-    if ((p->nca_files == 0 || p->system_trust) &&
-        X509_STORE_load_file(r->trust, X509_get_default_cert_file()) != 1) {
-        ERR_clear_error();
-        X509_STORE_set_default_paths(r->trust);
+    if (p->nca_files == 0 || p->system_trust) {
+        r->system_anchors = true;
+        if (X509_STORE_load_file(r->trust, X509_get_default_cert_file()) != 1) {
+            ERR_clear_error();
+            X509_STORE_set_default_paths(r->trust);
+        }
     }
+}
+
+static void load_ct(rule_res *r, const pol_policy *p, res_msgs *errs, res_msgs *warns) {
+    char where[4200], e[512];
     if (p->ct_log_list) {
-        r->logs = rule_ctlogs_load(p->ct_log_list, err, errlen);
-        if (!r->logs) goto fail;
+        pol_where(p, p->ct_log_list_line, "log_list", "ct-log-list", p->ct_log_list, where,
+                  sizeof where);
+        int fe = file_errno(p->ct_log_list);
+        if (fe == ENOENT)
+            msg_add(warns,
+                    "%s: %s: SCTs are not verified (status unverified) and carry no log "
+                    "names, ct.min_operators is not judged",
+                    where, strerror(fe));
+        else if (fe)
+            msg_add(errs, "%s: %s", where, strerror(fe));
+        else if (!(r->logs = rule_ctlogs_load(p->ct_log_list, e, sizeof e)))
+            msg_add(errs, "%s: %s", where, reason_of(e, "CT log list ", p->ct_log_list));
     }
     if (p->ctcache) {
         char why[256] = "";
+        pol_where(p, p->ctcache_line, "ctcache", "ctcache", p->ctcache, where, sizeof where);
+        int fe = file_errno(p->ctcache);
         ct_reloader_init(&r->ctr, p->ctcache);
-        r->ct = ct_reloader_check(&r->ctr, true, why, sizeof why);
-        if (!r->ct) {
-            snprintf(err, errlen, "ctcache %s: %s", p->ctcache, why[0] ? why : "cannot load");
-            goto fail;
+        if (fe == ENOENT) {
+            /* rule_sct_not_in_ct loads it once `ct sync` has written it */
+            msg_add(warns,
+                    "%s: %s: cert.not_in_ct is not judged until `mitmwatch ct sync` "
+                    "writes it",
+                    where, strerror(fe));
+        } else if (fe) {
+            msg_add(errs, "%s: %s", where, strerror(fe));
+        } else if (!(r->ct = ct_reloader_check(&r->ctr, true, why, sizeof why))) {
+            msg_add(errs, "%s: %s", where, why[0] ? why : "cannot load");
         }
     }
-    return true;
-fail:
+}
+
+static bool res_load(rule_res *r, const pol_policy *p, char *err, size_t errlen, char *warn,
+                     size_t warnlen) {
+    memset(r, 0, sizeof *r);
+    res_msgs errs = {err, errlen, 0, 0}, warns = {warn, warnlen, 0, 0};
+    if (err && errlen) err[0] = '\0';
+    if (warn && warnlen) warn[0] = '\0';
+    load_known(r, p, &errs, &warns);
+    load_trust(r, p, &errs);
+    load_ct(r, p, &errs, &warns);
+    if (errs.n == 0) return true;
     res_free(r);
     return false;
+}
+
+bool rule_engine_check(const pol_policy *p, char *err, size_t errlen, char *warn, size_t warnlen) {
+    rule_res r;
+    if (!res_load(&r, p, err, errlen, warn, warnlen)) return false;
+    res_free(&r);
+    return true;
+}
+
+unsigned rule_sct_required(const pol_policy *p, bool public_anchor) {
+    if (p->sct_min_given) return p->sct_min_count;
+    return public_anchor ? 1 : 0;
+}
+
+bool rule_engine_public_anchor(const rule_engine *re, STACK_OF(X509) * built) {
+    int n = built ? sk_X509_num(built) : 0;
+    if (!re->r.system_anchors || n == 0) return false;
+    uint8_t h[32];
+    unsigned dl = 0;
+    if (!X509_digest(sk_X509_value(built, n - 1), EVP_sha256(), h, &dl) || dl != 32) return false;
+    for (size_t i = 0; i < re->r.npolicy_anchors; i++)
+        if (memcmp(re->r.policy_anchors[i], h, 32) == 0) return false;
+    return true;
+}
+
+const char *rule_engine_warnings(const rule_engine *re) {
+    return re->warnings;
 }
 
 rule_engine *rule_engine_new(const pol_policy *p, char *err, size_t errlen) {
@@ -94,7 +280,7 @@ rule_engine *rule_engine_new(const pol_policy *p, char *err, size_t errlen) {
     }
     mw_buf_init(&re->exp, RULE_EVIDENCE_MAX);
     mw_buf_init(&re->obs, RULE_EVIDENCE_MAX);
-    if (!res_load(&re->r, p, err, errlen)) {
+    if (!res_load(&re->r, p, err, errlen, re->warnings, sizeof re->warnings)) {
         rule_engine_free(re);
         return NULL;
     }
@@ -111,7 +297,9 @@ static void caches_clear(rule_engine *re) {
 
 bool rule_engine_reload(rule_engine *re, const pol_policy *p, char *err, size_t errlen) {
     rule_res nr;
-    if (!res_load(&nr, p, err, errlen)) return false;
+    char warn[sizeof re->warnings];
+    if (!res_load(&nr, p, err, errlen, warn, sizeof warn)) return false;
+    memcpy(re->warnings, warn, sizeof warn);
     caches_clear(re);
     res_free(&re->r);
     re->r = nr;

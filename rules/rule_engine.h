@@ -16,6 +16,7 @@
 #ifndef RULE_ENGINE_H
 #define RULE_ENGINE_H
 
+#include <openssl/x509.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -66,8 +67,26 @@ typedef struct {
 void rule_verdict_add(rule_verdict *v, const char *rule_id);
 
 /* Loads the store, the trust anchors and the log list the policy names. p is not copied: it
- * must stay alive and unchanged until rule_engine_free or the next reload. */
+ * must stay alive and unchanged until rule_engine_free or the next reload. Every problem with
+ * the files the policy names is reported at once, one a line in err ("FILE:LINE: key: PATH:
+ * why" or "--flag PATH: why"). What the engine can run without is a warning instead
+ * (rule_engine_warnings): a missing ctcache or CT log list, a missing or empty known store, a
+ * watched name the store holds no certificate for. */
 rule_engine *rule_engine_new(const pol_policy *p, char *err, size_t errlen);
+/* What rule_engine_new would load, loaded and released: false with every problem in err; the
+ * warnings in warn either way (`mitmwatch -T`). */
+bool rule_engine_check(const pol_policy *p, char *err, size_t errlen, char *warn, size_t warnlen);
+/* The warnings of the last load (new or reload), one a line, "" when none. */
+const char *rule_engine_warnings(const rule_engine *re);
+/* SCTs a certificate needs (cert.sct_missing); the one decision for the sensor and `check`:
+ * the policy's ct.min_scts or --min-scts when given; otherwise 1 for a chain that validated
+ * to a publicly trusted anchor (the system store) and 0 for a private CA (ca_files,
+ * --ca-file), a chain that validated only to a policy anchor, or one that did not validate. */
+unsigned rule_sct_required(const pol_policy *p, bool public_anchor);
+/* Whether a chain built by X509_verify_cert against the engine's anchors (leaf first, anchor
+ * last) ends at a publicly trusted anchor: one of the system store, not of the policy's
+ * ca_files. False for NULL or an empty chain. */
+bool rule_engine_public_anchor(const rule_engine *re, STACK_OF(X509) * built);
 /* SIGHUP: a new policy (and a fresh read of its known store, anchors and log list). On
  * failure the engine keeps the old one and err says why. Caches and suppression survive. */
 bool rule_engine_reload(rule_engine *re, const pol_policy *p, char *err, size_t errlen);

@@ -28,6 +28,9 @@ typedef struct {
     X509_STORE *trust;
     rule_ctlogs *logs;
     ct_reloader ctr; /* the ctcache snapshot (cert.not_in_ct), reloaded when the file changes */
+    bool system_anchors;    /* the system store is among the anchors */
+    uint8_t (*policy_anchors)[32]; /* SHA-256 of the ca_files certificates */
+    size_t npolicy_anchors;
     ct_snapshot *ct;
     uint64_t ct_checked_us;
 } rule_res;
@@ -47,6 +50,7 @@ struct rule_engine {
     bl_state *own_ver;
     mw_buf exp, obs; /* the evidence of the alert being written */
     rule_stats st;
+    char warnings[4096]; /* rule_engine_warnings */
 };
 
 /* One judgement: a handshake (rule_judge) or a plaintext session (rule_judge_plaintext). */

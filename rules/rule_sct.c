@@ -154,7 +154,7 @@ static void sct_one(rule_ctx *jd, SCT *sct, X509 *issuer, sct_tally *t, mw_json 
 #define RE_CT_RECHECK_US (5u * 1000000u)
 void rule_sct_not_in_ct(rule_ctx *jd) {
     rule_res *r = &jd->re->r;
-    if (!r->ct || !jd->svc) return;
+    if (!r->ctr.path || !jd->svc) return; /* absent at start: looked for again below */
     if (jd->ts_us >= r->ct_checked_us + RE_CT_RECHECK_US) {
         char why[256];
         ct_snapshot *n = ct_reloader_check(&r->ctr, false, why, sizeof why);
@@ -164,6 +164,7 @@ void rule_sct_not_in_ct(rule_ctx *jd) {
         }
         r->ct_checked_us = jd->ts_us;
     }
+    if (!r->ct) return;
     if (ct_check_cert(r->ct, jd->leaf, 0) != CT_CHECK_NOT_IN_CT) return;
     char tbs[65], created[MW_TS_LEN];
     rule_hex32(tbs, jd->leaf->tbs_sha256);
@@ -215,12 +216,14 @@ void rule_sct_check(rule_ctx *jd, const rule_cert_facts *cf) {
     }
     const pol_policy *p = jd->p;
     unsigned acceptable = t.valid + t.unverified;
-    bool too_few = p->sct_min_count > 0 && acceptable < p->sct_min_count;
-    bool few_ops = !too_few && p->sct_min_operators > 1 && rule_ctlogs_count(re->r.logs) > 0 &&
-                   t.unverified == 0 && t.nops < p->sct_min_operators;
+    unsigned need = rule_sct_required(p, cf->verify_ok && rule_engine_public_anchor(re, cf->built));
+    bool too_few = need > 0 && acceptable < need;
+    bool few_ops = need > 0 && !too_few && p->sct_min_operators > 1 &&
+                   rule_ctlogs_count(re->r.logs) > 0 && t.unverified == 0 &&
+                   t.nops < p->sct_min_operators;
     if (too_few || few_ops) {
         rule_evidence_begin(jd);
-        mw_json_kuint(&jd->je, "min_scts", p->sct_min_count);
+        mw_json_kuint(&jd->je, "min_scts", need);
         mw_json_kuint(&jd->je, "min_operators", p->sct_min_operators);
         mw_json_kuint(&jd->jo, "acceptable", acceptable);
         mw_json_kuint(&jd->jo, "operators", t.nops);
@@ -233,7 +236,7 @@ void rule_sct_check(rule_ctx *jd, const rule_cert_facts *cf) {
                       "the log list), fewer than the %u required: it may never have been logged in "
                       "Certificate Transparency.",
                       rule_who(jd), acceptable, acceptable == 1 ? "" : "s", total, t.unknown_log,
-                      p->sct_min_count);
+                      need);
         else
             rule_emit(
                 jd, "cert.sct_missing", 2,

@@ -20,51 +20,56 @@
 #include "sensor.h"
 
 static void usage(FILE *fp) {
-    fputs("usage: mitmwatch -r FILE [-r FILE...] [-o OUT] [options]   read pcap/pcapng files\n"
-          "       mitmwatch -i IFACE [-i IFACE...] [-f BPF] [-o OUT] [options]   live capture\n"
-          "       mitmwatch probe jarm HOST[:PORT] [--sni NAME] [--timeout MS] [--socks5 H:P]\n"
-          "       mitmwatch probe trace HOST:PORT[,PORT...] [--max-ttl N] [--expect-hops LIST]\n"
-          "                             [--last N] [--timeout MS] [--rate N] [--json]\n"
-          "       mitmwatch probe cert HOST[:PORT] [--starttls PROTO] [--sni NAME] [--alpn P1,P2]\n"
-          "                            [--tls-max 1.2|1.3] [--timeout MS] [--json] [-4|-6]\n"
-          "       mitmwatch ct sync|audit|show|check ...   Certificate Transparency cache\n"
-          "       mitmwatch check HOST[:PORT] [--starttls P] [--expect-issuer X] [--known-certs D]\n"
-          "                       [--expect-jarm H] [--require-sct N] [--ctcache F] [-w D] [-c D]\n"
-          "                       Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
-          "\n"
-          "  -r, --read FILE        read a pcap or pcapng file; several are one timeline\n"
-          "  -i, --interface IFACE  capture live on IFACE (root or CAP_NET_RAW)\n"
-          "  -f, --filter BPF       capture filter (tcpdump syntax)\n"
-          "  -o, --output OUT       JSON lines to OUT (appended); - is stdout (default); or a\n"
-          "                         sink: syslog+udp://H:P, syslog+tcp://H:P, syslog:///dev/log,\n"
-          "                         fluentd://H:P?tag=T&ack=1, hec+https://H:P?token=T,\n"
-          "                         bulk+https://H:P?index=mitmwatch-%Y.%m.%d, relp://H:P,\n"
-          "                         file:///PATH?rotate=100M, with ?filter=alert,event,metric or\n"
-          "                         dataset=...; network ones with ?spool=DIR; repeatable\n"
-          "      --observer NAME    observer.name in events (default: host name)\n"
-          "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
-          "      --max-flows N      flow table capacity (default 131072)\n"
-          "      --no-ndpi          skip nDPI classification (network.protocol from mitmwatch)\n"
-          "      --flush-timeout S  at exit, the time network outputs get to deliver what is\n"
-          "                         queued (default 5; 500ms form too); the rest is spooled or\n"
-          "                         dropped, said on stderr, and the exit code is 3\n"
-          "      --state FILE       learned baselines (TTL/hops, JA3S, trace paths) kept across runs\n"
-          "      --state-interval S seconds between saves of --state (default 300; also on\n"
-          "                         SIGHUP, SIGUSR1 and at exit; 0: only those)\n"
-          "      --learn-flows N    handshakes per service before its baseline is set (10)\n"
-          "      --ttl-tolerance N  hops of slack before path.ttl_changed (0)\n"
-          "      --probe SPEC       scheduled probe (live): jarm:HOST[:PORT][=JARM],\n"
-          "                         cert:HOST[:PORT][/STARTTLS] or trace:HOST:PORT[,PORT...]\n"
-          "                         (learned trace paths are kept in --state; --expect-hops)\n"
-          "      --probe-interval S seconds between rounds of a probe (3600)\n"
-          "      --probe-jitter PCT random spread of the interval, percent (10)\n"
-          "      --user NAME        live: once the interfaces and raw sockets are open, run as\n"
-          "                         NAME with no capabilities (files written later, such as\n"
-          "                         --state and reopened logs, must be writable by NAME)\n"
-          "  -h, --help             this text\n"
-          "      --version          version and linked library versions\n"
-          "\npolicy (see rules/example-policy.yaml, rules/ALERTS.md):\n",
-          fp);
+    fputs(
+        "usage: mitmwatch -r FILE [-r FILE...] [-o OUT] [options]   read pcap/pcapng files\n"
+        "       mitmwatch -i IFACE [-i IFACE...] [-f BPF] [-o OUT] [options]   live capture\n"
+        "       mitmwatch probe jarm HOST[:PORT] [--sni NAME] [--timeout MS] [--socks5 H:P]\n"
+        "       mitmwatch probe trace HOST:PORT[,PORT...] [--max-ttl N] [--expect-hops LIST]\n"
+        "                             [--last N] [--timeout MS] [--rate N] [--json]\n"
+        "       mitmwatch probe cert HOST[:PORT] [--starttls PROTO] [--sni NAME] [--alpn P1,P2]\n"
+        "                            [--tls-max 1.2|1.3] [--timeout MS] [--json] [-4|-6]\n"
+        "       mitmwatch ct sync|audit|show|check ...   Certificate Transparency cache\n"
+        "       mitmwatch check HOST[:PORT] [--starttls P] [--expect-issuer X] [--known-certs D]\n"
+        "                       [--expect-jarm H] [--require-sct N] [--ctcache F] [-w D] [-c D]\n"
+        "                       Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
+        "\n"
+        "  -r, --read FILE        read a pcap or pcapng file; several are one timeline\n"
+        "  -i, --interface IFACE  capture live on IFACE (root or CAP_NET_RAW)\n"
+        "  -f, --filter BPF       capture filter (tcpdump syntax)\n"
+        "  -o, --output OUT       JSON lines to OUT (appended); - is stdout (default); or a\n"
+        "                         sink: syslog+udp://H:P, syslog+tcp://H:P, syslog:///dev/log,\n"
+        "                         fluentd://H:P?tag=T&ack=1, hec+https://H:P?token=T,\n"
+        "                         bulk+https://H:P?index=mitmwatch-%Y.%m.%d, relp://H:P,\n"
+        "                         file:///PATH?rotate=100M, with ?filter=alert,event,metric or\n"
+        "                         dataset=...; network ones with ?spool=DIR; repeatable\n"
+        "      --observer NAME    observer.name in events (default: host name)\n"
+        "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
+        "      --max-flows N      flow table capacity (default 131072)\n"
+        "      --no-ndpi          skip nDPI classification (network.protocol from mitmwatch)\n"
+        "      --flush-timeout S  at exit, the time network outputs get to deliver what is\n"
+        "                         queued (default 5; 500ms form too); the rest is spooled or\n"
+        "                         dropped, said on stderr, and the exit code is 3\n"
+        "      --state FILE       learned baselines (TTL/hops, JA3S, trace paths) kept across "
+        "runs\n"
+        "      --state-interval S seconds between saves of --state (default 300; also on\n"
+        "                         SIGHUP, SIGUSR1 and at exit; 0: only those)\n"
+        "      --learn-flows N    handshakes per service before its baseline is set (10)\n"
+        "      --ttl-tolerance N  hops of slack before path.ttl_changed (0)\n"
+        "      --probe SPEC       scheduled probe (live): jarm:HOST[:PORT][=JARM],\n"
+        "                         cert:HOST[:PORT][/STARTTLS] or trace:HOST:PORT[,PORT...]\n"
+        "                         (learned trace paths are kept in --state; --expect-hops)\n"
+        "      --probe-interval S seconds between rounds of a probe (3600)\n"
+        "      --probe-jitter PCT random spread of the interval, percent (10)\n"
+        "      --user NAME        live: once the interfaces and raw sockets are open, run as\n"
+        "                         NAME with no capabilities (files written later, such as\n"
+        "                         --state and reopened logs, must be writable by NAME)\n"
+        "  -T, --test-config      load and check the configuration (-c, policy flags, its\n"
+        "                         files, outputs, state, probes) without capturing; prints\n"
+        "                         \"configuration OK\" (exit 0) or every problem (exit 2)\n"
+        "  -h, --help             this text\n"
+        "      --version          version and linked library versions\n"
+        "\npolicy (see rules/example-policy.yaml, rules/ALERTS.md):\n",
+        fp);
     fputs(pol_cli_help, fp);
 }
 
@@ -88,34 +93,51 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v > max || s[0] == '-')
-        return false;
+    if (errno || end == s || *end || v > max || s[0] == '-') return false;
     *out = v;
     return true;
 }
 
 static int parse_args(int argc, char **argv, sensor_opts *o) {
-    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_PROBE, O_PINT, O_PJIT, O_USER, O_FLUSH, O_STATEINT, O_POLICY = 1100 };
+    enum {
+        O_VERSION = 1000,
+        O_OBSERVER,
+        O_STATS,
+        O_MAXFLOWS,
+        O_NONDPI,
+        O_STATE,
+        O_LEARN,
+        O_TTLTOL,
+        O_OUTPUT,
+        O_PROBE,
+        O_PINT,
+        O_PJIT,
+        O_USER,
+        O_FLUSH,
+        O_STATEINT,
+        O_POLICY = 1100
+    };
     static const struct option base[] = {{"read", required_argument, NULL, 'r'},
-                                       {"config", required_argument, NULL, 'c'},
-                                       {"interface", required_argument, NULL, 'i'},
-                                       {"filter", required_argument, NULL, 'f'},
-                                       {"output", required_argument, NULL, O_OUTPUT},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {"version", no_argument, NULL, O_VERSION},
-                                       {"observer", required_argument, NULL, O_OBSERVER},
-                                       {"stats-interval", required_argument, NULL, O_STATS},
-                                       {"max-flows", required_argument, NULL, O_MAXFLOWS},
-                                       {"no-ndpi", no_argument, NULL, O_NONDPI},
-                                       {"state", required_argument, NULL, O_STATE},
-                                       {"state-interval", required_argument, NULL, O_STATEINT},
-                                       {"flush-timeout", required_argument, NULL, O_FLUSH},
-                                       {"probe", required_argument, NULL, O_PROBE},
-                                       {"probe-interval", required_argument, NULL, O_PINT},
-                                       {"probe-jitter", required_argument, NULL, O_PJIT},
-                                       {"user", required_argument, NULL, O_USER},
-                                       {"learn-flows", required_argument, NULL, O_LEARN},
-                                       {"ttl-tolerance", required_argument, NULL, O_TTLTOL}};
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"interface", required_argument, NULL, 'i'},
+                                         {"filter", required_argument, NULL, 'f'},
+                                         {"output", required_argument, NULL, O_OUTPUT},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"test-config", no_argument, NULL, 'T'},
+                                         {"version", no_argument, NULL, O_VERSION},
+                                         {"observer", required_argument, NULL, O_OBSERVER},
+                                         {"stats-interval", required_argument, NULL, O_STATS},
+                                         {"max-flows", required_argument, NULL, O_MAXFLOWS},
+                                         {"no-ndpi", no_argument, NULL, O_NONDPI},
+                                         {"state", required_argument, NULL, O_STATE},
+                                         {"state-interval", required_argument, NULL, O_STATEINT},
+                                         {"flush-timeout", required_argument, NULL, O_FLUSH},
+                                         {"probe", required_argument, NULL, O_PROBE},
+                                         {"probe-interval", required_argument, NULL, O_PINT},
+                                         {"probe-jitter", required_argument, NULL, O_PJIT},
+                                         {"user", required_argument, NULL, O_USER},
+                                         {"learn-flows", required_argument, NULL, O_LEARN},
+                                         {"ttl-tolerance", required_argument, NULL, O_TTLTOL}};
     /* the policy flags come from pol_cli.c, so the file and the flags cannot drift apart */
     struct option lo[sizeof base / sizeof base[0] + 32];
     size_t nlo = sizeof base / sizeof base[0];
@@ -126,7 +148,7 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
     uint64_t v;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":r:i:f:o:c:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":r:i:f:o:c:hT", lo, NULL)) != -1) {
         if (c >= O_POLICY && c < O_POLICY + 32) {
             if (o->npol_flags >= SENSOR_MAX_POL_FLAGS)
                 return fail_usage("too many policy flags", NULL);
@@ -139,13 +161,11 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
             o->config = optarg;
             break;
         case 'r':
-            if (o->nfiles >= SENSOR_MAX_SOURCES)
-                return fail_usage("too many -r files", NULL);
+            if (o->nfiles >= SENSOR_MAX_SOURCES) return fail_usage("too many -r files", NULL);
             o->files[o->nfiles++] = optarg;
             break;
         case 'i':
-            if (o->nifaces >= SENSOR_MAX_SOURCES)
-                return fail_usage("too many -i interfaces", NULL);
+            if (o->nifaces >= SENSOR_MAX_SOURCES) return fail_usage("too many -i interfaces", NULL);
             o->ifaces[o->nifaces++] = optarg;
             break;
         case 'f':
@@ -153,9 +173,11 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
             break;
         case 'o':
         case O_OUTPUT:
-            if (o->nouts >= SENSOR_MAX_SOURCES)
-                return fail_usage("too many outputs", NULL);
+            if (o->nouts >= SENSOR_MAX_SOURCES) return fail_usage("too many outputs", NULL);
             o->out_paths[o->nouts++] = optarg;
+            break;
+        case 'T':
+            o->test_config = true;
             break;
         case 'h':
             usage(stdout);
@@ -200,8 +222,7 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
             break;
         }
         case O_PROBE:
-            if (o->nprobes >= SENSOR_MAX_PROBES)
-                return fail_usage("too many --probe", NULL);
+            if (o->nprobes >= SENSOR_MAX_PROBES) return fail_usage("too many --probe", NULL);
             o->probes[o->nprobes++] = optarg;
             break;
         case O_PINT:
@@ -233,12 +254,11 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
             return fail_usage("unknown option", argv[optind - 1]);
         }
     }
-    if (optind < argc)
-        return fail_usage("unexpected argument", argv[optind]);
+    if (optind < argc) return fail_usage("unexpected argument", argv[optind]);
+    if (o->test_config) return 0;
     if (o->nfiles == 0 && o->nifaces == 0)
         return fail_usage("nothing to read: give -r FILE or -i IFACE", NULL);
-    if (o->nfiles > 0 && o->nifaces > 0)
-        return fail_usage("-r and -i cannot be combined", NULL);
+    if (o->nfiles > 0 && o->nifaces > 0) return fail_usage("-r and -i cannot be combined", NULL);
     if (o->nprobes > 0 && o->nifaces == 0)
         return fail_usage("--probe runs in the live sensor: it needs -i", NULL);
     for (int i = 0; i < o->npol_flags && o->nprobes == 0; i++)
@@ -258,19 +278,17 @@ int main(int argc, char **argv) {
         return cmd_probe_jarm(argc - 2, argv + 2);
     if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "trace") == 0)
         return cmd_probe_trace(argc - 2, argv + 2);
-    if (argc >= 2 && strcmp(argv[1], "ct") == 0)
-        return cmd_ct(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "ct") == 0) return cmd_ct(argc - 1, argv + 1);
     if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "cert") == 0)
         return cmd_probe_cert(argc - 2, argv + 2);
-    if (argc >= 2 && strcmp(argv[1], "check") == 0)
-        return cmd_check(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "check") == 0) return cmd_check(argc - 1, argv + 1);
     sensor_opts o = {.stats_interval_us = 60u * 1000000u,
                      .state_interval_us = 300u * 1000000u,
                      .flush_ms = 5000};
     int rc = parse_args(argc, argv, &o);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (!o.observer[0] && gethostname(o.observer, sizeof o.observer - 1) != 0)
         snprintf(o.observer, sizeof o.observer, "mitmwatch");
+    if (o.test_config) return sensor_test_config(&o);
     return sensor_run(&o);
 }

@@ -259,6 +259,19 @@ static void on_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, u
     }
 }
 
+/* Each line of text on stderr as "mitmwatch: PREFIXLINE"; returns the number of lines. */
+static unsigned say_lines(const char *prefix, const char *text) {
+    unsigned n = 0;
+    while (text && *text) {
+        const char *nl = strchr(text, '\n');
+        int len = nl ? (int)(nl - text) : (int)strlen(text);
+        fprintf(stderr, "mitmwatch: %s%.*s\n", prefix, len, text);
+        n++;
+        text = nl ? nl + 1 : text + len;
+    }
+    return n;
+}
+
 /* The policy: the file first, then the flags. */
 static bool load_policy(const sensor_opts *o, pol_policy *p, char *err, size_t errlen) {
     pol_policy_init(p);
@@ -272,16 +285,18 @@ static bool load_policy(const sensor_opts *o, pol_policy *p, char *err, size_t e
  * bad new policy leaves the running one in place. */
 static void reload_policy(sensor *s) {
     pol_policy *np = malloc(sizeof *np);
-    char err[512] = "out of memory";
+    char err[4096] = "out of memory";
     if (!np || !load_policy(s->o, np, err, sizeof err) ||
         !ps_set_policy(s->ps, np, false, err, sizeof err) ||
         !rule_engine_reload(s->re, np, err, sizeof err)) {
-        fprintf(stderr, "mitmwatch: reload failed, keeping the old policy: %s\n", err);
+        fprintf(stderr, "mitmwatch: reload failed, keeping the old policy:\n");
+        say_lines("", err);
         if (np) pol_policy_free(np);
         free(np);
         return;
     }
     (void)ps_set_policy(s->ps, np, true, err, sizeof err); /* checked above */
+    say_lines("warning: ", rule_engine_warnings(s->re));
     pol_policy_free(s->pol);
     free(s->pol);
     s->pol = np;
@@ -316,7 +331,8 @@ static bool save_state(sensor *s) {
         s->save_failing = true;
         return false;
     }
-    if (s->save_failing) fprintf(stderr, "mitmwatch: state file %s written again\n", s->o->state_path);
+    if (s->save_failing)
+        fprintf(stderr, "mitmwatch: state file %s written again\n", s->o->state_path);
     s->save_failing = false;
     return true;
 }
@@ -380,12 +396,14 @@ static bool state_dir_ok(const char *path, const char *user, char *err, size_t e
         int ng = 256;
         bool member = st.st_gid == pw->pw_gid;
         if (!member && getgrouplist(user, pw->pw_gid, groups, &ng) >= 0)
-            for (int i = 0; i < ng && !member; i++) member = groups[i] == st.st_gid;
+            for (int i = 0; i < ng && !member; i++)
+                member = groups[i] == st.st_gid;
         if (member) need = S_IWGRP | S_IXGRP;
     }
     if ((st.st_mode & need) != need) {
-        snprintf(err, errlen, "cannot write state file %s: its folder %s is not writable by --user %s",
-                 path, dir, user);
+        snprintf(err, errlen,
+                 "cannot write state file %s: its folder %s is not writable by --user %s", path,
+                 dir, user);
         return false;
     }
     return true;
@@ -500,18 +518,19 @@ int sensor_run(sensor_opts *o) {
         return 1;
     }
 
-    char err[512];
+    char err[4096];
     cap_source srcs[SENSOR_MAX_SOURCES];
     memset(srcs, 0, sizeof srcs);
     sensor s = {.stats_interval_us = o->stats_interval_us, .srcs = srcs, .o = o};
     s.pol = calloc(1, sizeof *s.pol);
     if (!s.pol || !load_policy(o, s.pol, err, sizeof err) ||
         !(s.re = rule_engine_new(s.pol, err, sizeof err))) {
-        fprintf(stderr, "mitmwatch: %s\n", s.pol ? err : "out of memory");
+        say_lines("", s.pol ? err : "out of memory");
         if (s.pol) pol_policy_free(s.pol);
         free(s.pol);
         return 2;
     }
+    say_lines("warning: ", rule_engine_warnings(s.re));
     if (s.pol->observer && !o->observer_given)
         snprintf(o->observer, sizeof o->observer, "%s", s.pol->observer);
     char *state_from_policy = NULL; /* a copy: a reload frees the policy it came from */
@@ -654,4 +673,87 @@ int sensor_run(sensor_opts *o) {
     mw_buf_free(&s.abuf);
     mw_hash_cleanup();
     return rc;
+}
+
+/* -T: every problem of the configuration at once. The policy file's own syntax and keys stop
+ * at the first error (its values depend on each other); everything it names is then checked. */
+int sensor_test_config(sensor_opts *o) {
+    if (!mw_hash_init()) {
+        fprintf(stderr, "mitmwatch: OpenSSL has no SHA-256/MD5 (default provider missing)\n");
+        return 1;
+    }
+    char err[8192], warn[4096], where[4200];
+    unsigned problems = 0;
+    pol_policy *p = calloc(1, sizeof *p);
+    if (!p || !load_policy(o, p, err, sizeof err)) {
+        say_lines("", p ? err : "out of memory");
+        if (p) pol_policy_free(p);
+        free(p);
+        mw_hash_cleanup();
+        return 2;
+    }
+    if (!rule_engine_check(p, err, sizeof err, warn, sizeof warn)) problems += say_lines("", err);
+    say_lines("warning: ", warn);
+    /* outputs: -o replaces the policy's */
+    int nouts = o->nouts ? o->nouts : (int)p->noutputs;
+    for (int i = 0; i < nouts && i < SENSOR_MAX_SOURCES; i++) {
+        const char *spec = o->nouts ? o->out_paths[i] : p->outputs[i];
+        if (o->nouts)
+            snprintf(where, sizeof where, "--output %s", spec);
+        else
+            pol_where(p, p->outputs_line[i], "outputs", "output", spec, where, sizeof where);
+        out_sink_cfg c;
+        out_sink_cfg_init(&c);
+        if (!out_parse_spec(spec, &c, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s: %s\n", where, err);
+            problems++;
+            continue;
+        }
+        if (c.type != OUT_SINK_FILE) continue;
+        /* the file is appended to: it, or its folder for a new one, must be writable */
+        char dir[sizeof c.path];
+        const char *slash = strrchr(c.path, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == c.path ? 1 : slash - c.path) : 1,
+                 slash ? c.path : ".");
+        const char *what = access(c.path, F_OK) == 0 ? c.path : dir;
+        if (access(what, W_OK) != 0) {
+            fprintf(stderr, "mitmwatch: %s: %s: %s\n", where, what, strerror(errno));
+            problems++;
+        }
+    }
+    /* the state file: readable in a known format, its folder writable */
+    const char *state = o->state_path ? o->state_path : p->state;
+    if (state) {
+        if (o->state_path)
+            snprintf(where, sizeof where, "--state %s", state);
+        else
+            pol_where(p, p->state_line, "state", "state", state, where, sizeof where);
+        bl_state *bl = bl_new(&o->bl);
+        if (bl && (!bl_load(bl, state, err, sizeof err) ||
+                   !state_dir_ok(state, o->user, err, sizeof err))) {
+            fprintf(stderr, "mitmwatch: %s: %s\n", where, err);
+            problems++;
+        }
+        bl_free(bl);
+    }
+    if (o->nprobes) {
+        probe_sched *ps = ps_new(o->observer, 3600u * 1000000u, 10);
+        for (int i = 0; ps && i < o->nprobes; i++)
+            if (!ps_add(ps, o->probes[i], p, err, sizeof err)) {
+                fprintf(stderr, "mitmwatch: --probe %s: %s\n", o->probes[i], err);
+                problems++;
+            }
+        if (ps && !ps_set_policy(ps, p, false, err, sizeof err)) problems += say_lines("", err);
+        ps_free(ps);
+    }
+    pol_policy_free(p);
+    free(p);
+    mw_hash_cleanup();
+    if (problems) {
+        fprintf(stderr, "mitmwatch: %u problem%s in the configuration\n", problems,
+                problems == 1 ? "" : "s");
+        return 2;
+    }
+    printf("configuration OK\n");
+    return 0;
 }

@@ -44,6 +44,7 @@ typedef struct {
         const char *flag, *arg;
     } pol_flags[SENSOR_MAX_POL_FLAGS];
     int npol_flags;
+    bool test_config; /* -T: check the configuration, capture nothing */
 } sensor_opts;
 
 /* Runs to the end of the files, or until SIGINT/SIGTERM or a lost interface (live). Fills what
@@ -52,5 +53,10 @@ typedef struct {
  * read: no stats event either), 3 done but events did not reach an output (said on stderr). */
 #define SENSOR_EXIT_LOST 3
 int sensor_run(sensor_opts *o);
+/* -T, --test-config: loads and checks the whole configuration (the policy, every file it names,
+ * the outputs, the state file, the probes) without capturing. Warnings on stderr
+ * ("mitmwatch: warning: ..."), then "configuration OK" on stdout and 0, or every problem on
+ * stderr and 2. */
+int sensor_test_config(sensor_opts *o);
 
 #endif

@@ -18,13 +18,13 @@
 #include <unistd.h>
 
 #include "bl_baseline.h"
+#include "ev_alert.h"
+#include "ev_stats.h"
 #include "mw_encode.h"
 #include "mw_hash.h"
 #include "mw_test.h"
 #include "pol_config.h"
 #include "rule_ct.h"
-#include "ev_alert.h"
-#include "ev_stats.h"
 #include "rule_engine.h"
 #include "store_known.h"
 
@@ -36,7 +36,9 @@ static EVP_PKEY *k_root, *k_inter, *k_rogue, *k_leaf, *k_other, *k_logA, *k_logB
 static X509 *root, *inter, *rogue;
 static char dir[1024];
 
-static EVP_PKEY *ec_key(void) { return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"); }
+static EVP_PKEY *ec_key(void) {
+    return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+}
 
 static void add_ext(X509 *x, X509 *issuer, int nid, const char *val) {
     X509V3_CTX ctx;
@@ -58,8 +60,7 @@ static X509 *mk(const char *cn, const char *o, const char *san, X509 *issuer, EV
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
     X509_NAME *n = X509_NAME_new();
-    if (o)
-        X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0);
+    if (o) X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)o, -1, -1, 0);
     X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
     X509_set_subject_name(x, n);
     X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
@@ -71,12 +72,9 @@ static X509 *mk(const char *cn, const char *o, const char *san, X509 *issuer, EV
     add_ext(x, issuer, NID_key_usage,
             ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
     add_ext(x, issuer, NID_subject_key_identifier, "hash");
-    if (issuer)
-        add_ext(x, issuer, NID_authority_key_identifier, "keyid");
-    if (!ca)
-        add_ext(x, issuer, NID_ext_key_usage, "serverAuth");
-    if (san)
-        add_ext(x, issuer, NID_subject_alt_name, san);
+    if (issuer) add_ext(x, issuer, NID_authority_key_identifier, "keyid");
+    if (!ca) add_ext(x, issuer, NID_ext_key_usage, "serverAuth");
+    if (san) add_ext(x, issuer, NID_subject_alt_name, san);
     return x;
 }
 
@@ -148,8 +146,7 @@ static X509 *finish(X509 *x, X509 *issuer, EVP_PKEY *ikey, const enum sct_kind *
         ASN1_OCTET_STRING_free(null_der);
         X509_sign(*pre, ikey, EVP_sha256());
     }
-    if (nk == 0)
-        return x;
+    if (nk == 0) return x;
     unsigned char *tbs = NULL;
     int tl = i2d_re_X509_tbs(x, &tbs);
     STACK_OF(SCT) *scts = sk_SCT_new_null();
@@ -194,8 +191,7 @@ static void write_pem(const char *rel, X509 *a, X509 *b) {
     snprintf(p, sizeof p, "%s/%s", dir, rel);
     FILE *fp = fopen(p, "w");
     PEM_write_X509(fp, a);
-    if (b)
-        PEM_write_X509(fp, b);
+    if (b) PEM_write_X509(fp, b);
     fclose(fp);
 }
 
@@ -224,27 +220,23 @@ static int nids;
 /* The evidence of the last judged handshake's alert with this rule.id. */
 static const char *exp_of(const char *id) {
     for (int i = 0; i < nids; i++)
-        if (strcmp(raw_ids[i], id) == 0)
-            return exps[i];
+        if (strcmp(raw_ids[i], id) == 0) return exps[i];
     return "(none)";
 }
 static const char *obs_of(const char *id) {
     for (int i = 0; i < nids; i++)
-        if (strcmp(raw_ids[i], id) == 0)
-            return obss[i];
+        if (strcmp(raw_ids[i], id) == 0) return obss[i];
     return "(none)";
 }
 
 /* The message of the last judged handshake's alert with this rule.id. */
 static const char *msg_of(const char *id) {
     for (int i = 0; i < nids; i++)
-        if (strcmp(raw_ids[i], id) == 0)
-            return msgs[i];
+        if (strcmp(raw_ids[i], id) == 0) return msgs[i];
     return "(none)";
 }
 
-static void collect(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int cs,
-                    void *user) {
+static void collect(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int cs, void *user) {
     (void)user;
     if (nids < 32) {
         raw_ids[nids] = a->rule_id;
@@ -280,13 +272,14 @@ static void collect(const rule_alert *a, const tls_hs *hs, const cap_flow *f, in
     json_t *tls = json_object_get(ev, "tls");
     CHECK(json_object_size(tls) >= 1 && json_object_get(tls, "version") == NULL);
     json_t *srv = json_object_get(tls, "server");
-    CHECK(!srv || (json_object_size(srv) == 1 &&
-                   strlen(json_string_value(json_object_get(json_object_get(srv, "hash"),
-                                                            "sha256"))) == 64));
+    CHECK(!srv ||
+          (json_object_size(srv) == 1 && strlen(json_string_value(json_object_get(
+                                             json_object_get(srv, "hash"), "sha256"))) == 64));
     CHECK_STR(json_string_value(json_object_get(json_object_get(ev, "network"), "protocol")),
               "tls");
-    CHECK(strncmp(json_string_value(json_object_get(json_object_get(ev, "network"),
-                                                    "community_id")), "1:", 2) == 0);
+    CHECK(
+        strncmp(json_string_value(json_object_get(json_object_get(ev, "network"), "community_id")),
+                "1:", 2) == 0);
     CHECK_STR(json_string_value(json_object_get(json_object_get(ev, "destination"), "ip")),
               "198.51.100.10");
     json_decref(ev);
@@ -300,8 +293,8 @@ static const char *verdict_str(void) {
     size_t off = 0;
     out[0] = '\0';
     for (unsigned i = 0; i < g_verdict.n && off < sizeof out; i++)
-        off += (size_t)snprintf(out + off, sizeof out - off, "%s%s", i ? "," : "",
-                                g_verdict.rules[i]);
+        off +=
+            (size_t)snprintf(out + off, sizeof out - off, "%s%s", i ? "," : "", g_verdict.rules[i]);
     return out;
 }
 
@@ -319,8 +312,7 @@ static const char *judge(rule_engine *re, x509_info *const *chain, int n, const 
     hs.ch_version = o->offered ? o->offered : 0x0303;
     hs.version = o->version ? o->version : 0x0303;
     hs.cipher = o->cipher ? o->cipher : 0xC02B;
-    if (n == 1 && !chain[0])
-        n = 0; /* JUDGE(..., NULL): no certificate on the wire (TLS 1.3) */
+    if (n == 1 && !chain[0]) n = 0; /* JUDGE(..., NULL): no certificate on the wire (TLS 1.3) */
     for (int i = 0; i < n; i++)
         hs.chain[i] = chain[i];
     hs.nchain = (uint8_t)n;
@@ -330,8 +322,8 @@ static const char *judge(rule_engine *re, x509_info *const *chain, int n, const 
     cap_flow f;
     memset(&f, 0, sizeof f);
     f.key.ip_ver = 4;
-    memcpy(f.key.addr[0], "\xc0\x00\x02\x01", 4);   /* client 192.0.2.1 */
-    memcpy(f.key.addr[1], "\xc6\x33\x64\x0a", 4);   /* server 198.51.100.10 */
+    memcpy(f.key.addr[0], "\xc0\x00\x02\x01", 4); /* client 192.0.2.1 */
+    memcpy(f.key.addr[1], "\xc6\x33\x64\x0a", 4); /* server 198.51.100.10 */
     f.key.port[0] = 40000;
     f.key.port[1] = 443;
     nids = 0;
@@ -342,8 +334,7 @@ static const char *judge(rule_engine *re, x509_info *const *chain, int n, const 
     size_t off = 0;
     for (int i = 0; i < nids; i++) {
         int w = snprintf(got + off, sizeof got - off, "%s%s", i ? "," : "", ids[i]);
-        if (w > 0)
-            off += (size_t)w;
+        if (w > 0) off += (size_t)w;
     }
     return got;
 }
@@ -395,7 +386,7 @@ static void write_log_list(void) {
     do {                                                                                           \
         x509_info *ch_[] = {__VA_ARGS__};                                                          \
         hs_opts o_ = o;                                                                            \
-        CHECK_STR(judge(re, ch_, (int)(sizeof ch_ / sizeof ch_[0]), &o_), want);                  \
+        CHECK_STR(judge(re, ch_, (int)(sizeof ch_ / sizeof ch_[0]), &o_), want);                   \
     } while (0)
 
 #define AT(sni_) ((hs_opts){.sni = sni_})
@@ -450,7 +441,8 @@ static void test_plaintext(void) {
     CHECK_STR(plain_event,
               "{\"@timestamp\":\"2026-06-15T12:00:00.000000Z\",\"ecs\":{\"version\":\"8.11.0\"},"
               "\"event\":{\"kind\":\"alert\","
-              "\"category\":[\"network\"],\"type\":[\"indicator\"],\"dataset\":\"mitmwatch.alert\",\"severity\":3},\"observer\":{\"name\":\"unit\"},"
+              "\"category\":[\"network\"],\"type\":[\"indicator\"],\"dataset\":\"mitmwatch.alert\","
+              "\"severity\":3},\"observer\":{\"name\":\"unit\"},"
               "\"rule\":{\"id\":\"tls.starttls_missing\",\"name\":\"Session without STARTTLS\"},"
               "\"message\":\"The XMPP session to xmpp.example.test (198.51.100.10:5222) ended "
               "without TLS: the client never sent STARTTLS although the server offered it; 1 "
@@ -538,12 +530,10 @@ static void write_state(const char *path, int version, int fields, uint16_t tls_
     msgpack_pack_bin_with_body(&pk, "\x02", 1);
     msgpack_pack_uint8(&pk, 0);
     msgpack_pack_array(&pk, 0);
-    if (fields == 9)
-        msgpack_pack_uint16(&pk, tls_best);
+    if (fields == 9) msgpack_pack_uint16(&pk, tls_best);
     FILE *fp = fopen(path, "wb");
     CHECK(fp && fwrite(sb.data, 1, sb.size, fp) == sb.size);
-    if (fp)
-        fclose(fp);
+    if (fp) fclose(fp);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -649,11 +639,10 @@ static void test_overlap(void) {
     const enum sct_kind A[] = {SCT_VALID_A};
     const char *xmpp = "DNS:xmpp.example.test";
 #define XLEAF(nb, key)                                                                             \
-    finish(mk("xmpp.example.test", NULL, xmpp, inter, key, nb, (nb) + 90 * DAY, false), inter,    \
+    finish(mk("xmpp.example.test", NULL, xmpp, inter, key, nb, (nb) + 90 * DAY, false), inter,     \
            k_inter, A, 1, (uint64_t)((nb) + 60) * 1000u, NULL)
-    X509 *known[5] = {XLEAF(AT03(250), k_leaf), XLEAF(AT03(190), k_leaf),
-                      XLEAF(AT03(130), k_leaf), XLEAF(AT03(71), k_leaf),
-                      XLEAF(AT03(71) + 2 * 3600, k_other)};
+    X509 *known[5] = {XLEAF(AT03(250), k_leaf), XLEAF(AT03(190), k_leaf), XLEAF(AT03(130), k_leaf),
+                      XLEAF(AT03(71), k_leaf), XLEAF(AT03(71) + 2 * 3600, k_other)};
     mkdirs("known_xmpp/xmpp.example.test");
     for (int i = 0; i < 5; i++) {
         char rel[128];
@@ -671,7 +660,7 @@ static void test_overlap(void) {
     snprintf(yaml, sizeof yaml,                                                                    \
              "services:\n  - name: xmpp.example.test\n"                                            \
              "expect_issuers:\n  - ca: Test ACME\nknown_certs: %s/known_xmpp\n"                    \
-             "trust:\n  ca_files: %s/anchors.pem\nct:\n  log_list: %s/log_list.json\n"            \
+             "trust:\n  ca_files: %s/anchors.pem\nct:\n  log_list: %s/log_list.json\n"             \
              "alerts:\n  suppress_window: 0\n%s",                                                  \
              dir, dir, dir, extra)
     pol_policy p;
@@ -765,8 +754,7 @@ int main(int argc, char **argv) {
     snprintf(dir, sizeof dir, "%s", argv[1]);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        return 2;
+    if (system(cmd) != 0) return 2;
     mkdirs("");
 
     k_root = ec_key();
@@ -787,8 +775,8 @@ int main(int argc, char **argv) {
     const char *www = "DNS:www.example.test";
     const enum sct_kind A[] = {SCT_VALID_A}, AT2[] = {SCT_VALID_A, SCT_TAMPERED_A},
                         B[] = {SCT_VALID_B};
-#define LEAF(days, life, key) mk("www.example.test", NULL, www, inter, key, AT03(days),        \
-                                 AT03(days) + (life)*DAY, false)
+#define LEAF(days, life, key)                                                                      \
+    mk("www.example.test", NULL, www, inter, key, AT03(days), AT03(days) + (life)*DAY, false)
 #define SCTMS(days) ((uint64_t)(AT03(days) + 60) * 1000u)
     X509 *good = finish(LEAF(10, 90, k_leaf), inter, k_inter, A, 1, SCTMS(10), NULL);
     X509 *known2 = finish(LEAF(70, 90, k_leaf), inter, k_inter, A, 1, SCTMS(70), NULL);
@@ -801,14 +789,14 @@ int main(int argc, char **argv) {
     X509 *fin = finish(LEAF(20, 90, k_leaf), inter, k_inter, A, 1, SCTMS(20), &pre);
     X509 *expired = finish(LEAF(200, 90, k_leaf), inter, k_inter, A, 1, SCTMS(200), NULL);
     X509 *future = finish(LEAF(-5, 90, k_leaf), inter, k_inter, A, 1, SCTMS(1), NULL);
-    X509 *self = mk("www.example.test", NULL, www, NULL, k_other, AT03(2), AT03(2) + 90 * DAY,
-                    false);
+    X509 *self =
+        mk("www.example.test", NULL, www, NULL, k_other, AT03(2), AT03(2) + 90 * DAY, false);
     X509_sign(self, k_other, EVP_sha256());
-    X509 *wrong = mk("other.example.test", NULL, "DNS:other.example.test", inter, k_leaf,
-                     AT03(60), AT03(60) + 90 * DAY, false);
+    X509 *wrong = mk("other.example.test", NULL, "DNS:other.example.test", inter, k_leaf, AT03(60),
+                     AT03(60) + 90 * DAY, false);
     wrong = finish(wrong, inter, k_inter, A, 1, SCTMS(60), NULL);
-    X509 *rogue_leaf = mk("www.example.test", NULL, www, rogue, k_other, AT03(2),
-                          AT03(2) + 90 * DAY, false);
+    X509 *rogue_leaf =
+        mk("www.example.test", NULL, www, rogue, k_other, AT03(2), AT03(2) + 90 * DAY, false);
     X509_sign(rogue_leaf, k_rogue, EVP_sha256());
     X509 *tamper = finish(LEAF(30, 90, k_leaf), inter, k_inter, AT2, 2, SCTMS(30), NULL);
     X509 *unklog = finish(LEAF(40, 90, k_leaf), inter, k_inter, B, 1, SCTMS(40), NULL);
@@ -919,6 +907,7 @@ int main(int argc, char **argv) {
              "    ips: [198.51.100.10]\n"
              "expect_issuers:\n  - ca: Test ACME\nknown_certs: %s/known\n"
              "trust:\n  ca_files: %s/anchors.pem\nct:\n  log_list: %s/log_list.json\n"
+             "  min_scts: 1\n" /* explicit: a private CA needs none by default */
              "alerts:\n  suppress_window: 0\n",
              dir, dir, dir);
     rule_engine *re = engine(&p1, yaml);
@@ -988,8 +977,7 @@ int main(int argc, char **argv) {
     /* no policy at all but the anchors and log list (the analyst with one pcap) */
     pol_policy p2;
     snprintf(yaml, sizeof yaml,
-             "trust:\n  ca_files: [%s/anchors.pem]\nct:\n  log_list: %s/log_list.json\n", dir,
-             dir);
+             "trust:\n  ca_files: [%s/anchors.pem]\nct:\n  log_list: %s/log_list.json\n", dir, dir);
     re = engine(&p2, yaml);
     /* issuer never seen: the chain fails, and the embedded SCT is unverified, not invalid */
     JUDGE(re, "cert.chain_invalid", W, i_good);
@@ -1008,8 +996,11 @@ int main(int argc, char **argv) {
     CHECK_STR(rule_sct_status_of(sk_SCT_value(i_good->scts, 0)), "valid");
     /* ...but neither outlives the times it was made for: before the SCT was issued it is
      * invalid (a log does not sign the future), after the intermediate expired the chain is */
-    JUDGE(re, "cert.not_yet_valid,cert.sct_invalid,cert.sct_missing",
+    /* (no min_scts: the chain ends at a private anchor, so no SCT is required) */
+    JUDGE(re, "cert.not_yet_valid,cert.sct_invalid",
           ((hs_opts){.sni = "www.example.test", .at = AT03(10) - DAY}), i_good, i_inter);
+    JUDGE(re, "", W, i_nosct, i_inter);
+    JUDGE(re, "", W, i_unklog, i_inter);
     JUDGE(re, "", W, i_good, i_inter);
     CHECK_STR(rule_sct_status_of(sk_SCT_value(i_good->scts, 0)), "valid");
     JUDGE(re, "cert.chain_invalid,cert.expired",
@@ -1034,8 +1025,7 @@ int main(int argc, char **argv) {
     JUDGE(re, "", ((hs_opts){.sni = "www.example.test", .at = T0 + 20}), i_self);
     CHECK_STR(verdict_str(), "cert.self_signed");
     CHECK_EQ_U(rule_engine_stats(re)->suppressed, 2);
-    JUDGE(re, "cert.self_signed",
-          ((hs_opts){.sni = "www.example.test", .at = T0 + 3601}), i_self);
+    JUDGE(re, "cert.self_signed", ((hs_opts){.sni = "www.example.test", .at = T0 + 3601}), i_self);
     CHECK_EQ_U(last_suppressed, 2);
     {
         mw_buf sb;
@@ -1103,17 +1093,46 @@ int main(int argc, char **argv) {
     char pth[1200];
     snprintf(pth, sizeof pth, "%s/known/misc/nosct.pem.absent", dir);
     p4.ct_log_list = strdup(pth);
+    /* a missing log list is a warning: the engine runs without it */
+    rule_engine *re4 = rule_engine_new(&p4, err, sizeof err);
+    CHECK(re4 != NULL);
+    snprintf(want_err, sizeof want_err,
+             "--ct-log-list %s: No such file or directory: SCTs are not verified (status "
+             "unverified) and carry no log names, ct.min_operators is not judged",
+             pth);
+    if (re4) CHECK_STR(rule_engine_warnings(re4), want_err);
+    rule_engine_free(re4);
+    /* a log list that is there but bad, and a bad anchor file: every problem at once */
+    free(p4.ct_log_list);
+    snprintf(pth, sizeof pth, "%s/anchors.pem", dir);
+    p4.ct_log_list = strdup(pth);
+    p4.ca_files[p4.nca_files++] = strdup("/nonexistent/ca.pem");
     CHECK(rule_engine_new(&p4, err, sizeof err) == NULL);
-    snprintf(want_err, sizeof want_err, "CT log list %s: No such file or directory", pth);
+    snprintf(want_err, sizeof want_err,
+             "--ca-file /nonexistent/ca.pem: No such file or directory\n"
+             "--ct-log-list %s: OpenSSL cannot load it: log conf invalid",
+             pth);
     CHECK_STR(err, want_err);
     pol_policy_free(&p4);
 
-    x509_info *all[] = {i_good, i_inter, i_mitm, i_odd, i_fin, i_expired, i_future, i_self,
-                        i_wrong, i_rogue_leaf, i_rogue, i_tamper, i_unklog, i_nosct};
+    /* SCTs by default: none for a chain to a private anchor (ca_files), one for a chain to a
+     * public anchor (the system store), the policy's min_scts when given */
+    pol_policy_init(&p4);
+    CHECK_EQ_U(rule_sct_required(&p4, false), 0);
+    CHECK_EQ_U(rule_sct_required(&p4, true), 1);
+    p4.sct_min_given = true;
+    p4.sct_min_count = 2;
+    CHECK_EQ_U(rule_sct_required(&p4, false), 2);
+    p4.sct_min_count = 0;
+    CHECK_EQ_U(rule_sct_required(&p4, true), 0);
+    pol_policy_free(&p4);
+
+    x509_info *all[] = {i_good, i_inter, i_mitm,       i_odd,   i_fin,    i_expired, i_future,
+                        i_self, i_wrong, i_rogue_leaf, i_rogue, i_tamper, i_unklog,  i_nosct};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         x509_info_free(all[i]);
-    X509 *xs[] = {root, inter, rogue, good, known2, known3, mitm, odd, pre, fin, expired,
-                  future, self, wrong, rogue_leaf, tamper, unklog, nosct};
+    X509 *xs[] = {root, inter,   rogue,  good, known2, known3,     mitm,   odd,    pre,
+                  fin,  expired, future, self, wrong,  rogue_leaf, tamper, unklog, nosct};
     for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++)
         X509_free(xs[i]);
     EVP_PKEY *ks[] = {k_root, k_inter, k_rogue, k_leaf, k_other, k_logA, k_logB};
