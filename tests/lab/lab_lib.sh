@@ -90,9 +90,15 @@ lab_path_divert() {
     lab_ns r1 ip rule $op ipproto tcp dport "$1" table 100
     lab_ns r2 ip rule $op ipproto tcp sport "$1" table 100
 }
+# Whatever still runs in a lab namespace was started by the lab: it goes with it (a process
+# left behind would keep the namespace, its ports and any inherited descriptor, such as the
+# flock of /tmp/mw-lab.lock, alive).
 lab_path_teardown() {
-    local n
-    for n in c r1 m r2 s; do ip netns del "$LAB_NS$n" 2>/dev/null; done
+    local n p
+    for n in c r1 m r2 s; do
+        for p in $(ip netns pids "$LAB_NS$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+        ip netns del "$LAB_NS$n" 2>/dev/null
+    done
     return 0
 }
 
