@@ -89,6 +89,12 @@ need swaks swaks prog swaks
 need libnet-ssleay-perl "Perl module Net::SSLeay (swaks --tls)" perl -MNet::SSLeay -e 1
 # Output tests: a real rsyslog.
 need rsyslog rsyslogd prog rsyslogd
+# Package test (tests/package_test.sh): cpack, the unit, man pages, logrotate.
+need cmake cpack prog cpack
+need systemd systemd-analyze prog systemd-analyze
+need groff-base groff prog groff
+need logrotate logrotate prog logrotate
+need file "file (dpkg-shlibdeps in cpack)" prog file
 
 if [ "$fails" -ne 0 ]; then
     echo "deps_check: $fails problem(s) in $checked checks"

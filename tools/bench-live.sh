@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 CORPUS=$(readlink -f "${1:?usage: tools/bench-live.sh CORPUSDIR [FILE] [MBPS]}")
 FILE=${2:-handshake.pcap}
 RATE=${3:-}
-BENCH=${MW_BENCH_DIR:-../shared/bench}
+BENCH=${MW_BENCH_DIR:-tools/bench}
 for t in tcpreplay ip; do command -v $t >/dev/null || { echo "bench-live: needs $t" >&2; exit 2; }; done
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null

@@ -1,12 +1,12 @@
 #!/bin/sh
-# Benchmark: the bench harness of ../shared/bench timing bare libpcap (pcap-count), ndpiReader,
+# Benchmark: the bench harness of tools/bench/ timing bare libpcap (pcap-count), ndpiReader,
 # tshark and mitmwatch on the corpus files; medians in /var/tmp/tls-bench-results/results.md.
 # usage: tools/bench.sh CORPUSDIR [FILES...]   (default files: handshake.pcap bulk.pcap big.pcap)
 set -eu
 cd "$(dirname "$0")/.."
 CORPUS=${1:?usage: tools/bench.sh CORPUSDIR [FILES...]}
 shift
-BENCH=${MW_BENCH_DIR:-../shared/bench}
+BENCH=${MW_BENCH_DIR:-tools/bench}
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 cp build/tools/mitmwatch /tmp/mitmwatch-bench

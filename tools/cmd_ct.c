@@ -24,10 +24,11 @@
 #include "ct_audit.h"
 #include "ct_lookup.h"
 #include "ct_sync.h"
-#include "pol_config.h"
 #include "mw_encode.h"
 #include "mw_hash.h"
 #include "mw_json.h"
+#include "pol_config.h"
+#include "rule_catalog.h"
 #include "x509_info.h"
 
 #define CT_EXIT_OK 0
@@ -278,8 +279,9 @@ static int parse_args(ct_cli *c, int argc, char **argv, const char *cmd) {
 
 /* ---------- events ---------- */
 
-static void alert_head(mw_json *j, const ct_cli *c, const char *rule, const char *name,
-                       int severity, const char *message) {
+/* rule.name from the catalogue (rules/rule_catalog.c), as for every alert. */
+static void alert_head(mw_json *j, const ct_cli *c, const char *rule, int severity,
+                       const char *message) {
     char ts[MW_TS_LEN];
     mw_ts_us(ts, (uint64_t)now_us());
     mw_json_obj_begin(j);
@@ -294,7 +296,7 @@ static void alert_head(mw_json *j, const ct_cli *c, const char *rule, const char
     mw_json_obj_end(j);
     mw_json_kobj(j, "rule");
     mw_json_kstr(j, "id", rule);
-    mw_json_kstr(j, "name", name);
+    mw_json_kstr(j, "name", rule_catalog_name(rule));
     mw_json_obj_end(j);
     mw_json_kstr(j, "message", message);
 }
@@ -449,7 +451,7 @@ static int do_sync(ct_cli *c) {
             snprintf(msg, sizeof msg, "CT log %s is inconsistent and no longer trusted: %s", s->url,
                      s->message);
             mw_json_init(&j, &ev);
-            alert_head(&j, c, "ct.log_inconsistent", "CT log contradicted its own history", 4, msg);
+            alert_head(&j, c, "ct.log_inconsistent", 4, msg);
             mw_json_kobj(&j, "mitmwatch");
             mw_json_kstr(&j, "expected", "each signed tree head extends the last verified one");
             mw_json_kstr(&j, "observed", s->message);
@@ -499,8 +501,7 @@ static void on_finding(const ct_entry_view *e, void *ud) {
              "certificate store",
              nl, e->n_names ? e->names[0].p : "", tbs);
     mw_json_init(&j, a->ev);
-    alert_head(&j, a->c, "ct.unknown_issuance", "CT-logged certificate not in the known store", 3,
-               msg);
+    alert_head(&j, a->c, "ct.unknown_issuance", 3, msg);
     mw_json_kobj(&j, "mitmwatch");
     mw_json_kstr(&j, "expected", "known certificate or acknowledged TBS hash");
     mw_json_kstr(&j, "observed", tbs);
