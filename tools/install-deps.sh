@@ -9,9 +9,13 @@ export DEBIAN_FRONTEND=noninteractive
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev
  libpcap-dev libndpi-dev libssl-dev libcurl4-openssl-dev libmsgpack-dev libjansson-dev libyaml-dev zlib1g-dev
  librelp-dev"
+# Installed with --no-install-recommends, so whatever a test needs that a package only
+# recommends is listed by name: libnet-ssleay-perl (swaks --tls; swaks merely recommends it).
+# tests/deps_check.sh (ctest deps_check) fails, naming the package, when a tool is missing.
 TEST="openssl nginx-light gnutls-bin tshark tcpdump tcpreplay iproute2 ethtool jq procps util-linux
  python3 python3-msgpack python3-cryptography rsyslog rsyslog-relp curl nftables libcap2-bin
- prosody postfix dovecot-imapd dovecot-pop3d slapd ldap-utils postgresql vsftpd swaks python3-slixmpp
+ prosody postfix dovecot-imapd dovecot-pop3d slapd ldap-utils postgresql vsftpd
+ swaks libnet-ssleay-perl python3-slixmpp
  systemd logrotate groff-base file"
 want="$BUILD"
 [ "${MW_DEPS:-all}" = build ] || want="$want $TEST"

@@ -90,9 +90,15 @@ lab_path_divert() {
     lab_ns r1 ip rule $op ipproto tcp dport "$1" table 100
     lab_ns r2 ip rule $op ipproto tcp sport "$1" table 100
 }
+# Whatever still runs in a lab namespace was started by the lab: it goes with it (a process
+# left behind would keep the namespace, its ports and any inherited descriptor, such as the
+# flock of /tmp/mw-lab.lock, alive).
 lab_path_teardown() {
-    local n
-    for n in c r1 m r2 s; do ip netns del "$LAB_NS$n" 2>/dev/null; done
+    local n p
+    for n in c r1 m r2 s; do
+        for p in $(ip netns pids "$LAB_NS$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+        ip netns del "$LAB_NS$n" 2>/dev/null
+    done
     return 0
 }
 
@@ -164,6 +170,45 @@ lab_require() {
             exit 77
         fi
     done
+}
+
+# lab_srvdir WHO: makes and prints a fresh per-run directory /tmp/mitmwatch-lab.XXXXXX (0755)
+# for the files of servers that drop privileges (postfix, dovecot, postgres, vsftpd): their
+# configurations, certificates, keys, spools, sockets and logs. The clone, and so the build
+# directory, may sit under a directory only root can enter (CI clones into a 0700 folder);
+# /tmp is searchable by everyone. Fails naming WHO when some ancestor is not searchable after
+# all. The caller removes the directory when it is done (see lab_srvdir_done).
+lab_srvdir() {
+    local who=$1 dir d
+    dir=$(mktemp -d /tmp/mitmwatch-lab.XXXXXX) || {
+        echo "$who: cannot make a directory under /tmp" >&2
+        return 1
+    }
+    chmod 0755 "$dir"
+    d=$dir
+    while [ "$d" != / ]; do
+        case $(stat -c %A "$d" | cut -c10) in x | t) ;; *)
+            echo "$who: $d is not searchable by other users; servers that drop privileges" \
+                 "cannot reach $dir" >&2
+            rm -rf "$dir"
+            return 1 ;;
+        esac
+        d=$(dirname "$d")
+    done
+    echo "$dir"
+}
+
+# lab_srvdir_done SRVDIR KEEPDIR: copies the logs under SRVDIR (*.log, maillog; two levels
+# deep) to KEEPDIR, keeping their relative paths, then removes SRVDIR. Call it once the
+# servers are stopped.
+lab_srvdir_done() {
+    local srv=$1 keep=$2
+    case $srv in /tmp/mitmwatch-lab.?*) ;; *) return 0 ;; esac
+    [ -d "$srv" ] || return 0
+    mkdir -p "$keep"
+    (cd "$srv" && find . -maxdepth 3 -type f \( -name '*.log' -o -name maillog \) \
+        -exec cp --parents {} "$keep/" \;) 2>/dev/null
+    rm -rf "$srv"
 }
 
 # lab_rundir WHO BIN WORKDIR NAME: checks the mitmwatch binary, then makes WORKDIR/NAME afresh

@@ -35,8 +35,9 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ] || skip "postgresql not installed"
 
 NS=mwpc$$
-W=$(mktemp -d /tmp/mwpc.XXXXXX)
-chmod 755 "$W"
+# Not under the build directory: postfix, dovecot, postgres and vsftpd drop privileges and must
+# reach their files wherever the clone is (lab_srvdir: /tmp/mitmwatch-lab.XXXXXX, 0755).
+W=$(lab_srvdir probe_cert_test) || exit 1
 PIDS=()
 FAILED=0
 PASSED=0

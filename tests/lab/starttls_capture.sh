@@ -3,8 +3,12 @@
 #
 # Needs root. Like tls_capture.sh it re-runs itself in a private network namespace whose lo
 # has MTU 1500 and no segmentation offload, so everything here uses the standard ports.
-# Servers (each with its own configuration under OUTDIR, never the system's, in the
-# foreground where the software allows it):
+# Servers (each with its own configuration, never the system's, in the foreground where the
+# software allows it). Their files (configurations, a copy of the PKI, spools, databases,
+# sockets, logs) live in a per-run /tmp/mitmwatch-lab.XXXXXX (lab_srvdir): postfix, dovecot,
+# postgres and vsftpd drop privileges and must reach them wherever the clone is (CI clones
+# into a folder only root can enter). At exit their logs are copied to OUTDIR/servers and
+# the directory is removed.
 #   prosody   127.0.0.1:5222 c2s STARTTLS, :5223 direct TLS, VirtualHost xmpp.lab.test
 #   postfix   127.0.0.1:25 (TLS may), :587 (TLS encrypt), :2525 (non-standard port),
 #             127.0.0.5:25 (TLS off: refuses STARTTLS) -- an instance with its own
@@ -77,38 +81,48 @@ fi
 
 pki=$out/pki
 [ -f "$pki/mail.pem" ] || "$here/mkpki.sh" "$pki" >/dev/null
-# Daemons that drop privileges (postfix, dovecot, postgres) must reach OUTDIR.
-d=$out
-while [ "$d" != / ]; do
-    case $(stat -c %A "$d" | cut -c10) in x | t) ;; *)
-        echo "starttls_capture: $d is not searchable by other users; servers that drop" \
-             "privileges cannot reach $out" >&2
-        exit 1 ;;
-    esac
-    d=$(dirname "$d")
-done
-
+# The servers' own directory, searchable by the users they drop to; they read the PKI from a
+# copy in it (spki), the clients and the checkers from OUTDIR/pki (same files).
+srv=
 pids=()
 tcpdump_pid=
+# others: the live processes of our namespace other than this shell and the subshell that
+# asks (all started by this script).
+myns=$(ip netns identify $$ 2>/dev/null || true)
+others() {
+    local p
+    [ -n "$myns" ] || return 0
+    for p in $(ip netns pids "$myns" 2>/dev/null); do
+        [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] || ! kill -0 "$p" 2>/dev/null || echo "$p"
+    done
+}
 cleanup() {
     set +e
     local p
     if [ -n "$tcpdump_pid" ]; then kill -INT "$tcpdump_pid" 2>/dev/null || true; fi
-    if [ -f "$out/postfix/etc/main.cf" ]; then
-        postfix -c "$out/postfix/etc" stop >/dev/null 2>&1 || true
+    if [ -f "$srv/postfix/etc/main.cf" ]; then
+        postfix -c "$srv/postfix/etc" stop >/dev/null 2>&1 || true
     fi
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     # Whatever is left in our namespace was started by this script (its children).
-    for p in $(ip netns identify $$ >/dev/null 2>&1 && ip netns pids "$(ip netns identify $$)"); do
-        [ "$p" = $$ ] || kill "$p" 2>/dev/null || true
+    for p in $(others); do kill "$p" 2>/dev/null || true; done
+    # They must be gone before their directory goes (postgres writes on its way out).
+    for _ in $(seq 1 50); do
+        [ -z "$(others)" ] && break
+        sleep 0.1
     done
+    for p in $(others); do kill -9 "$p" 2>/dev/null || true; done
+    [ -z "$srv" ] || lab_srvdir_done "$srv" "$out/servers"
 }
 trap cleanup EXIT
+srv=$(lab_srvdir starttls_capture) || exit 1
+spki=$srv/pki
+cp -a "$pki" "$spki"
 
 # ---------------------------------------------------------------- prosody
-pr=$out/prosody
-lab_prosody_conf "$pr" 127.0.0.1 5222 5223 "$pki/xmpp.chain.pem" "$pki/xmpp.key" xmpp.lab.test
+pr=$srv/prosody
+lab_prosody_conf "$pr" 127.0.0.1 5222 5223 "$spki/xmpp.chain.pem" "$spki/xmpp.key" xmpp.lab.test
 # `check config` also prints advice (DNS, lua-unbound) and exits non-zero for it; keep the
 # report, fail only on a syntax error.
 prosodyctl --config "$pr/prosody.cfg.lua" check config >"$pr/check.log" 2>&1 || true
@@ -120,7 +134,7 @@ prosody -F --config "$pr/prosody.cfg.lua" </dev/null >"$pr/stdout.log" 2>&1 &
 pids+=($!)
 
 # ---------------------------------------------------------------- postfix
-pf=$out/postfix
+pf=$srv/postfix
 mkdir -p "$pf/etc" "$pf/spool" "$pf/data"
 chown postfix "$pf/data"
 cat > "$pf/etc/main.cf" <<EOF
@@ -147,8 +161,8 @@ local_recipient_maps =
 maillog_file_prefixes = $pf
 maillog_file = $pf/maillog
 smtpd_banner = \$myhostname ESMTP lab
-smtpd_tls_cert_file = $pki/mail.chain.pem
-smtpd_tls_key_file = $pki/mail.key
+smtpd_tls_cert_file = $spki/mail.chain.pem
+smtpd_tls_key_file = $spki/mail.key
 smtpd_tls_security_level = may
 smtpd_tls_protocols = >=TLSv1.2
 smtpd_tls_loglevel = 1
@@ -190,7 +204,7 @@ postfix -c "$pf/etc" start-fg </dev/null >"$pf/stdout.log" 2>&1 &
 pids+=($!)
 
 # ---------------------------------------------------------------- dovecot
-dv=$out/dovecot
+dv=$srv/dovecot
 mkdir -p "$dv/run" "$dv/state" "$dv/mail"
 chown nobody:nogroup "$dv/mail"
 printf 'bob:{PLAIN}s3cret::::::\n' > "$dv/passwd"
@@ -203,8 +217,8 @@ protocols = imap pop3
 listen = 127.0.0.1
 log_path = $dv/dovecot.log
 ssl = yes
-ssl_cert = <$pki/mail.chain.pem
-ssl_key = <$pki/mail.key
+ssl_cert = <$spki/mail.chain.pem
+ssl_key = <$spki/mail.key
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
 auth_mechanisms = plain
@@ -242,7 +256,7 @@ dovecot -c "$dv/dovecot.conf" -F </dev/null >"$dv/stdout.log" 2>&1 &
 pids+=($!)
 
 # ---------------------------------------------------------------- slapd
-sl=$out/slapd
+sl=$srv/slapd
 mkdir -p "$sl/db"
 cat > "$sl/slapd.conf" <<EOF
 # Generated by starttls_capture.sh
@@ -251,9 +265,9 @@ pidfile $sl/slapd.pid
 argsfile $sl/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
-TLSCertificateFile $pki/mail.chain.pem
-TLSCertificateKeyFile $pki/mail.key
-TLSCACertificateFile $pki/root.pem
+TLSCertificateFile $spki/mail.chain.pem
+TLSCertificateKeyFile $spki/mail.key
+TLSCACertificateFile $spki/root.pem
 TLSProtocolMin 3.3
 database mdb
 suffix "dc=lab,dc=test"
@@ -267,14 +281,14 @@ slapd -d 0 -h ldap://127.0.0.1:389/ -f "$sl/slapd.conf" </dev/null >"$sl/stdout.
 pids+=($!)
 
 # ---------------------------------------------------------------- postgresql
-pg=$out/postgres
+pg=$srv/postgres
 mkdir -p "$pg/sock"
 chown postgres "$pg" "$pg/sock"
 runuser -u postgres -- "$pgbin/initdb" -D "$pg/data" -A trust -U postgres --no-sync -N \
     >"$pg/initdb.log" 2>&1 || { cat "$pg/initdb.log" >&2; exit 1; }
 # The server insists on owning its key (0600); TLS 1.2 only, so the chain is visible.
-install -o postgres -m 600 "$pki/mail.key" "$pg/server.key"
-install -o postgres -m 644 "$pki/mail.chain.pem" "$pg/server.crt"
+install -o postgres -m 600 "$spki/mail.key" "$pg/server.key"
+install -o postgres -m 644 "$spki/mail.chain.pem" "$pg/server.crt"
 runuser -u postgres -- "$pgbin/postgres" -D "$pg/data" -c listen_addresses=127.0.0.1 \
     -c port=5432 -c unix_socket_directories="$pg/sock" -c ssl=on \
     -c ssl_cert_file="$pg/server.crt" -c ssl_key_file="$pg/server.key" \
@@ -283,7 +297,7 @@ runuser -u postgres -- "$pgbin/postgres" -D "$pg/data" -c listen_addresses=127.0
 pids+=($!)
 
 # ---------------------------------------------------------------- vsftpd
-ft=$out/vsftpd
+ft=$srv/vsftpd
 mkdir -p "$ft/empty" "$ft/anon"
 echo lab > "$ft/anon/readme.txt"
 chmod 755 "$ft/empty"
@@ -313,8 +327,8 @@ ssl_sslv2=NO
 ssl_sslv3=NO
 ssl_ciphers=HIGH
 require_ssl_reuse=NO
-rsa_cert_file=$pki/mail.chain.pem
-rsa_private_key_file=$pki/mail.key
+rsa_cert_file=$spki/mail.chain.pem
+rsa_private_key_file=$spki/mail.key
 vsftpd_log_file=$ft/vsftpd.log
 xferlog_enable=YES
 seccomp_sandbox=NO

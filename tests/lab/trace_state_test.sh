@@ -42,7 +42,9 @@ ns() { lab_ns "$@"; }
 lab_path_topology $P || { echo "SKIP: cannot create network namespaces"; exit 77; }
 mitm() { lab_path_divert 5222 "$1"; } # on|off: port 5222, both directions, through m
 
-ns s $PY -c '
+# not through ns(): a function in the background is a subshell, and $! would be its pid,
+# leaving the server behind (holding the lab lock's descriptor) after the kill
+ip netns exec ${P}s $PY -c '
 import select, socket, sys
 ls = []
 for port in (22, 5222):

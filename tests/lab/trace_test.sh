@@ -33,7 +33,10 @@ SRV=
 cleanup() {
     [ -n "$SRV" ] && kill "$SRV" 2>/dev/null
     wait 2>/dev/null
-    for n in "${NS[@]}"; do ip netns del $P$n 2>/dev/null; done
+    for n in "${NS[@]}"; do
+        for p in $(ip netns pids $P$n 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+        ip netns del $P$n 2>/dev/null
+    done
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -107,7 +110,9 @@ while True:
         c, _ = s.accept()
         c.close()
 PYEOF
-ns s $PY "$T/srv.py" "$T/ready" >"$T/srv.log" 2>&1 &
+# not through ns(): a function in the background is a subshell, and $! would be its pid,
+# leaving the server behind (holding the lab lock's descriptor) after the kill
+ip netns exec ${P}s $PY "$T/srv.py" "$T/ready" >"$T/srv.log" 2>&1 &
 SRV=$!
 for _ in $(seq 100); do [ -e "$T/ready" ] && break; sleep 0.05; done
 [ -e "$T/ready" ] || { echo "FAIL: server did not start"; cat "$T/srv.log"; exit 1; }
