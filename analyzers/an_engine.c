@@ -71,7 +71,7 @@ static void bypass(an_engine *e, cap_flow *f) {
 static void plain_end(an_engine *e, cap_flow *f, bool stripped) {
     an_app *a = f->app;
     if (!e->cfg.on_plaintext || !a || a->stls.proto == STLS_UNKNOWN || f->stream[0].gap ||
-        f->stream[1].gap || f->stream[0].ooo || f->stream[1].ooo)
+        f->stream[1].gap || f->stream[0].nooo || f->stream[1].nooo)
         return;
     an_plain p = {.protocol = stls_proto_name(a->stls.proto),
                   .network_protocol = stls_network_protocol(a->stls.proto),
@@ -87,6 +87,7 @@ static void plain_end(an_engine *e, cap_flow *f, bool stripped) {
 
 static void start_tls(an_engine *e, cap_flow *f, an_app *a, const char *starttls) {
     tls_session_init(&a->tls, f->client_side, e->certs, &e->ast);
+    a->tls.budget = &e->reasm;
     a->tls.hs.starttls = starttls;
     a->tls_active = true;
 }
@@ -99,9 +100,8 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
     if (!a->tls_active) {
         size_t used = 0;
         stls_rc rc = st->gap ? STLS_NOT
-                             : stls_feed(&a->stls, role, st->buf.data, st->buf.len, &used,
-                                         &e->ast);
-        cap_stream_consume(&e->reasm, st, used);
+                             : stls_feed(&a->stls, role, st->buf.data, st->buf.len, &used, &e->ast);
+        cap_stream_consume(&e->reasm, st, used, &e->cst);
         if (rc == STLS_NOT) {
             plain_end(e, f, false);
             bypass(e, f);
@@ -138,7 +138,7 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
         a->check_tls[role] = false;
     }
     size_t used = tls_session_feed(s, side, st->buf.data, st->buf.len, e->now_us);
-    cap_stream_consume(&e->reasm, st, used);
+    cap_stream_consume(&e->reasm, st, used, &e->cst);
 }
 
 static void on_flow_end(cap_flow *f, enum cap_flow_end why, void *user) {
@@ -169,6 +169,8 @@ an_engine *an_engine_new(const an_engine_cfg *cfg) {
     e->cfg = *cfg;
     cap_reasm_init(&e->reasm, cfg->stream_max_bytes ? cfg->stream_max_bytes : DEFAULT_STREAM_MAX,
                    cfg->reasm_max_bytes ? cfg->reasm_max_bytes : DEFAULT_REASM_MAX);
+    e->reasm.st = &e->cst;
+    cap_csum_init(&e->cst, cfg->checksum);
     cap_flowtab_cfg fc = {.max_flows = cfg->max_flows,
                           .idle_timeout_us = cfg->idle_timeout_us,
                           .on_end = on_flow_end,
@@ -263,11 +265,16 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
         cap_flowtab_expire(e->ft, e->now_us);
     }
     mw_rc rc = cap_decode(dlt, data, caplen, &p, &e->cst);
+    if (rc == MW_MALFORMED)
+        return;
+    /* A packet the receiver would drop for its checksum must not reach a flow. */
+    bool accepted = cap_csum_accept(&p, &e->cst);
     if (rc != MW_OK) {
-        if (rc == MW_NEED_MORE)
-            e->cst.non_tcp++;
+        e->cst.non_tcp++;
         return;
     }
+    if (!accepted)
+        return;
     p.ts_us = ts_us;
     p.wire_len = wire_len;
     e->cst.tcp_packets++;
@@ -293,14 +300,14 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
         f->rst_seen = 1;
 
     if (!f->bypass) {
+        e->reasm.now_us = ts_us;
         if (p.tcp_flags & CAP_TH_SYN) {
             f->syn_seen[side] = 1;
             cap_stream_syn(&f->stream[side], p.seq);
             /* The SYN's sender is the client (set when the flow was created by it). */
         }
-        if (p.payload_len > 0 &&
-            cap_stream_segment(&e->reasm, &f->stream[side], p.seq, p.payload, p.payload_len,
-                               &e->cst)) {
+        if (p.payload_len > 0 && cap_stream_segment(&e->reasm, &f->stream[side], p.seq, p.payload,
+                                                    p.payload_len, p.ttl, &e->cst)) {
             if (!f->app && !f->bypass)
                 detect(e, f, side);
             if (f->app)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "an_stats.h"
+#include "cap_csum.h"
 #include "cap_flow.h"
 #include "cap_stats.h"
 #include "tls_session.h"
@@ -36,12 +37,13 @@ typedef void (*an_plaintext_fn)(const an_plain *p, const cap_flow *f, int client
                                 void *user);
 
 typedef struct {
-    uint32_t max_flows;           /* 0: default */
-    uint64_t idle_timeout_us;     /* 0: default */
-    uint32_t stream_max_bytes;    /* per direction; 0: default */
-    uint64_t reasm_max_bytes;     /* all flows; 0: default */
-    uint32_t cert_cache_entries;  /* 0: default */
-    bool no_ndpi;                 /* skip nDPI classification */
+    uint32_t max_flows;          /* 0: default */
+    uint64_t idle_timeout_us;    /* 0: default */
+    uint32_t stream_max_bytes;   /* per direction; 0: default */
+    uint64_t reasm_max_bytes;    /* all flows; 0: default */
+    uint32_t cert_cache_entries; /* 0: default */
+    bool no_ndpi;                /* skip nDPI classification */
+    cap_csum_mode checksum;      /* checksum validation (cap_csum.h); 0: CAP_CSUM_AUTO */
     an_handshake_fn on_handshake;
     an_plaintext_fn on_plaintext; /* optional */
     void *user;

@@ -17,7 +17,7 @@ static void reset(uint32_t stream_max, uint64_t global_max, uint32_t isn) {
 }
 
 static bool seg(uint32_t seq, const char *data) {
-    return cap_stream_segment(&r, &s, seq, (const uint8_t *)data, (uint32_t)strlen(data), &st);
+    return cap_stream_segment(&r, &s, seq, (const uint8_t *)data, (uint32_t)strlen(data), 64, &st);
 }
 
 static bool buf_is(const char *want) {
@@ -90,12 +90,13 @@ int main(void) {
     /* consume keeps sequence bookkeeping */
     reset(1000, 100000, 0);
     CHECK(seg(1, "abcdef"));
-    cap_stream_consume(&r, &s, 4);
+    cap_stream_consume(&r, &s, 4, &st);
     CHECK(buf_is("ef"));
     CHECK_EQ_U(s.base_seq, 5);
     CHECK(!seg(2, "bcdef")); /* old data no longer buffered: just a retransmission */
     CHECK_EQ_U(st.an[CAP_AN_tcp_retransmission], 1);
-    CHECK_EQ_U(r.in_use, 2);
+    CHECK_EQ_U(r.in_use, 2 + cap_stream_mem(&s) - s.buf.len); /* + the history */
+    CHECK_EQ_U(r.in_use, cap_stream_mem(&s));
     done();
 
     /* a hole never filled: flushed at the end, gap flagged, later bytes delivered */
