@@ -47,7 +47,7 @@ static void emit(an_engine *e, cap_flow *f, tls_session *s) {
     e->ast.handshakes++;
 }
 
-static void release(an_engine *e, cap_flow *f) {
+static void release_app(cap_flow *f) {
     an_app *a = f->app;
     if (a) {
         if (a->tls_active)
@@ -56,14 +56,44 @@ static void release(an_engine *e, cap_flow *f) {
         free(a);
         f->app = NULL;
     }
+}
+
+static void release(an_engine *e, cap_flow *f) {
+    release_app(f);
     cap_stream_release(&e->reasm, &f->stream[0]);
     cap_stream_release(&e->reasm, &f->stream[1]);
 }
 
+/* The flow is judged or given up: no more parsing. Streams that consumed bytes keep their
+ * history for a while, so that a later, different copy of those bytes is still noticed. */
 static void bypass(an_engine *e, cap_flow *f) {
-    release(e, f);
+    an_app *a = f->app;
+    if (a && a->tls_active && a->tls.client_side >= 0)
+        f->client_side = (uint8_t)a->tls.client_side; /* the ClientHello's sender, for later */
+    release_app(f);
+    for (int side = 0; side < 2; side++) {
+        if (f->stream[side].hist)
+            cap_stream_linger(&e->reasm, &f->stream[side]);
+        else
+            cap_stream_release(&e->reasm, &f->stream[side]);
+    }
+    f->watch_until_us = e->now_us + AN_WATCH_US;
     f->bypass = 1;
     e->cst.flows_bypassed++;
+}
+
+/* A payload segment of a bypassed flow whose streams still keep a history. */
+static void watch(an_engine *e, cap_flow *f, int side, const cap_pkt *p) {
+    if (e->now_us > f->watch_until_us) {
+        cap_stream_release(&e->reasm, &f->stream[0]);
+        cap_stream_release(&e->reasm, &f->stream[1]);
+        return;
+    }
+    cap_stream *s = &f->stream[side];
+    e->reasm.now_us = p->ts_us;
+    if (cap_stream_late(&e->reasm, s, p->seq, p->payload, p->payload_len, p->ttl, &e->cst) &&
+        e->cfg.on_conflict)
+        e->cfg.on_conflict(s->conflict, f, side, f->client_side, e->cfg.user);
 }
 
 /* A STARTTLS candidate that ends without TLS. Not reported when a hole hides part of it: the
@@ -299,7 +329,10 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
     if (p.tcp_flags & CAP_TH_RST)
         f->rst_seen = 1;
 
-    if (!f->bypass) {
+    if (f->bypass) {
+        if (p.payload_len > 0 && (f->stream[0].hist || f->stream[1].hist))
+            watch(e, f, side, &p);
+    } else {
         e->reasm.now_us = ts_us;
         if (p.tcp_flags & CAP_TH_SYN) {
             f->syn_seen[side] = 1;

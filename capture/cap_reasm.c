@@ -630,6 +630,26 @@ void cap_stream_consume(cap_reasm *r, cap_stream *s, size_t n, cap_stats *st) {
     r->in_use -= n;
 }
 
+void cap_stream_linger(cap_reasm *r, cap_stream *s) {
+    free_ooo(r, s);
+    r->in_use -= s->buf.len;
+    mw_buf_free(&s->buf);
+    s->done = 1;
+}
+
+bool cap_stream_late(cap_reasm *r, cap_stream *s, uint32_t seq, const uint8_t *data, uint32_t len,
+                     uint8_t ttl, cap_stats *st) {
+    if (!s->hist || len == 0)
+        return false;
+    bool had = s->conflict != NULL;
+    if (!hist_compare(r, s, seq, data, len, ttl, st))
+        return false;
+    st->an[CAP_AN_tcp_consumed_mismatch]++;
+    if (s->conflict)
+        s->conflict->count++;
+    return !had && s->conflict != NULL;
+}
+
 bool cap_stream_flush_gaps(cap_reasm *r, cap_stream *s, cap_stats *st) {
     bool grew = false;
     while (s->nooo && !s->done) {

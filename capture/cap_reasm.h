@@ -11,9 +11,11 @@
  *
  * First data wins. A later copy of bytes already seen is compared with the first one: bytes
  * still held (waiting ranges, or in buf) byte by byte (tcp_overlap_mismatch), and bytes already
- * consumed through a history that the stream keeps until it is released (the flow's verdict):
- * the SHA-256 of each CAP_HIST_BLOCK-byte block and the last partial block verbatim. A later
- * copy is assembled block by block and its digest compared (tcp_consumed_mismatch). Either
+ * consumed through a history: the SHA-256 of each CAP_HIST_BLOCK-byte block and the last partial
+ * block verbatim. A later copy is assembled block by block and its digest compared
+ * (tcp_consumed_mismatch). The history lives until the stream is released; at the flow's
+ * verdict cap_stream_linger frees everything else and keeps it a while, since an attacker who
+ * also forged the end of the handshake gets the verdict before the real bytes arrive. Either
  * way the first difference of a direction is recorded in s->conflict (both versions' digests
  * and TTLs) for the rules: an injection, since a retransmission carries the same bytes.
  *
@@ -96,6 +98,13 @@ bool cap_stream_segment(cap_reasm *r, cap_stream *s, uint32_t seq, const uint8_t
 void cap_stream_consume(cap_reasm *r, cap_stream *s, size_t n, cap_stats *st);
 /* End of stream: skip any hole so that waiting segments reach buf. True when buf gained bytes. */
 bool cap_stream_flush_gaps(cap_reasm *r, cap_stream *s, cap_stats *st);
+/* The analyzer is done with the stream: everything but the history, the TTL runs and the
+ * conflict record is freed; segments are then only compared (cap_stream_late). */
+void cap_stream_linger(cap_reasm *r, cap_stream *s);
+/* A segment of a lingering stream, compared with the history (tcp_consumed_mismatch). True when
+ * it recorded the stream's first conflict (s->conflict was NULL before). */
+bool cap_stream_late(cap_reasm *r, cap_stream *s, uint32_t seq, const uint8_t *data, uint32_t len,
+                     uint8_t ttl, cap_stats *st);
 /* Bytes this stream holds against the global budget. */
 uint64_t cap_stream_mem(const cap_stream *s);
 
