@@ -5,15 +5,7 @@
 
 #include "mw_hash.h"
 
-/* A waiting range: data at mem + head, with room before it (head) and after it. */
-struct cap_range {
-    uint32_t seq, len;
-    uint32_t head, cap;
-    uint8_t *mem;
-    uint8_t ttl;
-};
-
-#define RANGE_OVERHEAD 16u /* the allocator's header of each range buffer */
+#define RANGE_OVERHEAD CAP_RANGE_OVERHEAD
 #define FIRST_RANGES 4u
 
 /* Digests of the bytes the analyzer consumed, from start_seq on. */

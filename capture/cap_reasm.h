@@ -40,8 +40,18 @@
 #define CAP_HIST_MAX_BLOCKS 512u /* history kept per stream: the first 256 KiB consumed */
 #define CAP_TTL_RUNS 4u          /* TTL changes remembered per stream */
 
-typedef struct cap_range cap_range;
 typedef struct cap_hist cap_hist;
+
+/* A waiting range: data at mem + head, with room before it (head) and after it. Charged to the
+ * budget: cap + CAP_RANGE_OVERHEAD (the allocator's header), and its descriptor. */
+typedef struct {
+    uint32_t seq, len;
+    uint32_t head, cap;
+    uint8_t *mem;
+    uint8_t ttl;
+} cap_range;
+
+#define CAP_RANGE_OVERHEAD 16u
 
 /* Two different versions of the same sequence numbers of one direction. */
 typedef struct {
