@@ -343,9 +343,17 @@ static bool append(cap_reasm *r, cap_stream *s, const uint8_t *data, uint32_t le
 
 static inline const uint8_t *range_data(const cap_range *g) { return g->mem + g->head; }
 
+/* Charges n bytes of waiting-range memory to the budget (and to ooo_mem, which stays 32-bit). */
+static bool ooo_take(cap_reasm *r, cap_stream *s, uint64_t n, cap_stats *st) {
+    if (n > UINT32_MAX - s->ooo_mem || !take(r, n, st))
+        return false;
+    s->ooo_mem += (uint32_t)n;
+    return true;
+}
+
 static void uncharge(cap_reasm *r, cap_stream *s, uint64_t m) {
     r->in_use -= m;
-    s->ooo_mem -= m;
+    s->ooo_mem -= (uint32_t)m;
 }
 
 /* Moves waiting ranges that now touch next_seq into buf. */
@@ -366,7 +374,7 @@ static bool drain(cap_reasm *r, cap_stream *s, cap_stats *st) {
     }
     if (k) {
         memmove(s->ooo, s->ooo + k, (size_t)(s->nooo - k) * sizeof *s->ooo);
-        s->nooo -= k;
+        s->nooo = (uint8_t)(s->nooo - k);
     }
     return grew;
 }
@@ -387,16 +395,15 @@ static bool range_room(cap_reasm *r, cap_stream *s, cap_range *g, uint32_t front
         nb = after >= back ? after : back;
         ncap = nf + g->len + nb;
     }
-    if (ncap > UINT32_MAX || !take(r, ncap - g->cap, st))
+    if (ncap > UINT32_MAX || !ooo_take(r, s, ncap - g->cap, st))
         return false;
     uint8_t *m = malloc((size_t)ncap);
     if (!m) {
-        r->in_use -= ncap - g->cap;
+        uncharge(r, s, ncap - g->cap);
         return false;
     }
     memcpy(m + nf, range_data(g), g->len);
     free(g->mem);
-    s->ooo_mem += ncap - g->cap;
     g->mem = m;
     g->head = (uint32_t)nf;
     g->cap = (uint32_t)ncap;
@@ -483,26 +490,24 @@ static int put_piece(cap_reasm *r, cap_stream *s, uint32_t i, uint32_t seq, cons
             if (na > CAP_OOO_MAX_RANGES)
                 na = CAP_OOO_MAX_RANGES;
             uint64_t more = (uint64_t)(na - s->ooo_alloc) * sizeof *s->ooo;
-            if (!take(r, more, st))
+            if (!ooo_take(r, s, more, st))
                 return PUT_FULL;
             cap_range *a = realloc(s->ooo, (size_t)na * sizeof *a);
             if (!a) {
-                r->in_use -= more;
+                uncharge(r, s, more);
                 return PUT_FULL;
             }
             s->ooo = a;
-            s->ooo_alloc = na;
-            s->ooo_mem += more;
+            s->ooo_alloc = (uint8_t)na;
         }
-        if (!take(r, (uint64_t)n + RANGE_OVERHEAD, st))
+        if (!ooo_take(r, s, (uint64_t)n + RANGE_OVERHEAD, st))
             return PUT_FULL;
         uint8_t *m = malloc(n);
         if (!m) {
-            r->in_use -= (uint64_t)n + RANGE_OVERHEAD;
+            uncharge(r, s, (uint64_t)n + RANGE_OVERHEAD);
             return PUT_FULL;
         }
         memcpy(m, p, n);
-        s->ooo_mem += (uint64_t)n + RANGE_OVERHEAD;
         memmove(&s->ooo[i + 1], &s->ooo[i], (size_t)(s->nooo - i) * sizeof *s->ooo);
         s->ooo[i] = (cap_range){.seq = seq, .len = n, .head = 0, .cap = n, .mem = m, .ttl = ttl};
         s->nooo++;

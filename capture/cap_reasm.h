@@ -35,10 +35,10 @@
 #include "cap_stats.h"
 #include "mw_buf.h"
 
-#define CAP_OOO_MAX_RANGES 128u  /* waiting ranges per stream */
+#define CAP_OOO_MAX_RANGES 128u  /* waiting ranges per stream (fits cap_stream.nooo) */
 #define CAP_HIST_BLOCK 512u      /* bytes per history digest */
 #define CAP_HIST_MAX_BLOCKS 512u /* history kept per stream: the first 256 KiB consumed */
-#define CAP_TTL_RUNS 4u          /* TTL changes remembered per stream */
+#define CAP_TTL_RUNS 2u          /* TTLs remembered per stream: its own and one change */
 
 typedef struct cap_hist cap_hist;
 
@@ -66,20 +66,20 @@ typedef struct {
 } cap_conflict;
 
 typedef struct {
-    mw_buf buf;         /* contiguous bytes from base_seq, not yet consumed */
-    uint32_t base_seq;  /* sequence number of buf.data[0] */
-    uint32_t next_seq;  /* next expected sequence number (= base_seq + buf.len) */
-    uint32_t start_seq; /* sequence number of the direction's first data byte */
-    cap_range *ooo;     /* waiting ranges, sorted, disjoint */
-    uint32_t nooo, ooo_alloc;
+    mw_buf buf;             /* contiguous bytes from base_seq, not yet consumed */
+    uint32_t base_seq;      /* sequence number of buf.data[0] */
+    uint32_t next_seq;      /* next expected sequence number (= base_seq + buf.len) */
+    uint32_t start_seq;     /* sequence number of the direction's first data byte */
     uint32_t ooo_bytes;     /* data bytes waiting */
-    uint64_t ooo_mem;       /* what the waiting ranges are charged (buffers + descriptors) */
+    cap_range *ooo;         /* waiting ranges, sorted, disjoint */
     cap_hist *hist;         /* digests of consumed bytes; NULL until the first consume */
     cap_conflict *conflict; /* NULL until a later copy differs */
+    uint32_t ooo_mem; /* what the waiting ranges are charged (buffers, overhead, descriptors) */
     uint32_t run_off[CAP_TTL_RUNS]; /* stream offsets where the TTL of appended bytes changed */
     uint8_t run_ttl[CAP_TTL_RUNS];
     uint8_t nruns;
-    uint8_t hist_off; /* no history: its first allocation was refused */
+    uint8_t nooo, ooo_alloc; /* at most CAP_OOO_MAX_RANGES */
+    uint8_t hist_off;        /* no history: its first allocation was refused */
     uint8_t seq_known;
     uint8_t gap;        /* a hole was skipped since the analyzer last cleared this */
     uint8_t done;       /* analyzer wants no more bytes: segments are counted, not kept */
