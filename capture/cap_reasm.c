@@ -36,27 +36,20 @@ void cap_stream_init(cap_stream *s) {
     mw_buf_init(&s->buf, UINT32_MAX);
 }
 
-bool cap_budget_take(cap_reasm *r, uint64_t n) {
-    if (n > r->global_max || r->in_use > r->global_max - n) {
-        if (r->st)
-            r->st->an[CAP_AN_tcp_global_cap]++;
-        return false;
-    }
-    r->in_use += n;
-    return true;
-}
-
-void cap_budget_give(cap_reasm *r, uint64_t n) { r->in_use -= n; }
-
-/* The global budget for stream memory: counted in st (the caller's), not r->st. */
+/* Takes n bytes of the global budget; a refusal is counted in st when there is one. */
 static bool take(cap_reasm *r, uint64_t n, cap_stats *st) {
     if (n > r->global_max || r->in_use > r->global_max - n) {
-        st->an[CAP_AN_tcp_global_cap]++;
+        if (st)
+            st->an[CAP_AN_tcp_global_cap]++;
         return false;
     }
     r->in_use += n;
     return true;
 }
+
+bool cap_budget_take(cap_reasm *r, uint64_t n) { return take(r, n, r->st); }
+
+void cap_budget_give(cap_reasm *r, uint64_t n) { r->in_use -= n; }
 
 static uint64_t hist_mem(const cap_hist *h) {
     if (!h)
