@@ -130,7 +130,8 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
     if (!a->tls_active) {
         size_t used = 0;
         stls_rc rc = st->gap ? STLS_NOT
-                             : stls_feed(&a->stls, role, st->buf.data, st->buf.len, &used, &e->ast);
+                             : stls_feed(&a->stls, role, st->buf.data, st->buf.len, &used,
+                                         &e->ast);
         cap_stream_consume(&e->reasm, st, used, &e->cst);
         if (rc == STLS_NOT) {
             plain_end(e, f, false);
