@@ -47,7 +47,7 @@ static void emit(an_engine *e, cap_flow *f, tls_session *s) {
     e->ast.handshakes++;
 }
 
-static void release(an_engine *e, cap_flow *f) {
+static void release_app(cap_flow *f) {
     an_app *a = f->app;
     if (a) {
         if (a->tls_active)
@@ -56,14 +56,44 @@ static void release(an_engine *e, cap_flow *f) {
         free(a);
         f->app = NULL;
     }
+}
+
+static void release(an_engine *e, cap_flow *f) {
+    release_app(f);
     cap_stream_release(&e->reasm, &f->stream[0]);
     cap_stream_release(&e->reasm, &f->stream[1]);
 }
 
+/* The flow is judged or given up: no more parsing. Streams that consumed bytes keep their
+ * history for a while, so that a later, different copy of those bytes is still noticed. */
 static void bypass(an_engine *e, cap_flow *f) {
-    release(e, f);
+    an_app *a = f->app;
+    if (a && a->tls_active && a->tls.client_side >= 0)
+        f->client_side = (uint8_t)a->tls.client_side; /* the ClientHello's sender, for later */
+    release_app(f);
+    for (int side = 0; side < 2; side++) {
+        if (f->stream[side].hist)
+            cap_stream_linger(&e->reasm, &f->stream[side]);
+        else
+            cap_stream_release(&e->reasm, &f->stream[side]);
+    }
+    f->watch_until_us = e->now_us + AN_WATCH_US;
     f->bypass = 1;
     e->cst.flows_bypassed++;
+}
+
+/* A payload segment of a bypassed flow whose streams still keep a history. */
+static void watch(an_engine *e, cap_flow *f, int side, const cap_pkt *p) {
+    if (e->now_us > f->watch_until_us) {
+        cap_stream_release(&e->reasm, &f->stream[0]);
+        cap_stream_release(&e->reasm, &f->stream[1]);
+        return;
+    }
+    cap_stream *s = &f->stream[side];
+    e->reasm.now_us = p->ts_us;
+    if (cap_stream_late(&e->reasm, s, p->seq, p->payload, p->payload_len, p->ttl, &e->cst) &&
+        e->cfg.on_conflict)
+        e->cfg.on_conflict(s->conflict, f, side, f->client_side, e->cfg.user);
 }
 
 /* A STARTTLS candidate that ends without TLS. Not reported when a hole hides part of it: the
@@ -71,7 +101,7 @@ static void bypass(an_engine *e, cap_flow *f) {
 static void plain_end(an_engine *e, cap_flow *f, bool stripped) {
     an_app *a = f->app;
     if (!e->cfg.on_plaintext || !a || a->stls.proto == STLS_UNKNOWN || f->stream[0].gap ||
-        f->stream[1].gap || f->stream[0].ooo || f->stream[1].ooo)
+        f->stream[1].gap || f->stream[0].nooo || f->stream[1].nooo)
         return;
     an_plain p = {.protocol = stls_proto_name(a->stls.proto),
                   .network_protocol = stls_network_protocol(a->stls.proto),
@@ -87,6 +117,7 @@ static void plain_end(an_engine *e, cap_flow *f, bool stripped) {
 
 static void start_tls(an_engine *e, cap_flow *f, an_app *a, const char *starttls) {
     tls_session_init(&a->tls, f->client_side, e->certs, &e->ast);
+    a->tls.budget = &e->reasm;
     a->tls.hs.starttls = starttls;
     a->tls_active = true;
 }
@@ -101,7 +132,7 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
         stls_rc rc = st->gap ? STLS_NOT
                              : stls_feed(&a->stls, role, st->buf.data, st->buf.len, &used,
                                          &e->ast);
-        cap_stream_consume(&e->reasm, st, used);
+        cap_stream_consume(&e->reasm, st, used, &e->cst);
         if (rc == STLS_NOT) {
             plain_end(e, f, false);
             bypass(e, f);
@@ -138,7 +169,7 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
         a->check_tls[role] = false;
     }
     size_t used = tls_session_feed(s, side, st->buf.data, st->buf.len, e->now_us);
-    cap_stream_consume(&e->reasm, st, used);
+    cap_stream_consume(&e->reasm, st, used, &e->cst);
 }
 
 static void on_flow_end(cap_flow *f, enum cap_flow_end why, void *user) {
@@ -169,6 +200,8 @@ an_engine *an_engine_new(const an_engine_cfg *cfg) {
     e->cfg = *cfg;
     cap_reasm_init(&e->reasm, cfg->stream_max_bytes ? cfg->stream_max_bytes : DEFAULT_STREAM_MAX,
                    cfg->reasm_max_bytes ? cfg->reasm_max_bytes : DEFAULT_REASM_MAX);
+    e->reasm.st = &e->cst;
+    cap_csum_init(&e->cst, cfg->checksum);
     cap_flowtab_cfg fc = {.max_flows = cfg->max_flows,
                           .idle_timeout_us = cfg->idle_timeout_us,
                           .on_end = on_flow_end,
@@ -263,11 +296,16 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
         cap_flowtab_expire(e->ft, e->now_us);
     }
     mw_rc rc = cap_decode(dlt, data, caplen, &p, &e->cst);
+    if (rc == MW_MALFORMED)
+        return;
+    /* A packet the receiver would drop for its checksum must not reach a flow. */
+    bool accepted = cap_csum_accept(&p, &e->cst);
     if (rc != MW_OK) {
-        if (rc == MW_NEED_MORE)
-            e->cst.non_tcp++;
+        e->cst.non_tcp++;
         return;
     }
+    if (!accepted)
+        return;
     p.ts_us = ts_us;
     p.wire_len = wire_len;
     e->cst.tcp_packets++;
@@ -292,15 +330,18 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
     if (p.tcp_flags & CAP_TH_RST)
         f->rst_seen = 1;
 
-    if (!f->bypass) {
+    if (f->bypass) {
+        if (p.payload_len > 0 && (f->stream[0].hist || f->stream[1].hist))
+            watch(e, f, side, &p);
+    } else {
+        e->reasm.now_us = ts_us;
         if (p.tcp_flags & CAP_TH_SYN) {
             f->syn_seen[side] = 1;
             cap_stream_syn(&f->stream[side], p.seq);
             /* The SYN's sender is the client (set when the flow was created by it). */
         }
-        if (p.payload_len > 0 &&
-            cap_stream_segment(&e->reasm, &f->stream[side], p.seq, p.payload, p.payload_len,
-                               &e->cst)) {
+        if (p.payload_len > 0 && cap_stream_segment(&e->reasm, &f->stream[side], p.seq, p.payload,
+                                                    p.payload_len, p.ttl, &e->cst)) {
             if (!f->app && !f->bypass)
                 detect(e, f, side);
             if (f->app)

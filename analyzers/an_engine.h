@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "an_stats.h"
+#include "cap_csum.h"
 #include "cap_flow.h"
 #include "cap_stats.h"
 #include "tls_session.h"
@@ -35,15 +36,28 @@ typedef struct {
 typedef void (*an_plaintext_fn)(const an_plain *p, const cap_flow *f, int client_side,
                                 void *user);
 
+/* Two versions of the same sequence numbers of one direction (an injection: see cap_reasm.h).
+ * A difference found before a flow's handshake facts go out is in the flow during
+ * on_handshake: cap_flow_conflict(f, side) for each side. This callback reports one found
+ * after them (the verdict came first, e.g. an attacker forged the handshake's end too), once
+ * per direction, while the flow is watched (AN_WATCH_US of capture time after the verdict).
+ * side is the sending side of the conflicting bytes. Valid only during the call. */
+typedef void (*an_conflict_fn)(const cap_conflict *c, const cap_flow *f, int side,
+                               int client_side, void *user);
+
+#define AN_WATCH_US (5u * 1000000u)
+
 typedef struct {
-    uint32_t max_flows;           /* 0: default */
-    uint64_t idle_timeout_us;     /* 0: default */
-    uint32_t stream_max_bytes;    /* per direction; 0: default */
-    uint64_t reasm_max_bytes;     /* all flows; 0: default */
-    uint32_t cert_cache_entries;  /* 0: default */
-    bool no_ndpi;                 /* skip nDPI classification */
+    uint32_t max_flows;          /* 0: default */
+    uint64_t idle_timeout_us;    /* 0: default */
+    uint32_t stream_max_bytes;   /* per direction; 0: default */
+    uint64_t reasm_max_bytes;    /* all flows; 0: default */
+    uint32_t cert_cache_entries; /* 0: default */
+    bool no_ndpi;                /* skip nDPI classification */
+    cap_csum_mode checksum;      /* checksum validation (cap_csum.h); 0: CAP_CSUM_AUTO */
     an_handshake_fn on_handshake;
     an_plaintext_fn on_plaintext; /* optional */
+    an_conflict_fn on_conflict;   /* optional */
     void *user;
 } an_engine_cfg;
 

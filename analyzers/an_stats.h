@@ -20,7 +20,8 @@
     X(starttls_line_too_long)                                                                      \
     X(starttls_malformed)                                                                          \
     X(starttls_no_tls_after_upgrade)                                                               \
-    X(tls_sslv2_hello)
+    X(tls_sslv2_hello)                                                                             \
+    X(tls_handshake_budget)
 
 enum {
 #define X(n) AN_AN_##n,

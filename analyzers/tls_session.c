@@ -38,10 +38,27 @@ void tls_session_init(tls_session *s, int client_side_guess, x509_cache *certs, 
     mw_buf_init(&s->scratch, 64 * 1024);
 }
 
+/* What mw_buf will have allocated to hold need bytes (its doubling, up to the cap). */
+static size_t grown_alloc(const mw_buf *b, size_t need) {
+    if (need <= b->alloc)
+        return b->alloc;
+    size_t na = b->alloc ? b->alloc : (b->max < 256 ? b->max : 256);
+    while (na < need)
+        na = na > b->max / 2 ? b->max : na * 2;
+    return na;
+}
+
+static void free_msg(tls_session *s, tls_side *ts) {
+    mw_buf_free(&ts->msg);
+    if (s->budget)
+        cap_budget_give(s->budget, ts->charged);
+    ts->charged = 0;
+}
+
 void tls_session_free(tls_session *s) {
     tls_hs *h = &s->hs;
-    mw_buf_free(&s->side[0].msg);
-    mw_buf_free(&s->side[1].msg);
+    free_msg(s, &s->side[0]);
+    free_msg(s, &s->side[1]);
     mw_buf_free(&s->scratch);
     free(h->sni);
     free(h->alpn_offered);
@@ -69,7 +86,33 @@ static char *dup_buf(const mw_buf *b) { return dup_view(mw_cur_make(b->data, b->
 static void stop_side(tls_session *s, int side, int anomaly) {
     s->st->an[anomaly]++;
     s->side[side].stopped = true;
-    mw_buf_free(&s->side[side].msg);
+    free_msg(s, &s->side[side]);
+}
+
+/* Appends a fragment to the side's message buffer, its growth charged to the budget first. */
+static bool msg_append(tls_session *s, int side, mw_cur frag) {
+    tls_side *ts = &s->side[side];
+    if (frag.len > TLS_HS_MSG_MAX + 4 - ts->msg.len) {
+        stop_side(s, side, AN_AN_tls_handshake_too_large);
+        return false;
+    }
+    size_t want = grown_alloc(&ts->msg, ts->msg.len + frag.len);
+    if (s->budget && want > ts->charged) {
+        if (!cap_budget_take(s->budget, want - ts->charged)) {
+            stop_side(s, side, AN_AN_tls_handshake_budget);
+            return false;
+        }
+        ts->charged = want;
+    }
+    if (!mw_buf_append(&ts->msg, frag.data, frag.len)) {
+        stop_side(s, side, AN_AN_tls_handshake_too_large);
+        return false;
+    }
+    if (s->budget && ts->msg.alloc > ts->charged) { /* mw_buf grew otherwise than predicted */
+        s->budget->in_use += ts->msg.alloc - ts->charged;
+        ts->charged = ts->msg.alloc;
+    }
+    return true;
 }
 
 /* The ClientHello's sender is the client, whatever the TCP handshake suggested (mid-stream
@@ -263,10 +306,9 @@ static void on_message(tls_session *s, int side, uint8_t type, mw_cur body, uint
 /* struct { HandshakeType msg_type; uint24 length; ... } Handshake;  RFC 8446 section 4 */
 static void handshake_fragment(tls_session *s, int side, mw_cur frag, uint64_t now) {
     tls_side *ts = &s->side[side];
-    if (!mw_buf_append(&ts->msg, frag.data, frag.len)) {
-        stop_side(s, side, AN_AN_tls_handshake_too_large);
+    /* An empty fragment adds nothing (RFC 8446 5.1 forbids it); and msg may have no storage. */
+    if (frag.len == 0 || !msg_append(s, side, frag))
         return;
-    }
     size_t off = 0;
     while (!ts->stopped) {
         mw_cur c = mw_cur_make(ts->msg.data + off, ts->msg.len - off), body;
@@ -285,8 +327,11 @@ static void handshake_fragment(tls_session *s, int side, mw_cur frag, uint64_t n
         if (ts->encrypted) /* the rest of this record is not plaintext handshake (TLS 1.3) */
             off = ts->msg.len;
     }
-    if (!ts->stopped)
-        mw_buf_consume(&ts->msg, off);
+    if (ts->stopped)
+        return;
+    mw_buf_consume(&ts->msg, off);
+    if (ts->msg.len == 0 && ts->msg.alloc > TLS_HS_KEEP_MAX)
+        free_msg(s, ts); /* a large message is done: its buffer is not kept for the session */
 }
 
 static void check_outcome(tls_session *s) {

@@ -15,12 +15,15 @@
 #include <stdint.h>
 
 #include "an_stats.h"
+#include "cap_reasm.h"
 #include "mw_buf.h"
 #include "tls_fp.h"
 #include "x509_info.h"
 
 #define TLS_MAX_CHAIN 16
 #define TLS_HS_MSG_MAX (256u * 1024) /* the largest handshake message we reassemble */
+/* A message buffer left empty and larger than this is freed, not kept for the session. */
+#define TLS_HS_KEEP_MAX 4096u
 
 typedef struct {
     /* ClientHello */
@@ -66,9 +69,10 @@ typedef struct {
 } tls_hs;
 
 typedef struct {
-    mw_buf msg;      /* partial handshake message(s) of this side */
-    bool encrypted;  /* records from here on are opaque */
-    bool stopped;    /* malformed or gap: this side's bytes are ignored */
+    mw_buf msg;     /* partial handshake message(s) of this side */
+    size_t charged; /* of msg's allocation, held against the budget */
+    bool encrypted; /* records from here on are opaque */
+    bool stopped;   /* malformed or gap: this side's bytes are ignored */
 } tls_side;
 
 typedef struct {
@@ -79,6 +83,10 @@ typedef struct {
     x509_cache *certs;
     an_stats *st;
     mw_buf scratch; /* fingerprint strings */
+    /* The global reassembly budget the message buffers are charged to (optional, set after
+     * tls_session_init): a refusal stops the side (tls_handshake_budget, and tcp_global_cap
+     * in the budget's stats), as a message over TLS_HS_MSG_MAX does. */
+    cap_reasm *budget;
 } tls_session;
 
 /* True when these bytes start a TLS handshake record (what a TLS connection begins with). */

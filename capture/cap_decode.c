@@ -66,6 +66,22 @@ static mw_rc decode_tcp(mw_cur c, cap_pkt *pkt, cap_stats *st) {
     return MW_OK;
 }
 
+/* The transport bytes: c is bounded by the IP length, want is that length (0: unknown). */
+static void set_l4(mw_cur c, size_t want, cap_pkt *pkt) {
+    pkt->l4 = c.data;
+    pkt->l4_len = (uint32_t)c.len;
+    if (want == 0 || c.len < want)
+        pkt->l4_partial = 1;
+}
+
+/* RFC 768: an 8-byte header; nothing reads UDP, only its checksum is checked. */
+static mw_rc decode_udp(mw_cur c, cap_pkt *pkt) {
+    mw_cur h = c;
+    if (!mw_cur_get_u16(&h, &pkt->sport) || !mw_cur_get_u16(&h, &pkt->dport))
+        pkt->l4_partial = 1;
+    return MW_NEED_MORE;
+}
+
 /* RFC 791. The IP total length bounds the payload: Ethernet padding is not TCP data. */
 static mw_rc decode_ipv4(mw_cur c, cap_pkt *pkt, cap_stats *st) {
     uint8_t vihl, ttl, proto;
@@ -86,6 +102,7 @@ static mw_rc decode_ipv4(mw_cur c, cap_pkt *pkt, cap_stats *st) {
     pkt->l3_len = (uint32_t)c.len;
     if (!mw_cur_skip(&c, ihl))
         return bad(st, CAP_AN_ip_truncated);
+    pkt->ip_hdr_len = (uint8_t)ihl;
     memset(pkt->src + 4, 0, 12);
     memset(pkt->dst + 4, 0, 12);
     pkt->ip_ver = 4;
@@ -96,6 +113,9 @@ static mw_rc decode_ipv4(mw_cur c, cap_pkt *pkt, cap_stats *st) {
         st->an[CAP_AN_ip_fragment]++;
         return MW_NEED_MORE;
     }
+    set_l4(c, total != 0 ? (size_t)total - ihl : 0, pkt);
+    if (proto == 17)
+        return decode_udp(c, pkt);
     if (proto != 6)
         return MW_NEED_MORE;
     return decode_tcp(c, pkt, st);
@@ -117,6 +137,7 @@ static mw_rc decode_ipv6(mw_cur c, cap_pkt *pkt, cap_stats *st) {
         c.len = plen;
     pkt->l3 = whole.data;
     pkt->l3_len = (uint32_t)(c.len + 40);
+    size_t after_fixed = c.len;
     pkt->ip_ver = 6;
     pkt->ttl = hlim;
     for (int i = 0; i < 16; i++) { /* bounded: a chain of ext headers cannot loop forever */
@@ -124,12 +145,18 @@ static mw_rc decode_ipv6(mw_cur c, cap_pkt *pkt, cap_stats *st) {
         switch (next) {
         case 0:  /* hop-by-hop */
         case 43: /* routing */
-        case 60: /* destination options */
+        case 60: /* destination options */ {
+            uint8_t left;
             if (!mw_cur_get_u8(&c, &nh) || !mw_cur_get_u8(&c, &hl) ||
-                !mw_cur_skip(&c, (size_t)hl * 8 + 6))
+                !mw_cur_peek_u8(&c, 1, &left) || !mw_cur_skip(&c, (size_t)hl * 8 + 6))
                 return bad(st, CAP_AN_ip_truncated);
+            /* RFC 8200 8.1: with segments left, the pseudo-header's destination is the final
+             * one, inside the routing header; such a packet is not yet at its receiver. */
+            if (next == 43 && left != 0)
+                pkt->l4_partial = 1;
             next = nh;
             continue;
+        }
         case 51: /* AH: length in 4-octet units, minus 2 */
             if (!mw_cur_get_u8(&c, &nh) || !mw_cur_get_u8(&c, &hl) ||
                 !mw_cur_skip(&c, ((size_t)hl + 2) * 4 - 2))
@@ -155,6 +182,10 @@ static mw_rc decode_ipv6(mw_cur c, cap_pkt *pkt, cap_stats *st) {
         break;
     }
     pkt->l4proto = next;
+    size_t ext = after_fixed - c.len; /* extension headers walked */
+    set_l4(c, plen > ext ? (size_t)plen - ext : 0, pkt);
+    if (next == 17)
+        return decode_udp(c, pkt);
     if (next != 6)
         return MW_NEED_MORE;
     return decode_tcp(c, pkt, st);
@@ -205,6 +236,10 @@ mw_rc cap_decode(int dlt, const uint8_t *frame, uint32_t caplen, cap_pkt *pkt, c
     pkt->l4proto = 0;
     pkt->payload = NULL;
     pkt->payload_len = 0;
+    pkt->l4 = NULL;
+    pkt->l4_len = 0;
+    pkt->ip_hdr_len = 0;
+    pkt->l4_partial = 0;
     switch (dlt) {
     case DLT_EN10MB:
         return decode_ether(c, pkt, st);

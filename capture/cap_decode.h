@@ -3,7 +3,9 @@
  * Link types: Ethernet (with 802.1Q/802.1ad/QinQ tags), Linux cooked SLL and SLL2, raw IP
  * (DLT_RAW, LINKTYPE_RAW, IPV4, IPV6), BSD loopback (NULL, LOOP). IPv4 with options;
  * IPv6 with hop-by-hop, routing, destination-options, fragment and AH headers skipped.
- * Nothing is copied: the cap_pkt points into the frame. */
+ * Nothing is copied: the cap_pkt points into the frame. Checksums are not checked here: the
+ * cap_pkt carries what cap_csum.h needs (the IP header, the transport bytes, whether they are
+ * complete). */
 #ifndef CAP_DECODE_H
 #define CAP_DECODE_H
 
@@ -30,6 +32,12 @@ typedef struct {
     uint32_t l3_len;
     const uint8_t *payload;
     uint32_t payload_len;
+    const uint8_t *l4; /* TCP or UDP header and payload, as far as the IP length says */
+    uint32_t l4_len;
+    uint8_t ip_hdr_len; /* IPv4 header with options (its checksum covers it); 0 for IPv6 */
+    uint8_t l4_partial; /* l4 is not the whole datagram (snaplen, or IP length 0 from TSO), or
+                           an IPv6 routing header leaves the final destination elsewhere: the
+                           transport checksum cannot be checked */
 } cap_pkt;
 
 #define CAP_TH_FIN 0x01
@@ -42,8 +50,9 @@ typedef struct {
 bool cap_linktype_supported(int dlt);
 
 /* Decodes frame[0..caplen) of link type dlt. Returns MW_OK for a TCP segment (pkt filled),
- * MW_NEED_MORE for a valid frame that carries no TCP (not an error), MW_MALFORMED for a
- * truncated or invalid header (counted in st under the kind that failed). */
+ * MW_NEED_MORE for a valid frame that carries no TCP (not an error; a UDP datagram has l4proto
+ * 17 and l4 set, for its checksum), MW_MALFORMED for a truncated or invalid header (counted in
+ * st under the kind that failed). */
 MW_WUR mw_rc cap_decode(int dlt, const uint8_t *frame, uint32_t caplen, cap_pkt *pkt,
                         cap_stats *st);
 

@@ -39,6 +39,7 @@ typedef struct cap_flow {
     uint8_t ttl[2];      /* last IP TTL / hop limit per side */
     uint16_t ttl_stable[2]; /* consecutive packets per side that carried ttl[side] */
     cap_stream stream[2]; /* indexed by sending side */
+    uint64_t watch_until_us; /* bypassed: later copies are compared with the history until then */
     void *app;            /* analyzer state, owned by the flow callback's owner */
 } cap_flow;
 
@@ -53,6 +54,12 @@ typedef struct {
     cap_flow_end_fn on_end;
     void *user;
 } cap_flowtab_cfg;
+
+/* Two versions of the same bytes sent by side (cap_reasm.h), or NULL: what a rule needs to call
+ * it an injection. Valid while the flow is (during the handshake and conflict callbacks). */
+static inline const cap_conflict *cap_flow_conflict(const cap_flow *f, int side) {
+    return f->stream[side].conflict;
+}
 
 cap_flowtab *cap_flowtab_new(const cap_flowtab_cfg *cfg, cap_stats *st);
 void cap_flowtab_free(cap_flowtab *ft); /* ends every flow with CAP_END_SHUTDOWN */

@@ -1,5 +1,7 @@
 #include "ev_stats.h"
 
+#include "cap_csum.h"
+
 bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
                     const an_stats *as, const out_set *outs, const rule_stats *rs, bool final) {
     mw_json j;
@@ -44,6 +46,14 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     U("received", cs->pcap_recv);
     U("dropped", cs->pcap_drop);
     U("if_dropped", cs->pcap_ifdrop);
+    mw_json_obj_end(&j);
+    mw_json_kobj(&j, "checksum");
+    mw_json_kstr(&j, "mode", cap_csum_mode_name((cap_csum_mode)cs->csum.mode));
+    mw_json_kstr(&j, "state", cap_csum_state_name((cap_csum_state)cs->csum.state));
+    U("sampled", cs->csum.sampled);
+    U("sample_offload", cs->csum.sample_offload);
+    U("sample_bad", cs->csum.sample_bad);
+    U("unverified", cs->csum.unverified);
     mw_json_obj_end(&j);
     mw_json_kobj(&j, "anomalies");
     for (int i = 0; i < CAP_AN_COUNT; i++)

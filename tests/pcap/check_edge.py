@@ -11,7 +11,7 @@ usage: check_edge.py --set generated|committed --dir DIR --mitmwatch BIN|none [-
 Every case runs `BIN -r FILE -o OUT.json`, then checks: exit status 0 and a final
 mitmwatch.stats line; the exact number of mitmwatch.tls events; the listed facts equal those of
 mitmwatch's event for the seed AND the seed's known values (seed.json / literals); exact fields;
-the anomaly counters; and, where tshark is installed and can decode the case, that tshark (with
+the anomaly counters and other stats; and, where tshark is installed and can decode the case, that tshark (with
 out-of-order reassembly) finds the same JA3, JA3S and certificate hashes as mitmwatch and the seed.
 Prints one line per case and "N passed, M failed"; exit 1 on any failure, 77 when a needed tool
 is missing.
@@ -221,6 +221,10 @@ def check_case(rn, spec, name, case, seeds, known, model, defaults):
                 if get(ev, p) != want:
                     fails.append('%s = %r, expected %r' % (p, get(ev, p), want))
     if stats is not None:
+        for p, want in case.get('stats', {}).items():
+            got = get(stats, 'mitmwatch.stats.' + p)
+            if got != want:
+                fails.append('stats %s = %r, expected %r' % (p, got, want))
         an = get(stats, 'mitmwatch.stats.anomalies') or {}
         for cn in defaults:
             want = case.get('anomalies', {}).get(cn, defaults[cn])

@@ -318,8 +318,12 @@ class Model:
                 mism = True
                 break
         if mism:
-            lo, hi = self.cnt.get('tcp_overlap_mismatch', (0, 0))
-            self.cnt['tcp_overlap_mismatch'] = (lo, hi + 1)
+            # Still buffered: compared byte by byte. Already consumed: compared through the
+            # history, which sees it when the copy reaches the verbatim tail or covers a whole
+            # block from its start (capture/cap_reasm.h).
+            for name in ('tcp_overlap_mismatch', 'tcp_consumed_mismatch'):
+                lo, hi = self.cnt.get(name, (0, 0))
+                self.cnt[name] = (lo, hi + 1)
         if end <= nx:
             self._add('tcp_retransmission', d)
             return

@@ -1,7 +1,9 @@
 /* capture/cap_decode: every supported link type, VLAN stacks, IPv6 extension headers, and
- * truncated or bogus headers counted as the right anomaly. */
+ * truncated or bogus headers counted as the right anomaly. capture/cap_csum: IPv4 header, TCP
+ * and UDP checksums over IPv4 and IPv6, the three modes, and the automatic mode's decisions. */
 #include <pcap/dlt.h>
 
+#include "cap_csum.h"
 #include "cap_decode.h"
 #include "mw_test.h"
 
@@ -65,6 +67,232 @@ static void check_pkt(int dlt, int ver, uint8_t ttl, int nvlan, uint16_t v0, uin
 }
 
 static const uint8_t macs[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+
+/* ---- checksums, computed here the plain RFC 1071 way (big-endian 16-bit words) ---- */
+
+static uint32_t add16(uint32_t acc, const uint8_t *p, size_t n) {
+    for (size_t i = 0; i + 1 < n; i += 2)
+        acc += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (n & 1)
+        acc += (uint32_t)p[n - 1] << 8;
+    return acc;
+}
+
+static uint16_t fin16(uint32_t acc) {
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+    return (uint16_t)acc;
+}
+
+enum { CK_RIGHT, CK_OFFLOAD, CK_WRONG };
+
+/* A raw IPv4 (DLT_RAW) TCP or UDP packet with payload pl; the transport checksum right, the
+ * offload pattern (the folded pseudo-header sum) or wrong; the IP header checksum right
+ * unless bad_ip. */
+static void v4(uint8_t proto, const char *pl, int ck, bool bad_ip) {
+    size_t plen = strlen(pl), hl = proto == 6 ? 20 : 8, l4 = hl + plen;
+    uint8_t h[20] = {
+        0x45, 0,   0, (uint8_t)(20 + l4), 0, 1, 0x40, 0, 64, proto, 0, 0, 192, 0, 2, 1, 198,
+        51,   100, 2};
+    uint16_t c = (uint16_t)~fin16(add16(0, h, 20));
+    if (bad_ip)
+        c ^= 0x0101;
+    h[10] = (uint8_t)(c >> 8);
+    h[11] = (uint8_t)c;
+    flen = 0;
+    put(h, 20);
+    uint8_t *t = frame + flen;
+    if (proto == 6) {
+        put(tcp_hdr, 20);
+    } else {
+        uint8_t u[8] = {0x9c, 0x40, 0x00, 0x35, 0, (uint8_t)l4, 0, 0};
+        put(u, 8);
+    }
+    put(pl, plen);
+    uint8_t ph[12] = {192, 0, 2, 1, 198, 51, 100, 2, 0, proto, 0, (uint8_t)l4};
+    uint32_t pseudo = add16(0, ph, 12);
+    uint16_t v = ck == CK_OFFLOAD ? fin16(pseudo) : (uint16_t)~fin16(add16(pseudo, t, l4));
+    if (ck == CK_WRONG)
+        v ^= 0x1234;
+    t[proto == 6 ? 16 : 6] = (uint8_t)(v >> 8);
+    t[proto == 6 ? 17 : 7] = (uint8_t)v;
+}
+
+/* The same TCP segment over IPv6 (2001:db8::1 -> 2001:db8::2), optionally behind a routing
+ * header with segments left. */
+static void v6(int ck, bool routing) {
+    size_t l4 = 20 + 2, ext = routing ? 8 : 0;
+    uint8_t h[40] = {0x60, 0, 0, 0, 0, (uint8_t)(l4 + ext), routing ? 43 : 6, 64};
+    h[8] = h[24] = 0x20;
+    h[9] = h[25] = 0x01;
+    h[10] = h[26] = 0x0d;
+    h[11] = h[27] = 0xb8;
+    h[23] = 1;
+    h[39] = 2;
+    flen = 0;
+    put(h, 40);
+    if (routing) {
+        uint8_t rh[8] = {6, 0, 4, 1, 0, 0, 0, 0}; /* segments left 1 */
+        put(rh, 8);
+    }
+    uint8_t *t = frame + flen;
+    put(tcp_hdr, 20);
+    put("hi", 2);
+    uint8_t ph[40];
+    memcpy(ph, h + 8, 32);
+    memset(ph + 32, 0, 8);
+    ph[35] = (uint8_t)l4;
+    ph[39] = 6;
+    uint32_t pseudo = add16(0, ph, 40);
+    uint16_t v = ck == CK_OFFLOAD ? fin16(pseudo) : (uint16_t)~fin16(add16(pseudo, t, l4));
+    if (ck == CK_WRONG)
+        v ^= 0x1234;
+    t[16] = (uint8_t)(v >> 8);
+    t[17] = (uint8_t)v;
+}
+
+/* Decodes the frame built and asks the checksum check. */
+static bool accept(cap_stats *st) {
+    cap_pkt p;
+    mw_rc rc = cap_decode(DLT_RAW, frame, (uint32_t)flen, &p, st);
+    if (rc == MW_MALFORMED)
+        return false;
+    return cap_csum_accept(&p, st);
+}
+
+static void checksum_tests(void) {
+    cap_stats st;
+    cap_csum_mode m;
+    CHECK(cap_csum_mode_parse("auto", &m) && m == CAP_CSUM_AUTO);
+    CHECK(cap_csum_mode_parse("on", &m) && m == CAP_CSUM_ON);
+    CHECK(cap_csum_mode_parse("off", &m) && m == CAP_CSUM_OFF);
+    CHECK(!cap_csum_mode_parse("yes", &m));
+    CHECK_STR(cap_csum_state_name(CAP_CSUM_OFFLOAD), "offload");
+
+    /* on: right passes; a wrong TCP, UDP or IPv4 header checksum, and the offload pattern,
+     * are dropped and counted; UDP without a checksum (0) passes over IPv4 */
+    memset(&st, 0, sizeof st);
+    cap_csum_init(&st, CAP_CSUM_ON);
+    CHECK_STR(cap_csum_state_name((cap_csum_state)st.csum.state), "validating");
+    v4(6, "hello", CK_RIGHT, false);
+    CHECK(accept(&st));
+    v4(6, "hello", CK_WRONG, false);
+    CHECK(!accept(&st));
+    v4(6, "hello", CK_OFFLOAD, false);
+    CHECK(!accept(&st));
+    CHECK_EQ_U(st.an[CAP_AN_tcp_bad_checksum], 2);
+    v4(6, "hell", CK_RIGHT, false); /* even length */
+    CHECK(accept(&st));
+    v4(6, "hello", CK_RIGHT, true);
+    CHECK(!accept(&st));
+    CHECK_EQ_U(st.an[CAP_AN_ip_bad_checksum], 1);
+    CHECK_EQ_U(st.an[CAP_AN_tcp_bad_checksum], 2);
+    v4(17, "dns?", CK_RIGHT, false);
+    CHECK(accept(&st));
+    v4(17, "dns?", CK_WRONG, false);
+    CHECK(!accept(&st));
+    CHECK_EQ_U(st.an[CAP_AN_udp_bad_checksum], 1);
+    frame[20 + 6] = frame[20 + 7] = 0;
+    CHECK(accept(&st));
+    /* a bad byte in the payload */
+    v4(6, "hello", CK_RIGHT, false);
+    frame[flen - 1] ^= 1;
+    CHECK(!accept(&st));
+    CHECK_EQ_U(st.an[CAP_AN_tcp_bad_checksum], 3);
+    /* cut by the snaplen: cannot be checked, passes, counted as unverified */
+    v4(6, "hello", CK_WRONG, false);
+    flen -= 2;
+    CHECK(accept(&st));
+    CHECK_EQ_U(st.csum.unverified, 1);
+    /* IPv6: the pseudo-header with 128-bit addresses */
+    v6(CK_RIGHT, false);
+    CHECK(accept(&st));
+    v6(CK_WRONG, false);
+    CHECK(!accept(&st));
+    CHECK_EQ_U(st.an[CAP_AN_tcp_bad_checksum], 4);
+    v6(CK_WRONG, true); /* not yet at its final destination: unverified */
+    CHECK(accept(&st));
+    CHECK_EQ_U(st.csum.unverified, 2);
+
+    /* off: nothing is checked */
+    memset(&st, 0, sizeof st);
+    cap_csum_init(&st, CAP_CSUM_OFF);
+    v4(6, "hello", CK_WRONG, true);
+    CHECK(accept(&st));
+    CHECK_EQ_U(st.an[CAP_AN_tcp_bad_checksum] + st.an[CAP_AN_ip_bad_checksum], 0);
+    CHECK_STR(cap_csum_state_name((cap_csum_state)st.csum.state), "off");
+
+    /* auto on a loopback-like capture: the offload pattern passes while sampling; at the 8th
+     * the state is offload. Other wrong checksums are still dropped, right ones pass. */
+    memset(&st, 0, sizeof st);
+    cap_csum_init(&st, CAP_CSUM_AUTO);
+    CHECK_EQ_U(st.csum.state, CAP_CSUM_SAMPLING);
+    v4(6, "hello", CK_WRONG, false);
+    CHECK(!accept(&st)); /* dropped while sampling too */
+    for (int i = 0; i < 7; i++) {
+        v4(6, "hello", CK_OFFLOAD, false);
+        CHECK(accept(&st));
+    }
+    CHECK_EQ_U(st.csum.state, CAP_CSUM_SAMPLING);
+    v4(6, "hello", CK_OFFLOAD, false);
+    CHECK(accept(&st));
+    CHECK_EQ_U(st.csum.state, CAP_CSUM_OFFLOAD);
+    CHECK_EQ_U(st.csum.sampled, 9);
+    CHECK_EQ_U(st.csum.sample_offload, 8);
+    CHECK_EQ_U(st.csum.sample_bad, 1);
+    v4(6, "hello", CK_WRONG, false);
+    CHECK(!accept(&st));
+    v4(6, "hello", CK_RIGHT, false);
+    CHECK(accept(&st));
+    v4(6, "hello", CK_OFFLOAD, false);
+    CHECK(accept(&st));
+    CHECK_EQ_U(st.an[CAP_AN_tcp_bad_checksum], 2);
+    CHECK_EQ_U(st.csum.sampled, 9); /* the sample is over */
+
+    /* auto on a clean capture: 64 right checksums without the pattern, then validating, in
+     * which the pattern is dropped like any wrong checksum */
+    memset(&st, 0, sizeof st);
+    cap_csum_init(&st, CAP_CSUM_AUTO);
+    for (int i = 0; i < 63; i++) {
+        v4(6, "hello", CK_RIGHT, false);
+        CHECK(accept(&st));
+    }
+    v4(6, "hello", CK_WRONG, false); /* 1 in 64: under 1/10 */
+    CHECK(!accept(&st));
+    CHECK_EQ_U(st.csum.state, CAP_CSUM_VALIDATING);
+    CHECK_EQ_U(st.csum.sampled, 64);
+    v4(6, "hello", CK_OFFLOAD, false);
+    CHECK(!accept(&st));
+    CHECK_EQ_U(st.an[CAP_AN_tcp_bad_checksum], 2);
+
+    /* auto on a capture that mostly fails without the pattern (another system's offload):
+     * the first 31 are dropped, the 32nd turns checking off (and passes) */
+    memset(&st, 0, sizeof st);
+    cap_csum_init(&st, CAP_CSUM_AUTO);
+    int passed = 0;
+    for (int i = 0; i < 32; i++) {
+        v4(6, "hello", CK_WRONG, false);
+        passed += accept(&st);
+    }
+    CHECK_EQ_U(passed, 1);
+    CHECK_EQ_U(st.an[CAP_AN_tcp_bad_checksum], 31);
+    CHECK_EQ_U(st.csum.state, CAP_CSUM_DISABLED);
+    CHECK_EQ_U(st.csum.sample_bad, 32);
+    v4(6, "hello", CK_WRONG, true);
+    CHECK(accept(&st));
+
+    /* auto, full sample: one packet in 11 has the offload pattern, never over 1/10 of the
+     * sample: they pass while sampling, and the full sample (1000) decides: validating */
+    memset(&st, 0, sizeof st);
+    cap_csum_init(&st, CAP_CSUM_AUTO);
+    for (int i = 0; i < 1000; i++) {
+        v4(6, "hello", i % 11 == 10 ? CK_OFFLOAD : CK_RIGHT, false);
+        CHECK(accept(&st));
+    }
+    CHECK_EQ_U(st.csum.state, CAP_CSUM_VALIDATING);
+    CHECK_EQ_U(st.csum.sampled, 1000);
+    CHECK_EQ_U(st.csum.sample_offload, 90);
+}
 
 int main(void) {
     /* Ethernet */
@@ -148,5 +376,7 @@ int main(void) {
     CHECK(cap_decode(147, frame, (uint32_t)flen, &p, &st) == MW_MALFORMED);
     CHECK_EQ_U(st.an[CAP_AN_link_unsupported], 1);
     CHECK(!cap_linktype_supported(147));
+
+    checksum_tests();
     MW_TEST_END();
 }
