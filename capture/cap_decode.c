@@ -41,8 +41,21 @@ bool cap_linktype_supported(int dlt) {
 }
 
 static mw_rc bad(cap_stats *st, int kind) {
-    st->an[kind]++;
+    if (st) st->an[kind]++;
     return MW_MALFORMED;
+}
+
+static void pkt_reset(cap_pkt *pkt) {
+    pkt->nvlan = 0;
+    pkt->vlan[0] = pkt->vlan[1] = 0;
+    pkt->l4proto = 0;
+    pkt->payload = NULL;
+    pkt->payload_len = 0;
+    pkt->l4 = NULL;
+    pkt->l4_len = 0;
+    pkt->ip_hdr_len = 0;
+    pkt->l4_partial = 0;
+    pkt->frag = CAP_FRAG_NONE;
 }
 
 /* RFC 9293 section 3.1: data offset in 32-bit words, at least 5. */
@@ -82,8 +95,28 @@ static mw_rc decode_udp(mw_cur c, cap_pkt *pkt) {
     return MW_NEED_MORE;
 }
 
-/* RFC 791. The IP total length bounds the payload: Ethernet padding is not TCP data. */
-static mw_rc decode_ipv4(mw_cur c, cap_pkt *pkt, cap_stats *st) {
+/* The transport of a datagram whose IP layer is decoded (t: after the IP headers, bounded by
+ * the IP length; want: that length, 0 unknown): TCP decoded, UDP's ports for its checksum,
+ * anything else MW_NEED_MORE. Fragments: TLS over fragmented TCP is rare; count and skip
+ * rather than reassemble (and no l4: a fragment's checksum cannot be checked). */
+static mw_rc decode_l4(mw_cur t, size_t want, cap_pkt *pkt, cap_stats *st) {
+    if (pkt->frag != CAP_FRAG_NONE) {
+        pkt->l4 = NULL;
+        pkt->l4_len = 0;
+        st->an[CAP_AN_ip_fragment]++;
+        return MW_NEED_MORE;
+    }
+    set_l4(t, want, pkt);
+    if (pkt->l4proto == 17)
+        return decode_udp(t, pkt);
+    if (pkt->l4proto != 6)
+        return MW_NEED_MORE;
+    return decode_tcp(t, pkt, st);
+}
+
+/* RFC 791. The IP total length bounds the payload: Ethernet padding is not TCP data. Sets the
+ * l4 view; *want is what the total length says it should hold (0: unknown). */
+static mw_rc ipv4_header(mw_cur c, cap_pkt *pkt, cap_stats *st, size_t *want) {
     uint8_t vihl, ttl, proto;
     uint16_t total, frag;
     mw_cur h = c;
@@ -108,39 +141,50 @@ static mw_rc decode_ipv4(mw_cur c, cap_pkt *pkt, cap_stats *st) {
     pkt->ip_ver = 4;
     pkt->ttl = ttl;
     pkt->l4proto = proto;
-    if ((frag & 0x1fff) != 0 || (frag & 0x2000) != 0) {
-        /* Fragments: TLS over fragmented TCP is rare; count and skip rather than reassemble. */
-        st->an[CAP_AN_ip_fragment]++;
-        return MW_NEED_MORE;
-    }
-    set_l4(c, total != 0 ? (size_t)total - ihl : 0, pkt);
-    if (proto == 17)
-        return decode_udp(c, pkt);
-    if (proto != 6)
-        return MW_NEED_MORE;
-    return decode_tcp(c, pkt, st);
+    /* fragment offset (13 bits), then the more-fragments flag */
+    pkt->frag = (frag & 0x1fff) != 0   ? CAP_FRAG_LATER
+                : (frag & 0x2000) != 0 ? CAP_FRAG_FIRST
+                                       : CAP_FRAG_NONE;
+    pkt->l4 = c.data;
+    pkt->l4_len = (uint32_t)c.len;
+    *want = total != 0 ? (size_t)total - ihl : 0;
+    return MW_OK;
 }
 
-/* RFC 8200 section 4: walk the extension header chain to the upper-layer header. */
-static mw_rc decode_ipv6(mw_cur c, cap_pkt *pkt, cap_stats *st) {
-    mw_cur whole = c;
+static mw_rc decode_ipv4(mw_cur c, cap_pkt *pkt, cap_stats *st) {
+    size_t want;
+    MW_GUARD(ipv4_header(c, pkt, st, &want));
+    return decode_l4(mw_cur_make(pkt->l4, pkt->l4_len), want, pkt, st);
+}
+
+/* RFC 8200 section 3: the fixed header, leaving c after it. */
+static mw_rc ipv6_fixed(mw_cur *c, cap_pkt *pkt, uint16_t *plen, uint8_t *next, cap_stats *st) {
     uint32_t vtc;
-    uint16_t plen;
-    uint8_t next, hlim;
-    if (!mw_cur_get_u32(&c, &vtc) || !mw_cur_get_u16(&c, &plen) || !mw_cur_get_u8(&c, &next) ||
-        !mw_cur_get_u8(&c, &hlim) || !mw_cur_copy(&c, pkt->src, 16) ||
-        !mw_cur_copy(&c, pkt->dst, 16))
+    uint8_t hlim;
+    if (!mw_cur_get_u32(c, &vtc) || !mw_cur_get_u16(c, plen) || !mw_cur_get_u8(c, next) ||
+        !mw_cur_get_u8(c, &hlim) || !mw_cur_copy(c, pkt->src, 16) || !mw_cur_copy(c, pkt->dst, 16))
         return bad(st, CAP_AN_ip_truncated);
     if ((vtc >> 28) != 6)
         return bad(st, CAP_AN_ip_bad_header);
+    pkt->ip_ver = 6;
+    pkt->ttl = hlim;
+    return MW_OK;
+}
+
+/* RFC 8200 section 4: walk the extension header chain to the upper-layer header. Sets the l4
+ * view; *want is what the payload length says it should hold (0: unknown). */
+static mw_rc ipv6_header(mw_cur c, cap_pkt *pkt, cap_stats *st, size_t *want) {
+    mw_cur whole = c;
+    uint16_t plen;
+    uint8_t next;
+    MW_GUARD(ipv6_fixed(&c, pkt, &plen, &next, st));
     if (plen != 0 && plen < c.len) /* plen 0: jumbogram or TSO capture */
         c.len = plen;
     pkt->l3 = whole.data;
     pkt->l3_len = (uint32_t)(c.len + 40);
     size_t after_fixed = c.len;
-    pkt->ip_ver = 6;
-    pkt->ttl = hlim;
-    for (int i = 0; i < 16; i++) { /* bounded: a chain of ext headers cannot loop forever */
+    pkt->frag = CAP_FRAG_NONE;
+    for (int i = 0; i < 16 && pkt->frag == CAP_FRAG_NONE; i++) { /* a chain cannot loop */
         uint8_t nh, hl;
         switch (next) {
         case 0:  /* hop-by-hop */
@@ -168,11 +212,10 @@ static mw_rc decode_ipv6(mw_cur c, cap_pkt *pkt, cap_stats *st) {
             if (!mw_cur_get_u8(&c, &nh) || !mw_cur_skip(&c, 1) || !mw_cur_get_u16(&c, &off) ||
                 !mw_cur_skip(&c, 4))
                 return bad(st, CAP_AN_ip_truncated);
-            if ((off & 0xfff9) != 0) { /* offset != 0 or more-fragments set */
-                st->an[CAP_AN_ip_fragment]++;
-                pkt->l4proto = nh;
-                return MW_NEED_MORE;
-            }
+            if ((off & 0xfff8) != 0) /* offset */
+                pkt->frag = CAP_FRAG_LATER;
+            else if ((off & 1) != 0) /* more fragments */
+                pkt->frag = CAP_FRAG_FIRST;
             next = nh;
             continue;
         }
@@ -182,13 +225,17 @@ static mw_rc decode_ipv6(mw_cur c, cap_pkt *pkt, cap_stats *st) {
         break;
     }
     pkt->l4proto = next;
+    pkt->l4 = c.data;
+    pkt->l4_len = (uint32_t)c.len;
     size_t ext = after_fixed - c.len; /* extension headers walked */
-    set_l4(c, plen > ext ? (size_t)plen - ext : 0, pkt);
-    if (next == 17)
-        return decode_udp(c, pkt);
-    if (next != 6)
-        return MW_NEED_MORE;
-    return decode_tcp(c, pkt, st);
+    *want = plen > ext ? (size_t)plen - ext : 0;
+    return MW_OK;
+}
+
+static mw_rc decode_ipv6(mw_cur c, cap_pkt *pkt, cap_stats *st) {
+    size_t want;
+    MW_GUARD(ipv6_header(c, pkt, st, &want));
+    return decode_l4(mw_cur_make(pkt->l4, pkt->l4_len), want, pkt, st);
 }
 
 static mw_rc decode_l3(uint16_t ethertype, mw_cur c, cap_pkt *pkt, cap_stats *st) {
@@ -231,15 +278,7 @@ static mw_rc decode_ether(mw_cur c, cap_pkt *pkt, cap_stats *st) {
 
 mw_rc cap_decode(int dlt, const uint8_t *frame, uint32_t caplen, cap_pkt *pkt, cap_stats *st) {
     mw_cur c = mw_cur_make(frame, caplen);
-    pkt->nvlan = 0;
-    pkt->vlan[0] = pkt->vlan[1] = 0;
-    pkt->l4proto = 0;
-    pkt->payload = NULL;
-    pkt->payload_len = 0;
-    pkt->l4 = NULL;
-    pkt->l4_len = 0;
-    pkt->ip_hdr_len = 0;
-    pkt->l4_partial = 0;
+    pkt_reset(pkt);
     switch (dlt) {
     case DLT_EN10MB:
         return decode_ether(c, pkt, st);
@@ -273,4 +312,64 @@ mw_rc cap_decode(int dlt, const uint8_t *frame, uint32_t caplen, cap_pkt *pkt, c
     default:
         return bad(st, CAP_AN_link_unsupported);
     }
+}
+
+mw_rc cap_decode_ip(const uint8_t *l3, uint32_t len, cap_pkt *pkt, cap_stats *st) {
+    mw_cur c = mw_cur_make(l3, len);
+    uint8_t v;
+    pkt_reset(pkt);
+    if (!mw_cur_peek_u8(&c, 0, &v)) return bad(st, CAP_AN_ip_truncated);
+    size_t want;
+    mw_rc rc = (v >> 4) == 4   ? ipv4_header(c, pkt, st, &want)
+               : (v >> 4) == 6 ? ipv6_header(c, pkt, st, &want)
+                               : bad(st, CAP_AN_ip_bad_header);
+    if (rc == MW_OK) /* l4_partial, as for cap_decode */
+        set_l4(mw_cur_make(pkt->l4, pkt->l4_len), want, pkt);
+    return rc;
+}
+
+mw_rc cap_decode_tcp(const uint8_t *seg, uint32_t len, cap_pkt *pkt, cap_stats *st) {
+    return decode_tcp(mw_cur_make(seg, len), pkt, st);
+}
+
+mw_rc cap_decode_icmp(const uint8_t *msg, uint32_t len, cap_icmp *icmp) {
+    mw_cur c = mw_cur_make(msg, len);
+    icmp->whole = false;
+    icmp->quote = NULL;
+    icmp->quote_len = 0;
+    if (!mw_cur_get_u8(&c, &icmp->type) || !mw_cur_get_u8(&c, &icmp->code)) return MW_MALFORMED;
+    if (mw_cur_skip(&c, 6)) { /* checksum, and the 4 octets that depend on the type */
+        icmp->whole = true;
+        icmp->quote = c.data;
+        icmp->quote_len = (uint32_t)c.len;
+    }
+    return MW_OK;
+}
+
+mw_rc cap_decode_quote(int ip_ver, const uint8_t *q, uint32_t len, cap_pkt *pkt, cap_stats *st) {
+    mw_cur c = mw_cur_make(q, len);
+    pkt_reset(pkt);
+    if (ip_ver == 4) {
+        size_t want;
+        MW_GUARD(ipv4_header(c, pkt, st, &want));
+    } else if (ip_ver == 6) {
+        uint16_t plen;
+        uint8_t next;
+        MW_GUARD(ipv6_fixed(&c, pkt, &plen, &next, st));
+        pkt->l3 = q;
+        pkt->l3_len = len;
+        pkt->l4proto = next;
+        pkt->l4 = c.data;
+        pkt->l4_len = (uint32_t)c.len;
+    } else {
+        return MW_ERR;
+    }
+    if (pkt->frag == CAP_FRAG_LATER || pkt->l4proto != 6) return MW_NEED_MORE;
+    /* RFC 792: the first 8 octets of the original datagram's data, here the TCP ports and
+     * sequence number */
+    mw_cur t = mw_cur_make(pkt->l4, pkt->l4_len);
+    if (!mw_cur_get_u16(&t, &pkt->sport) || !mw_cur_get_u16(&t, &pkt->dport) ||
+        !mw_cur_get_u32(&t, &pkt->seq))
+        return bad(st, CAP_AN_tcp_truncated);
+    return MW_OK;
 }

@@ -1,4 +1,6 @@
-/* Link, IP and TCP decoding of one captured frame into a cap_pkt of views.
+/* Link, IP and TCP decoding of one captured frame into a cap_pkt of views, and the pieces the
+ * active side reads from raw sockets: an IP datagram without link layer, a bare TCP segment,
+ * an ICMP/ICMPv6 header and the invoking packet an ICMP error quotes.
  *
  * Link types: Ethernet (with 802.1Q/802.1ad/QinQ tags), Linux cooked SLL and SLL2, raw IP
  * (DLT_RAW, LINKTYPE_RAW, IPV4, IPV6), BSD loopback (NULL, LOOP). IPv4 with options;
@@ -32,12 +34,14 @@ typedef struct {
     uint32_t l3_len;
     const uint8_t *payload;
     uint32_t payload_len;
-    const uint8_t *l4; /* TCP or UDP header and payload, as far as the IP length says */
+    const uint8_t *l4; /* the transport header onwards, as far as the IP length says;
+                          NULL for a fragment in cap_decode */
     uint32_t l4_len;
     uint8_t ip_hdr_len; /* IPv4 header with options (its checksum covers it); 0 for IPv6 */
     uint8_t l4_partial; /* l4 is not the whole datagram (snaplen, or IP length 0 from TSO), or
                            an IPv6 routing header leaves the final destination elsewhere: the
                            transport checksum cannot be checked */
+    uint8_t frag; /* CAP_FRAG_* */
 } cap_pkt;
 
 #define CAP_TH_FIN 0x01
@@ -45,6 +49,11 @@ typedef struct {
 #define CAP_TH_RST 0x04
 #define CAP_TH_PSH 0x08
 #define CAP_TH_ACK 0x10
+
+/* Where a datagram stands among fragments: only a first one starts with the transport header.
+ * An IPv6 fragment stops the walk at its fragment header: l4proto is that header's next
+ * header and l4 what follows it. */
+enum { CAP_FRAG_NONE = 0, CAP_FRAG_FIRST, CAP_FRAG_LATER };
 
 /* True when libpcap's link type is one we decode. */
 bool cap_linktype_supported(int dlt);
@@ -55,5 +64,47 @@ bool cap_linktype_supported(int dlt);
  * st under the kind that failed). */
 MW_WUR mw_rc cap_decode(int dlt, const uint8_t *frame, uint32_t caplen, cap_pkt *pkt,
                         cap_stats *st);
+
+/* The IP layer alone of a datagram without link layer (as a raw socket returns it), picked by
+ * its version nibble and decoded as cap_decode does: IPv4 options skipped, IPv6 extension
+ * headers walked, the payload bounded by the IP length. Fills ip_ver, ttl, src, dst, l4proto,
+ * frag, l3 and the l4 view; reads nothing above the IP layer. MW_OK for a valid header,
+ * fragments included (frag says which, nothing is counted for them); MW_MALFORMED for a
+ * truncated or invalid one, counted in st as cap_decode counts it (st may be NULL). */
+MW_WUR mw_rc cap_decode_ip(const uint8_t *l3, uint32_t len, cap_pkt *pkt, cap_stats *st);
+
+/* A TCP header at seg (RFC 9293 3.1; e.g. what an IPv6 raw socket returns, or the l4 view of
+ * cap_decode_ip): ports, seq, ack, window, flags and the payload after the options. MW_OK or
+ * MW_MALFORMED (counted in st unless NULL). */
+MW_WUR mw_rc cap_decode_tcp(const uint8_t *seg, uint32_t len, cap_pkt *pkt, cap_stats *st);
+
+/* ICMP (RFC 792) and ICMPv6 (RFC 4443 2.1) share their header: type(1) code(1) checksum(2),
+ * then 4 octets whose use depends on the type (unused in the error messages, which quote the
+ * invoking packet after them). The checksum is not verified. */
+typedef struct {
+    uint8_t type, code;
+    bool whole;           /* the 8-octet header is there; only then is quote set */
+    const uint8_t *quote; /* what follows the header: an error's invoking packet */
+    uint32_t quote_len;
+} cap_icmp;
+
+/* MW_OK when type and code are there, since they alone classify a message (whole tells
+ * whether the rest of the header is); MW_MALFORMED for fewer than 2 octets. */
+MW_WUR mw_rc cap_decode_icmp(const uint8_t *msg, uint32_t len, cap_icmp *icmp);
+
+/* The invoking packet an ICMP error quotes (icmp->quote): RFC 792 promises its IP header and
+ * the first 8 octets after it, RFC 4443 2.4(c) as much as fits in the minimum MTU. ip_ver is
+ * the version the error's own family implies (4 for ICMP, 6 for ICMPv6); a quote of the other
+ * version is malformed. IPv4 is decoded as cap_decode_ip does (options skipped, the rest
+ * bounded by the quoted total length). IPv6 only by its fixed header (RFC 8200 3): l4proto is
+ * the next header as written, since a quote may stop inside an extension header chain, and
+ * the rest of the quote is the l4 view whatever the quoted payload length says. Of a quoted
+ * TCP header only its first 8 octets are read, all that a quote is sure to hold: sport, dport
+ * and seq (the other TCP fields are left alone). MW_OK for a quoted TCP segment (a first
+ * fragment too); MW_NEED_MORE for a valid quote of anything else or of a later fragment;
+ * MW_MALFORMED for an IP header or those 8 octets cut short or invalid (counted in st unless
+ * NULL); MW_ERR for an ip_ver other than 4 or 6. */
+MW_WUR mw_rc cap_decode_quote(int ip_ver, const uint8_t *q, uint32_t len, cap_pkt *pkt,
+                              cap_stats *st);
 
 #endif

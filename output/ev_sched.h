@@ -2,7 +2,7 @@
  * other builder writes: the mitmwatch.probe event of a JARM probe, and the alerts
  * probe.jarm_changed, probe.failed (JARM, certificate fetch, traceroute) and probe.cert_mismatch
  * (a fetched certificate the known store lacks). A certificate fetch's event is ev_probe.h's,
- * a traceroute's path events are probe_trace.h's. Probes have no flow: the target goes into
+ * a traceroute's path events are ev_trace.h's. Probes have no flow: the target goes into
  * destination.address/port.
  *
  * Each builder returns false when the event did not fit out; on success ev is the finished

@@ -18,6 +18,7 @@
 #include "mw_hash.h"
 #include "pol_policy.h"
 #include "probe_cert.h"
+#include "ev_trace.h"
 #include "probe_trace.h"
 
 #define PS_MAX_PROBES 64

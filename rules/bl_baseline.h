@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "cap_flow.h"
-#include "probe_trace.h"
+#include "trace_path.h"
 #include "tls_session.h"
 
 typedef struct {

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "probe_trace.h"
+#include "trace_path.h"
 
 #define POL_MAX_LIST 64 /* items in any one list: services, issuers, pins, dirs, ports, ips */
 

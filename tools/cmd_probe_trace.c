@@ -26,6 +26,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "ev_trace.h"
 #include "mw_buf.h"
 #include "probe_cli.h"
 #include "probe_trace.h"
@@ -111,8 +112,7 @@ int cmd_probe_trace(int argc, char **argv) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         int took = probe_cli_arg(&cli, argc, argv, i);
-        if (took < 0)
-            return cli.exit_code;
+        if (took < 0) return cli.exit_code;
         if (took > 0) {
             i += took - 1;
         } else if (!strcmp(a, "--max-ttl") && val) {
@@ -196,8 +196,7 @@ int cmd_probe_trace(int argc, char **argv) {
             return probe_cli_reject(&cli, a);
         }
     }
-    if (!probe_cli_has_target(&cli))
-        return 2;
+    if (!probe_cli_has_target(&cli)) return 2;
     const char *target = cli.target;
     int family = cli.family;
     o.timeout_ms = cli.timeout_ms;
@@ -281,8 +280,8 @@ int cmd_probe_trace(int argc, char **argv) {
         if (trace_compare(set, &tmp, (unsigned)last_n)) continue;
         status = 1;
         if (json) {
-            ok = trace_event_hops_changed(&out, observer, ts, host, &res, i, set,
-                                          (unsigned)last_n, NULL) &&
+            ok = trace_event_hops_changed(&out, observer, ts, host, &res, i, set, (unsigned)last_n,
+                                          NULL) &&
                  mw_buf_putc(&out, '\n');
         } else {
             ok = mw_buf_append_str(&out, "path.hops_changed: port ");

@@ -1,7 +1,10 @@
 /* capture/cap_decode: every supported link type, VLAN stacks, IPv6 extension headers, and
- * truncated or bogus headers counted as the right anomaly. capture/cap_csum: IPv4 header, TCP
- * and UDP checksums over IPv4 and IPv6, the three modes, and the automatic mode's decisions. */
+ * truncated or bogus headers counted as the right anomaly; the raw-socket entry points (IP
+ * layer without link layer, bare TCP, ICMP header, the packet an ICMP error quotes).
+ * capture/cap_csum: IPv4 header, TCP and UDP checksums over IPv4 and IPv6, the three modes,
+ * and the automatic mode's decisions. */
 #include <pcap/dlt.h>
+#include <stdlib.h>
 
 #include "cap_csum.h"
 #include "cap_decode.h"
@@ -67,6 +70,108 @@ static void check_pkt(int dlt, int ver, uint8_t ttl, int nvlan, uint16_t v0, uin
 }
 
 static const uint8_t macs[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+
+/* Every strict prefix of b must be refused by cap_decode_ip (which = 0), cap_decode_tcp (1) or
+ * cap_decode_quote (4 or 6); each from a buffer of exactly that size, so ASan sees an over-read. */
+static int prefixes_malformed(const uint8_t *b, size_t n, int which, size_t from) {
+    int bad = 0;
+    for (size_t l = from; l < n; l++) {
+        uint8_t *copy = malloc(l ? l : 1);
+        memcpy(copy, b, l);
+        cap_pkt p;
+        mw_rc rc = which == 0   ? cap_decode_ip(copy, (uint32_t)l, &p, NULL)
+                   : which == 1 ? cap_decode_tcp(copy, (uint32_t)l, &p, NULL)
+                                : cap_decode_quote(which, copy, (uint32_t)l, &p, NULL);
+        bad += rc != MW_MALFORMED;
+        free(copy);
+    }
+    return bad;
+}
+
+static void test_raw_ip(void) {
+    /* IPv4, 4 option bytes, ICMP, total length 32 of 36 bytes: l4 is the 8 bytes it covers */
+    uint8_t v4[36] = {0x46, 0, 0, 32, 0, 0, 0x40, 0, 9, 1, 0, 0, 192, 0, 2,    1,    192,  0,
+                      2,    2, 1, 1,  1, 0, 11,   0, 0, 0, 0, 0, 0,   0, 0xee, 0xee, 0xee, 0xee};
+    cap_pkt p;
+    cap_stats st;
+    memset(&st, 0, sizeof st);
+    CHECK(cap_decode_ip(v4, sizeof v4, &p, &st) == MW_OK);
+    CHECK_EQ_U(p.ip_ver, 4);
+    CHECK_EQ_U(p.ttl, 9);
+    CHECK_EQ_U(p.l4proto, 1);
+    CHECK_EQ_U(p.frag, CAP_FRAG_NONE);
+    CHECK(p.src[3] == 1 && p.dst[3] == 2 && p.src[4] == 0);
+    CHECK(p.l4 == v4 + 24 && p.l4_len == 8);
+    CHECK_EQ_U(prefixes_malformed(v4, 24, 0, 0), 0);
+    v4[6] = 0x20; /* more fragments, offset 0: a first fragment */
+    CHECK(cap_decode_ip(v4, sizeof v4, &p, &st) == MW_OK && p.frag == CAP_FRAG_FIRST);
+    v4[6] = 0x00;
+    v4[7] = 0x03; /* offset 24 */
+    CHECK(cap_decode_ip(v4, sizeof v4, &p, &st) == MW_OK && p.frag == CAP_FRAG_LATER);
+    CHECK_EQ_U(st.an[CAP_AN_ip_fragment], 0); /* reported, not counted */
+    v4[0] = 0x56;
+    CHECK(cap_decode_ip(v4, sizeof v4, &p, &st) == MW_MALFORMED);
+    CHECK_EQ_U(st.an[CAP_AN_ip_bad_header], 1);
+
+    /* IPv6 through hop-by-hop and destination options to TCP */
+    flen = 0;
+    ipv6_ext();
+    CHECK(cap_decode_ip(frame, (uint32_t)flen, &p, NULL) == MW_OK);
+    CHECK_EQ_U(p.ip_ver, 6);
+    CHECK_EQ_U(p.l4proto, 6);
+    CHECK(p.l4 == frame + 56 && p.l4_len == 22);
+    CHECK_EQ_U(prefixes_malformed(frame, 56, 0, 0), 0);
+    CHECK(cap_decode_tcp(p.l4, p.l4_len, &p, NULL) == MW_OK);
+    CHECK(p.sport == 40000 && p.dport == 443 && p.seq == 100 && p.payload_len == 2);
+    CHECK_EQ_U(prefixes_malformed(tcp_hdr, 20, 1, 0), 0);
+    /* a fragment header, offset 0 and more fragments: the walk stops there */
+    frame[40 + 8] = 44;
+    uint8_t fh[8] = {6, 0, 0x00, 0x01, 0, 0, 0, 1};
+    memcpy(frame + 56, fh, 8);
+    frame[4 + 1] = 8 + 8 + 8;
+    CHECK(cap_decode_ip(frame, 40 + 24, &p, NULL) == MW_OK);
+    CHECK(p.frag == CAP_FRAG_FIRST && p.l4proto == 6 && p.l4 == frame + 64 && p.l4_len == 0);
+}
+
+static void test_icmp_quote(void) {
+    /* ICMP time exceeded quoting an IPv4 header and 8 octets of TCP (RFC 792) */
+    uint8_t m[36] = {11,  0, 0xab, 0xcd, 0,    0,    0,    0,    0x45, 0,    0,    40,
+                     0,   0, 0x40, 0,    1,    6,    0,    0,    192,  0,    2,    2,
+                     203, 0, 113,  2,    0x9c, 0x40, 0x14, 0x66, 0xde, 0xad, 0xbe, 0xef};
+    cap_icmp ic;
+    cap_pkt q;
+    CHECK(cap_decode_icmp(m, 1, &ic) == MW_MALFORMED);
+    CHECK(cap_decode_icmp(m, 7, &ic) == MW_OK && ic.type == 11 && !ic.whole && !ic.quote);
+    CHECK(cap_decode_icmp(m, 8, &ic) == MW_OK && ic.whole && ic.quote_len == 0);
+    CHECK(cap_decode_icmp(m, sizeof m, &ic) == MW_OK && ic.whole);
+    CHECK(ic.quote == m + 8 && ic.quote_len == 28);
+    CHECK(cap_decode_quote(4, ic.quote, ic.quote_len, &q, NULL) == MW_OK);
+    CHECK(q.sport == 40000 && q.dport == 5222 && q.seq == 0xdeadbeef && q.dst[0] == 203);
+    CHECK_EQ_U(prefixes_malformed(ic.quote, ic.quote_len, 4, 0), 0);
+    CHECK(cap_decode_quote(6, ic.quote, ic.quote_len, &q, NULL) == MW_MALFORMED);
+    CHECK(cap_decode_quote(5, ic.quote, ic.quote_len, &q, NULL) == MW_ERR);
+    m[8 + 9] = 17; /* quoted UDP */
+    CHECK(cap_decode_quote(4, ic.quote, 20, &q, NULL) == MW_NEED_MORE && q.l4proto == 17);
+    m[8 + 9] = 6;
+    m[8 + 6] = 0x20; /* a first fragment still starts with TCP */
+    CHECK(cap_decode_quote(4, ic.quote, ic.quote_len, &q, NULL) == MW_OK);
+    m[8 + 7] = 0x01; /* a later one does not */
+    CHECK(cap_decode_quote(4, ic.quote, ic.quote_len, &q, NULL) == MW_NEED_MORE);
+
+    /* ICMPv6 quote (RFC 4443 2.4(c)): the fixed header, then TCP; next header as written */
+    uint8_t q6[48] = {0x60, 0, 0, 0, 0, 20, 6, 1};
+    q6[8 + 15] = 2;
+    q6[24 + 15] = 5;
+    uint8_t t[8] = {0x9c, 0x41, 0x00, 0x16, 0x11, 0x22, 0x33, 0x44};
+    memcpy(q6 + 40, t, 8);
+    CHECK(cap_decode_quote(6, q6, sizeof q6, &q, NULL) == MW_OK);
+    CHECK(q.sport == 40001 && q.dport == 22 && q.seq == 0x11223344 && q.dst[15] == 5);
+    CHECK_EQ_U(prefixes_malformed(q6, sizeof q6, 6, 0), 0);
+    q6[6] = 0; /* hop-by-hop: not walked, so not a TCP quote */
+    CHECK(cap_decode_quote(6, q6, 40, &q, NULL) == MW_NEED_MORE && q.l4proto == 0);
+    q6[0] = 0x40;
+    CHECK(cap_decode_quote(6, q6, sizeof q6, &q, NULL) == MW_MALFORMED);
+}
 
 /* ---- checksums, computed here the plain RFC 1071 way (big-endian 16-bit words) ---- */
 
@@ -376,6 +481,8 @@ int main(void) {
     CHECK(cap_decode(147, frame, (uint32_t)flen, &p, &st) == MW_MALFORMED);
     CHECK_EQ_U(st.an[CAP_AN_link_unsupported], 1);
     CHECK(!cap_linktype_supported(147));
+    test_raw_ip();
+    test_icmp_quote();
 
     checksum_tests();
     MW_TEST_END();

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "mw_test.h"
+#include "ev_trace.h"
 #include "probe_trace.h"
 
 static const uint8_t ME[4] = {192, 0, 2, 2}, R1[4] = {192, 0, 2, 1}, SRV[4] = {203, 0, 113, 2};
