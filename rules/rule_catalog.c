@@ -23,6 +23,7 @@ const char *rule_catalog_name(const char *rule_id) {
         {"tls.ja3s_changed", "Server TLS fingerprint changed"},
         {"tls.version_downgrade", "TLS version downgrade"},
         {"tls.weak_or_null_cipher", "Weak or NULL cipher"},
+        {"tls.injection", "Injected handshake bytes"},
         {"tls.starttls_missing", "Session without STARTTLS"},
         {"path.ttl_changed", "Network path (TTL) changed"},
         {"path.hops_changed", "Network path (traceroute) changed"},

@@ -463,6 +463,20 @@ void rule_judge_plaintext(rule_engine *re, const an_plain *pl, const cap_flow *f
     rule_tls_starttls(&jd, pl);
 }
 
+void rule_judge_conflict(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
+                         int side, const cap_conflict *c, rule_alert_fn fn, void *user,
+                         rule_verdict *v) {
+    rule_ctx jd;
+    ctx_init(&jd, re, hs, f, client_side, hs ? hs->ts_us : c->ts_us, fn, user);
+    jd.verdict = v;
+    jd.watched = true; /* an injection matters on any service */
+    jd.host = hs && hs->have_ch ? hs->sni : NULL;
+    rule_server_addr(&jd, jd.svc_key, sizeof jd.svc_key);
+    if (jd.host) snprintf(jd.svc_key, sizeof jd.svc_key, "%s", jd.host);
+    if (!hs) jd.protocol = "tls"; /* no handshake names it */
+    rule_tls_injection(&jd, c, side);
+}
+
 void rule_judge(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
                 uint64_t ts_us, rule_alert_fn fn, void *user) {
     rule_judge_verdict(re, hs, f, client_side, ts_us, fn, user, NULL);

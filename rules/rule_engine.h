@@ -117,6 +117,13 @@ void rule_engine_set_baselines(rule_engine *re, bl_state *bl);
  * hs NULL. */
 void rule_judge_plaintext(rule_engine *re, const an_plain *pl, const cap_flow *f,
                           int client_side, rule_alert_fn fn, void *user);
+/* tls.injection: the flow carried two different copies of the same bytes of direction side
+ * (cap_flow_conflict, or the engine's on_conflict after the handshake; hs NULL then). The
+ * alert names both copies' SHA-256 and TTLs; it comes through fn (with v, when given, listing
+ * the rule for the handshake event). */
+void rule_judge_conflict(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
+                         int side, const cap_conflict *c, rule_alert_fn fn, void *user,
+                         rule_verdict *v);
 const rule_stats *rule_engine_stats(const rule_engine *re);
 /* Is a certificate in the known store (by SHA-256 or CT TBS hash)? 1 yes, 0 no, -1 no store. */
 int rule_engine_known(const rule_engine *re, const uint8_t sha256[32], const uint8_t tbs[32]);

@@ -115,6 +115,8 @@ void rule_tls_version(rule_ctx *jd);
 /* A plaintext session's context has no service yet: this finds the watched STARTTLS service
  * the session belongs to, if any. */
 void rule_tls_starttls(rule_ctx *jd, const an_plain *pl);
+/* tls.injection: two different copies of the same handshake bytes of direction side. */
+void rule_tls_injection(rule_ctx *jd, const cap_conflict *c, int side);
 
 /* ---- rule_chain.c: the chain validated at capture time, and its caches */
 

@@ -136,3 +136,27 @@ void rule_tls_starttls(rule_ctx *jd, const an_plain *pl) {
     rule_emit(jd, "tls.starttls_missing", 3, "The %s session to %s (%s) ended without TLS: %s%s.",
               proto, jd->svc->label, addr, why, cmds);
 }
+
+void rule_tls_injection(rule_ctx *jd, const cap_conflict *c, int side) {
+    char addr[80], first[65], later[65];
+    rule_server_addr(jd, addr, sizeof addr);
+    rule_hex32(first, c->first_sha256);
+    rule_hex32(later, c->later_sha256);
+    const char *dir = side == jd->client_side ? "client" : "server";
+    rule_evidence_begin(jd);
+    mw_json_kstr(&jd->je, "sha256", first);
+    mw_json_kuint(&jd->je, "ttl", c->first_ttl);
+    mw_json_kstr(&jd->jo, "sha256", later);
+    mw_json_kuint(&jd->jo, "ttl", c->later_ttl);
+    mw_json_kstr(&jd->jo, "direction", dir);
+    mw_json_kuint(&jd->jo, "offset", c->offset);
+    mw_json_kuint(&jd->jo, "length", c->len);
+    mw_json_kuint(&jd->jo, "copies_differing", c->count);
+    mw_json_kbool(&jd->jo, "first_copy_parsed", c->consumed);
+    rule_emit(jd, "tls.injection", 4,
+              "Two different copies of the same %s bytes of the connection to %s were seen "
+              "(stream offset %u, %u bytes; TTL %u, then %u): something on the path injected "
+              "data; the %s copy is the one judged.",
+              dir, addr, c->offset, c->len, c->first_ttl, c->later_ttl,
+              c->consumed ? "first" : "later");
+}

@@ -46,6 +46,8 @@ static void usage(FILE *fp) {
         "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
         "      --max-flows N      flow table capacity (default 131072)\n"
         "      --no-ndpi          skip nDPI classification (network.protocol from mitmwatch)\n"
+        "      --checksum MODE    IPv4/TCP/UDP checksums: auto (default: checked, unless the\n"
+        "                         capture shows the checksum-offload pattern), on, off\n"
         "      --flush-timeout S  at exit, the time network outputs get to deliver what is\n"
         "                         queued (default 5; 500ms form too); the rest is spooled or\n"
         "                         dropped, said on stderr, and the exit code is 3\n"
@@ -105,6 +107,7 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
         O_STATS,
         O_MAXFLOWS,
         O_NONDPI,
+        O_CHECKSUM,
         O_STATE,
         O_LEARN,
         O_TTLTOL,
@@ -129,6 +132,7 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
                                          {"stats-interval", required_argument, NULL, O_STATS},
                                          {"max-flows", required_argument, NULL, O_MAXFLOWS},
                                          {"no-ndpi", no_argument, NULL, O_NONDPI},
+                                         {"checksum", required_argument, NULL, O_CHECKSUM},
                                          {"state", required_argument, NULL, O_STATE},
                                          {"state-interval", required_argument, NULL, O_STATEINT},
                                          {"flush-timeout", required_argument, NULL, O_FLUSH},
@@ -201,6 +205,10 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
             break;
         case O_NONDPI:
             o->no_ndpi = true;
+            break;
+        case O_CHECKSUM:
+            if (!cap_csum_mode_parse(optarg, &o->checksum))
+                return fail_usage("--checksum wants auto, on or off", optarg);
             break;
         case O_STATE:
             o->state_path = optarg;

@@ -164,6 +164,12 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
     s->verdict.n = 0;
     if (s->re)
         rule_judge_verdict(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s, &s->verdict);
+    for (int side = 0; s->re && side < 2; side++) {
+        const cap_conflict *c = cap_flow_conflict(f, side);
+        if (c)
+            rule_judge_conflict(s->re, hs, f, client_side, side, c, on_rule_alert, s,
+                                &s->verdict);
+    }
     s->cur_hs = hs;
     s->cur_flow = f;
     s->cur_client_side = client_side;
@@ -205,6 +211,14 @@ static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow
     out_emit(s->outs, &ev);
 }
 
+/* Different bytes at sequence numbers already judged (the handshake event is out): the
+ * tls.injection alert goes out at once, with the flow fields only. */
+static void on_conflict(const cap_conflict *c, const cap_flow *f, int side, int client_side,
+                        void *user) {
+    sensor *s = user;
+    if (s->re) rule_judge_conflict(s->re, NULL, f, client_side, side, c, on_plain_alert, s, NULL);
+}
+
 static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, void *user) {
     sensor *s = user;
     if (s->re) rule_judge_plaintext(s->re, p, f, client_side, on_plain_alert, s);
@@ -216,6 +230,7 @@ static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const 
     uint64_t drops = cs->pcap_drop + cs->pcap_ifdrop;
     uint64_t overload = cs->flows_evicted + cs->an[CAP_AN_tcp_stream_cap] +
                         cs->an[CAP_AN_tcp_global_cap] + cs->an[CAP_AN_tcp_ooo_cap] +
+                        cs->an[CAP_AN_tcp_ooo_ranges_cap] + cs->an[CAP_AN_tcp_history_cap] +
                         as->an[AN_AN_tls_handshake_too_large];
     out_event ev;
     if (drops > s->last_drops &&
@@ -598,6 +613,8 @@ int sensor_run(sensor_opts *o) {
     rule_engine_set_baselines(s.re, s.bl); /* learned TLS versions persist with --state */
     an_engine_cfg ec = {.max_flows = o->max_flows,
                         .no_ndpi = o->no_ndpi,
+                        .checksum = o->checksum,
+                        .on_conflict = on_conflict,
                         .on_handshake = on_handshake,
                         .on_plaintext = on_plaintext,
                         .user = &s};

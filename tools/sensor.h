@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "bl_baseline.h"
+#include "cap_csum.h"
 
 #define SENSOR_MAX_SOURCES 16    /* -r files, -i interfaces, -o outputs */
 #define SENSOR_MAX_PROBES 64     /* --probe */
@@ -29,6 +30,7 @@ typedef struct {
     uint64_t stats_interval_us;
     uint32_t max_flows;
     bool no_ndpi;
+    cap_csum_mode checksum; /* --checksum: auto (default), on, off */
     const char *state_path;
     uint64_t state_interval_us; /* --state-interval: periodic save; 0 = signals and exit only */
     unsigned flush_ms;          /* --flush-timeout: the network outputs' flush budget at exit */
