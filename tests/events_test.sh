@@ -1,7 +1,8 @@
 #!/bin/sh
 # Events on tests/data/demo.pcap: every alert's mitmwatch.handshake_id is the event.id of the
 # handshake event just before it (same flow, same community_id), ids are unique and the same on
-# a second run; and the text view (-o text:PATH) gives exact lines.
+# a second run; the text view (-o text:PATH) gives exact lines; --summary prints the exact
+# end-of-run summary.
 set -eu
 bin=$1
 pcap=$2
@@ -48,3 +49,20 @@ test "$(wc -l <"$tmp/all.log")" -eq 9
 line=$(sed -n 3p "$tmp/all.log")
 test "$line" = "2026-11-28T14:28:09.943625Z [handshake] tls rsa.lab.test 127.0.0.1:56422 -> 127.0.0.1:18443: TLS 1.2 TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, leaf hidden, event.id fd62f05c51e7806abe1815b3c3951b62"
 echo "events_test: text lines exact"
+
+# The end-of-run summary (--summary; by default only when stderr is a terminal).
+"$bin" -r "$pcap" -o /dev/null --summary 2>"$tmp/summary"
+cat > "$tmp/want" <<'TXT'
+mitmwatch summary: 6 handshakes, 3 distinct certificates, 3 alerts
+  alerts cert.chain_invalid       3
+  top services by handshakes:
+    rsa.lab.test:18443                       2
+    chain.lab.test:18445                     1
+    chain.lab.test:18453                     1
+    ecdsa.lab.test:18444                     1
+    ecdsa.lab.test:18446                     1
+TXT
+diff "$tmp/want" "$tmp/summary"
+"$bin" -r "$pcap" -o /dev/null 2>"$tmp/nosummary" </dev/null
+test ! -s "$tmp/nosummary"
+echo "events_test: summary exact"

@@ -46,6 +46,9 @@ static void usage(FILE *fp) {
         "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
         "      --max-flows N      flow table capacity (default 131072)\n"
         "      --no-ndpi          skip nDPI classification (network.protocol from mitmwatch)\n"
+        "      --summary          with -r, a summary on stderr at the end (handshakes, certificates,\n"
+        "                         alerts by rule, top services); --no-summary: none (default:\n"
+        "                         shown when stderr is a terminal)\n"
         "      --checksum MODE    IPv4/TCP/UDP checksums: auto (default: checked, unless the\n"
         "                         capture shows the checksum-offload pattern), on, off\n"
         "      --flush-timeout S  at exit, the time network outputs get to deliver what is\n"
@@ -108,6 +111,8 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
         O_MAXFLOWS,
         O_NONDPI,
         O_CHECKSUM,
+        O_SUMMARY,
+        O_NOSUMMARY,
         O_STATE,
         O_LEARN,
         O_TTLTOL,
@@ -133,6 +138,8 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
                                          {"max-flows", required_argument, NULL, O_MAXFLOWS},
                                          {"no-ndpi", no_argument, NULL, O_NONDPI},
                                          {"checksum", required_argument, NULL, O_CHECKSUM},
+                                         {"summary", no_argument, NULL, O_SUMMARY},
+                                         {"no-summary", no_argument, NULL, O_NOSUMMARY},
                                          {"state", required_argument, NULL, O_STATE},
                                          {"state-interval", required_argument, NULL, O_STATEINT},
                                          {"flush-timeout", required_argument, NULL, O_FLUSH},
@@ -205,6 +212,12 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
             break;
         case O_NONDPI:
             o->no_ndpi = true;
+            break;
+        case O_SUMMARY:
+            o->summary = 1;
+            break;
+        case O_NOSUMMARY:
+            o->summary = 0;
             break;
         case O_CHECKSUM:
             if (!cap_csum_mode_parse(optarg, &o->checksum))
@@ -292,7 +305,8 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "check") == 0) return cmd_check(argc - 1, argv + 1);
     sensor_opts o = {.stats_interval_us = 60u * 1000000u,
                      .state_interval_us = 300u * 1000000u,
-                     .flush_ms = 5000};
+                     .flush_ms = 5000,
+                     .summary = -1};
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;
     if (!o.observer[0] && gethostname(o.observer, sizeof o.observer - 1) != 0)

@@ -2,6 +2,7 @@
  * verdicts, baselines and outputs, the stats timer, signals, the probe scheduler and the state
  * file. Events are built in output/; this file decides what goes out and when. */
 #include "sensor.h"
+#include "summary.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +70,7 @@ typedef struct {
     mw_buf abuf;
     pending_alert pending[MAX_PENDING_ALERTS];
     int npending;
+    summary *sum; /* the end-of-run summary, NULL when not shown */
     bool started;          /* a capture source opened: the run has a final stats event */
     uint64_t next_save_us; /* wall time of the next periodic --state save */
     bool save_failing;     /* the last save failed (said once until one succeeds) */
@@ -161,6 +163,7 @@ static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow 
 static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
     sensor *s = user;
     ev_handshake_id(s->hs_id, &s->ctx, hs, f, client_side, s->hs_seq++);
+    if (s->sum) summary_handshake(s->sum, hs, f, client_side);
     s->verdict.n = 0;
     if (s->re)
         rule_judge_verdict(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s, &s->verdict);
@@ -189,6 +192,7 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
                         .severity = s->pending[i].severity,
                         .rule_id = s->pending[i].rule_id};
         out_emit(s->outs, &ev);
+        if (s->sum) summary_alert(s->sum, s->pending[i].rule_id);
         free(s->pending[i].json);
     }
     s->npending = 0;
@@ -209,6 +213,7 @@ static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow
                     .severity = a->severity,
                     .rule_id = a->rule_id};
     out_emit(s->outs, &ev);
+    if (s->sum) summary_alert(s->sum, a->rule_id);
 }
 
 /* Different bytes at sequence numbers already judged (the handshake event is out): the
@@ -234,11 +239,15 @@ static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const 
                         as->an[AN_AN_tls_handshake_too_large];
     out_event ev;
     if (drops > s->last_drops &&
-        ev_sensor_drops_build(&s->ev, &s->ctx, ts_us, drops - s->last_drops, &ev))
+        ev_sensor_drops_build(&s->ev, &s->ctx, ts_us, drops - s->last_drops, &ev)) {
         out_emit(s->outs, &ev);
+        if (s->sum) summary_alert(s->sum, "sensor.drops");
+    }
     if (overload > s->last_overload &&
-        ev_sensor_overload_build(&s->ev, &s->ctx, ts_us, overload - s->last_overload, &ev))
+        ev_sensor_overload_build(&s->ev, &s->ctx, ts_us, overload - s->last_overload, &ev)) {
         out_emit(s->outs, &ev);
+        if (s->sum) summary_alert(s->sum, "sensor.overload");
+    }
     s->last_drops = drops;
     s->last_overload = overload;
 }
@@ -537,6 +546,10 @@ int sensor_run(sensor_opts *o) {
     cap_source srcs[SENSOR_MAX_SOURCES];
     memset(srcs, 0, sizeof srcs);
     sensor s = {.stats_interval_us = o->stats_interval_us, .srcs = srcs, .o = o};
+    if (o->nfiles && (o->summary > 0 || (o->summary < 0 && isatty(STDERR_FILENO)))) {
+        s.sum = summary_new();
+        if (!s.sum) fprintf(stderr, "mitmwatch: no memory for the end-of-run summary\n");
+    }
     s.pol = calloc(1, sizeof *s.pol);
     if (!s.pol || !load_policy(o, s.pol, err, sizeof err) ||
         !(s.re = rule_engine_new(s.pol, err, sizeof err))) {
@@ -667,6 +680,8 @@ int sensor_run(sensor_opts *o) {
     } else {
         out_close_ms(s.outs, 0);
     }
+    if (s.sum && s.started) summary_print(s.sum, stderr);
+    summary_free(s.sum);
     out_totals tot;
     out_get_totals(s.outs, &tot);
     uint64_t lost = out_report_losses(s.outs, "mitmwatch");

@@ -31,6 +31,7 @@ typedef struct {
     uint32_t max_flows;
     bool no_ndpi;
     cap_csum_mode checksum; /* --checksum: auto (default), on, off */
+    int summary;            /* -r summary on stderr: 1 --summary, 0 --no-summary, -1 a tty */
     const char *state_path;
     uint64_t state_interval_us; /* --state-interval: periodic save; 0 = signals and exit only */
     unsigned flush_ms;          /* --flush-timeout: the network outputs' flush budget at exit */
