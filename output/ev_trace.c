@@ -174,6 +174,37 @@ static bool outf(mw_buf *b, const char *fmt, ...) {
     return mw_buf_append(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
+/* The last last_n hops of p (0: all) as "A,B,C", the --expect-hops form. */
+static void tail_str(const trace_path *p, unsigned last_n, char *out, size_t outlen) {
+    unsigned from = last_n && p->n > last_n ? p->n - last_n : 0;
+    size_t o = 0;
+    out[0] = '\0';
+    for (unsigned i = from; i < p->n && o < outlen; i++) {
+        int k = snprintf(out + o, outlen - o, "%s%s", i > from ? "," : "", p->hop[i]);
+        if (k < 0) break;
+        o += (size_t)k;
+    }
+}
+
+/* The hops (not stars) among the last last_n of a that b's whole path lacks: the hop(s) that
+ * make the difference, named. */
+static void only_in(const trace_path *a, const trace_path *b, unsigned last_n, char *out,
+                    size_t outlen) {
+    unsigned fa = last_n && a->n > last_n ? a->n - last_n : 0;
+    size_t o = 0;
+    out[0] = '\0';
+    for (unsigned i = fa; i < a->n && o < outlen; i++) {
+        if (strcmp(a->hop[i], "*") == 0) continue;
+        bool found = false;
+        for (unsigned k = 0; k < b->n && !found; k++)
+            found = strcmp(a->hop[i], b->hop[k]) == 0;
+        if (found) continue;
+        int n = snprintf(out + o, outlen - o, "%s%s", o ? ", " : "", a->hop[i]);
+        if (n < 0) break;
+        o += (size_t)n;
+    }
+}
+
 bool trace_text(mw_buf *out, const char *host, const trace_result *r, unsigned last_n) {
     char tgt[TRACE_ADDR_STR], a[TRACE_ADDR_STR];
     bool ok = true;
@@ -200,8 +231,22 @@ bool trace_text(mw_buf *out, const char *host, const trace_result *r, unsigned l
     }
     unsigned pairs[TRACE_MAX_PORTS * TRACE_MAX_PORTS / 2][2];
     unsigned nd = trace_port_differences(r, last_n, pairs, MW_ARRAY_LEN(pairs));
-    for (unsigned d = 0; d < nd; d++)
-        ok &= outf(out, "ports %u and %u take different paths (last %u hops compared)\n",
-                   r->ports[pairs[d][0]].port, r->ports[pairs[d][1]].port, last_n);
+    for (unsigned d = 0; d < nd; d++) {
+        trace_path pa, pb;
+        trace_path_of(r, pairs[d][0], &pa);
+        trace_path_of(r, pairs[d][1], &pb);
+        char ta[TRACE_PATH_MAX * (TRACE_ADDR_STR + 1)], tb[sizeof ta], only[2][sizeof ta];
+        tail_str(&pa, last_n, ta, sizeof ta);
+        tail_str(&pb, last_n, tb, sizeof tb);
+        only_in(&pa, &pb, last_n, only[0], sizeof only[0]);
+        only_in(&pb, &pa, last_n, only[1], sizeof only[1]);
+        unsigned porta = r->ports[pairs[d][0]].port, portb = r->ports[pairs[d][1]].port;
+        ok &= outf(
+            out,
+            "ports %u and %u take different paths (last %u hops compared): %u via %s; %u via %s\n",
+            porta, portb, last_n, porta, ta, portb, tb);
+        if (only[0][0]) ok &= outf(out, "  only port %u passes %s\n", porta, only[0]);
+        if (only[1][0]) ok &= outf(out, "  only port %u passes %s\n", portb, only[1]);
+    }
     return ok;
 }

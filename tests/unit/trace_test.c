@@ -431,8 +431,12 @@ static void test_result_output(void) {
               "  1  192.0.2.1  0.010 ms\n"
               "  2  *\n"
               "  3  203.0.113.2  0.020 ms  rst\n"
-              "ports 22 and 5222 take different paths (last 3 hops compared)\n"
-              "ports 5222 and 23 take different paths (last 3 hops compared)\n");
+              "ports 22 and 5222 take different paths (last 3 hops compared): 22 via "
+              "192.0.2.1,*,203.0.113.2; 5222 via 198.51.100.66,*,203.0.113.2\n"
+              "  only port 5222 passes 198.51.100.66\n"
+              "ports 5222 and 23 take different paths (last 3 hops compared): 5222 via "
+              "198.51.100.66,*,203.0.113.2; 23 via 192.0.2.1,*,203.0.113.2\n"
+              "  only port 5222 passes 198.51.100.66\n");
 
     /* a tiny cap fails cleanly */
     mw_buf small;
