@@ -59,6 +59,21 @@ static bool row_watched(const ct_watchlist *w, const json_t *row) {
     return false;
 }
 
+/* A downloaded certificate must parse whole: a body cut short is asked for again rather than
+ * skipped (the cursor would move past it for good). */
+static bool check_cert(mw_buf *body, void *ud, char *why, size_t whylen) {
+    (void)ud;
+    size_t dl = 0;
+    uint8_t *der = cert_der(body->data, body->len, &dl);
+    const unsigned char *p = der;
+    X509 *x = der ? d2i_X509(NULL, &p, (long)dl) : NULL;
+    bool ok = x && p == der + dl;
+    X509_free(x);
+    free(der);
+    if (!ok) snprintf(why, whylen, "not a whole certificate (PEM or DER)");
+    return ok;
+}
+
 static int cmp_id(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
@@ -119,7 +134,7 @@ static void sync_query(ct_sync_ctx *x, const char *base, const char *q, const ch
         ct_http_result hr;
         snprintf(dq, sizeof dq, "d=%lld", (long long)ids[i]);
         if (!url_query(url, sizeof url, base, dq)) break;
-        if (ct_http_get(x->http, url, NULL, x->resp, &hr) != MW_OK) {
+        if (ct_http_get(x->http, url, NULL, x->resp, check_cert, NULL, &hr) != MW_OK) {
             ct_src_fail(r, CT_SRC_FAILED, "%s: %s", url, hr.error);
             break;
         }

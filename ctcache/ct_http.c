@@ -86,11 +86,12 @@ static bool retryable_status(long s) {
 static bool retryable_curl(CURLcode rc) {
     return rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
            rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING ||
-           rc == CURLE_PARTIAL_FILE || rc == CURLE_COULDNT_RESOLVE_HOST;
+           rc == CURLE_PARTIAL_FILE || rc == CURLE_COULDNT_RESOLVE_HOST ||
+           rc == CURLE_BAD_CONTENT_ENCODING; /* a compressed body cut short */
 }
 
-mw_rc ct_http_get(ct_http *h, const char *url, const char *bearer, mw_buf *out,
-                  ct_http_result *res) {
+mw_rc ct_http_get(ct_http *h, const char *url, const char *bearer, mw_buf *out, ct_http_check check,
+                  void *check_ud, ct_http_result *res) {
     CURL *c = h->c;
     char auth[512];
     struct curl_slist *hdrs = NULL;
@@ -158,9 +159,18 @@ mw_rc ct_http_get(ct_http *h, const char *url, const char *bearer, mw_buf *out,
                 }
             }
         } else {
-            res->outcome = CT_HTTP_OK;
-            rc = MW_OK;
-            break;
+            char why[200] = "";
+            if (!check || check(out, check_ud, why, sizeof why)) {
+                res->outcome = CT_HTTP_OK;
+                rc = MW_OK;
+                break;
+            }
+            /* A body cut short (no Content-Length, the connection closed early) or garbage
+             * behind a 200 is as transient as a 503: ask again. */
+            h->st->http_invalid++;
+            res->outcome = CT_HTTP_INVALID;
+            snprintf(res->error, sizeof res->error, "invalid response body: %s", why);
+            retry = true;
         }
         if (!retry || attempt >= h->o.retries) {
             rc = MW_ERR;

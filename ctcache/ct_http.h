@@ -1,6 +1,8 @@
 /* HTTP GET for CT sources over one libcurl easy handle: timeouts, a byte cap per response,
- * retries with exponential backoff that honour Retry-After (429 and 5xx). Everything that
- * comes back is untrusted; this layer only bounds it. */
+ * retries with exponential backoff that honour Retry-After (429 and 5xx). A 200 whose body the
+ * caller's check refuses (truncated or invalid: a connection closed early on a response
+ * without a length, an error page served as 200) is retried with the same backoff. Everything
+ * that comes back is untrusted; this layer only bounds it. */
 #ifndef CT_HTTP_H
 #define CT_HTTP_H
 
@@ -34,6 +36,7 @@ typedef enum {
     CT_HTTP_STATUS,    /* final answer was not 200 */
     CT_HTTP_TRANSPORT, /* connect/timeout/read failure after all retries */
     CT_HTTP_TOO_BIG,   /* body over max_bytes */
+    CT_HTTP_INVALID,   /* 200 every time, but the check refused the body each time */
 } ct_http_outcome;
 
 typedef struct {
@@ -43,10 +46,15 @@ typedef struct {
     char error[256]; /* one line for logs */
 } ct_http_result;
 
+/* Judges a 200 body before it is accepted: true to take it, false (with a reason in why) to
+ * count it as invalid and retry. It may rewrite body (e.g. inflate it). */
+typedef bool (*ct_http_check)(mw_buf *body, void *ud, char *why, size_t whylen);
+
 /* GETs url into out (reset first; out's own cap also applies). bearer: optional API key sent
- * as "Authorization: Bearer". Returns MW_OK only for a complete 200 response. */
+ * as "Authorization: Bearer". check (optional) validates a 200 body. Returns MW_OK only for a
+ * complete 200 response that passed check. */
 MW_WUR mw_rc ct_http_get(ct_http *h, const char *url, const char *bearer, mw_buf *out,
-                         ct_http_result *res);
+                         ct_http_check check, void *check_ud, ct_http_result *res);
 
 /* Percent-encodes s into out for a URL query value; false when it does not fit. */
 bool ct_url_escape(const char *s, char *out, size_t outlen);

@@ -18,7 +18,12 @@ typedef struct {
     size_t spki_len;
 } ct_logkey;
 
-bool ct_logkey_load(const char *pem_path, ct_logkey *k, char *err, size_t errlen);
+/* A log's public key in the log list's format: the base64 of its DER SubjectPublicKeyInfo
+ * (Google v3 log_list.json "key"), given inline or in a file; a PEM file holds the same base64
+ * between BEGIN/END PUBLIC KEY lines and is read as well. false with err set otherwise. */
+bool ct_logkey_load(const char *key, ct_logkey *k, char *err, size_t errlen);
+/* The same from DER SubjectPublicKeyInfo bytes, which must be consumed exactly. */
+bool ct_logkey_from_der(const uint8_t *der, size_t len, ct_logkey *k);
 void ct_logkey_free(ct_logkey *k);
 
 /* Verifies a DigitallySigned (RFC 5246 4.7: hash u8, signature u8, opaque<0..2^16-1>) over

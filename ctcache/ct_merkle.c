@@ -61,28 +61,22 @@ void ct_frontier_root(const ct_frontier *f, uint8_t out[32]) {
     memcpy(out, acc, 32);
 }
 
-bool ct_verify_consistency(uint64_t first, uint64_t second, const uint8_t first_hash[32],
-                           const uint8_t second_hash[32], const uint8_t (*proof)[32],
-                           size_t proof_len) {
-    if (first > second) return false;
-    if (first == 0) return proof_len == 0;
-    if (first == second) return proof_len == 0 && memcmp(first_hash, second_hash, 32) == 0;
-    if (proof_len == 0) return false;
-    /* RFC 9162 2.1.4.2, step by step. */
-    bool pow2 = (first & (first - 1)) == 0;
-    size_t n = proof_len + (pow2 ? 1 : 0);
-    if (proof_len > 2 * CT_MERKLE_MAX_DEPTH) return false;
+bool ct_consistency_roots(uint64_t first, uint64_t second, const uint8_t (*path)[32],
+                          size_t path_len, uint8_t fr[32], uint8_t sr[32]) {
+    if (first == 0 || first >= second || path_len == 0 || path_len > 2 * CT_MERKLE_MAX_DEPTH + 1)
+        return false;
+    /* RFC 9162 2.1.4.2 steps 3-6, with the first tree's root already prepended to the path
+     * when first is a power of two (step 2). Every path element goes into sr; fr uses a subset
+     * of them. */
     uint64_t fn = first - 1, sn = second - 1;
     while (fn & 1) {
         fn >>= 1;
         sn >>= 1;
     }
-    uint8_t fr[32], sr[32];
-    const uint8_t *p0 = pow2 ? first_hash : proof[0];
-    memcpy(fr, p0, 32);
-    memcpy(sr, p0, 32);
-    for (size_t i = 1; i < n; i++) {
-        const uint8_t *c = proof[pow2 ? i - 1 : i];
+    memcpy(fr, path[0], 32);
+    memcpy(sr, path[0], 32);
+    for (size_t i = 1; i < path_len; i++) {
+        const uint8_t *c = path[i];
         if (sn == 0) return false;
         if ((fn & 1) || fn == sn) {
             ct_node_hash(c, fr, fr);
@@ -97,5 +91,22 @@ bool ct_verify_consistency(uint64_t first, uint64_t second, const uint8_t first_
         fn >>= 1;
         sn >>= 1;
     }
-    return sn == 0 && memcmp(fr, first_hash, 32) == 0 && memcmp(sr, second_hash, 32) == 0;
+    return sn == 0;
+}
+
+bool ct_verify_consistency(uint64_t first, uint64_t second, const uint8_t first_hash[32],
+                           const uint8_t second_hash[32], const uint8_t (*proof)[32],
+                           size_t proof_len) {
+    if (first > second) return false;
+    if (first == 0) return proof_len == 0;
+    if (first == second) return proof_len == 0 && memcmp(first_hash, second_hash, 32) == 0;
+    if (proof_len == 0 || proof_len > 2 * CT_MERKLE_MAX_DEPTH) return false;
+    bool pow2 = (first & (first - 1)) == 0;
+    uint8_t path[2 * CT_MERKLE_MAX_DEPTH + 1][32], fr[32], sr[32];
+    size_t n = 0;
+    if (pow2) memcpy(path[n++], first_hash, 32);
+    memcpy(path + n, proof, proof_len * 32);
+    n += proof_len;
+    return ct_consistency_roots(first, second, (const uint8_t(*)[32])path, n, fr, sr) &&
+           memcmp(fr, first_hash, 32) == 0 && memcmp(sr, second_hash, 32) == 0;
 }

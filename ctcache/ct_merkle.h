@@ -35,4 +35,12 @@ bool ct_verify_consistency(uint64_t first, uint64_t second, const uint8_t first_
                            const uint8_t second_hash[32], const uint8_t (*proof)[32],
                            size_t proof_len);
 
+/* The two roots a consistency path recomputes (RFC 9162 2.1.4.2): fr for the first tree, sr
+ * for the second. path is the proof with the first tree's root prepended when first is a power
+ * of two (so path[0] always seeds both). Every element goes into sr, fr uses a subset: when sr
+ * equals a signed root, all elements are authenticated and fr is what the signed tree holds at
+ * size first. false when the path cannot be a proof between these sizes. */
+bool ct_consistency_roots(uint64_t first, uint64_t second, const uint8_t (*path)[32],
+                          size_t path_len, uint8_t fr[32], uint8_t sr[32]);
+
 #endif

@@ -109,34 +109,10 @@ static int get_consistency(ct_sync_ctx *x, const char *base, uint64_t first, uin
     return n;
 }
 
-typedef struct {
-    ct_entry *v;
-    size_t n, cap;
-} staged;
-
-static void staged_clear(staged *s) {
-    for (size_t i = 0; i < s->n; i++)
-        ct_entry_clear(&s->v[i]);
-    s->n = 0;
-}
-
-static bool staged_push(staged *s, ct_entry *e) {
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 16;
-        ct_entry *nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv) return false;
-        s->v = nv;
-        s->cap = nc;
-    }
-    s->v[s->n++] = *e;
-    memset(e, 0, sizeof *e);
-    return true;
-}
-
 /* One leaf: hash it into the range; keep it when it concerns a watched name. */
 static bool take_leaf(ct_sync_ctx *x, const uint8_t *leaf, size_t len, uint64_t index,
                       const char *source, const uint8_t log_id[32], ct_frontier *work,
-                      staged *stg) {
+                      ct_staged *stg) {
     uint8_t lh[32];
     ct_tsentry te;
     ct_entry e;
@@ -153,7 +129,7 @@ static bool take_leaf(ct_sync_ctx *x, const uint8_t *leaf, size_t len, uint64_t 
             ? ct_entry_from_cert(te.cert.data, te.cert.len, &o, &x->cfg->watch, x->st, &e)
             : ct_entry_from_precert_tbs(te.cert.data, te.cert.len, &o, &x->cfg->watch, x->st, &e);
     if (er == CT_ENTRY_NOMEM) return false;
-    if (er == CT_ENTRY_WATCHED && !staged_push(stg, &e)) {
+    if (er == CT_ENTRY_WATCHED && !ct_staged_push(stg, &e)) {
         ct_entry_clear(&e);
         return false;
     }
@@ -173,32 +149,12 @@ static bool range_in_tree(ct_sync_ctx *x, const char *base, const ct_frontier *w
                                  (const uint8_t(*)[32])proof, (size_t)n);
 }
 
-static bool commit_staged(ct_sync_ctx *x, staged *stg, ct_src_result *r) {
-    for (size_t i = 0; i < stg->n; i++) {
-        if (ct_entry_commit(x->store, &stg->v[i], x->st) != MW_OK) {
-            staged_clear(stg);
-            return false;
-        }
-        r->watched++;
-    }
-    stg->n = 0;
-    return true;
-}
-
-static void distrust(ct_sync_ctx *x, ct_source_state *ss, ct_src_result *r, const char *why) {
-    ct_src_fail(r, CT_SRC_INCONSISTENT, "%s", why);
-    x->st->consistency_failed++;
-    ss->distrusted = true;
-    free(ss->reason);
-    ss->reason = strdup(why);
-    x->dirty = true;
-}
-
 static void fetch_entries(ct_sync_ctx *x, const char *base, const ct_logkey *key,
                           ct_source_state *ss, const sth *s, const char *source, ct_src_result *r) {
     ct_frontier work = ss->frontier;
-    staged stg = {0};
+    ct_staged stg = {0};
     uint64_t since_checkpoint = 0;
+    bool fetch_failed = false;
     char url[2048], path[128];
     while (work.size < s->tree_size) {
         uint64_t start = work.size;
@@ -210,7 +166,10 @@ static void fetch_entries(ct_sync_ctx *x, const char *base, const ct_logkey *key
             break;
         }
         json_t *j = ct_get_json(x, url, NULL, r);
-        if (!j) break;
+        if (!j) {
+            fetch_failed = true;
+            break;
+        }
         const json_t *arr = json_object_get(j, "entries");
         size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
         if (n == 0 || n > end - start) {
@@ -219,6 +178,7 @@ static void fetch_entries(ct_sync_ctx *x, const char *base, const ct_logkey *key
             ct_src_fail(r, CT_SRC_FAILED, "%s: %zu entries for a range of %llu", url, n,
                         (unsigned long long)(end - start));
             json_decref(j);
+            fetch_failed = true;
             break;
         }
         bool ok = true;
@@ -226,20 +186,21 @@ static void fetch_entries(ct_sync_ctx *x, const char *base, const ct_logkey *key
             size_t ll = 0;
             uint8_t *leaf = json_b64(json_array_get(arr, i), "leaf_input", CT_MAX_LEAF, &ll);
             if (!leaf) {
-                /* Without the leaf bytes the tree cannot be checked: the batch is void. */
+                /* Without the leaf bytes the tree cannot be checked: the rest is void. */
                 x->st->json_malformed++;
                 ct_src_fail(r, CT_SRC_FAILED, "%s: entry %zu has no valid leaf_input", url, i);
+                fetch_failed = true;
                 ok = false;
                 break;
             }
             ok = take_leaf(x, leaf, ll, start + i, source, key->log_id, &work, &stg);
             if (!ok) ct_src_fail(r, CT_SRC_FAILED, "out of memory");
             free(leaf);
+            r->fetched++;
+            since_checkpoint++;
         }
         json_decref(j);
         if (!ok) break;
-        r->fetched += n;
-        since_checkpoint += n;
         ct_progress(x, base, work.size, s->tree_size);
         if (work.size == s->tree_size || since_checkpoint >= x->cfg->checkpoint) {
             if (!range_in_tree(x, base, &work, s, r)) {
@@ -253,7 +214,7 @@ static void fetch_entries(ct_sync_ctx *x, const char *base, const ct_logkey *key
                 }
                 break;
             }
-            if (!commit_staged(x, &stg, r)) {
+            if (!ct_staged_commit(x, &stg, r)) {
                 ct_src_fail(r, CT_SRC_FAILED, "out of memory");
                 break;
             }
@@ -267,8 +228,21 @@ static void fetch_entries(ct_sync_ctx *x, const char *base, const ct_logkey *key
         }
     }
     ct_progress_end(x);
-    staged_clear(&stg);
-    free(stg.v);
+    /* A batch that would not come: the leaves read before it are kept if the log proves them
+     * a prefix of its signed tree, so the next sync resumes there. */
+    if (fetch_failed && work.size > ss->frontier.size) {
+        ct_src_result scratch = *r;
+        scratch.status = CT_SRC_OK;
+        if (range_in_tree(x, base, &work, s, &scratch) && ct_staged_commit(x, &stg, r)) {
+            size_t ml = strlen(r->message);
+            snprintf(r->message + ml, sizeof r->message - ml,
+                     "; entries %llu..%llu verified and kept",
+                     (unsigned long long)ss->frontier.size, (unsigned long long)work.size - 1);
+            ss->frontier = work;
+            x->dirty = true;
+        }
+    }
+    ct_staged_free(&stg);
 }
 
 void ct_sync_rfc6962(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
@@ -276,8 +250,7 @@ void ct_sync_rfc6962(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
     ct_logkey key;
     sth s;
     ct_source_state *ss = ct_src_begin(x, "rfc6962", log, r, source, sizeof source, &key);
-    if (!ss)
-        return;
+    if (!ss) return;
     if (ss->has_log_id && memcmp(ss->log_id, key.log_id, 32) != 0) {
         ct_src_fail(r, CT_SRC_FAILED, "the configured key is not the one this log was synced with");
         goto out;
@@ -287,20 +260,21 @@ void ct_sync_rfc6962(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
     bool dirty_before = x->dirty;
     if (!get_sth(x, log->url, &key, &s, r)) goto out;
     r->new_size = s.tree_size;
+    r->have_new = true;
     bool have_old = ss->sth_timestamp != 0;
     if (have_old) {
         char why[400];
         if (s.tree_size < ss->tree_size) {
             snprintf(why, sizeof why, "signed tree head of size %llu after one of size %llu",
                      (unsigned long long)s.tree_size, (unsigned long long)ss->tree_size);
-            distrust(x, ss, r, why);
+            ct_src_distrust(x, ss, r, why);
             goto out;
         }
         if (s.tree_size == ss->tree_size) {
             if (memcmp(s.root, ss->root_hash, 32) != 0) {
                 snprintf(why, sizeof why, "two signed tree heads of size %llu with different roots",
                          (unsigned long long)s.tree_size);
-                distrust(x, ss, r, why);
+                ct_src_distrust(x, ss, r, why);
                 goto out;
             }
         } else if (ss->tree_size > 0) {
@@ -313,7 +287,7 @@ void ct_sync_rfc6962(ct_sync_ctx *x, const ct_log_cfg *log, ct_src_result *r) {
                          "tree head of size %llu is not consistent with the verified one of size "
                          "%llu: the log rewrote its history",
                          (unsigned long long)s.tree_size, (unsigned long long)ss->tree_size);
-                distrust(x, ss, r, why);
+                ct_src_distrust(x, ss, r, why);
                 goto out;
             }
         }

@@ -11,6 +11,7 @@
     X(http_rate_limited)                                                                           \
     X(http_failures)                                                                               \
     X(http_too_big)                                                                                \
+    X(http_invalid)                                                                                \
     X(json_malformed)                                                                              \
     X(sth_invalid)                                                                                 \
     X(consistency_failed)                                                                          \

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ct_entry.h"
+
 void ct_config_init(ct_config *c) {
     memset(c, 0, sizeof *c);
     ct_http_opts_default(&c->http);
@@ -43,20 +45,33 @@ void ct_src_fail(ct_src_result *r, ct_src_status st, const char *fmt, ...) {
     va_end(ap);
 }
 
+typedef struct {
+    ct_stats *st;
+    json_t *j;
+} json_check;
+
+static bool parse_json(mw_buf *body, void *ud, char *why, size_t whylen) {
+    json_check *c = ud;
+    json_error_t je;
+    json_decref(c->j);
+    c->j = json_loadb((const char *)body->data, body->len, JSON_REJECT_DUPLICATES, &je);
+    if (!c->j) {
+        c->st->json_malformed++;
+        snprintf(why, whylen, "malformed JSON at line %d: %s", je.line, je.text);
+    }
+    return c->j != NULL;
+}
+
 json_t *ct_get_json(ct_sync_ctx *x, const char *url, const char *bearer, ct_src_result *r) {
     ct_http_result hr;
-    if (ct_http_get(x->http, url, bearer, x->resp, &hr) != MW_OK) {
+    json_check c = {x->st, NULL};
+    if (ct_http_get(x->http, url, bearer, x->resp, parse_json, &c, &hr) != MW_OK) {
         ct_src_fail(r, CT_SRC_FAILED, "%s: %s (after %u attempt%s)", url, hr.error, hr.attempts,
                     hr.attempts == 1 ? "" : "s");
+        json_decref(c.j);
         return NULL;
     }
-    json_error_t je;
-    json_t *j = json_loadb((const char *)x->resp->data, x->resp->len, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-        x->st->json_malformed++;
-        ct_src_fail(r, CT_SRC_FAILED, "%s: malformed JSON at line %d: %s", url, je.line, je.text);
-    }
-    return j;
+    return c.j;
 }
 
 ct_source_state *ct_src_begin(ct_sync_ctx *x, const char *kind, const ct_log_cfg *log,
@@ -77,9 +92,53 @@ ct_source_state *ct_src_begin(ct_sync_ctx *x, const char *kind, const ct_log_cfg
                     ss->reason ? ss->reason : "inconsistent");
         return NULL;
     }
-    if (!ct_logkey_load(log->pubkey, key, err, sizeof err)) {
+    if (!ct_logkey_load(log->key, key, err, sizeof err)) {
         ct_src_fail(r, CT_SRC_FAILED, "%s", err);
         return NULL;
     }
     return ss;
+}
+
+void ct_src_distrust(ct_sync_ctx *x, ct_source_state *ss, ct_src_result *r, const char *why) {
+    ct_src_fail(r, CT_SRC_INCONSISTENT, "%s", why);
+    x->st->consistency_failed++;
+    ss->distrusted = true;
+    free(ss->reason);
+    ss->reason = strdup(why);
+    x->dirty = true;
+}
+
+bool ct_staged_push(ct_staged *s, ct_entry *e) {
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 16;
+        ct_entry *nv = realloc(s->v, nc * sizeof *nv);
+        if (!nv) return false;
+        s->v = nv;
+        s->cap = nc;
+    }
+    s->v[s->n++] = *e;
+    memset(e, 0, sizeof *e);
+    return true;
+}
+
+bool ct_staged_commit(ct_sync_ctx *x, ct_staged *s, ct_src_result *r) {
+    bool ok = true;
+    for (size_t i = 0; i < s->n; i++) {
+        /* ct_entry_commit frees the entry either way */
+        if (ok && ct_entry_commit(x->store, &s->v[i], x->st) != MW_OK)
+            ok = false;
+        else if (ok)
+            r->watched++;
+        else
+            ct_entry_clear(&s->v[i]);
+    }
+    s->n = 0;
+    return ok;
+}
+
+void ct_staged_free(ct_staged *s) {
+    for (size_t i = 0; i < s->n; i++)
+        ct_entry_clear(&s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
 }

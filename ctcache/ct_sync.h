@@ -18,7 +18,7 @@
 
 typedef struct {
     const char *url;    /* RFC 6962: log base URL; tiles: monitoring prefix */
-    const char *pubkey; /* PEM file with the log's public key */
+    const char *key;    /* the log's public key, as ct_logkey_load takes it (ct_log.h) */
     const char *origin; /* tiles: checkpoint origin / note key name; NULL = from the URL */
     uint64_t mmd_s;     /* maximum merge delay; 0 = ct_config.default_mmd_s */
 } ct_log_cfg;
@@ -61,6 +61,7 @@ typedef struct {
     char url[512];
     char message[512];
     uint64_t old_size, new_size, fetched, watched;
+    bool have_new; /* a log's new signed tree head was verified: new_size is its size */
 } ct_src_result;
 
 /* Everything a source sync needs. write_checkpoint persists the store (atomic snapshot)
@@ -86,8 +87,9 @@ void ct_sync_certspotter(ct_sync_ctx *x, const char *base, ct_src_result *r);
 void ct_progress(const ct_sync_ctx *x, const char *label, uint64_t done, uint64_t total);
 void ct_progress_end(const ct_sync_ctx *x);
 
-/* Shared by the JSON sources: GET url and parse the body as JSON (jansson). NULL on any
- * failure, with r->message set and the failure counted. */
+/* Shared by the JSON sources: GET url and parse the body as JSON (jansson); a body that does
+ * not parse (truncated, an error page) is counted in json_malformed and asked for again like a
+ * 503. NULL on any failure, with r->message set and the failure counted. */
 struct json_t;
 struct json_t *ct_get_json(ct_sync_ctx *x, const char *url, const char *bearer, ct_src_result *r);
 void ct_src_fail(ct_src_result *r, ct_src_status st, const char *fmt, ...)
@@ -98,5 +100,23 @@ void ct_src_fail(ct_src_result *r, ct_src_status st, const char *fmt, ...)
  * (*key is then not loaded). */
 ct_source_state *ct_src_begin(ct_sync_ctx *x, const char *kind, const ct_log_cfg *log,
                               ct_src_result *r, char *source, size_t srclen, ct_logkey *key);
+/* The log contradicted its own signed history (a smaller tree, another root at the same size,
+ * a proven fork): r becomes CT_SRC_INCONSISTENT with why, and the log is distrusted in the
+ * snapshot for good. Every log kind ends up here, so `ct sync` alerts ct.log_inconsistent and
+ * exits 2 the same way for all. */
+void ct_src_distrust(ct_sync_ctx *x, ct_source_state *ss, ct_src_result *r, const char *why);
+
+/* Entries of watched names read from a log but not yet proven part of its signed tree. */
+typedef struct {
+    ct_entry *v;
+    size_t n, cap;
+} ct_staged;
+
+/* Takes e's contents (e is left empty); false when out of memory (e is untouched). */
+bool ct_staged_push(ct_staged *s, ct_entry *e);
+/* Commits every staged entry into the store (r->watched counts them), leaving s empty;
+ * false when out of memory. */
+bool ct_staged_commit(ct_sync_ctx *x, ct_staged *s, ct_src_result *r);
+void ct_staged_free(ct_staged *s);
 
 #endif

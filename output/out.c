@@ -1,11 +1,13 @@
-/* Sink set, filters, the JSON-lines file/stdout writer and the queue + thread that every network
- * sink shares. Protocol drivers live in out_syslog.c, out_fluentd.c and out_http.c; the
- * --output parser in out_spec.c. */
+/* The sink set: outputs added from their specs, filters, emit, reopen, flush and drain within
+ * the budget, counters. The JSON-lines file/stdout writer is out_file.c; the queue and thread
+ * every network sink shares out_queue.c; protocol drivers out_syslog.c, out_fluentd.c,
+ * out_http.c, out_relp.c; the disk spool out_spool.c; the --output parser out_spec.c. */
 #include "out.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +19,6 @@
 #include "out_sink.h"
 
 #define OUT_MAX_SINKS 16
-#define OUT_FILE_BUF (256u * 1024u)
-#define OUT_FILE_FLUSH_MS 1000
 #define OUT_DEFAULT_FLUSH_MS 5000
 
 struct out_set {
@@ -35,7 +35,7 @@ int64_t out_now_ms(void) {
 }
 
 /* Coarse clock for the emit path: one vDSO read, no syscall. */
-static int64_t now_coarse_ms(void) {
+int64_t out_now_coarse_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -51,8 +51,7 @@ void out_time_now(int64_t *sec, int32_t *usec) {
 static bool digits(const char *p, int n, int *v) {
     int x = 0;
     for (int i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
+        if (p[i] < '0' || p[i] > '9') return false;
         x = x * 10 + (p[i] - '0');
     }
     *v = x;
@@ -64,16 +63,14 @@ static bool digits(const char *p, int n, int *v) {
 bool out_event_time(const char *json, size_t len, int64_t *sec, int32_t *usec) {
     static const char pre[] = "{\"@timestamp\":\"";
     size_t pl = sizeof pre - 1;
-    if (len < pl + 20 || memcmp(json, pre, pl) != 0)
-        return false;
+    if (len < pl + 20 || memcmp(json, pre, pl) != 0) return false;
     const char *p = json + pl;
     int Y, M, D, h, m, s;
     if (!digits(p, 4, &Y) || p[4] != '-' || !digits(p + 5, 2, &M) || p[7] != '-' ||
         !digits(p + 8, 2, &D) || p[10] != 'T' || !digits(p + 11, 2, &h) || p[13] != ':' ||
         !digits(p + 14, 2, &m) || p[16] != ':' || !digits(p + 17, 2, &s))
         return false;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || s > 60)
-        return false;
+    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || s > 60) return false;
     int us = 0;
     size_t i = pl + 19;
     if (i < len && json[i] == '.') {
@@ -89,8 +86,7 @@ bool out_event_time(const char *json, size_t len, int64_t *sec, int32_t *usec) {
         while (nd++ < 6)
             us *= 10;
     }
-    if (i >= len || json[i] != 'Z')
-        return false;
+    if (i >= len || json[i] != 'Z') return false;
     struct tm tm = {0};
     tm.tm_year = Y - 1900;
     tm.tm_mon = M - 1;
@@ -105,319 +101,12 @@ bool out_event_time(const char *json, size_t len, int64_t *sec, int32_t *usec) {
 
 out_set *out_set_new(void) {
     out_set *o = calloc(1, sizeof(out_set));
-    if (o)
-        o->flush_ms = OUT_DEFAULT_FLUSH_MS;
+    if (o) o->flush_ms = OUT_DEFAULT_FLUSH_MS;
     return o;
 }
 
 void out_set_flush_ms(out_set *o, unsigned ms) {
     o->flush_ms = ms;
-}
-
-/* ---- files -------------------------------------------------------------------------------- */
-
-static bool file_open(out_sink *s, char *err, size_t errlen) {
-    if (s->cfg.type == OUT_SINK_STDOUT) {
-        s->fd = STDOUT_FILENO;
-        s->file_size = 0;
-        return true;
-    }
-    int fd = open(s->cfg.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open %s for writing: %s", s->cfg.path, strerror(errno));
-        return false;
-    }
-    struct stat st;
-    s->file_size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-    s->fd = fd;
-    return true;
-}
-
-/* Writes iov fully. A write that fails part way is cut back (ftruncate to where it started) so a
- * regular file never ends in a torn line; the lines are dropped and counted by the caller. */
-static bool file_writev(out_sink *s, struct iovec *iov, int iovcnt) {
-    size_t total = 0;
-    for (int i = 0; i < iovcnt; i++)
-        total += iov[i].iov_len;
-    uint64_t start = s->file_size;
-    size_t done = 0;
-    while (done < total) {
-        ssize_t w = writev(s->fd, iov, iovcnt);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            atomic_fetch_add(&s->errors, 1);
-            if (done > 0 && s->cfg.type == OUT_SINK_FILE && ftruncate(s->fd, (off_t)start) != 0)
-                fprintf(stderr, "mitmwatch: output %s: cannot cut back a partial line: %s\n",
-                        s->name, strerror(errno));
-            return false;
-        }
-        done += (size_t)w;
-        s->file_size += (uint64_t)w;
-        size_t adv = (size_t)w;
-        while (iovcnt > 0 && adv >= iov[0].iov_len) {
-            adv -= iov[0].iov_len;
-            iov++;
-            iovcnt--;
-        }
-        if (iovcnt > 0) {
-            iov[0].iov_base = (char *)iov[0].iov_base + adv;
-            iov[0].iov_len -= adv;
-        }
-    }
-    return true;
-}
-
-static void file_flush(out_sink *s) {
-    s->last_flush_ms = now_coarse_ms();
-    if (s->fbuf.len == 0 || s->fd < 0)
-        return;
-    struct iovec iov = {s->fbuf.data, s->fbuf.len};
-    if (file_writev(s, &iov, 1))
-        atomic_fetch_add(&s->sent, s->fbuf_lines);
-    else
-        atomic_fetch_add(&s->dropped, s->fbuf_lines);
-    mw_buf_reset(&s->fbuf);
-    s->fbuf_lines = 0;
-}
-
-static void file_close(out_sink *s) {
-    file_flush(s);
-    if (s->fd >= 0 && s->cfg.type == OUT_SINK_FILE)
-        close(s->fd);
-    s->fd = -1;
-}
-
-/* path -> path.1 -> ... -> path.keep (the oldest falls off). */
-static void file_rotate(out_sink *s) {
-    file_close(s);
-    size_t pl = strlen(s->cfg.path);
-    char from[sizeof s->cfg.path + 16], to[sizeof s->cfg.path + 16];
-    for (unsigned i = s->cfg.rotate_keep; i >= 1; i--) {
-        if (i == 1)
-            memcpy(from, s->cfg.path, pl + 1);
-        else
-            snprintf(from, sizeof from, "%s.%u", s->cfg.path, i - 1);
-        snprintf(to, sizeof to, "%s.%u", s->cfg.path, i);
-        if (rename(from, to) != 0 && errno != ENOENT)
-            fprintf(stderr, "mitmwatch: output %s: rename %s: %s\n", s->name, from,
-                    strerror(errno));
-    }
-    char err[256];
-    if (!file_open(s, err, sizeof err)) {
-        fprintf(stderr, "mitmwatch: %s\n", err);
-        s->fd = -1;
-    }
-}
-
-static void file_emit(out_sink *s, const out_event *ev) {
-    if (s->fd < 0) {
-        atomic_fetch_add(&s->dropped, 1);
-        return;
-    }
-    size_t need = ev->len + 1;
-    if (s->cfg.rotate_bytes && s->file_size + s->fbuf.len > 0 &&
-        s->file_size + s->fbuf.len + need > s->cfg.rotate_bytes) {
-        file_rotate(s);
-        if (s->fd < 0) {
-            atomic_fetch_add(&s->dropped, 1);
-            return;
-        }
-    }
-    if (s->fbuf.len + need > OUT_FILE_BUF)
-        file_flush(s);
-    if (need > OUT_FILE_BUF) {
-        /* Larger than the buffer: one writev of the line and its newline, still whole. */
-        static char nl[] = "\n";
-        struct iovec iov[2] = {{(void *)(uintptr_t)ev->json, ev->len}, {nl, 1}};
-        if (file_writev(s, iov, 2))
-            atomic_fetch_add(&s->sent, 1);
-        else
-            atomic_fetch_add(&s->dropped, 1);
-        return;
-    }
-    size_t mark = s->fbuf.len;
-    if (!mw_buf_append(&s->fbuf, ev->json, ev->len) || !mw_buf_putc(&s->fbuf, '\n')) {
-        s->fbuf.len = mark; /* allocation failure: no half line stays behind */
-        atomic_fetch_add(&s->dropped, 1);
-        return;
-    }
-    s->fbuf_lines++;
-    if (now_coarse_ms() - s->last_flush_ms >= OUT_FILE_FLUSH_MS)
-        file_flush(s);
-}
-
-/* ---- network sink queue and thread -------------------------------------------------------- */
-
-int out_attempt_ms(out_sink *s) {
-    int64_t t = s->cfg.timeout_ms;
-    int64_t dl = __atomic_load_n(&s->deadline_ms, __ATOMIC_ACQUIRE);
-    if (dl != INT64_MAX) {
-        int64_t left = dl - out_now_ms();
-        if (left < t)
-            t = left;
-    }
-    return t < 0 ? 0 : (int)t;
-}
-
-static void abs_time(struct timespec *ts, int64_t mono_ms) {
-    ts->tv_sec = mono_ms / 1000;
-    ts->tv_nsec = (mono_ms % 1000) * 1000000;
-}
-
-static void drop_all_queued(out_sink *s) {
-    while (s->count > 0) {
-        out_item *it = s->ring[s->head];
-        s->head = (s->head + 1) % s->ring_cap;
-        s->count--;
-        s->bytes -= it->len;
-        free(it);
-        atomic_fetch_add(&s->dropped, 1);
-    }
-    atomic_store(&s->queued, 0);
-}
-
-static void *sink_thread(void *arg) {
-    out_sink *s = arg;
-    /* batch is what a driver may reorder and shrink while retrying; owned keeps the pointers to
-     * free. */
-    out_item **batch = calloc(s->cfg.batch_max, sizeof *batch);
-    out_item **owned = calloc(s->cfg.batch_max, sizeof *owned);
-    if (!batch || !owned) {
-        fprintf(stderr, "mitmwatch: output %s: out of memory, output disabled\n", s->name);
-    }
-    for (;;) {
-        pthread_mutex_lock(&s->mu);
-        while (s->count == 0 && !s->stopping) {
-            s->waiting = true;
-            pthread_cond_wait(&s->cv_work, &s->mu);
-            s->waiting = false;
-        }
-        if (!batch || !owned ||
-            (s->stopping && (s->count == 0 || out_now_ms() >= s->deadline_ms))) {
-            drop_all_queued(s);
-            pthread_cond_broadcast(&s->cv_idle);
-            pthread_mutex_unlock(&s->mu);
-            break;
-        }
-        size_t n = 0;
-        while (n < s->cfg.batch_max && s->count > 0) {
-            out_item *it = s->ring[s->head];
-            s->head = (s->head + 1) % s->ring_cap;
-            s->count--;
-            s->bytes -= it->len;
-            owned[n] = it;
-            batch[n++] = it;
-        }
-        atomic_store(&s->queued, s->count);
-        s->in_flight = true;
-        pthread_mutex_unlock(&s->mu);
-
-        unsigned backoff = s->cfg.backoff_ms;
-        size_t total = n;
-        for (;;) {
-            size_t left = n;
-            uint64_t rej = 0;
-            out_send_rc rc = s->ops->send(s, batch, &left, &rej);
-            if (rej)
-                atomic_fetch_add(&s->rejected, rej);
-            if (rc == OUT_SEND_OK) {
-                atomic_fetch_add(&s->sent, n - rej);
-                break;
-            }
-            if (rc == OUT_SEND_REJECTED)
-                break;
-            /* RETRY: the driver moved what is still to deliver to batch[0..left). */
-            if (n > left + rej)
-                atomic_fetch_add(&s->sent, n - left - rej);
-            atomic_fetch_add(&s->errors, 1);
-            s->ops->disconnect(s);
-            n = left;
-            int64_t now = out_now_ms();
-            int64_t dl = __atomic_load_n(&s->deadline_ms, __ATOMIC_ACQUIRE);
-            if (now >= dl) {
-                atomic_fetch_add(&s->dropped, n);
-                break;
-            }
-            atomic_fetch_add(&s->retried, n);
-            /* Back off; a shutdown request shortens the wait to its deadline. */
-            int64_t until = now + backoff;
-            pthread_mutex_lock(&s->mu);
-            for (;;) {
-                int64_t u = until < s->deadline_ms ? until : s->deadline_ms;
-                if (out_now_ms() >= u)
-                    break;
-                struct timespec ts;
-                abs_time(&ts, u);
-                pthread_cond_timedwait(&s->cv_work, &s->mu, &ts);
-            }
-            pthread_mutex_unlock(&s->mu);
-            backoff = backoff * 2 > s->cfg.backoff_max_ms ? s->cfg.backoff_max_ms : backoff * 2;
-        }
-        for (size_t i = 0; i < total; i++)
-            free(owned[i]);
-
-        pthread_mutex_lock(&s->mu);
-        s->in_flight = false;
-        if (s->count == 0)
-            pthread_cond_broadcast(&s->cv_idle);
-        pthread_mutex_unlock(&s->mu);
-    }
-    free(batch);
-    free(owned);
-    return NULL;
-}
-
-static void net_emit(out_sink *s, const out_event *ev) {
-    /* Racy early look at the depth so a full queue costs no allocation on the packet path. */
-    if (atomic_load_explicit(&s->queued, memory_order_relaxed) >= s->ring_cap) {
-        atomic_fetch_add(&s->dropped, 1);
-        return;
-    }
-    size_t rl = ev->rule_id ? strlen(ev->rule_id) : 0;
-    size_t dl = ev->dataset ? strlen(ev->dataset) : 0;
-    if (ev->len > UINT32_MAX / 2 || rl > 1000 || dl > 1000) {
-        atomic_fetch_add(&s->dropped, 1);
-        return;
-    }
-    out_item *it = malloc(sizeof *it + ev->len + 1 + rl + 1 + dl + 1);
-    if (!it) {
-        atomic_fetch_add(&s->dropped, 1);
-        return;
-    }
-    it->len = (uint32_t)ev->len;
-    it->kind = (uint8_t)ev->kind;
-    it->severity = (int8_t)(ev->severity < 0 ? 0 : ev->severity > 7 ? 7 : ev->severity);
-    memcpy(it->data, ev->json, ev->len);
-    it->data[ev->len] = '\0';
-    size_t off = ev->len + 1;
-    it->rule_off = 0;
-    if (rl) {
-        it->rule_off = (uint32_t)off;
-        memcpy(it->data + off, ev->rule_id, rl);
-    }
-    it->data[off + rl] = '\0';
-    off += rl + 1;
-    it->ds_off = (uint32_t)off;
-    if (dl)
-        memcpy(it->data + off, ev->dataset, dl);
-    it->data[off + dl] = '\0';
-
-    pthread_mutex_lock(&s->mu);
-    if (s->count >= s->ring_cap || s->bytes + it->len > s->cfg.queue_bytes || s->stopping) {
-        pthread_mutex_unlock(&s->mu);
-        free(it);
-        atomic_fetch_add(&s->dropped, 1);
-        return;
-    }
-    s->ring[(s->head + s->count) % s->ring_cap] = it;
-    s->count++;
-    s->bytes += it->len;
-    atomic_store_explicit(&s->queued, s->count, memory_order_relaxed);
-    bool wake = s->waiting;
-    pthread_mutex_unlock(&s->mu);
-    if (wake)
-        pthread_cond_signal(&s->cv_work);
 }
 
 /* ---- the set ------------------------------------------------------------------------------ */
@@ -436,31 +125,43 @@ static const char *type_name(enum out_sink_type t) {
         return "hec";
     case OUT_SINK_BULK:
         return "bulk";
+    case OUT_SINK_RELP:
+        return "relp";
     }
     return "?";
 }
 
+static void stop_thread(out_sink *s, int64_t dl) {
+    pthread_mutex_lock(&s->mu);
+    if (dl < out_queue_deadline(s))
+        atomic_store_explicit(&s->deadline_ms, dl, memory_order_release);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cv_work);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void sink_free(out_sink *s) {
-    if (!s)
-        return;
+    if (!s) return;
     if (s->ops) {
         if (s->thread_started) {
-            pthread_mutex_lock(&s->mu);
-            s->stopping = true;
-            pthread_cond_broadcast(&s->cv_work);
-            pthread_mutex_unlock(&s->mu);
+            stop_thread(s, out_now_ms());
             pthread_join(s->thread, NULL);
+            s->thread_started = false;
         }
+        out_item **v;
         pthread_mutex_lock(&s->mu);
-        drop_all_queued(s);
+        size_t n = out_queue_take_all(s, &v);
         pthread_mutex_unlock(&s->mu);
+        out_queue_give_up(s, v, n);
+        free(v);
         s->ops->close(s);
+        if (s->spool) out_spool_close(s->spool);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv_work);
         pthread_cond_destroy(&s->cv_idle);
         free(s->ring);
     } else {
-        file_close(s);
+        out_file_close(s);
         mw_buf_free(&s->fbuf);
     }
     free(s);
@@ -498,12 +199,17 @@ bool out_add(out_set *o, const out_sink_cfg *cfg, char *err, size_t errlen) {
             free(s);
             return false;
         }
-        mw_buf_init(&s->fbuf, OUT_FILE_BUF);
-        if (!file_open(s, err, errlen)) {
+        if (cfg->spool_dir[0]) {
+            snprintf(err, errlen, "output %s: spool= is for network outputs", s->name);
             free(s);
             return false;
         }
-        s->last_flush_ms = now_coarse_ms();
+        mw_buf_init(&s->fbuf, OUT_FILE_BUF);
+        if (!out_file_open(s, err, errlen)) {
+            free(s);
+            return false;
+        }
+        s->last_flush_ms = out_now_coarse_ms();
         o->sinks[o->nsinks++] = s;
         return true;
     case OUT_SINK_SYSLOG:
@@ -518,6 +224,9 @@ bool out_add(out_set *o, const out_sink_cfg *cfg, char *err, size_t errlen) {
     case OUT_SINK_BULK:
         s->ops = &out_bulk_ops;
         break;
+    case OUT_SINK_RELP:
+        s->ops = &out_relp_ops;
+        break;
     default:
         snprintf(err, errlen, "unknown output type %d", (int)cfg->type);
         free(s);
@@ -528,10 +237,9 @@ bool out_add(out_set *o, const out_sink_cfg *cfg, char *err, size_t errlen) {
         free(s);
         return false;
     }
-    if (s->cfg.backoff_ms == 0)
-        s->cfg.backoff_ms = 1;
-    if (s->cfg.backoff_max_ms < s->cfg.backoff_ms)
-        s->cfg.backoff_max_ms = s->cfg.backoff_ms;
+    if (s->cfg.backoff_ms == 0) s->cfg.backoff_ms = 1;
+    if (s->cfg.backoff_max_ms < s->cfg.backoff_ms) s->cfg.backoff_max_ms = s->cfg.backoff_ms;
+    s->backoff_cur = s->cfg.backoff_ms;
     s->ring_cap = s->cfg.queue_max;
     s->ring = calloc(s->ring_cap, sizeof *s->ring);
     if (!s->ring) {
@@ -546,11 +254,24 @@ bool out_add(out_set *o, const out_sink_cfg *cfg, char *err, size_t errlen) {
     pthread_cond_init(&s->cv_work, &ca);
     pthread_cond_init(&s->cv_idle, &ca);
     pthread_condattr_destroy(&ca);
+    if (s->cfg.spool_dir[0]) {
+        uint64_t pending = 0;
+        char serr[400];
+        s->spool = out_spool_open(s->cfg.spool_dir, s->cfg.spool_max, &pending, serr, sizeof serr);
+        if (!s->spool) {
+            snprintf(err, errlen, "output %s: %s", s->name, serr);
+            sink_free(s);
+            return false;
+        }
+        s->spool_pending = pending;
+        s->spool_start = pending;
+        s->spool_work = pending > 0;
+    }
     if (!s->ops->open(s, err, errlen)) {
         sink_free(s);
         return false;
     }
-    int e = pthread_create(&s->thread, NULL, sink_thread, s);
+    int e = pthread_create(&s->thread, NULL, out_queue_thread, s);
     if (e != 0) {
         snprintf(err, errlen, "output %s: cannot start its thread: %s", s->name, strerror(e));
         sink_free(s);
@@ -580,27 +301,23 @@ bool out_add_file(out_set *o, const char *path, char *err, size_t errlen) {
 }
 
 static bool passes(const out_sink_cfg *c, const out_event *ev) {
-    if (c->kinds_mask && !(c->kinds_mask & (1u << ev->kind)))
-        return false;
-    if (c->ndatasets == 0)
-        return true;
-    if (!ev->dataset)
-        return false;
+    if (c->kinds_mask && !(c->kinds_mask & (1u << ev->kind))) return false;
+    if (c->ndatasets == 0) return true;
+    if (!ev->dataset) return false;
     for (int i = 0; i < c->ndatasets; i++)
-        if (strncmp(ev->dataset, c->datasets[i], strlen(c->datasets[i])) == 0)
-            return true;
+        if (strncmp(ev->dataset, c->datasets[i], strlen(c->datasets[i])) == 0) return true;
     return false;
 }
 
 void out_emit(out_set *o, const out_event *ev) {
     for (int i = 0; i < o->nsinks; i++) {
         out_sink *s = o->sinks[i];
-        if (!passes(&s->cfg, ev))
-            continue;
+        if (!passes(&s->cfg, ev)) continue;
+        atomic_fetch_add_explicit(&s->offered, 1, memory_order_relaxed);
         if (s->ops)
-            net_emit(s, ev);
+            out_queue_emit(s, ev);
         else
-            file_emit(s, ev);
+            out_file_emit(s, ev);
     }
     o->written++;
 }
@@ -609,33 +326,64 @@ void out_reopen(out_set *o) {
     char err[256];
     for (int i = 0; i < o->nsinks; i++) {
         out_sink *s = o->sinks[i];
-        if (s->ops || s->cfg.type != OUT_SINK_FILE)
-            continue;
-        file_close(s);
-        if (!file_open(s, err, sizeof err)) {
+        if (s->ops || s->cfg.type != OUT_SINK_FILE) continue;
+        out_file_close(s);
+        if (!out_file_open(s, err, sizeof err)) {
             fprintf(stderr, "mitmwatch: %s\n", err);
             s->fd = -1;
         }
     }
 }
 
-bool out_flush_ms(out_set *o, unsigned ms) {
+/* Waits until every network sink is idle, or until (monotonic ms). */
+static bool wait_idle(out_set *o, int64_t until) {
     bool all = true;
-    int64_t until = out_now_ms() + ms;
     for (int i = 0; i < o->nsinks; i++) {
         out_sink *s = o->sinks[i];
         if (!s->ops) {
-            file_flush(s);
+            out_file_flush(s);
             continue;
         }
         struct timespec ts;
-        abs_time(&ts, until);
+        out_abs_time(&ts, until);
         pthread_mutex_lock(&s->mu);
-        while ((s->count > 0 || s->in_flight) && s->thread_started)
-            if (pthread_cond_timedwait(&s->cv_idle, &s->mu, &ts) != 0)
-                break;
-        if (s->count > 0 || s->in_flight)
-            all = false;
+        while (!out_queue_idle(s) && s->thread_started)
+            if (pthread_cond_timedwait(&s->cv_idle, &s->mu, &ts) != 0) break;
+        if (s->count > 0 || s->in_flight || s->spool_work) all = false;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return all;
+}
+
+bool out_flush_ms(out_set *o, unsigned ms) {
+    return wait_idle(o, out_now_ms() + ms);
+}
+
+static unsigned budget_of(const out_set *o, const out_sink *s) {
+    return s->cfg.flush_ms ? s->cfg.flush_ms : o->flush_ms;
+}
+
+bool out_drain(out_set *o) {
+    int64_t now = out_now_ms(), last = now;
+    for (int i = 0; i < o->nsinks; i++) {
+        out_sink *s = o->sinks[i];
+        if (!s->ops || !s->thread_started) continue;
+        int64_t dl = now + budget_of(o, s);
+        last = dl > last ? dl : last;
+        pthread_mutex_lock(&s->mu);
+        atomic_store(&s->deadline_set_ms, now);
+        atomic_store_explicit(&s->deadline_ms, dl, memory_order_release);
+        pthread_cond_broadcast(&s->cv_work);
+        pthread_mutex_unlock(&s->mu);
+    }
+    /* Every wait of a sink ends at its deadline; the margin covers writing to a spool. */
+    bool all = wait_idle(o, last + 5000);
+    for (int i = 0; i < o->nsinks; i++) {
+        out_sink *s = o->sinks[i];
+        if (!s->ops || !s->thread_started) continue;
+        pthread_mutex_lock(&s->mu);
+        atomic_store_explicit(&s->deadline_ms, INT64_MAX, memory_order_release);
+        pthread_cond_broadcast(&s->cv_work);
         pthread_mutex_unlock(&s->mu);
     }
     return all;
@@ -643,37 +391,29 @@ bool out_flush_ms(out_set *o, unsigned ms) {
 
 void out_flush(out_set *o) {
     for (int i = 0; i < o->nsinks; i++)
-        if (!o->sinks[i]->ops)
-            file_flush(o->sinks[i]);
+        if (!o->sinks[i]->ops) out_file_flush(o->sinks[i]);
 }
 
 void out_tick(out_set *o) {
-    int64_t now = now_coarse_ms();
+    int64_t now = out_now_coarse_ms();
     for (int i = 0; i < o->nsinks; i++) {
         out_sink *s = o->sinks[i];
         if (!s->ops && s->fbuf.len > 0 && now - s->last_flush_ms >= OUT_FILE_FLUSH_MS)
-            file_flush(s);
+            out_file_flush(s);
     }
 }
 
-void out_close(out_set *o) {
-    if (!o)
-        return;
-    /* One shared deadline: every network sink gets the same bounded time, in parallel. */
-    int64_t dl = out_now_ms() + o->flush_ms;
+static void close_with(out_set *o, unsigned ms, bool per_sink) {
+    if (!o) return;
+    /* Deadlines set first for all, so the sinks deliver in parallel. */
+    int64_t now = out_now_ms();
     for (int i = 0; i < o->nsinks; i++) {
         out_sink *s = o->sinks[i];
         if (!s->ops) {
-            file_flush(s);
+            out_file_flush(s);
             continue;
         }
-        if (!s->thread_started)
-            continue;
-        pthread_mutex_lock(&s->mu);
-        __atomic_store_n(&s->deadline_ms, dl, __ATOMIC_RELEASE);
-        s->stopping = true;
-        pthread_cond_broadcast(&s->cv_work);
-        pthread_mutex_unlock(&s->mu);
+        if (s->thread_started) stop_thread(s, now + (per_sink ? budget_of(o, s) : ms));
     }
     for (int i = 0; i < o->nsinks; i++) {
         out_sink *s = o->sinks[i];
@@ -684,9 +424,16 @@ void out_close(out_set *o) {
     }
 }
 
+void out_close_ms(out_set *o, unsigned ms) {
+    close_with(o, ms, false);
+}
+
+void out_close(out_set *o) {
+    close_with(o, 0, true);
+}
+
 void out_set_free(out_set *o) {
-    if (!o)
-        return;
+    if (!o) return;
     out_close(o);
     for (int i = 0; i < o->nsinks; i++)
         sink_free(o->sinks[i]);
@@ -697,12 +444,17 @@ uint64_t out_events_written(const out_set *o) {
     return o->written;
 }
 
+unsigned out_get_flush_ms(const out_set *o) {
+    return o->flush_ms;
+}
+
 void out_stats_json(const out_set *o, mw_json *j) {
     mw_json_obj_begin(j);
     for (int i = 0; i < o->nsinks; i++) {
         const out_sink *s = o->sinks[i];
         mw_json_kobj(j, s->name);
         mw_json_kstr(j, "type", type_name(s->cfg.type));
+        mw_json_kuint(j, "offered", atomic_load(&s->offered));
         mw_json_kuint(j, "sent", atomic_load(&s->sent));
         mw_json_kuint(j, "retried", atomic_load(&s->retried));
         mw_json_kuint(j, "dropped", atomic_load(&s->dropped));
@@ -710,7 +462,49 @@ void out_stats_json(const out_set *o, mw_json *j) {
         /* Files: lines buffered, not yet written (sent + queued = accepted). */
         mw_json_kuint(j, "queued", s->ops ? atomic_load(&s->queued) : s->fbuf_lines);
         mw_json_kuint(j, "errors", atomic_load(&s->errors));
+        if (s->spool) {
+            mw_json_kuint(j, "spooled", atomic_load(&s->spooled));
+            mw_json_kuint(j, "replayed", atomic_load(&s->replayed));
+            mw_json_kuint(j, "spool_dropped", atomic_load(&s->spool_dropped));
+            mw_json_kuint(j, "spool_pending", atomic_load(&s->spool_pending));
+            mw_json_kuint(j, "spool_start", atomic_load(&s->spool_start));
+        }
         mw_json_obj_end(j);
     }
     mw_json_obj_end(j);
+}
+
+void out_get_totals(const out_set *o, out_totals *t) {
+    memset(t, 0, sizeof *t);
+    for (int i = 0; i < o->nsinks; i++) {
+        const out_sink *s = o->sinks[i];
+        t->offered += atomic_load(&s->offered);
+        t->sent += atomic_load(&s->sent);
+        t->dropped += atomic_load(&s->dropped);
+        t->rejected += atomic_load(&s->rejected);
+        t->queued += s->ops ? atomic_load(&s->queued) : s->fbuf_lines;
+        t->spool_pending += atomic_load(&s->spool_pending);
+    }
+}
+
+uint64_t out_report_losses(const out_set *o, const char *prog) {
+    uint64_t lost = 0;
+    for (int i = 0; i < o->nsinks; i++) {
+        const out_sink *s = o->sinks[i];
+        uint64_t d = atomic_load(&s->dropped), r = atomic_load(&s->rejected);
+        uint64_t sp = atomic_load(&s->spool_pending);
+        if (d || r)
+            fprintf(stderr,
+                    "%s: output %s: %" PRIu64 " of %" PRIu64
+                    " events not delivered (dropped %" PRIu64 ", rejected %" PRIu64
+                    ", sent %" PRIu64 ")%s%s\n",
+                    prog, s->name, d + r, atomic_load(&s->offered), d, r, atomic_load(&s->sent),
+                    s->last_err[0] ? "; last error: " : "", s->last_err);
+        if (sp)
+            fprintf(stderr,
+                    "%s: output %s: %" PRIu64 " events kept in the spool %s for the next run\n",
+                    prog, s->name, sp, s->cfg.spool_dir);
+        lost += d + r;
+    }
+    return lost;
 }

@@ -36,6 +36,7 @@ enum out_sink_type {
     OUT_SINK_FLUENTD, /* Fluentd forward protocol, PackedForward mode, optional ack */
     OUT_SINK_HEC,     /* Splunk HTTP Event Collector */
     OUT_SINK_BULK,    /* Elasticsearch / OpenSearch _bulk */
+    OUT_SINK_RELP,    /* RELP (librelp): syslog messages each acknowledged by the collector */
 };
 
 enum out_syslog_transport { OUT_SYSLOG_UDP, OUT_SYSLOG_TCP, OUT_SYSLOG_UNIX };
@@ -73,6 +74,14 @@ typedef struct {
     unsigned timeout_ms;     /* one attempt (connect, write, ack, HTTP request); default 10000 */
     unsigned backoff_ms;     /* first retry delay, doubling; default 100 */
     unsigned backoff_max_ms; /* default 5000 */
+    unsigned linger_ms;      /* wait up to this for a batch to fill; default 20 (syslog: 0) */
+    unsigned flush_ms;       /* this output's shutdown flush budget; 0 = the set's */
+    unsigned ack_timeout_ms; /* Fluentd: wait for one ack; default 5000 */
+
+    /* Optional disk spool (network outputs): what the collector cannot take is kept in
+     * spool_dir (one folder per output) up to spool_max bytes and replayed in order. */
+    char spool_dir[512];
+    uint64_t spool_max; /* default 256 MiB */
 
     /* Syslog */
     enum out_syslog_transport transport;
@@ -106,8 +115,10 @@ void out_sink_cfg_init(out_sink_cfg *cfg);
  *   syslog+udp://127.0.0.1:514  syslog+tcp://[::1]:6514?filter=alert&format=3164
  *   syslog+unix:///dev/log  fluentd://127.0.0.1:24224?tag=mitmwatch&ack=1
  *   hec+https://splunk:8088?token=XYZ  bulk+http://127.0.0.1:9200?index=mitmwatch-%Y.%m.%d
+ *   relp://127.0.0.1:2514
  * Common query keys: filter (kinds: event,alert,metric), dataset (prefixes), name, queue,
- * queue_bytes, batch, timeout (ms), backoff, backoff_max. Values are %XX-decoded. */
+ * queue_bytes, batch, linger, timeout (ms), backoff, backoff_max, flush_budget (ms), spool
+ * (folder), spool_max (bytes, K/M/G). Values are %XX-decoded. */
 bool out_parse_spec(const char *spec, out_sink_cfg *cfg, char *err, size_t errlen);
 
 out_set *out_set_new(void);
@@ -128,18 +139,40 @@ void out_flush(out_set *o);
 /* Waits up to ms for every network queue to drain (files are flushed first); true if all did.
  * Not for the packet loop. */
 bool out_flush_ms(out_set *o, unsigned ms);
-/* Flush time out_close/out_set_free give the network sinks; default 5000 ms. */
+/* The shutdown flush budget of the network sinks (an output's flush_budget= overrides it);
+ * default 5000 ms. Every wait of a sink (connect, write, ack, HTTP request, backoff) is cut
+ * at its deadline, so the budget holds also for a request already waiting. */
 void out_set_flush_ms(out_set *o, unsigned ms);
-/* Shutdown (SIGTERM): every network sink gets the flush time (one deadline shared by all, in
- * parallel) to deliver its queue; what is still queued then is dropped and counted. The threads
- * are stopped; counters stay readable (out_stats_json) and later emits to network sinks are
+unsigned out_get_flush_ms(const out_set *o);
+/* Shutdown, first step: every network sink gets its flush budget (in parallel) to deliver its
+ * queue (and replay its spool); what is still queued when it runs out is spooled, or else
+ * dropped and counted. Files are flushed. The sinks keep running: an event emitted after this
+ * (the final stats) is delivered by out_close. True if every queue was delivered. */
+bool out_drain(out_set *o);
+/* Shutdown: every network sink gets at most ms (one deadline shared by all, in parallel) to
+ * deliver what is queued; the rest is spooled or dropped and counted. The threads are stopped;
+ * counters stay readable (out_stats_json, out_totals) and later emits to network sinks are
  * counted as dropped. Files are flushed and stay open. */
+void out_close_ms(out_set *o, unsigned ms);
+/* out_close_ms with the flush budget (out_set_flush_ms). */
 void out_close(out_set *o);
 /* out_close, then frees. */
 void out_set_free(out_set *o);
 uint64_t out_events_written(const out_set *o);
-/* Per-output counters as one JSON object {"<name>":{"type":..,"sent":..,"retried":..,
- * "dropped":..,"rejected":..,"queued":..,"errors":..}, ...} for mitmwatch.stats.outputs. */
+/* Per-output counters as one JSON object {"<name>":{"type":..,"offered":..,"sent":..,
+ * "retried":..,"dropped":..,"rejected":..,"queued":..,"errors":..[,"spooled":..,"replayed":..,
+ * "spool_dropped":..,"spool_pending":..]}, ...} for mitmwatch.stats.outputs. */
 void out_stats_json(const out_set *o, mw_json *j);
+
+/* Sums over every output. After out_close: offered + spool_start == sent + dropped + rejected +
+ * spool_pending for each output (queued is 0). */
+typedef struct {
+    uint64_t offered, sent, dropped, rejected, queued, spool_pending;
+} out_totals;
+void out_get_totals(const out_set *o, out_totals *t);
+/* After out_close: one stderr line per output that dropped or rejected events (with its
+ * counts and last error) and per output that left events in its spool. Returns the number of
+ * events not delivered and not kept (dropped + rejected) over all outputs. */
+uint64_t out_report_losses(const out_set *o, const char *prog);
 
 #endif

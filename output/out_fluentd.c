@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <msgpack.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +32,10 @@ static int buf_write(void *data, const char *p, size_t n) {
 }
 
 static bool pack_json(msgpack_packer *pk, const json_t *v, int depth) {
-    if (depth > 64)
-        return false;
+    if (depth > 64) return false;
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
-        if (msgpack_pack_map(pk, json_object_size(v)) != 0)
-            return false;
+        if (msgpack_pack_map(pk, json_object_size(v)) != 0) return false;
         const char *k;
         json_t *e;
         json_object_foreach((json_t *)(uintptr_t)v, k, e) {
@@ -51,11 +48,9 @@ static bool pack_json(msgpack_packer *pk, const json_t *v, int depth) {
     }
     case JSON_ARRAY: {
         size_t n = json_array_size(v);
-        if (msgpack_pack_array(pk, n) != 0)
-            return false;
+        if (msgpack_pack_array(pk, n) != 0) return false;
         for (size_t i = 0; i < n; i++)
-            if (!pack_json(pk, json_array_get(v, i), depth + 1))
-                return false;
+            if (!pack_json(pk, json_array_get(v, i), depth + 1)) return false;
         return true;
     }
     case JSON_STRING: {
@@ -90,8 +85,7 @@ static bool pack_entry(msgpack_packer *pk, const out_item *it) {
     }
     int64_t sec;
     int32_t usec;
-    if (!out_event_time(it->data, it->len, &sec, &usec))
-        out_time_now(&sec, &usec);
+    if (!out_event_time(it->data, it->len, &sec, &usec)) out_time_now(&sec, &usec);
     uint32_t s32 = (uint32_t)sec, ns = (uint32_t)usec * 1000u;
     unsigned char t[8] = {(unsigned char)(s32 >> 24), (unsigned char)(s32 >> 16),
                           (unsigned char)(s32 >> 8),  (unsigned char)s32,
@@ -118,15 +112,13 @@ static bool fluent_open(out_sink *s, char *err, size_t errlen) {
 
 static void fluent_disconnect(out_sink *s) {
     fluent_state *st = s->proto;
-    if (st->fd >= 0)
-        close(st->fd);
+    if (st->fd >= 0) close(st->fd);
     st->fd = -1;
 }
 
 static void fluent_close(out_sink *s) {
     fluent_state *st = s->proto;
-    if (!st)
-        return;
+    if (!st) return;
     fluent_disconnect(s);
     mw_buf_free(&st->entries);
     mw_buf_free(&st->msg);
@@ -152,26 +144,36 @@ static void new_chunk(fluent_state *st) {
     mw_b64(st->chunk, b, sizeof b);
 }
 
+/* How long to wait for one ack: ack_timeout, and while a shutdown deadline runs at most half
+ * of what is left of it, so that a batch whose ack never comes can still be sent once more
+ * (to a new connection) within the budget. */
+static int ack_wait_ms(out_sink *s) {
+    int64_t t = s->cfg.ack_timeout_ms ? s->cfg.ack_timeout_ms : s->cfg.timeout_ms;
+    int64_t dl = atomic_load(&s->deadline_ms);
+    if (dl != INT64_MAX) {
+        int64_t half = (dl - out_now_ms()) / 2;
+        if (half < t) t = half;
+    }
+    return t < 0 ? 0 : (int)t;
+}
+
 /* Waits for {"ack": chunk}. */
 static bool read_ack(out_sink *s, fluent_state *st) {
     char buf[FLUENT_ACK_MAX];
     size_t have = 0;
-    int64_t until = out_now_ms() + out_attempt_ms(s);
+    int64_t until = out_now_ms() + ack_wait_ms(s);
     for (;;) {
-        int64_t left = until - out_now_ms();
-        if (left <= 0)
+        int64_t left = out_left_ms(s, until);
+        if (left <= 0 || !out_wait_readable(s, st->fd, (int)left)) {
+            out_set_err(s, "no ack for chunk %s within %d ms", st->chunk, ack_wait_ms(s));
             return false;
-        struct pollfd pf = {st->fd, POLLIN, 0};
-        int r = poll(&pf, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
+        }
         ssize_t got = recv(st->fd, buf + have, sizeof buf - have, 0);
-        if (got < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (got <= 0)
+        if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (got <= 0) {
+            out_set_err(s, "the collector closed the connection before acknowledging");
             return false;
+        }
         have += (size_t)got;
         msgpack_unpacked u;
         msgpack_unpacked_init(&u);
@@ -199,6 +201,7 @@ static bool read_ack(out_sink *s, fluent_state *st) {
             }
         }
         msgpack_unpacked_destroy(&u);
+        if (!ok) out_set_err(s, "an answer that is not the ack of chunk %s", st->chunk);
         return ok;
     }
 }
@@ -215,9 +218,8 @@ static out_send_rc fluent_send(out_sink *s, out_item **batch, size_t *n, uint64_
             fluent_disconnect(s);
     }
     if (st->fd < 0) {
-        st->fd = out_tcp_connect(s->cfg.host, s->cfg.port, out_attempt_ms(s), err, sizeof err);
-        if (st->fd < 0)
-            return OUT_SEND_RETRY;
+        st->fd = out_tcp_connect(s, s->cfg.host, s->cfg.port, out_attempt_ms(s), err, sizeof err);
+        if (st->fd < 0) return OUT_SEND_RETRY;
     }
 
     mw_buf_reset(&st->entries);
@@ -234,8 +236,7 @@ static out_send_rc fluent_send(out_sink *s, out_item **batch, size_t *n, uint64_
         batch[kept++] = batch[i];
     }
     *n = kept;
-    if (kept == 0)
-        return OUT_SEND_OK;
+    if (kept == 0) return OUT_SEND_OK;
 
     new_chunk(st);
     mw_buf_reset(&st->msg);
@@ -255,10 +256,9 @@ static out_send_rc fluent_send(out_sink *s, out_item **batch, size_t *n, uint64_
         *n = 0;
         return OUT_SEND_REJECTED;
     }
-    if (!out_write_all(st->fd, st->msg.data, st->msg.len, out_attempt_ms(s), NULL))
+    if (!out_write_all(s, st->fd, st->msg.data, st->msg.len, out_attempt_ms(s), NULL))
         return OUT_SEND_RETRY; /* the whole batch again: frames are not split */
-    if (s->cfg.ack && !read_ack(s, st))
-        return OUT_SEND_RETRY;
+    if (s->cfg.ack && !read_ack(s, st)) return OUT_SEND_RETRY;
     return OUT_SEND_OK;
 }
 

@@ -4,7 +4,8 @@
  *  - Elasticsearch/OpenSearch _bulk: NDJSON of {"create":{"_index":"<pattern of @timestamp>"}}
  *    and the event; per-item statuses decide what is resent (429, 5xx) or refused (other 4xx).
  * TLS peer and host verification are on unless the config turns them off. 429/5xx/transport
- * errors are retried with backoff; other 4xx refuse the batch and the first body is logged. */
+ * errors are retried with backoff (or after the collector's Retry-After); other 4xx refuse the
+ * batch and the first body is logged. */
 #define _GNU_SOURCE /* memmem */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -25,6 +26,7 @@
 #define HTTP_RESP_MAX (4u << 20)
 
 typedef struct {
+    CURLM *m;
     CURL *h;
     struct curl_slist *headers;
     mw_buf body;
@@ -56,11 +58,9 @@ static bool http_open(out_sink *s, char *err, size_t errlen) {
     s->proto = st;
     mw_buf_init(&st->body, HTTP_BODY_MAX);
     mw_buf_init(&st->resp, HTTP_RESP_MAX);
-    if (gethostname(st->host, sizeof st->host) != 0)
-        st->host[0] = '\0';
+    if (gethostname(st->host, sizeof st->host) != 0) st->host[0] = '\0';
     st->host[sizeof st->host - 1] = '\0';
-    if (s->cfg.hostname[0])
-        snprintf(st->host, sizeof st->host, "%s", s->cfg.hostname);
+    if (s->cfg.hostname[0]) snprintf(st->host, sizeof st->host, "%s", s->cfg.hostname);
     snprintf(st->url, sizeof st->url, "%s", s->cfg.url);
     if (s->cfg.type == OUT_SINK_HEC && !s->cfg.token[0]) {
         snprintf(err, errlen, "HEC output needs token=");
@@ -84,7 +84,8 @@ static bool http_open(out_sink *s, char *err, size_t errlen) {
         return false;
     }
     st->h = curl_easy_init();
-    if (!st->h) {
+    st->m = curl_multi_init();
+    if (!st->h || !st->m) {
         snprintf(err, errlen, "curl_easy_init failed");
         return false;
     }
@@ -99,8 +100,7 @@ static bool http_open(out_sink *s, char *err, size_t errlen) {
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, s->cfg.tls_verify ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, s->cfg.tls_verify ? 2L : 0L);
-    if (s->cfg.ca_file[0])
-        curl_easy_setopt(h, CURLOPT_CAINFO, s->cfg.ca_file);
+    if (s->cfg.ca_file[0]) curl_easy_setopt(h, CURLOPT_CAINFO, s->cfg.ca_file);
     if (s->cfg.type == OUT_SINK_BULK && s->cfg.user[0]) {
         curl_easy_setopt(h, CURLOPT_USERNAME, s->cfg.user);
         curl_easy_setopt(h, CURLOPT_PASSWORD, s->cfg.password);
@@ -114,10 +114,9 @@ static void http_disconnect(out_sink *s) {
 
 static void http_close(out_sink *s) {
     http_state *st = s->proto;
-    if (!st)
-        return;
-    if (st->h)
-        curl_easy_cleanup(st->h);
+    if (!st) return;
+    if (st->h) curl_easy_cleanup(st->h);
+    if (st->m) curl_multi_cleanup(st->m);
     curl_slist_free_all(st->headers);
     mw_buf_free(&st->body);
     mw_buf_free(&st->resp);
@@ -130,8 +129,7 @@ static void http_close(out_sink *s) {
 static void index_name(const char *pat, const out_item *it, char *out, size_t outlen) {
     int64_t sec;
     int32_t usec;
-    if (!out_event_time(it->data, it->len, &sec, &usec))
-        out_time_now(&sec, &usec);
+    if (!out_event_time(it->data, it->len, &sec, &usec)) out_time_now(&sec, &usec);
     time_t t = (time_t)sec;
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -161,8 +159,7 @@ static void index_name(const char *pat, const out_item *it, char *out, size_t ou
             out[o] = *p;
             w = 1;
         }
-        if (w < 0 || (size_t)w >= outlen - o)
-            break;
+        if (w < 0 || (size_t)w >= outlen - o) break;
         o += (size_t)w;
     }
     out[o] = '\0';
@@ -177,8 +174,7 @@ static bool build_body(out_sink *s, http_state *st, out_item **batch, size_t n) 
         if (s->cfg.type == OUT_SINK_HEC) {
             int64_t sec;
             int32_t usec;
-            if (!out_event_time(it->data, it->len, &sec, &usec))
-                out_time_now(&sec, &usec);
+            if (!out_event_time(it->data, it->len, &sec, &usec)) out_time_now(&sec, &usec);
             char tv[40];
             int tl = snprintf(tv, sizeof tv, "%lld.%06d", (long long)sec, (int)usec);
             mw_json_obj_begin(&j);
@@ -187,8 +183,7 @@ static bool build_body(out_sink *s, http_state *st, out_item **batch, size_t n) 
             mw_json_kstr(&j, "host", st->host);
             mw_json_kstr(&j, "source", "mitmwatch");
             mw_json_kstr(&j, "sourcetype", s->cfg.sourcetype);
-            if (s->cfg.index[0])
-                mw_json_kstr(&j, "index", s->cfg.index);
+            if (s->cfg.index[0]) mw_json_kstr(&j, "index", s->cfg.index);
             mw_json_key(&j, "event");
             mw_json_raw(&j, it->data, it->len);
             mw_json_obj_end(&j);
@@ -204,15 +199,13 @@ static bool build_body(out_sink *s, http_state *st, out_item **batch, size_t n) 
                 !(mw_buf_putc(&st->body, '\n') && mw_buf_append(&st->body, it->data, it->len)))
                 j.ok = false;
         }
-        if (!j.ok || !mw_buf_putc(&st->body, '\n'))
-            return false;
+        if (!j.ok || !mw_buf_putc(&st->body, '\n')) return false;
     }
     return true;
 }
 
 static void log_4xx_once(out_sink *s, http_state *st, long code) {
-    if (s->logged_4xx)
-        return;
+    if (s->logged_4xx) return;
     s->logged_4xx = true;
     int n = st->resp.len > 512 ? 512 : (int)st->resp.len;
     fprintf(stderr, "mitmwatch: output %s: HTTP %ld, events refused (logged once): %.*s\n", s->name,
@@ -227,6 +220,7 @@ static out_send_rc bulk_items(out_sink *s, http_state *st, out_item **batch, siz
     json_t *items = root ? json_object_get(root, "items") : NULL;
     if (!json_is_array(items) || json_array_size(items) != *n) {
         json_decref(root);
+        out_set_err(s, "a _bulk answer without one item per event");
         return OUT_SEND_RETRY; /* cannot tell which went in: resend all (duplicates possible) */
     }
     size_t kept = 0, total = *n;
@@ -239,8 +233,7 @@ static out_send_rc bulk_items(out_sink *s, http_state *st, out_item **batch, siz
             break;
         }
         json_int_t code = res ? json_integer_value(json_object_get(res, "status")) : 0;
-        if (code >= 200 && code < 300)
-            continue;
+        if (code >= 200 && code < 300) continue;
         if (code == 429 || code >= 500 || code == 0) {
             batch[kept++] = batch[i];
             continue;
@@ -255,8 +248,49 @@ static out_send_rc bulk_items(out_sink *s, http_state *st, out_item **batch, siz
         }
     }
     json_decref(root);
+    if (kept) out_set_err(s, "_bulk: %zu of %zu items to resend (429/5xx)", kept, total);
     *n = kept;
     return kept ? OUT_SEND_RETRY : OUT_SEND_OK;
+}
+
+/* One request through the multi interface, polled in slices so that a shutdown deadline set
+ * while it waits cuts it short (the easy interface would hold it for its whole timeout). */
+static CURLcode perform(out_sink *s, http_state *st) {
+    long ms = out_attempt_ms(s);
+    if (ms < 1) ms = 1;
+    curl_easy_setopt(st->h, CURLOPT_TIMEOUT_MS, ms);
+    curl_easy_setopt(st->h, CURLOPT_CONNECTTIMEOUT_MS, ms);
+    if (curl_multi_add_handle(st->m, st->h) != CURLM_OK) return CURLE_FAILED_INIT;
+    CURLcode cc = CURLE_OPERATION_TIMEDOUT;
+    int64_t until = out_now_ms() + ms;
+    for (;;) {
+        int running = 0;
+        if (curl_multi_perform(st->m, &running) != CURLM_OK) {
+            cc = CURLE_FAILED_INIT;
+            break;
+        }
+        int left;
+        CURLMsg *msg = curl_multi_info_read(st->m, &left);
+        if (msg && msg->msg == CURLMSG_DONE) {
+            cc = msg->data.result;
+            break;
+        }
+        int64_t rem = out_left_ms(s, until);
+        if (rem <= 0) {
+            cc = CURLE_OPERATION_TIMEDOUT;
+            break;
+        }
+        curl_multi_poll(st->m, NULL, 0, (int)(rem < OUT_SLICE_MS ? rem : OUT_SLICE_MS), NULL);
+    }
+    curl_multi_remove_handle(st->m, st->h);
+    return cc;
+}
+
+/* Retry-After (RFC 9110 10.2.3), seconds or an HTTP date; libcurl parses both. */
+static void note_retry_after(out_sink *s, http_state *st) {
+    curl_off_t ra = 0;
+    if (curl_easy_getinfo(st->h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+        s->retry_after_ms = ra > 3600 ? 3600000 : (int64_t)ra * 1000;
 }
 
 static out_send_rc http_send(out_sink *s, out_item **batch, size_t *n, uint64_t *rejected) {
@@ -266,16 +300,13 @@ static out_send_rc http_send(out_sink *s, out_item **batch, size_t *n, uint64_t 
         return OUT_SEND_REJECTED; /* past the body cap: one batch of giant events */
     }
     mw_buf_reset(&st->resp);
-    long ms = out_attempt_ms(s);
-    if (ms < 1)
-        ms = 1;
-    curl_easy_setopt(st->h, CURLOPT_TIMEOUT_MS, ms);
-    curl_easy_setopt(st->h, CURLOPT_CONNECTTIMEOUT_MS, ms);
     curl_easy_setopt(st->h, CURLOPT_POSTFIELDS, (const char *)st->body.data);
     curl_easy_setopt(st->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st->body.len);
-    CURLcode cc = curl_easy_perform(st->h);
-    if (cc != CURLE_OK)
+    CURLcode cc = perform(s, st);
+    if (cc != CURLE_OK) {
+        out_set_err(s, "%s", curl_easy_strerror(cc));
         return OUT_SEND_RETRY;
+    }
     long code = 0;
     curl_easy_getinfo(st->h, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200 && code < 300) {
@@ -285,8 +316,11 @@ static out_send_rc http_send(out_sink *s, out_item **batch, size_t *n, uint64_t 
             return bulk_items(s, st, batch, n, rejected);
         return OUT_SEND_OK;
     }
-    if (code == 429 || code >= 500 || code == 408)
+    if (code == 429 || code >= 500 || code == 408) {
+        note_retry_after(s, st);
+        out_set_err(s, "HTTP %ld", code);
         return OUT_SEND_RETRY;
+    }
     log_4xx_once(s, st, code);
     *rejected += *n;
     *n = 0;

@@ -1,5 +1,7 @@
 /* Socket helpers for the network sinks: every fd is non-blocking and every wait is a poll with
- * a bound, so a collector that stops reading can cost a sink thread its timeout, never more. */
+ * a bound, in slices of at most OUT_SLICE_MS that look at the sink's shutdown deadline again,
+ * so a collector that stops reading costs a sink thread its timeout, and never more than
+ * what is left of the flush budget. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -30,23 +32,39 @@ static int resolve(const char *host, unsigned port, int socktype, struct addrinf
     return 0;
 }
 
-int out_tcp_connect(const char *host, unsigned port, int timeout_ms, char *err, size_t errlen) {
+/* poll of one fd for events until until_ms or the deadline; 1 ready, 0 timed out, -1 error. */
+static int poll_until(out_sink *s, int fd, short events, int64_t until_ms) {
+    for (;;) {
+        int64_t left = out_left_ms(s, until_ms);
+        if (left <= 0) return 0;
+        struct pollfd p = {fd, events, 0};
+        int r = poll(&p, 1, (int)(left < OUT_SLICE_MS ? left : OUT_SLICE_MS));
+        if (r < 0 && errno == EINTR) continue;
+        if (r != 0) return r < 0 ? -1 : 1;
+    }
+}
+
+bool out_wait_readable(out_sink *s, int fd, int timeout_ms) {
+    return poll_until(s, fd, POLLIN, out_now_ms() + timeout_ms) == 1;
+}
+
+int out_tcp_connect(out_sink *s, const char *host, unsigned port, int timeout_ms, char *err,
+                    size_t errlen) {
     struct addrinfo *res;
-    if (resolve(host, port, SOCK_STREAM, &res, err, errlen) != 0)
+    if (resolve(host, port, SOCK_STREAM, &res, err, errlen) != 0) {
+        if (s) out_set_err(s, "%s", err);
         return -1;
+    }
     int fd = -1;
     snprintf(err, errlen, "connect %s:%u: no address", host, port);
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            continue;
+        if (fd < 0) continue;
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
         if (errno == EINPROGRESS) {
-            struct pollfd p = {fd, POLLOUT, 0};
-            int r = poll(&p, 1, timeout_ms);
+            int r = poll_until(s, fd, POLLOUT, out_now_ms() + timeout_ms);
             int soerr = 0;
             socklen_t sl = sizeof soerr;
             if (r == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
@@ -60,21 +78,19 @@ int out_tcp_connect(const char *host, unsigned port, int timeout_ms, char *err, 
         fd = -1;
     }
     freeaddrinfo(res);
+    if (fd < 0 && s) out_set_err(s, "%s", err);
     return fd;
 }
 
 int out_udp_connect(const char *host, unsigned port, char *err, size_t errlen) {
     struct addrinfo *res;
-    if (resolve(host, port, SOCK_DGRAM, &res, err, errlen) != 0)
-        return -1;
+    if (resolve(host, port, SOCK_DGRAM, &res, err, errlen) != 0) return -1;
     int fd = -1;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            continue;
+        if (fd < 0) continue;
         /* Connected, so that the kernel reports ICMP port unreachable back to us. */
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
         snprintf(err, errlen, "udp %s:%u: %s", host, port, strerror(errno));
         close(fd);
         fd = -1;
@@ -104,7 +120,7 @@ int out_unix_dgram_connect(const char *path, char *err, size_t errlen) {
     return fd;
 }
 
-bool out_write_all(int fd, const void *p, size_t n, int timeout_ms, size_t *written) {
+bool out_write_all(out_sink *s, int fd, const void *p, size_t n, int timeout_ms, size_t *written) {
     const char *c = p;
     size_t done = 0;
     int64_t until = out_now_ms() + timeout_ms;
@@ -114,20 +130,17 @@ bool out_write_all(int fd, const void *p, size_t n, int timeout_ms, size_t *writ
             done += (size_t)w;
             continue;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
+        if (w < 0 && errno == EINTR) continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int64_t left = until - out_now_ms();
-            if (left <= 0)
+            if (poll_until(s, fd, POLLOUT, until) != 1) {
+                out_set_err(s, "write: the collector stopped reading (timed out)");
                 break;
-            struct pollfd pf = {fd, POLLOUT, 0};
-            if (poll(&pf, 1, (int)left) < 0 && errno != EINTR)
-                break;
+            }
             continue;
         }
+        out_set_err(s, "write: %s", w < 0 ? strerror(errno) : "nothing written");
         break;
     }
-    if (written)
-        *written = done;
+    if (written) *written = done;
     return done == n;
 }

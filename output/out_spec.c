@@ -16,6 +16,9 @@ void out_sink_cfg_init(out_sink_cfg *cfg) {
     cfg->timeout_ms = 10000;
     cfg->backoff_ms = 100;
     cfg->backoff_max_ms = 5000;
+    cfg->linger_ms = 20;
+    cfg->ack_timeout_ms = 5000;
+    cfg->spool_max = 256u << 20;
     cfg->facility = 16;
     snprintf(cfg->app_name, sizeof cfg->app_name, "mitmwatch");
     snprintf(cfg->tag, sizeof cfg->tag, "mitmwatch");
@@ -39,11 +42,9 @@ static bool parse_u64(const char *v, bool sized, uint64_t max, uint64_t *out, co
                       char *err, size_t errlen) {
     char *end;
     errno = 0;
-    if (*v < '0' || *v > '9')
-        goto bad;
+    if (*v < '0' || *v > '9') goto bad;
     unsigned long long x = strtoull(v, &end, 10);
-    if (errno != 0)
-        goto bad;
+    if (errno != 0) goto bad;
     if (sized && *end) {
         unsigned shift = 0;
         switch (*end) {
@@ -63,12 +64,10 @@ static bool parse_u64(const char *v, bool sized, uint64_t max, uint64_t *out, co
             goto bad;
         }
         end++;
-        if (x > (UINT64_MAX >> shift))
-            goto bad;
+        if (x > (UINT64_MAX >> shift)) goto bad;
         x <<= shift;
     }
-    if (*end || x > max)
-        goto bad;
+    if (*end || x > max) goto bad;
     *out = x;
     return true;
 bad:
@@ -90,12 +89,9 @@ static bool parse_bool(const char *v, bool *out, const char *key, char *err, siz
 }
 
 static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -146,8 +142,7 @@ static bool parse_facility(const char *v, int *out, char *err, size_t errlen) {
             return true;
         }
     uint64_t x;
-    if (!parse_u64(v, false, 23, &x, "facility", err, errlen))
-        return false;
+    if (!parse_u64(v, false, 23, &x, "facility", err, errlen)) return false;
     *out = (int)x;
     return true;
 }
@@ -171,42 +166,53 @@ static bool apply_option(out_sink_cfg *c, const char *k, char *v, char *err, siz
         }
         return true;
     }
-    if (!strcmp(k, "name"))
-        return STR(name);
+    if (!strcmp(k, "name")) return STR(name);
     if (!strcmp(k, "queue")) {
-        if (!parse_u64(v, true, 1u << 24, &x, k, err, errlen))
-            return false;
+        if (!parse_u64(v, true, 1u << 24, &x, k, err, errlen)) return false;
         c->queue_max = x;
         return true;
     }
     if (!strcmp(k, "queue_bytes")) {
-        if (!parse_u64(v, true, (uint64_t)16 << 30, &x, k, err, errlen))
-            return false;
+        if (!parse_u64(v, true, (uint64_t)16 << 30, &x, k, err, errlen)) return false;
         c->queue_bytes = x;
         return true;
     }
     if (!strcmp(k, "batch")) {
-        if (!parse_u64(v, false, 100000, &x, k, err, errlen))
-            return false;
+        if (!parse_u64(v, false, 100000, &x, k, err, errlen)) return false;
         c->batch_max = x;
         return true;
     }
-    if (!strcmp(k, "timeout") || !strcmp(k, "backoff") || !strcmp(k, "backoff_max")) {
-        if (!parse_u64(v, false, 3600000, &x, k, err, errlen))
-            return false;
+    if (!strcmp(k, "timeout") || !strcmp(k, "backoff") || !strcmp(k, "backoff_max") ||
+        !strcmp(k, "linger") || !strcmp(k, "flush_budget") || !strcmp(k, "ack_timeout")) {
+        if (!parse_u64(v, false, 3600000, &x, k, err, errlen)) return false;
         if (!strcmp(k, "timeout"))
             c->timeout_ms = (unsigned)x;
         else if (!strcmp(k, "backoff"))
             c->backoff_ms = (unsigned)x;
-        else
+        else if (!strcmp(k, "backoff_max"))
             c->backoff_max_ms = (unsigned)x;
+        else if (!strcmp(k, "linger"))
+            c->linger_ms = (unsigned)x;
+        else if (!strcmp(k, "flush_budget"))
+            c->flush_ms = (unsigned)x;
+        else
+            c->ack_timeout_ms = (unsigned)x;
+        return true;
+    }
+    if (!strcmp(k, "spool")) return STR(spool_dir);
+    if (!strcmp(k, "spool_max")) {
+        if (!parse_u64(v, true, (uint64_t)1 << 40, &x, k, err, errlen)) return false;
+        if (x < 4096) {
+            snprintf(err, errlen, "output option spool_max: at least 4K");
+            return false;
+        }
+        c->spool_max = x;
         return true;
     }
     if (!strcmp(k, "rotate"))
         return parse_u64(v, true, UINT64_MAX, &c->rotate_bytes, k, err, errlen);
     if (!strcmp(k, "keep")) {
-        if (!parse_u64(v, false, 1000, &x, k, err, errlen))
-            return false;
+        if (!parse_u64(v, false, 1000, &x, k, err, errlen)) return false;
         if (x == 0) {
             snprintf(err, errlen, "output option keep: at least 1");
             return false;
@@ -236,37 +242,24 @@ static bool apply_option(out_sink_cfg *c, const char *k, char *v, char *err, siz
         }
         return true;
     }
-    if (!strcmp(k, "facility"))
-        return parse_facility(v, &c->facility, err, errlen);
-    if (!strcmp(k, "app"))
-        return STR(app_name);
-    if (!strcmp(k, "hostname"))
-        return STR(hostname);
-    if (!strcmp(k, "tag"))
-        return STR(tag);
+    if (!strcmp(k, "facility")) return parse_facility(v, &c->facility, err, errlen);
+    if (!strcmp(k, "app")) return STR(app_name);
+    if (!strcmp(k, "hostname")) return STR(hostname);
+    if (!strcmp(k, "tag")) return STR(tag);
     if (!strcmp(k, "ack")) {
-        if (!parse_bool(v, &b, k, err, errlen))
-            return false;
+        if (!parse_bool(v, &b, k, err, errlen)) return false;
         c->ack = b;
         return true;
     }
-    if (!strcmp(k, "token"))
-        return STR(token);
-    if (!strcmp(k, "apikey"))
-        return STR(apikey);
-    if (!strcmp(k, "user"))
-        return STR(user);
-    if (!strcmp(k, "password"))
-        return STR(password);
-    if (!strcmp(k, "index"))
-        return STR(index);
-    if (!strcmp(k, "sourcetype"))
-        return STR(sourcetype);
-    if (!strcmp(k, "ca"))
-        return STR(ca_file);
+    if (!strcmp(k, "token")) return STR(token);
+    if (!strcmp(k, "apikey")) return STR(apikey);
+    if (!strcmp(k, "user")) return STR(user);
+    if (!strcmp(k, "password")) return STR(password);
+    if (!strcmp(k, "index")) return STR(index);
+    if (!strcmp(k, "sourcetype")) return STR(sourcetype);
+    if (!strcmp(k, "ca")) return STR(ca_file);
     if (!strcmp(k, "tls_verify")) {
-        if (!parse_bool(v, &b, k, err, errlen))
-            return false;
+        if (!parse_bool(v, &b, k, err, errlen)) return false;
         c->tls_verify = b;
         return true;
     }
@@ -316,8 +309,7 @@ static bool parse_hostport(const char *s, size_t n, unsigned defport, out_sink_c
         }
         memcpy(pb, ps, pl);
         pb[pl] = '\0';
-        if (!parse_u64(pb, false, 65535, &x, "port", err, errlen))
-            return false;
+        if (!parse_u64(pb, false, 65535, &x, "port", err, errlen)) return false;
         if (x == 0) {
             snprintf(err, errlen, "output address: port 0");
             return false;
@@ -337,8 +329,7 @@ bool out_parse_spec(const char *spec, out_sink_cfg *c, char *err, size_t errlen)
     const char *sep = strstr(spec, "://");
     if (!sep) { /* a plain path, taken literally */
         c->type = OUT_SINK_FILE;
-        if (!set_str(c->path, sizeof c->path, spec, "path", err, errlen))
-            return false;
+        if (!set_str(c->path, sizeof c->path, spec, "path", err, errlen)) return false;
         snprintf(c->name, sizeof c->name, "file:%.120s", spec);
         return true;
     }
@@ -371,6 +362,7 @@ bool out_parse_spec(const char *spec, out_sink_cfg *c, char *err, size_t errlen)
         c->type = OUT_SINK_STDOUT;
     } else if (!strncmp(scheme, "syslog", 6)) {
         c->type = OUT_SINK_SYSLOG;
+        c->linger_ms = 0; /* one message each: nothing to batch for */
         const char *t = scheme + 6;
         if (!strcmp(t, "+unix") || (!*t && rl > 0 && rest[0] == '/')) {
             c->transport = OUT_SYSLOG_UNIX;
@@ -392,6 +384,9 @@ bool out_parse_spec(const char *spec, out_sink_cfg *c, char *err, size_t errlen)
                !strcmp(scheme, "forward")) {
         c->type = OUT_SINK_FLUENTD;
         ok = parse_hostport(rest, hl, 24224, c, err, errlen);
+    } else if (!strcmp(scheme, "relp")) {
+        c->type = OUT_SINK_RELP;
+        ok = parse_hostport(rest, hl, 2514, c, err, errlen);
     } else if (!strcmp(scheme, "hec+http") || !strcmp(scheme, "hec+https") ||
                !strcmp(scheme, "bulk+http") || !strcmp(scheme, "bulk+https")) {
         bool hec = scheme[0] == 'h';
@@ -407,12 +402,11 @@ bool out_parse_spec(const char *spec, out_sink_cfg *c, char *err, size_t errlen)
     } else {
         snprintf(err, errlen,
                  "output %s: unknown scheme %s (file, stdout, syslog, syslog+udp, "
-                 "syslog+tcp, syslog+unix, fluentd, hec+http(s), bulk+http(s))",
+                 "syslog+tcp, syslog+unix, relp, fluentd, hec+http(s), bulk+http(s))",
                  spec, scheme);
         return false;
     }
-    if (!ok)
-        return false;
+    if (!ok) return false;
 
     if (q) {
         char qs[2048];
@@ -430,9 +424,12 @@ bool out_parse_spec(const char *spec, out_sink_cfg *c, char *err, size_t errlen)
             }
             *eq = '\0';
             pct_decode(eq + 1);
-            if (!apply_option(c, kv, eq + 1, err, errlen))
-                return false;
+            if (!apply_option(c, kv, eq + 1, err, errlen)) return false;
         }
+    }
+    if (c->spool_dir[0] && (c->type == OUT_SINK_FILE || c->type == OUT_SINK_STDOUT)) {
+        snprintf(err, errlen, "output %s: spool= is for network outputs", c->name);
+        return false;
     }
     if (c->type == OUT_SINK_HEC && !c->token[0]) {
         snprintf(err, errlen, "output %s: HEC needs token=", c->name);

@@ -11,9 +11,10 @@
  * functions return MW_MALFORMED instead of inventing a value.
  *
  * The pieces are separate so that each can be tested alone: jarm_build_hello (pure; the
- * randomness is injected), jarm_parse_answer (pure, through mw_cursor), jarm_hash (pure), and
- * jarm_probe, which does the networking (getaddrinfo, non-blocking connect and poll with a
- * deadline per probe, optional SOCKS5 without authentication, RFC 1928).
+ * randomness is injected; jarm_hello.c), jarm_parse_answer (pure, through mw_cursor),
+ * jarm_hash (pure), and jarm_probe, which does the networking (getaddrinfo, non-blocking
+ * connect and poll with a deadline per probe, optional SOCKS5 without authentication,
+ * RFC 1928); the last three are in jarm.c.
  *
  * Deliberate differences from the reference, none of which changes what a server is sent or
  * how its answer is read: a name is resolved once, to getaddrinfo's first address of either

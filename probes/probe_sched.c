@@ -12,11 +12,10 @@
 #include <openssl/rand.h>
 
 #include "bl_baseline.h"
-#include "ev_alert.h"
 #include "ev_probe.h"
+#include "ev_sched.h"
 #include "jarm.h"
 #include "mw_hash.h"
-#include "mw_json.h"
 #include "pol_policy.h"
 #include "probe_cert.h"
 #include "probe_trace.h"
@@ -215,22 +214,21 @@ bool ps_add(probe_sched *ps, const char *spec, const pol_policy *pol, char *err,
     return true;
 }
 
-/* Queues a finished event for the capture thread; a full queue drops (counted). */
-static void push_cert(probe_sched *ps, enum out_kind kind, const char *dataset, int severity,
-                      const char *rule_id, const ps_cert *cert) {
-    ps_item *it = malloc(sizeof *it + ps->ev.len + 1);
+/* Queues the finished event ev for the capture thread; a full queue drops (counted). */
+static void push_cert(probe_sched *ps, const out_event *ev, const ps_cert *cert) {
+    ps_item *it = malloc(sizeof *it + ev->len + 1);
     if (!it)
         return;
     it->next = NULL;
-    it->kind = kind;
-    it->dataset = dataset;
-    it->severity = severity;
-    snprintf(it->rule_id, sizeof it->rule_id, "%s", rule_id ? rule_id : "");
+    it->kind = ev->kind;
+    it->dataset = ev->dataset;
+    it->severity = ev->severity;
+    snprintf(it->rule_id, sizeof it->rule_id, "%s", ev->rule_id ? ev->rule_id : "");
     it->has_cert = cert != NULL;
     if (cert)
         it->cert = *cert;
-    it->len = ps->ev.len;
-    memcpy(it->json, ps->ev.data, ps->ev.len);
+    it->len = ev->len;
+    memcpy(it->json, ev->json, ev->len);
     it->json[it->len] = '\0';
     pthread_mutex_lock(&ps->mu);
     if (ps->queued >= PS_QUEUE_MAX) {
@@ -247,24 +245,19 @@ static void push_cert(probe_sched *ps, enum out_kind kind, const char *dataset, 
     pthread_mutex_unlock(&ps->mu);
 }
 
-static void push(probe_sched *ps, enum out_kind kind, const char *dataset, int severity,
-                 const char *rule_id) {
-    push_cert(ps, kind, dataset, severity, rule_id, NULL);
+static void push(probe_sched *ps, const out_event *ev) {
+    push_cert(ps, ev, NULL);
 }
 
-static void push_alert(probe_sched *ps, const ps_probe *p, uint16_t port, const char *rule,
-                       int severity, const char *msg, const char *expected,
-                       const char *observed) {
-    ev_ctx ctx = {ps->observer};
-    ev_alert a = {.rule_id = rule,
-                  .severity = severity,
-                  .message = msg,
-                  .expected = expected,
-                  .observed = observed,
-                  .dest_address = p->host,
-                  .dest_port = port};
-    if (ev_alert_build(&ps->ev, &ctx, now_us(), &a, NULL, NULL, 0))
-        push(ps, OUT_KIND_ALERT, "mitmwatch.alert", severity, rule);
+/* The event in ps->ev, from a builder that leaves its kind, dataset and rule to the caller. */
+static out_event built(const probe_sched *ps, enum out_kind kind, const char *dataset, int severity,
+                       const char *rule_id) {
+    return (out_event){.json = (const char *)ps->ev.data,
+                       .len = ps->ev.len,
+                       .kind = kind,
+                       .dataset = dataset,
+                       .severity = severity,
+                       .rule_id = rule_id};
 }
 
 static void run_jarm(probe_sched *ps, ps_probe *p) {
@@ -278,53 +271,19 @@ static void run_jarm(probe_sched *ps, ps_probe *p) {
     bool failed = rc != MW_OK || r->answered == 0;
     char target[300];
     snprintf(target, sizeof target, strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host, p->port);
-
-    mw_json j;
-    mw_buf_reset(&ps->ev);
-    mw_json_init(&j, &ps->ev);
     ev_ctx ctx = {ps->observer};
-    ev_head(&j, &ctx, t1, "event", "mitmwatch.probe", 0);
-    mw_json_kobj(&j, "destination");
-    mw_json_kstr(&j, "address", p->host);
-    mw_json_kuint(&j, "port", p->port);
-    if (r->peer[0])
-        mw_json_kstr(&j, "ip", r->peer);
-    mw_json_obj_end(&j);
-    mw_json_kobj(&j, "mitmwatch");
-    mw_json_kobj(&j, "probe");
-    mw_json_kstr(&j, "type", "jarm");
-    mw_json_kstr(&j, "target", target);
-    mw_json_kstr(&j, "outcome", failed ? "failure" : "success");
-    mw_json_kstr(&j, "jarm", r->hash);
-    mw_json_kuint(&j, "answered", r->answered);
-    mw_json_kuint(&j, "duration_ms", (t1 - t0) / 1000);
-    mw_json_obj_end(&j);
-    mw_json_obj_end(&j);
-    mw_json_obj_end(&j);
-    if (j.ok)
-        push(ps, OUT_KIND_EVENT, "mitmwatch.probe", 0, NULL);
+    ev_sched_target t = {.host = p->host, .port = p->port, .text = target};
+    out_event ev;
+    if (ev_sched_jarm_build(&ps->ev, &ctx, t1, &t, r, failed, (t1 - t0) / 1000, &ev)) push(ps, &ev);
 
-    char msg[512], exp[256], obs[256];
     if (failed) {
-        const char *why = rc != MW_OK       ? "its answers could not be fingerprinted"
-                          : r->resolve_failed ? "the name did not resolve"
-                          : r->timed_out      ? "it timed out"
-                                              : "nothing answered (closed port or dropped)";
-        snprintf(msg, sizeof msg, "The JARM probe of %s failed: %s", target, why);
-        snprintf(exp, sizeof exp, "{\"answered\":10}");
-        snprintf(obs, sizeof obs, "{\"answered\":%u,\"error\":\"%s\"}", r->answered, why);
-        push_alert(ps, p, p->port, "probe.failed", 2, msg, exp, obs);
+        if (ev_sched_jarm_failed_build(&ps->ev, &ctx, now_us(), &t, rc, r, &ev)) push(ps, &ev);
     } else if (!p->expect_jarm[0]) {
         snprintf(p->expect_jarm, sizeof p->expect_jarm, "%s", r->hash); /* learned */
     } else if (strcmp(p->expect_jarm, r->hash) != 0) {
-        snprintf(msg, sizeof msg,
-                 "%s now answers with JARM %s instead of %s: a different TLS server (or a box in "
-                 "front of it) is answering",
-                 target, r->hash, p->expect_jarm);
-        snprintf(exp, sizeof exp, "{\"jarm\":\"%s\",\"source\":\"%s\"}", p->expect_jarm,
-                 p->jarm_configured ? "configured" : "learned");
-        snprintf(obs, sizeof obs, "{\"jarm\":\"%s\"}", r->hash);
-        push_alert(ps, p, p->port, "probe.jarm_changed", 3, msg, exp, obs);
+        if (ev_sched_jarm_changed_build(&ps->ev, &ctx, now_us(), &t, p->expect_jarm,
+                                        p->jarm_configured, r->hash, &ev))
+            push(ps, &ev);
     }
     free(r);
 }
@@ -347,22 +306,13 @@ static void run_cert(probe_sched *ps, ps_probe *p) {
         memcpy(c.tbs_sha256, leaf->tbs_sha256, 32);
         snprintf(c.subject, sizeof c.subject, "%s", leaf->subject);
     }
-    if (ev_probe_cert_build(&ps->ev, &ctx, c.target, &r))
-        push_cert(ps, OUT_KIND_EVENT, "mitmwatch.probe", 0, NULL, leaf ? &c : NULL);
-    if (!ok) {
-        char msg[600], obs[400];
-        snprintf(msg, sizeof msg, "The certificate fetch from %s failed: %s", c.target, r.error);
-        mw_buf b;
-        mw_json j;
-        mw_buf_init(&b, sizeof obs - 1);
-        mw_json_init(&j, &b);
-        mw_json_obj_begin(&j);
-        mw_json_kstr(&j, "error", r.error);
-        mw_json_obj_end(&j);
-        snprintf(obs, sizeof obs, "%.*s", j.ok ? (int)b.len : 2, j.ok ? (const char *)b.data : "{}");
-        mw_buf_free(&b);
-        push_alert(ps, p, p->port, "probe.failed", 2, msg, "{\"handshake\":true}", obs);
+    out_event ev;
+    if (ev_probe_cert_build(&ps->ev, &ctx, c.target, &r)) {
+        ev = built(ps, OUT_KIND_EVENT, "mitmwatch.probe", 0, NULL);
+        push_cert(ps, &ev, leaf ? &c : NULL);
     }
+    ev_sched_target t = {.host = p->host, .port = p->port, .text = c.target};
+    if (!ok && ev_sched_cert_failed_build(&ps->ev, &ctx, now_us(), &t, r.error, &ev)) push(ps, &ev);
     pcert_result_free(&r);
 }
 
@@ -384,7 +334,7 @@ static void run_trace(probe_sched *ps, ps_probe *p) {
     memset(&o, 0, sizeof o);
     memcpy(o.ports, p->ports, sizeof o.ports);
     o.nports = p->nports;
-    char err[256] = "", msg[512], obs[400];
+    char err[256] = "";
     trace_result *r = calloc(1, sizeof *r);
     if (!r)
         return;
@@ -393,8 +343,11 @@ static void run_trace(probe_sched *ps, ps_probe *p) {
     } else if (trace_run(&ps->socks, &o, r, err, sizeof err) == MW_OK) {
         uint64_t t = now_us();
         mw_buf_reset(&ps->ev); /* the trace_event_* builders append */
-        if (trace_event_path(&ps->ev, ps->observer, t, p->host, r, TRACE_DEFAULT_LAST_N))
-            push(ps, OUT_KIND_EVENT, "mitmwatch.path", 0, NULL);
+        out_event ev;
+        if (trace_event_path(&ps->ev, ps->observer, t, p->host, r, TRACE_DEFAULT_LAST_N)) {
+            ev = built(ps, OUT_KIND_EVENT, "mitmwatch.path", 0, NULL);
+            push(ps, &ev);
+        }
         static trace_path obs_path; /* the worker's alone */
         static trace_pathset want;
         for (unsigned i = 0; i < r->nports && i < p->nports; i++) {
@@ -415,16 +368,19 @@ static void run_trace(probe_sched *ps, ps_probe *p) {
                 continue;
             mw_buf_reset(&ps->ev);
             if (trace_event_hops_changed(&ps->ev, ps->observer, t, p->host, r, i, &want,
-                                         TRACE_DEFAULT_LAST_N, source))
-                push(ps, OUT_KIND_ALERT, "mitmwatch.alert", 3, "path.hops_changed");
+                                         TRACE_DEFAULT_LAST_N, source)) {
+                ev = built(ps, OUT_KIND_ALERT, "mitmwatch.alert", 3, "path.hops_changed");
+                push(ps, &ev);
+            }
         }
         free(r);
         return;
     }
     free(r);
-    snprintf(msg, sizeof msg, "The traceroute of %s failed: %s", p->host, err);
-    snprintf(obs, sizeof obs, "{\"error\":\"%s\"}", err);
-    push_alert(ps, p, p->ports[0], "probe.failed", 2, msg, "{\"traced\":true}", obs);
+    ev_ctx ctx = {ps->observer};
+    out_event ev;
+    if (ev_sched_trace_failed_build(&ps->ev, &ctx, now_us(), p->host, p->ports[0], err, &ev))
+        push(ps, &ev);
 }
 
 static void *worker(void *arg) {
@@ -494,8 +450,13 @@ void ps_drain(probe_sched *ps, ps_emit_fn emit, void *user) {
     pthread_mutex_unlock(&ps->mu);
     while (it) {
         ps_item *next = it->next;
-        emit(user, it->json, it->len, it->kind, it->dataset, it->severity,
-             it->rule_id[0] ? it->rule_id : NULL, it->has_cert ? &it->cert : NULL);
+        out_event ev = {.json = it->json,
+                        .len = it->len,
+                        .kind = it->kind,
+                        .dataset = it->dataset,
+                        .severity = it->severity,
+                        .rule_id = it->rule_id[0] ? it->rule_id : NULL};
+        emit(user, &ev, it->has_cert ? &it->cert : NULL);
         free(it);
         it = next;
     }

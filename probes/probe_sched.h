@@ -1,11 +1,13 @@
-/* The live sensor's scheduled active probes (DESIGN.md 7): JARM fingerprints and TCP traceroutes
- * of configured targets, each on an interval with jitter, run by a worker thread so that capture
- * never waits on a network round trip. Results come back to the capture thread as finished event
- * lines (mitmwatch.probe / mitmwatch.path events, probe.jarm_changed, path.hops_changed and
- * probe.failed alerts), which it hands to the outputs. A JARM is judged against the configured
- * value, else against the first one seen (learned); a path against the configured paths of that
- * port (the policy's expect_paths, --expect-hops), else the learned ones (the first path that
- * reached the target; kept across restarts in the --state file through bl_baseline). */
+/* The live sensor's scheduled active probes (DESIGN.md 7): JARM fingerprints, certificate
+ * fetches and TCP traceroutes of configured targets, each on an interval with jitter, run by a
+ * worker thread so that capture never waits on a network round trip. Results come back to the
+ * capture thread as finished event lines (mitmwatch.probe / mitmwatch.path events,
+ * probe.jarm_changed, path.hops_changed and probe.failed alerts; built in output/ev_sched.c and
+ * ev_probe.c, and by probe_trace.c), which it hands to the outputs. A JARM is judged against
+ * the configured value, else against the first one seen (learned); a path against the
+ * configured paths of that port (the policy's expect_paths, --expect-hops), else the learned
+ * ones (the first path that reached the target; kept across restarts in the --state file
+ * through bl_baseline). */
 #ifndef PROBE_SCHED_H
 #define PROBE_SCHED_H
 
@@ -46,9 +48,7 @@ typedef struct {
 } ps_cert;
 /* Hands every finished event to emit (capture thread); cert is set for a certificate
  * fetch's event. */
-typedef void (*ps_emit_fn)(void *user, const char *json, size_t len, enum out_kind kind,
-                           const char *dataset, int severity, const char *rule_id,
-                           const ps_cert *cert);
+typedef void (*ps_emit_fn)(void *user, const out_event *ev, const ps_cert *cert);
 void ps_drain(probe_sched *ps, ps_emit_fn emit, void *user);
 /* Stops the worker (waits for a running probe to finish, so ps_drain afterwards gets its
  * events); ps_free does it too. */

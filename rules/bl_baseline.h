@@ -50,7 +50,7 @@ void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_sid
  * the rule engine (tls.version_downgrade) and kept here so that it persists with the other
  * baselines; 0 = none yet. NULL when the service table is full. */
 uint16_t *bl_tls_best(bl_state *b, const cap_flow *f, int client_side);
-/* Learned trace paths (the live sensor's scheduled TCP traceroutes, tools/probe_sched.c): the
+/* Learned trace paths (the live sensor's scheduled TCP traceroutes, probes/probe_sched.c): the
  * acceptable paths of each traced (host, port), kept here only so that they share the state
  * file; the scheduler copies them in at start and out at exit. host is as the probe names it
  * (canonical address or lowercase name). get: NULL when nothing was learned. put: replaces;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* --state belongs to the baselines (rules/bl_baseline.c, tools/mitmwatch.c); the policy file's
+/* --state belongs to the baselines (rules/bl_baseline.c, tools/sensor.c); the policy file's
  * state key is its default. */
 const char *const pol_cli_flags[] = {"watch",   "known-certs", "expect-issuer", "pin",
                                      "ca-file", "ct-log-list", "ctcache",       "min-scts",

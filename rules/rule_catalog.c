@@ -20,7 +20,6 @@ const char *rule_catalog_name(const char *rule_id) {
         {"cert.sct_invalid", "Invalid SCT"},
         {"cert.not_in_ct", "Certificate not in Certificate Transparency"},
         {"cert.issuance_odd", "Unusual certificate issuance"},
-        {"ct.unknown_issuance", "Unknown issuance in CT logs"},
         {"tls.ja3s_changed", "Server TLS fingerprint changed"},
         {"tls.version_downgrade", "TLS version downgrade"},
         {"tls.weak_or_null_cipher", "Weak or NULL cipher"},
@@ -32,6 +31,8 @@ const char *rule_catalog_name(const char *rule_id) {
         {"probe.failed", "Probe failed"},
         {"sensor.drops", "Sensor dropped packets"},
         {"sensor.overload", "Sensor overloaded"},
+        {"ct.unknown_issuance", "CT-logged certificate not in the known store"},
+        {"ct.log_inconsistent", "CT log contradicted its own history"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(names[i].id, rule_id) == 0)

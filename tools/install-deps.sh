@@ -1,14 +1,18 @@
 #!/bin/bash
 # Installs everything mitmwatch needs to build and to run its whole test suite on Debian 12:
-# build dependencies, and the real peers the tests start (servers, clients, tshark, tcpdump).
+# build dependencies, and the real peers the tests start (servers, clients, tshark, tcpdump);
+# for the package test: systemd (systemd-analyze verify), logrotate, groff-base (man page
+# lint) and file (cpack's dpkg-shlibdeps step).
 # Idempotent; run as root. Set MW_DEPS=build to install only what the build needs.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev
- libpcap-dev libndpi-dev libssl-dev libcurl4-openssl-dev libmsgpack-dev libjansson-dev libyaml-dev"
+ libpcap-dev libndpi-dev libssl-dev libcurl4-openssl-dev libmsgpack-dev libjansson-dev libyaml-dev zlib1g-dev
+ librelp-dev"
 TEST="openssl nginx-light gnutls-bin tshark tcpdump tcpreplay iproute2 ethtool jq procps util-linux
- python3 python3-msgpack python3-cryptography rsyslog curl nftables libcap2-bin
- prosody postfix dovecot-imapd dovecot-pop3d slapd ldap-utils postgresql vsftpd swaks python3-slixmpp"
+ python3 python3-msgpack python3-cryptography rsyslog rsyslog-relp curl nftables libcap2-bin
+ prosody postfix dovecot-imapd dovecot-pop3d slapd ldap-utils postgresql vsftpd swaks python3-slixmpp
+ systemd logrotate groff-base file"
 want="$BUILD"
 [ "${MW_DEPS:-all}" = build ] || want="$want $TEST"
 missing=""

@@ -1,115 +1,23 @@
-/* mitmwatch: the sensor's command line. Reads pcap files or live interfaces, runs the passive
- * pipeline, writes one JSON event a line. Exit codes: 0 done, 1 runtime failure, 2 usage or
- * unreadable input. */
+/* mitmwatch: the command line. Dispatches the subcommands (probe, ct, check: cmd_*.c) and
+ * parses the sensor's options into sensor_opts for sensor.c, which reads pcap files or live
+ * interfaces and writes one JSON event a line. Exit codes: 0 done, 1 runtime failure, 2 usage
+ * or unreadable input, 3 ran to the end but events did not reach an output (dropped or
+ * rejected; one stderr line per output says how many). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <limits.h>
 #include <msgpack.h>
 #include <ndpi/ndpi_api.h>
 #include <openssl/crypto.h>
 #include <pcap/pcap.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "an_engine.h"
-#include "cap_source.h"
-#include "bl_baseline.h"
-#include "ev_alert.h"
 #include "pol_cli.h"
-#include "pol_config.h"
-#include "rule_engine.h"
-#include "ev_stats.h"
-#include "ev_tls.h"
-#include "mw_encode.h"
-#include "mw_hash.h"
-#include "out.h"
-#include "probe_sched.h"
-#include "probe_trace.h"
-
-#define MAX_SOURCES 16
-#define EVENT_MAX (4u << 20)
-#define MAX_POL_FLAGS 256
-#define MAX_PENDING_ALERTS 32
-
-typedef struct {
-    const char *files[MAX_SOURCES];
-    int nfiles;
-    const char *ifaces[MAX_SOURCES];
-    int nifaces;
-    const char *bpf;
-    const char *out_paths[MAX_SOURCES];
-    int nouts;
-    char observer[256];
-    uint64_t stats_interval_us;
-    uint32_t max_flows;
-    bool no_ndpi;
-    const char *state_path;
-    bl_cfg bl;
-    const char *probes[64];
-    int nprobes;
-    uint64_t probe_interval_us;
-    unsigned probe_jitter;
-    const char *user; /* --user: drop to this user once capture and raw sockets are open */
-    bool observer_given;
-    const char *config;
-    struct {
-        const char *flag, *arg;
-    } pol_flags[MAX_POL_FLAGS];
-    int npol_flags;
-} opts;
-
-typedef struct {
-    char *json;
-    size_t len;
-    const char *rule_id;
-    int severity;
-} pending_alert;
-
-typedef struct {
-    an_engine *eng;
-    out_set *outs;
-    ev_ctx ctx;
-    mw_buf ev;
-    uint64_t stats_interval_us;
-    uint64_t next_stats_us; /* capture time (files) or wall time (live) */
-    cap_source *srcs;
-    int nsrcs;
-    uint64_t events_dropped; /* did not fit the event buffer */
-    bl_state *bl;
-    probe_sched *ps;
-    uint64_t last_drops, last_overload; /* for sensor.* alerts */
-    /* the handshake being judged, for alert events */
-    const tls_hs *cur_hs;
-    const cap_flow *cur_flow;
-    int cur_client_side;
-    /* verdicts */
-    const opts *o;
-    pol_policy *pol; /* heap: the engine points into it until the next reload */
-    rule_engine *re;
-    mw_buf abuf;
-    pending_alert pending[MAX_PENDING_ALERTS];
-    int npending;
-} sensor;
-
-static volatile sig_atomic_t g_stop, g_hup;
-static cap_source *g_current;
-
-static void on_signal(int sig) {
-    if (sig == SIGHUP) {
-        g_hup = 1;
-        return;
-    }
-    g_stop = 1;
-    if (g_current)
-        cap_source_break(g_current);
-}
+#include "sensor.h"
 
 static void usage(FILE *fp) {
     fputs("usage: mitmwatch -r FILE [-r FILE...] [-o OUT] [options]   read pcap/pcapng files\n"
@@ -130,13 +38,19 @@ static void usage(FILE *fp) {
           "  -o, --output OUT       JSON lines to OUT (appended); - is stdout (default); or a\n"
           "                         sink: syslog+udp://H:P, syslog+tcp://H:P, syslog:///dev/log,\n"
           "                         fluentd://H:P?tag=T&ack=1, hec+https://H:P?token=T,\n"
-          "                         bulk+https://H:P?index=mitmwatch-%Y.%m.%d, file:///PATH?rotate=100M\n"
-          "                         with ?filter=alert,event,metric or dataset=...; repeatable\n"
+          "                         bulk+https://H:P?index=mitmwatch-%Y.%m.%d, relp://H:P,\n"
+          "                         file:///PATH?rotate=100M, with ?filter=alert,event,metric or\n"
+          "                         dataset=...; network ones with ?spool=DIR; repeatable\n"
           "      --observer NAME    observer.name in events (default: host name)\n"
           "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
           "      --max-flows N      flow table capacity (default 131072)\n"
           "      --no-ndpi          skip nDPI classification (network.protocol from mitmwatch)\n"
+          "      --flush-timeout S  at exit, the time network outputs get to deliver what is\n"
+          "                         queued (default 5; 500ms form too); the rest is spooled or\n"
+          "                         dropped, said on stderr, and the exit code is 3\n"
           "      --state FILE       learned baselines (TTL/hops, JA3S, trace paths) kept across runs\n"
+          "      --state-interval S seconds between saves of --state (default 300; also on\n"
+          "                         SIGHUP, SIGUSR1 and at exit; 0: only those)\n"
           "      --learn-flows N    handshakes per service before its baseline is set (10)\n"
           "      --ttl-tolerance N  hops of slack before path.ttl_changed (0)\n"
           "      --probe SPEC       scheduled probe (live): jarm:HOST[:PORT][=JARM],\n"
@@ -180,8 +94,8 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
     return true;
 }
 
-static int parse_args(int argc, char **argv, opts *o) {
-    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_PROBE, O_PINT, O_PJIT, O_USER, O_POLICY = 1100 };
+static int parse_args(int argc, char **argv, sensor_opts *o) {
+    enum { O_VERSION = 1000, O_OBSERVER, O_STATS, O_MAXFLOWS, O_NONDPI, O_STATE, O_LEARN, O_TTLTOL, O_OUTPUT, O_PROBE, O_PINT, O_PJIT, O_USER, O_FLUSH, O_STATEINT, O_POLICY = 1100 };
     static const struct option base[] = {{"read", required_argument, NULL, 'r'},
                                        {"config", required_argument, NULL, 'c'},
                                        {"interface", required_argument, NULL, 'i'},
@@ -194,6 +108,8 @@ static int parse_args(int argc, char **argv, opts *o) {
                                        {"max-flows", required_argument, NULL, O_MAXFLOWS},
                                        {"no-ndpi", no_argument, NULL, O_NONDPI},
                                        {"state", required_argument, NULL, O_STATE},
+                                       {"state-interval", required_argument, NULL, O_STATEINT},
+                                       {"flush-timeout", required_argument, NULL, O_FLUSH},
                                        {"probe", required_argument, NULL, O_PROBE},
                                        {"probe-interval", required_argument, NULL, O_PINT},
                                        {"probe-jitter", required_argument, NULL, O_PJIT},
@@ -212,7 +128,7 @@ static int parse_args(int argc, char **argv, opts *o) {
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":r:i:f:o:c:h", lo, NULL)) != -1) {
         if (c >= O_POLICY && c < O_POLICY + 32) {
-            if (o->npol_flags >= MAX_POL_FLAGS)
+            if (o->npol_flags >= SENSOR_MAX_POL_FLAGS)
                 return fail_usage("too many policy flags", NULL);
             o->pol_flags[o->npol_flags].flag = pol_cli_flags[c - O_POLICY];
             o->pol_flags[o->npol_flags++].arg = optarg;
@@ -223,12 +139,12 @@ static int parse_args(int argc, char **argv, opts *o) {
             o->config = optarg;
             break;
         case 'r':
-            if (o->nfiles >= MAX_SOURCES)
+            if (o->nfiles >= SENSOR_MAX_SOURCES)
                 return fail_usage("too many -r files", NULL);
             o->files[o->nfiles++] = optarg;
             break;
         case 'i':
-            if (o->nifaces >= MAX_SOURCES)
+            if (o->nifaces >= SENSOR_MAX_SOURCES)
                 return fail_usage("too many -i interfaces", NULL);
             o->ifaces[o->nifaces++] = optarg;
             break;
@@ -237,7 +153,7 @@ static int parse_args(int argc, char **argv, opts *o) {
             break;
         case 'o':
         case O_OUTPUT:
-            if (o->nouts >= MAX_SOURCES)
+            if (o->nouts >= SENSOR_MAX_SOURCES)
                 return fail_usage("too many outputs", NULL);
             o->out_paths[o->nouts++] = optarg;
             break;
@@ -267,8 +183,24 @@ static int parse_args(int argc, char **argv, opts *o) {
         case O_STATE:
             o->state_path = optarg;
             break;
+        case O_STATEINT:
+            if (!parse_u64(optarg, 86400 * 7, &v))
+                return fail_usage("--state-interval wants seconds", optarg);
+            o->state_interval_us = v * 1000000u;
+            break;
+        case O_FLUSH: {
+            /* seconds, or milliseconds with "ms" */
+            char num[32];
+            size_t l = strlen(optarg);
+            bool ms = l > 2 && strcmp(optarg + l - 2, "ms") == 0;
+            snprintf(num, sizeof num, "%.*s", (int)(ms ? l - 2 : l), optarg);
+            if (l >= sizeof num || !parse_u64(num, ms ? 3600000 : 3600, &v))
+                return fail_usage("--flush-timeout wants seconds (or 500ms)", optarg);
+            o->flush_ms = (unsigned)(ms ? v : v * 1000);
+            break;
+        }
         case O_PROBE:
-            if (o->nprobes >= 64)
+            if (o->nprobes >= SENSOR_MAX_PROBES)
                 return fail_usage("too many --probe", NULL);
             o->probes[o->nprobes++] = optarg;
             break;
@@ -315,377 +247,6 @@ static int parse_args(int argc, char **argv, opts *o) {
     return 0;
 }
 
-static void emit_json(sensor *s, enum out_kind kind, const char *dataset) {
-    out_event ev = {.json = (const char *)s->ev.data,
-                    .len = s->ev.len,
-                    .kind = kind,
-                    .dataset = dataset,
-                    .severity = 0,
-                    .rule_id = NULL};
-    out_emit(s->outs, &ev);
-}
-
-static void on_bl_alert(const bl_alert *a, void *user) {
-    sensor *s = user;
-    ev_alert ea = {.rule_id = a->rule_id,
-                   .severity = a->severity,
-                   .message = a->message,
-                   .expected = a->expected,
-                   .observed = a->observed};
-    if (!ev_alert_build(&s->ev, &s->ctx, s->cur_hs->ts_us, &ea, s->cur_hs, s->cur_flow,
-                        s->cur_client_side)) {
-        s->events_dropped++;
-        return;
-    }
-    out_event ev = {.json = (const char *)s->ev.data,
-                    .len = s->ev.len,
-                    .kind = OUT_KIND_ALERT,
-                    .dataset = "mitmwatch.alert",
-                    .severity = a->severity,
-                    .rule_id = a->rule_id};
-    out_emit(s->outs, &ev);
-}
-
-/* Verdicts are judged before the handshake event is written (it carries their SCT statuses)
- * and their alerts go out after it. */
-static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
-                          int client_side, void *user) {
-    sensor *s = user;
-    if (s->npending >= MAX_PENDING_ALERTS ||
-        !ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us)) {
-        s->events_dropped++;
-        return;
-    }
-    pending_alert *pa = &s->pending[s->npending];
-    pa->json = malloc(s->abuf.len);
-    if (!pa->json) {
-        s->events_dropped++;
-        return;
-    }
-    memcpy(pa->json, s->abuf.data, s->abuf.len);
-    pa->len = s->abuf.len;
-    pa->rule_id = a->rule_id;
-    pa->severity = a->severity;
-    s->npending++;
-}
-
-static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
-    sensor *s = user;
-    if (s->re)
-        rule_judge(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s);
-    if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side)) {
-        s->events_dropped++;
-        fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
-                EVENT_MAX);
-    } else {
-        emit_json(s, OUT_KIND_EVENT, "mitmwatch.tls");
-    }
-    for (int i = 0; i < s->npending; i++) {
-        out_event ev = {.json = s->pending[i].json,
-                        .len = s->pending[i].len,
-                        .kind = OUT_KIND_ALERT,
-                        .dataset = "mitmwatch.alert",
-                        .severity = s->pending[i].severity,
-                        .rule_id = s->pending[i].rule_id};
-        out_emit(s->outs, &ev);
-        free(s->pending[i].json);
-    }
-    s->npending = 0;
-    s->cur_hs = hs;
-    s->cur_flow = f;
-    s->cur_client_side = client_side;
-    if (s->bl)
-        bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
-}
-
-/* tls.starttls_missing: no handshake event to wait for, the alert goes out at once. */
-static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
-                           int client_side, void *user) {
-    sensor *s = user;
-    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us)) {
-        s->events_dropped++;
-        return;
-    }
-    out_event ev = {.json = (const char *)s->abuf.data,
-                    .len = s->abuf.len,
-                    .kind = OUT_KIND_ALERT,
-                    .dataset = "mitmwatch.alert",
-                    .severity = a->severity,
-                    .rule_id = a->rule_id};
-    out_emit(s->outs, &ev);
-}
-
-static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, void *user) {
-    sensor *s = user;
-    if (s->re)
-        rule_judge_plaintext(s->re, p, f, client_side, on_plain_alert, s);
-}
-
-static void emit_sensor_alert(sensor *s, uint64_t ts_us, const char *rule, int severity,
-                              const char *msg, uint64_t observed) {
-    char obs[64];
-    snprintf(obs, sizeof obs, "%llu", (unsigned long long)observed);
-    ev_alert a = {
-        .rule_id = rule, .severity = severity, .message = msg, .expected = "0", .observed = obs};
-    if (!ev_alert_build(&s->ev, &s->ctx, ts_us, &a, NULL, NULL, 0))
-        return;
-    out_event ev = {.json = (const char *)s->ev.data,
-                    .len = s->ev.len,
-                    .kind = OUT_KIND_ALERT,
-                    .dataset = "mitmwatch.alert",
-                    .severity = severity,
-                    .rule_id = rule};
-    out_emit(s->outs, &ev);
-}
-
-/* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table and
- * reassembly caps reached since the last report each raise an alert. */
-static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const an_stats *as) {
-    uint64_t drops = cs->pcap_drop + cs->pcap_ifdrop;
-    uint64_t overload = cs->flows_evicted + cs->an[CAP_AN_tcp_stream_cap] +
-                        cs->an[CAP_AN_tcp_global_cap] + cs->an[CAP_AN_tcp_ooo_cap] +
-                        as->an[AN_AN_tls_handshake_too_large];
-    char msg[400];
-    if (drops > s->last_drops) {
-        snprintf(msg, sizeof msg,
-                 "The capture lost %llu packets since the last report (kernel or interface "
-                 "drops): handshakes in them were not seen",
-                 (unsigned long long)(drops - s->last_drops));
-        emit_sensor_alert(s, ts_us, "sensor.drops", 3, msg, drops - s->last_drops);
-    }
-    if (overload > s->last_overload) {
-        snprintf(msg, sizeof msg,
-                 "The sensor hit its limits %llu times since the last report (flows evicted from a "
-                 "full flow table, reassembly memory caps): some handshakes were not analyzed",
-                 (unsigned long long)(overload - s->last_overload));
-        emit_sensor_alert(s, ts_us, "sensor.overload", 3, msg, overload - s->last_overload);
-    }
-    s->last_drops = drops;
-    s->last_overload = overload;
-}
-
-static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
-    cap_stats *cs = an_engine_cap_stats(s->eng);
-    cs->pcap_recv = cs->pcap_drop = cs->pcap_ifdrop = 0;
-    for (int i = 0; i < s->nsrcs; i++)
-        cap_source_stats(&s->srcs[i], cs);
-    sensor_alerts(s, ts_us, cs, an_engine_stats(s->eng));
-    if (ev_stats_build(&s->ev, &s->ctx, ts_us, cs, an_engine_stats(s->eng), s->outs,
-                       s->re ? rule_engine_stats(s->re) : NULL, final))
-        emit_json(s, OUT_KIND_METRIC, "mitmwatch.stats");
-}
-
-static uint64_t wall_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
-}
-
-static void on_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
-                     uint32_t wire_len) {
-    sensor *s = user;
-    an_engine_frame(s->eng, dlt, ts_us, data, caplen, wire_len);
-    if (s->stats_interval_us && !s->srcs[0].live) {
-        if (s->next_stats_us == 0)
-            s->next_stats_us = ts_us + s->stats_interval_us;
-        else if (ts_us >= s->next_stats_us) {
-            emit_stats(s, ts_us, false);
-            s->next_stats_us = ts_us + s->stats_interval_us;
-        }
-    }
-}
-
-/* The policy: the file first, then the flags. */
-static bool load_policy(const opts *o, pol_policy *p, char *err, size_t errlen) {
-    pol_policy_init(p);
-    if (o->config && !pol_load_file(p, o->config, err, errlen))
-        return false;
-    for (int i = 0; i < o->npol_flags; i++)
-        if (!pol_cli_apply(p, o->pol_flags[i].flag, o->pol_flags[i].arg, err, errlen))
-            return false;
-    return true;
-}
-
-/* SIGHUP: the policy file, the known store, the anchors and the log list are read again; a
- * bad new policy leaves the running one in place. */
-static void reload_policy(sensor *s) {
-    pol_policy *np = malloc(sizeof *np);
-    char err[512] = "out of memory";
-    if (!np || !load_policy(s->o, np, err, sizeof err) ||
-        !ps_set_policy(s->ps, np, false, err, sizeof err) ||
-        !rule_engine_reload(s->re, np, err, sizeof err)) {
-        fprintf(stderr, "mitmwatch: reload failed, keeping the old policy: %s\n", err);
-        if (np)
-            pol_policy_free(np);
-        free(np);
-        return;
-    }
-    (void)ps_set_policy(s->ps, np, true, err, sizeof err); /* checked above */
-    pol_policy_free(s->pol);
-    free(s->pol);
-    s->pol = np;
-}
-
-/* A fetched certificate not in the known store: someone else's certificate answers for the
- * service (probe.cert_mismatch). Judged here, where the policy lives. */
-static void judge_fetched_cert(sensor *s, const ps_cert *c) {
-    if (rule_engine_known(s->re, c->sha256, c->tbs_sha256) != 0)
-        return; /* known, or no store configured */
-    char msg[700], exp[128], obs[200], sha[65];
-    mw_hex(sha, c->sha256, 32);
-    snprintf(msg, sizeof msg,
-             "The certificate fetched from %s (%s, SHA-256 %s) is none of the certificates in "
-             "the known store",
-             c->target, c->subject, sha);
-    snprintf(exp, sizeof exp, "{\"known_store\":true,\"certificates\":%llu}",
-             (unsigned long long)rule_engine_stats(s->re)->store_certs);
-    snprintf(obs, sizeof obs, "{\"sha256\":\"%s\"}", sha);
-    ev_alert a = {.rule_id = "probe.cert_mismatch",
-                  .severity = 4,
-                  .message = msg,
-                  .expected = exp,
-                  .observed = obs,
-                  .dest_address = c->host,
-                  .dest_port = c->port};
-    if (!ev_alert_build(&s->ev, &s->ctx, wall_us(), &a, NULL, NULL, 0))
-        return;
-    out_event ev = {.json = (const char *)s->ev.data,
-                    .len = s->ev.len,
-                    .kind = OUT_KIND_ALERT,
-                    .dataset = "mitmwatch.alert",
-                    .severity = 4,
-                    .rule_id = "probe.cert_mismatch"};
-    out_emit(s->outs, &ev);
-}
-
-static void on_probe_event(void *user, const char *json, size_t len, enum out_kind kind,
-                           const char *dataset, int severity, const char *rule_id,
-                           const ps_cert *cert) {
-    sensor *s = user;
-    out_event ev = {.json = json,
-                    .len = len,
-                    .kind = kind,
-                    .dataset = dataset,
-                    .severity = severity,
-                    .rule_id = rule_id};
-    out_emit(s->outs, &ev);
-    if (cert)
-        judge_fetched_cert(s, cert);
-}
-
-static void service_signals(sensor *s) {
-    if (g_hup) {
-        g_hup = 0;
-        out_reopen(s->outs);
-        reload_policy(s);
-    }
-}
-
-static int run_files(sensor *s, const opts *o) {
-    char err[512];
-    for (int i = 0; i < o->nfiles && !g_stop; i++) {
-        cap_source *src = &s->srcs[0];
-        s->nsrcs = 0;
-        if (!cap_source_open_file(src, o->files[i], err, sizeof err)) {
-            fprintf(stderr, "mitmwatch: %s\n", err);
-            return 2;
-        }
-        if (!cap_linktype_supported(src->dlt)) {
-            fprintf(stderr, "mitmwatch: %s: link type %s (%d) is not supported\n", o->files[i],
-                    pcap_datalink_val_to_name(src->dlt) ? pcap_datalink_val_to_name(src->dlt)
-                                                        : "?",
-                    src->dlt);
-            cap_source_close(src);
-            return 2;
-        }
-        if (o->bpf && !cap_source_filter(src, o->bpf, err, sizeof err)) {
-            fprintf(stderr, "mitmwatch: %s\n", err);
-            cap_source_close(src);
-            return 2;
-        }
-        g_current = src;
-        for (;;) {
-            int n = cap_source_dispatch(src, 4096, on_frame, s, err, sizeof err);
-            service_signals(s);
-            out_tick(s->outs);
-            if (n == -1 || n == -3 || g_stop)
-                break;
-            if (n == -2) {
-                /* A truncated file ends in an error after its good packets: report, go on. */
-                fprintf(stderr, "mitmwatch: %s\n", err);
-                break;
-            }
-        }
-        g_current = NULL;
-        cap_source_close(src);
-    }
-    return 0;
-}
-
-static int run_live(sensor *s, const opts *o) {
-    char err[512];
-    struct pollfd pfd[MAX_SOURCES];
-    for (int i = 0; i < o->nifaces; i++) {
-        if (!cap_source_open_live(&s->srcs[i], o->ifaces[i], o->bpf, 65535, err, sizeof err)) {
-            fprintf(stderr, "mitmwatch: %s\n", err);
-            return 2;
-        }
-        s->nsrcs = i + 1;
-        if (!cap_linktype_supported(s->srcs[i].dlt)) {
-            fprintf(stderr, "mitmwatch: %s: link type %d is not supported\n", o->ifaces[i],
-                    s->srcs[i].dlt);
-            return 2;
-        }
-        pfd[i].fd = pcap_get_selectable_fd(s->srcs[i].p);
-        pfd[i].events = POLLIN;
-        pcap_setnonblock(s->srcs[i].p, 1, err);
-    }
-    if (o->user) {
-        /* Everything privileged is open now (pcap handles, the probes' raw sockets). */
-        if (trace_drop_privileges(o->user, err, sizeof err) != MW_OK) {
-            fprintf(stderr, "mitmwatch: --user %s: %s\n", o->user, err);
-            return 1;
-        }
-    }
-    s->next_stats_us = wall_us() + s->stats_interval_us;
-    while (!g_stop) {
-        int r = poll(pfd, (nfds_t)s->nsrcs, 200);
-        if (r < 0 && errno != EINTR) {
-            fprintf(stderr, "mitmwatch: poll: %s\n", strerror(errno));
-            return 1;
-        }
-        for (int i = 0; i < s->nsrcs && !g_stop; i++) {
-            short ev = pfd[i].revents;
-            if (r > 0 && !(ev & (POLLIN | POLLERR | POLLHUP | POLLNVAL)))
-                continue;
-            g_current = &s->srcs[i];
-            int n = cap_source_dispatch(&s->srcs[i], 4096, on_frame, s, err, sizeof err);
-            g_current = NULL;
-            if (n == -2) {
-                fprintf(stderr, "mitmwatch: %s\n", err);
-                return 1;
-            }
-            if (n <= 0 && (ev & (POLLERR | POLLHUP | POLLNVAL))) {
-                /* The interface went away (unplugged, deleted, its namespace gone): a sensor
-                 * that spins on a dead socket sees nothing, so say so and stop. */
-                fprintf(stderr, "mitmwatch: %s: the capture interface is gone\n",
-                        s->srcs[i].name);
-                return 1;
-            }
-        }
-        service_signals(s);
-        ps_drain(s->ps, on_probe_event, s);
-        out_tick(s->outs);
-        uint64_t now = wall_us();
-        if (s->stats_interval_us && now >= s->next_stats_us) {
-            emit_stats(s, now, false);
-            out_flush(s->outs);
-            s->next_stats_us = now + s->stats_interval_us;
-        }
-    }
-    return 0;
-}
-
 int cmd_probe_jarm(int argc, char **argv);
 int cmd_probe_trace(int argc, char **argv);
 int cmd_ct(int argc, char **argv);
@@ -703,149 +264,13 @@ int main(int argc, char **argv) {
         return cmd_probe_cert(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 1, argv + 1);
-    opts o = {.stats_interval_us = 60u * 1000000u};
+    sensor_opts o = {.stats_interval_us = 60u * 1000000u,
+                     .state_interval_us = 300u * 1000000u,
+                     .flush_ms = 5000};
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
     if (!o.observer[0] && gethostname(o.observer, sizeof o.observer - 1) != 0)
         snprintf(o.observer, sizeof o.observer, "mitmwatch");
-    if (!mw_hash_init()) {
-        fprintf(stderr, "mitmwatch: OpenSSL has no SHA-256/MD5 (default provider missing)\n");
-        return 1;
-    }
-
-    char err[512];
-    cap_source srcs[MAX_SOURCES];
-    memset(srcs, 0, sizeof srcs);
-    sensor s = {.stats_interval_us = o.stats_interval_us, .srcs = srcs, .o = &o};
-    s.pol = calloc(1, sizeof *s.pol);
-    if (!s.pol || !load_policy(&o, s.pol, err, sizeof err) ||
-        !(s.re = rule_engine_new(s.pol, err, sizeof err))) {
-        fprintf(stderr, "mitmwatch: %s\n", s.pol ? err : "out of memory");
-        if (s.pol)
-            pol_policy_free(s.pol);
-        free(s.pol);
-        return 2;
-    }
-    if (s.pol->observer && !o.observer_given)
-        snprintf(o.observer, sizeof o.observer, "%s", s.pol->observer);
-    char *state_from_policy = NULL; /* a copy: a reload frees the policy it came from */
-    if (s.pol->state && !o.state_path)
-        o.state_path = state_from_policy = strdup(s.pol->state);
-    /* The probes and their expected paths are checked before anything else is opened. */
-    if (o.nprobes) {
-        s.ps = ps_new(o.observer, o.probe_interval_us ? o.probe_interval_us : 3600u * 1000000u,
-                      o.probe_interval_us || o.probe_jitter ? o.probe_jitter : 10);
-        bool ok = s.ps != NULL;
-        snprintf(err, sizeof err, "out of memory");
-        for (int i = 0; ok && i < o.nprobes; i++)
-            ok = ps_add(s.ps, o.probes[i], s.pol, err, sizeof err);
-        if (!ok || !ps_set_policy(s.ps, s.pol, true, err, sizeof err)) {
-            fprintf(stderr, "mitmwatch: %s\n", err);
-            ps_free(s.ps);
-            rule_engine_free(s.re);
-            pol_policy_free(s.pol);
-            free(s.pol);
-            free(state_from_policy);
-            return 2;
-        }
-    }
-    mw_buf_init(&s.abuf, EVENT_MAX);
-    ev_tls_set_log_names(rule_engine_log_name, s.re);
-    s.ctx.observer = o.observer;
-    mw_buf_init(&s.ev, EVENT_MAX);
-    s.outs = out_set_new();
-    if (!s.outs) {
-        fprintf(stderr, "mitmwatch: out of memory\n");
-        return 1;
-    }
-    for (size_t i = 0; o.nouts == 0 && i < s.pol->noutputs && i < MAX_SOURCES; i++)
-        o.out_paths[i] = s.pol->outputs[i]; /* the policy's outputs unless -o */
-    if (o.nouts == 0 && s.pol->noutputs)
-        o.nouts = (int)(s.pol->noutputs < MAX_SOURCES ? s.pol->noutputs : MAX_SOURCES);
-    if (o.nouts == 0)
-        o.out_paths[o.nouts++] = "-";
-    for (int i = 0; i < o.nouts; i++) {
-        out_sink_cfg c;
-        out_sink_cfg_init(&c);
-        if (!out_parse_spec(o.out_paths[i], &c, err, sizeof err) ||
-            !out_add(s.outs, &c, err, sizeof err)) {
-            fprintf(stderr, "mitmwatch: %s\n", err);
-            ps_free(s.ps);
-            out_set_free(s.outs);
-            return 2;
-        }
-    }
-    s.bl = bl_new(&o.bl);
-    if (!s.bl) {
-        fprintf(stderr, "mitmwatch: cannot allocate the baselines\n");
-        ps_free(s.ps);
-        out_set_free(s.outs);
-        return 1;
-    }
-    if (o.state_path && !bl_load(s.bl, o.state_path, err, sizeof err)) {
-        fprintf(stderr, "mitmwatch: %s\n", err);
-        ps_free(s.ps);
-        bl_free(s.bl);
-        out_set_free(s.outs);
-        return 2;
-    }
-    rule_engine_set_baselines(s.re, s.bl); /* learned TLS versions persist with --state */
-    an_engine_cfg ec = {
-        .max_flows = o.max_flows, .no_ndpi = o.no_ndpi, .on_handshake = on_handshake,
-        .on_plaintext = on_plaintext, .user = &s};
-    s.eng = an_engine_new(&ec);
-    if (!s.eng) {
-        fprintf(stderr, "mitmwatch: cannot allocate the flow table\n");
-        ps_free(s.ps);
-        out_set_free(s.outs);
-        return 1;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    if (o.nprobes) {
-        ps_load_learned(s.ps, s.bl);
-        if (!ps_start(s.ps, err, sizeof err)) {
-            fprintf(stderr, "mitmwatch: %s\n", err);
-            return 2;
-        }
-    }
-
-    rc = o.nfiles ? run_files(&s, &o) : run_live(&s, &o);
-    ps_stop(s.ps);
-    ps_drain(s.ps, on_probe_event, &s);
-    if (!ps_save_learned(s.ps, s.bl))
-        fprintf(stderr, "mitmwatch: the state keeps at most %d learned trace paths\n",
-                BL_MAX_TRACES);
-    ps_free(s.ps);
-
-    /* Whatever stopped us, every pending handshake and the final counters go out. */
-    an_engine_flush(s.eng);
-    uint64_t ts = o.nfiles ? an_engine_now(s.eng) : wall_us();
-    emit_stats(&s, ts, true);
-    if (o.state_path && !bl_save(s.bl, o.state_path, err, sizeof err)) {
-        fprintf(stderr, "mitmwatch: %s\n", err);
-        rc = rc ? rc : 1;
-    }
-    rule_engine_set_baselines(s.re, NULL);
-    bl_free(s.bl);
-    for (int i = 0; i < s.nsrcs; i++)
-        cap_source_close(&srcs[i]);
-    an_engine_free(s.eng);
-    out_set_free(s.outs);
-    mw_buf_free(&s.ev);
-    rule_engine_free(s.re);
-    pol_policy_free(s.pol);
-    free(s.pol);
-    free(state_from_policy);
-    mw_buf_free(&s.abuf);
-    mw_hash_cleanup();
-    return rc;
+    return sensor_run(&o);
 }

@@ -4,9 +4,11 @@
   ctlab.py gen DIR      CA, log keys, certificates (x509 and precertificates with their
                         final certificates), known store, manifest.json
   ctlab.py serve DIR    HTTP server: RFC 6962 logs (real Merkle tree, ECDSA-signed tree
-                        heads, consistency proofs), static-ct-api tiles, crt.sh- and Cert
+                        heads, consistency proofs), static-ct-api tiles (signed-note
+                        checkpoint, data and hash tiles, optionally gzip), crt.sh- and Cert
                         Spotter-shaped JSON, fault modes set through /_ctl/...; writes the
                         bound port to DIR/port
+  ctlab.py loglist DIR URL OUT   a Google v3 log_list.json naming the test logs at URL
   ctlab.py pcap DIR OUT LABEL...   TLS 1.2 handshakes presenting certs/LABEL.pem, as a pcap
   ctlab.py vectors      Merkle consistency vectors for the C unit test (stdout)
 
@@ -14,6 +16,7 @@ Everything is computed here independently of the C code under test.
 """
 import base64
 import datetime
+import gzip
 import hashlib
 import http.server
 import json
@@ -305,8 +308,22 @@ def gen(d):
 # ---------------------------------------------------------------- static-ct-api tiles
 
 
-def note_key_id(origin, spki):
-    return H(origin.encode() + b"\n" + b"\x05" + spki)[:4]
+def note_key_id(key_name, log_id):
+    """c2sp.org/static-ct-api "Checkpoints": the first four bytes of SHA-256(key name || 0x0A ||
+    0x05 || the 32-byte RFC 6962 LogID), the LogID being SHA-256 of the key's SPKI."""
+    return H(key_name.encode() + b"\n" + b"\x05" + log_id)[:4]
+
+
+def tile_index(path):
+    """"x001/x234/067" -> 1234067; None unless every element but the last has its x"""
+    comps = path.split("/")
+    n = 0
+    for i, comp in enumerate(comps):
+        last = i == len(comps) - 1
+        if (comp.startswith("x") == last) or len(comp.lstrip("x")) != 3:
+            return None
+        n = n * 1000 + int(comp.lstrip("x"))
+    return n
 
 
 # ---------------------------------------------------------------- server
@@ -321,6 +338,11 @@ class Log:
 
     def hashes(self):
         return [leaf_hash(x) for x in self.leaves[:self.size]]
+
+    def level_hash(self, level, i):
+        """hash i of tile level `level`: MTH of leaves [i * 256^level, (i + 1) * 256^level)"""
+        span = 256 ** level
+        return mth([leaf_hash(x) for x in self.leaves[i * span:(i + 1) * span]])
 
 
 class State:
@@ -337,6 +359,13 @@ class State:
         self.logs["a"].size = 10
         self.logs["t"].size = 260
         self.rewritten_b = dec(m["log_b_rewritten"])
+        # Log t forked: leaf 3 swapped for another certificate, then the tree grows by 4
+        unw2 = base64.b64decode(m["certs"]["unw2"]["der"])
+        self.rewritten_t = list(self.logs["t"].leaves) + [
+            mtl(ts_entry_x509(BASE_TS + 2000 + i, unw2)) for i in range(4)]
+        self.rewritten_t[3] = mtl(ts_entry_x509(BASE_TS + 3, base64.b64decode(m["certs"]["deep"]["der"])))
+        self.gzip = "off"  # data tiles: off, header (Content-Encoding: gzip), raw (no header)
+        self.gzip_served = 0
         self.faults = {}  # name -> remaining count
         self.lock = threading.Lock()
         self.requests = []
@@ -401,12 +430,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
-    def send(self, code, body, ctype="application/json", headers=()):
+    def send(self, code, body, ctype="application/json", headers=(), truncate=False):
         if isinstance(body, str):
             body = body.encode()
         self.send_response(code)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        if truncate:
+            # No length, then the connection closes early: to the client a complete 200 whose
+            # body is cut short, the fault no transport error reveals.
+            self.send_header("Connection", "close")
+            body = body[: len(body) // 2]
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(body)))
         for k, v in headers:
             self.send_header(k, v)
         self.end_headers()
@@ -448,6 +484,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             lg.leaves = st.rewritten_b
             lg.size = len(lg.leaves)
             lg.ts += 1000
+        elif cmd == "rewrite_t":
+            lg = st.logs["t"]
+            lg.leaves = st.rewritten_t
+            lg.size += 4
+            lg.ts += 1000
+        elif cmd == "gzip":
+            st.gzip = q["mode"][0]
+        elif cmd == "stats":
+            return self.send_json({"gzip_served": st.gzip_served})
         elif cmd == "fault":
             with st.lock:
                 st.faults[parts[1]] = (int(q.get("skip", ["0"])[0]), int(q.get("n", ["1"])[0]))
@@ -493,7 +538,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 body = body[: len(body) // 2]
             if st.take_fault("oversize"):
                 body = body + " " * (2 << 20)
-            return self.send(200, body)
+            return self.send(200, body, truncate=st.take_fault("truncjson"))
         self.send(404, "unknown endpoint", "text/plain")
 
     def tiles(self, st, lg, rest):
@@ -503,22 +548,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
             root = mth(hs)
             body = f"{origin}\n{lg.size}\n{base64.b64encode(root).decode()}\n"
             ds = sth_sign(lg.key, lg.ts, lg.size, root)
-            sig = note_key_id(origin, spki_der(lg.key)) + u64(lg.ts) + ds
+            sig = note_key_id(origin, H(spki_der(lg.key))) + u64(lg.ts) + ds
             if st.take_fault("tilesig"):
                 sig = sig[:-1] + bytes([sig[-1] ^ 1])
-            note = body + "\n\u2014 " + origin + " " + base64.b64encode(sig).decode() + "\n"
-            return self.send(200, note, "text/plain; charset=utf-8")
-        if rest.startswith("tile/data/"):
-            path = rest[len("tile/data/"):]
-            width = 256
-            if ".p/" in path:
-                path, w = path.split(".p/")
-                width = int(w)
-            n = 0
-            for comp in path.split("/"):
-                n = n * 1000 + int(comp.lstrip("x"))
+            # a witness cosignature under another name comes first: it must be ignored
+            other = "\u2014 witness.example/w " + base64.b64encode(b"\x01\x02\x03\x04" + b"x" * 72).decode()
+            note = body + "\n" + other + "\n\u2014 " + origin + " " + base64.b64encode(sig).decode() + "\n"
+            return self.send(200, note, "text/plain; charset=utf-8",
+                             truncate=st.take_fault("trunccheckpoint"))
+        if not rest.startswith("tile/"):
+            return self.send(404, "not found", "text/plain")
+        level, _, path = rest[len("tile/"):].partition("/")
+        width = 256
+        if ".p/" in path:
+            path, w = path.split(".p/")
+            if w != str(int(w)) or not 1 <= int(w) <= 255:
+                return self.send(400, "bad width", "text/plain")
+            width = int(w)
+        n = tile_index(path)
+        if n is None or not (level == "data" or level in ("0", "1", "2", "3", "4", "5")):
+            return self.send(400, "bad tile path", "text/plain")
+        if level == "data":
             start = n * 256
-            if width < 1 or width > 256 or start + width > lg.size:
+            if start + width > lg.size:
                 return self.send(404, "no such tile", "text/plain")
             out = b""
             for i in range(start, start + width):
@@ -530,8 +582,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 out += te + extra + u16(0)  # no chain fingerprints
             if st.take_fault("badtile"):
                 out = out[:-60] + bytes([out[-60] ^ 1]) + out[-59:]  # in the last leaf
-            return self.send(200, out, "application/octet-stream")
-        self.send(404, "not found", "text/plain")
+            headers = []
+            if st.gzip != "off":
+                out = gzip.compress(out)
+                st.gzip_served += 1
+                if st.gzip == "header":
+                    headers = [("Content-Encoding", "gzip")]
+            return self.send(200, out, "application/octet-stream", headers,
+                             truncate=st.take_fault("trunctile"))
+        lv = int(level)
+        if (n * 256 + width) > (lg.size >> (8 * lv)):
+            return self.send(404, "no such tile", "text/plain")
+        out = b"".join(lg.level_hash(lv, i) for i in range(n * 256, n * 256 + width))
+        if st.take_fault("badhashtile"):
+            out = bytes([out[0] ^ 1]) + out[1:]
+        return self.send(200, out, "application/octet-stream")
 
     def crtsh(self, st, q):
         if "d" in q:
@@ -552,6 +617,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if after is not None:
             iss = [x for x in iss if int(x["id"]) > int(after)]
         return self.send_json(iss[:2])  # pages of two
+
+
+def loglist(d, url, out):
+    """A Google v3 log list naming the test logs: a and t usable, b qualified; plus logs the
+    client must leave out (pending, retired, a shard that ended, a key that is not the log's)."""
+    def key(name):
+        k = serialization.load_pem_private_key(open(os.path.join(d, f"log-{name}.key"), "rb").read(), None)
+        return base64.b64encode(spki_der(k)).decode(), base64.b64encode(H(spki_der(k))).decode()
+    ka, ida = key("a")
+    kb, idb = key("b")
+    kt, idt = key("t")
+    usable = {"usable": {"timestamp": "2025-01-01T00:00:00Z"}}
+    future = {"start_inclusive": "2025-01-01T00:00:00Z", "end_exclusive": "2099-01-01T00:00:00Z"}
+    ended = {"start_inclusive": "2020-01-01T00:00:00Z", "end_exclusive": "2021-01-01T00:00:00Z"}
+    lst = {"version": "1.0", "log_list_timestamp": "2026-01-01T00:00:00Z", "operators": [
+        {"name": "Test operator A", "email": ["a@example.test"], "logs": [
+            {"description": "log a", "log_id": ida, "key": ka, "url": url + "/a/", "mmd": 3600,
+             "state": usable, "temporal_interval": future},
+            {"description": "log a, an ended shard", "log_id": ida, "key": ka,
+             "url": url + "/a-2020/", "mmd": 86400, "state": usable, "temporal_interval": ended},
+            {"description": "log a, pending", "log_id": ida, "key": ka, "url": url + "/a-next/",
+             "mmd": 86400, "state": {"pending": {"timestamp": "2025-01-01T00:00:00Z"}}},
+            {"description": "wrong key for its log_id", "log_id": idb, "key": ka,
+             "url": url + "/a-badkey/", "mmd": 86400, "state": usable}],
+         "tiled_logs": [
+            {"description": "log t", "log_id": idt, "key": kt, "submission_url": "https://127.0.0.1/t/",
+             "monitoring_url": url + "/t/", "mmd": 60, "state": usable, "temporal_interval": future}]},
+        {"name": "Test operator B", "email": ["b@example.test"], "logs": [
+            {"description": "log b", "log_id": idb, "key": kb, "url": url + "/b/", "mmd": 86400,
+             "state": {"qualified": {"timestamp": "2025-01-01T00:00:00Z"}}},
+            {"description": "log b, retired", "log_id": idb, "key": kb, "url": url + "/b-old/",
+             "mmd": 86400, "state": {"retired": {"timestamp": "2025-01-01T00:00:00Z"}}}],
+         "tiled_logs": []}]}
+    json.dump(lst, open(out, "w"), indent=1)
 
 
 def serve(d):
@@ -671,3 +770,5 @@ if __name__ == "__main__":
         tls_pcap(sys.argv[2], sys.argv[3], sys.argv[4:])
     elif sys.argv[1] == "vectors":
         vectors()
+    elif sys.argv[1] == "loglist":
+        loglist(sys.argv[2], sys.argv[3], sys.argv[4])

@@ -1,6 +1,7 @@
-/* libFuzzer target: bytes as a static-ct-api checkpoint (signed note) and as a data tile.
- * The first byte selects which. Invariants: views stay inside the input; a checkpoint never
- * verifies (the fuzzer does not hold the log key's private half). */
+/* libFuzzer target: bytes as a static-ct-api checkpoint (signed note), as a data tile, or as
+ * a gzip body (a compressed tile). The first byte selects which: odd a checkpoint, 2 mod 4
+ * gzip, else a tile. Invariants: views stay inside the input; a checkpoint never verifies
+ * (the fuzzer does not hold the log key's private half); inflation never passes its cap. */
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ct_gzip.h"
 #include "ct_tiles.h"
 #include "mw_hash.h"
 
@@ -41,8 +43,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ct_checkpoint cp;
         char why[256];
         if (ct_tiles_verify_checkpoint(&key, "127.0.0.1/t", (const char *)data + 1, size - 1, &cp,
-                                       why, sizeof why))
+                                       why, sizeof why) == CT_CP_OK)
             abort();
+        return 0;
+    }
+    if ((data[0] & 3) == 2) {
+        mw_buf out;
+        mw_buf_init(&out, 1 << 20);
+        if (ct_gunzip(data + 1, size - 1, &out) != MW_OK && out.len != 0) abort();
+        if (out.len > out.max) abort();
+        mw_buf_free(&out);
         return 0;
     }
     mw_cur c = mw_cur_make(data + 1, size - 1);

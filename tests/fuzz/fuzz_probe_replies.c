@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "probe_cert.h"
+#include "probe_starttls.h"
 
 static void replies(const char *d, size_t n) {
     pcert_reply r;

@@ -4,7 +4,9 @@
 Listens on 127.0.0.1:PORT, decodes Forward/PackedForward/Message frames with python3-msgpack,
 appends one JSON line per record to OUT ({"tag":..,"time":[sec,nsec],"record":{..}}), flushes,
 and only then answers {"ack": chunk} when the option asks for one: an acknowledged event is on
-disk. --stall accepts connections and never reads (a collector that hangs)."""
+disk. --stall accepts connections and never reads (a collector that hangs). --refuse-acks N
+stores the first N acknowledged chunks but never answers them (a lost ack: the sender must
+resend, the records arrive twice)."""
 import argparse, json, os, socket, sys, threading
 
 import msgpack
@@ -24,11 +26,13 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--errors", required=True)
     ap.add_argument("--stall", action="store_true")
+    ap.add_argument("--refuse-acks", type=int, default=0)
     ap.add_argument("--count-only", action="store_true",
                     help="throughput runs: decode the frames, write one line per message with its entry count")
     ap.add_argument("--ready", help="file created once listening")
     a = ap.parse_args()
     lock = threading.Lock()
+    refused = [0]
     out = open(a.out, "a", encoding="utf-8")
     errs = open(a.errors, "a", encoding="utf-8")
 
@@ -78,7 +82,11 @@ def main():
                                 out.write(json.dumps(l, ensure_ascii=False) + "\n")
                         out.flush()
                     if "chunk" in opt:
-                        conn.sendall(msgpack.packb({"ack": opt["chunk"]}))
+                        with lock:
+                            refuse = refused[0] < a.refuse_acks
+                            refused[0] += 1 if refuse else 0
+                        if not refuse:
+                            conn.sendall(msgpack.packb({"ack": opt["chunk"]}))
         except (ConnectionError, OSError):
             return
         except Exception as e:  # a decoding error is a test failure, recorded

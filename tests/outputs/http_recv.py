@@ -5,7 +5,11 @@ Elasticsearch/OpenSearch _bulk (/_bulk) on 127.0.0.1:PORT.
 Every request is checked for the exact shape mitmwatch promises; any deviation is written to
 ERRORS (the test asserts it stays empty). Accepted events are appended to OUT as JSON lines
 {"api":"hec"|"bulk","time":..,"index":..,"event":{..}} and flushed before the 200 answer, so an
-acknowledged event is on disk. --fail-first N answers 503 to the first N requests (retry path)."""
+acknowledged event is on disk. --fail-first N answers 503 to the first N requests (retry path);
+--then-429 M answers 429 to the M requests after those, with "Retry-After: S" (--retry-after);
+--bulk-item-fail K answers the first K _bulk requests 200 with "errors":true and status 429 for
+every other item (stored are only the others); --hang reads requests and never answers;
+--log FILE appends {"t": monotonic seconds, "status": code, "events": n} per request."""
 import argparse, calendar, json, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,6 +30,11 @@ def main():
     ap.add_argument("--token", default="")
     ap.add_argument("--index-pattern", default="mitmwatch-%Y.%m.%d")
     ap.add_argument("--fail-first", type=int, default=0)
+    ap.add_argument("--then-429", type=int, default=0)
+    ap.add_argument("--retry-after", default="")
+    ap.add_argument("--bulk-item-fail", type=int, default=0)
+    ap.add_argument("--hang", action="store_true")
+    ap.add_argument("--log")
     ap.add_argument("--count-only", action="store_true",
                     help="throughput runs: check the auth header, count events, write the count per request")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
@@ -34,7 +43,14 @@ def main():
     lock = threading.Lock()
     out = open(a.out, "a", encoding="utf-8")
     errs = open(a.errors, "a", encoding="utf-8")
-    state = {"requests": 0}
+    state = {"requests": 0, "bulk_fail": 0}
+    logf = open(a.log, "a") if a.log else None
+
+    def log(status, events):
+        if logf:
+            with lock:
+                logf.write(json.dumps({"t": time.monotonic(), "status": status, "events": events}) + "\n")
+                logf.flush()
 
     def err(msg):
         with lock:
@@ -50,9 +66,12 @@ def main():
         def log_message(self, *args):
             pass
 
-        def reply(self, code, obj):
+        def reply(self, code, obj, events=0):
+            log(code, events)
             body = json.dumps(obj).encode()
             self.send_response(code)
+            if code == 429 and a.retry_after:
+                self.send_header("Retry-After", a.retry_after)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -61,11 +80,16 @@ def main():
         def do_POST(self):
             n = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(n).decode("utf-8")
+            if a.hang:
+                time.sleep(3600)
             with lock:
                 state["requests"] += 1
                 fail = state["requests"] <= a.fail_first
+                throttle = not fail and state["requests"] <= a.fail_first + a.then_429
             if fail:
                 return self.reply(503, {"text": "Server is busy", "code": 9})
+            if throttle:
+                return self.reply(429, {"text": "Too many requests", "code": 9})
             if a.count_only:
                 if self.path == "/services/collector/event":
                     if self.headers.get("Authorization") != "Splunk " + a.token:
@@ -107,7 +131,7 @@ def main():
                     err("HEC time %r != @timestamp %r" % (obj["time"], ev.get("@timestamp")))
                 recs.append({"api": "hec", "time": obj["time"], "event": ev})
             self.store(recs)
-            self.reply(200, {"text": "Success", "code": 0})
+            self.reply(200, {"text": "Success", "code": 0}, len(recs))
 
         def bulk(self, body):
             if self.headers.get("Content-Type") != "application/x-ndjson":
@@ -118,16 +142,23 @@ def main():
             if len(lines) % 2:
                 err("bulk: odd number of lines")
             recs, items = [], []
+            with lock:
+                item_fail = state["bulk_fail"] < a.bulk_item_fail
+                state["bulk_fail"] += 1
             for k in range(0, len(lines) - 1, 2):
                 action, ev = json.loads(lines[k]), json.loads(lines[k + 1])
                 sec, _ = ts_parts(ev.get("@timestamp", ""))
                 want = time.strftime(a.index_pattern, time.gmtime(sec))
                 if action != {"create": {"_index": want}}:
                     err("bulk action %r, expected index %s" % (action, want))
+                if item_fail and len(items) % 2 == 1:
+                    items.append({"create": {"_index": want, "status": 429,
+                                             "error": {"type": "es_rejected_execution_exception"}}})
+                    continue
                 recs.append({"api": "bulk", "index": want, "event": ev})
                 items.append({"create": {"_index": want, "_id": str(len(items)), "status": 201}})
             self.store(recs)
-            self.reply(200, {"took": 1, "errors": False, "items": items})
+            self.reply(200, {"took": 1, "errors": item_fail, "items": items}, len(recs))
 
         def store_count(self, n):
             with lock:

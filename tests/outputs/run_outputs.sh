@@ -6,7 +6,8 @@
 # SIGHUP/logrotate during writing, size rotation; and the events/s each output sustains.
 #
 #   run_outputs.sh DRIVER [quick]      (DRIVER = the out_driver binary; exit 77 = tools missing)
-# Ports: 127.0.0.1:15514-15530 only. MW_KEEP=1 keeps the work folder.
+# Ports: 17 consecutive free ports on 127.0.0.1 (P14..P30), found at start, so two runs (or
+# another test) cannot collide. MW_KEEP=1 keeps the work folder.
 set -u
 DRIVER=$(readlink -f "${1:?usage: run_outputs.sh DRIVER}")
 QUICK=${2:-}
@@ -35,6 +36,45 @@ check() { # NAME CHECK-ARGS...
     local out
     if out=$($PY "$HERE/check.py" "$@" 2>&1); then pass "$name" "$out"; else fail "$name" "$out"; fi
 }
+# 17 consecutive ports, free for TCP and UDP on 127.0.0.1 now (P14 .. P30).
+BASE=$($PY - <<'PYEOF'
+import random, socket
+for _ in range(200):
+    base = random.randrange(20000, 60000 - 17)
+    try:
+        socks = []
+        for p in range(base, base + 17):
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                s = socket.socket(socket.AF_INET, kind)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(base)
+    break
+PYEOF
+)
+[ -n "$BASE" ] || { echo "run_outputs: no 17 free consecutive ports"; exit 1; }
+P14=$((BASE + 0))
+P15=$((BASE + 1))
+P16=$((BASE + 2))
+P17=$((BASE + 3))
+P18=$((BASE + 4))
+P19=$((BASE + 5))
+P20=$((BASE + 6))
+P21=$((BASE + 7))
+P22=$((BASE + 8))
+P23=$((BASE + 9))
+P24=$((BASE + 10))
+P25=$((BASE + 11))
+P26=$((BASE + 12))
+P27=$((BASE + 13))
+P28=$((BASE + 14))
+P29=$((BASE + 15))
+P30=$((BASE + 16))
 jget() { $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); [d:=d[k] for k in sys.argv[2:]]; print(d)' "$@"; }
 
 # ---- receivers ------------------------------------------------------------------------------
@@ -54,10 +94,10 @@ ruleset(name="udp3164") { action(type="omfile" file="$RS/udp3164.log" template="
 ruleset(name="tcp") { action(type="omfile" file="$RS/tcp.log" template="t") }
 ruleset(name="tcplf") { action(type="omfile" file="$RS/tcplf.log" template="t") }
 ruleset(name="unix") { action(type="omfile" file="$RS/unix.log" template="t") }
-input(type="imudp" address="127.0.0.1" port="15514" ruleset="udp" rcvbufSize="8m")
-input(type="imudp" address="127.0.0.1" port="15517" ruleset="udp3164" rcvbufSize="8m")
-input(type="imtcp" address="127.0.0.1" port="15515" ruleset="tcp")
-input(type="imtcp" address="127.0.0.1" port="15516" ruleset="tcplf")
+input(type="imudp" address="127.0.0.1" port="${P14}" ruleset="udp" rcvbufSize="8m")
+input(type="imudp" address="127.0.0.1" port="${P17}" ruleset="udp3164" rcvbufSize="8m")
+input(type="imtcp" address="127.0.0.1" port="${P15}" ruleset="tcp")
+input(type="imtcp" address="127.0.0.1" port="${P16}" ruleset="tcplf")
 input(type="imuxsock" Socket="$RS/log.sock" ruleset="unix" RateLimit.Interval="0")
 EOF
 RS_PID=
@@ -66,7 +106,7 @@ start_rsyslog() {
     RS_PID=$!
     PIDS+=("$RS_PID")
     for _ in $(seq 100); do
-        [ -S "$RS/log.sock" ] && (exec 3<>/dev/tcp/127.0.0.1/15516) 2>/dev/null && return 0
+        [ -S "$RS/log.sock" ] && (exec 3<>/dev/tcp/127.0.0.1/${P16}) 2>/dev/null && return 0
         sleep 0.05
     done
     echo "rsyslogd did not start:"; cat "$RS/stderr"; exit 1
@@ -108,11 +148,11 @@ no_errors() { # NAME FILE
 
 start_rsyslog
 R=$W/recv; mkdir -p "$R"
-start_py FA fluent_recv.py --port 15520 --out "$R/fluent_ack.jsonl" --errors "$R/fluent.err"
-start_py FN fluent_recv.py --port 15521 --out "$R/fluent_noack.jsonl" --errors "$R/fluent.err"
-start_py HH http_recv.py --port 15522 --out "$R/hec.jsonl" --errors "$R/http.err" --token 's3cr3t/+='
-start_py HB http_recv.py --port 15523 --out "$R/bulk.jsonl" --errors "$R/http.err"
-start_py HF http_recv.py --port 15525 --out "$R/retry.jsonl" --errors "$R/http.err" --token T --fail-first 3
+start_py FA fluent_recv.py --port ${P20} --out "$R/fluent_ack.jsonl" --errors "$R/fluent.err"
+start_py FN fluent_recv.py --port ${P21} --out "$R/fluent_noack.jsonl" --errors "$R/fluent.err"
+start_py HH http_recv.py --port ${P22} --out "$R/hec.jsonl" --errors "$R/http.err" --token 's3cr3t/+='
+start_py HB http_recv.py --port ${P23} --out "$R/bulk.jsonl" --errors "$R/http.err"
+start_py HF http_recv.py --port ${P25} --out "$R/retry.jsonl" --errors "$R/http.err" --token T --fail-first 3
 
 # ---- 1. every output at once, exact delivery ----------------------------------------------
 N=20000
@@ -121,17 +161,17 @@ D=$W/all; mkdir -p "$D"
 "$DRIVER" --count $N --stats "$D/stats.json" --flush-ms 20000 \
     --output "file://$D/ref.json" \
     --output "file://$D/alerts.json?filter=alert&dataset=mitmwatch.alert" \
-    --output "syslog+udp://127.0.0.1:15514?name=udp&queue=$N" \
-    --output "syslog+udp://127.0.0.1:15517?name=udp3164&format=3164&filter=alert" \
-    --output "syslog+tcp://127.0.0.1:15515?name=tcp" \
-    --output "syslog+tcp://127.0.0.1:15516?name=tcplf&framing=lf&dataset=mitmwatch.tls,mitmwatch.stats" \
+    --output "syslog+udp://127.0.0.1:${P14}?name=udp&queue=$N" \
+    --output "syslog+udp://127.0.0.1:${P17}?name=udp3164&format=3164&filter=alert" \
+    --output "syslog+tcp://127.0.0.1:${P15}?name=tcp" \
+    --output "syslog+tcp://127.0.0.1:${P16}?name=tcplf&framing=lf&dataset=mitmwatch.tls,mitmwatch.stats" \
     --output "syslog+unix://$RS/log.sock?name=unix&filter=alert,metric" \
-    --output "fluentd://127.0.0.1:15520?name=fluent_ack&ack=1" \
-    --output "fluentd://127.0.0.1:15521?name=fluent_noack&tag=mw.test" \
-    --output "hec+http://127.0.0.1:15522?name=hec&token=s3cr3t%2F%2B%3D" \
-    --output "bulk+http://127.0.0.1:15523?name=bulk&index=mitmwatch-%25Y.%25m.%25d" \
-    --output "hec+http://127.0.0.1:15522?name=hec_badtoken&token=wrong" \
-    --output "hec+http://127.0.0.1:15525?name=hec_503&token=T&batch=100&backoff=10" \
+    --output "fluentd://127.0.0.1:${P20}?name=fluent_ack&ack=1" \
+    --output "fluentd://127.0.0.1:${P21}?name=fluent_noack&tag=mw.test" \
+    --output "hec+http://127.0.0.1:${P22}?name=hec&token=s3cr3t%2F%2B%3D" \
+    --output "bulk+http://127.0.0.1:${P23}?name=bulk&index=mitmwatch-%25Y.%25m.%25d" \
+    --output "hec+http://127.0.0.1:${P22}?name=hec_badtoken&token=wrong" \
+    --output "hec+http://127.0.0.1:${P25}?name=hec_503&token=T&batch=100&backoff=10" \
     2> "$D/stderr"
 ST=$D/stats.json
 if [ ! -s "$ST" ]; then fail all "driver failed: $(cat "$D/stderr")"; exit 1; fi
@@ -170,11 +210,11 @@ if command -v openssl > /dev/null; then
     TL=$W/tls; mkdir -p "$TL"
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
         -addext subjectAltName=IP:127.0.0.1 -keyout "$TL/key.pem" -out "$TL/cert.pem" 2> /dev/null
-    start_py HT http_recv.py --port 15527 --out "$TL/hec.jsonl" --errors "$TL/http.err" --token T \
+    start_py HT http_recv.py --port ${P27} --out "$TL/hec.jsonl" --errors "$TL/http.err" --token T \
         --tls "$TL/cert.pem" "$TL/key.pem"
     "$DRIVER" --count 1000 --stats "$TL/stats.json" --flush-ms 3000 --output "file://$TL/ref.json" \
-        --output "hec+https://127.0.0.1:15527?name=verify_default&token=T&backoff=200" \
-        --output "hec+https://127.0.0.1:15527?name=verify_ca&token=T&ca=$TL/cert.pem" \
+        --output "hec+https://127.0.0.1:${P27}?name=verify_default&token=T&backoff=200" \
+        --output "hec+https://127.0.0.1:${P27}?name=verify_ca&token=T&ca=$TL/cert.pem" \
         2> "$TL/stderr"
     check tls.ca_file http "$TL/hec.jsonl" "$TL/ref.json" "$TL/stats.json" verify_ca
     VS=$(jget "$TL/stats.json" outputs verify_default sent); VD=$(jget "$TL/stats.json" outputs verify_default dropped)
@@ -194,17 +234,17 @@ fault_run() { # TAG QUEUE   (queue size of the network sinks: big = no drops, sm
     stop_rsyslog
     rm -f "$RS"/*.log
     start_rsyslog
-    start_py FA fluent_recv.py --port 15520 --out "$R2/$tag.fluent.jsonl" --errors "$R2/$tag.fluent.err"
-    start_py HH http_recv.py --port 15522 --out "$R2/$tag.hec.jsonl" --errors "$R2/$tag.http.err" --token T
-    start_py HB http_recv.py --port 15523 --out "$R2/$tag.bulk.jsonl" --errors "$R2/$tag.http.err"
+    start_py FA fluent_recv.py --port ${P20} --out "$R2/$tag.fluent.jsonl" --errors "$R2/$tag.fluent.err"
+    start_py HH http_recv.py --port ${P22} --out "$R2/$tag.hec.jsonl" --errors "$R2/$tag.http.err" --token T
+    start_py HB http_recv.py --port ${P23} --out "$R2/$tag.bulk.jsonl" --errors "$R2/$tag.http.err"
     "$DRIVER" --count $n --rate $rate --stats "$F/$tag.stats.json" --flush-ms 20000 \
         --output "file://$F/$tag.ref.json" \
-        --output "syslog+udp://127.0.0.1:15514?name=udp&queue=$q" \
-        --output "syslog+tcp://127.0.0.1:15515?name=tcp&queue=$q" \
+        --output "syslog+udp://127.0.0.1:${P14}?name=udp&queue=$q" \
+        --output "syslog+tcp://127.0.0.1:${P15}?name=tcp&queue=$q" \
         --output "syslog+unix://$RS/log.sock?name=unix&queue=$q" \
-        --output "fluentd://127.0.0.1:15520?name=fluent&ack=1&queue=$q&timeout=2000&backoff_max=500" \
-        --output "hec+http://127.0.0.1:15522?name=hec&token=T&queue=$q&timeout=2000&backoff_max=500" \
-        --output "bulk+http://127.0.0.1:15523?name=bulk&queue=$q&timeout=2000&backoff_max=500" \
+        --output "fluentd://127.0.0.1:${P20}?name=fluent&ack=1&queue=$q&timeout=2000&backoff_max=500" \
+        --output "hec+http://127.0.0.1:${P22}?name=hec&token=T&queue=$q&timeout=2000&backoff_max=500" \
+        --output "bulk+http://127.0.0.1:${P23}?name=bulk&queue=$q&timeout=2000&backoff_max=500" \
         2> "$F/$tag.stderr" &
     local dpid=$!
     PIDS+=("$dpid")
@@ -213,9 +253,9 @@ fault_run() { # TAG QUEUE   (queue size of the network sinks: big = no drops, sm
     stop_rsyslog
     sleep 1
     start_rsyslog
-    start_py FA fluent_recv.py --port 15520 --out "$R2/$tag.fluent.jsonl" --errors "$R2/$tag.fluent.err"
-    start_py HH http_recv.py --port 15522 --out "$R2/$tag.hec.jsonl" --errors "$R2/$tag.http.err" --token T
-    start_py HB http_recv.py --port 15523 --out "$R2/$tag.bulk.jsonl" --errors "$R2/$tag.http.err"
+    start_py FA fluent_recv.py --port ${P20} --out "$R2/$tag.fluent.jsonl" --errors "$R2/$tag.fluent.err"
+    start_py HH http_recv.py --port ${P22} --out "$R2/$tag.hec.jsonl" --errors "$R2/$tag.http.err" --token T
+    start_py HB http_recv.py --port ${P23} --out "$R2/$tag.bulk.jsonl" --errors "$R2/$tag.http.err"
     wait "$dpid"
     local st=$F/$tag.stats.json
     [ -s "$st" ] || { fail "fault.$tag" "driver failed: $(cat "$F/$tag.stderr")"; return; }
@@ -242,9 +282,9 @@ done
 
 # ---- 3. a receiver that accepts but never reads -------------------------------------------
 S=$W/stall; mkdir -p "$S"
-start_py ST fluent_recv.py --port 15526 --stall --out "$S/none" --errors "$S/err"
-start_py FA fluent_recv.py --port 15520 --out "$S/fluent.jsonl" --errors "$S/fluent.err"
-start_py HH http_recv.py --port 15522 --out "$S/hec.jsonl" --errors "$S/http.err" --token T
+start_py ST fluent_recv.py --port ${P26} --stall --out "$S/none" --errors "$S/err"
+start_py FA fluent_recv.py --port ${P20} --out "$S/fluent.jsonl" --errors "$S/fluent.err"
+start_py HH http_recv.py --port ${P22} --out "$S/hec.jsonl" --errors "$S/http.err" --token T
 NS=300000
 [ -n "$QUICK" ] && NS=100000
 # Same outputs twice: first to live receivers, then to one that accepts and never reads. The
@@ -255,8 +295,8 @@ stall_run() { # TAG FLUENT_PORT SYSLOG_PORT HEC_PORT
         --output "syslog+tcp://127.0.0.1:$3?name=tcp&timeout=1000" \
         --output "hec+http://127.0.0.1:$4?name=hec&token=T&timeout=1000" 2> "$S/$1.stderr"
 }
-stall_run base 15520 15515 15522
-stall_run stall 15526 15526 15526
+stall_run base ${P20} ${P15} ${P22}
+stall_run stall ${P26} ${P26} ${P26}
 kill -9 "$FA" "$HH" 2>/dev/null; wait "$FA" "$HH" 2>/dev/null
 $PY - "$S/base.json" "$S/stall.json" $NS >> "$W/stall.out" 2>&1 <<'EOF'
 import json, sys
@@ -310,9 +350,9 @@ check rotate.lines lines 50000 "$H"/rot.json.log*
 if [ -z "$QUICK" ]; then
     T=$W/tput; mkdir -p "$T"
     # Count-only receivers, so the numbers are the outputs' and not the Python checkers'.
-    start_py FA fluent_recv.py --count-only --port 15520 --out "$T/fluent.cnt" --errors "$T/fluent.err"
-    start_py HH http_recv.py --count-only --port 15522 --out "$T/hec.cnt" --errors "$T/http.err" --token T
-    start_py HB http_recv.py --count-only --port 15523 --out "$T/bulk.cnt" --errors "$T/http.err"
+    start_py FA fluent_recv.py --count-only --port ${P20} --out "$T/fluent.cnt" --errors "$T/fluent.err"
+    start_py HH http_recv.py --count-only --port ${P22} --out "$T/hec.cnt" --errors "$T/http.err" --token T
+    start_py HB http_recv.py --count-only --port ${P23} --out "$T/bulk.cnt" --errors "$T/http.err"
     NT=200000
     Q="queue=$NT&queue_bytes=1G"
     tput() { # NAME SPEC
@@ -326,13 +366,13 @@ if [ -z "$QUICK" ]; then
     stop_rsyslog
     rm -f "$RS"/*.log
     start_rsyslog
-    tput syslog_udp "syslog+udp://127.0.0.1:15514?$Q"
-    tput syslog_tcp "syslog+tcp://127.0.0.1:15515?$Q"
+    tput syslog_udp "syslog+udp://127.0.0.1:${P14}?$Q"
+    tput syslog_tcp "syslog+tcp://127.0.0.1:${P15}?$Q"
     tput syslog_unix "syslog+unix://$RS/log.sock?$Q"
-    tput fluentd_ack "fluentd://127.0.0.1:15520?$Q&ack=1"
-    tput hec "hec+http://127.0.0.1:15522?$Q&token=T"
-    tput bulk "bulk+http://127.0.0.1:15523?$Q"
-    tput hec_batch2000 "hec+http://127.0.0.1:15522?$Q&token=T&batch=2000"
+    tput fluentd_ack "fluentd://127.0.0.1:${P20}?$Q&ack=1"
+    tput hec "hec+http://127.0.0.1:${P22}?$Q&token=T"
+    tput bulk "bulk+http://127.0.0.1:${P23}?$Q"
+    tput hec_batch2000 "hec+http://127.0.0.1:${P22}?$Q&token=T&batch=2000"
     wait_lines "$RS/udp.log" $NT
     wait_lines "$RS/tcp.log" $NT
     wait_lines "$RS/unix.log" $NT

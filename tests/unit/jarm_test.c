@@ -1,5 +1,5 @@
-/* Unit tests for analyzers/jarm.c against values produced by Salesforce's reference jarm.py
- * (tests/data/jarm, see the headers there for how each was recorded):
+/* Unit tests for probes/jarm.c and jarm_hello.c against values produced by Salesforce's
+ * reference jarm.py (tests/data/jarm, see the headers there for how each was recorded):
  *  - hellos_localhost.txt: the ten ClientHellos jarm.py sent with a scripted random source;
  *    jarm_build_hello must produce the same bytes from the same stream;
  *  - answers/NAME.txt: the server answers jarm.py parsed for real server NAME, and

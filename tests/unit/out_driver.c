@@ -2,8 +2,12 @@
  * --output specs, then prints the counters and the measured rates as one JSON object.
  *
  *   out_driver --output SPEC [--output SPEC...] [--count N | --input FILE] [--rate EPS]
- *              [--flush-ms MS] [--drain-ms MS] [--pad BYTES] [--stats FILE]
+ *              [--flush-ms MS] [--drain-ms MS] [--pad BYTES] [--stats FILE] [--start I]
+ *              [--sensor-shutdown]
  *
+ * --start I numbers the synthetic events from I (a second run continuing the first);
+ * --sensor-shutdown shuts down as the sensor does: out_drain (each output's flush budget),
+ * then out_close_ms with min(1 s, --flush-ms).
  * Synthetic event i (0-based) is deterministic, so the receivers' checks can recompute it:
  *   i % 50 == 49 -> metric (mitmwatch.stats); else i % 10 == 9 -> alert (mitmwatch.alert) with
  *   event.severity (i / 10) % 4 + 1 and rule.id RULES[(i / 10) % 4]; else event (mitmwatch.tls).
@@ -58,8 +62,7 @@ static void synth(mw_json *j, uint64_t i, size_t pad, out_event *ev) {
     mw_json_arr_end(j);
     mw_json_kstr(j, "dataset", ev->dataset);
     mw_json_kstr(j, "id", id);
-    if (alert)
-        mw_json_kint(j, "severity", sev);
+    if (alert) mw_json_kint(j, "severity", sev);
     mw_json_obj_end(j);
     mw_json_kobj(j, "observer");
     mw_json_kstr(j, "name", "sensor1");
@@ -143,20 +146,23 @@ static unsigned long long num(const char *s) {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || end == s)
-        usage();
+    if (errno || *end || end == s) usage();
     return v;
 }
 
 int main(int argc, char **argv) {
     const char *specs[16];
     int nspecs = 0;
-    unsigned long long count = 1000, rate = 0, pad = 0, flush_ms = 5000, drain_ms = 0;
+    unsigned long long count = 1000, rate = 0, pad = 0, flush_ms = 5000, drain_ms = 0, start = 0;
+    bool sensor_shutdown = false;
     const char *input = NULL, *stats_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (i + 1 >= argc)
-            usage();
+        if (!strcmp(a, "--sensor-shutdown")) {
+            sensor_shutdown = true;
+            continue;
+        }
+        if (i + 1 >= argc) usage();
         if (!strcmp(a, "--output") && nspecs < 16)
             specs[nspecs++] = argv[++i];
         else if (!strcmp(a, "--count"))
@@ -167,6 +173,8 @@ int main(int argc, char **argv) {
             pad = num(argv[++i]);
         else if (!strcmp(a, "--flush-ms"))
             flush_ms = num(argv[++i]);
+        else if (!strcmp(a, "--start"))
+            start = num(argv[++i]);
         else if (!strcmp(a, "--drain-ms"))
             drain_ms = num(argv[++i]);
         else if (!strcmp(a, "--input"))
@@ -176,8 +184,7 @@ int main(int argc, char **argv) {
         else
             usage();
     }
-    if (nspecs == 0)
-        usage();
+    if (nspecs == 0) usage();
     struct sigaction sa = {0};
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
@@ -219,8 +226,7 @@ int main(int argc, char **argv) {
         char ds[128], rule[128];
         if (in) {
             ssize_t l = getline(&line, &cap, in);
-            if (l < 0)
-                break;
+            if (l < 0) break;
             while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r'))
                 line[--l] = '\0';
             if (l == 0 || !route_line(line, (size_t)l, &ev, ds, sizeof ds, rule, sizeof rule))
@@ -228,12 +234,11 @@ int main(int argc, char **argv) {
             ev.json = line;
             ev.len = (size_t)l;
         } else {
-            if (n >= count)
-                break;
+            if (n >= count) break;
             mw_buf_reset(&b);
             mw_json j;
             mw_json_init(&j, &b);
-            synth(&j, n, (size_t)pad, &ev);
+            synth(&j, start + n, (size_t)pad, &ev);
             if (!j.ok) {
                 fprintf(stderr, "out_driver: event too large\n");
                 return 2;
@@ -256,11 +261,16 @@ int main(int argc, char **argv) {
     }
     double t_emit = now_s() - t0;
     bool drained = true;
-    if (drain_ms)
-        drained = out_flush_ms(o, (unsigned)drain_ms);
+    if (drain_ms) drained = out_flush_ms(o, (unsigned)drain_ms);
     double t_drain = now_s() - t0;
-    out_close(o);
+    if (sensor_shutdown) {
+        out_drain(o);
+        out_close_ms(o, flush_ms < 1000 ? (unsigned)flush_ms : 1000);
+    } else {
+        out_close(o);
+    }
     double t_close = now_s() - t0;
+    uint64_t lost = out_report_losses(o, "out_driver");
 
     mw_buf sb;
     mw_buf_init(&sb, 1u << 20);
@@ -283,6 +293,7 @@ int main(int argc, char **argv) {
     KDBL("shutdown_seconds", t_close - t_drain);
     KDBL("delivered_eps", t_drain > 0 ? (double)n / t_drain : 0);
     mw_json_kbool(&j, "drained", drained);
+    mw_json_kuint(&j, "lost", lost);
     mw_json_key(&j, "outputs");
     out_stats_json(o, &j);
     mw_json_obj_end(&j);
@@ -293,13 +304,11 @@ int main(int argc, char **argv) {
     }
     fwrite(sb.data, 1, sb.len, so);
     fputc('\n', so);
-    if (so != stderr)
-        fclose(so);
+    if (so != stderr) fclose(so);
     out_set_free(o);
     mw_buf_free(&sb);
     mw_buf_free(&b);
     free(line);
-    if (in)
-        fclose(in);
+    if (in) fclose(in);
     return 0;
 }

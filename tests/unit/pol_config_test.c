@@ -193,7 +193,7 @@ int main(int argc, char **argv) {
     expect_error("outputs:\n  - \"-\"\n  - \"bogus://x\"\n",
                  "t.yaml:3: key 'outputs': expected a sink spec as for --output: output bogus://x: "
                  "unknown scheme bogus (file, stdout, syslog, syslog+udp, syslog+tcp, syslog+unix, "
-                 "fluentd, hec+http(s), bulk+http(s))");
+                 "relp, fluentd, hec+http(s), bulk+http(s))");
     expect_error("known_certs: {a: b}\n", "t.yaml:1: key 'known_certs': expected a list");
     expect_error("services:\n  - name: a.example\n    expect_paths:\n"
                  "      5222: \"192.0.2.1, 198.51.100.300\"\n",

@@ -1,0 +1,46 @@
+#include "ev_sensor.h"
+
+#include <stdio.h>
+
+#include "ev_alert.h"
+
+#define EV_SENSOR_SEVERITY 3
+
+static bool sensor_alert(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const char *rule,
+                         const char *msg, uint64_t observed, out_event *ev) {
+    char obs[64];
+    snprintf(obs, sizeof obs, "%llu", (unsigned long long)observed);
+    ev_alert a = {.rule_id = rule,
+                  .severity = EV_SENSOR_SEVERITY,
+                  .message = msg,
+                  .expected = "0",
+                  .observed = obs};
+    if (!ev_alert_build(out, ctx, ts_us, &a, NULL, NULL, 0)) return false;
+    *ev = (out_event){.json = (const char *)out->data,
+                      .len = out->len,
+                      .kind = OUT_KIND_ALERT,
+                      .dataset = "mitmwatch.alert",
+                      .severity = EV_SENSOR_SEVERITY,
+                      .rule_id = rule};
+    return true;
+}
+
+bool ev_sensor_drops_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, uint64_t lost,
+                           out_event *ev) {
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "The capture lost %llu packets since the last report (kernel or interface "
+             "drops): handshakes in them were not seen",
+             (unsigned long long)lost);
+    return sensor_alert(out, ctx, ts_us, "sensor.drops", msg, lost, ev);
+}
+
+bool ev_sensor_overload_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, uint64_t hits,
+                              out_event *ev) {
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "The sensor hit its limits %llu times since the last report (flows evicted from a "
+             "full flow table, reassembly memory caps): some handshakes were not analyzed",
+             (unsigned long long)hits);
+    return sensor_alert(out, ctx, ts_us, "sensor.overload", msg, hits, ev);
+}

@@ -1,0 +1,19 @@
+/* The sensor's own alerts (DESIGN.md 4): sensor.drops and sensor.overload, raised with the stats
+ * when the capture lost packets or the sensor hit its caps since the last report, so that the
+ * sensor admits blindness. mitmwatch.expected is 0; mitmwatch.observed the count since the last
+ * report. No flow and no target. */
+#ifndef EV_SENSOR_H
+#define EV_SENSOR_H
+
+#include "ev_tls.h"
+#include "out.h"
+
+/* sensor.drops: lost packets (kernel or interface drops) since the last report. */
+bool ev_sensor_drops_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, uint64_t lost,
+                           out_event *ev);
+/* sensor.overload: flows evicted and reassembly or handshake caps reached since the last
+ * report. */
+bool ev_sensor_overload_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, uint64_t hits,
+                              out_event *ev);
+
+#endif

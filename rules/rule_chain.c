@@ -1,0 +1,225 @@
+/* The presented chain validated at capture time (cert.chain_invalid and cert.self_signed come
+ * from it; the SCT and issuer rules use the issuer it finds), with two caches: the CA
+ * certificates seen on earlier handshakes, offered to later chain building (a server that
+ * omits its intermediate still validates once another connection showed it), and the chains
+ * that validated.
+ *
+ * Judging the same chain again costs two signature checks (OpenSSL 3's decoders: ~550 us a
+ * handshake together with the SCTs, rule_sct.c). A server presents the same chain to every
+ * client, so the verdict is remembered, but only when the chain validated (a failure may be
+ * cured by an intermediate seen later), for the capture times inside every CA certificate's
+ * validity. */
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mw_hash.h"
+#include "rule_judge.h"
+
+#define RE_ICACHE_MAX 512   /* intermediates remembered from earlier handshakes */
+#define RE_CHAIN_SLOTS 1024 /* presented chains that validated, with their validity window */
+#define RE_CACHE_PROBE 8
+
+typedef struct {
+    uint8_t key[32]; /* SHA-256 over the presented chain's certificate hashes */
+    STACK_OF(X509) * built;
+    int64_t lo, hi; /* capture times for which the CA certificates are all valid */
+    bool used;
+} chain_slot;
+
+struct rule_chain_cache {
+    chain_slot chains[RE_CHAIN_SLOTS];
+    STACK_OF(X509) * icache;
+    uint8_t icache_sha[RE_ICACHE_MAX][32];
+    size_t icache_next; /* FIFO replacement once full */
+};
+
+rule_chain_cache *rule_chain_cache_new(void) {
+    rule_chain_cache *cc = calloc(1, sizeof *cc);
+    if (!cc) return NULL;
+    cc->icache = sk_X509_new_null();
+    if (!cc->icache) {
+        free(cc);
+        return NULL;
+    }
+    return cc;
+}
+
+void rule_chain_cache_clear(rule_chain_cache *cc) {
+    if (!cc) return;
+    for (size_t i = 0; i < RE_CHAIN_SLOTS; i++)
+        if (cc->chains[i].used) sk_X509_pop_free(cc->chains[i].built, X509_free);
+    memset(cc->chains, 0, sizeof cc->chains);
+}
+
+void rule_chain_cache_free(rule_chain_cache *cc) {
+    if (!cc) return;
+    rule_chain_cache_clear(cc);
+    sk_X509_pop_free(cc->icache, X509_free);
+    free(cc);
+}
+
+static int verify_cb(int ok, X509_STORE_CTX *ctx) {
+    if (!ok) {
+        int e = X509_STORE_CTX_get_error(ctx);
+        /* the leaf's own dates are cert.expired / cert.not_yet_valid, not a chain fault */
+        if (X509_STORE_CTX_get_error_depth(ctx) == 0 &&
+            (e == X509_V_ERR_CERT_HAS_EXPIRED || e == X509_V_ERR_CERT_NOT_YET_VALID))
+            return 1;
+    }
+    return ok;
+}
+
+static void icache_add(rule_engine *re, const x509_info *e) {
+    rule_chain_cache *cc = re->chains;
+    X509 *ex = x509_info_x509(e);
+    if (!ex || X509_check_ca(ex) <= 0 || e->self_issued)
+        return; /* roots are anchors, not intermediates; leaves are not issuers */
+    int n = sk_X509_num(cc->icache);
+    for (int i = 0; i < n; i++)
+        if (memcmp(cc->icache_sha[i], e->sha256, 32) == 0) return;
+    X509_up_ref(ex);
+    if (n < RE_ICACHE_MAX) {
+        if (sk_X509_push(cc->icache, ex) <= 0) {
+            X509_free(ex);
+            return;
+        }
+        memcpy(cc->icache_sha[n], e->sha256, 32);
+        re->st.intermediates++;
+    } else {
+        size_t i = cc->icache_next++ % RE_ICACHE_MAX;
+        X509 *old = sk_X509_value(cc->icache, (int)i);
+        sk_X509_set(cc->icache, (int)i, ex);
+        X509_free(old);
+        memcpy(cc->icache_sha[i], e->sha256, 32);
+    }
+}
+
+static X509 *find_issuer(const rule_ctx *jd, STACK_OF(X509) * pool) {
+    X509 *leaf = jd->leaf_x;
+    for (int i = 0; i < sk_X509_num(pool); i++) {
+        X509 *c = sk_X509_value(pool, i);
+        if (c != leaf && X509_check_issued(c, leaf) == X509_V_OK) return c;
+    }
+    return NULL;
+}
+
+static int64_t asn1_epoch(const ASN1_TIME *t) {
+    int days = 0, secs = 0;
+    ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+    bool ok = epoch && t && ASN1_TIME_diff(&days, &secs, epoch, t);
+    ASN1_TIME_free(epoch);
+    return ok ? (int64_t)days * 86400 + secs : 0;
+}
+
+static chain_slot *chain_lookup(rule_chain_cache *cc, const uint8_t key[32], bool for_insert) {
+    uint32_t h;
+    memcpy(&h, key, 4);
+    chain_slot *first = NULL;
+    for (uint32_t i = 0; i < RE_CACHE_PROBE; i++) {
+        chain_slot *s = &cc->chains[(h + i) % RE_CHAIN_SLOTS];
+        if (s->used && memcmp(s->key, key, 32) == 0) return s;
+        if (!first && (!s->used || i == RE_CACHE_PROBE - 1)) first = s;
+    }
+    return for_insert ? first : NULL;
+}
+
+static void chain_key(const rule_ctx *jd, uint8_t key[32]) {
+    uint8_t buf[TLS_MAX_CHAIN * 32];
+    for (int i = 0; i < jd->hs->nchain; i++)
+        memcpy(buf + 32 * i, jd->hs->chain[i]->sha256, 32);
+    mw_sha256(buf, 32u * jd->hs->nchain, key);
+}
+
+static void verify_chain(rule_ctx *jd, rule_cert_facts *cf, STACK_OF(X509) * pool) {
+    rule_engine *re = jd->re;
+    uint8_t key[32];
+    chain_key(jd, key);
+    chain_slot *hit = chain_lookup(re->chains, key, false);
+    if (hit && jd->now >= hit->lo && jd->now <= hit->hi) {
+        cf->verify_ok = 1;
+        cf->err = X509_V_OK;
+        cf->depth = 0;
+        cf->built = X509_chain_up_ref(hit->built);
+        if (cf->built) {
+            cf->issuer = sk_X509_num(cf->built) > 1 ? sk_X509_value(cf->built, 1) : NULL;
+            re->st.chain_cache_hits++;
+            return;
+        }
+    }
+    X509_STORE_CTX *vc = X509_STORE_CTX_new();
+    cf->verify_ok = 0;
+    cf->err = X509_V_ERR_UNSPECIFIED;
+    cf->depth = 0;
+    if (!vc || !X509_STORE_CTX_init(vc, re->r.trust, jd->leaf_x, pool)) {
+        X509_STORE_CTX_free(vc);
+        return;
+    }
+    X509_STORE_CTX_set_purpose(vc, X509_PURPOSE_SSL_SERVER);
+    X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(vc), (time_t)jd->now);
+    X509_STORE_CTX_set_verify_cb(vc, verify_cb);
+    cf->verify_ok = X509_verify_cert(vc) == 1;
+    cf->err = X509_STORE_CTX_get_error(vc);
+    cf->depth = X509_STORE_CTX_get_error_depth(vc);
+    cf->built = X509_STORE_CTX_get1_chain(vc);
+    X509_STORE_CTX_free(vc);
+    ERR_clear_error();
+    if (cf->built && sk_X509_num(cf->built) > 1)
+        cf->issuer = sk_X509_value(cf->built, 1);
+    else
+        cf->issuer = find_issuer(jd, pool);
+    if (cf->verify_ok && cf->built) {
+        chain_slot *s = chain_lookup(re->chains, key, true);
+        STACK_OF(X509) *copy = X509_chain_up_ref(cf->built);
+        if (s && copy) {
+            if (s->used) sk_X509_pop_free(s->built, X509_free);
+            memcpy(s->key, key, 32);
+            s->built = copy;
+            s->lo = INT64_MIN;
+            s->hi = INT64_MAX;
+            for (int i = 1; i < sk_X509_num(copy); i++) {
+                int64_t nb = asn1_epoch(X509_get0_notBefore(sk_X509_value(copy, i)));
+                int64_t na = asn1_epoch(X509_get0_notAfter(sk_X509_value(copy, i)));
+                if (nb > s->lo) s->lo = nb;
+                if (na < s->hi) s->hi = na;
+            }
+            s->used = true;
+        } else {
+            sk_X509_pop_free(copy, X509_free);
+        }
+    }
+}
+
+void rule_chain_validate(rule_ctx *jd, rule_cert_facts *cf) {
+    rule_engine *re = jd->re;
+    const tls_hs *hs = jd->hs;
+    memset(cf, 0, sizeof *cf);
+    /* untrusted pool: the presented chain, intermediates seen before, the store's CAs */
+    STACK_OF(X509) *pool = sk_X509_new_null();
+    STACK_OF(X509) *scas = store_known_cas(re->r.store);
+    for (int i = 1; pool && i < hs->nchain; i++)
+        if (x509_info_x509(hs->chain[i])) sk_X509_push(pool, x509_info_x509(hs->chain[i]));
+    for (int i = 0; pool && i < sk_X509_num(re->chains->icache); i++)
+        sk_X509_push(pool, sk_X509_value(re->chains->icache, i));
+    for (int i = 0; pool && scas && i < sk_X509_num(scas); i++)
+        sk_X509_push(pool, sk_X509_value(scas, i));
+    cf->pool = pool;
+    cf->known = store_known_lookup(re->r.store, jd->leaf->sha256, jd->leaf->tbs_sha256);
+    verify_chain(jd, cf, pool);
+    /* Self-signed by its own key, whatever its key usage says (OpenSSL reports a leaf without
+     * keyCertSign as "unable to get local issuer", not as self-signed). */
+    cf->self_signed = !cf->verify_ok && jd->leaf->self_issued &&
+                      X509_verify(jd->leaf_x, X509_get0_pubkey(jd->leaf_x)) == 1;
+    ERR_clear_error();
+}
+
+void rule_chain_done(rule_ctx *jd, rule_cert_facts *cf) {
+    for (int i = 1; i < jd->hs->nchain; i++)
+        icache_add(jd->re, jd->hs->chain[i]);
+    sk_X509_pop_free(cf->built, X509_free);
+    sk_X509_free(cf->pool);
+    cf->built = NULL;
+    cf->pool = NULL;
+}

@@ -1,0 +1,637 @@
+/* The sensor's wiring (sensor.h): capture sources into the analysis engine, handshakes to the
+ * verdicts, baselines and outputs, the stats timer, signals, the probe scheduler and the state
+ * file. Events are built in output/; this file decides what goes out and when. */
+#include "sensor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "an_engine.h"
+#include "cap_source.h"
+#include "ev_alert.h"
+#include "ev_sched.h"
+#include "ev_sensor.h"
+#include "ev_stats.h"
+#include "ev_tls.h"
+#include "mw_hash.h"
+#include "out.h"
+#include "pol_cli.h"
+#include "pol_config.h"
+#include "probe_sched.h"
+#include "probe_trace.h"
+#include "rule_engine.h"
+
+#define EVENT_MAX (4u << 20)
+#define MAX_PENDING_ALERTS 32
+
+typedef struct {
+    char *json;
+    size_t len;
+    const char *rule_id;
+    int severity;
+} pending_alert;
+
+typedef struct {
+    an_engine *eng;
+    out_set *outs;
+    ev_ctx ctx;
+    mw_buf ev;
+    uint64_t stats_interval_us;
+    uint64_t next_stats_us; /* capture time (files) or wall time (live) */
+    cap_source *srcs;
+    int nsrcs;
+    uint64_t events_dropped; /* did not fit the event buffer */
+    bl_state *bl;
+    probe_sched *ps;
+    uint64_t last_drops, last_overload; /* for sensor.* alerts */
+    /* the handshake being judged, for alert events */
+    const tls_hs *cur_hs;
+    const cap_flow *cur_flow;
+    int cur_client_side;
+    /* verdicts */
+    const sensor_opts *o;
+    pol_policy *pol; /* heap: the engine points into it until the next reload */
+    rule_engine *re;
+    mw_buf abuf;
+    pending_alert pending[MAX_PENDING_ALERTS];
+    int npending;
+    bool started;          /* a capture source opened: the run has a final stats event */
+    uint64_t next_save_us; /* wall time of the next periodic --state save */
+    bool save_failing;     /* the last save failed (said once until one succeeds) */
+} sensor;
+
+static volatile sig_atomic_t g_stop, g_hup, g_usr1;
+static cap_source *g_current;
+
+static void on_signal(int sig) {
+    if (sig == SIGHUP) {
+        g_hup = 1;
+        return;
+    }
+    if (sig == SIGUSR1) {
+        g_usr1 = 1;
+        return;
+    }
+    g_stop = 1;
+    if (g_current) cap_source_break(g_current);
+}
+
+static void emit_json(sensor *s, enum out_kind kind, const char *dataset) {
+    out_event ev = {.json = (const char *)s->ev.data,
+                    .len = s->ev.len,
+                    .kind = kind,
+                    .dataset = dataset,
+                    .severity = 0,
+                    .rule_id = NULL};
+    out_emit(s->outs, &ev);
+}
+
+static void on_bl_alert(const bl_alert *a, void *user) {
+    sensor *s = user;
+    ev_alert ea = {.rule_id = a->rule_id,
+                   .severity = a->severity,
+                   .message = a->message,
+                   .expected = a->expected,
+                   .observed = a->observed};
+    if (!ev_alert_build(&s->ev, &s->ctx, s->cur_hs->ts_us, &ea, s->cur_hs, s->cur_flow,
+                        s->cur_client_side)) {
+        s->events_dropped++;
+        return;
+    }
+    out_event ev = {.json = (const char *)s->ev.data,
+                    .len = s->ev.len,
+                    .kind = OUT_KIND_ALERT,
+                    .dataset = "mitmwatch.alert",
+                    .severity = a->severity,
+                    .rule_id = a->rule_id};
+    out_emit(s->outs, &ev);
+}
+
+/* Verdicts are judged before the handshake event is written (it carries their SCT statuses)
+ * and their alerts go out after it. */
+static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int client_side,
+                          void *user) {
+    sensor *s = user;
+    if (s->npending >= MAX_PENDING_ALERTS ||
+        !ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us)) {
+        s->events_dropped++;
+        return;
+    }
+    pending_alert *pa = &s->pending[s->npending];
+    pa->json = malloc(s->abuf.len);
+    if (!pa->json) {
+        s->events_dropped++;
+        return;
+    }
+    memcpy(pa->json, s->abuf.data, s->abuf.len);
+    pa->len = s->abuf.len;
+    pa->rule_id = a->rule_id;
+    pa->severity = a->severity;
+    s->npending++;
+}
+
+static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
+    sensor *s = user;
+    if (s->re) rule_judge(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s);
+    if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side)) {
+        s->events_dropped++;
+        fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
+                EVENT_MAX);
+    } else {
+        emit_json(s, OUT_KIND_EVENT, "mitmwatch.tls");
+    }
+    for (int i = 0; i < s->npending; i++) {
+        out_event ev = {.json = s->pending[i].json,
+                        .len = s->pending[i].len,
+                        .kind = OUT_KIND_ALERT,
+                        .dataset = "mitmwatch.alert",
+                        .severity = s->pending[i].severity,
+                        .rule_id = s->pending[i].rule_id};
+        out_emit(s->outs, &ev);
+        free(s->pending[i].json);
+    }
+    s->npending = 0;
+    s->cur_hs = hs;
+    s->cur_flow = f;
+    s->cur_client_side = client_side;
+    if (s->bl) bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
+}
+
+/* tls.starttls_missing: no handshake event to wait for, the alert goes out at once. */
+static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
+                           int client_side, void *user) {
+    sensor *s = user;
+    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us)) {
+        s->events_dropped++;
+        return;
+    }
+    out_event ev = {.json = (const char *)s->abuf.data,
+                    .len = s->abuf.len,
+                    .kind = OUT_KIND_ALERT,
+                    .dataset = "mitmwatch.alert",
+                    .severity = a->severity,
+                    .rule_id = a->rule_id};
+    out_emit(s->outs, &ev);
+}
+
+static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, void *user) {
+    sensor *s = user;
+    if (s->re) rule_judge_plaintext(s->re, p, f, client_side, on_plain_alert, s);
+}
+
+/* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table and
+ * reassembly caps reached since the last report each raise an alert. */
+static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const an_stats *as) {
+    uint64_t drops = cs->pcap_drop + cs->pcap_ifdrop;
+    uint64_t overload = cs->flows_evicted + cs->an[CAP_AN_tcp_stream_cap] +
+                        cs->an[CAP_AN_tcp_global_cap] + cs->an[CAP_AN_tcp_ooo_cap] +
+                        as->an[AN_AN_tls_handshake_too_large];
+    out_event ev;
+    if (drops > s->last_drops &&
+        ev_sensor_drops_build(&s->ev, &s->ctx, ts_us, drops - s->last_drops, &ev))
+        out_emit(s->outs, &ev);
+    if (overload > s->last_overload &&
+        ev_sensor_overload_build(&s->ev, &s->ctx, ts_us, overload - s->last_overload, &ev))
+        out_emit(s->outs, &ev);
+    s->last_drops = drops;
+    s->last_overload = overload;
+}
+
+static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
+    cap_stats *cs = an_engine_cap_stats(s->eng);
+    cs->pcap_recv = cs->pcap_drop = cs->pcap_ifdrop = 0;
+    for (int i = 0; i < s->nsrcs; i++)
+        cap_source_stats(&s->srcs[i], cs);
+    sensor_alerts(s, ts_us, cs, an_engine_stats(s->eng));
+    if (ev_stats_build(&s->ev, &s->ctx, ts_us, cs, an_engine_stats(s->eng), s->outs,
+                       s->re ? rule_engine_stats(s->re) : NULL, final))
+        emit_json(s, OUT_KIND_METRIC, "mitmwatch.stats");
+}
+
+static uint64_t wall_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+static void on_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
+                     uint32_t wire_len) {
+    sensor *s = user;
+    an_engine_frame(s->eng, dlt, ts_us, data, caplen, wire_len);
+    if (s->stats_interval_us && !s->srcs[0].live) {
+        if (s->next_stats_us == 0)
+            s->next_stats_us = ts_us + s->stats_interval_us;
+        else if (ts_us >= s->next_stats_us) {
+            emit_stats(s, ts_us, false);
+            s->next_stats_us = ts_us + s->stats_interval_us;
+        }
+    }
+}
+
+/* The policy: the file first, then the flags. */
+static bool load_policy(const sensor_opts *o, pol_policy *p, char *err, size_t errlen) {
+    pol_policy_init(p);
+    if (o->config && !pol_load_file(p, o->config, err, errlen)) return false;
+    for (int i = 0; i < o->npol_flags; i++)
+        if (!pol_cli_apply(p, o->pol_flags[i].flag, o->pol_flags[i].arg, err, errlen)) return false;
+    return true;
+}
+
+/* SIGHUP: the policy file, the known store, the anchors and the log list are read again; a
+ * bad new policy leaves the running one in place. */
+static void reload_policy(sensor *s) {
+    pol_policy *np = malloc(sizeof *np);
+    char err[512] = "out of memory";
+    if (!np || !load_policy(s->o, np, err, sizeof err) ||
+        !ps_set_policy(s->ps, np, false, err, sizeof err) ||
+        !rule_engine_reload(s->re, np, err, sizeof err)) {
+        fprintf(stderr, "mitmwatch: reload failed, keeping the old policy: %s\n", err);
+        if (np) pol_policy_free(np);
+        free(np);
+        return;
+    }
+    (void)ps_set_policy(s->ps, np, true, err, sizeof err); /* checked above */
+    pol_policy_free(s->pol);
+    free(s->pol);
+    s->pol = np;
+}
+
+/* A fetched certificate not in the known store: someone else's certificate answers for the
+ * service (probe.cert_mismatch). Judged here, where the policy lives. */
+static void judge_fetched_cert(sensor *s, const ps_cert *c) {
+    if (rule_engine_known(s->re, c->sha256, c->tbs_sha256) != 0)
+        return; /* known, or no store configured */
+    ev_sched_target t = {.host = c->host, .port = c->port, .text = c->target};
+    out_event ev;
+    if (ev_sched_cert_mismatch_build(&s->ev, &s->ctx, wall_us(), &t, c->subject, c->sha256,
+                                     rule_engine_stats(s->re)->store_certs, &ev))
+        out_emit(s->outs, &ev);
+}
+
+static void on_probe_event(void *user, const out_event *ev, const ps_cert *cert) {
+    sensor *s = user;
+    out_emit(s->outs, ev);
+    if (cert) judge_fetched_cert(s, cert);
+}
+
+/* --state: the learned baselines (and the probes' learned paths) written atomically (bl_save:
+ * write, fsync, rename). A failed save is said once and tried again at the next occasion. */
+static bool save_state(sensor *s) {
+    char err[512];
+    if (!s->o->state_path) return true;
+    (void)ps_save_learned(s->ps, s->bl); /* a full trace table is said at exit */
+    if (!bl_save(s->bl, s->o->state_path, err, sizeof err)) {
+        if (!s->save_failing) fprintf(stderr, "mitmwatch: %s\n", err);
+        s->save_failing = true;
+        return false;
+    }
+    if (s->save_failing) fprintf(stderr, "mitmwatch: state file %s written again\n", s->o->state_path);
+    s->save_failing = false;
+    return true;
+}
+
+static uint64_t wall_us(void);
+
+/* Every --state-interval (wall time, also while reading files): a crash or an OOM kill loses
+ * at most that much learning. */
+static void maybe_save_state(sensor *s) {
+    if (!s->o->state_path || !s->o->state_interval_us) return;
+    uint64_t now = wall_us();
+    if (s->next_save_us == 0) s->next_save_us = now + s->o->state_interval_us;
+    if (now < s->next_save_us) return;
+    (void)save_state(s);
+    s->next_save_us = now + s->o->state_interval_us;
+}
+
+static void service_signals(sensor *s) {
+    if (g_hup) {
+        g_hup = 0;
+        out_reopen(s->outs);
+        reload_policy(s);
+        (void)save_state(s);
+    }
+    if (g_usr1) {
+        g_usr1 = 0;
+        (void)save_state(s);
+    }
+    maybe_save_state(s);
+}
+
+/* The state file's folder must take a new file now (not only at exit, after the whole run),
+ * and for --user NAME by that user, who writes it after privileges are dropped. */
+static bool state_dir_ok(const char *path, const char *user, char *err, size_t errlen) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.mitmwatch-state-check.%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot write state file %s: %s", path, strerror(errno));
+        return false;
+    }
+    close(fd);
+    unlink(probe);
+    if (!user) return true;
+    struct passwd *pw = getpwnam(user);
+    struct stat st;
+    if (!pw || pw->pw_uid == 0 || stat(dir, &st) != 0) return true; /* --user says the rest */
+    mode_t need = S_IWOTH | S_IXOTH;
+    if (st.st_uid == pw->pw_uid) {
+        need = S_IWUSR | S_IXUSR;
+    } else {
+        gid_t groups[256];
+        int ng = 256;
+        bool member = st.st_gid == pw->pw_gid;
+        if (!member && getgrouplist(user, pw->pw_gid, groups, &ng) >= 0)
+            for (int i = 0; i < ng && !member; i++) member = groups[i] == st.st_gid;
+        if (member) need = S_IWGRP | S_IXGRP;
+    }
+    if ((st.st_mode & need) != need) {
+        snprintf(err, errlen, "cannot write state file %s: its folder %s is not writable by --user %s",
+                 path, dir, user);
+        return false;
+    }
+    return true;
+}
+
+static int run_files(sensor *s, const sensor_opts *o) {
+    char err[512];
+    for (int i = 0; i < o->nfiles && !g_stop; i++) {
+        cap_source *src = &s->srcs[0];
+        s->nsrcs = 0;
+        if (!cap_source_open_file(src, o->files[i], err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
+            return 2;
+        }
+        if (!cap_linktype_supported(src->dlt)) {
+            fprintf(stderr, "mitmwatch: %s: link type %s (%d) is not supported\n", o->files[i],
+                    pcap_datalink_val_to_name(src->dlt) ? pcap_datalink_val_to_name(src->dlt) : "?",
+                    src->dlt);
+            cap_source_close(src);
+            return 2;
+        }
+        if (o->bpf && !cap_source_filter(src, o->bpf, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
+            cap_source_close(src);
+            return 2;
+        }
+        s->started = true;
+        g_current = src;
+        for (;;) {
+            int n = cap_source_dispatch(src, 4096, on_frame, s, err, sizeof err);
+            service_signals(s);
+            out_tick(s->outs);
+            if (n == -1 || n == -3 || g_stop) break;
+            if (n == -2) {
+                /* A truncated file ends in an error after its good packets: report, go on. */
+                fprintf(stderr, "mitmwatch: %s\n", err);
+                break;
+            }
+        }
+        g_current = NULL;
+        cap_source_close(src);
+    }
+    return 0;
+}
+
+static int run_live(sensor *s, const sensor_opts *o) {
+    char err[512];
+    struct pollfd pfd[SENSOR_MAX_SOURCES];
+    for (int i = 0; i < o->nifaces; i++) {
+        if (!cap_source_open_live(&s->srcs[i], o->ifaces[i], o->bpf, 65535, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
+            return 2;
+        }
+        s->nsrcs = i + 1;
+        if (!cap_linktype_supported(s->srcs[i].dlt)) {
+            fprintf(stderr, "mitmwatch: %s: link type %d is not supported\n", o->ifaces[i],
+                    s->srcs[i].dlt);
+            return 2;
+        }
+        pfd[i].fd = pcap_get_selectable_fd(s->srcs[i].p);
+        pfd[i].events = POLLIN;
+        pcap_setnonblock(s->srcs[i].p, 1, err);
+    }
+    if (o->user) {
+        /* Everything privileged is open now (pcap handles, the probes' raw sockets). */
+        if (trace_drop_privileges(o->user, err, sizeof err) != MW_OK) {
+            fprintf(stderr, "mitmwatch: --user %s: %s\n", o->user, err);
+            return 1;
+        }
+    }
+    s->started = true;
+    s->next_stats_us = wall_us() + s->stats_interval_us;
+    while (!g_stop) {
+        int r = poll(pfd, (nfds_t)s->nsrcs, 200);
+        if (r < 0 && errno != EINTR) {
+            fprintf(stderr, "mitmwatch: poll: %s\n", strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < s->nsrcs && !g_stop; i++) {
+            short ev = pfd[i].revents;
+            if (r > 0 && !(ev & (POLLIN | POLLERR | POLLHUP | POLLNVAL))) continue;
+            g_current = &s->srcs[i];
+            int n = cap_source_dispatch(&s->srcs[i], 4096, on_frame, s, err, sizeof err);
+            g_current = NULL;
+            if (n == -2) {
+                fprintf(stderr, "mitmwatch: %s\n", err);
+                return 1;
+            }
+            if (n <= 0 && (ev & (POLLERR | POLLHUP | POLLNVAL))) {
+                /* The interface went away (unplugged, deleted, its namespace gone): a sensor
+                 * that spins on a dead socket sees nothing, so say so and stop. */
+                fprintf(stderr, "mitmwatch: %s: the capture interface is gone\n", s->srcs[i].name);
+                return 1;
+            }
+        }
+        service_signals(s);
+        ps_drain(s->ps, on_probe_event, s);
+        out_tick(s->outs);
+        uint64_t now = wall_us();
+        if (s->stats_interval_us && now >= s->next_stats_us) {
+            emit_stats(s, now, false);
+            out_flush(s->outs);
+            s->next_stats_us = now + s->stats_interval_us;
+        }
+    }
+    return 0;
+}
+
+int sensor_run(sensor_opts *o) {
+    if (!mw_hash_init()) {
+        fprintf(stderr, "mitmwatch: OpenSSL has no SHA-256/MD5 (default provider missing)\n");
+        return 1;
+    }
+
+    char err[512];
+    cap_source srcs[SENSOR_MAX_SOURCES];
+    memset(srcs, 0, sizeof srcs);
+    sensor s = {.stats_interval_us = o->stats_interval_us, .srcs = srcs, .o = o};
+    s.pol = calloc(1, sizeof *s.pol);
+    if (!s.pol || !load_policy(o, s.pol, err, sizeof err) ||
+        !(s.re = rule_engine_new(s.pol, err, sizeof err))) {
+        fprintf(stderr, "mitmwatch: %s\n", s.pol ? err : "out of memory");
+        if (s.pol) pol_policy_free(s.pol);
+        free(s.pol);
+        return 2;
+    }
+    if (s.pol->observer && !o->observer_given)
+        snprintf(o->observer, sizeof o->observer, "%s", s.pol->observer);
+    char *state_from_policy = NULL; /* a copy: a reload frees the policy it came from */
+    if (s.pol->state && !o->state_path) o->state_path = state_from_policy = strdup(s.pol->state);
+    /* The probes and their expected paths are checked before anything else is opened. */
+    if (o->nprobes) {
+        s.ps = ps_new(o->observer, o->probe_interval_us ? o->probe_interval_us : 3600u * 1000000u,
+                      o->probe_interval_us || o->probe_jitter ? o->probe_jitter : 10);
+        bool ok = s.ps != NULL;
+        snprintf(err, sizeof err, "out of memory");
+        for (int i = 0; ok && i < o->nprobes; i++)
+            ok = ps_add(s.ps, o->probes[i], s.pol, err, sizeof err);
+        if (!ok || !ps_set_policy(s.ps, s.pol, true, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
+            ps_free(s.ps);
+            rule_engine_free(s.re);
+            pol_policy_free(s.pol);
+            free(s.pol);
+            free(state_from_policy);
+            return 2;
+        }
+    }
+    mw_buf_init(&s.abuf, EVENT_MAX);
+    ev_tls_set_log_names(rule_engine_log_name, s.re);
+    s.ctx.observer = o->observer;
+    mw_buf_init(&s.ev, EVENT_MAX);
+    s.outs = out_set_new();
+    if (!s.outs) {
+        fprintf(stderr, "mitmwatch: out of memory\n");
+        return 1;
+    }
+    out_set_flush_ms(s.outs, o->flush_ms);
+    for (size_t i = 0; o->nouts == 0 && i < s.pol->noutputs && i < SENSOR_MAX_SOURCES; i++)
+        o->out_paths[i] = s.pol->outputs[i]; /* the policy's outputs unless -o */
+    if (o->nouts == 0 && s.pol->noutputs)
+        o->nouts =
+            (int)(s.pol->noutputs < SENSOR_MAX_SOURCES ? s.pol->noutputs : SENSOR_MAX_SOURCES);
+    if (o->nouts == 0) o->out_paths[o->nouts++] = "-";
+    for (int i = 0; i < o->nouts; i++) {
+        out_sink_cfg c;
+        out_sink_cfg_init(&c);
+        if (!out_parse_spec(o->out_paths[i], &c, err, sizeof err) ||
+            !out_add(s.outs, &c, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
+            ps_free(s.ps);
+            out_set_free(s.outs);
+            return 2;
+        }
+    }
+    s.bl = bl_new(&o->bl);
+    if (!s.bl) {
+        fprintf(stderr, "mitmwatch: cannot allocate the baselines\n");
+        ps_free(s.ps);
+        out_set_free(s.outs);
+        return 1;
+    }
+    if (o->state_path && (!bl_load(s.bl, o->state_path, err, sizeof err) ||
+                          !state_dir_ok(o->state_path, o->user, err, sizeof err))) {
+        fprintf(stderr, "mitmwatch: %s\n", err);
+        ps_free(s.ps);
+        bl_free(s.bl);
+        out_set_free(s.outs);
+        return 2;
+    }
+    rule_engine_set_baselines(s.re, s.bl); /* learned TLS versions persist with --state */
+    an_engine_cfg ec = {.max_flows = o->max_flows,
+                        .no_ndpi = o->no_ndpi,
+                        .on_handshake = on_handshake,
+                        .on_plaintext = on_plaintext,
+                        .user = &s};
+    s.eng = an_engine_new(&ec);
+    if (!s.eng) {
+        fprintf(stderr, "mitmwatch: cannot allocate the flow table\n");
+        ps_free(s.ps);
+        out_set_free(s.outs);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (o->nprobes) {
+        ps_load_learned(s.ps, s.bl);
+        if (!ps_start(s.ps, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
+            return 2;
+        }
+    }
+
+    int rc = o->nfiles ? run_files(&s, o) : run_live(&s, o);
+    ps_stop(s.ps);
+    ps_drain(s.ps, on_probe_event, &s);
+    if (!ps_save_learned(s.ps, s.bl))
+        fprintf(stderr, "mitmwatch: the state keeps at most %d learned trace paths\n",
+                BL_MAX_TRACES);
+
+    /* Whatever stopped us, every pending handshake goes out; then the outputs deliver (within
+     * the flush budget), and only then are the final counters known: the final stats event
+     * says them, and gets a short flush of its own. A run that never opened its input (an
+     * unknown format, a bad filter or interface) has no stats to tell. */
+    an_engine_flush(s.eng);
+    if (o->state_path && s.started && !save_state(&s)) rc = rc ? rc : 1;
+    ps_free(s.ps);
+    if (s.started) {
+        uint64_t ts = o->nfiles ? an_engine_now(s.eng) : wall_us();
+        if (ts == 0) ts = wall_us(); /* no packet read: not 1970 */
+        out_drain(s.outs);
+        emit_stats(&s, ts, true);
+        unsigned fin = o->flush_ms < 1000 ? o->flush_ms : 1000;
+        out_close_ms(s.outs, fin);
+    } else {
+        out_close_ms(s.outs, 0);
+    }
+    out_totals tot;
+    out_get_totals(s.outs, &tot);
+    uint64_t lost = out_report_losses(s.outs, "mitmwatch");
+    if (lost) {
+        fprintf(stderr,
+                "mitmwatch: %llu of %llu event deliveries to the outputs failed (exit code %d)\n",
+                (unsigned long long)lost, (unsigned long long)tot.offered, SENSOR_EXIT_LOST);
+        if (rc == 0) rc = SENSOR_EXIT_LOST;
+    }
+    rule_engine_set_baselines(s.re, NULL);
+    bl_free(s.bl);
+    for (int i = 0; i < s.nsrcs; i++)
+        cap_source_close(&srcs[i]);
+    an_engine_free(s.eng);
+    out_set_free(s.outs);
+    mw_buf_free(&s.ev);
+    rule_engine_free(s.re);
+    pol_policy_free(s.pol);
+    free(s.pol);
+    free(state_from_policy);
+    mw_buf_free(&s.abuf);
+    mw_hash_cleanup();
+    return rc;
+}

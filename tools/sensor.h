@@ -1,0 +1,56 @@
+/* The sensor (DESIGN.md 1, 2): reads pcap files (-r, several as one timeline) or live
+ * interfaces (-i) into the passive pipeline, judges every handshake with the verdicts and the
+ * baselines and writes its event, then its alerts; writes the stats with the sensor.* alerts
+ * (drops, overload); runs the scheduled probes (live) and judges the certificates they fetch;
+ * reopens logs and reloads the policy on SIGHUP, flushes every event on SIGINT/SIGTERM, and
+ * keeps the learned baselines in the --state file. tools/mitmwatch.c turns the command line
+ * into sensor_opts. */
+#ifndef SENSOR_H
+#define SENSOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bl_baseline.h"
+
+#define SENSOR_MAX_SOURCES 16    /* -r files, -i interfaces, -o outputs */
+#define SENSOR_MAX_PROBES 64     /* --probe */
+#define SENSOR_MAX_POL_FLAGS 256 /* policy flags (pol_cli.h) */
+
+typedef struct {
+    const char *files[SENSOR_MAX_SOURCES];
+    int nfiles;
+    const char *ifaces[SENSOR_MAX_SOURCES];
+    int nifaces;
+    const char *bpf;
+    const char *out_paths[SENSOR_MAX_SOURCES];
+    int nouts;
+    char observer[256];
+    uint64_t stats_interval_us;
+    uint32_t max_flows;
+    bool no_ndpi;
+    const char *state_path;
+    uint64_t state_interval_us; /* --state-interval: periodic save; 0 = signals and exit only */
+    unsigned flush_ms;          /* --flush-timeout: the network outputs' flush budget at exit */
+    bl_cfg bl;
+    const char *probes[SENSOR_MAX_PROBES];
+    int nprobes;
+    uint64_t probe_interval_us;
+    unsigned probe_jitter;
+    const char *user; /* --user: drop to this user once capture and raw sockets are open */
+    bool observer_given;
+    const char *config;
+    struct {
+        const char *flag, *arg;
+    } pol_flags[SENSOR_MAX_POL_FLAGS];
+    int npol_flags;
+} sensor_opts;
+
+/* Runs to the end of the files, or until SIGINT/SIGTERM or a lost interface (live). Fills what
+ * o leaves unset from the policy file (observer, state file, outputs). Returns the exit code:
+ * 0 done, 1 runtime failure, 2 unusable policy, probe, output, state or input (nothing was
+ * read: no stats event either), 3 done but events did not reach an output (said on stderr). */
+#define SENSOR_EXIT_LOST 3
+int sensor_run(sensor_opts *o);
+
+#endif
