@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "an_ndpi.h"
+#include "ev_x509.h"
 #include "mw_community_id.h"
 #include "mw_ecs.h"
 #include "mw_encode.h"
@@ -161,7 +162,7 @@ static void version_fields(mw_json *j, uint16_t v) {
 void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_side) {
     (void)f;
     (void)client_side;
-    const x509_info *leaf = hs->nchain > 0 ? hs->chain[0] : NULL;
+    x509_info *leaf = hs->nchain > 0 ? hs->chain[0] : NULL; /* its x509 slot may be filled */
     mw_json_kobj(j, "tls");
     if (hs->have_sh) {
         version_fields(j, hs->version);
@@ -203,7 +204,7 @@ void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_s
             mw_ts_sec(ts, leaf->not_after);
             mw_json_kstr(j, "not_after", ts);
             mw_json_key(j, "x509");
-            mw_json_raw(j, leaf->x509_json, strlen(leaf->x509_json));
+            ev_x509_object(j, leaf);
         }
         mw_json_obj_end(j);
     }
@@ -228,7 +229,7 @@ void ev_mitmwatch_tls(mw_json *j, const tls_hs *hs) {
     }
     mw_json_karr(j, "chain");
     for (int i = 0; i < hs->nchain; i++)
-        mw_json_raw(j, hs->chain[i]->chain_json, strlen(hs->chain[i]->chain_json));
+        ev_x509_chain_entry(j, hs->chain[i]);
     mw_json_arr_end(j);
     mw_json_karr(j, "scts");
     if (leaf) sct_list(j, leaf->scts);

@@ -11,7 +11,7 @@
 #include "mw_hash.h"
 #include "rule_judge.h"
 #include "rule_name.h"
-#include "x509_render.h"
+#include "x509_name.h"
 
 #define RE_KNOWN_SHOWN 16 /* known certificates for the name listed in cert.unknown's evidence */
 

@@ -1,14 +1,17 @@
-/* analyzers/x509_info against OpenSSL: the structural walk must give the facts that the
- * d2i_X509-based parser (x509_ref.c, the oracle) gives, byte for byte, for
+/* analyzers/x509_info against OpenSSL. x509_info decodes with d2i_X509 and reads the facts
+ * with OpenSSL's accessors; what it computes itself is the CT TBS hash of certificates with
+ * an SCT list or poison extension (RFC 6962 3.2), which it writes from the decoded fields
+ * instead of OpenSSL's X509_dup + X509_delete_ext + i2d_re_X509_tbs (x509_ref.c). Checked for
  *  - every certificate in the directory given as argv[1] (the benchmark seed's server
  *    certificates and the Mozilla root store: real encoders, T61/BMP/UTF8 names, v1 roots),
  *  - certificates generated here, one per feature that changes a fact (key types and sizes,
  *    versions, serials, names, SAN kinds, CT precert/final pairs, dates, very many SANs),
- *  - every one-byte mutation (xor 0x01, 0x80, 0xff) and truncation of a few of those.
- * Rule: when both accept, every fact is identical. When OpenSSL accepts a DER that it writes
- * back unchanged (canonical), the walk must accept it too. The walk may refuse BER that
- * OpenSSL tolerates; the counts of such cases, and of the reverse, are printed. */
+ *  - hand-made DER (BER forms, odd versions and unique IDs next to CT extensions),
+ *  - every one-byte mutation (xor 0x01, 0x80, 0xff) and truncation of a few of those:
+ * x509_info accepts exactly what the reference accepts, with the same TBS hash, and its event
+ * fragments (output/ev_x509.c) are valid JSON. */
 #include <dirent.h>
+#include <jansson.h>
 #include <openssl/core_names.h>
 #include <openssl/ct.h>
 #include <openssl/evp.h>
@@ -17,16 +20,16 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
+#include "ev_x509.h"
+#include "mw_encode.h"
 #include "mw_hash.h"
 #include "mw_test.h"
 #include "x509_info.h"
 #include "x509_ref.h"
 
-static unsigned n_compared, n_both_reject, n_walk_stricter, n_walk_laxer;
+static unsigned n_accepted, n_refused;
 
-/* Compares one DER. Returns BOTH (both accepted it), NONE (both refused), WALK_REFUSES or
- * OPENSSL_REFUSES. */
-enum { NONE = 0, BOTH = 1, WALK_REFUSES = 2, OPENSSL_REFUSES = 3 };
+enum { REFUSED = 0, ACCEPTED = 1 };
 /* With X509_DIFF_DUMP=PREFIX, each failing input is written to PREFIX-N.der to look at. */
 static void dump_case(const uint8_t *der, size_t len) {
     static int n;
@@ -61,51 +64,68 @@ static void save_seed(const uint8_t *der, size_t len, const char *label) {
     }
 }
 
-static int compare_one(const uint8_t *der, size_t len, const char *label, bool must_accept) {
-    an_stats s1, s2;
-    memset(&s1, 0, sizeof s1);
-    memset(&s2, 0, sizeof s2);
-    x509_info *ref = x509_ref_parse(der, len, &s1);
-    x509_info *got = x509_info_parse(der, len, &s2);
-    int both = 0;
-    if (must_accept) save_seed(der, len, label);
-    if (ref && got) {
-        const char *d = x509_ref_diff(got, ref);
-        if (d) {
-            fprintf(stderr, "%s: %s differs\n", label, d);
-            dump_case(der, len);
-            if (got->x509_json && ref->x509_json)
-                fprintf(stderr, "   got: %s\n  want: %s\n", got->x509_json, ref->x509_json);
-        }
-        CHECK(d == NULL);
-        CHECK_EQ_U(s2.an[AN_AN_sct_list_malformed], s1.an[AN_AN_sct_list_malformed]);
-        /* the lazy X509 is OpenSSL's own parse of the same bytes, made once */
-        X509 *x = x509_info_x509(got);
-        CHECK(x != NULL && X509_cmp(x, ref->x) == 0);
-        CHECK(x509_info_x509(got) == x);
-        n_compared++;
-        both = 1;
-    } else if (!ref && !got) {
-        n_both_reject++;
-        CHECK_EQ_U(s2.an[AN_AN_x509_malformed], 1);
-    } else if (ref) {
-        both = WALK_REFUSES;
-        n_walk_stricter++;
-        int canon = x509_ref_canonical(der, len);
-        if (must_accept || canon == 1) {
-            fprintf(stderr, "%s: OpenSSL accepts canonical DER, the walk refuses\n", label);
-            dump_case(der, len);
-        }
-        CHECK(!must_accept && canon != 1);
-    } else {
-        both = OPENSSL_REFUSES;
-        n_walk_laxer++; /* OpenSSL refuses what the walk accepts: counted, reported */
-        if (must_accept) fprintf(stderr, "%s: OpenSSL refuses it\n", label);
-        CHECK(!must_accept);
+/* The chain entry and the x509 object, rendered twice (the second time from the entry's
+ * render slot): valid JSON, the same both times, the chain entry naming the DER's hash. */
+static void check_fragments(x509_info *e, const char *label) {
+    mw_buf b;
+    mw_json j;
+    mw_buf_init(&b, 64u << 20);
+    mw_json_init(&j, &b);
+    mw_json_arr_begin(&j);
+    for (int i = 0; i < 2; i++) {
+        ev_x509_chain_entry(&j, e);
+        ev_x509_object(&j, e);
     }
-    x509_info_free(ref);
+    mw_json_arr_end(&j);
+    CHECK(j.ok);
+    json_error_t err;
+    json_t *v = json_loadb((const char *)b.data, b.len, JSON_ALLOW_NUL, &err);
+    if (!v) fprintf(stderr, "%s: fragments are not JSON: %s\n", label, err.text);
+    CHECK(v != NULL && json_array_size(v) == 4);
+    if (v && json_array_size(v) == 4) {
+        char hex[65];
+        mw_hex(hex, e->sha256, 32);
+        CHECK(json_equal(json_array_get(v, 0), json_array_get(v, 2)));
+        CHECK(json_equal(json_array_get(v, 1), json_array_get(v, 3)));
+        const char *sha = json_string_value(json_object_get(json_array_get(v, 0), "sha256"));
+        CHECK(sha && strcmp(sha, hex) == 0);
+        CHECK(json_is_array(json_object_get(json_array_get(v, 1), "alternative_names")));
+    }
+    json_decref(v);
+    mw_buf_free(&b);
+}
+
+/* Parses one DER; returns ACCEPTED or REFUSED after checking it against the reference. */
+static int compare_one(const uint8_t *der, size_t len, const char *label, bool must_accept) {
+    an_stats st;
+    memset(&st, 0, sizeof st);
+    uint8_t want[32];
+    bool ref = x509_ref_tbs_sha256(der, len, want);
+    x509_info *got = x509_info_parse(der, len, &st);
+    if (must_accept) save_seed(der, len, label);
+    if ((got != NULL) != ref || (must_accept && !got)) {
+        fprintf(stderr, "%s: x509_info %s it, OpenSSL %s it\n", label, got ? "accepts" : "refuses",
+                ref ? "accepts" : "refuses");
+        dump_case(der, len);
+    }
+    CHECK((got != NULL) == ref);
+    CHECK(!must_accept || got != NULL);
+    if (!got) {
+        n_refused++;
+        CHECK_EQ_U(st.an[AN_AN_x509_malformed], 1);
+        return REFUSED;
+    }
+    n_accepted++;
+    if (ref && memcmp(got->tbs_sha256, want, 32) != 0) {
+        fprintf(stderr, "%s: tbs_sha256 differs from OpenSSL's\n", label);
+        dump_case(der, len);
+    }
+    CHECK(!ref || memcmp(got->tbs_sha256, want, 32) == 0);
+    CHECK(x509_info_x509(got) != NULL);
+    CHECK_EQ_U(st.an[AN_AN_x509_malformed], 0);
+    check_fragments(got, label);
     x509_info_free(got);
-    return both;
+    return ACCEPTED;
 }
 
 static int load_dir(const char *dir) {
@@ -321,13 +341,14 @@ static blob tlv(uint8_t tag, blob c) {
 typedef struct {
     blob version, serial, sigalg, issuer, validity, subject, spki, uids, exts, outer_sigalg;
     int tbs_lenlen;
+    bool tbs_indefinite; /* 30 80 .. 00 00 (BER) */
 } parts;
 
 static blob build(const parts *p) {
-    blob tbs = tlv_l(0x30,
-                     cat(9, p->version, p->serial, p->sigalg, p->issuer, p->validity, p->subject,
-                         p->spki, p->uids, p->exts),
-                     p->tbs_lenlen);
+    blob fields = cat(9, p->version, p->serial, p->sigalg, p->issuer, p->validity, p->subject,
+                      p->spki, p->uids, p->exts);
+    blob tbs = p->tbs_indefinite ? cat(3, hex("3080"), fields, hex("0000"))
+                                 : tlv_l(0x30, fields, p->tbs_lenlen);
     return tlv(0x30, cat(3, tbs, p->outer_sigalg, tlv(0x03, hex("000102030405060708"))));
 }
 
@@ -364,13 +385,12 @@ static void handmade(EVP_PKEY *ec, EVP_PKEY *rsa) {
         .exts = tlv(0xa3, tlv(0x30, san)),
         .outer_sigalg = ecdsa,
     };
-    static const char *const names[] = {"both refuse", "identical facts", "only the walk refuses",
-                                        "only OpenSSL refuses"};
+    static const char *const names[] = {"refused", "accepted"};
     struct {
         const char *label;
         int want;
         parts p;
-    } cases[64];
+    } cases[80];
     int n = 0;
 #define CASE(lab, w, ...)                                                                          \
     do {                                                                                           \
@@ -382,99 +402,99 @@ static void handmade(EVP_PKEY *ec, EVP_PKEY *rsa) {
         n++;                                                                                       \
     } while (0)
 #define P cases[n].p
-    CASE("baseline", BOTH, (void)0);
-    CASE("v1 with extensions", BOTH, P.version = none);
-    CASE("version 1 explicit", BOTH, P.version = tlv(0xa0, tlv(0x02, hex("00"))));
-    CASE("version 4 (value 3)", BOTH, P.version = tlv(0xa0, tlv(0x02, hex("03"))));
-    CASE("version -1", BOTH, P.version = tlv(0xa0, tlv(0x02, hex("ff"))));
-    CASE("version 2^40", BOTH, P.version = tlv(0xa0, tlv(0x02, hex("010000000000"))));
-    CASE("issuer and subject unique IDs", BOTH,
+    CASE("baseline", ACCEPTED, (void)0);
+    CASE("v1 with extensions", ACCEPTED, P.version = none);
+    CASE("version 1 explicit", ACCEPTED, P.version = tlv(0xa0, tlv(0x02, hex("00"))));
+    CASE("version 4 (value 3)", ACCEPTED, P.version = tlv(0xa0, tlv(0x02, hex("03"))));
+    CASE("version -1", ACCEPTED, P.version = tlv(0xa0, tlv(0x02, hex("ff"))));
+    CASE("version 2^40", ACCEPTED, P.version = tlv(0xa0, tlv(0x02, hex("010000000000"))));
+    CASE("issuer and subject unique IDs", ACCEPTED,
          P.uids = cat(2, tlv(0x81, hex("0001ff")), tlv(0x82, hex("0380"))));
-    CASE("unique ID with unused bits set", BOTH, P.uids = tlv(0x81, hex("03ff")));
-    CASE("empty extension list", BOTH, P.exts = tlv(0xa3, tlv(0x30, none)));
-    CASE("explicit critical FALSE, SCT list", BOTH,
+    CASE("unique ID with unused bits set", ACCEPTED, P.uids = tlv(0x81, hex("03ff")));
+    CASE("empty extension list", ACCEPTED, P.exts = tlv(0xa3, tlv(0x30, none)));
+    CASE("explicit critical FALSE, SCT list", ACCEPTED,
          P.exts = tlv(0xa3,
                       tlv(0x30, cat(2, ext("551d11", "010100", tlv(0x30, tlv(0x82, str("a.test")))),
                                     scts))));
-    CASE("critical 0x01, poison", BOTH,
+    CASE("critical 0x01, poison", ACCEPTED,
          P.exts = tlv(0xa3, tlv(0x30, cat(2, ext("2b06010401d679020403", "0101ff", hex("0500")),
                                           ext("551d13", "010101", hex("3000"))))));
-    CASE("SPKI BIT STRING with unused bits set, SCT list", BOTH, {
+    CASE("SPKI BIT STRING with unused bits set, SCT list", ACCEPTED, {
         blob k = cat(1, spki);
         k.p[k.n - 1] |= 1;
         k.p[spki.n - 66] = 1; /* unused-bits octet of the 65-octet point's BIT STRING */
         P.spki = k;
         P.exts = tlv(0xa3, tlv(0x30, cat(2, san, scts)));
     });
-    CASE("EC point not on the curve", BOTH, {
+    CASE("EC point not on the curve", ACCEPTED, {
         blob k = cat(1, spki);
         k.p[k.n - 1] ^= 1;
         P.spki = k;
     });
-    CASE("RSA key, AlgorithmIdentifier without NULL", BOTH,
+    CASE("RSA key, AlgorithmIdentifier without NULL", ACCEPTED,
          P.spki = tlv(
              0x30,
              cat(2, tlv(0x30, tlv(0x06, hex("2a864886f70d010101"))),
                  tlv(0x03, cat(2, hex("00"),
                                tlv(0x30, cat(2, tlv(0x02, hex("00c5")), tlv(0x02, hex("03")))))))));
-    CASE("RSA key with a negative modulus", BOTH,
+    CASE("RSA key with a negative modulus", ACCEPTED,
          P.spki = tlv(
              0x30,
              cat(2, tlv(0x30, cat(2, tlv(0x06, hex("2a864886f70d010101")), hex("0500"))),
                  tlv(0x03, cat(2, hex("00"),
                                tlv(0x30, cat(2, tlv(0x02, hex("c5")), tlv(0x02, hex("03")))))))));
-    CASE("real RSA key", BOTH, P.spki = rsa_spki);
-    CASE("signature parameters INTEGER", BOTH,
+    CASE("real RSA key", ACCEPTED, P.spki = rsa_spki);
+    CASE("signature parameters INTEGER", ACCEPTED,
          P.sigalg = P.outer_sigalg =
              tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x02, hex("05")))));
-    CASE("signature parameters [0] IMPLICIT", BOTH,
+    CASE("signature parameters [0] IMPLICIT", ACCEPTED,
          P.outer_sigalg =
              tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x80, hex("05")))));
-    CASE("GeneralizedTime with fraction", BOTH,
+    CASE("GeneralizedTime with fraction", ACCEPTED,
          P.validity = tlv(
              0x30, cat(2, tlv(0x18, str("20230101000000.5Z")), tlv(0x17, str("491231235959Z")))));
-    CASE("UTCTime with offset", BOTH,
+    CASE("UTCTime with offset", ACCEPTED,
          P.validity =
              tlv(0x30, cat(2, tlv(0x17, str("2301010000+0100")), tlv(0x17, str("491231235959Z")))));
-    CASE("SAN without the DER sequence consumed", BOTH,
+    CASE("SAN without the DER sequence consumed", ACCEPTED,
          P.exts = tlv(
              0xa3,
              tlv(0x30, ext("551d11", "", cat(2, tlv(0x30, tlv(0x82, str("x.test"))), hex("00"))))));
-    CASE("Name tagged 0x10 (primitive SEQUENCE)", BOTH, {
+    CASE("Name tagged 0x10 (primitive SEQUENCE)", ACCEPTED, {
         blob nm = cat(1, name);
         nm.p[0] = 0x10;
         P.subject = nm;
     });
-    CASE("signature parameters of tag 0 (EOC) with contents", BOTH,
+    CASE("signature parameters of tag 0 (EOC) with contents", ACCEPTED,
          P.outer_sigalg =
              tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x00, hex("0102")))));
-    CASE("unique IDs with unused bits set, poison", BOTH, {
+    CASE("unique IDs with unused bits set, poison", ACCEPTED, {
         P.uids = cat(2, tlv(0x81, hex("03ff")), tlv(0x82, hex("05")));
         P.exts = tlv(0xa3, tlv(0x30, ext("2b06010401d679020403", "0101ff", hex("0500"))));
     });
-    CASE("signature parameters 00 00 (end-of-contents)", NONE,
+    CASE("signature parameters 00 00 (end-of-contents)", REFUSED,
          P.sigalg = tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), hex("0000"))));
-    CASE("signature parameters: primitive SEQUENCE", NONE,
+    CASE("signature parameters: primitive SEQUENCE", REFUSED,
          P.sigalg = tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x10, hex("00")))));
-    CASE("signature parameters: RELATIVE-OID, REAL, reserved tag 14", BOTH, {
+    CASE("signature parameters: RELATIVE-OID, REAL, reserved tag 14", ACCEPTED, {
         P.sigalg = tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x0d, hex("01"))));
         P.outer_sigalg = tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d040302")), tlv(0x09, none)));
         P.spki = tlv(0x30, cat(2, tlv(0x30, cat(2, tlv(0x06, hex("2b6570")), tlv(0x0e, hex("aa")))),
                                tlv(0x03, cat(2, hex("00"), blob_new(32)))));
     });
-    CASE("EC point at infinity (00)", BOTH,
+    CASE("EC point at infinity (00)", ACCEPTED,
          P.spki = tlv(0x30, cat(2,
                                 tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d0201")),
                                               tlv(0x06, hex("2a8648ce3d030107")))),
                                 tlv(0x03, hex("0000")))));
-    CASE("EC compressed point, P-384 curve OID with a P-256 point", BOTH, {
+    CASE("EC compressed point, P-384 curve OID with a P-256 point", ACCEPTED, {
         blob k = cat(1, spki);
         P.spki = tlv(0x30, cat(2,
                                tlv(0x30, cat(2, tlv(0x06, hex("2a8648ce3d0201")),
                                              tlv(0x06, hex("2b81040022")))),
                                tlv(0x03, cat(2, hex("0002"), (blob){k.p + k.n - 64, 32}))));
     });
-    CASE("RSA key with exponent 0 and an even 20000-bit modulus", BOTH, {
+    CASE("RSA key with exponent 0 and an even 20000-bit modulus", ACCEPTED, {
         blob m = blob_new(2501);
         m.p[1] = 0x80; /* 00 80 00 .. 00: 20000 bits */
         P.spki =
@@ -482,29 +502,58 @@ static void handmade(EVP_PKEY *ec, EVP_PKEY *rsa) {
                           tlv(0x03, cat(2, hex("00"),
                                         tlv(0x30, cat(2, tlv(0x02, m), tlv(0x02, hex("00"))))))));
     });
-    CASE("RSA key with trailing bytes after RSAPublicKey", BOTH,
+    CASE("RSA key with trailing bytes after RSAPublicKey", ACCEPTED,
          P.spki =
              tlv(0x30,
                  cat(2, tlv(0x30, cat(2, tlv(0x06, hex("2a864886f70d010101")), hex("0500"))),
                      tlv(0x03, cat(3, hex("00"),
                                    tlv(0x30, cat(2, tlv(0x02, hex("00c5")), tlv(0x02, hex("03")))),
                                    hex("0000"))))));
-    /* BER that OpenSSL tolerates and the walk does not */
-    CASE("TBS length in long form, 3 octets", WALK_REFUSES, P.tbs_lenlen = 3);
-    CASE("serial length 0x81 0x04 (long form, fits short)", WALK_REFUSES,
+    /* BER that OpenSSL tolerates (and writes back as DER) */
+    CASE("TBS length in long form, 3 octets", ACCEPTED, P.tbs_lenlen = 3);
+    CASE("serial length 0x81 0x04 (long form, fits short)", ACCEPTED,
          P.serial = tlv_l(0x02, hex("00c0ffee"), 1));
-    CASE("extnValue as a constructed OCTET STRING", WALK_REFUSES,
+    CASE("extnValue as a constructed OCTET STRING", ACCEPTED,
          P.exts = tlv(0xa3, tlv(0x30, tlv(0x30, cat(2, tlv(0x06, hex("551d0e")),
                                                     tlv(0x24, tlv(0x04, hex("040101"))))))));
-    /* refused by both */
-    CASE("serial with a padding octet", NONE, P.serial = tlv(0x02, hex("0001")));
-    CASE("empty serial", NONE, P.serial = tlv(0x02, none));
-    CASE("critical of 2 octets", NONE,
+    /* CT extensions beside versions other than 3 and 2: the TBS is rebuilt the X509_dup way */
+    CASE("v1 with an SCT list", ACCEPTED, P.version = none,
+         P.exts = tlv(0xa3, tlv(0x30, cat(2, san, scts))));
+    CASE("version 1 explicit, poison", ACCEPTED, P.version = tlv(0xa0, tlv(0x02, hex("00"))),
+         P.exts = tlv(0xa3, tlv(0x30, ext("2b06010401d679020403", "0101ff", hex("0500")))));
+    CASE("version 2, SCT list and poison only", ACCEPTED,
+         P.version = tlv(0xa0, tlv(0x02, hex("01"))),
+         P.exts = tlv(0xa3,
+                      tlv(0x30, cat(2, scts, ext("2b06010401d679020403", "0101ff", hex("0500"))))));
+    CASE("version -1, SCT list", ACCEPTED, P.version = tlv(0xa0, tlv(0x02, hex("ff"))),
+         P.exts = tlv(0xa3, tlv(0x30, cat(2, scts, san))));
+    CASE("version 2^40, poison", ACCEPTED, P.version = tlv(0xa0, tlv(0x02, hex("010000000000"))),
+         P.exts = tlv(0xa3, tlv(0x30, ext("2b06010401d679020403", "0101ff", hex("0500")))));
+    CASE("BER lengths around an SCT list", ACCEPTED, P.tbs_lenlen = 2,
+         P.serial = tlv_l(0x02, hex("00c0ffee"), 2),
+         P.exts = tlv_l(0xa3, tlv_l(0x30, cat(2, scts, san), 1), 2));
+    CASE("constructed extnValue beside an SCT list", ACCEPTED,
+         P.exts = tlv(0xa3, tlv(0x30, cat(2, scts,
+                                          tlv(0x30, cat(2, tlv(0x06, hex("551d0e")),
+                                                        tlv(0x24, tlv(0x04, hex("040101")))))))));
+    CASE("SPKI parameters with a constructed reserved tag, SCT list", ACCEPTED,
+         P.spki = tlv(
+             0x30,
+             cat(2, tlv(0x30, cat(2, tlv(0x06, hex("2a864886f70d010101")), tlv(0x2f, none))),
+                 tlv(0x03, cat(2, hex("00"),
+                               tlv(0x30, cat(2, tlv(0x02, hex("00c5")), tlv(0x02, hex("03")))))))),
+         P.exts = tlv(0xa3, tlv(0x30, cat(2, san, scts))));
+    /* refused */
+    CASE("TBS of indefinite length (OpenSSL takes it, its CT TBS has none)", REFUSED,
+         P.tbs_indefinite = true);
+    CASE("serial with a padding octet", REFUSED, P.serial = tlv(0x02, hex("0001")));
+    CASE("empty serial", REFUSED, P.serial = tlv(0x02, none));
+    CASE("critical of 2 octets", REFUSED,
          P.exts = tlv(0xa3, tlv(0x30, ext("551d13", "01020000", hex("3000")))));
-    CASE("bytes after the extensions", NONE,
+    CASE("bytes after the extensions", REFUSED,
          P.exts = cat(2, tlv(0xa3, tlv(0x30, san)), hex("0500")));
-    CASE("OID with a 0x80 octet", NONE, P.sigalg = tlv(0x30, tlv(0x06, hex("2a80"))));
-    CASE("Time of another type", NONE,
+    CASE("OID with a 0x80 octet", REFUSED, P.sigalg = tlv(0x30, tlv(0x06, hex("2a80"))));
+    CASE("Time of another type", REFUSED,
          P.validity =
              tlv(0x30, cat(2, tlv(0x13, str("231114221320Z")), tlv(0x17, str("491231235959Z")))));
 #undef P
@@ -803,12 +852,11 @@ int main(int argc, char **argv) {
     CHECK(ca_key != NULL);
     int files = argc > 1 ? load_dir(argv[1]) : 0;
     CHECK(files >= 100);
-    unsigned from_files = n_compared;
-    CHECK_EQ_U(from_files, files);
+    CHECK_EQ_U(n_accepted, files);
     generated();
-    printf("x509 diff: %d files, %u identical (files and generated+mutants), %u rejected by "
-           "both, %u refused only by the walk (non-canonical DER), %u refused only by OpenSSL\n",
-           files, n_compared, n_both_reject, n_walk_stricter, n_walk_laxer);
+    printf("x509 diff: %d files; %u accepted with OpenSSL's TBS hash and valid fragments, %u "
+           "refused by both (files, generated, hand-made and mutants)\n",
+           files, n_accepted, n_refused);
     EVP_PKEY_free(ca_key);
     mw_hash_cleanup();
     MW_TEST_END();

@@ -1,10 +1,12 @@
 /* analyzers/x509_info: hashes, names, times, SANs, embedded SCTs, and the CT TBS that makes a
- * precertificate and its final certificate match (RFC 6962 3.2). Certificates are built here
- * with OpenSSL so every expected value is known exactly. */
+ * precertificate and its final certificate match (RFC 6962 3.2); the cache; the event
+ * fragments output/ev_x509.c renders into an entry's slot. Certificates are built here with
+ * OpenSSL so every expected value is known exactly. */
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 
+#include "ev_x509.h"
 #include "mw_encode.h"
 #include "mw_hash.h"
 #include "mw_test.h"
@@ -26,11 +28,31 @@ static X509 *base_cert(void) {
     ASN1_TIME_set(X509_getm_notBefore(x), 1700000000);
     ASN1_TIME_set(X509_getm_notAfter(x), 4102444800); /* 2100: GeneralizedTime */
     X509_set_pubkey(x, key);
-    X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
-                                              "DNS:xmpp.example.test,DNS:*.example.test,IP:192.0.2.1");
+    X509_EXTENSION *san = X509V3_EXT_conf_nid(
+        NULL, NULL, NID_subject_alt_name, "DNS:xmpp.example.test,DNS:*.example.test,IP:192.0.2.1");
     X509_add_ext(x, san, -1);
     X509_EXTENSION_free(san);
     return x;
+}
+
+/* The fragment ev_x509 writes (which: 0 chain entry, 1 x509 object), as a C string. */
+static char *fragment(x509_info *e, int which) {
+    static char out[4096];
+    mw_buf b;
+    mw_json j;
+    mw_buf_init(&b, sizeof out - 1);
+    mw_json_init(&j, &b);
+    if (which)
+        ev_x509_object(&j, e);
+    else
+        ev_x509_chain_entry(&j, e);
+    out[0] = '\0';
+    if (j.ok) {
+        memcpy(out, b.data, b.len);
+        out[b.len] = '\0';
+    }
+    mw_buf_free(&b);
+    return out;
 }
 
 static size_t der_of(X509 *x, uint8_t **out) {
@@ -72,11 +94,30 @@ int main(void) {
     CHECK_EQ_U(e->not_before, 1700000000);
     CHECK_EQ_U(e->not_after, 4102444800ull);
     CHECK_STR(e->sans_json, "[\"xmpp.example.test\",\"*.example.test\",\"192.0.2.1\"]");
-    CHECK(strstr(e->x509_json, "\"serial_number\":\"1234\"") != NULL);
-    CHECK(strstr(e->x509_json, "\"public_key_algorithm\":\"EC\",\"public_key_size\":256,"
-                               "\"public_key_curve\":\"prime256v1\"") != NULL);
-    CHECK(strstr(e->x509_json, "\"signature_algorithm\":\"ecdsa-with-SHA256\"") != NULL);
-    CHECK(strstr(e->chain_json, "\"not_after\":\"2100-01-01T00:00:00Z\"") != NULL);
+    CHECK(e->render.x509_json == NULL && e->render.chain_json == NULL); /* until output asks */
+    CHECK_STR(fragment(e, 1),
+              "{\"version_number\":3,\"serial_number\":\"1234\",\"not_before\":"
+              "\"2023-11-14T22:13:20Z\",\"not_after\":\"2100-01-01T00:00:00Z\",\"subject\":{"
+              "\"common_name\":[\"xmpp.example.test\"],\"organization\":[\"Test Org\"]},"
+              "\"issuer\":{\"common_name\":[\"xmpp.example.test\"],\"organization\":[\"Test "
+              "Org\"]},\"alternative_names\":[\"xmpp.example.test\",\"*.example.test\","
+              "\"192.0.2.1\"],\"public_key_algorithm\":\"EC\",\"public_key_size\":256,"
+              "\"public_key_curve\":\"prime256v1\",\"signature_algorithm\":\"ecdsa-with-SHA256\"}");
+    CHECK(e->render.x509_json != NULL); /* kept in the slot, written again from there */
+    CHECK_STR(fragment(e, 1), e->render.x509_json);
+    char h[3][65], chain[512];
+    mw_hex(h[0], e->sha256, 32);
+    mw_hex(h[1], e->tbs_sha256, 32);
+    mw_hex(h[2], e->spki_sha256, 32);
+    snprintf(chain, sizeof chain,
+             "{\"sha256\":\"%s\",\"tbs_sha256\":\"%s\",\"spki_sha256\":\"%s\",\"subject\":"
+             "\"CN=xmpp.example.test,O=Test Org\",\"issuer\":\"CN=xmpp.example.test,O=Test "
+             "Org\",\"not_before\":\"2023-11-14T22:13:20Z\",\"not_after\":"
+             "\"2100-01-01T00:00:00Z\"}",
+             h[0], h[1], h[2]);
+    CHECK_STR(fragment(e, 0), chain);
+    CHECK_STR(e->render.chain_json, chain);
+    CHECK(x509_info_x509(e) != NULL);
     CHECK(e->scts == NULL);
     x509_info_free(e);
 
