@@ -77,6 +77,12 @@ typedef struct {
     bl_dev dev;      /* an answer off this reference, on its way to acceptance */
 } bl_stack;
 
+/* How one client kind's handshakes with a service end (tls.handshake_failures). In memory only. */
+typedef struct {
+    uint8_t ja3[16];
+    uint32_t completed, failed; /* failed: since its last completed handshake */
+} bl_kind;
+
 typedef struct {
     uint8_t used, ver;
     uint16_t port;
@@ -88,6 +94,8 @@ typedef struct {
     bl_dev dev[2]; /* a hop count off the baseline, on its way to acceptance */
     uint8_t npairs;
     bl_pair *pairs;
+    bl_kind *kinds; /* BL_MAX_JA3 of them, allocated at the first ClientHello */
+    uint8_t nkinds;
     bl_stack *stack;   /* allocated at the first full handshake with fingerprint strings */
     uint16_t tls_best; /* highest TLS version negotiated with a client offering it; 0 none */
 } bl_svc;
@@ -156,6 +164,7 @@ void bl_free(bl_state *b) {
     for (uint32_t i = 0; b->svc && i <= b->svc_mask; i++) {
         free(b->svc[i].pairs);
         free(b->svc[i].stack);
+        free(b->svc[i].kinds);
     }
     free(b->svc);
     free(b->peers);
@@ -728,6 +737,73 @@ static void judge_ja3s(const bl_state *b, bl_svc *s, const tls_hs *hs, uint64_t 
     fn(&a, user);
 }
 
+/* A failed handshake: a ClientHello, and no completed handshake after it (no ServerHello, an
+ * alert, or the connection ended or was reset first). */
+static const char *failure_of(const tls_hs *hs) {
+    if (hs->alert_seen && hs->alert_level == 2)
+        return hs->alert_from_server ? "alert from the server" : "alert from the client";
+    if (!hs->have_sh) return "no ServerHello";
+    return "ended before the handshake completed";
+}
+
+/* tls.handshake_failures: a client kind (JA3) that completed learn_ja3s(b) handshakes with this
+ * service fails twice in a row; every further failure matches until one completes again. */
+static void judge_failures(const bl_state *b, bl_svc *s, const tls_hs *hs, bl_alert_fn fn,
+                           void *user) {
+    uint8_t ja3[16];
+    if (!hs->have_ch || !hex16(hs->ja3, ja3)) return;
+    if (!s->kinds && !(s->kinds = calloc(BL_MAX_JA3, sizeof *s->kinds))) return;
+    bl_kind *k = NULL;
+    for (int i = 0; i < s->nkinds && !k; i++)
+        if (memcmp(s->kinds[i].ja3, ja3, 16) == 0) k = &s->kinds[i];
+    if (!k) {
+        if (s->nkinds >= BL_MAX_JA3) return;
+        k = &s->kinds[s->nkinds++];
+        memcpy(k->ja3, ja3, 16);
+    }
+    if (hs->established) {
+        if (k->completed < UINT32_MAX) k->completed++;
+        k->failed = 0;
+        return;
+    }
+    if (k->failed < UINT32_MAX) k->failed++;
+    if (k->completed < learn_ja3s(b) || k->failed < 2) return;
+    char svc[80], hex[33];
+    service_name(s, svc, sizeof svc);
+    bl_alert a = {.rule_id = "tls.handshake_failures", .severity = 3};
+    snprintf(a.key, sizeof a.key, "%s %s", svc, hs->ja3);
+    /* every kind of this service: which used to complete, which fail now */
+    size_t el = (size_t)snprintf(a.expected, sizeof a.expected, "{\"completing\":[");
+    size_t ol = (size_t)snprintf(a.observed, sizeof a.observed, "{\"failure\":\"%s\",\"failing\":[",
+                                 failure_of(hs));
+    unsigned nfail = 0;
+    bool efirst = true, ofirst = true;
+    for (int i = 0; i < s->nkinds; i++) {
+        const bl_kind *o = &s->kinds[i];
+        hex_of(o->ja3, hex);
+        if (o->failed && el < sizeof a.expected && ol < sizeof a.observed) {
+            nfail++;
+            ol += (size_t)snprintf(a.observed + ol, sizeof a.observed - ol,
+                                   "%s{\"ja3\":\"%s\",\"failed\":%u,\"completed\":%u}",
+                                   ofirst ? "" : ",", hex, o->failed, o->completed);
+            ofirst = false;
+        } else if (!o->failed && o->completed && el < sizeof a.expected) {
+            el += (size_t)snprintf(a.expected + el, sizeof a.expected - el,
+                                   "%s{\"ja3\":\"%s\",\"completed\":%u}", efirst ? "" : ",", hex,
+                                   o->completed);
+            efirst = false;
+        }
+    }
+    if (el < sizeof a.expected) snprintf(a.expected + el, sizeof a.expected - el, "]}");
+    if (ol < sizeof a.observed) snprintf(a.observed + ol, sizeof a.observed - ol, "]}");
+    snprintf(a.message, sizeof a.message,
+             "Handshakes with %s now fail (%s) for a client kind (JA3 %s) that completed %u "
+             "there before: %u failed in a row, %u client kind%s failing; an interceptor the "
+             "clients reject, or a server that changed what it accepts",
+             svc, failure_of(hs), hs->ja3, k->completed, k->failed, nfail, nfail == 1 ? "" : "s");
+    fn(&a, user);
+}
+
 void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side, bl_alert_fn fn,
                 void *user) {
     int server_side = !client_side;
@@ -740,6 +816,7 @@ void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_sid
     bool learning = s->flows < b->cfg.learn_flows;
     judge_path(b, s, learning, hop, steady, hs->ts_us, fn, user);
     judge_ja3s(b, s, hs, hs->ts_us, fn, user);
+    judge_failures(b, s, hs, fn, user);
     if (s->flows < UINT32_MAX) s->flows++;
 }
 

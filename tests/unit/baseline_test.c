@@ -51,6 +51,7 @@ static void flow(bl_state *b, uint16_t port, uint8_t c2s_ttl, uint16_t steady, c
 
 #define JA3A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define JA3B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define JA3C "cccccccccccccccccccccccccccccccc"
 #define S1 "11111111111111111111111111111111"
 #define S2 "22222222222222222222222222222222"
 
@@ -176,6 +177,75 @@ static void stack_tests(void) {
               "\"extensions\":[0,65281,11,23]}");
     /* it is not learned as the newcomer's answer: its next connection matches again */
     hello(b, &newcomer, 0x0303, 0xcca8, PROXY12_H, PROXY12);
+    CHECK_EQ_U(nalerts, 3);
+    bl_free(b);
+    nalerts = 0;
+}
+
+/* One connection of a client kind to 203.0.113.2:443 that completes its handshake, gets no
+ * ServerHello, or gets a fatal handshake_failure alert from the server. */
+enum { HS_OK, HS_NO_SH, HS_ALERT };
+static void attempt(bl_state *b, const char *ja3, int outcome) {
+    cap_flow f;
+    tls_hs hs;
+    memset(&f, 0, sizeof f);
+    memset(&hs, 0, sizeof hs);
+    f.key.ip_ver = 4;
+    memcpy(f.key.addr[0], "\xc0\x00\x02\x02", 4);
+    memcpy(f.key.addr[1], "\xcb\x00\x71\x02", 4);
+    f.key.port[0] = 40000;
+    f.key.port[1] = 443;
+    hs.have_ch = true;
+    hs.have_sh = outcome != HS_NO_SH;
+    hs.established = outcome == HS_OK;
+    hs.incomplete = outcome == HS_NO_SH;
+    if (outcome == HS_ALERT) {
+        hs.alert_seen = true;
+        hs.alert_level = 2;
+        hs.alert_desc = 40;
+        hs.alert_from_server = 1;
+    }
+    snprintf(hs.ja3, sizeof hs.ja3, "%s", ja3);
+    snprintf(hs.ja3s, sizeof hs.ja3s, "%s", S1);
+    bl_observe(b, &hs, &f, 0, on_alert, NULL);
+}
+
+/* tls.handshake_failures: client kinds that used to complete start failing. */
+static void failure_tests(void) {
+    bl_cfg cfg = {.min_packets = 2};
+    bl_state *b = bl_new(&cfg);
+    nalerts = 0;
+    for (int i = 0; i < 3; i++) {
+        attempt(b, JA3A, HS_OK);
+        attempt(b, JA3B, HS_OK);
+    }
+    attempt(b, JA3A, HS_NO_SH); /* one failure: a blip */
+    attempt(b, JA3A, HS_OK);
+    attempt(b, JA3A, HS_NO_SH);
+    attempt(b, JA3C, HS_NO_SH); /* a client kind that never completed here: not judged */
+    attempt(b, JA3C, HS_NO_SH);
+    CHECK_EQ_U(nalerts, 0);
+    attempt(b, JA3A, HS_ALERT); /* the second in a row */
+    CHECK_EQ_U(nalerts, 1);
+    CHECK_STR(last_rule, "tls.handshake_failures");
+    CHECK_STR(last_key, "203.0.113.2:443 " JA3A);
+    CHECK_STR(last_expected, "{\"completing\":[{\"ja3\":\"" JA3B "\",\"completed\":3}]}");
+    CHECK_STR(last_observed, "{\"failure\":\"alert from the server\",\"failing\":["
+                             "{\"ja3\":\"" JA3A "\",\"failed\":2,\"completed\":4},"
+                             "{\"ja3\":\"" JA3C "\",\"failed\":2,\"completed\":0}]}");
+    attempt(b, JA3B, HS_NO_SH);
+    CHECK_EQ_U(nalerts, 1);
+    attempt(b, JA3B, HS_NO_SH); /* the other kind too */
+    CHECK_EQ_U(nalerts, 2);
+    CHECK_STR(last_expected, "{\"completing\":[]}");
+    attempt(b, JA3A, HS_NO_SH); /* every further failure matches */
+    CHECK_EQ_U(nalerts, 3);
+    CHECK_STR(last_observed, "{\"failure\":\"no ServerHello\",\"failing\":["
+                             "{\"ja3\":\"" JA3A "\",\"failed\":3,\"completed\":4},"
+                             "{\"ja3\":\"" JA3B "\",\"failed\":2,\"completed\":3},"
+                             "{\"ja3\":\"" JA3C "\",\"failed\":2,\"completed\":0}]}");
+    attempt(b, JA3A, HS_OK); /* completes again: the run is over */
+    attempt(b, JA3A, HS_NO_SH);
     CHECK_EQ_U(nalerts, 3);
     bl_free(b);
     nalerts = 0;
@@ -534,6 +604,7 @@ static void restart_order_tests(void) {
 
 int main(void) {
     stack_tests();
+    failure_tests();
     state_tests();
     restart_order_tests();
     bl_cfg cfg = {.learn_flows = 3, .min_packets = 2};
