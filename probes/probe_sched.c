@@ -22,7 +22,7 @@
 #include "probe_trace.h"
 
 #define PS_MAX_PROBES 64
-#define PS_QUEUE_MAX 4096 /* finished events waiting for the capture thread */
+#define PS_QUEUE_MAX 4096       /* finished events waiting for the capture thread */
 #define PS_JARM_TIMEOUT_MS 2000 /* per probe: shutdown waits at most ten of them */
 
 typedef enum { PS_JARM, PS_TRACE, PS_CERT } ps_type;
@@ -88,15 +88,13 @@ static uint64_t now_us(void) {
 
 static uint32_t rnd32(void) {
     uint32_t r = 0;
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
-        r = (uint32_t)now_us();
+    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) r = (uint32_t)now_us();
     return r;
 }
 
 probe_sched *ps_new(const char *observer, uint64_t interval_us, unsigned jitter_pct) {
     probe_sched *ps = calloc(1, sizeof *ps);
-    if (!ps)
-        return NULL;
+    if (!ps) return NULL;
     snprintf(ps->observer, sizeof ps->observer, "%s", observer);
     ps->interval_us = interval_us;
     ps->jitter_pct = jitter_pct;
@@ -107,7 +105,9 @@ probe_sched *ps_new(const char *observer, uint64_t interval_us, unsigned jitter_
     return ps;
 }
 
-unsigned ps_count(const probe_sched *ps) { return ps ? ps->n : 0; }
+unsigned ps_count(const probe_sched *ps) {
+    return ps ? ps->n : 0;
+}
 
 static bool parse_ports(const char *s, ps_probe *p) {
     char buf[256];
@@ -116,11 +116,9 @@ static bool parse_ports(const char *s, ps_probe *p) {
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         char *end;
         unsigned long v = strtoul(t, &end, 10);
-        if (*end || v == 0 || v > 65535 || p->nports >= TRACE_MAX_PORTS)
-            return false;
+        if (*end || v == 0 || v > 65535 || p->nports >= TRACE_MAX_PORTS) return false;
         for (unsigned i = 0; i < p->nports; i++)
-            if (p->ports[i] == v)
-                return false;
+            if (p->ports[i] == v) return false;
         p->ports[p->nports++] = (uint16_t)v;
     }
     return p->nports > 0;
@@ -179,11 +177,9 @@ bool ps_add(probe_sched *ps, const char *spec, const pol_policy *pol, char *err,
         pcert_starttls svc_st;
         if (svc && pcert_starttls_parse(svc->starttls, &svc_st)) {
             p->starttls = svc_st;
-            if (!p->port && svc->nports)
-                p->port = svc->ports[0];
+            if (!p->port && svc->nports) p->port = svc->ports[0];
         }
-        if (!p->port)
-            p->port = pcert_default_port(p->starttls);
+        if (!p->port) p->port = pcert_default_port(p->starttls);
     } else if (strcmp(buf, "trace") == 0) {
         p->type = PS_TRACE;
         char *last = strrchr(target, ':');
@@ -215,25 +211,35 @@ bool ps_add(probe_sched *ps, const char *spec, const pol_policy *pol, char *err,
     return true;
 }
 
-/* Queues the finished event ev for the capture thread; a full queue drops (counted). */
+/* Queues the finished event ev for the capture thread; a full queue drops (counted). cert's
+ * fetch (if any) goes with it and is freed after the capture thread had it. */
+static void fetched_free(pcert_result *r) {
+    if (r) {
+        pcert_result_free(r);
+        free(r);
+    }
+}
+
 static void push_cert(probe_sched *ps, const out_event *ev, const ps_cert *cert) {
     ps_item *it = malloc(sizeof *it + ev->len + 1);
-    if (!it)
+    if (!it) {
+        if (cert) fetched_free(cert->fetched);
         return;
+    }
     it->next = NULL;
     it->kind = ev->kind;
     it->dataset = ev->dataset;
     it->severity = ev->severity;
     snprintf(it->rule_id, sizeof it->rule_id, "%s", ev->rule_id ? ev->rule_id : "");
     it->has_cert = cert != NULL;
-    if (cert)
-        it->cert = *cert;
+    if (cert) it->cert = *cert;
     it->len = ev->len;
     memcpy(it->json, ev->json, ev->len);
     it->json[it->len] = '\0';
     pthread_mutex_lock(&ps->mu);
     if (ps->queued >= PS_QUEUE_MAX) {
         ps->dropped++;
+        if (it->has_cert) fetched_free(it->cert.fetched);
         free(it);
     } else {
         if (ps->tail)
@@ -250,6 +256,14 @@ static void push(probe_sched *ps, const out_event *ev) {
     push_cert(ps, ev, NULL);
 }
 
+/* An alert: kind and target name what its duplicate suppression is about. */
+static void push_alert(probe_sched *ps, const out_event *ev, const char *kind, const char *target) {
+    ps_cert c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.key, sizeof c.key, "%s %s", kind, target);
+    push_cert(ps, ev, &c);
+}
+
 /* The event in ps->ev, from a builder that leaves its kind, dataset and rule to the caller. */
 static out_event built(const probe_sched *ps, enum out_kind kind, const char *dataset, int severity,
                        const char *rule_id) {
@@ -264,8 +278,7 @@ static out_event built(const probe_sched *ps, enum out_kind kind, const char *da
 static void run_jarm(probe_sched *ps, ps_probe *p) {
     jarm_opts o = {.host = p->host, .port = p->port, .timeout_ms = PS_JARM_TIMEOUT_MS};
     jarm_result *r = malloc(sizeof *r);
-    if (!r)
-        return;
+    if (!r) return;
     uint64_t t0 = now_us();
     mw_rc rc = jarm_probe(&o, r);
     uint64_t t1 = now_us();
@@ -278,7 +291,8 @@ static void run_jarm(probe_sched *ps, ps_probe *p) {
     if (ev_sched_jarm_build(&ps->ev, &ctx, t1, &t, r, failed, (t1 - t0) / 1000, &ev)) push(ps, &ev);
 
     if (failed) {
-        if (ev_sched_jarm_failed_build(&ps->ev, &ctx, now_us(), &t, rc, r, &ev)) push(ps, &ev);
+        if (ev_sched_jarm_failed_build(&ps->ev, &ctx, now_us(), &t, rc, r, &ev))
+            push_alert(ps, &ev, "jarm", target);
     } else if (!p->expect_jarm[0]) {
         snprintf(p->expect_jarm, sizeof p->expect_jarm, "%s", r->hash); /* learned */
     } else if (strcmp(p->expect_jarm, r->hash) != 0) {
@@ -290,37 +304,51 @@ static void run_jarm(probe_sched *ps, ps_probe *p) {
 }
 
 static void run_cert(probe_sched *ps, ps_probe *p) {
-    pcert_opts o = {.host = p->host, .port = p->port, .starttls = p->starttls,
+    pcert_opts o = {.host = p->host,
+                    .port = p->port,
+                    .starttls = p->starttls,
                     .timeout_ms = PS_JARM_TIMEOUT_MS * 2};
-    pcert_result r;
+    pcert_result *r = calloc(1, sizeof *r);
+    if (!r) return;
     ps_cert c;
     memset(&c, 0, sizeof c);
     snprintf(c.target, sizeof c.target, strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host,
              p->port);
     snprintf(c.host, sizeof c.host, "%s", p->host);
     c.port = p->port;
-    bool ok = pcert_probe(&o, &r) == MW_OK;
+    bool ok = pcert_probe(&o, r) == MW_OK;
     ev_ctx ctx = {ps->observer};
-    const x509_info *leaf = ok && r.hs->nchain ? r.hs->chain[0] : NULL;
+    const x509_info *leaf = ok && r->hs->nchain ? r->hs->chain[0] : NULL;
     if (leaf) {
+        c.has_leaf = true;
         memcpy(c.sha256, leaf->sha256, 32);
         memcpy(c.tbs_sha256, leaf->tbs_sha256, 32);
         snprintf(c.subject, sizeof c.subject, "%s", leaf->subject);
     }
     out_event ev;
-    if (ev_probe_cert_build(&ps->ev, &ctx, c.target, &r)) {
-        ev = built(ps, OUT_KIND_EVENT, "mitmwatch.probe", 0, NULL);
-        push_cert(ps, &ev, leaf ? &c : NULL);
-    }
     ev_sched_target t = {.host = p->host, .port = p->port, .text = c.target};
-    if (!ok && ev_sched_cert_failed_build(&ps->ev, &ctx, now_us(), &t, r.error, &ev)) push(ps, &ev);
-    pcert_result_free(&r);
+    if (!ok) {
+        if (ev_probe_cert_build(&ps->ev, &ctx, c.target, r)) {
+            ev = built(ps, OUT_KIND_EVENT, "mitmwatch.probe", 0, NULL);
+            push(ps, &ev);
+        }
+        if (ev_sched_cert_failed_build(&ps->ev, &ctx, now_us(), &t, r->error, &ev))
+            push_alert(ps, &ev, "cert", c.target);
+        fetched_free(r);
+        return;
+    }
+    if (ev_probe_cert_build(&ps->ev, &ctx, c.target, r)) {
+        ev = built(ps, OUT_KIND_EVENT, "mitmwatch.probe", 0, NULL);
+        c.fetched = r; /* the capture thread judges the handshake */
+        push_cert(ps, &ev, &c);
+    } else {
+        fetched_free(r);
+    }
 }
 
 static bool resolve(const char *host, trace_opts *o) {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
-        return false;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) return false;
     o->family = res->ai_family;
     if (res->ai_family == AF_INET)
         memcpy(o->addr, &((struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
@@ -337,8 +365,7 @@ static void run_trace(probe_sched *ps, ps_probe *p) {
     o.nports = p->nports;
     char err[256] = "";
     trace_result *r = calloc(1, sizeof *r);
-    if (!r)
-        return;
+    if (!r) return;
     if (!resolve(p->host, &o)) {
         snprintf(err, sizeof err, "%s does not resolve", p->host);
     } else if (trace_run(&ps->socks, &o, r, err, sizeof err) == MW_OK) {
@@ -365,8 +392,7 @@ static void run_trace(probe_sched *ps, ps_probe *p) {
             bool learn = want.n == 0 && r->ports[i].reached &&
                          trace_pathset_add(&tp->learned, &obs_path) == MW_OK;
             pthread_mutex_unlock(&ps->mu);
-            if (learn || trace_compare(&want, &obs_path, TRACE_DEFAULT_LAST_N))
-                continue;
+            if (learn || trace_compare(&want, &obs_path, TRACE_DEFAULT_LAST_N)) continue;
             mw_buf_reset(&ps->ev);
             if (trace_event_hops_changed(&ps->ev, ps->observer, t, p->host, r, i, &want,
                                          TRACE_DEFAULT_LAST_N, source)) {
@@ -380,8 +406,12 @@ static void run_trace(probe_sched *ps, ps_probe *p) {
     free(r);
     ev_ctx ctx = {ps->observer};
     out_event ev;
-    if (ev_sched_trace_failed_build(&ps->ev, &ctx, now_us(), p->host, p->ports[0], err, &ev))
-        push(ps, &ev);
+    if (ev_sched_trace_failed_build(&ps->ev, &ctx, now_us(), p->host, p->ports[0], err, &ev)) {
+        char target[300];
+        snprintf(target, sizeof target, strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host,
+                 p->ports[0]);
+        push_alert(ps, &ev, "trace", target);
+    }
 }
 
 static void *worker(void *arg) {
@@ -390,8 +420,7 @@ static void *worker(void *arg) {
     while (!ps->stop) {
         ps_probe *due = NULL;
         for (unsigned i = 0; i < ps->n; i++)
-            if (!due || ps->probes[i].next_us < due->next_us)
-                due = &ps->probes[i];
+            if (!due || ps->probes[i].next_us < due->next_us) due = &ps->probes[i];
         uint64_t now = now_us();
         if (!due || due->next_us > now) {
             uint64_t until = due ? due->next_us : now + 1000000;
@@ -416,8 +445,7 @@ static void *worker(void *arg) {
 }
 
 bool ps_start(probe_sched *ps, char *err, size_t errlen) {
-    if (ps->n == 0)
-        return true;
+    if (ps->n == 0) return true;
     bool traces = false;
     for (unsigned i = 0; i < ps->n; i++) {
         traces |= ps->probes[i].type == PS_TRACE;
@@ -442,8 +470,7 @@ bool ps_start(probe_sched *ps, char *err, size_t errlen) {
 }
 
 void ps_drain(probe_sched *ps, ps_emit_fn emit, void *user) {
-    if (!ps)
-        return;
+    if (!ps) return;
     pthread_mutex_lock(&ps->mu);
     ps_item *it = ps->head;
     ps->head = ps->tail = NULL;
@@ -458,14 +485,14 @@ void ps_drain(probe_sched *ps, ps_emit_fn emit, void *user) {
                         .severity = it->severity,
                         .rule_id = it->rule_id[0] ? it->rule_id : NULL};
         emit(user, &ev, it->has_cert ? &it->cert : NULL);
+        if (it->has_cert) fetched_free(it->cert.fetched);
         free(it);
         it = next;
     }
 }
 
 void ps_stop(probe_sched *ps) {
-    if (!ps || !ps->running)
-        return;
+    if (!ps || !ps->running) return;
     pthread_mutex_lock(&ps->mu);
     ps->stop = true;
     pthread_cond_signal(&ps->cv);
@@ -477,19 +504,18 @@ void ps_stop(probe_sched *ps) {
 }
 
 void ps_free(probe_sched *ps) {
-    if (!ps)
-        return;
+    if (!ps) return;
     ps_stop(ps);
     for (unsigned i = 0; i < ps->n; i++)
         free(ps->probes[i].tports);
     ps_item *it = ps->head;
     while (it) {
         ps_item *n = it->next;
+        if (it->has_cert) fetched_free(it->cert.fetched);
         free(it);
         it = n;
     }
-    if (ps->socks_open)
-        trace_sockets_close(&ps->socks);
+    if (ps->socks_open) trace_sockets_close(&ps->socks);
     mw_buf_free(&ps->ev);
     pthread_mutex_destroy(&ps->mu);
     pthread_cond_destroy(&ps->cv);
@@ -500,8 +526,7 @@ void ps_free(probe_sched *ps) {
  * Expected and learned paths of the trace probes. */
 
 void ps_load_learned(probe_sched *ps, const bl_state *bl) {
-    if (!ps || !bl)
-        return;
+    if (!ps || !bl) return;
     pthread_mutex_lock(&ps->mu);
     for (unsigned i = 0; i < ps->n; i++) {
         ps_probe *p = &ps->probes[i];
@@ -518,8 +543,7 @@ void ps_load_learned(probe_sched *ps, const bl_state *bl) {
 
 bool ps_save_learned(probe_sched *ps, bl_state *bl) {
     bool ok = true;
-    if (!ps || !bl)
-        return true;
+    if (!ps || !bl) return true;
     pthread_mutex_lock(&ps->mu);
     for (unsigned i = 0; i < ps->n; i++) {
         const ps_probe *p = &ps->probes[i];
@@ -531,11 +555,9 @@ bool ps_save_learned(probe_sched *ps, bl_state *bl) {
     return ok;
 }
 
-bool ps_set_policy(probe_sched *ps, const pol_policy *pol, bool commit, char *err,
-                   size_t errlen) {
+bool ps_set_policy(probe_sched *ps, const pol_policy *pol, bool commit, char *err, size_t errlen) {
     static trace_pathset set; /* capture thread only */
-    if (!ps)
-        return true;
+    if (!ps) return true;
     /* Every --expect-hops must name a traced host and port: a typo would otherwise leave a
      * port judged against what it learns, silently. */
     for (size_t e = 0; e < pol->npath_expect; e++) {
@@ -563,8 +585,7 @@ bool ps_set_policy(probe_sched *ps, const pol_policy *pol, bool commit, char *er
             }
         }
     }
-    if (!commit)
-        return true;
+    if (!commit) return true;
     pthread_mutex_lock(&ps->mu);
     for (unsigned i = 0; i < ps->n; i++) {
         ps_probe *p = &ps->probes[i];

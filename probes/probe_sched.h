@@ -18,6 +18,7 @@
 #include "bl_baseline.h"
 #include "out.h"
 #include "pol_policy.h"
+#include "probe_cert.h"
 
 typedef struct probe_sched probe_sched;
 
@@ -32,22 +33,27 @@ unsigned ps_count(const probe_sched *ps);
  * with err when a --expect-hops names no traced host and port, or a port would get more than
  * TRACE_SET_MAX paths. commit false only checks (a reload checks before it swaps policies);
  * true checks, then replaces the configured paths. NULL ps: nothing to do. */
-bool ps_set_policy(probe_sched *ps, const pol_policy *pol, bool commit, char *err,
-                   size_t errlen);
+bool ps_set_policy(probe_sched *ps, const pol_policy *pol, bool commit, char *err, size_t errlen);
 /* Learned paths in from the state (at start, after ps_add) and out to it (after ps_stop,
  * before bl_save). save: false when bl's table was full (what fitted is kept). */
 void ps_load_learned(probe_sched *ps, const bl_state *bl);
 bool ps_save_learned(probe_sched *ps, bl_state *bl);
 /* Opens raw sockets (traces) and starts the worker; call before dropping privileges. */
 bool ps_start(probe_sched *ps, char *err, size_t errlen);
-/* A fetched leaf certificate, for the capture thread to judge against the known store. */
+/* What the capture thread judges with a finished event: for a certificate fetch, its leaf (the
+ * known store: probe.cert_mismatch) and the whole fetch (fetched: its handshake, judged by the
+ * certificate rules like a passive one; owned by the scheduler, valid during the callback);
+ * for an alert (probe.failed, probe.jarm_changed, path.hops_changed), key names what it is
+ * about for duplicate suppression. */
 typedef struct {
     uint8_t sha256[32], tbs_sha256[32];
     char target[300], subject[256], host[256];
     uint16_t port;
+    bool has_leaf;
+    pcert_result *fetched; /* NULL: no handshake */
+    char key[320];         /* "" when not an alert */
 } ps_cert;
-/* Hands every finished event to emit (capture thread); cert is set for a certificate
- * fetch's event. */
+/* Hands every finished event to emit (capture thread) with what goes with it. */
 typedef void (*ps_emit_fn)(void *user, const out_event *ev, const ps_cert *cert);
 void ps_drain(probe_sched *ps, ps_emit_fn emit, void *user);
 /* Stops the worker (waits for a running probe to finish, so ps_drain afterwards gets its

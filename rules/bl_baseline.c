@@ -1,5 +1,6 @@
 #include "bl_baseline.h"
 #include "mw_msgpack.h"
+#include "tls_names.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,10 +13,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BL_MAX_HOPS 8  /* distinct hop counts per direction; more: the direction is unstable */
-#define BL_MAX_JA3 16  /* client JA3s per service */
-#define BL_MAX_JA3S 4  /* JA3S per client JA3 */
+#define BL_MAX_HOPS 8 /* distinct hop counts per direction; more: the direction is unstable */
+#define BL_MAX_JA3 16 /* client JA3s per service */
+#define BL_MAX_JA3S 4 /* JA3S per client JA3 */
 #define BL_PAIR_PORTS 8
+#define BL_LEARN_JA3S 3 /* consistent handshakes that set a (service, client JA3)'s answer */
+#define BL_FAMILIES 8   /* cipher families a service chose, remembered by name */
+#define BL_OFFERED 32   /* cipher families clients offered (hashes) */
+#define BL_EXT_SLOTS 64 /* extension types 0..62, and 65281 (renegotiation_info) as 63 */
 /* State file formats: 1: services of 8 fields, no format key; 2: + format key, traces, and a
  * 9th service field, the learned TLS version. Both are read; 2 is written. */
 #define BL_STATE_VERSION 2
@@ -41,9 +46,42 @@ typedef struct {
     uint8_t ja3[16];
     uint8_t resumed; /* a resumption's ServerHello differs from a full one's: separate sets */
     uint8_t n;
+    uint8_t seen; /* handshakes answered with a learned JA3S (saturates) */
     uint8_t ja3s[BL_MAX_JA3S][16];
     bl_dev dev; /* a JA3S answer off the baseline */
 } bl_pair;
+
+/* What a service's server stack has chosen for every client so far (full handshakes whose
+ * answer was accepted): the reference for a client kind whose own answer is not learned yet.
+ * Versions are one set; cipher families and extensions are kept apart for TLS 1.3 and for
+ * earlier versions, whose ServerHellos carry different things. In memory only: after a restart
+ * it is learned again. */
+typedef struct {
+    uint32_t flows;
+    char chosen[BL_FAMILIES][32]; /* cipher families chosen ("ECDHE_RSA AES_GCM") */
+    uint8_t nchosen;
+    uint32_t offered[BL_OFFERED]; /* hashes of the families clients offered (this class) */
+    uint8_t noffered;
+    uint64_t ext_sent, ext_offered, ext_omitted; /* by slot: sent; offered; offered, not sent */
+    uint64_t before[BL_EXT_SLOTS]; /* before[i] bit j: extension i was sent before j */
+} bl_class;
+
+typedef struct {
+    uint32_t flows;
+    uint16_t versions[4]; /* negotiated */
+    uint8_t nversions;
+    uint16_t max_offered;    /* the highest version any client offered */
+    uint16_t by_offer[8][2]; /* (highest version offered, version negotiated) pairs seen */
+    uint8_t nby_offer;
+    bl_class cls[2]; /* [1] TLS 1.3, [0] earlier */
+    bl_dev dev;      /* an answer off this reference, on its way to acceptance */
+} bl_stack;
+
+/* How one client kind's handshakes with a service end (tls.handshake_failures). In memory only. */
+typedef struct {
+    uint8_t ja3[16];
+    uint32_t completed, failed; /* failed: since its last completed handshake */
+} bl_kind;
 
 typedef struct {
     uint8_t used, ver;
@@ -53,9 +91,12 @@ typedef struct {
     uint8_t nhops[2];
     bool unstable[2];
     uint8_t hops[2][BL_MAX_HOPS];
-    bl_dev dev[2];          /* a hop count off the baseline, on its way to acceptance */
+    bl_dev dev[2]; /* a hop count off the baseline, on its way to acceptance */
     uint8_t npairs;
     bl_pair *pairs;
+    bl_kind *kinds; /* BL_MAX_JA3 of them, allocated at the first ClientHello */
+    uint8_t nkinds;
+    bl_stack *stack;   /* allocated at the first full handshake with fingerprint strings */
     uint16_t tls_best; /* highest TLS version negotiated with a client offering it; 0 none */
 } bl_svc;
 
@@ -86,10 +127,8 @@ struct bl_state {
 };
 
 unsigned bl_hops(uint8_t ttl) {
-    if (ttl <= 64)
-        return 64u - ttl;
-    if (ttl <= 128)
-        return 128u - ttl;
+    if (ttl <= 64) return 64u - ttl;
+    if (ttl <= 128) return 128u - ttl;
     return 255u - ttl;
 }
 
@@ -102,17 +141,12 @@ static uint32_t pow2_at_least(uint32_t n) {
 
 bl_state *bl_new(const bl_cfg *cfg) {
     bl_state *b = calloc(1, sizeof *b);
-    if (!b)
-        return NULL;
+    if (!b) return NULL;
     b->cfg = *cfg;
-    if (!b->cfg.learn_flows)
-        b->cfg.learn_flows = 10;
-    if (!b->cfg.min_packets)
-        b->cfg.min_packets = 2;
-    if (!b->cfg.max_services)
-        b->cfg.max_services = 65536;
-    if (!b->cfg.accept_after)
-        b->cfg.accept_after = 86400;
+    if (!b->cfg.learn_flows) b->cfg.learn_flows = 10;
+    if (!b->cfg.min_packets) b->cfg.min_packets = 2;
+    if (!b->cfg.max_services) b->cfg.max_services = 65536;
+    if (!b->cfg.accept_after) b->cfg.accept_after = 86400;
     uint32_t n = pow2_at_least(b->cfg.max_services * 2);
     b->svc = calloc(n, sizeof *b->svc);
     b->svc_mask = n - 1;
@@ -126,10 +160,12 @@ bl_state *bl_new(const bl_cfg *cfg) {
 }
 
 void bl_free(bl_state *b) {
-    if (!b)
-        return;
-    for (uint32_t i = 0; b->svc && i <= b->svc_mask; i++)
+    if (!b) return;
+    for (uint32_t i = 0; b->svc && i <= b->svc_mask; i++) {
         free(b->svc[i].pairs);
+        free(b->svc[i].stack);
+        free(b->svc[i].kinds);
+    }
     free(b->svc);
     free(b->peers);
     free(b->traces);
@@ -142,16 +178,14 @@ static uint32_t mix(const uint8_t *p, size_t n, uint32_t h) {
     return h;
 }
 
-static bl_svc *svc_get(bl_state *b, const uint8_t ip[16], uint8_t ver, uint16_t port,
-                       bool create) {
+static bl_svc *svc_get(bl_state *b, const uint8_t ip[16], uint8_t ver, uint16_t port, bool create) {
     uint32_t h = mix(ip, 16, 2166136261u);
     h = mix((const uint8_t *)&port, 2, h);
     for (uint32_t i = h & b->svc_mask, probes = 0; probes <= b->svc_mask;
          i = (i + 1) & b->svc_mask, probes++) {
         bl_svc *s = &b->svc[i];
         if (!s->used) {
-            if (!create || b->nsvc >= b->cfg.max_services)
-                return NULL;
+            if (!create || b->nsvc >= b->cfg.max_services) return NULL;
             s->used = 1;
             s->ver = ver;
             s->port = port;
@@ -159,8 +193,7 @@ static bl_svc *svc_get(bl_state *b, const uint8_t ip[16], uint8_t ver, uint16_t 
             b->nsvc++;
             return s;
         }
-        if (s->port == port && s->ver == ver && memcmp(s->ip, ip, 16) == 0)
-            return s;
+        if (s->port == port && s->ver == ver && memcmp(s->ip, ip, 16) == 0) return s;
     }
     return NULL;
 }
@@ -184,8 +217,7 @@ static bl_peer *peer_get(bl_state *b, const uint8_t client[16], const uint8_t se
 static bool hop_known(const bl_svc *s, int dir, unsigned hop, unsigned tol) {
     for (int i = 0; i < s->nhops[dir]; i++) {
         unsigned d = s->hops[dir][i] > hop ? s->hops[dir][i] - hop : hop - s->hops[dir][i];
-        if (d <= tol)
-            return true;
+        if (d <= tol) return true;
     }
     return false;
 }
@@ -210,8 +242,7 @@ static bool dev_seen(const bl_state *b, bl_dev *d, const uint8_t *value, size_t 
 }
 
 static void learn_hop(bl_svc *s, int dir, unsigned hop) {
-    if (s->unstable[dir] || hop_known(s, dir, hop, 0))
-        return;
+    if (s->unstable[dir] || hop_known(s, dir, hop, 0)) return;
     if (s->nhops[dir] >= BL_MAX_HOPS) {
         s->unstable[dir] = true; /* too many paths to have an opinion */
         return;
@@ -256,8 +287,7 @@ static void hops_json(const bl_svc *s, int dir, char *out, size_t n) {
     size_t len = (size_t)snprintf(out, n, "{\"direction\":\"%s\",\"hops\":[", dir_name[dir]);
     for (int i = 0; i < s->nhops[dir] && len < n; i++)
         len += (size_t)snprintf(out + len, n - len, "%s%u", i ? "," : "", s->hops[dir][i]);
-    if (len < n)
-        snprintf(out + len, n - len, "]}");
+    if (len < n) snprintf(out + len, n - len, "]}");
 }
 
 static void judge_path(bl_state *b, bl_svc *s, bool learning, const unsigned hop[2],
@@ -265,14 +295,12 @@ static void judge_path(bl_state *b, bl_svc *s, bool learning, const unsigned hop
     char svc[80];
     service_name(s, svc, sizeof svc);
     for (int dir = 0; dir < 2; dir++) {
-        if (!steady[dir])
-            continue;
+        if (!steady[dir]) continue;
         if (learning) {
             learn_hop(s, dir, hop[dir]);
             continue;
         }
-        if (s->unstable[dir] || s->nhops[dir] == 0)
-            continue;
+        if (s->unstable[dir] || s->nhops[dir] == 0) continue;
         if (hop_known(s, dir, hop[dir], b->cfg.tolerance)) {
             s->dev[dir].on = false; /* the learned path came back: a change that comes and goes */
             continue;
@@ -285,8 +313,8 @@ static void judge_path(bl_state *b, bl_svc *s, bool learning, const unsigned hop
         bl_alert a = {.rule_id = "path.ttl_changed", .severity = 3};
         snprintf(a.key, sizeof a.key, "%s %s %u", svc, dir_name[dir], hop[dir]);
         hops_json(s, dir, a.expected, sizeof a.expected);
-        snprintf(a.observed, sizeof a.observed, "{\"direction\":\"%s\",\"hops\":%u}",
-                 dir_name[dir], hop[dir]);
+        snprintf(a.observed, sizeof a.observed, "{\"direction\":\"%s\",\"hops\":%u}", dir_name[dir],
+                 hop[dir]);
         snprintf(a.message, sizeof a.message,
                  "Packets %s on %s came from %u hop%s away, but this service's learned path is "
                  "%u hop%s: something on the path changed (an interception box re-originates "
@@ -305,18 +333,15 @@ static void judge_ports(bl_state *b, const bl_svc *s, const cap_flow *f, int cli
     bl_peer *p = peer_get(b, f->key.addr[client_side], f->key.addr[server_side], f->key.ip_ver);
     int me = -1;
     for (int i = 0; i < p->nports; i++)
-        if (p->port[i] == port)
-            me = i;
+        if (p->port[i] == port) me = i;
     if (me < 0) {
-        if (p->nports >= BL_PAIR_PORTS)
-            return;
+        if (p->nports >= BL_PAIR_PORTS) return;
         me = p->nports++;
         p->port[me] = port;
         p->alerted[me] = -1;
     }
     for (int dir = 0; dir < 2; dir++) {
-        if (!steady[dir])
-            continue;
+        if (!steady[dir]) continue;
         uint8_t before = p->hop[me][dir];
         p->hop[me][dir] = (uint8_t)(hop[dir] + 1); /* 0 = unknown */
         /* A port that kept its hop count is not the odd one when another port moved away
@@ -336,8 +361,7 @@ static void judge_ports(bl_state *b, const bl_svc *s, const cap_flow *f, int cli
         char ports[128] = "";
         size_t pl = 0;
         for (int i = 0; i < p->nports; i++) {
-            if (i == me || p->hop[i][dir] == 0)
-                continue;
+            if (i == me || p->hop[i][dir] == 0) continue;
             unsigned h = p->hop[i][dir] - 1u;
             if (others++ == 0)
                 other_hop = h;
@@ -359,9 +383,8 @@ static void judge_ports(bl_state *b, const bl_svc *s, const cap_flow *f, int cli
                   sizeof srv);
         bl_alert a = {.rule_id = "path.ttl_changed", .severity = 3};
         snprintf(a.key, sizeof a.key, "%s:%u %s %u port", srv, port, dir_name[dir], hop[dir]);
-        snprintf(a.expected, sizeof a.expected,
-                 "{\"direction\":\"%s\",\"hops\":%u,\"ports\":[%s]}", dir_name[dir], other_hop,
-                 ports);
+        snprintf(a.expected, sizeof a.expected, "{\"direction\":\"%s\",\"hops\":%u,\"ports\":[%s]}",
+                 dir_name[dir], other_hop, ports);
         snprintf(a.observed, sizeof a.observed, "{\"direction\":\"%s\",\"hops\":%u,\"port\":%u}",
                  dir_name[dir], hop[dir], port);
         snprintf(a.message, sizeof a.message,
@@ -372,49 +395,340 @@ static void judge_ports(bl_state *b, const bl_svc *s, const cap_flow *f, int cli
     }
 }
 
-static void judge_ja3s(const bl_state *b, bl_svc *s, bool learning, const tls_hs *hs,
-                       uint64_t ts_us, bl_alert_fn fn, void *user) {
+/* --- the server stack's choices ----------------------------------------------------------- */
+
+/* Handshakes that set a client kind's answer and make a service's stack a reference: three, or
+ * fewer when the learning window itself is shorter (--learn-flows). */
+static uint32_t learn_ja3s(const bl_state *b) {
+    return b->cfg.learn_flows < BL_LEARN_JA3S ? b->cfg.learn_flows : BL_LEARN_JA3S;
+}
+
+/* The values of field `field` (0-based, comma-separated) of a JA3 or JA3S string, decimal
+ * values joined by '-' as our own analyzer writes them (analyzers/tls_fp.h); at most max kept.
+ * False when the field is missing or not that shape. */
+static bool ja3_field(const char *str, int field, uint16_t *out, unsigned max, unsigned *n) {
+    *n = 0;
+    if (!str) return false;
+    for (; field > 0; str++) {
+        if (*str == '\0') return false;
+        if (*str == ',') field--;
+    }
+    while (*str && *str != ',') {
+        uint32_t v = 0;
+        unsigned digits = 0;
+        for (; *str >= '0' && *str <= '9'; str++, digits++)
+            if ((v = v * 10 + (uint32_t)(*str - '0')) > 0xffff) return false;
+        if (!digits || (*str && *str != ',' && *str != '-')) return false;
+        if (*n < max) out[(*n)++] = (uint16_t)v;
+        if (*str == '-') str++;
+    }
+    return true;
+}
+
+static int ext_slot(uint16_t type) {
+    return type < BL_EXT_SLOTS - 1 ? type : type == 65281 ? BL_EXT_SLOTS - 1 : -1;
+}
+
+static uint16_t slot_ext(int slot) {
+    return slot == BL_EXT_SLOTS - 1 ? 65281 : (uint16_t)slot;
+}
+
+/* A suite's family: its key exchange and authentication, and its bulk cipher without key size
+ * or hash ("ECDHE_RSA AES_GCM", "TLS13 CHACHA20_POLY1305"); false for an unnamed value. */
+static bool cipher_family(uint16_t id, char out[32]) {
+    const char *name = tls_cipher_name(id);
+    if (!name || strncmp(name, "TLS_", 4) != 0) return false;
+    name += 4;
+    const char *with = strstr(name, "_WITH_");
+    const char *bulk = with ? with + 6 : name;
+    int kxlen = with ? (int)(with - name) : 5;
+    size_t len = (size_t)snprintf(out, 32, "%.*s ", kxlen, with ? name : "TLS13");
+    bool first = true;
+    while (*bulk && len < 31) {
+        const char *end = strchr(bulk, '_');
+        size_t tl = end ? (size_t)(end - bulk) : strlen(bulk);
+        bool digits = strspn(bulk, "0123456789") >= tl;
+        bool hash = !end && (strncmp(bulk, "SHA", 3) == 0 || strncmp(bulk, "MD5", 3) == 0);
+        if (!digits && !hash && len + tl + 1 < 32) {
+            len += (size_t)snprintf(out + len, 32 - len, "%s%.*s", first ? "" : "_", (int)tl, bulk);
+            first = false;
+        }
+        bulk += tl + (end ? 1 : 0);
+    }
+    return true;
+}
+
+static uint32_t family_hash(const char *fam) {
+    return mix((const uint8_t *)fam, strlen(fam), 2166136261u);
+}
+
+/* What one full handshake shows of the server's choices and the client's offer. */
+typedef struct {
+    uint16_t version, offered_max;
+    char family[32];
+    bool have_family;
+    uint16_t ext[BL_EXT_SLOTS]; /* the ServerHello's extensions in order */
+    unsigned next;
+    uint64_t ext_mask, offered_mask;
+    uint32_t offered_fam[BL_OFFERED];
+    unsigned noffered_fam;
+} bl_answer;
+
+static bool answer_of(const tls_hs *hs, bl_answer *an) {
+    memset(an, 0, sizeof *an);
+    uint16_t vals[256];
+    unsigned n;
+    if (hs->resumed || !hs->version ||
+        !ja3_field(hs->ja3s_string, 2, an->ext, BL_EXT_SLOTS, &an->next))
+        return false;
+    an->version = hs->version;
+    an->offered_max = hs->ch_version;
+    an->have_family = cipher_family(hs->cipher, an->family);
+    for (unsigned i = 0; i < an->next; i++) {
+        int sl = ext_slot(an->ext[i]);
+        if (sl >= 0) an->ext_mask |= 1ull << sl;
+    }
+    if (!ja3_field(hs->ja3_string, 2, vals, 256, &n)) return false;
+    for (unsigned i = 0; i < n; i++) {
+        int sl = ext_slot(vals[i]);
+        if (sl >= 0) an->offered_mask |= 1ull << sl;
+    }
+    if (!ja3_field(hs->ja3_string, 1, vals, 256, &n)) return false;
+    for (unsigned i = 0; i < n; i++) {
+        char fam[32];
+        /* only what could have been chosen at the negotiated version was passed over */
+        if (!cipher_family(vals[i], fam) ||
+            (strncmp(fam, "TLS13 ", 6) == 0) != (an->version == 0x0304))
+            continue;
+        uint32_t h = family_hash(fam);
+        unsigned k;
+        for (k = 0; k < an->noffered_fam && an->offered_fam[k] != h; k++)
+            ;
+        if (k == an->noffered_fam && k < BL_OFFERED) an->offered_fam[an->noffered_fam++] = h;
+    }
+    return true;
+}
+
+static void stack_merge(bl_stack *st, const bl_answer *an) {
+    if (st->flows < UINT32_MAX) st->flows++;
+    unsigned k;
+    for (k = 0; k < st->nversions && st->versions[k] != an->version; k++)
+        ;
+    if (k == st->nversions && k < 4) st->versions[st->nversions++] = an->version;
+    if (an->offered_max > st->max_offered) st->max_offered = an->offered_max;
+    for (k = 0; k < st->nby_offer; k++)
+        if (st->by_offer[k][0] == an->offered_max && st->by_offer[k][1] == an->version) break;
+    if (k == st->nby_offer && k < 8) {
+        st->by_offer[k][0] = an->offered_max;
+        st->by_offer[k][1] = an->version;
+        st->nby_offer++;
+    }
+    bl_class *c = &st->cls[an->version == 0x0304];
+    if (c->flows < UINT32_MAX) c->flows++;
+    if (an->have_family) {
+        for (k = 0; k < c->nchosen && strcmp(c->chosen[k], an->family) != 0; k++)
+            ;
+        if (k == c->nchosen && k < BL_FAMILIES) memcpy(c->chosen[c->nchosen++], an->family, 32);
+    }
+    for (unsigned i = 0; i < an->noffered_fam; i++) {
+        for (k = 0; k < c->noffered && c->offered[k] != an->offered_fam[i]; k++)
+            ;
+        if (k == c->noffered && k < BL_OFFERED) c->offered[c->noffered++] = an->offered_fam[i];
+    }
+    c->ext_sent |= an->ext_mask;
+    c->ext_offered |= an->offered_mask;
+    c->ext_omitted |= an->offered_mask & ~an->ext_mask;
+    for (unsigned i = 0; i < an->next; i++)
+        for (unsigned j = i + 1; j < an->next; j++) {
+            int a = ext_slot(an->ext[i]), b = ext_slot(an->ext[j]);
+            if (a >= 0 && b >= 0) c->before[a] |= 1ull << b;
+        }
+}
+
+enum { DIFF_VERSION = 1, DIFF_CIPHER = 2, DIFF_EXT_NEW = 4, DIFF_EXT_MISSING = 8, DIFF_ORDER = 16 };
+
+/* Which parts of an answer fall outside everything the service has answered, counting only what
+ * the client's offer does not explain: a version never negotiated while clients offering the
+ * same had another; a cipher family never chosen though clients offered it before; an extension
+ * never sent though clients offered it, or extended_master_secret / renegotiation_info left out
+ * though every client offering them got them; two extensions in the opposite order. */
+static unsigned stack_diff(const bl_stack *st, const bl_answer *an, uint32_t min_flows) {
+    unsigned d = 0;
+    uint16_t vmax = 0;
+    bool vknown = false;
+    for (unsigned k = 0; k < st->nversions; k++) {
+        vknown |= st->versions[k] == an->version;
+        if (st->versions[k] > vmax) vmax = st->versions[k];
+    }
+    /* clients offering what this one offers got other versions; else, by the versions seen */
+    bool same_offer = false, same_answer = false;
+    for (unsigned k = 0; k < st->nby_offer; k++)
+        if (st->by_offer[k][0] == an->offered_max) {
+            same_offer = true;
+            same_answer |= st->by_offer[k][1] == an->version;
+        }
+    if (same_offer ? !same_answer
+                   : !vknown && ((an->version > vmax && st->max_offered >= an->version) ||
+                                 (an->version < vmax && an->offered_max >= vmax)))
+        d |= DIFF_VERSION;
+    const bl_class *c = &st->cls[an->version == 0x0304];
+    if (c->flows < min_flows) return d; /* nothing learned of this version's answers yet */
+    if (an->have_family) {
+        bool chosen = false, offered = false;
+        uint32_t h = family_hash(an->family);
+        for (unsigned k = 0; k < c->nchosen; k++)
+            chosen |= strcmp(c->chosen[k], an->family) == 0;
+        for (unsigned k = 0; k < c->noffered; k++)
+            offered |= c->offered[k] == h;
+        if (!chosen && offered) d |= DIFF_CIPHER;
+    }
+    if (an->ext_mask & ~c->ext_sent & c->ext_offered) d |= DIFF_EXT_NEW;
+    uint64_t always = (1ull << 23 | 1ull << (BL_EXT_SLOTS - 1)) & c->ext_sent & ~c->ext_omitted;
+    if (always & an->offered_mask & ~an->ext_mask) d |= DIFF_EXT_MISSING;
+    for (unsigned i = 0; i < an->next; i++)
+        for (unsigned j = i + 1; j < an->next; j++) {
+            int a = ext_slot(an->ext[i]), b = ext_slot(an->ext[j]);
+            if (a >= 0 && b >= 0 && (c->before[b] >> a & 1) && !(c->before[a] >> b & 1))
+                d |= DIFF_ORDER;
+        }
+    return d;
+}
+
+static size_t json_versions(char *out, size_t n, const uint16_t *v, unsigned count) {
+    size_t len = (size_t)snprintf(out, n, "[");
+    for (unsigned i = 0; i < count && len < n; i++) {
+        const char *name = tls_version_name(v[i]);
+        len += (size_t)snprintf(out + len, n - len, "%s\"%s\"", i ? "," : "", name ? name : "?");
+    }
+    if (len < n) len += (size_t)snprintf(out + len, n - len, "]");
+    return len < n ? len : n - 1;
+}
+
+static size_t json_exts(char *out, size_t n, uint64_t mask) {
+    size_t len = (size_t)snprintf(out, n, "[");
+    bool first = true;
+    for (int sl = 0; sl < BL_EXT_SLOTS && len < n; sl++)
+        if (mask >> sl & 1) {
+            len += (size_t)snprintf(out + len, n - len, "%s%u", first ? "" : ",", slot_ext(sl));
+            first = false;
+        }
+    if (len < n) len += (size_t)snprintf(out + len, n - len, "]");
+    return len < n ? len : n - 1;
+}
+
+static void stack_alert(const bl_svc *s, const bl_stack *st, const bl_answer *an, unsigned d,
+                        const tls_hs *hs, bl_alert_fn fn, void *user) {
+    static const char *const part[] = {"version", "cipher_family", "extension_new",
+                                       "extension_missing", "extension_order"};
+    char svc[80], parts[128] = "", jparts[160] = "";
+    size_t pl = 0, jl = 0;
+    for (unsigned i = 0; i < 5; i++)
+        if (d >> i & 1) {
+            pl += (size_t)snprintf(parts + pl, sizeof parts - pl, "%s%s", pl ? ", " : "", part[i]);
+            jl += (size_t)snprintf(jparts + jl, sizeof jparts - jl, "%s\"%s\"", jl ? "," : "",
+                                   part[i]);
+        }
+    service_name(s, svc, sizeof svc);
+    bl_alert a = {.rule_id = "tls.ja3s_changed", .severity = 2};
+    snprintf(a.key, sizeof a.key, "%s %s %s", svc, hs->ja3, hs->ja3s);
+    const bl_class *c = &st->cls[an->version == 0x0304];
+    char *e = a.expected;
+    size_t n = sizeof a.expected,
+           len = (size_t)snprintf(
+               e, n, "{\"ja3\":\"%s\",\"server_stack\":{\"flows\":%u,\"versions\":", hs->ja3,
+               st->flows);
+    len += json_versions(e + len, n - len, st->versions, st->nversions);
+    len += (size_t)snprintf(e + len, n - len, ",\"cipher_families\":[");
+    for (unsigned i = 0; i < c->nchosen && len < n; i++)
+        len += (size_t)snprintf(e + len, n - len, "%s\"%s\"", i ? "," : "", c->chosen[i]);
+    if (len < n) len += (size_t)snprintf(e + len, n - len, "],\"extensions\":");
+    if (len < n) len += json_exts(e + len, n - len, c->ext_sent);
+    if (len < n) snprintf(e + len, n - len, "}}");
+    char *o = a.observed;
+    n = sizeof a.observed;
+    len = (size_t)snprintf(o, n,
+                           "{\"ja3\":\"%s\",\"ja3s\":\"%s\",\"differs\":[%s],\"version\":", hs->ja3,
+                           hs->ja3s, jparts);
+    if (len < n) len += json_versions(o + len, n - len, &an->version, 1);
+    if (len < n)
+        len += (size_t)snprintf(o + len, n - len, ",\"cipher_family\":\"%s\",\"extensions\":[",
+                                an->have_family ? an->family : "");
+    for (unsigned i = 0; i < an->next && len < n; i++)
+        len += (size_t)snprintf(o + len, n - len, "%s%u", i ? "," : "", an->ext[i]);
+    if (len < n) snprintf(o + len, n - len, "]}");
+    snprintf(a.message, sizeof a.message,
+             "%s answered a client kind not seen before (JA3 %s) with a ServerHello unlike any "
+             "it has sent to %u earlier client%s (differs in: %s): a different TLS stack is "
+             "answering for this service",
+             svc, hs->ja3, st->flows, st->flows == 1 ? "" : "s", parts);
+    fn(&a, user);
+}
+
+/* The JA3S a client kind (JA3, resumed or not) is answered with is learned from its first
+ * learn_ja3s(b) handshakes; a learned kind answered otherwise matches. While a kind is not
+ * learned yet, its answers are judged against the service's stack (bl_stack). */
+static void judge_ja3s(const bl_state *b, bl_svc *s, const tls_hs *hs, uint64_t ts_us,
+                       bl_alert_fn fn, void *user) {
     uint8_t ja3[16], ja3s[16];
-    if (!hs->have_ch || !hs->have_sh || !hex16(hs->ja3, ja3) || !hex16(hs->ja3s, ja3s))
-        return;
-    if (!s->pairs && !(s->pairs = calloc(BL_MAX_JA3, sizeof *s->pairs)))
-        return;
+    if (!hs->have_ch || !hs->have_sh || !hex16(hs->ja3, ja3) || !hex16(hs->ja3s, ja3s)) return;
+    if (!s->pairs && !(s->pairs = calloc(BL_MAX_JA3, sizeof *s->pairs))) return;
+    bl_answer an;
+    bool full = answer_of(hs, &an);
+    if (full && !s->stack)
+        s->stack = calloc(1, sizeof *s->stack); /* no memory: no stack reference */
+    bl_stack *st = full ? s->stack : NULL;
     bl_pair *p = NULL;
     for (int i = 0; i < s->npairs; i++)
         if (memcmp(s->pairs[i].ja3, ja3, 16) == 0 && s->pairs[i].resumed == hs->resumed)
             p = &s->pairs[i];
-    if (!p) { /* a client not seen before: its first answer becomes its baseline */
-        if (s->npairs >= BL_MAX_JA3)
-            return;
+    if (!p && s->npairs < BL_MAX_JA3) {
         p = &s->pairs[s->npairs++];
         memcpy(p->ja3, ja3, 16);
         p->resumed = hs->resumed;
     }
-    for (int i = 0; i < p->n; i++)
-        if (memcmp(p->ja3s[i], ja3s, 16) == 0) {
-            p->dev.on = false;
+    bool known = false;
+    for (int i = 0; p && i < p->n; i++)
+        known |= memcmp(p->ja3s[i], ja3s, 16) == 0;
+    bool pair_learned = p && p->n && p->seen >= learn_ja3s(b);
+    if (known) {
+        p->dev.on = false;
+        if (p->seen < UINT8_MAX) p->seen++;
+        if (st) stack_merge(st, &an);
+        return;
+    }
+    if (!pair_learned) {
+        /* a client kind not learned yet: the service's stack is the reference */
+        unsigned d = st && st->flows >= learn_ja3s(b) ? stack_diff(st, &an, learn_ja3s(b)) : 0;
+        if (d && !dev_seen(b, &st->dev, ja3s, 16, ts_us)) {
+            stack_alert(s, st, &an, d, hs, fn, user);
             return;
         }
-    if (learning || p->n == 0 || dev_seen(b, &p->dev, ja3s, 16, ts_us)) {
-        if (p->n < BL_MAX_JA3S)
+        if (p && p->n < BL_MAX_JA3S) {
             memcpy(p->ja3s[p->n++], ja3s, 16);
+            p->seen++;
+        }
+        if (st) stack_merge(st, &an);
+        return;
+    }
+    if (dev_seen(b, &p->dev, ja3s, 16, ts_us)) {
+        if (p->n < BL_MAX_JA3S) memcpy(p->ja3s[p->n++], ja3s, 16);
+        if (st) stack_merge(st, &an);
         return;
     }
     char svc[80], want[33];
     service_name(s, svc, sizeof svc);
     bl_alert a = {.rule_id = "tls.ja3s_changed", .severity = 2};
     snprintf(a.key, sizeof a.key, "%s %s %s", svc, hs->ja3, hs->ja3s);
-    size_t len = (size_t)snprintf(a.expected, sizeof a.expected,
-                                  "{\"ja3\":\"%s\",\"resumed\":%s,\"ja3s\":[", hs->ja3,
-                                  hs->resumed ? "true" : "false");
+    size_t len =
+        (size_t)snprintf(a.expected, sizeof a.expected, "{\"ja3\":\"%s\",\"resumed\":%s,\"ja3s\":[",
+                         hs->ja3, hs->resumed ? "true" : "false");
     for (int i = 0; i < p->n; i++) {
         hex_of(p->ja3s[i], want);
-        len += (size_t)snprintf(a.expected + len, sizeof a.expected - len, "%s\"%s\"",
-                                i ? "," : "", want);
+        len += (size_t)snprintf(a.expected + len, sizeof a.expected - len, "%s\"%s\"", i ? "," : "",
+                                want);
     }
     snprintf(a.expected + len, sizeof a.expected - len, "]}");
-    snprintf(a.observed, sizeof a.observed, "{\"ja3\":\"%s\",\"ja3s\":\"%s\"}", hs->ja3,
-             hs->ja3s);
+    snprintf(a.observed, sizeof a.observed, "{\"ja3\":\"%s\",\"ja3s\":\"%s\"}", hs->ja3, hs->ja3s);
     hex_of(p->ja3s[0], want);
     snprintf(a.message, sizeof a.message,
              "%s answered a known client (JA3 %s) with JA3S %s instead of %s: a different TLS "
@@ -423,28 +737,92 @@ static void judge_ja3s(const bl_state *b, bl_svc *s, bool learning, const tls_hs
     fn(&a, user);
 }
 
-void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side,
-                bl_alert_fn fn, void *user) {
+/* A failed handshake: a ClientHello, and no completed handshake after it (no ServerHello, an
+ * alert, or the connection ended or was reset first). */
+static const char *failure_of(const tls_hs *hs) {
+    if (hs->alert_seen && hs->alert_level == 2)
+        return hs->alert_from_server ? "alert from the server" : "alert from the client";
+    if (!hs->have_sh) return "no ServerHello";
+    return "ended before the handshake completed";
+}
+
+/* tls.handshake_failures: a client kind (JA3) that completed learn_ja3s(b) handshakes with this
+ * service fails twice in a row; every further failure matches until one completes again. */
+static void judge_failures(const bl_state *b, bl_svc *s, const tls_hs *hs, bl_alert_fn fn,
+                           void *user) {
+    uint8_t ja3[16];
+    if (!hs->have_ch || !hex16(hs->ja3, ja3)) return;
+    if (!s->kinds && !(s->kinds = calloc(BL_MAX_JA3, sizeof *s->kinds))) return;
+    bl_kind *k = NULL;
+    for (int i = 0; i < s->nkinds && !k; i++)
+        if (memcmp(s->kinds[i].ja3, ja3, 16) == 0) k = &s->kinds[i];
+    if (!k) {
+        if (s->nkinds >= BL_MAX_JA3) return;
+        k = &s->kinds[s->nkinds++];
+        memcpy(k->ja3, ja3, 16);
+    }
+    if (hs->established) {
+        if (k->completed < UINT32_MAX) k->completed++;
+        k->failed = 0;
+        return;
+    }
+    if (k->failed < UINT32_MAX) k->failed++;
+    if (k->completed < learn_ja3s(b) || k->failed < 2) return;
+    char svc[80], hex[33];
+    service_name(s, svc, sizeof svc);
+    bl_alert a = {.rule_id = "tls.handshake_failures", .severity = 3};
+    snprintf(a.key, sizeof a.key, "%s %s", svc, hs->ja3);
+    /* every kind of this service: which used to complete, which fail now */
+    size_t el = (size_t)snprintf(a.expected, sizeof a.expected, "{\"completing\":[");
+    size_t ol = (size_t)snprintf(a.observed, sizeof a.observed, "{\"failure\":\"%s\",\"failing\":[",
+                                 failure_of(hs));
+    unsigned nfail = 0;
+    bool efirst = true, ofirst = true;
+    for (int i = 0; i < s->nkinds; i++) {
+        const bl_kind *o = &s->kinds[i];
+        hex_of(o->ja3, hex);
+        if (o->failed && el < sizeof a.expected && ol < sizeof a.observed) {
+            nfail++;
+            ol += (size_t)snprintf(a.observed + ol, sizeof a.observed - ol,
+                                   "%s{\"ja3\":\"%s\",\"failed\":%u,\"completed\":%u}",
+                                   ofirst ? "" : ",", hex, o->failed, o->completed);
+            ofirst = false;
+        } else if (!o->failed && o->completed && el < sizeof a.expected) {
+            el += (size_t)snprintf(a.expected + el, sizeof a.expected - el,
+                                   "%s{\"ja3\":\"%s\",\"completed\":%u}", efirst ? "" : ",", hex,
+                                   o->completed);
+            efirst = false;
+        }
+    }
+    if (el < sizeof a.expected) snprintf(a.expected + el, sizeof a.expected - el, "]}");
+    if (ol < sizeof a.observed) snprintf(a.observed + ol, sizeof a.observed - ol, "]}");
+    snprintf(a.message, sizeof a.message,
+             "Handshakes with %s now fail (%s) for a client kind (JA3 %s) that completed %u "
+             "there before: %u failed in a row, %u client kind%s failing; an interceptor the "
+             "clients reject, or a server that changed what it accepts",
+             svc, failure_of(hs), hs->ja3, k->completed, k->failed, nfail, nfail == 1 ? "" : "s");
+    fn(&a, user);
+}
+
+void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side, bl_alert_fn fn,
+                void *user) {
     int server_side = !client_side;
-    bl_svc *s = svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side],
-                        true);
+    bl_svc *s = svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side], true);
     unsigned hop[2] = {bl_hops(f->ttl[client_side]), bl_hops(f->ttl[server_side])};
     bool steady[2] = {f->pkts[client_side] > 0 && f->ttl_stable[client_side] >= b->cfg.min_packets,
                       f->pkts[server_side] > 0 && f->ttl_stable[server_side] >= b->cfg.min_packets};
     judge_ports(b, s, f, client_side, hop, steady, fn, user);
-    if (!s)
-        return;
+    if (!s) return;
     bool learning = s->flows < b->cfg.learn_flows;
     judge_path(b, s, learning, hop, steady, hs->ts_us, fn, user);
-    judge_ja3s(b, s, learning, hs, hs->ts_us, fn, user);
-    if (s->flows < UINT32_MAX)
-        s->flows++;
+    judge_ja3s(b, s, hs, hs->ts_us, fn, user);
+    judge_failures(b, s, hs, fn, user);
+    if (s->flows < UINT32_MAX) s->flows++;
 }
 
 uint16_t *bl_tls_best(bl_state *b, const cap_flow *f, int client_side) {
     int server_side = !client_side;
-    bl_svc *s = svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side],
-                        true);
+    bl_svc *s = svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side], true);
     return s ? &s->tls_best : NULL;
 }
 
@@ -462,20 +840,19 @@ const trace_pathset *bl_trace_get(const bl_state *b, const char *host, uint16_t 
     return t && t->set.n ? &t->set : NULL;
 }
 
-unsigned bl_trace_count(const bl_state *b) { return b->ntraces; }
+unsigned bl_trace_count(const bl_state *b) {
+    return b->ntraces;
+}
 
 bool bl_trace_put(bl_state *b, const char *host, uint16_t port, const trace_pathset *set) {
-    if (strlen(host) >= sizeof b->traces[0].host || set->n > TRACE_SET_MAX)
-        return false;
+    if (strlen(host) >= sizeof b->traces[0].host || set->n > TRACE_SET_MAX) return false;
     bl_trace *t = trace_find(b, host, port);
     if (!t) {
-        if (b->ntraces >= BL_MAX_TRACES)
-            return false;
+        if (b->ntraces >= BL_MAX_TRACES) return false;
         if (b->ntraces == b->traces_cap) {
             uint32_t cap = b->traces_cap ? b->traces_cap * 2 : 16;
             bl_trace *n = realloc(b->traces, cap * sizeof *n);
-            if (!n)
-                return false;
+            if (!n) return false;
             b->traces = n;
             b->traces_cap = cap;
         }
@@ -511,8 +888,7 @@ static void encode(const bl_state *b, msgpack_packer *pk) {
     msgpack_pack_array(pk, b->nsvc);
     for (uint32_t i = 0; i <= b->svc_mask; i++) {
         const bl_svc *s = &b->svc[i];
-        if (!s->used)
-            continue;
+        if (!s->used) continue;
         msgpack_pack_array(pk, 9);
         msgpack_pack_bin_with_body(pk, s->ip, 16);
         msgpack_pack_uint8(pk, s->ver);
@@ -570,10 +946,8 @@ bool bl_save(const bl_state *b, const char *path, char *err, size_t errlen) {
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     bool ok = fd >= 0 && write(fd, data, size) == (ssize_t)size && fsync(fd) == 0;
-    if (fd >= 0)
-        ok = close(fd) == 0 && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
+    if (fd >= 0) ok = close(fd) == 0 && ok;
+    if (ok && rename(tmp, path) != 0) ok = false;
     if (!ok) {
         snprintf(err, errlen, "cannot write state file %s: %s", path, strerror(errno));
         unlink(tmp);
@@ -583,16 +957,14 @@ bool bl_save(const bl_state *b, const char *path, char *err, size_t errlen) {
 }
 
 static bool bin_of(const msgpack_object *o, size_t max, const char **p, size_t *n) {
-    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size > max)
-        return false;
+    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size > max) return false;
     *p = o->via.bin.ptr;
     *n = o->via.bin.size;
     return true;
 }
 
 static bool uint_of(const msgpack_object *o, uint64_t max, uint64_t *out) {
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
-        return false;
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max) return false;
     *out = o->via.u64;
     return true;
 }
@@ -605,8 +977,7 @@ static bool key_is(const msgpack_object *k, const char *name) {
 
 static bool load_service(bl_state *b, const msgpack_object *o, uint64_t version) {
     uint32_t fields = version == 1 ? 8 : 9;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != fields)
-        return false;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != fields) return false;
     const msgpack_object *a = o->via.array.ptr;
     const char *ip, *h0, *h1;
     size_t ipn, n0, n1;
@@ -619,8 +990,7 @@ static bool load_service(bl_state *b, const msgpack_object *o, uint64_t version)
         (fields == 9 && !uint_of(&a[8], 0xffff, &tls_best)))
         return false;
     bl_svc *s = svc_get(b, (const uint8_t *)ip, (uint8_t)ver, (uint16_t)port, true);
-    if (!s)
-        return true; /* table full: keep what fits */
+    if (!s) return true; /* table full: keep what fits */
     if (s->flows || s->nhops[0] || s->nhops[1] || s->npairs)
         return false; /* the same service twice */
     s->flows = (uint32_t)(flows > UINT32_MAX ? UINT32_MAX : flows);
@@ -647,6 +1017,7 @@ static bool load_service(bl_state *b, const msgpack_object *o, uint64_t version)
         s->pairs[k].resumed = (uint8_t)resumed;
         memcpy(s->pairs[k].ja3s, js, jsn);
         s->pairs[k].n = (uint8_t)(jsn / 16);
+        s->pairs[k].seen = jsn ? BL_LEARN_JA3S : 0; /* what was saved was learned */
         s->npairs++;
     }
     return true;
@@ -656,8 +1027,7 @@ static bool load_service(bl_state *b, const msgpack_object *o, uint64_t version)
 static bool load_trace(bl_state *b, const msgpack_object *o) {
     static trace_pathset set; /* ~23 KB; loading runs on one thread, at start */
     uint64_t port;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3)
-        return false;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3) return false;
     const msgpack_object *a = o->via.array.ptr;
     char host[256];
     if (a[0].type != MSGPACK_OBJECT_STR || a[0].via.str.size == 0 ||
@@ -667,8 +1037,7 @@ static bool load_trace(bl_state *b, const msgpack_object *o) {
         return false;
     memcpy(host, a[0].via.str.ptr, a[0].via.str.size);
     host[a[0].via.str.size] = '\0';
-    if (trace_find(b, host, (uint16_t)port))
-        return false; /* the same (host, port) twice */
+    if (trace_find(b, host, (uint16_t)port)) return false; /* the same (host, port) twice */
     memset(&set, 0, sizeof set);
     for (uint32_t k = 0; k < a[2].via.array.size; k++) {
         const msgpack_object *po = &a[2].via.array.ptr[k];
@@ -705,7 +1074,7 @@ static bool load_root(bl_state *b, const msgpack_object *root, char *why, size_t
         const msgpack_object **slot = key_is(&kv->key, "services") ? &services
                                       : key_is(&kv->key, "traces") ? &traces
                                       : key_is(&kv->key, "format") ? &format
-                                                                    : NULL;
+                                                                   : NULL;
         if (key_is(&kv->key, "v")) {
             if (have_version || !uint_of(&kv->val, UINT32_MAX, &version)) {
                 snprintf(why, whylen, "not a mitmwatch state file (bad version field)");
@@ -720,11 +1089,10 @@ static bool load_root(bl_state *b, const msgpack_object *root, char *why, size_t
             *slot = &kv->val;
         }
     }
-    if (format && !(format->type == MSGPACK_OBJECT_STR &&
-                    format->via.str.size == strlen(BL_STATE_FORMAT) &&
-                    memcmp(format->via.str.ptr, BL_STATE_FORMAT, strlen(BL_STATE_FORMAT)) == 0)) {
-        snprintf(why, whylen, "not a mitmwatch state file (format is not \"%s\")",
-                 BL_STATE_FORMAT);
+    if (format &&
+        !(format->type == MSGPACK_OBJECT_STR && format->via.str.size == strlen(BL_STATE_FORMAT) &&
+          memcmp(format->via.str.ptr, BL_STATE_FORMAT, strlen(BL_STATE_FORMAT)) == 0)) {
+        snprintf(why, whylen, "not a mitmwatch state file (format is not \"%s\")", BL_STATE_FORMAT);
         return false;
     }
     if (!have_version || (version >= 2 && !format)) {
@@ -737,13 +1105,11 @@ static bool load_root(bl_state *b, const msgpack_object *root, char *why, size_t
                  (unsigned long long)version, BL_STATE_VERSION);
         return false;
     }
-    const char *bad = !services || services->type != MSGPACK_OBJECT_ARRAY
-                          ? "services is not a list"
+    const char *bad = !services || services->type != MSGPACK_OBJECT_ARRAY ? "services is not a list"
                       : traces && version < 2 ? "traces in a version 1 file"
-                      : traces && traces->type != MSGPACK_OBJECT_ARRAY ? "traces is not a list"
-                      : traces && traces->via.array.size > BL_MAX_TRACES
-                          ? "more than 1024 traces"
-                          : NULL;
+                      : traces && traces->type != MSGPACK_OBJECT_ARRAY   ? "traces is not a list"
+                      : traces && traces->via.array.size > BL_MAX_TRACES ? "more than 1024 traces"
+                                                                         : NULL;
     if (bad) {
         snprintf(why, whylen, "malformed (%s)", bad);
         return false;
@@ -773,9 +1139,10 @@ bool bl_load_mem(bl_state *b, const char *name, const void *data, size_t size, c
     size_t off = 0;
     bool truncated = false;
     /* shape first: msgpack-c would allocate whatever counts the file declares */
-    msgpack_unpack_return r = mw_msgpack_shape(data, size, &truncated) == 0
-                                  ? (truncated ? MSGPACK_UNPACK_CONTINUE : MSGPACK_UNPACK_PARSE_ERROR)
-                                  : msgpack_unpack_next(&u, data, size, &off);
+    msgpack_unpack_return r =
+        mw_msgpack_shape(data, size, &truncated) == 0
+            ? (truncated ? MSGPACK_UNPACK_CONTINUE : MSGPACK_UNPACK_PARSE_ERROR)
+            : msgpack_unpack_next(&u, data, size, &off);
     bool ok = false;
     if (r == MSGPACK_UNPACK_CONTINUE)
         snprintf(why, sizeof why, "truncated (%zu bytes)", size);
@@ -788,8 +1155,7 @@ bool bl_load_mem(bl_state *b, const char *name, const void *data, size_t size, c
                  size - off);
     else
         ok = load_root(b, &u.data, why, sizeof why);
-    if (!ok)
-        snprintf(err, errlen, "state file %s: %s", name, why);
+    if (!ok) snprintf(err, errlen, "state file %s: %s", name, why);
     msgpack_unpacked_destroy(&u);
     return ok;
 }
@@ -797,8 +1163,7 @@ bool bl_load_mem(bl_state *b, const char *name, const void *data, size_t size, c
 bool bl_load(bl_state *b, const char *path, char *err, size_t errlen) {
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
-        if (errno == ENOENT)
-            return true; /* first run */
+        if (errno == ENOENT) return true; /* first run */
         snprintf(err, errlen, "cannot read state file %s: %s", path, strerror(errno));
         return false;
     }
@@ -817,7 +1182,6 @@ bool bl_load(bl_state *b, const char *path, char *err, size_t errlen) {
         return false;
     }
     bool ok = bl_load_mem(b, path, map, size, err, errlen);
-    if (size)
-        munmap(map, size);
+    if (size) munmap(map, size);
     return ok;
 }

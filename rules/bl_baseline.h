@@ -3,8 +3,12 @@
  *
  * A service is (server address, port). During its learning window (its first learn_flows
  * handshakes) a service's hop counts and JA3S answers are recorded; afterwards a handshake
- * whose hop count is not among the learned ones (beyond the tolerance) raises path.ttl_changed,
- * and a known client JA3 answered with a JA3S never seen for it raises tls.ja3s_changed. Ports
+ * whose hop count is not among the learned ones (beyond the tolerance) raises path.ttl_changed.
+ * JA3S answers are learned per client JA3 from its first 3 handshakes (a small service has few);
+ * a learned client answered with a JA3S never seen for it raises tls.ja3s_changed, and so does
+ * an answer to a client not learned yet that falls outside everything the service's server
+ * stack has chosen so far (versions, cipher families, extension sets and order). A client kind
+ * that completed 3 handshakes and then fails twice in a row raises tls.handshake_failures. Ports
  * of one server address are also compared with each other, learned or not: one port further
  * away than all the others is what a port-selective interception box looks like. Hop counts are
  * taken from the nearest common initial TTL (64, 128, 255) at or above the TTL seen, and only
@@ -34,7 +38,7 @@ typedef struct {
 
 /* One finding; the JSON fragments are the evidence (valid JSON values). */
 typedef struct {
-    const char *rule_id; /* "path.ttl_changed" or "tls.ja3s_changed" */
+    const char *rule_id; /* "path.ttl_changed", "tls.ja3s_changed", "tls.handshake_failures" */
     int severity;
     char message[512];
     char expected[1024];

@@ -21,6 +21,7 @@ const char *rule_catalog_name(const char *rule_id) {
         {"cert.not_in_ct", "Certificate not in Certificate Transparency"},
         {"cert.issuance_odd", "Unusual certificate issuance"},
         {"tls.ja3s_changed", "Server TLS fingerprint changed"},
+        {"tls.handshake_failures", "Handshakes started failing"},
         {"tls.version_downgrade", "TLS version downgrade"},
         {"tls.weak_or_null_cipher", "Weak or NULL cipher"},
         {"tls.injection", "Injected handshake bytes"},

@@ -4,6 +4,7 @@
 #include "sensor.h"
 #include "summary.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -25,10 +26,12 @@
 #include "ev_sensor.h"
 #include "ev_stats.h"
 #include "ev_tls.h"
+#include "mw_encode.h"
 #include "mw_hash.h"
 #include "out.h"
 #include "pol_cli.h"
 #include "pol_config.h"
+#include "probe_cert.h"
 #include "probe_sched.h"
 #include "probe_trace.h"
 #include "rule_engine.h"
@@ -326,22 +329,73 @@ static void reload_policy(sensor *s) {
     s->pol = np;
 }
 
+/* A scheduled fetch's alerts from the rule engine: the same builder as a passive handshake's,
+ * without a handshake event to point to. */
+static void on_probe_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
+                                int client_side, void *user) {
+    sensor *s = user;
+    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us, NULL)) {
+        s->events_dropped++;
+        return;
+    }
+    out_event ev = {.json = (const char *)s->abuf.data,
+                    .len = s->abuf.len,
+                    .kind = OUT_KIND_ALERT,
+                    .dataset = "mitmwatch.alert",
+                    .severity = a->severity,
+                    .rule_id = a->rule_id};
+    out_emit(s->outs, &ev);
+}
+
+/* The fetched handshake as the rule engine sees a passive one: the probe's own connection is
+ * the flow (client: the sensor's address; server: the target's), judged at the wall clock by
+ * every certificate rule (issuer, chain, name, SCTs, pins, known store, CT cache), under the
+ * same duplicate suppression as passive alerts. */
+static void judge_fetched_hs(sensor *s, pcert_result *r) {
+    if (!r->hs || !r->hs->have_sh) return;
+    cap_flow f;
+    memset(&f, 0, sizeof f);
+    int fam = r->family == AF_INET6 ? AF_INET6 : AF_INET;
+    f.key.ip_ver = fam == AF_INET6 ? 6 : 4;
+    if (inet_pton(fam, r->local_ip, f.key.addr[0]) != 1 ||
+        inet_pton(fam, r->peer_ip, f.key.addr[1]) != 1)
+        return;
+    f.key.port[0] = r->local_port;
+    f.key.port[1] = r->peer_port;
+    uint64_t now = wall_us();
+    r->hs->ts_us = now;
+    rule_judge_verdict(s->re, r->hs, &f, 0, now, on_probe_rule_alert, s, NULL);
+}
+
 /* A fetched certificate not in the known store: someone else's certificate answers for the
- * service (probe.cert_mismatch). Judged here, where the policy lives. */
+ * service (probe.cert_mismatch, once per suppression window for a target and certificate).
+ * Judged here, where the policy lives; then the whole fetch as a handshake (judge_fetched_hs). */
 static void judge_fetched_cert(sensor *s, const ps_cert *c) {
-    if (rule_engine_known(s->re, c->sha256, c->tbs_sha256) != 0)
+    if (c->fetched && s->re) judge_fetched_hs(s, c->fetched);
+    if (!c->has_leaf || rule_engine_known(s->re, c->sha256, c->tbs_sha256) != 0)
         return; /* known, or no store configured */
+    char key[400], hex[65];
+    mw_hex(hex, c->sha256, 32);
+    snprintf(key, sizeof key, "%s %s", c->target, hex);
+    uint64_t now = wall_us(), prior;
+    if (!rule_engine_suppress(s->re, "probe.cert_mismatch", key, now, &prior)) return;
     ev_sched_target t = {.host = c->host, .port = c->port, .text = c->target};
     out_event ev;
-    if (ev_sched_cert_mismatch_build(&s->ev, &s->ctx, wall_us(), &t, c->subject, c->sha256,
+    if (ev_sched_cert_mismatch_build(&s->ev, &s->ctx, now, &t, c->subject, c->sha256,
                                      rule_engine_stats(s->re)->store_certs, &ev))
         out_emit(s->outs, &ev);
 }
 
+/* Probe alerts (probe.failed...) come finished from the worker: here they pass the duplicate
+ * suppression of every other alert, keyed by probe kind and target. */
 static void on_probe_event(void *user, const out_event *ev, const ps_cert *cert) {
     sensor *s = user;
+    uint64_t prior;
+    if (cert && cert->key[0] && ev->rule_id && s->re &&
+        !rule_engine_suppress(s->re, ev->rule_id, cert->key, wall_us(), &prior))
+        return;
     out_emit(s->outs, ev);
-    if (cert) judge_fetched_cert(s, cert);
+    if (cert && !cert->key[0]) judge_fetched_cert(s, cert);
 }
 
 /* --state: the learned baselines (and the probes' learned paths) written atomically (bl_save:

@@ -45,9 +45,9 @@ check() { if [ "$2" = "$3" ]; then pass=$((pass+1)); echo "ok   $1"; else fail=$
 bl_alert='select(.event.kind=="alert" and (.rule.id|test("^(tls[.]ja3s_changed|path[.])")))'
 alerts() { jq -c "$bl_alert"' | [.rule.id, .destination.port, .mitmwatch.expected, .mitmwatch.observed]' "$1"; }
 
-ja3s_A1=$("$MW" -r A.pcap | jq -r "select(.destination.port==$P1 and .tls) | .tls.server.ja3s" | sort -u)
-ja3s_B1=$("$MW" -r B.pcap | jq -r "select(.destination.port==$P1 and .tls) | .tls.server.ja3s" | sort -u)
-ja3=$("$MW" -r A.pcap | jq -r "select(.destination.port==$P1 and .tls) | .tls.client.ja3" | sort -u)
+ja3s_A1=$("$MW" -r A.pcap | jq -r "select(.destination.port==$P1 and .event.dataset==\"mitmwatch.tls\") | .tls.server.ja3s" | sort -u)
+ja3s_B1=$("$MW" -r B.pcap | jq -r "select(.destination.port==$P1 and .event.dataset==\"mitmwatch.tls\") | .tls.server.ja3s" | sort -u)
+ja3=$("$MW" -r A.pcap | jq -r "select(.destination.port==$P1 and .event.dataset==\"mitmwatch.tls\") | .tls.client.ja3" | sort -u)
 check "one JA3S per server stack" "$(echo "$ja3s_A1" | wc -l) $(echo "$ja3s_B1" | wc -l)" "1 1"
 [ "$ja3s_A1" != "$ja3s_B1" ] && check "the stacks differ" yes yes || check "the stacks differ" no yes
 

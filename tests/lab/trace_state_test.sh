@@ -188,8 +188,9 @@ kill -TERM $HUPPID; wait $HUPPID
 check "SIGHUP to the direct path only: the rounds after it alert, only with this" \
     "$(alerts hup | sort -u) $([ "$(alerts hup | wc -l)" -ge 1 ] && echo at-least-one)" \
     "[\"path.hops_changed\",5222,\"configured\",[$DIRECT],$VIAM] at-least-one"
-check "the refused reload is one line on stderr" "$(cat hup.err)" \
-    "mitmwatch: reload failed, keeping the old policy: live.yaml:7: key '5222': expected a path \"ADDR, ADDR, ...\" (IPv4, IPv6 or * for any hop): 192.0.2.1, 198.51.100.300"
+check "the refused reload says so, then each problem on its own line" "$(cat hup.err)" \
+    "$(printf '%s\n%s' "mitmwatch: reload failed, keeping the old policy:" \
+        "mitmwatch: live.yaml:7: key '5222': expected a path \"ADDR, ADDR, ...\" (IPv4, IPv6 or * for any hop): 192.0.2.1, 198.51.100.300")"
 mitm off
 
 # (c) bad input: one line, exit 2

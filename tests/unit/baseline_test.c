@@ -51,6 +51,7 @@ static void flow(bl_state *b, uint16_t port, uint8_t c2s_ttl, uint16_t steady, c
 
 #define JA3A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define JA3B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define JA3C "cccccccccccccccccccccccccccccccc"
 #define S1 "11111111111111111111111111111111"
 #define S2 "22222222222222222222222222222222"
 
@@ -62,6 +63,192 @@ static void unhex(const char *h, uint8_t *out, size_t *n) {
             v = v * 16 + (unsigned)(h[k] <= '9' ? h[k] - '0' : h[k] - 'a' + 10);
         out[(*n)++] = (uint8_t)v;
     }
+}
+
+/* A full handshake to 203.0.113.2:443 with its fingerprint strings: the client kind (JA3 hash
+ * and string, the highest version offered) and the server's answer (version, cipher, JA3S). */
+typedef struct {
+    const char *ja3, *ja3_string;
+    uint16_t offered;
+} client_kind;
+
+static void hello(bl_state *b, const client_kind *ck, uint16_t version, uint16_t cipher,
+                  const char *ja3s, const char *ja3s_string) {
+    cap_flow f;
+    tls_hs hs;
+    memset(&f, 0, sizeof f);
+    memset(&hs, 0, sizeof hs);
+    f.key.ip_ver = 4;
+    memcpy(f.key.addr[0], "\xc0\x00\x02\x02", 4);
+    memcpy(f.key.addr[1], "\xcb\x00\x71\x02", 4);
+    f.key.port[0] = 40000;
+    f.key.port[1] = 443;
+    hs.have_ch = hs.have_sh = true;
+    hs.ts_us = g_ts_us;
+    hs.ch_version = ck->offered;
+    hs.version = version;
+    hs.cipher = cipher;
+    snprintf(hs.ja3, sizeof hs.ja3, "%s", ck->ja3);
+    snprintf(hs.ja3s, sizeof hs.ja3s, "%s", ja3s);
+    hs.ja3_string = (char *)(uintptr_t)ck->ja3_string;
+    hs.ja3s_string = (char *)(uintptr_t)ja3s_string;
+    bl_observe(b, &hs, &f, 0, on_alert, NULL);
+}
+
+/* Server answers: OpenSSL's TLS 1.3 and TLS 1.2 ServerHellos, and an interception proxy's. */
+#define OSSL13 "771,4865,43-51"
+#define OSSL13_H "0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c"
+#define OSSL12 "771,49199,65281-0-11-23"
+#define OSSL12_H "0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d"
+#define OSSL12_ALPN "771,49199,65281-0-11-23-16"
+#define OSSL12_ALPN_H "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e"
+#define PROXY12 "771,52392,0-65281-11-23"
+#define PROXY12_H "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"
+
+/* JA3S learning at a small service's volume (3 handshakes per client kind), and the service's
+ * server stack as the reference for client kinds not learned yet. */
+static void stack_tests(void) {
+    static const client_kind modern = {"a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+                                       "771,4865-4866-4867-49195-49199-52393-52392-49196-49200,"
+                                       "0-23-65281-10-11-35-16-5-13-18-51-45-43-27-21,29-23-24,0",
+                                       0x0304};
+    static const client_kind firefox = {"a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2",
+                                        "771,4865-4867-4866-49195-49199-52393-52392-49196-49200-"
+                                        "49162-49161-49171-49172-156-157-47-53,"
+                                        "0-23-65281-10-11-16-5-34-51-43-13-45-28-27,29-23-24-25,0",
+                                        0x0304};
+    static const client_kind legacy = {"b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1",
+                                       "771,49199-49200-52392-156-157-47-53,0-10-11-13-23-65281,"
+                                       "29-23-24,0",
+                                       0x0303};
+    static const client_kind curl12 = {"b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2",
+                                       "771,49199-49195-49200-49196-52392-52393,"
+                                       "0-11-10-35-16-22-23-13-65281,29-23-30-25-24,0-1-2",
+                                       0x0303};
+    static const client_kind newtls13 = {"a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3",
+                                         "771,4866-4865-4867-49196-49195-52393-49200-52392-49199,"
+                                         "0-65281-23-10-11-13-43-45-51,29-23,0",
+                                         0x0304};
+    bl_cfg cfg = {.min_packets = 2}; /* the default learning window (10): JA3S needs only 3 */
+    bl_state *b = bl_new(&cfg);
+    nalerts = 0;
+    g_ts_us = 0;
+
+    /* a small service: three handshakes of each of two client kinds */
+    for (int i = 0; i < 3; i++) {
+        hello(b, &modern, 0x0304, 0x1301, OSSL13_H, OSSL13);
+        hello(b, &legacy, 0x0303, 0xc02f, OSSL12_H, OSSL12);
+    }
+    CHECK_EQ_U(nalerts, 0);
+    /* new client kinds on the unchanged server raise nothing: another TLS 1.3 browser, and a
+     * TLS 1.2 client whose ALPN offer is answered (an extension no earlier client offered) */
+    hello(b, &firefox, 0x0304, 0x1301, OSSL13_H, OSSL13);
+    hello(b, &curl12, 0x0303, 0xc02f, OSSL12_ALPN_H, OSSL12_ALPN);
+    hello(b, &newtls13, 0x0304, 0x1302, OSSL13_H, "771,4866,43-51");
+    CHECK_EQ_U(nalerts, 0);
+
+    /* a proxy appears (TLS 1.2 only, ChaCha20 first, its own extension order): the legacy
+     * client, learned from its three handshakes, is caught on its first connection after */
+    hello(b, &legacy, 0x0303, 0xcca8, PROXY12_H, PROXY12);
+    CHECK_EQ_U(nalerts, 1);
+    CHECK_STR(last_rule, "tls.ja3s_changed");
+    CHECK_STR(last_expected, "{\"ja3\":\"b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1\",\"resumed\":false,"
+                             "\"ja3s\":[\"" OSSL12_H "\"]}");
+    CHECK_STR(last_observed,
+              "{\"ja3\":\"b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1\",\"ja3s\":\"" PROXY12_H "\"}");
+
+    /* a client kind never seen, TLS 1.3 capable, answered by the proxy with TLS 1.2: outside
+     * everything the service has answered, in version, cipher family and extension order */
+    static const client_kind newcomer = {"c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1",
+                                         "771,4865-4867-49199-52392-156,0-23-65281-11-43-51,29,0",
+                                         0x0304};
+    hello(b, &newcomer, 0x0303, 0xcca8, PROXY12_H, PROXY12);
+    CHECK_EQ_U(nalerts, 2);
+    CHECK_STR(last_rule, "tls.ja3s_changed");
+    CHECK_STR(last_key, "203.0.113.2:443 c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1 " PROXY12_H);
+    CHECK_STR(last_expected,
+              "{\"ja3\":\"c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1\",\"server_stack\":{\"flows\":9,"
+              "\"versions\":[\"1.3\",\"1.2\"],\"cipher_families\":[\"ECDHE_RSA AES_GCM\"],"
+              "\"extensions\":[0,11,16,23,65281]}}");
+    CHECK_STR(last_observed,
+              "{\"ja3\":\"c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1\",\"ja3s\":\"" PROXY12_H "\","
+              "\"differs\":[\"version\",\"cipher_family\",\"extension_order\"],"
+              "\"version\":[\"1.2\"],\"cipher_family\":\"ECDHE_RSA CHACHA20_POLY1305\","
+              "\"extensions\":[0,65281,11,23]}");
+    /* it is not learned as the newcomer's answer: its next connection matches again */
+    hello(b, &newcomer, 0x0303, 0xcca8, PROXY12_H, PROXY12);
+    CHECK_EQ_U(nalerts, 3);
+    bl_free(b);
+    nalerts = 0;
+}
+
+/* One connection of a client kind to 203.0.113.2:443 that completes its handshake, gets no
+ * ServerHello, or gets a fatal handshake_failure alert from the server. */
+enum { HS_OK, HS_NO_SH, HS_ALERT };
+static void attempt(bl_state *b, const char *ja3, int outcome) {
+    cap_flow f;
+    tls_hs hs;
+    memset(&f, 0, sizeof f);
+    memset(&hs, 0, sizeof hs);
+    f.key.ip_ver = 4;
+    memcpy(f.key.addr[0], "\xc0\x00\x02\x02", 4);
+    memcpy(f.key.addr[1], "\xcb\x00\x71\x02", 4);
+    f.key.port[0] = 40000;
+    f.key.port[1] = 443;
+    hs.have_ch = true;
+    hs.have_sh = outcome != HS_NO_SH;
+    hs.established = outcome == HS_OK;
+    hs.incomplete = outcome == HS_NO_SH;
+    if (outcome == HS_ALERT) {
+        hs.alert_seen = true;
+        hs.alert_level = 2;
+        hs.alert_desc = 40;
+        hs.alert_from_server = 1;
+    }
+    snprintf(hs.ja3, sizeof hs.ja3, "%s", ja3);
+    snprintf(hs.ja3s, sizeof hs.ja3s, "%s", S1);
+    bl_observe(b, &hs, &f, 0, on_alert, NULL);
+}
+
+/* tls.handshake_failures: client kinds that used to complete start failing. */
+static void failure_tests(void) {
+    bl_cfg cfg = {.min_packets = 2};
+    bl_state *b = bl_new(&cfg);
+    nalerts = 0;
+    for (int i = 0; i < 3; i++) {
+        attempt(b, JA3A, HS_OK);
+        attempt(b, JA3B, HS_OK);
+    }
+    attempt(b, JA3A, HS_NO_SH); /* one failure: a blip */
+    attempt(b, JA3A, HS_OK);
+    attempt(b, JA3A, HS_NO_SH);
+    attempt(b, JA3C, HS_NO_SH); /* a client kind that never completed here: not judged */
+    attempt(b, JA3C, HS_NO_SH);
+    CHECK_EQ_U(nalerts, 0);
+    attempt(b, JA3A, HS_ALERT); /* the second in a row */
+    CHECK_EQ_U(nalerts, 1);
+    CHECK_STR(last_rule, "tls.handshake_failures");
+    CHECK_STR(last_key, "203.0.113.2:443 " JA3A);
+    CHECK_STR(last_expected, "{\"completing\":[{\"ja3\":\"" JA3B "\",\"completed\":3}]}");
+    CHECK_STR(last_observed, "{\"failure\":\"alert from the server\",\"failing\":["
+                             "{\"ja3\":\"" JA3A "\",\"failed\":2,\"completed\":4},"
+                             "{\"ja3\":\"" JA3C "\",\"failed\":2,\"completed\":0}]}");
+    attempt(b, JA3B, HS_NO_SH);
+    CHECK_EQ_U(nalerts, 1);
+    attempt(b, JA3B, HS_NO_SH); /* the other kind too */
+    CHECK_EQ_U(nalerts, 2);
+    CHECK_STR(last_expected, "{\"completing\":[]}");
+    attempt(b, JA3A, HS_NO_SH); /* every further failure matches */
+    CHECK_EQ_U(nalerts, 3);
+    CHECK_STR(last_observed, "{\"failure\":\"no ServerHello\",\"failing\":["
+                             "{\"ja3\":\"" JA3A "\",\"failed\":3,\"completed\":4},"
+                             "{\"ja3\":\"" JA3B "\",\"failed\":2,\"completed\":3},"
+                             "{\"ja3\":\"" JA3C "\",\"failed\":2,\"completed\":0}]}");
+    attempt(b, JA3A, HS_OK); /* completes again: the run is over */
+    attempt(b, JA3A, HS_NO_SH);
+    CHECK_EQ_U(nalerts, 3);
+    bl_free(b);
+    nalerts = 0;
 }
 
 /* Loads data into a fresh state; returns the error ("" when it loaded). */
@@ -416,6 +603,8 @@ static void restart_order_tests(void) {
 }
 
 int main(void) {
+    stack_tests();
+    failure_tests();
     state_tests();
     restart_order_tests();
     bl_cfg cfg = {.learn_flows = 3, .min_packets = 2};
