@@ -1,4 +1,5 @@
 #include "bl_baseline.h"
+#include "bl_internal.h"
 #include "mw_msgpack.h"
 #include "tls_names.h"
 
@@ -13,118 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BL_MAX_HOPS 8 /* distinct hop counts per direction; more: the direction is unstable */
-#define BL_MAX_JA3 16 /* client JA3s per service */
-#define BL_MAX_JA3S 4 /* JA3S per client JA3 */
-#define BL_PAIR_PORTS 8
-#define BL_LEARN_JA3S 3 /* consistent handshakes that set a (service, client JA3)'s answer */
-#define BL_FAMILIES 8   /* cipher families a service chose, remembered by name */
-#define BL_OFFERED 32   /* cipher families clients offered (hashes) */
-#define BL_EXT_SLOTS 64 /* extension types 0..62, and 65281 (renegotiation_info) as 63 */
-/* State file formats: 1: services of 8 fields, no format key; 2: + format key, traces, and a
- * 9th service field, the learned TLS version. Both are read; 2 is written. */
-#define BL_STATE_VERSION 2
-#define BL_STATE_FORMAT "mitmwatch-state"
-#define BL_STATE_MAX_BYTES (64u << 20)
-
-enum { DIR_C2S, DIR_S2C };
 static const char *const dir_name[2] = {"client to server", "server to client"};
-
-/* A value off the learned baseline that keeps coming back (in memory only: a restart starts
- * its clock again). Every connection showing it is marked; once it has been seen for
- * learn_flows connections over accept_after seconds without the baseline value coming back
- * in between, it is accepted into the baseline (a server that changed for good stops alerting,
- * an interceptor that comes and goes never does). */
-typedef struct {
-    bool on;
-    uint8_t value[16];
-    uint64_t since_us;
-    uint32_t flows;
-} bl_dev;
-
-typedef struct {
-    uint8_t ja3[16];
-    uint8_t resumed; /* a resumption's ServerHello differs from a full one's: separate sets */
-    uint8_t n;
-    uint8_t seen; /* handshakes answered with a learned JA3S (saturates) */
-    uint8_t ja3s[BL_MAX_JA3S][16];
-    bl_dev dev; /* a JA3S answer off the baseline */
-} bl_pair;
-
-/* What a service's server stack has chosen for every client so far (full handshakes whose
- * answer was accepted): the reference for a client kind whose own answer is not learned yet.
- * Versions are one set; cipher families and extensions are kept apart for TLS 1.3 and for
- * earlier versions, whose ServerHellos carry different things. In memory only: after a restart
- * it is learned again. */
-typedef struct {
-    uint32_t flows;
-    char chosen[BL_FAMILIES][32]; /* cipher families chosen ("ECDHE_RSA AES_GCM") */
-    uint8_t nchosen;
-    uint32_t offered[BL_OFFERED]; /* hashes of the families clients offered (this class) */
-    uint8_t noffered;
-    uint64_t ext_sent, ext_offered, ext_omitted; /* by slot: sent; offered; offered, not sent */
-    uint64_t before[BL_EXT_SLOTS]; /* before[i] bit j: extension i was sent before j */
-} bl_class;
-
-typedef struct {
-    uint32_t flows;
-    uint16_t versions[4]; /* negotiated */
-    uint8_t nversions;
-    uint16_t max_offered;    /* the highest version any client offered */
-    uint16_t by_offer[8][2]; /* (highest version offered, version negotiated) pairs seen */
-    uint8_t nby_offer;
-    bl_class cls[2]; /* [1] TLS 1.3, [0] earlier */
-    bl_dev dev;      /* an answer off this reference, on its way to acceptance */
-} bl_stack;
-
-/* How one client kind's handshakes with a service end (tls.handshake_failures). In memory only. */
-typedef struct {
-    uint8_t ja3[16];
-    uint32_t completed, failed; /* failed: since its last completed handshake */
-} bl_kind;
-
-typedef struct {
-    uint8_t used, ver;
-    uint16_t port;
-    uint8_t ip[16];
-    uint32_t flows;
-    uint8_t nhops[2];
-    bool unstable[2];
-    uint8_t hops[2][BL_MAX_HOPS];
-    bl_dev dev[2]; /* a hop count off the baseline, on its way to acceptance */
-    uint8_t npairs;
-    bl_pair *pairs;
-    bl_kind *kinds; /* BL_MAX_JA3 of them, allocated at the first ClientHello */
-    uint8_t nkinds;
-    bl_stack *stack;   /* allocated at the first full handshake with fingerprint strings */
-    uint16_t tls_best; /* highest TLS version negotiated with a client offering it; 0 none */
-} bl_svc;
-
-/* The ports of one server as seen from one client: the same path, whatever the port. */
-typedef struct {
-    uint8_t used, ver;
-    uint8_t client[16], server[16];
-    uint8_t nports;
-    uint16_t port[BL_PAIR_PORTS];
-    uint8_t hop[BL_PAIR_PORTS][2];
-    int16_t alerted[BL_PAIR_PORTS];
-} bl_peer;
-
-/* A traced (host, port) and the paths learned for it. */
-typedef struct {
-    char host[256];
-    trace_pathset set;
-} bl_trace;
-
-struct bl_state {
-    bl_cfg cfg;
-    bl_svc *svc;
-    uint32_t svc_mask, nsvc;
-    bl_peer *peers;
-    uint32_t peer_mask;
-    bl_trace *traces; /* in the order first put; grown as needed, at most BL_MAX_TRACES */
-    uint32_t ntraces, traces_cap;
-};
 
 unsigned bl_hops(uint8_t ttl) {
     if (ttl <= 64) return 64u - ttl;
@@ -178,7 +68,7 @@ static uint32_t mix(const uint8_t *p, size_t n, uint32_t h) {
     return h;
 }
 
-static bl_svc *svc_get(bl_state *b, const uint8_t ip[16], uint8_t ver, uint16_t port, bool create) {
+bl_svc *bl_svc_get(bl_state *b, const uint8_t ip[16], uint8_t ver, uint16_t port, bool create) {
     uint32_t h = mix(ip, 16, 2166136261u);
     h = mix((const uint8_t *)&port, 2, h);
     for (uint32_t i = h & b->svc_mask, probes = 0; probes <= b->svc_mask;
@@ -807,7 +697,7 @@ static void judge_failures(const bl_state *b, bl_svc *s, const tls_hs *hs, bl_al
 void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side, bl_alert_fn fn,
                 void *user) {
     int server_side = !client_side;
-    bl_svc *s = svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side], true);
+    bl_svc *s = bl_svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side], true);
     unsigned hop[2] = {bl_hops(f->ttl[client_side]), bl_hops(f->ttl[server_side])};
     bool steady[2] = {f->pkts[client_side] > 0 && f->ttl_stable[client_side] >= b->cfg.min_packets,
                       f->pkts[server_side] > 0 && f->ttl_stable[server_side] >= b->cfg.min_packets};
@@ -822,13 +712,13 @@ void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_sid
 
 uint16_t *bl_tls_best(bl_state *b, const cap_flow *f, int client_side) {
     int server_side = !client_side;
-    bl_svc *s = svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side], true);
+    bl_svc *s = bl_svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side], true);
     return s ? &s->tls_best : NULL;
 }
 
 /* --- learned trace paths ------------------------------------------------------------------ */
 
-static bl_trace *trace_find(const bl_state *b, const char *host, uint16_t port) {
+bl_trace *bl_trace_find(const bl_state *b, const char *host, uint16_t port) {
     for (uint32_t i = 0; i < b->ntraces; i++)
         if (b->traces[i].set.port == port && strcmp(b->traces[i].host, host) == 0)
             return &b->traces[i];
@@ -836,7 +726,7 @@ static bl_trace *trace_find(const bl_state *b, const char *host, uint16_t port) 
 }
 
 const trace_pathset *bl_trace_get(const bl_state *b, const char *host, uint16_t port) {
-    const bl_trace *t = trace_find(b, host, port);
+    const bl_trace *t = bl_trace_find(b, host, port);
     return t && t->set.n ? &t->set : NULL;
 }
 
@@ -846,7 +736,7 @@ unsigned bl_trace_count(const bl_state *b) {
 
 bool bl_trace_put(bl_state *b, const char *host, uint16_t port, const trace_pathset *set) {
     if (strlen(host) >= sizeof b->traces[0].host || set->n > TRACE_SET_MAX) return false;
-    bl_trace *t = trace_find(b, host, port);
+    bl_trace *t = bl_trace_find(b, host, port);
     if (!t) {
         if (b->ntraces >= BL_MAX_TRACES) return false;
         if (b->ntraces == b->traces_cap) {
@@ -862,326 +752,4 @@ bool bl_trace_put(bl_state *b, const char *host, uint16_t port, const trace_path
     t->set = *set;
     t->set.port = port;
     return true;
-}
-
-/* --- state file -----------------------------------------------------------------------------
- * One msgpack map (version 2):
- *   {"format": "mitmwatch-state", "v": 2,
- *    "services": [[ip (bin 16), ver (4|6), port, flows, hops_c2s (bin), hops_s2c (bin),
- *                  unstable (bit 0 c2s, bit 1 s2c), [[ja3 (bin 16), resumed, ja3s (bin 16*n)]...],
- *                  tls_best (the highest TLS version negotiated, 0 none)]...],
- *    "traces":   [[host (str), port, [[hop (str: canonical address or "*")...]...]]...]}
- * Version 1 files (no "format", no "traces", services of 8 fields) are still read; anything
- * else is refused. */
-
-static void pack_str(msgpack_packer *pk, const char *s) {
-    msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-static void encode(const bl_state *b, msgpack_packer *pk) {
-    msgpack_pack_map(pk, 4);
-    pack_str(pk, "format");
-    pack_str(pk, BL_STATE_FORMAT);
-    pack_str(pk, "v");
-    msgpack_pack_int(pk, BL_STATE_VERSION);
-    pack_str(pk, "services");
-    msgpack_pack_array(pk, b->nsvc);
-    for (uint32_t i = 0; i <= b->svc_mask; i++) {
-        const bl_svc *s = &b->svc[i];
-        if (!s->used) continue;
-        msgpack_pack_array(pk, 9);
-        msgpack_pack_bin_with_body(pk, s->ip, 16);
-        msgpack_pack_uint8(pk, s->ver);
-        msgpack_pack_uint16(pk, s->port);
-        msgpack_pack_uint32(pk, s->flows);
-        for (int d = 0; d < 2; d++)
-            msgpack_pack_bin_with_body(pk, s->hops[d], s->nhops[d]);
-        msgpack_pack_uint8(pk, (uint8_t)(s->unstable[0] | s->unstable[1] << 1));
-        msgpack_pack_array(pk, s->npairs);
-        for (int k = 0; k < s->npairs; k++) {
-            msgpack_pack_array(pk, 3);
-            msgpack_pack_bin_with_body(pk, s->pairs[k].ja3, 16);
-            msgpack_pack_uint8(pk, s->pairs[k].resumed);
-            msgpack_pack_bin_with_body(pk, s->pairs[k].ja3s, (size_t)s->pairs[k].n * 16);
-        }
-        msgpack_pack_uint16(pk, s->tls_best);
-    }
-    pack_str(pk, "traces");
-    msgpack_pack_array(pk, b->ntraces);
-    for (uint32_t i = 0; i < b->ntraces; i++) {
-        const bl_trace *t = &b->traces[i];
-        msgpack_pack_array(pk, 3);
-        pack_str(pk, t->host);
-        msgpack_pack_uint16(pk, t->set.port);
-        msgpack_pack_array(pk, t->set.n);
-        for (unsigned k = 0; k < t->set.n; k++) {
-            const trace_path *tp = &t->set.paths[k];
-            msgpack_pack_array(pk, tp->n);
-            for (unsigned h = 0; h < tp->n; h++)
-                pack_str(pk, tp->hop[h]);
-        }
-    }
-}
-
-bool bl_dump(const bl_state *b, char **data, size_t *size) {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    encode(b, &pk);
-    *data = sb.data; /* NULL when a write failed for memory */
-    *size = sb.size;
-    return sb.data != NULL;
-}
-
-bool bl_save(const bl_state *b, const char *path, char *err, size_t errlen) {
-    char *data;
-    size_t size;
-    if (!bl_dump(b, &data, &size)) {
-        snprintf(err, errlen, "cannot write state file %s: out of memory", path);
-        return false;
-    }
-    /* write, fsync, rename: a crash leaves the old file or the new one, never a torn one */
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    bool ok = fd >= 0 && write(fd, data, size) == (ssize_t)size && fsync(fd) == 0;
-    if (fd >= 0) ok = close(fd) == 0 && ok;
-    if (ok && rename(tmp, path) != 0) ok = false;
-    if (!ok) {
-        snprintf(err, errlen, "cannot write state file %s: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(data);
-    return ok;
-}
-
-static bool bin_of(const msgpack_object *o, size_t max, const char **p, size_t *n) {
-    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size > max) return false;
-    *p = o->via.bin.ptr;
-    *n = o->via.bin.size;
-    return true;
-}
-
-static bool uint_of(const msgpack_object *o, uint64_t max, uint64_t *out) {
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max) return false;
-    *out = o->via.u64;
-    return true;
-}
-
-static bool key_is(const msgpack_object *k, const char *name) {
-    size_t n = strlen(name);
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-           memcmp(k->via.str.ptr, name, n) == 0;
-}
-
-static bool load_service(bl_state *b, const msgpack_object *o, uint64_t version) {
-    uint32_t fields = version == 1 ? 8 : 9;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != fields) return false;
-    const msgpack_object *a = o->via.array.ptr;
-    const char *ip, *h0, *h1;
-    size_t ipn, n0, n1;
-    uint64_t ver, port, flows, unstable, tls_best = 0;
-    if (!bin_of(&a[0], 16, &ip, &ipn) || ipn != 16 || !uint_of(&a[1], 6, &ver) ||
-        (ver != 4 && ver != 6) || !uint_of(&a[2], 65535, &port) ||
-        !uint_of(&a[3], UINT64_MAX, &flows) || !bin_of(&a[4], BL_MAX_HOPS, &h0, &n0) ||
-        !bin_of(&a[5], BL_MAX_HOPS, &h1, &n1) || !uint_of(&a[6], 3, &unstable) ||
-        a[7].type != MSGPACK_OBJECT_ARRAY || a[7].via.array.size > BL_MAX_JA3 ||
-        (fields == 9 && !uint_of(&a[8], 0xffff, &tls_best)))
-        return false;
-    bl_svc *s = svc_get(b, (const uint8_t *)ip, (uint8_t)ver, (uint16_t)port, true);
-    if (!s) return true; /* table full: keep what fits */
-    if (s->flows || s->nhops[0] || s->nhops[1] || s->npairs)
-        return false; /* the same service twice */
-    s->flows = (uint32_t)(flows > UINT32_MAX ? UINT32_MAX : flows);
-    memcpy(s->hops[0], h0, n0);
-    s->nhops[0] = (uint8_t)n0;
-    memcpy(s->hops[1], h1, n1);
-    s->nhops[1] = (uint8_t)n1;
-    s->unstable[0] = unstable & 1;
-    s->unstable[1] = (unstable >> 1) & 1;
-    s->tls_best = (uint16_t)tls_best;
-    if (a[7].via.array.size && !s->pairs && !(s->pairs = calloc(BL_MAX_JA3, sizeof *s->pairs)))
-        return false;
-    for (uint32_t k = 0; k < a[7].via.array.size; k++) {
-        const msgpack_object *pr = &a[7].via.array.ptr[k];
-        const char *j, *js;
-        size_t jn, jsn;
-        uint64_t resumed;
-        if (pr->type != MSGPACK_OBJECT_ARRAY || pr->via.array.size != 3 ||
-            !bin_of(&pr->via.array.ptr[0], 16, &j, &jn) || jn != 16 ||
-            !uint_of(&pr->via.array.ptr[1], 1, &resumed) ||
-            !bin_of(&pr->via.array.ptr[2], 16 * BL_MAX_JA3S, &js, &jsn) || jsn % 16)
-            return false;
-        memcpy(s->pairs[k].ja3, j, 16);
-        s->pairs[k].resumed = (uint8_t)resumed;
-        memcpy(s->pairs[k].ja3s, js, jsn);
-        s->pairs[k].n = (uint8_t)(jsn / 16);
-        s->pairs[k].seen = jsn ? BL_LEARN_JA3S : 0; /* what was saved was learned */
-        s->npairs++;
-    }
-    return true;
-}
-
-/* [host, port, [[hop...]...]]: every hop must be a canonical address or "*", as written. */
-static bool load_trace(bl_state *b, const msgpack_object *o) {
-    static trace_pathset set; /* ~23 KB; loading runs on one thread, at start */
-    uint64_t port;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3) return false;
-    const msgpack_object *a = o->via.array.ptr;
-    char host[256];
-    if (a[0].type != MSGPACK_OBJECT_STR || a[0].via.str.size == 0 ||
-        a[0].via.str.size >= sizeof host || memchr(a[0].via.str.ptr, 0, a[0].via.str.size) ||
-        !uint_of(&a[1], 65535, &port) || port == 0 || a[2].type != MSGPACK_OBJECT_ARRAY ||
-        a[2].via.array.size == 0 || a[2].via.array.size > TRACE_SET_MAX)
-        return false;
-    memcpy(host, a[0].via.str.ptr, a[0].via.str.size);
-    host[a[0].via.str.size] = '\0';
-    if (trace_find(b, host, (uint16_t)port)) return false; /* the same (host, port) twice */
-    memset(&set, 0, sizeof set);
-    for (uint32_t k = 0; k < a[2].via.array.size; k++) {
-        const msgpack_object *po = &a[2].via.array.ptr[k];
-        if (po->type != MSGPACK_OBJECT_ARRAY || po->via.array.size == 0 ||
-            po->via.array.size > TRACE_PATH_MAX)
-            return false;
-        trace_path *tp = &set.paths[set.n++];
-        for (uint32_t h = 0; h < po->via.array.size; h++) {
-            const msgpack_object *ho = &po->via.array.ptr[h];
-            if (ho->type != MSGPACK_OBJECT_STR ||
-                trace_hop_parse(ho->via.str.ptr, ho->via.str.size, tp->hop[h]) != MW_OK ||
-                ho->via.str.size != strlen(tp->hop[h]) ||
-                memcmp(ho->via.str.ptr, tp->hop[h], ho->via.str.size) != 0)
-                return false;
-        }
-        tp->n = po->via.array.size;
-    }
-    return bl_trace_put(b, host, (uint16_t)port, &set);
-}
-
-/* A one-line reason; the caller prefixes the file. */
-_Static_assert(BL_MAX_TRACES == 1024, "the message below names the limit");
-
-static bool load_root(bl_state *b, const msgpack_object *root, char *why, size_t whylen) {
-    const msgpack_object *services = NULL, *traces = NULL, *format = NULL;
-    uint64_t version = 0;
-    bool have_version = false;
-    if (root->type != MSGPACK_OBJECT_MAP) {
-        snprintf(why, whylen, "not a mitmwatch state file (not a msgpack map)");
-        return false;
-    }
-    for (uint32_t i = 0; i < root->via.map.size; i++) {
-        const msgpack_object_kv *kv = &root->via.map.ptr[i];
-        const msgpack_object **slot = key_is(&kv->key, "services") ? &services
-                                      : key_is(&kv->key, "traces") ? &traces
-                                      : key_is(&kv->key, "format") ? &format
-                                                                   : NULL;
-        if (key_is(&kv->key, "v")) {
-            if (have_version || !uint_of(&kv->val, UINT32_MAX, &version)) {
-                snprintf(why, whylen, "not a mitmwatch state file (bad version field)");
-                return false;
-            }
-            have_version = true;
-        } else if (slot) {
-            if (*slot) {
-                snprintf(why, whylen, "not a mitmwatch state file (a key given twice)");
-                return false;
-            }
-            *slot = &kv->val;
-        }
-    }
-    if (format &&
-        !(format->type == MSGPACK_OBJECT_STR && format->via.str.size == strlen(BL_STATE_FORMAT) &&
-          memcmp(format->via.str.ptr, BL_STATE_FORMAT, strlen(BL_STATE_FORMAT)) == 0)) {
-        snprintf(why, whylen, "not a mitmwatch state file (format is not \"%s\")", BL_STATE_FORMAT);
-        return false;
-    }
-    if (!have_version || (version >= 2 && !format)) {
-        snprintf(why, whylen, "not a mitmwatch state file (no %s)",
-                 have_version ? "format field" : "version field");
-        return false;
-    }
-    if (version < 1 || version > BL_STATE_VERSION) {
-        snprintf(why, whylen, "version %llu; this mitmwatch reads versions 1 to %d",
-                 (unsigned long long)version, BL_STATE_VERSION);
-        return false;
-    }
-    const char *bad = !services || services->type != MSGPACK_OBJECT_ARRAY ? "services is not a list"
-                      : traces && version < 2 ? "traces in a version 1 file"
-                      : traces && traces->type != MSGPACK_OBJECT_ARRAY   ? "traces is not a list"
-                      : traces && traces->via.array.size > BL_MAX_TRACES ? "more than 1024 traces"
-                                                                         : NULL;
-    if (bad) {
-        snprintf(why, whylen, "malformed (%s)", bad);
-        return false;
-    }
-    for (uint32_t i = 0; i < services->via.array.size; i++)
-        if (!load_service(b, &services->via.array.ptr[i], version)) {
-            snprintf(why, whylen, "malformed entry services[%u]", i);
-            return false;
-        }
-    for (uint32_t i = 0; traces && i < traces->via.array.size; i++)
-        if (!load_trace(b, &traces->via.array.ptr[i])) {
-            snprintf(why, whylen, "malformed entry traces[%u]", i);
-            return false;
-        }
-    return true;
-}
-
-bool bl_load_mem(bl_state *b, const char *name, const void *data, size_t size, char *err,
-                 size_t errlen) {
-    char why[160] = "";
-    if (size == 0) {
-        snprintf(err, errlen, "state file %s: empty, not a mitmwatch state file", name);
-        return false;
-    }
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    bool truncated = false;
-    /* shape first: msgpack-c would allocate whatever counts the file declares */
-    msgpack_unpack_return r =
-        mw_msgpack_shape(data, size, &truncated) == 0
-            ? (truncated ? MSGPACK_UNPACK_CONTINUE : MSGPACK_UNPACK_PARSE_ERROR)
-            : msgpack_unpack_next(&u, data, size, &off);
-    bool ok = false;
-    if (r == MSGPACK_UNPACK_CONTINUE)
-        snprintf(why, sizeof why, "truncated (%zu bytes)", size);
-    else if (r != MSGPACK_UNPACK_SUCCESS)
-        snprintf(why, sizeof why, "not a mitmwatch state file (not msgpack)");
-    else if (u.data.type != MSGPACK_OBJECT_MAP)
-        snprintf(why, sizeof why, "not a mitmwatch state file (not a msgpack map)");
-    else if (off != size)
-        snprintf(why, sizeof why, "not a mitmwatch state file (%zu bytes after the state)",
-                 size - off);
-    else
-        ok = load_root(b, &u.data, why, sizeof why);
-    if (!ok) snprintf(err, errlen, "state file %s: %s", name, why);
-    msgpack_unpacked_destroy(&u);
-    return ok;
-}
-
-bool bl_load(bl_state *b, const char *path, char *err, size_t errlen) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        if (errno == ENOENT) return true; /* first run */
-        snprintf(err, errlen, "cannot read state file %s: %s", path, strerror(errno));
-        return false;
-    }
-    struct stat sbuf;
-    if (fstat(fd, &sbuf) != 0 || !S_ISREG(sbuf.st_mode) ||
-        (uint64_t)sbuf.st_size > BL_STATE_MAX_BYTES) {
-        snprintf(err, errlen, "state file %s: not a regular file of at most 64 MiB", path);
-        close(fd);
-        return false;
-    }
-    size_t size = (size_t)sbuf.st_size;
-    void *map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-    close(fd);
-    if (size && map == MAP_FAILED) {
-        snprintf(err, errlen, "cannot map state file %s: %s", path, strerror(errno));
-        return false;
-    }
-    bool ok = bl_load_mem(b, path, map, size, err, errlen);
-    if (size) munmap(map, size);
-    return ok;
 }
