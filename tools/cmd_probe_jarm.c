@@ -1,7 +1,10 @@
 /* mitmwatch probe jarm: the JARM fingerprint of one TLS server, printed as jarm.py prints it.
  * Prints the 62-character JARM, and with --raw the reference's raw string on a second line.
- * Exit 0 with a hash (62 zeros when nothing answered), 1 when the answers are ones the
- * reference cannot hash, 2 on a usage or option error. */
+ * Exit 0 with a hash (62 zeros when a server took the connections and sent nothing back),
+ * 1 when there is no JARM to print: nothing accepted a connection (a closed port, a name that
+ * does not resolve, a SOCKS5 proxy that failed; jarm.py prints 62 zeros there, which read like
+ * a fingerprint) or the answers are ones the reference cannot hash; 2 on a usage or option
+ * error. With exit 1, --raw still prints the raw string on the second line. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,32 @@ static void usage(FILE *f) {
 static void print_raw(const jarm_result *r) {
     fwrite(r->raw, 1, r->raw_len, stdout);
     putchar('\n');
+}
+
+/* Why no probe reached the server (res->connected == 0). */
+static void unreached_reason(const jarm_opts *o, const jarm_result *res, char *out, size_t cap) {
+    char proxy[300] = "";
+    if (o->socks5_host)
+        snprintf(proxy, sizeof proxy, strchr(o->socks5_host, ':') ? "[%s]:%u" : "%s:%u",
+                 o->socks5_host, (unsigned)o->socks5_port);
+    if (res->timed_out)
+        snprintf(out, cap, "no connection within %d ms",
+                 o->timeout_ms > 0 ? o->timeout_ms : JARM_DEFAULT_TIMEOUT_MS);
+    else if (res->resolve_failed)
+        snprintf(out, cap,
+                 o->socks5_host ? "the SOCKS5 proxy's name does not resolve"
+                                : "the name does not resolve");
+    else if (o->socks5_host && res->connect_errno)
+        snprintf(out, cap, "the SOCKS5 proxy %s cannot be reached (%s)", proxy,
+                 strerror(res->connect_errno));
+    else if (o->socks5_host)
+        snprintf(out, cap, "the SOCKS5 proxy %s could not connect to the target", proxy);
+    else if (res->connect_errno == ECONNREFUSED)
+        snprintf(out, cap, "the port is closed (connection refused)");
+    else if (res->connect_errno)
+        snprintf(out, cap, "cannot connect (%s)", strerror(res->connect_errno));
+    else
+        snprintf(out, cap, "no connection");
 }
 
 int cmd_probe_jarm(int argc, char **argv) {
@@ -80,6 +109,16 @@ int cmd_probe_jarm(int argc, char **argv) {
         fprintf(stderr, "mitmwatch probe jarm: %s: the answers cannot be hashed the reference's way\n",
                 target);
         if (show_raw) { /* an empty hash line, then the raw, so line 2 is always the raw */
+            putchar('\n');
+            print_raw(&res);
+        }
+        return 1;
+    }
+    if (res.connected == 0) {
+        char why[400];
+        unreached_reason(&o, &res, why, sizeof why);
+        fprintf(stderr, "mitmwatch probe jarm: %s: %s, no JARM\n", target, why);
+        if (show_raw) {
             putchar('\n');
             print_raw(&res);
         }
