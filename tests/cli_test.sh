@@ -64,6 +64,13 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 exact "probe jarm, closed port" 1 "" \
     "mitmwatch probe jarm: 127.0.0.1:$port: the port is closed (connection refused), no JARM" \
     "$MW" probe jarm --timeout 2000 127.0.0.1:$port
+# --user is looked up before anything is opened: no capture, no output file.
+exact "--user that does not exist" 2 "" "mitmwatch: --user nosuchuser-mw: no such user" \
+    "$MW" -i lo --user nosuchuser-mw -o "$T/user.json"
+[ ! -e "$T/user.json" ] && { echo "ok   --user: the output was not opened"; pass=$((pass+1)); } ||
+    { echo "FAIL --user: the output was opened before the user was checked"; fail=$((fail+1)); }
+exact "--user root" 2 "" "mitmwatch: --user root: is root; name the unprivileged user to run as" \
+    "$MW" -i lo --user root -o "$T/user.json"
 # Live capture without CAP_NET_RAW: the capability named (as root: dropped from the bounding
 # set, so the process runs without it).
 nocap=""

@@ -11,6 +11,7 @@
 #include <ndpi/ndpi_api.h>
 #include <openssl/crypto.h>
 #include <pcap/pcap.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +316,16 @@ int main(int argc, char **argv) {
                      .flush_ms = 5000};
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;
+    /* Before anything is opened: a --user that does not exist would otherwise show up only
+     * after the capture, the outputs and the state are open. */
+    if (o.user) {
+        const struct passwd *pw = getpwnam(o.user);
+        if (!pw || pw->pw_uid == 0) {
+            fprintf(stderr, "mitmwatch: --user %s: %s\n", o.user,
+                    pw ? "is root; name the unprivileged user to run as" : "no such user");
+            return 2;
+        }
+    }
     if (o.nifaces > 0 && !can_capture()) {
         fprintf(stderr, "mitmwatch: live capture needs CAP_NET_RAW: run as root, or grant it "
                         "(setcap cap_net_raw+ep on the binary, or AmbientCapabilities=CAP_NET_RAW "
