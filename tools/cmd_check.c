@@ -189,10 +189,12 @@ static bool parse_range(const char *arg, range *r) {
     if (!colon) {
         long n;
         if (!parse_long(p, 0, 36500, &n)) return false;
-        if (r->inside)
+        if (r->inside) {
             r->hi = n; /* @N: inside 0..N */
-        else
-            r->lo = n, r->hi_inf = true; /* N: fewer than N days */
+        } else {
+            r->lo = n; /* N: fewer than N days */
+            r->hi_inf = true;
+        }
     } else {
         *colon = '\0';
         if (!strcmp(p, "~"))
@@ -274,7 +276,8 @@ static int g_alarm_state;
 
 static void on_alarm(int sig) {
     (void)sig;
-    if (write(STDOUT_FILENO, g_alarm_line, g_alarm_len) < 0) _exit(g_alarm_state);
+    ssize_t w = write(STDOUT_FILENO, g_alarm_line, g_alarm_len);
+    (void)w; /* nothing more can be done if stdout is gone */
     _exit(g_alarm_state);
 }
 
