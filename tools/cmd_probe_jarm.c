@@ -15,9 +15,10 @@
 #include "probe_cli.h"
 
 static void usage(FILE *f) {
-    fputs("usage: mitmwatch probe jarm HOST[:PORT] [--sni NAME] [--timeout MS] [--socks5 HOST:PORT]\n"
-          "                      [--raw] [-4|-6]\n",
-          f);
+    fputs(
+        "usage: mitmwatch probe jarm HOST[:PORT] [--sni NAME] [--timeout MS] [--socks5 HOST:PORT]\n"
+        "                      [--raw] [-4|-6]\n",
+        f);
 }
 
 /* The raw string as the reference prints it; it may hold NULs from a server's ALPN text. */
@@ -63,8 +64,7 @@ int cmd_probe_jarm(int argc, char **argv) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int took = probe_cli_arg(&cli, argc, argv, i);
-        if (took < 0)
-            return cli.exit_code;
+        if (took < 0) return cli.exit_code;
         if (took > 0) {
             i += took - 1;
         } else if (!strcmp(a, "--sni") && v) {
@@ -84,14 +84,14 @@ int cmd_probe_jarm(int argc, char **argv) {
             return probe_cli_reject(&cli, a);
         }
     }
-    if (!probe_cli_has_target(&cli))
-        return 2;
+    if (!probe_cli_has_target(&cli)) return 2;
     const char *target = cli.target;
     o.family = cli.family;
     o.timeout_ms = cli.timeout_ms;
     o.port = JARM_DEFAULT_PORT;
     if (jarm_parse_target(target, host, sizeof host, &o.port) != MW_OK) {
-        fprintf(stderr, "mitmwatch probe jarm: expected HOST, HOST:PORT or [IPV6]:PORT: %s\n", target);
+        fprintf(stderr, "mitmwatch probe jarm: expected HOST, HOST:PORT or [IPV6]:PORT: %s\n",
+                target);
         return 2;
     }
     o.host = host;
@@ -106,7 +106,8 @@ int cmd_probe_jarm(int argc, char **argv) {
         return 2;
     }
     if (rc == MW_MALFORMED) {
-        fprintf(stderr, "mitmwatch probe jarm: %s: the answers cannot be hashed the reference's way\n",
+        fprintf(stderr,
+                "mitmwatch probe jarm: %s: the answers cannot be hashed the reference's way\n",
                 target);
         if (show_raw) { /* an empty hash line, then the raw, so line 2 is always the raw */
             putchar('\n');
