@@ -343,7 +343,11 @@ static enum jarm_io jarm_connect(const struct sockaddr *sa, socklen_t salen, int
     if (w == 0) return IO_TIMEOUT;
     int err = 0;
     socklen_t el = sizeof err;
-    if (w < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) return IO_FAILED;
+    if (w < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) return IO_FAILED;
+    if (err != 0) {
+        errno = err; /* ECONNREFUSED and the like, for jarm_result.connect_errno */
+        return IO_FAILED;
+    }
     return IO_OK;
 }
 
@@ -450,7 +454,8 @@ typedef struct {
  * final shutdown(SHUT_RDWR) after data arrived, is IO_FAILED ("|||"). Through SOCKS5 the
  * reference's proxy library reports connect-phase timeouts as proxy errors, so they count as
  * IO_FAILED too. */
-static enum jarm_io jarm_one(const jarm_ctx *x, unsigned idx, uint8_t *ans, size_t *ans_len) {
+static enum jarm_io jarm_one(const jarm_ctx *x, unsigned idx, uint8_t *ans, size_t *ans_len,
+                             jarm_result *r) {
     uint8_t hello[JARM_HELLO_MAX];
     size_t hl;
     int fd = -1;
@@ -461,9 +466,11 @@ static enum jarm_io jarm_one(const jarm_ctx *x, unsigned idx, uint8_t *ans, size
     if (jarm_build_hello(idx, x->sni, x->sni_len, x->o->rand, hello, sizeof hello, &hl) != MW_OK)
         return IO_FAILED;
     io = jarm_connect(x->sa, x->salen, deadline, &fd);
+    if (io == IO_FAILED) r->connect_errno = errno;
     if (io == IO_OK && x->o->socks5_host)
         io = jarm_socks5(fd, x->o->host, x->o->port ? x->o->port : JARM_DEFAULT_PORT, deadline);
     if (io == IO_TIMEOUT && x->o->socks5_host) io = IO_FAILED;
+    if (io == IO_OK) r->connected++;
     if (io == IO_OK) io = jarm_send_all(fd, hello, hl, deadline);
     if (io == IO_OK) {
         int w = jarm_wait(fd, POLLIN, deadline);
@@ -533,7 +540,7 @@ mw_rc jarm_probe(const jarm_opts *opts, jarm_result *r) {
     for (unsigned i = 0; i < JARM_PROBES; i++) {
         char one[JARM_ANSWER_STR_MAX];
         size_t one_len = 0, ans_len = 0;
-        enum jarm_io io = x.sa ? jarm_one(&x, i, ans, &ans_len) : IO_FAILED;
+        enum jarm_io io = x.sa ? jarm_one(&x, i, ans, &ans_len, r) : IO_FAILED;
         if (io == IO_TIMEOUT) {
             /* reference: one timeout and the whole JARM is the empty one */
             r->timed_out = true;

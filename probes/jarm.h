@@ -87,6 +87,9 @@ typedef struct {
     size_t raw_len;
     char peer[64];       /* numeric address connected to (or the proxy's target), "" if none */
     unsigned answered;   /* probes that received at least one byte */
+    unsigned connected;  /* probes that reached the server (through SOCKS5: the proxy's CONNECT
+                          * succeeded); 0 with !timed_out: a closed port, no route, a bad proxy */
+    int connect_errno;   /* errno of the last connect that failed (ECONNREFUSED...), or 0 */
     bool timed_out;      /* a probe hit the deadline; the reference then blanks all ten */
     bool resolve_failed; /* the name did not resolve: every probe is "|||" */
 } jarm_result;

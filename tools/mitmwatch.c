@@ -11,9 +11,11 @@
 #include <ndpi/ndpi_api.h>
 #include <openssl/crypto.h>
 #include <pcap/pcap.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "pol_cli.h"
@@ -29,9 +31,10 @@ static void usage(FILE *fp) {
         "       mitmwatch probe cert HOST[:PORT] [--starttls PROTO] [--sni NAME] [--alpn P1,P2]\n"
         "                            [--tls-max 1.2|1.3] [--timeout MS] [--json] [-4|-6]\n"
         "       mitmwatch ct sync|audit|show|check ...   Certificate Transparency cache\n"
-        "       mitmwatch check HOST[:PORT] [--starttls P] [--expect-issuer X] [--known-certs D]\n"
-        "                       [--expect-jarm H] [--require-sct N] [--ctcache F] [-w D] [-c D]\n"
+        "       mitmwatch check -H HOST [-p PORT] [-t S] [-w D] [-c D] [--config F]\n"
+        "                       [--starttls P] [--expect-issuer X] [--known-certs D] ...\n"
         "                       Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN\n"
+        "                       (there -c is the critical threshold: mitmwatch check --help)\n"
         "\n"
         "  -r, --read FILE        read a pcap or pcapng file; several are one timeline\n"
         "  -i, --interface IFACE  capture live on IFACE (root or CAP_NET_RAW)\n"
@@ -294,14 +297,40 @@ int cmd_ct(int argc, char **argv);
 int cmd_probe_cert(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 
+/* `mitmwatch probe` without a known probe: the three usages, exit 2 (0 for --help). */
+static int probe_usage(int argc, char **argv) {
+    bool help = argc >= 3 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"));
+    FILE *fp = help ? stdout : stderr;
+    if (argc >= 3 && !help)
+        fprintf(fp, "mitmwatch probe: unknown probe %s (jarm, trace or cert)\n", argv[2]);
+    fputs("usage: mitmwatch probe jarm HOST[:PORT] [options]    JARM fingerprint\n"
+          "       mitmwatch probe trace HOST:PORT[,PORT...] [options]   TCP traceroute per port\n"
+          "       mitmwatch probe cert HOST[:PORT] [options]    the served certificate chain\n"
+          "'mitmwatch probe jarm|trace|cert --help' lists each one's options.\n",
+          fp);
+    return help ? 0 : 2;
+}
+
+/* Live capture opens AF_PACKET sockets (libpcap), which need CAP_NET_RAW; without it libpcap
+ * says only "socket: Operation not permitted". Asked the same way before anything is opened,
+ * so the answer can name the capability. */
+static bool can_capture(void) {
+    int fd = socket(AF_PACKET, SOCK_RAW, 0);
+    if (fd >= 0) {
+        close(fd);
+        return true;
+    }
+    return errno != EPERM && errno != EACCES; /* any other failure: libpcap's message says it */
+}
+
 int main(int argc, char **argv) {
-    if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "jarm") == 0)
-        return cmd_probe_jarm(argc - 2, argv + 2);
-    if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "trace") == 0)
-        return cmd_probe_trace(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "probe") == 0) {
+        if (argc >= 3 && strcmp(argv[2], "jarm") == 0) return cmd_probe_jarm(argc - 2, argv + 2);
+        if (argc >= 3 && strcmp(argv[2], "trace") == 0) return cmd_probe_trace(argc - 2, argv + 2);
+        if (argc >= 3 && strcmp(argv[2], "cert") == 0) return cmd_probe_cert(argc - 2, argv + 2);
+        return probe_usage(argc, argv);
+    }
     if (argc >= 2 && strcmp(argv[1], "ct") == 0) return cmd_ct(argc - 1, argv + 1);
-    if (argc >= 3 && strcmp(argv[1], "probe") == 0 && strcmp(argv[2], "cert") == 0)
-        return cmd_probe_cert(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "check") == 0) return cmd_check(argc - 1, argv + 1);
     sensor_opts o = {.stats_interval_us = 60u * 1000000u,
                      .state_interval_us = 300u * 1000000u,
@@ -309,6 +338,23 @@ int main(int argc, char **argv) {
                      .summary = -1};
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;
+    /* Before anything is opened: a --user that does not exist would otherwise show up only
+     * after the capture, the outputs and the state are open. */
+    if (o.user) {
+        const struct passwd *pw = getpwnam(o.user);
+        if (!pw || pw->pw_uid == 0) {
+            fprintf(stderr, "mitmwatch: --user %s: %s\n", o.user,
+                    pw ? "is root; name the unprivileged user to run as" : "no such user");
+            return 2;
+        }
+    }
+    /* -T checks the configuration: the capability comes at run time (the unit grants it) */
+    if (!o.test_config && o.nifaces > 0 && !can_capture()) {
+        fprintf(stderr, "mitmwatch: live capture needs CAP_NET_RAW: run as root, or grant it "
+                        "(setcap cap_net_raw+ep on the binary, or AmbientCapabilities=CAP_NET_RAW "
+                        "in a systemd unit, as the packaged one does)\n");
+        return 2;
+    }
     if (!o.observer[0] && gethostname(o.observer, sizeof o.observer - 1) != 0)
         snprintf(o.observer, sizeof o.observer, "mitmwatch");
     if (o.test_config) return sensor_test_config(&o);

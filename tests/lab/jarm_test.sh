@@ -205,17 +205,42 @@ check() { # name args... ; compares with expected.txt
         fail=1
     fi
 }
+# Nothing took a connection: jarm.py prints 62 zeros, which read like a fingerprint; mitmwatch
+# says why on stderr, prints no hash and exits 1 (--raw: an empty line, then the reference's
+# raw string, as for answers it cannot hash).
+check_unreached() { # name, the whole stderr, args...
+    local name=$1 want_err=$2; shift 2
+    local want_raw got rc
+    want_raw=$(awk -F'\t' -v n="$name" '$1==n {print $3}' "$DATA/expected.txt")
+    got=$(run_jarm --raw "$@" 2>"$T/stderr")
+    rc=$?
+    if [ $rc = 1 ] && [ "$(head -1 <<<"$got")" = "" ] && [ "$(sed -n 2p <<<"$got")" = "$want_raw" ] &&
+        [ "$(cat "$T/stderr")" = "$want_err" ]; then
+        echo "ok   $name ($*): exit 1, $want_err"
+    else
+        echo "FAIL $name ($*): rc=$rc"; echo "  want: $want_err"; echo "  got:  $(cat "$T/stderr")"
+        echo "  stdout: $got"
+        fail=1
+    fi
+}
 echo "$CONFIGS" | { while IFS='|' read -r name target _ _; do
-    [ -z "$name" ] && continue
+    [ -z "$name" ] || [ "$name" = closed_port ] && continue
     check "$name" $target
 done; exit $fail; } || fail=1
+check_unreached closed_port \
+    "mitmwatch probe jarm: 127.0.0.1:19450: the port is closed (connection refused), no JARM" \
+    127.0.0.1:19450
 # Through a SOCKS5 proxy the server sees the same ClientHellos: same JARM as direct.
 check nginx_v4 --socks5 127.0.0.1:19457 127.0.0.1:19443
 check nginx_name --socks5 127.0.0.1:19457 localhost:19443
 check nginx_v6 --socks5 127.0.0.1:19457 [::1]:19443
 # A proxy that refuses the target (RFC 1928 reply 02) or is not there: every probe fails.
-check closed_port --socks5 127.0.0.1:19457 192.0.2.1:443
-check closed_port --socks5 127.0.0.1:19450 127.0.0.1:19443
+check_unreached closed_port \
+    "mitmwatch probe jarm: 192.0.2.1:443: the SOCKS5 proxy 127.0.0.1:19457 could not connect to the target, no JARM" \
+    --socks5 127.0.0.1:19457 192.0.2.1:443
+check_unreached closed_port \
+    "mitmwatch probe jarm: 127.0.0.1:19443: the SOCKS5 proxy 127.0.0.1:19450 cannot be reached (Connection refused), no JARM" \
+    --socks5 127.0.0.1:19450 127.0.0.1:19443
 # --sni replaces the host name in all ten ClientHellos (RFC 6066 server_name, host_name entry).
 : >"$T/hellos.txt"
 run_jarm --sni sni.example.test 127.0.0.1:19458 >/dev/null
