@@ -201,8 +201,9 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
     s->npending = 0;
 }
 
-/* tls.starttls_missing: no handshake event to wait for, the alert goes out at once. */
-static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
+/* An alert with no handshake event to wait for goes out at once: tls.starttls_missing, a
+ * tls.injection found after the verdict, a scheduled fetch's certificate rules. */
+static void on_alert_now(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
                            int client_side, void *user) {
     sensor *s = user;
     if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us, NULL)) {
@@ -224,12 +225,12 @@ static void on_plain_alert(const rule_alert *a, const tls_hs *hs, const cap_flow
 static void on_conflict(const cap_conflict *c, const cap_flow *f, int side, int client_side,
                         void *user) {
     sensor *s = user;
-    if (s->re) rule_judge_conflict(s->re, NULL, f, client_side, side, c, on_plain_alert, s, NULL);
+    if (s->re) rule_judge_conflict(s->re, NULL, f, client_side, side, c, on_alert_now, s, NULL);
 }
 
 static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, void *user) {
     sensor *s = user;
-    if (s->re) rule_judge_plaintext(s->re, p, f, client_side, on_plain_alert, s);
+    if (s->re) rule_judge_plaintext(s->re, p, f, client_side, on_alert_now, s);
 }
 
 /* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table and
@@ -329,24 +330,6 @@ static void reload_policy(sensor *s) {
     s->pol = np;
 }
 
-/* A scheduled fetch's alerts from the rule engine: the same builder as a passive handshake's,
- * without a handshake event to point to. */
-static void on_probe_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
-                                int client_side, void *user) {
-    sensor *s = user;
-    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us, NULL)) {
-        s->events_dropped++;
-        return;
-    }
-    out_event ev = {.json = (const char *)s->abuf.data,
-                    .len = s->abuf.len,
-                    .kind = OUT_KIND_ALERT,
-                    .dataset = "mitmwatch.alert",
-                    .severity = a->severity,
-                    .rule_id = a->rule_id};
-    out_emit(s->outs, &ev);
-}
-
 /* The fetched handshake as the rule engine sees a passive one: the probe's own connection is
  * the flow (client: the sensor's address; server: the target's), judged at the wall clock by
  * every certificate rule (issuer, chain, name, SCTs, pins, known store, CT cache), under the
@@ -364,7 +347,7 @@ static void judge_fetched_hs(sensor *s, pcert_result *r) {
     f.key.port[1] = r->peer_port;
     uint64_t now = wall_us();
     r->hs->ts_us = now;
-    rule_judge_verdict(s->re, r->hs, &f, 0, now, on_probe_rule_alert, s, NULL);
+    rule_judge_verdict(s->re, r->hs, &f, 0, now, on_alert_now, s, NULL);
 }
 
 /* A fetched certificate not in the known store: someone else's certificate answers for the
