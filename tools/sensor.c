@@ -204,7 +204,7 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
 /* An alert with no handshake event to wait for goes out at once: tls.starttls_missing, a
  * tls.injection found after the verdict, a scheduled fetch's certificate rules. */
 static void on_alert_now(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
-                           int client_side, void *user) {
+                         int client_side, void *user) {
     sensor *s = user;
     if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us, NULL)) {
         s->events_dropped++;
