@@ -37,6 +37,8 @@ static const char *severity_name(json_int_t s) {
 }
 
 /* Appends to line; *n stays <= cap - 1 and the line ends in "..." once it is full. */
+static void put(char *line, size_t cap, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static void put(char *line, size_t cap, size_t *n, const char *fmt, ...) {
     if (*n + 1 >= cap) return;
     va_list ap;
