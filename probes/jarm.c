@@ -33,6 +33,7 @@ typedef struct {
 } jarm_sbuf;
 
 static void sb_mem(jarm_sbuf *b, const void *d, size_t n) {
+    if (n == 0) return; /* d may be NULL then (an empty field): memcpy wants a valid pointer */
     if (b->full || b->cap - 1 - b->len < n) {
         b->full = true;
         return;
