@@ -1,5 +1,6 @@
 #include "pol_cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,4 +80,14 @@ bool pol_cli_apply(pol_policy *p, const char *flag, const char *arg, char *err, 
     }
     if (!ok) snprintf(err, errlen, "--%s %s: expected %s", flag, arg, what);
     return ok;
+}
+
+size_t pol_cli_longopts(struct option *lo, size_t cap, const struct option *base, size_t nbase,
+                        int first_val) {
+    size_t n = nbase < cap ? nbase : cap - 1;
+    memcpy(lo, base, n * sizeof *lo);
+    for (int i = 0; pol_cli_flags[i] && n < cap - 1; i++)
+        lo[n++] = (struct option){pol_cli_flags[i], required_argument, NULL, first_val + i};
+    lo[n] = (struct option){NULL, 0, NULL, 0};
+    return n;
 }

@@ -363,11 +363,7 @@ int cmd_check(int argc, char **argv) {
                                          {"require-sct", required_argument, NULL, O_REQUIRE_SCT},
                                          {"config", required_argument, NULL, O_CONFIG}};
     struct option lo[sizeof base / sizeof base[0] + 32];
-    size_t nlo = sizeof base / sizeof base[0];
-    memcpy(lo, base, sizeof base);
-    for (int i = 0; pol_cli_flags[i] && nlo < sizeof lo / sizeof lo[0] - 1; i++)
-        lo[nlo++] = (struct option){pol_cli_flags[i], required_argument, NULL, O_POLICY + i};
-    lo[nlo] = (struct option){NULL, 0, NULL, 0};
+    pol_cli_longopts(lo, sizeof lo / sizeof lo[0], base, sizeof base / sizeof base[0], O_POLICY);
 
     optind = 1;
     opterr = 0;

@@ -154,11 +154,7 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
                                          {"ttl-tolerance", required_argument, NULL, O_TTLTOL}};
     /* the policy flags come from pol_cli.c, so the file and the flags cannot drift apart */
     struct option lo[sizeof base / sizeof base[0] + 32];
-    size_t nlo = sizeof base / sizeof base[0];
-    memcpy(lo, base, sizeof base);
-    for (int i = 0; pol_cli_flags[i] && nlo < sizeof lo / sizeof lo[0] - 1; i++)
-        lo[nlo++] = (struct option){pol_cli_flags[i], required_argument, NULL, O_POLICY + i};
-    lo[nlo] = (struct option){NULL, 0, NULL, 0};
+    pol_cli_longopts(lo, sizeof lo / sizeof lo[0], base, sizeof base / sizeof base[0], O_POLICY);
     uint64_t v;
     int c;
     opterr = 0;
