@@ -214,17 +214,8 @@ static void fetch_entries(ct_sync_ctx *x, const char *base, const ct_logkey *key
                 }
                 break;
             }
-            if (!ct_staged_commit(x, &stg, r)) {
-                ct_src_fail(r, CT_SRC_FAILED, "out of memory");
-                break;
-            }
-            ss->frontier = work;
-            x->dirty = true;
+            if (!ct_sync_commit(x, &stg, &ss->frontier, &work, work.size < s->tree_size, r)) break;
             since_checkpoint = 0;
-            if (work.size < s->tree_size && x->write_checkpoint && !x->write_checkpoint(x->ud)) {
-                ct_src_fail(r, CT_SRC_FAILED, "cannot write the checkpoint snapshot");
-                break;
-            }
         }
     }
     ct_progress_end(x);

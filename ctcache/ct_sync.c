@@ -136,6 +136,21 @@ bool ct_staged_commit(ct_sync_ctx *x, ct_staged *s, ct_src_result *r) {
     return ok;
 }
 
+bool ct_sync_commit(ct_sync_ctx *x, ct_staged *stg, ct_frontier *frontier, const ct_frontier *work,
+                    bool more, ct_src_result *r) {
+    if (!ct_staged_commit(x, stg, r)) {
+        ct_src_fail(r, CT_SRC_FAILED, "out of memory");
+        return false;
+    }
+    *frontier = *work;
+    x->dirty = true;
+    if (more && x->write_checkpoint && !x->write_checkpoint(x->ud)) {
+        ct_src_fail(r, CT_SRC_FAILED, "cannot write the checkpoint snapshot");
+        return false;
+    }
+    return true;
+}
+
 void ct_staged_free(ct_staged *s) {
     for (size_t i = 0; i < s->n; i++)
         ct_entry_clear(&s->v[i]);

@@ -12,6 +12,7 @@
 
 #include "ct_http.h"
 #include "ct_log.h"
+#include "ct_merkle.h"
 #include "ct_names.h"
 #include "ct_snapshot.h"
 #include "ct_stats.h"
@@ -118,5 +119,10 @@ bool ct_staged_push(ct_staged *s, ct_entry *e);
  * false when out of memory. */
 bool ct_staged_commit(ct_sync_ctx *x, ct_staged *s, ct_src_result *r);
 void ct_staged_free(ct_staged *s);
+/* Makes verified progress durable: the staged entries into the store, the source's frontier
+ * moved to work, and, when more of the tree remains, a checkpoint snapshot. False, with r
+ * failed, when it could not. */
+bool ct_sync_commit(ct_sync_ctx *x, ct_staged *stg, ct_frontier *frontier, const ct_frontier *work,
+                    bool more, ct_src_result *r);
 
 #endif

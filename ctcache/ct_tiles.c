@@ -441,17 +441,8 @@ static void fetch_entries(tiles_ctx *t, ct_tilehash *th, ct_source_state *ss,
         ct_progress(x, t->log->url, work.size, cp->size);
         if (work.size == cp->size || since_checkpoint >= x->cfg->checkpoint) {
             if (!range_in_tree(t, th, cp, &work, ss->frontier.size, r)) break;
-            if (!ct_staged_commit(x, &stg, r)) {
-                ct_src_fail(r, CT_SRC_FAILED, "out of memory");
-                break;
-            }
-            ss->frontier = work;
-            x->dirty = true;
+            if (!ct_sync_commit(x, &stg, &ss->frontier, &work, work.size < cp->size, r)) break;
             since_checkpoint = 0;
-            if (work.size < cp->size && x->write_checkpoint && !x->write_checkpoint(x->ud)) {
-                ct_src_fail(r, CT_SRC_FAILED, "cannot write the checkpoint snapshot");
-                break;
-            }
         }
     }
     ct_progress_end(x);
