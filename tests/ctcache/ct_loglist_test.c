@@ -12,17 +12,8 @@
 #include "ct_log.h"
 #include "ct_loglist.h"
 #include "mw_hash.h"
+#include "mw_test.h"
 
-static int failures, checks;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
 
 static char key_b64[400], id_b64[64], key2_b64[400];
 static uint8_t key_id[32];
@@ -168,6 +159,5 @@ int main(int argc, char **argv) {
     test_keys(argv[1]);
     test_list(argv[1]);
     EVP_PKEY_free(pk);
-    printf("ct_loglist_test: %d checks, %d failures\n", checks, failures);
-    return failures ? 1 : 0;
+    MW_TEST_END();
 }

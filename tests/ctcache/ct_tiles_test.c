@@ -16,17 +16,8 @@
 #include "ct_tilehash.h"
 #include "ct_tiles.h"
 #include "mw_hash.h"
+#include "mw_test.h"
 
-static int failures, checks;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-        }                                                                                          \
-    } while (0)
 
 static void test_key_id(void) {
     /* The static-ct-api key ID for key name "rome.ct.example.com/2024h1" (the spec's example
@@ -397,6 +388,5 @@ int main(int argc, char **argv) {
     test_tilehash_fork();
     test_tilehash_vectors(argv[1]);
     test_gzip();
-    printf("ct_tiles_test: %d checks, %d failures\n", checks, failures);
-    return failures ? 1 : 0;
+    MW_TEST_END();
 }
