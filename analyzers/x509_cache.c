@@ -1,4 +1,4 @@
-/* The certificate cache: one x509_info per distinct DER, keyed by its SHA-256 (DESIGN.md 9:
+/* The certificate cache: one x509_info per distinct DER, keyed by its SHA-256 (docs/ARCHITECTURE.md:
  * parse each distinct certificate once). Refcounted entries; when full, the oldest
  * unreferenced entry goes (FIFO). */
 #include "x509_info.h"

@@ -1,4 +1,4 @@
-/* The head every mitmwatch event starts with (DESIGN.md 3): @timestamp (capture time, RFC 3339
+/* The head every mitmwatch event starts with (docs/ARCHITECTURE.md): @timestamp (capture time, RFC 3339
  * with microseconds), ecs.version, event.{kind, category, type, dataset, severity, id},
  * observer.name. It opens the event's object; the caller adds its fields and closes it.
  * event.type is "indicator" for alerts, "protocol" for handshakes and "info" for the rest. */

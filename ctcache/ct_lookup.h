@@ -1,5 +1,5 @@
 /* The sensor's side of the ctcache: is a presented certificate in CT as far as the snapshot
- * knows? Feeds cert.not_in_ct (DESIGN.md 4) for certificates of watched names. */
+ * knows? Feeds cert.not_in_ct (docs/ARCHITECTURE.md) for certificates of watched names. */
 #ifndef CT_LOOKUP_H
 #define CT_LOOKUP_H
 

@@ -1,6 +1,6 @@
 /* Watched names and how a certificate name matches them.
  *
- * Watch forms (DESIGN.md 2): "host.example" exact, "*.example" any one label under example,
+ * Watch forms (docs/ARCHITECTURE.md): "host.example" exact, "*.example" any one label under example,
  * ".example" example itself and every name under it. A certificate's own wildcard
  * ("*.example") counts when it would be valid for a watched name, so an issuance that could
  * impersonate a watched host is never filtered out. Comparison is ASCII case-insensitive and

@@ -2,7 +2,7 @@
  * event.severity, a message a person understands, the evidence side by side under
  * mitmwatch.expected and mitmwatch.observed, the flow fields, and of the handshake that raised
  * it only its event.id (mitmwatch.handshake_id), tls.client.server_name and
- * tls.server.hash.sha256: the handshake event holds the rest (DESIGN.md 3). */
+ * tls.server.hash.sha256: the handshake event holds the rest (docs/ARCHITECTURE.md). */
 #ifndef EV_ALERT_H
 #define EV_ALERT_H
 

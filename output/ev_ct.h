@@ -1,4 +1,4 @@
-/* The events of `mitmwatch ct` (DESIGN.md 4 and 6), one JSON object a line like every alert:
+/* The events of `mitmwatch ct` (docs/ARCHITECTURE.md), one JSON object a line like every alert:
  *   probe.failed         a CT source that did not sync (failed, or distrusted since an earlier
  *                        sync); the snapshot keeps its last verified data for it
  *   ct.log_inconsistent  a log whose signed tree contradicted its verified history (RFC 6962

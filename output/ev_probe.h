@@ -1,4 +1,4 @@
-/* The mitmwatch.probe event of a certificate fetch (DESIGN.md 3, 7): the handshake's tls.* and
+/* The mitmwatch.probe event of a certificate fetch (docs/ARCHITECTURE.md): the handshake's tls.* and
  * mitmwatch.tls.* fields exactly as the passive mitmwatch.tls event writes them, plus
  * mitmwatch.probe.{type, target, starttls, duration_ms, handshake_ms, error} and
  * event.outcome. */

@@ -1,4 +1,4 @@
-/* The events of the live sensor's scheduled probes (probes/probe_sched.c, DESIGN.md 7) that no
+/* The events of the live sensor's scheduled probes (probes/probe_sched.c, docs/ARCHITECTURE.md) that no
  * other builder writes: the mitmwatch.probe event of a JARM probe, and the alerts
  * probe.jarm_changed, probe.failed (JARM, certificate fetch, traceroute) and probe.cert_mismatch
  * (a fetched certificate the known store lacks). A certificate fetch's event is ev_probe.h's,

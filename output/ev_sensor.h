@@ -1,4 +1,4 @@
-/* The sensor's own alerts (DESIGN.md 4): sensor.drops and sensor.overload, raised with the stats
+/* The sensor's own alerts (docs/ARCHITECTURE.md): sensor.drops and sensor.overload, raised with the stats
  * when the capture lost packets or the sensor hit its caps since the last report, so that the
  * sensor admits blindness. mitmwatch.expected is 0; mitmwatch.observed the count since the last
  * report. No flow and no target. */

@@ -1,4 +1,4 @@
-/* The mitmwatch.tls event: one JSON object per handshake, ECS field names (DESIGN.md 3). */
+/* The mitmwatch.tls event: one JSON object per handshake, ECS field names (docs/ARCHITECTURE.md). */
 #ifndef EV_TLS_H
 #define EV_TLS_H
 

@@ -1,4 +1,4 @@
-/* The events of a TCP traceroute (DESIGN.md 3, 7) and its text view: the mitmwatch.path event
+/* The events of a TCP traceroute (docs/ARCHITECTURE.md) and its text view: the mitmwatch.path event
  * of one trace, the path.hops_changed alert of one port, and the traceroute-like text that
  * `mitmwatch probe trace` prints without --json. They render probes/trace_run.h's result; the
  * names are the ones these builders had in probes/probe_trace.h. */

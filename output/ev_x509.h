@@ -1,4 +1,4 @@
-/* The certificate fragments of events (DESIGN.md 3): a mitmwatch.tls.chain element and the ECS
+/* The certificate fragments of events (docs/ARCHITECTURE.md): a mitmwatch.tls.chain element and the ECS
  * x509 object of tls.server.x509, rendered from analyzers/x509_info's facts. Each is rendered
  * once per cache entry, into the entry's render slot, and copied into every event after. */
 #ifndef EV_X509_H

@@ -1,4 +1,4 @@
-/* Active certificate fetch (DESIGN.md 7): connect, speak the plaintext STARTTLS dialogue where
+/* Active certificate fetch (docs/ARCHITECTURE.md): connect, speak the plaintext STARTTLS dialogue where
  * asked, complete a TLS handshake trusting nothing, and keep what the server presented. For a
  * TLS 1.3 server this is the only view of its certificate: the passive path sees it encrypted.
  *

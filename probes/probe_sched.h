@@ -1,4 +1,4 @@
-/* The live sensor's scheduled active probes (DESIGN.md 7): JARM fingerprints, certificate
+/* The live sensor's scheduled active probes (docs/ARCHITECTURE.md): JARM fingerprints, certificate
  * fetches and TCP traceroutes of configured targets, each on an interval with jitter, run by a
  * worker thread so that capture never waits on a network round trip. Results come back to the
  * capture thread as finished event lines (mitmwatch.probe / mitmwatch.path events,

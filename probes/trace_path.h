@@ -1,4 +1,4 @@
-/* Paths and their comparison (DESIGN.md 7): a traced port's result as the list of hops that
+/* Paths and their comparison (docs/ARCHITECTURE.md): a traced port's result as the list of hops that
  * answered, the configured or learned acceptable paths, and the last-N-hops comparison that
  * raises path.hops_changed (jabber.ru's extra hop showed on 5222 only, so ports are also
  * compared with each other). */

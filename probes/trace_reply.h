@@ -1,5 +1,5 @@
 /* What the tracer reads back: ICMP time-exceeded / destination-unreachable quoting one of our
- * SYNs, and the target's SYN-ACK or RST (DESIGN.md 7). Pure functions over the bytes a raw
+ * SYNs, and the target's SYN-ACK or RST (docs/ARCHITECTURE.md). Pure functions over the bytes a raw
  * socket returns; the headers are decoded by capture's decoder (cap_decode.h), so every read
  * is bounded through mw_cursor. The unit tests and tests/fuzz/fuzz_trace_reply.c drive them
  * directly.

@@ -1,5 +1,5 @@
 /* One trace: SYNs to each service port with a rising IP TTL / IPv6 hop limit, the replies
- * matched to them, and the result per port (DESIGN.md 7); and when the live sensor's next
+ * matched to them, and the result per port (docs/ARCHITECTURE.md); and when the live sensor's next
  * scheduled trace is due.
  *
  * Every probe of one port keeps the same five-tuple (Paris-traceroute style), so routers that

@@ -1,4 +1,4 @@
-/* The tracer's sockets and privileges (DESIGN.md 7): raw sockets opened once, before
+/* The tracer's sockets and privileges (docs/ARCHITECTURE.md): raw sockets opened once, before
  * privileges are dropped, and what goes out on them.
  *
  * Sockets, and why (all opened once by trace_sockets_open, before privileges are dropped):

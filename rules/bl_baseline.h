@@ -1,5 +1,5 @@
 /* Learned per-service baselines: the path (IP TTL / hop limit, as a hop count) in each
- * direction and the JA3S a service answers each client JA3 with (DESIGN.md 4, 5).
+ * direction and the JA3S a service answers each client JA3 with (docs/ARCHITECTURE.md).
  *
  * A service is (server address, port). During its learning window (its first learn_flows
  * handshakes) a service's hop counts and JA3S answers are recorded; afterwards a handshake

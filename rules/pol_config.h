@@ -1,4 +1,4 @@
-/* The policy file: YAML (DESIGN.md section 5), parsed with libyaml.
+/* The policy file: YAML (docs/ARCHITECTURE.md), parsed with libyaml.
  *
  * Why YAML and libyaml: Suricata's operators already write YAML; libyaml is the reference C
  * parser (Debian libyaml-0-2, maintained, used by Suricata and PyYAML); its nodes carry

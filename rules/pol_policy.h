@@ -1,4 +1,4 @@
-/* The policy the verdicts are judged against (DESIGN.md section 5): watched services, what
+/* The policy the verdicts are judged against (docs/ARCHITECTURE.md): watched services, what
  * their certificates are expected to look like, where the known certificates live, the SCT
  * policy and how alerts are rate limited.
  *

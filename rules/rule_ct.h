@@ -18,7 +18,7 @@
 
 #define RULE_CT_MAX_LIST (8u << 20)
 
-/* Per SCT, what the event and the rules say (DESIGN.md section 3, mitmwatch.tls.scts). */
+/* Per SCT, what the event and the rules say (docs/ARCHITECTURE.md, mitmwatch.tls.scts). */
 enum rule_sct_status { RULE_SCT_VALID, RULE_SCT_INVALID, RULE_SCT_UNKNOWN_LOG, RULE_SCT_UNVERIFIED };
 
 typedef struct rule_ctlogs rule_ctlogs;

@@ -1,5 +1,5 @@
 /* Verdicts: every handshake judged against the policy, the known-certificate store, the trust
- * anchors and the CT log list (DESIGN.md section 4). The handshake callback calls rule_judge;
+ * anchors and the CT log list (docs/ARCHITECTURE.md). The handshake callback calls rule_judge;
  * each alert comes back through rule_alert_fn, already past duplicate suppression, and
  * output/ev_alert_verdict_build turns it into the mitmwatch.alert event.
  *

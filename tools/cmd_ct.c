@@ -471,7 +471,7 @@ static int do_sync(ct_cli *c) {
             built = ev_ct_log_inconsistent_build(&ev, &ctx, (uint64_t)now_us(), &es);
             rc = CT_EXIT_FINDINGS;
         } else {
-            /* DESIGN.md 6: a failed sync keeps the last good snapshot and raises probe.failed */
+            /* docs/ARCHITECTURE.md: a failed sync keeps the last good snapshot and raises probe.failed */
             built = ev_ct_source_failed_build(&ev, &ctx, (uint64_t)now_us(), &es);
             st.sources_failed++;
             if (rc == CT_EXIT_OK) rc = CT_EXIT_ERR;

@@ -1,4 +1,4 @@
-/* The sensor (DESIGN.md 1, 2): reads pcap files (-r, several as one timeline) or live
+/* The sensor (docs/ARCHITECTURE.md): reads pcap files (-r, several as one timeline) or live
  * interfaces (-i) into the passive pipeline, judges every handshake with the verdicts and the
  * baselines and writes its event, then its alerts; writes the stats with the sensor.* alerts
  * (drops, overload); runs the scheduled probes (live) and judges the certificates they fetch;

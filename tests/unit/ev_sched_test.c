@@ -1,5 +1,5 @@
 /* output/ev_sched.c and ev_sensor.c: the scheduled probes' events and alerts and the sensor's
- * own alerts. Each event must be valid JSON with the fields DESIGN.md 3 and rules/ALERTS.md
+ * own alerts. Each event must be valid JSON with the fields docs/ARCHITECTURE.md and rules/ALERTS.md
  * promise, and the out_event must agree with the JSON it carries (kind, dataset, severity,
  * rule.id). */
 #include <jansson.h>
