@@ -1,6 +1,7 @@
 #include "an_engine.h"
 
 #include "an_ndpi.h"
+#include "mw_cursor.h"
 #include "starttls.h"
 
 #include <stdlib.h>
@@ -158,8 +159,9 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
     if (a->check_tls[role]) {
         if (st->buf.len < 3)
             return;
-        if (!tls_looks_like_tls(st->buf.data, st->buf.len) && st->buf.data[0] != 20 &&
-            st->buf.data[0] != 21) {
+        mw_cur b = mw_cur_make(st->buf.data, st->buf.len);
+        int type = mw_cur_at(&b, 0); /* the record's content type */
+        if (!tls_looks_like_tls(st->buf.data, st->buf.len) && type != 20 && type != 21) {
             /* "Ready to start TLS", then more plaintext: something in the path stripped it. */
             e->ast.an[AN_AN_starttls_no_tls_after_upgrade]++;
             plain_end(e, f, true);
@@ -240,7 +242,9 @@ uint64_t an_engine_now(const an_engine *e) { return e->now_us; }
 
 /* SSLv2 CLIENT-HELLO: 2-byte header with the high bit set, message type 1, version 2 or 3.x */
 static bool is_sslv2_hello(const uint8_t *p, size_t len) {
-    return len >= 5 && (p[0] & 0x80) && p[2] == 1 && (p[3] == 0 || p[3] == 3);
+    mw_cur c = mw_cur_make(p, len);
+    uint8_t h[5];
+    return mw_cur_copy(&c, h, sizeof h) && (h[0] & 0x80) && h[2] == 1 && (h[3] == 0 || h[3] == 3);
 }
 
 /* First payload of a flow: a TLS connection opens with a handshake record from either side

@@ -31,7 +31,7 @@ static bool starts(mw_cur line, const char *word) {
     if (line.len < n)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (tolower(line.data[i]) != tolower((unsigned char)word[i]))
+        if (tolower(mw_cur_at(&line, i)) != tolower((unsigned char)word[i]))
             return false;
     return true;
 }
@@ -44,10 +44,13 @@ static bool contains(mw_cur hay, const char *needle) {
     return false;
 }
 
-static bool is_mysql_greeting(const uint8_t *p, size_t len) {
+static bool is_mysql_greeting(mw_cur c) {
     /* 3-byte little-endian length, sequence 0, protocol version 10 (Protocol::HandshakeV10) */
-    return len >= 5 && p[3] == 0 && p[4] == 0x0a && (p[0] | p[1] << 8 | p[2] << 16) > 0 &&
-           (p[0] | p[1] << 8 | p[2] << 16) < 1024;
+    uint8_t b[5];
+    if (!mw_cur_copy(&c, b, sizeof b))
+        return false;
+    unsigned len = b[0] | (unsigned)b[1] << 8 | (unsigned)b[2] << 16;
+    return b[3] == 0 && b[4] == 0x0a && len > 0 && len < 1024;
 }
 
 static stls_proto classify(int role, const uint8_t *p, size_t len) {
@@ -55,7 +58,7 @@ static stls_proto classify(int role, const uint8_t *p, size_t len) {
     if (role == 0) {
         if (len >= 8 && memcmp(p, pg_ssl_request, 8) == 0)
             return STLS_POSTGRES;
-        if (len >= 1 && p[0] == 0x30)
+        if (mw_cur_at(&c, 0) == 0x30)
             return STLS_LDAP;
         if (starts(c, "<?xml") || starts(c, "<stream:stream"))
             return STLS_XMPP;
@@ -69,7 +72,7 @@ static stls_proto classify(int role, const uint8_t *p, size_t len) {
         return STLS_POP3;
     if (starts(c, "<?xml") || starts(c, "<stream:stream"))
         return STLS_XMPP;
-    if (is_mysql_greeting(p, len))
+    if (is_mysql_greeting(c))
         return STLS_MYSQL;
     return STLS_UNKNOWN;
 }
@@ -93,10 +96,10 @@ static bool carries_session(stls_proto p, mw_cur line) {
     static const char *const ftp[] = {"FEAT", "QUIT", "AUTH", "SYST", "NOOP", NULL};
     static const char *const imap[] = {"CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "ID", NULL};
     static const char *const pop3[] = {"CAPA", "QUIT", "STLS", "NOOP", NULL};
-    while (line.len && (line.data[0] == ' ' || line.data[0] == '\t' || line.data[0] == '\r' ||
-                        line.data[0] == '\n'))
+    int c0;
+    while ((c0 = mw_cur_at(&line, 0)) == ' ' || c0 == '\t' || c0 == '\r' || c0 == '\n')
         line = mw_cur_make(line.data + 1, line.len - 1);
-    if (line.len == 0 || line.data[0] < 0x20 || line.data[0] > 0x7e)
+    if (c0 < 0x20 || c0 > 0x7e) /* also the empty line (-1) */
         return false; /* not a command: e.g. TLS records after an upgrade the capture missed */
     const char *const *w = smtp;
     if (p == STLS_FTP)
@@ -106,7 +109,7 @@ static bool carries_session(stls_proto p, mw_cur line) {
     else if (p == STLS_IMAP) {
         w = imap;
         size_t sp = 0; /* past the tag */
-        while (sp < line.len && line.data[sp] != ' ')
+        while (sp < line.len && mw_cur_at(&line, sp) != ' ')
             sp++;
         line = sp < line.len ? mw_cur_make(line.data + sp + 1, line.len - sp - 1)
                              : mw_cur_make(line.data, 0);
@@ -132,7 +135,7 @@ static bool xmpp_stanza(stls_state *s, mw_cur seg) {
         return false;
     }
     uint32_t at = s->xmpp_depth;
-    bool self_closing = tag.len >= 2 && tag.data[tag.len - 2] == '/';
+    bool self_closing = tag.len >= 2 && mw_cur_at(&tag, tag.len - 2) == '/';
     if (!self_closing && s->xmpp_depth < UINT32_MAX)
         s->xmpp_depth++;
     return at == 1 && !starts(tag, "<starttls");
@@ -161,10 +164,12 @@ static bool advertises(stls_proto p, mw_cur line) {
 
 /* SMTP/FTP reply line: three digits, then ' ' (final) or '-' (continued). */
 static bool final_reply(mw_cur line, int *code) {
-    if (line.len < 4 || !isdigit(line.data[0]) || !isdigit(line.data[1]) || !isdigit(line.data[2]))
+    uint8_t d[4];
+    mw_cur c = line;
+    if (!mw_cur_copy(&c, d, sizeof d) || !isdigit(d[0]) || !isdigit(d[1]) || !isdigit(d[2]))
         return false;
-    *code = (line.data[0] - '0') * 100 + (line.data[1] - '0') * 10 + (line.data[2] - '0');
-    return line.data[3] == ' ' || line.data[3] == '\r' || line.data[3] == '\n';
+    *code = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+    return d[3] == ' ' || d[3] == '\r' || d[3] == '\n';
 }
 
 static stls_rc client_line_proto(stls_state *s, mw_cur line);
@@ -206,7 +211,7 @@ static stls_rc client_line_proto(stls_state *s, mw_cur line) {
     case STLS_IMAP: {
         /* tag SP STARTTLS */
         size_t sp = 0;
-        while (sp < line.len && line.data[sp] != ' ')
+        while (sp < line.len && mw_cur_at(&line, sp) != ' ')
             sp++;
         mw_cur rest = mw_cur_make(line.data + sp, line.len - sp);
         if (sp > 0 && sp < sizeof s->tag && starts(rest, " STARTTLS")) {
@@ -262,7 +267,8 @@ static stls_rc server_line_proto(stls_state *s, mw_cur line, an_stats *st) {
     case STLS_IMAP:
         if (s->requested && s->tag[0]) {
             size_t tl = strlen(s->tag);
-            if (line.len > tl && memcmp(line.data, s->tag, tl) == 0 && line.data[tl] == ' ') {
+            if (line.len > tl && memcmp(line.data, s->tag, tl) == 0 &&
+                mw_cur_at(&line, tl) == ' ') {
                 mw_cur status = mw_cur_make(line.data + tl + 1, line.len - tl - 1);
                 s->requested = false;
                 if (starts(status, "OK"))
@@ -381,7 +387,7 @@ static stls_rc feed_ldap(stls_state *s, int role, mw_cur c, size_t *consumed, an
         } else if (role == 1 && tag == 0x78 && s->requested) { /* extendedResp */
             mw_cur rc;
             s->requested = false;
-            if (ber(&body, &tag, &rc) && tag == 0x0a && rc.len == 1 && rc.data[0] == 0) {
+            if (ber(&body, &tag, &rc) && tag == 0x0a && rc.len == 1 && mw_cur_at(&rc, 0) == 0) {
                 *consumed = start_len - c.len;
                 return STLS_UPGRADED;
             }
@@ -407,7 +413,7 @@ static stls_rc feed_binary(stls_state *s, int role, mw_cur c, size_t *consumed, 
         *consumed = 0;
         if (c.len == 0)
             return STLS_PENDING;
-        if (s->requested && c.data[0] == 'S') {
+        if (s->requested && mw_cur_at(&c, 0) == 'S') {
             *consumed = 1;
             return STLS_UPGRADED;
         }
@@ -418,20 +424,23 @@ static stls_rc feed_binary(stls_state *s, int role, mw_cur c, size_t *consumed, 
     case STLS_MYSQL: {
         /* packet: u24le length, u8 sequence, payload (MySQL client/server protocol) */
         *consumed = 0;
-        if (c.len < 4)
+        uint8_t h[4];
+        mw_cur body = c;
+        if (!mw_cur_copy(&body, h, sizeof h))
             return STLS_PENDING;
-        uint32_t len = c.data[0] | (uint32_t)c.data[1] << 8 | (uint32_t)c.data[2] << 16;
+        uint32_t len = h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16;
         if (len > STLS_LINE_MAX) {
             st->an[AN_AN_starttls_malformed]++;
             return STLS_NOT;
         }
-        if (c.len < 4 + len)
+        if (body.len < len)
             return STLS_PENDING;
         *consumed = 4 + len;
         if (role == 1)
             return STLS_PENDING; /* the greeting */
-        uint32_t caps = len >= 4 ? (c.data[4] | (uint32_t)c.data[5] << 8) : 0;
-        if (c.data[3] == 1 && len == 32 && (caps & MYSQL_CLIENT_SSL))
+        uint8_t cf[2]; /* capability flags, little-endian (len >= 4: within the packet) */
+        uint32_t caps = len >= 4 && mw_cur_copy(&body, cf, 2) ? (cf[0] | (uint32_t)cf[1] << 8) : 0;
+        if (h[3] == 1 && len == 32 && (caps & MYSQL_CLIENT_SSL))
             return STLS_UPGRADED; /* SSLRequest: TLS follows at once */
         s->session_cmds++; /* a full handshake response (the login) without TLS */
         return STLS_NOT;

@@ -153,7 +153,8 @@ void tls_ja4(const tls_client_hello *ch, char out[TLS_JA4_LEN]) {
     char alpn[3] = "00";
     mw_cur list = ch->alpn, first;
     if (mw_cur_get_u8_prefixed(&list, &first) && first.len > 0) {
-        unsigned char a = first.data[0], z = first.data[first.len - 1];
+        unsigned char a = (unsigned char)mw_cur_at(&first, 0),
+                      z = (unsigned char)mw_cur_at(&first, first.len - 1);
         if (isalnum(a) && isalnum(z)) {
             alpn[0] = (char)a;
             alpn[1] = (char)z;

@@ -25,7 +25,9 @@ enum {
 };
 
 bool tls_looks_like_tls(const uint8_t *p, size_t len) {
-    return len >= 3 && p[0] == CT_HANDSHAKE && p[1] == 3 && p[2] <= 4;
+    mw_cur c = mw_cur_make(p, len);
+    uint8_t h[3]; /* content type, version major, minor */
+    return mw_cur_copy(&c, h, sizeof h) && h[0] == CT_HANDSHAKE && h[1] == 3 && h[2] <= 4;
 }
 
 void tls_session_init(tls_session *s, int client_side_guess, x509_cache *certs, an_stats *st) {
@@ -73,12 +75,12 @@ void tls_session_free(tls_session *s) {
 }
 
 static char *dup_view(mw_cur v) {
-    char *p = malloc(v.len + 1);
-    if (p) {
-        memcpy(p, v.data, v.len);
-        p[v.len] = '\0';
+    char *copy = malloc(v.len + 1);
+    if (copy) {
+        memcpy(copy, v.data, v.len);
+        copy[v.len] = '\0';
     }
-    return p;
+    return copy;
 }
 
 static char *dup_buf(const mw_buf *b) { return dup_view(mw_cur_make(b->data, b->len)); }

@@ -61,6 +61,12 @@ static inline MW_WUR bool mw_cur_peek_u8(const mw_cur *c, size_t off, uint8_t *o
     return true;
 }
 
+/* The byte at off, or -1 past the end: for tests on single bytes inside expressions
+ * (mw_cur_at(&line, 0) == ' '), where a bool-returning read would need a temporary. */
+static inline int mw_cur_at(const mw_cur *c, size_t off) {
+    return off < c->len ? c->data[off] : -1;
+}
+
 static inline MW_WUR bool mw_cur_get_uN(mw_cur *c, size_t n, uint32_t *out) {
     uint32_t v = 0;
     if (c->len < n || n > 4)
