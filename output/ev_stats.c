@@ -81,5 +81,11 @@ void ev_stats_verdicts_json(mw_json *j, const rule_stats *st) {
     mw_json_kuint(j, "scts_unverified", st->scts_unverified);
     mw_json_kuint(j, "chain_cache_hits", st->chain_cache_hits);
     mw_json_kuint(j, "sct_cache_hits", st->sct_cache_hits);
+    mw_json_kuint(j, "suppress_keys", st->suppress_keys);
+    mw_json_kuint(j, "suppress_expired", st->suppress_expired);
+    mw_json_kuint(j, "suppress_evicted", st->suppress_evicted);
+    mw_json_kuint(j, "baseline_services", st->baseline_services);
+    mw_json_kuint(j, "baseline_evicted", st->baseline_evicted);
+    mw_json_kuint(j, "baseline_full", st->baseline_full);
     mw_json_obj_end(j);
 }

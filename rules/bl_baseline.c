@@ -38,11 +38,14 @@ bl_state *bl_new(const bl_cfg *cfg) {
     if (!b->cfg.max_services) b->cfg.max_services = 65536;
     if (!b->cfg.accept_after) b->cfg.accept_after = 86400;
     uint32_t n = pow2_at_least(b->cfg.max_services * 2);
-    b->svc = calloc(n, sizeof *b->svc);
-    b->svc_mask = n - 1;
+    b->svc = calloc(b->cfg.max_services, sizeof *b->svc);
+    b->index = calloc(n, sizeof *b->index);
+    b->index_mask = n - 1;
+    for (int w = 0; w < 2; w++)
+        b->recent[w][0] = b->recent[w][1] = BL_NIL;
     b->peers = calloc(n, sizeof *b->peers);
     b->peer_mask = n - 1;
-    if (!b->svc || !b->peers) {
+    if (!b->svc || !b->index || !b->peers) {
         bl_free(b);
         return NULL;
     }
@@ -51,12 +54,13 @@ bl_state *bl_new(const bl_cfg *cfg) {
 
 void bl_free(bl_state *b) {
     if (!b) return;
-    for (uint32_t i = 0; b->svc && i <= b->svc_mask; i++) {
+    for (uint32_t i = 0; b->svc && i < b->nsvc; i++) {
         free(b->svc[i].pairs);
         free(b->svc[i].stack);
         free(b->svc[i].kinds);
     }
     free(b->svc);
+    free(b->index);
     free(b->peers);
     free(b->traces);
     free(b);
@@ -68,24 +72,112 @@ static uint32_t mix(const uint8_t *p, size_t n, uint32_t h) {
     return h;
 }
 
-bl_svc *bl_svc_get(bl_state *b, const uint8_t ip[16], uint8_t ver, uint16_t port, bool create) {
+/* --- the service table (bl_state) ---------------------------------------------------------- */
+
+static void recent_unlink(bl_state *b, uint32_t slot) {
+    bl_svc *s = &b->svc[slot];
+    uint32_t *ends = b->recent[s->watched];
+    if (s->prev != BL_NIL)
+        b->svc[s->prev].next = s->next;
+    else
+        ends[0] = s->next;
+    if (s->next != BL_NIL)
+        b->svc[s->next].prev = s->prev;
+    else
+        ends[1] = s->prev;
+}
+
+static void recent_push(bl_state *b, uint32_t slot) {
+    bl_svc *s = &b->svc[slot];
+    uint32_t *ends = b->recent[s->watched];
+    s->prev = BL_NIL;
+    s->next = ends[0];
+    if (ends[0] != BL_NIL)
+        b->svc[ends[0]].prev = slot;
+    else
+        ends[1] = slot;
+    ends[0] = slot;
+}
+
+/* Removes index position i (a slot's entry) and shifts back the entries of its probe run
+ * that can move closer to their home (Knuth 6.4, algorithm R): no tombstones. */
+static void index_remove(bl_state *b, uint32_t i) {
+    uint32_t m = b->index_mask;
+    for (uint32_t j = i;;) {
+        b->index[i] = 0;
+        for (;;) {
+            j = (j + 1) & m;
+            if (!b->index[j]) return;
+            uint32_t home = b->svc[b->index[j] - 1].hash & m;
+            /* the entry at j may fill i unless its home lies cyclically in (i, j] */
+            bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+            if (!stays) break;
+        }
+        b->index[i] = b->index[j];
+        i = j;
+    }
+}
+
+/* Forgets the unwatched service seen least recently; its slot, or BL_NIL when every service is
+ * watched. */
+static uint32_t evict_one(bl_state *b) {
+    uint32_t slot = b->recent[0][1];
+    if (slot == BL_NIL) return BL_NIL;
+    bl_svc *s = &b->svc[slot];
+    uint32_t i = s->hash & b->index_mask;
+    while (b->index[i] != slot + 1)
+        i = (i + 1) & b->index_mask;
+    index_remove(b, i);
+    recent_unlink(b, slot);
+    free(s->pairs);
+    free(s->stack);
+    free(s->kinds);
+    memset(s, 0, sizeof *s);
+    b->counts.evicted++;
+    return slot;
+}
+
+bl_svc *bl_svc_get(bl_state *b, const uint8_t ip[16], uint8_t ver, uint16_t port, bool create,
+                   bool watched) {
     uint32_t h = mix(ip, 16, 2166136261u);
     h = mix((const uint8_t *)&port, 2, h);
-    for (uint32_t i = h & b->svc_mask, probes = 0; probes <= b->svc_mask;
-         i = (i + 1) & b->svc_mask, probes++) {
-        bl_svc *s = &b->svc[i];
-        if (!s->used) {
-            if (!create || b->nsvc >= b->cfg.max_services) return NULL;
-            s->used = 1;
-            s->ver = ver;
-            s->port = port;
-            memcpy(s->ip, ip, 16);
-            b->nsvc++;
+    uint32_t i = h & b->index_mask;
+    for (; b->index[i]; i = (i + 1) & b->index_mask) {
+        uint32_t slot = b->index[i] - 1;
+        bl_svc *s = &b->svc[slot];
+        if (s->hash == h && s->port == port && s->ver == ver && memcmp(s->ip, ip, 16) == 0) {
+            recent_unlink(b, slot);
+            if (watched) s->watched = 1;
+            recent_push(b, slot);
             return s;
         }
-        if (s->port == port && s->ver == ver && memcmp(s->ip, ip, 16) == 0) return s;
     }
-    return NULL;
+    if (!create) return NULL;
+    uint32_t slot = b->nsvc;
+    if (slot < b->cfg.max_services) {
+        b->counts.services = ++b->nsvc;
+    } else if ((slot = evict_one(b)) != BL_NIL) {
+        /* the eviction may have shifted entries: find the free position again */
+        for (i = h & b->index_mask; b->index[i]; i = (i + 1) & b->index_mask)
+            ;
+    } else {
+        b->counts.full++;
+        return NULL;
+    }
+    bl_svc *s = &b->svc[slot];
+    s->used = 1;
+    s->ver = ver;
+    s->port = port;
+    memcpy(s->ip, ip, 16);
+    s->hash = h;
+    s->watched = watched;
+    b->index[i] = slot + 1;
+    recent_push(b, slot);
+    return s;
+}
+
+const bl_counts *bl_counts_get(const bl_state *b) {
+    return &b->counts;
 }
 
 /* The peer table is a cache: a colliding pair replaces the old one. */
@@ -694,10 +786,11 @@ static void judge_failures(const bl_state *b, bl_svc *s, const tls_hs *hs, bl_al
     fn(&a, user);
 }
 
-void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side, bl_alert_fn fn,
-                void *user) {
+void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side, bool watched,
+                bl_alert_fn fn, void *user) {
     int server_side = !client_side;
-    bl_svc *s = bl_svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side], true);
+    bl_svc *s = bl_svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side],
+                           true, watched);
     unsigned hop[2] = {bl_hops(f->ttl[client_side]), bl_hops(f->ttl[server_side])};
     bool steady[2] = {f->pkts[client_side] > 0 && f->ttl_stable[client_side] >= b->cfg.min_packets,
                       f->pkts[server_side] > 0 && f->ttl_stable[server_side] >= b->cfg.min_packets};
@@ -710,9 +803,10 @@ void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_sid
     if (s->flows < UINT32_MAX) s->flows++;
 }
 
-uint16_t *bl_tls_best(bl_state *b, const cap_flow *f, int client_side) {
+uint16_t *bl_tls_best(bl_state *b, const cap_flow *f, int client_side, bool watched) {
     int server_side = !client_side;
-    bl_svc *s = bl_svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side], true);
+    bl_svc *s = bl_svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side],
+                           true, watched);
     return s ? &s->tls_best : NULL;
 }
 

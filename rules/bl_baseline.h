@@ -50,15 +50,28 @@ typedef void (*bl_alert_fn)(const bl_alert *a, void *user);
 
 typedef struct bl_state bl_state;
 
+/* The service table's bounds at work (mitmwatch.stats, sensor.overload). */
+typedef struct {
+    uint64_t services; /* in the table now */
+    uint64_t evicted;  /* unwatched services forgotten to make room (least recently seen) */
+    uint64_t full;     /* new services refused: the table held only watched ones */
+} bl_counts;
+
 bl_state *bl_new(const bl_cfg *cfg);
 void bl_free(bl_state *b);
-/* Judges one handshake against the baselines, learning when in a window. */
-void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side,
+/* Judges one handshake against the baselines, learning when in a window. watched: the flow's
+ * server is a service the policy names (rule_verdict.watched); when the table is full,
+ * watched services are learned first: a new service evicts the least recently seen unwatched
+ * one, never a watched one, so spoofed handshakes to many other services cannot push out
+ * what the policy watches. */
+void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side, bool watched,
                 bl_alert_fn fn, void *user);
 /* The highest TLS version the flow's server negotiated with a client offering it, learned by
  * the rule engine (tls.version_downgrade) and kept here so that it persists with the other
- * baselines; 0 = none yet. NULL when the service table is full. */
-uint16_t *bl_tls_best(bl_state *b, const cap_flow *f, int client_side);
+ * baselines; 0 = none yet. NULL when the service table is full of watched services. watched
+ * as for bl_observe. */
+uint16_t *bl_tls_best(bl_state *b, const cap_flow *f, int client_side, bool watched);
+const bl_counts *bl_counts_get(const bl_state *b);
 /* Learned trace paths (the live sensor's scheduled TCP traceroutes, probes/probe_sched.c): the
  * acceptable paths of each traced (host, port), kept here only so that they share the state
  * file; the scheduler copies them in at start and out at exit. host is as the probe names it

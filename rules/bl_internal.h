@@ -77,10 +77,15 @@ typedef struct {
     uint32_t completed, failed; /* failed: since its last completed handshake */
 } bl_kind;
 
+#define BL_NIL UINT32_MAX /* no slot: the end of a recency list */
+
 typedef struct {
     uint8_t used, ver;
     uint16_t port;
     uint8_t ip[16];
+    uint8_t watched; /* named in the policy: never evicted for another service */
+    uint32_t hash;
+    uint32_t prev, next; /* its recency list (bl_state.recent[watched]), slot indices */
     uint32_t flows;
     uint8_t nhops[2];
     bool unstable[2];
@@ -110,10 +115,18 @@ typedef struct {
     trace_pathset set;
 } bl_trace;
 
+/* The service table holds at most cfg.max_services services in fixed slots (svc), found through
+ * an open-addressing index (slot + 1, 0 empty; linear probing, at most half full, backward-shift
+ * deletion). When it is full, a new service takes the slot of the unwatched service seen least
+ * recently (the tail of recent[0], O(1)); watched services (recent[1]) are never evicted, and
+ * when every service is watched a new one is refused (counted). */
 struct bl_state {
     bl_cfg cfg;
     bl_svc *svc;
-    uint32_t svc_mask, nsvc;
+    uint32_t *index;
+    uint32_t index_mask, nsvc;
+    uint32_t recent[2][2]; /* [watched][0 head: most recently seen, 1 tail], BL_NIL when empty */
+    bl_counts counts;
     bl_peer *peers;
     uint32_t peer_mask;
     bl_trace *traces; /* in the order first put; grown as needed, at most BL_MAX_TRACES */
@@ -121,8 +134,10 @@ struct bl_state {
 };
 
 /* The service (server address, IP version, port), created when create is set and there is
- * room; NULL otherwise. */
-bl_svc *bl_svc_get(bl_state *b, const uint8_t ip[16], uint8_t ver, uint16_t port, bool create);
+ * room (see bl_state); NULL otherwise. A service found or created becomes the most recently
+ * seen; watched marks it watched for good (a watched one stays watched). */
+bl_svc *bl_svc_get(bl_state *b, const uint8_t ip[16], uint8_t ver, uint16_t port, bool create,
+                   bool watched);
 /* The learned or configured trace paths of (host, port), or NULL. */
 bl_trace *bl_trace_find(const bl_state *b, const char *host, uint16_t port);
 

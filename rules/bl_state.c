@@ -30,6 +30,25 @@ static void pack_str(msgpack_packer *pk, const char *s) {
     msgpack_pack_str_with_body(pk, s, strlen(s));
 }
 
+static void encode_service(const bl_svc *s, msgpack_packer *pk) {
+    msgpack_pack_array(pk, 9);
+    msgpack_pack_bin_with_body(pk, s->ip, 16);
+    msgpack_pack_uint8(pk, s->ver);
+    msgpack_pack_uint16(pk, s->port);
+    msgpack_pack_uint32(pk, s->flows);
+    for (int d = 0; d < 2; d++)
+        msgpack_pack_bin_with_body(pk, s->hops[d], s->nhops[d]);
+    msgpack_pack_uint8(pk, (uint8_t)(s->unstable[0] | s->unstable[1] << 1));
+    msgpack_pack_array(pk, s->npairs);
+    for (int k = 0; k < s->npairs; k++) {
+        msgpack_pack_array(pk, 3);
+        msgpack_pack_bin_with_body(pk, s->pairs[k].ja3, 16);
+        msgpack_pack_uint8(pk, s->pairs[k].resumed);
+        msgpack_pack_bin_with_body(pk, s->pairs[k].ja3s, (size_t)s->pairs[k].n * 16);
+    }
+    msgpack_pack_uint16(pk, s->tls_best);
+}
+
 static void encode(const bl_state *b, msgpack_packer *pk) {
     msgpack_pack_map(pk, 4);
     pack_str(pk, "format");
@@ -38,26 +57,12 @@ static void encode(const bl_state *b, msgpack_packer *pk) {
     msgpack_pack_int(pk, BL_STATE_VERSION);
     pack_str(pk, "services");
     msgpack_pack_array(pk, b->nsvc);
-    for (uint32_t i = 0; i <= b->svc_mask; i++) {
-        const bl_svc *s = &b->svc[i];
-        if (!s->used) continue;
-        msgpack_pack_array(pk, 9);
-        msgpack_pack_bin_with_body(pk, s->ip, 16);
-        msgpack_pack_uint8(pk, s->ver);
-        msgpack_pack_uint16(pk, s->port);
-        msgpack_pack_uint32(pk, s->flows);
-        for (int d = 0; d < 2; d++)
-            msgpack_pack_bin_with_body(pk, s->hops[d], s->nhops[d]);
-        msgpack_pack_uint8(pk, (uint8_t)(s->unstable[0] | s->unstable[1] << 1));
-        msgpack_pack_array(pk, s->npairs);
-        for (int k = 0; k < s->npairs; k++) {
-            msgpack_pack_array(pk, 3);
-            msgpack_pack_bin_with_body(pk, s->pairs[k].ja3, 16);
-            msgpack_pack_uint8(pk, s->pairs[k].resumed);
-            msgpack_pack_bin_with_body(pk, s->pairs[k].ja3s, (size_t)s->pairs[k].n * 16);
-        }
-        msgpack_pack_uint16(pk, s->tls_best);
-    }
+    /* Unwatched services, then watched ones, each from the least recently seen. The file does
+     * not say which are watched (a service is again from its first handshake the policy
+     * names); loaded in this order, the watched ones are the last to be evicted meanwhile. */
+    for (int w = 0; w < 2; w++)
+        for (uint32_t i = b->recent[w][1]; i != BL_NIL; i = b->svc[i].prev)
+            encode_service(&b->svc[i], pk);
     pack_str(pk, "traces");
     msgpack_pack_array(pk, b->ntraces);
     for (uint32_t i = 0; i < b->ntraces; i++) {
@@ -141,7 +146,7 @@ static bool load_service(bl_state *b, const msgpack_object *o, uint64_t version)
         a[7].type != MSGPACK_OBJECT_ARRAY || a[7].via.array.size > BL_MAX_JA3 ||
         (fields == 9 && !uint_of(&a[8], 0xffff, &tls_best)))
         return false;
-    bl_svc *s = bl_svc_get(b, (const uint8_t *)ip, (uint8_t)ver, (uint16_t)port, true);
+    bl_svc *s = bl_svc_get(b, (const uint8_t *)ip, (uint8_t)ver, (uint16_t)port, true, false);
     if (!s) return true; /* table full: keep what fits */
     if (s->flows || s->nhops[0] || s->nhops[1] || s->npairs)
         return false; /* the same service twice */

@@ -392,6 +392,12 @@ static bool ct_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
 static bool alerts_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
     pol_policy *p = ctx;
     if (strcmp(key, "suppress_window") == 0) return want_duration(c, v, key, &p->suppress_window);
+    if (strcmp(key, "suppress_keys") == 0) {
+        unsigned n;
+        if (!want_uint(c, v, key, 1u << 20, &n)) return false;
+        p->suppress_keys = n;
+        return true;
+    }
     return version_value(c, v, key, &p->min_version);
 }
 
@@ -475,7 +481,8 @@ static bool top_pair(cfg *c, const char *key, yaml_node_t *v, void *ctx) {
         return each_pair(c, v, key, keys, ct_pair, p);
     }
     if (strcmp(key, "alerts") == 0) {
-        static const char *const keys[] = {"suppress_window", "min_tls_version", NULL};
+        static const char *const keys[] = {"suppress_window", "suppress_keys", "min_tls_version",
+                                           NULL};
         return each_pair(c, v, key, keys, alerts_pair, p);
     }
     if (strcmp(key, "issuance") == 0) {

@@ -109,6 +109,7 @@ typedef struct {
     uint32_t issuance_overlap_tolerance; /* seconds from the usual overlap (1h..60d) */
     /* alerts */
     uint32_t suppress_window; /* seconds; 0 = never suppress */
+    uint32_t suppress_keys;   /* keys under suppression at most, read at start; 0 = 8192 */
     /* CT sources for `mitmwatch ct sync -c` (ct.sources) */
     struct pol_ct_source {
         char *kind;   /* "rfc6962", "tiles", "crtsh", "certspotter" */

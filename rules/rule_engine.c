@@ -268,7 +268,7 @@ rule_engine *rule_engine_new(const pol_policy *p, char *err, size_t errlen) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    re->sup = rule_suppress_new();
+    re->sup = rule_suppress_new(p->suppress_keys);
     re->own_ver = bl_new(&(bl_cfg){.max_services = RE_VER_SERVICES});
     re->ver = re->own_ver;
     re->chains = rule_chain_cache_new();
@@ -324,7 +324,15 @@ void rule_engine_set_baselines(rule_engine *re, bl_state *bl) {
     re->ver = bl ? bl : re->own_ver;
 }
 
-const rule_stats *rule_engine_stats(const rule_engine *re) {
+const rule_stats *rule_engine_stats(rule_engine *re) {
+    const rule_suppress_counts *sc = rule_suppress_counts_get(re->sup);
+    re->st.suppress_keys = rule_suppress_keys(re->sup);
+    re->st.suppress_expired = sc->expired;
+    re->st.suppress_evicted = sc->evicted;
+    const bl_counts *bc = bl_counts_get(re->ver);
+    re->st.baseline_services = bc->services;
+    re->st.baseline_evicted = bc->evicted;
+    re->st.baseline_full = bc->full;
     return &re->st;
 }
 
@@ -490,6 +498,7 @@ void rule_judge_verdict(rule_engine *re, const tls_hs *hs, const cap_flow *f, in
     re->st.judged++;
     jd.svc = match_service(&jd);
     jd.watched = jd.svc != NULL || jd.p->nservices == 0;
+    if (v) v->watched = jd.svc != NULL;
     const char *sni = hs->have_ch ? hs->sni : NULL;
     jd.host =
         sni ? sni : (jd.svc && jd.svc->name.kind == POL_NAME_EXACT ? jd.svc->name.name : NULL);

@@ -50,6 +50,10 @@ typedef struct {
     uint64_t intermediates;  /* CA certificates cached from the wire */
     uint64_t scts_valid, scts_invalid, scts_unknown_log, scts_unverified;
     uint64_t chain_cache_hits, sct_cache_hits; /* verdicts reused, not recomputed */
+    /* the bounded tables: duplicate suppression's keys (alerts.suppress_keys) and the
+     * baselines' services (bl_counts), filled by rule_engine_stats */
+    uint64_t suppress_keys, suppress_expired, suppress_evicted;
+    uint64_t baseline_services, baseline_evicted, baseline_full;
 } rule_stats;
 
 typedef struct rule_engine rule_engine;
@@ -61,6 +65,7 @@ typedef struct rule_engine rule_engine;
 typedef struct {
     const char *rules[RULE_VERDICT_MAX];
     unsigned n;
+    bool watched; /* the handshake is of a service the policy names (set by rule_judge_verdict) */
 } rule_verdict;
 
 /* Adds rule_id unless already listed (or the list is full). */
@@ -124,7 +129,7 @@ void rule_judge_plaintext(rule_engine *re, const an_plain *pl, const cap_flow *f
 void rule_judge_conflict(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
                          int side, const cap_conflict *c, rule_alert_fn fn, void *user,
                          rule_verdict *v);
-const rule_stats *rule_engine_stats(const rule_engine *re);
+const rule_stats *rule_engine_stats(rule_engine *re);
 /* Is a certificate in the known store (by SHA-256 or CT TBS hash)? 1 yes, 0 no, -1 no store. */
 int rule_engine_known(const rule_engine *re, const uint8_t sha256[32], const uint8_t tbs[32]);
 /* The description of a CT log in the current log list (an ev_log_name_fn; user is the

@@ -152,8 +152,18 @@ void rule_issuance(rule_ctx *jd, const rule_cert_facts *cf);
 
 /* ---- rule_suppress.c: duplicate suppression per (rule, service, certificate) */
 
-rule_suppress *rule_suppress_new(void);
+#define RULE_SUPPRESS_KEYS 8192 /* default of alerts.suppress_keys */
+typedef struct {
+    uint64_t expired; /* keys whose window was over, forgotten to make room */
+    uint64_t evicted; /* keys still suppressing, forgotten to make room (least recently used) */
+} rule_suppress_counts;
+
+/* max_keys: the keys under suppression at most (0: RULE_SUPPRESS_KEYS; see rule_suppress.c
+ * for what a full table forgets). */
+rule_suppress *rule_suppress_new(uint32_t max_keys);
 void rule_suppress_free(rule_suppress *s);
+const rule_suppress_counts *rule_suppress_counts_get(const rule_suppress *s);
+uint32_t rule_suppress_keys(const rule_suppress *s); /* keys held now */
 /* In capture time ts_us, within window seconds of the key's last alert: returns false when
  * this one is to be dropped (counted); else *prior gets the count dropped since the last one.
  * leaf_sha256 may be NULL (no certificate). window 0: everything passes. */

@@ -58,7 +58,7 @@ void rule_tls_version(rule_ctx *jd) {
     }
     /* Learned: a server that negotiated version X with clients offering X and now gives a
      * client offering X less is being downgraded, or is not the same server. */
-    uint16_t *best = bl_tls_best(re->ver, jd->f, jd->client_side);
+    uint16_t *best = bl_tls_best(re->ver, jd->f, jd->client_side, jd->svc != NULL);
     if (!best) return; /* table full: no baseline for this server */
     if (*best && offered >= *best && v < *best) {
         const char *bn = version_name(*best, b1, sizeof b1);

@@ -27,7 +27,7 @@ printf 'version: 1\nservices:\n  - name: xmpp.example.org\n    ports: [5222, 0]\
 expect_fail "mitmwatch: $tmp/bad.yaml:4: key 'ports': expected a port number from 1 to 65535" \
     -c "$tmp/bad.yaml"
 printf 'version: 1\nalerts:\n  suppress_windw: 1h\n' >"$tmp/typo.yaml"
-expect_fail "mitmwatch: $tmp/typo.yaml:3: key 'suppress_windw': unknown here; expected one of: suppress_window, min_tls_version" \
+expect_fail "mitmwatch: $tmp/typo.yaml:3: key 'suppress_windw': unknown here; expected one of: suppress_window, suppress_keys, min_tls_version" \
     -c "$tmp/typo.yaml"
 expect_fail "mitmwatch: $tmp/absent.yaml: No such file or directory" -c "$tmp/absent.yaml"
 expect_fail "mitmwatch: --watch *.com: expected a host name, '*.' + domain, or '.' + domain (e.g. xmpp.example.org, *.example.org, .example.org)" \

@@ -168,6 +168,7 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
     ev_handshake_id(s->hs_id, &s->ctx, hs, f, client_side, s->hs_seq++);
     if (s->sum) summary_handshake(s->sum, hs, f, client_side);
     s->verdict.n = 0;
+    s->verdict.watched = false;
     if (s->re)
         rule_judge_verdict(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s, &s->verdict);
     for (int side = 0; s->re && side < 2; side++) {
@@ -179,7 +180,7 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
     s->cur_hs = hs;
     s->cur_flow = f;
     s->cur_client_side = client_side;
-    if (s->bl) bl_observe(s->bl, hs, f, client_side, on_bl_alert, s);
+    if (s->bl) bl_observe(s->bl, hs, f, client_side, s->verdict.watched, on_bl_alert, s);
     if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side, s->hs_id, &s->verdict)) {
         s->events_dropped++;
         fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
@@ -237,10 +238,13 @@ static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, 
  * reassembly caps reached since the last report each raise an alert. */
 static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const an_stats *as) {
     uint64_t drops = cs->pcap_drop + cs->pcap_ifdrop;
+    static const rule_stats none;
+    const rule_stats *rs = s->re ? rule_engine_stats(s->re) : &none;
     uint64_t overload = cs->flows_evicted + cs->an[CAP_AN_tcp_stream_cap] +
                         cs->an[CAP_AN_tcp_global_cap] + cs->an[CAP_AN_tcp_ooo_cap] +
                         cs->an[CAP_AN_tcp_ooo_ranges_cap] + cs->an[CAP_AN_tcp_history_cap] +
-                        as->an[AN_AN_tls_handshake_too_large];
+                        as->an[AN_AN_tls_handshake_too_large] + rs->baseline_evicted +
+                        rs->baseline_full + rs->suppress_evicted;
     out_event ev;
     if (drops > s->last_drops &&
         ev_sensor_drops_build(&s->ev, &s->ctx, ts_us, drops - s->last_drops, &ev)) {

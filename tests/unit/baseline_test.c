@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bl_baseline.h"
+#include "bl_internal.h"
 #include "mw_test.h"
 
 static int nalerts;
@@ -46,7 +47,7 @@ static void flow(bl_state *b, uint16_t port, uint8_t c2s_ttl, uint16_t steady, c
     hs.ts_us = g_ts_us;
     snprintf(hs.ja3, sizeof hs.ja3, "%s", ja3);
     snprintf(hs.ja3s, sizeof hs.ja3s, "%s", ja3s);
-    bl_observe(b, &hs, &f, 0, on_alert, NULL);
+    bl_observe(b, &hs, &f, 0, false, on_alert, NULL);
 }
 
 #define JA3A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -92,7 +93,7 @@ static void hello(bl_state *b, const client_kind *ck, uint16_t version, uint16_t
     snprintf(hs.ja3s, sizeof hs.ja3s, "%s", ja3s);
     hs.ja3_string = (char *)(uintptr_t)ck->ja3_string;
     hs.ja3s_string = (char *)(uintptr_t)ja3s_string;
-    bl_observe(b, &hs, &f, 0, on_alert, NULL);
+    bl_observe(b, &hs, &f, 0, false, on_alert, NULL);
 }
 
 /* Server answers: OpenSSL's TLS 1.3 and TLS 1.2 ServerHellos, and an interception proxy's. */
@@ -207,7 +208,7 @@ static void attempt(bl_state *b, const char *ja3, int outcome) {
     }
     snprintf(hs.ja3, sizeof hs.ja3, "%s", ja3);
     snprintf(hs.ja3s, sizeof hs.ja3s, "%s", S1);
-    bl_observe(b, &hs, &f, 0, on_alert, NULL);
+    bl_observe(b, &hs, &f, 0, false, on_alert, NULL);
 }
 
 /* tls.handshake_failures: client kinds that used to complete start failing. */
@@ -602,7 +603,123 @@ static void restart_order_tests(void) {
     nalerts = 0;
 }
 
+/* --- the bounded service table ------------------------------------------------------------ */
+
+/* A handshake to 198.51.100.(n / 65536 + 1):(n % 65536): n names a service. */
+static void svc_flow(bl_state *b, uint32_t n, bool watched) {
+    cap_flow f;
+    tls_hs hs;
+    memset(&f, 0, sizeof f);
+    memset(&hs, 0, sizeof hs);
+    f.key.ip_ver = 4;
+    memcpy(f.key.addr[0], "\xc0\x00\x02\x02", 4);
+    f.key.addr[1][0] = 198;
+    f.key.addr[1][1] = 51;
+    f.key.addr[1][2] = 100;
+    f.key.addr[1][3] = (uint8_t)(n / 65536 + 1);
+    f.key.port[0] = 40000;
+    f.key.port[1] = (uint16_t)(n % 65536);
+    hs.have_ch = hs.have_sh = true;
+    bl_observe(b, &hs, &f, 0, watched, on_alert, NULL);
+}
+
+/* The services of one recency list, most recently seen first, as "n,n,...". */
+static const char *recent_str(const bl_state *b, int watched) {
+    static char out[1024];
+    size_t len = 0;
+    out[0] = '\0';
+    for (uint32_t i = b->recent[watched][0]; i != BL_NIL && len < sizeof out; i = b->svc[i].next) {
+        const bl_svc *s = &b->svc[i];
+        uint32_t n = (uint32_t)(s->ip[3] - 1) * 65536u + s->port;
+        len += (size_t)snprintf(out + len, sizeof out - len, "%s%u", len ? "," : "", n);
+    }
+    return out;
+}
+
+static bool present(bl_state *b, uint32_t n) {
+    uint8_t ip[16] = {198, 51, 100, (uint8_t)(n / 65536 + 1)};
+    return bl_svc_get(b, ip, 4, (uint16_t)(n % 65536), false, false) != NULL;
+}
+
+static void table_tests(void) {
+    /* LRU order, exact: a touched service moves to the front, the tail is evicted */
+    bl_state *b = bl_new(&(bl_cfg){.max_services = 4});
+    for (uint32_t n = 1; n <= 4; n++)
+        svc_flow(b, n, false);
+    CHECK_STR(recent_str(b, 0), "4,3,2,1");
+    svc_flow(b, 1, false);
+    CHECK_STR(recent_str(b, 0), "1,4,3,2");
+    svc_flow(b, 5, false); /* full: 2, seen least recently, goes */
+    CHECK_STR(recent_str(b, 0), "5,1,4,3");
+    CHECK_EQ_U(bl_counts_get(b)->evicted, 1);
+    CHECK_EQ_U(bl_counts_get(b)->services, 4);
+    CHECK(!present(b, 2));
+    svc_flow(b, 3, false);
+    svc_flow(b, 6, false); /* 4 goes */
+    CHECK_STR(recent_str(b, 0), "6,3,5,1");
+    /* a service seen as watched leaves the unwatched list for good */
+    svc_flow(b, 5, true);
+    svc_flow(b, 5, false);
+    CHECK_STR(recent_str(b, 0), "6,3,1");
+    CHECK_STR(recent_str(b, 1), "5");
+    /* the state file lists unwatched then watched services, least recently seen first; loaded
+     * again (into a table of 3), the oldest unwatched one gives way */
+    char *data;
+    size_t size;
+    CHECK(bl_dump(b, &data, &size));
+    bl_free(b);
+    char err[256];
+    b = bl_new(&(bl_cfg){.max_services = 3});
+    CHECK(bl_load_mem(b, "t", data, size, err, sizeof err));
+    free(data);
+    CHECK_STR(recent_str(b, 0), "5,6,3");
+    CHECK_EQ_U(bl_counts_get(b)->evicted, 1);
+    bl_free(b);
+
+    /* Spoofed handshakes to 100,000 unwatched services never evict the watched ones, whose
+     * baselines stay; the unwatched ones churn through what is left */
+    b = bl_new(&(bl_cfg){.max_services = 8, .learn_flows = 2});
+    for (uint32_t n = 1; n <= 3; n++)
+        for (int k = 0; k < 3; k++)
+            svc_flow(b, 1000000 + n, true);
+    for (uint32_t n = 1; n <= 100000; n++)
+        svc_flow(b, n, false);
+    CHECK_STR(recent_str(b, 1), "1000003,1000002,1000001");
+    CHECK_STR(recent_str(b, 0), "100000,99999,99998,99997,99996");
+    CHECK_EQ_U(bl_counts_get(b)->evicted, 100000 - 5);
+    CHECK_EQ_U(bl_counts_get(b)->full, 0);
+    CHECK_EQ_U(bl_counts_get(b)->services, 8);
+    for (uint32_t n = 1; n <= 3; n++) {
+        uint8_t ip[16] = {198, 51, 100, 16};
+        const bl_svc *s = bl_svc_get(b, ip, 4, (uint16_t)((1000000 + n) % 65536), false, false);
+        CHECK(s != NULL && s->flows == 3 && s->watched);
+    }
+    /* every survivor is found through the index, every evicted one is not */
+    for (uint32_t n = 99996; n <= 100000; n++)
+        CHECK(present(b, n));
+    CHECK(!present(b, 99995) && !present(b, 1));
+    /* watched services are learned first: a new one evicts the oldest unwatched one */
+    svc_flow(b, 1000004, true);
+    CHECK_STR(recent_str(b, 0), "100000,99999,99998,99997");
+    CHECK_EQ_U(bl_counts_get(b)->evicted, 100000 - 4);
+    bl_free(b);
+
+    /* a table of watched services only refuses a new service, watched or not (counted) */
+    b = bl_new(&(bl_cfg){.max_services = 2});
+    svc_flow(b, 1, true);
+    svc_flow(b, 2, true);
+    svc_flow(b, 3, false);
+    svc_flow(b, 4, true);
+    CHECK_EQ_U(bl_counts_get(b)->full, 2);
+    CHECK_EQ_U(bl_counts_get(b)->evicted, 0);
+    CHECK_STR(recent_str(b, 1), "2,1");
+    CHECK(!present(b, 3) && !present(b, 4));
+    bl_free(b);
+    nalerts = 0;
+}
+
 int main(void) {
+    table_tests();
     stack_tests();
     failure_tests();
     state_tests();

@@ -26,6 +26,7 @@
 #include "pol_config.h"
 #include "rule_ct.h"
 #include "rule_engine.h"
+#include "rule_judge.h"
 #include "store_known.h"
 
 #define T0 1781524800LL /* 2026-06-15 12:00:00 UTC, the capture time */
@@ -743,6 +744,45 @@ static void test_suppress_entry(void) {
     pol_policy_free(&p);
 }
 
+/* Duplicate suppression's bounded table (3 keys, 10 s window): full, a new key takes the slot of
+ * the key alerted longest ago when its window is over (expired), else of the key used least
+ * recently (evicted, and alerted again when it comes back). */
+static bool sup(rule_suppress *s, const char *key, double t, uint64_t *prior) {
+    return rule_suppress_pass(s, 10, "r", key, NULL, (uint64_t)(t * 1e6), prior);
+}
+
+static void suppress_table_tests(void) {
+    rule_suppress *s = rule_suppress_new(3);
+    uint64_t prior;
+    CHECK(s != NULL);
+    CHECK(sup(s, "A", 0, &prior) && sup(s, "B", 0, &prior) && sup(s, "C", 0, &prior));
+    CHECK(!sup(s, "A", 1, &prior)); /* use order A C B */
+    CHECK(sup(s, "D", 2, &prior));  /* A's window runs: B, used least recently, goes */
+    CHECK_EQ_U(rule_suppress_counts_get(s)->evicted, 1);
+    CHECK(sup(s, "B", 3, &prior) && prior == 0); /* forgotten: alerted again; C goes */
+    CHECK_EQ_U(rule_suppress_counts_get(s)->evicted, 2);
+    CHECK(!sup(s, "A", 4, &prior)); /* A still held, its window still running */
+    CHECK(!sup(s, "D", 11.5, &prior));
+    CHECK(sup(s, "D", 12, &prior) && prior == 1); /* D's window over: D alerts again */
+    CHECK(sup(s, "E", 12.5, &prior));             /* A (alerted at 0) expired: it goes */
+    CHECK_EQ_U(rule_suppress_counts_get(s)->expired, 1);
+    CHECK(sup(s, "A", 13, &prior) && prior == 0); /* B (alerted at 3) expired: it goes */
+    CHECK_EQ_U(rule_suppress_counts_get(s)->expired, 2);
+    CHECK_EQ_U(rule_suppress_counts_get(s)->evicted, 2);
+    CHECK_EQ_U(rule_suppress_keys(s), 3);
+    CHECK(!sup(s, "E", 14, &prior) && !sup(s, "A", 14, &prior) && !sup(s, "D", 14, &prior));
+    /* 100,000 distinct keys through 3 slots: bounded, every one counted */
+    for (int i = 0; i < 100000; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", i);
+        CHECK(sup(s, k, 20, &prior));
+    }
+    CHECK_EQ_U(rule_suppress_keys(s), 3);
+    CHECK_EQ_U(rule_suppress_counts_get(s)->expired + rule_suppress_counts_get(s)->evicted,
+               2 + 2 + 100000);
+    rule_suppress_free(s);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s WORKDIR\n", argv[0]);
@@ -751,6 +791,7 @@ int main(int argc, char **argv) {
     CHECK(mw_hash_init());
     mw_buf_init(&evbuf, 1 << 20);
     test_suppress_entry();
+    suppress_table_tests();
     snprintf(dir, sizeof dir, "%s", argv[1]);
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
