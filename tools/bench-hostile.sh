@@ -3,7 +3,8 @@
 # send, at growing sizes, to show that cost grows linearly (4x the segments, about 4x the time)
 # and memory stays within the reassembly budget. Not a test: timings depend on the machine.
 # usage: tools/bench-hostile.sh MITMWATCH [OLD_MITMWATCH]  (a second binary is run alongside)
-# Captures are made by python3 (struct only) in a temporary directory. Cases:
+# Captures are made by python3 (struct only; openssl makes the certs case's template) in a
+# temporary directory. Cases:
 #   holes      N one-byte segments of one flow, ascending, each after a one-byte hole (nothing is
 #              ever in order: they all wait for the first byte)
 #   holes_desc the same, descending
@@ -14,6 +15,12 @@
 #   hsbuf      F flows whose ClientHello announces a 256 KiB handshake message and sends it in
 #              16 KiB records without ever finishing (the handshake buffers); F = N/160, at
 #              most 1000 (the budget, 256 MiB by default, is then reached)
+#   synflood   N*25/16 SYNs from as many client addresses and ports (62,500 to 1,000,000 flows at
+#              the default sizes), never answered: the flow table's cap and its evictions
+#   certs      N/10 distinct certificates (4,000 to 64,000), 16 a flow in unfinished
+#              handshakes (ClientHello, ServerHello, Certificate, then nothing): the certificate
+#              cache. Certificates are one openssl-made template whose serial number is
+#              rewritten (the signature no longer matches; nothing here verifies it)
 # Columns: seconds (best of 3 elapsed, minus that of an empty capture), the ratio to the
 # previous size, peak RSS in MiB, and the counters that say what the caps did. Sizes:
 # MW_BENCH_SIZES (default 40000 160000 640000); a case slower than 15 s stops growing.
@@ -25,9 +32,9 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 gen() { # gen CASE N OUT
-    python3 - "$1" "$2" "$3" <<'EOF'
+    python3 - "$1" "$2" "$3" "$TMP/tmpl.der" <<'EOF'
 import struct, sys
-case, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+case, n, out, tmpl = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 
 def csum(b):
     if len(b) % 2:
@@ -58,11 +65,20 @@ def put(fr):
         t[0] += 1
         t[1] = 0
 
-def open_flow(cport, isn=1000):
-    put(frame(C, S, cport, 443, isn, 0, 0x02))
-    put(frame(S, C, 443, cport, 5000, isn + 1, 0x12))
-    put(frame(C, S, cport, 443, isn + 1, 5001, 0x10))
+def open_flow(cport, isn=1000, src=C):
+    put(frame(src, S, cport, 443, isn, 0, 0x02))
+    put(frame(S, src, 443, cport, 5000, isn + 1, 0x12))
+    put(frame(src, S, cport, 443, isn + 1, 5001, 0x10))
     return isn + 1  # first data byte
+
+def send(src, dst, sp, dp, seq, ack, data):  # data in 1448-byte segments; the next seq
+    for off in range(0, len(data), 1448):
+        put(frame(src, dst, sp, dp, seq + off, ack, 0x18, data[off:off + 1448]))
+    return seq + len(data)
+
+def hs_record(msgs):
+    body = b''.join(bytes([t]) + len(m).to_bytes(3, 'big') + m for t, m in msgs)
+    return bytes([22, 3, 3]) + struct.pack('!H', len(body)) + body
 
 if case == 'empty':
     open_flow(40000)
@@ -79,6 +95,28 @@ elif case == 'flows':
         d = open_flow(10000 + k)
         for i in range(128):
             put(frame(C, S, 10000 + k, 443, d + 1 + 2 * i, 5001, 0x18, b'x'))
+elif case == 'synflood':
+    for k in range(n * 25 // 16):
+        src = bytes([10, (k >> 16) & 255, (k >> 8) & 255, k & 255])
+        put(frame(src, S, 1024 + k % 50000, 443, 1000, 0, 0x02))
+elif case == 'certs':
+    der = open(tmpl, 'rb').read()
+    at = der.index(bytes([2, 8, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88])) + 3
+    ch = b'\x03\x03' + bytes(32) + b'\x00' + b'\x00\x02\xc0\x2f' + b'\x01\x00' + b'\x00\x00'
+    sh = b'\x03\x03' + bytes(32) + b'\x00' + b'\xc0\x2f' + b'\x00' + b'\x00\x00'
+    serial = 0
+    for k in range(max(1, n // 160)):
+        cport = 10000 + k % 50000
+        src = bytes([10, 1, (k >> 8) & 255, k & 255])
+        d = open_flow(cport, src=src)
+        send(src, S, cport, 443, d, 5001, hs_record([(1, ch)]))
+        certs = b''
+        for i in range(16):
+            serial += 1
+            c = der[:at] + serial.to_bytes(7, 'big') + der[at + 7:]
+            certs += len(c).to_bytes(3, 'big') + c
+        msg = len(certs).to_bytes(3, 'big') + certs
+        send(S, src, 443, cport, 5001, d + 100000, hs_record([(2, sh), (11, msg)]))
 elif case == 'hsbuf':
     body = bytes(16384)
     for k in range(max(1, n // 160)):
@@ -119,17 +157,23 @@ counters() { # the interesting counters of the final stats event
     tail -n 1 "$TMP/out.json" | python3 -c '
 import json, sys
 st = json.load(sys.stdin)["mitmwatch"]["stats"]; a = st["anomalies"]
+keys = ["flows_evicted", "cert_cache_misses", "cert_cache_evictions", "handshakes"]
+print(" ".join("%s=%d" % (k, st[k]) for k in keys if st.get(k)), end=" ")
 keys = ["tcp_out_of_order", "tcp_ooo_ranges_cap", "tcp_ooo_cap", "tcp_stream_cap",
         "tcp_global_cap", "tcp_gap", "tls_handshake_too_large", "tls_handshake_budget"]
 print(" ".join("%s=%d" % (k, a[k]) for k in keys if a.get(k)))'
 }
 
 gen empty 0 "$TMP/empty.pcap"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -subj /CN=bench.mitmwatch.test -days 30 -set_serial 0x1122334455667788 -outform DER \
+    -out "$TMP/tmpl.der" 2>/dev/null
+CASES=${MW_BENCH_CASES:-"holes holes_desc adjacent flows hsbuf synflood certs"}
 for bin in "$MW" $OLD; do
     base=$(run "$bin" "$TMP/empty.pcap" | cut -d' ' -f1)
     echo "== $bin (empty capture: ${base}s)"
     printf '%-11s %8s %9s %8s %9s  %s\n' case N seconds "x/prev" "RSS MiB" counters
-    for c in holes holes_desc adjacent flows hsbuf; do
+    for c in $CASES; do
         prev=""
         for n in $SIZES; do
             [ "$c" = adjacent ] && [ "$n" -gt 960000 ] && continue # past the 128 KiB stream cap
