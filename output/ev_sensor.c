@@ -44,3 +44,30 @@ bool ev_sensor_overload_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, ui
              (unsigned long long)hits);
     return sensor_alert(out, ctx, ts_us, "sensor.overload", msg, hits, ev);
 }
+
+bool ev_sensor_start_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us,
+                           const ev_sensor_start *st, out_event *ev) {
+    mw_json j;
+    mw_buf_reset(out);
+    mw_json_init(&j, out);
+    ev_head(&j, ctx, ts_us, "event", "mitmwatch.sensor", 0);
+    mw_json_kobj(&j, "mitmwatch");
+    mw_json_kobj(&j, "sensor");
+    mw_json_kstr(&j, "action", "start");
+    if (st->user) mw_json_kstr(&j, "user", st->user);
+    mw_json_kuint(&j, "uid", st->uid);
+    mw_json_kuint(&j, "gid", st->gid);
+    mw_json_kbool(&j, "privileges_dropped", st->dropped);
+    if (st->warning) mw_json_kstr(&j, "warning", st->warning);
+    mw_json_obj_end(&j);
+    mw_json_obj_end(&j);
+    mw_json_obj_end(&j);
+    if (!j.ok) return false;
+    *ev = (out_event){.json = (const char *)out->data,
+                      .len = out->len,
+                      .kind = OUT_KIND_EVENT,
+                      .dataset = "mitmwatch.sensor",
+                      .severity = 0,
+                      .rule_id = NULL};
+    return true;
+}

@@ -16,4 +16,16 @@ bool ev_sensor_drops_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, uint6
 bool ev_sensor_overload_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, uint64_t hits,
                               out_event *ev);
 
+/* mitmwatch.sensor, mitmwatch.sensor.action "start": the live sensor's process once its capture
+ * is open and privileges are dropped: the user (uid, gid) it runs as, whether it dropped its
+ * privileges, and a warning when it kept them (--no-drop-privileges). */
+typedef struct {
+    const char *user; /* the account name of uid, NULL when it has none */
+    unsigned uid, gid;
+    bool dropped;
+    const char *warning; /* NULL: none */
+} ev_sensor_start;
+bool ev_sensor_start_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us,
+                           const ev_sensor_start *st, out_event *ev);
+
 #endif

@@ -333,6 +333,16 @@ void out_emit(out_set *o, const out_event *ev) {
     o->written++;
 }
 
+void out_give_files(out_set *o, unsigned uid, unsigned gid) {
+    for (int i = 0; i < o->nsinks; i++) {
+        out_sink *s = o->sinks[i];
+        if (s->ops || s->cfg.type != OUT_SINK_FILE || s->fd < 0 || !s->created) continue;
+        if (fchown(s->fd, (uid_t)uid, (gid_t)gid) != 0)
+            fprintf(stderr, "mitmwatch: output %s: cannot give %s to uid %u: %s\n", s->name,
+                    s->cfg.path, uid, strerror(errno));
+    }
+}
+
 void out_reopen(out_set *o) {
     char err[256];
     for (int i = 0; i < o->nsinks; i++) {

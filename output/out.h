@@ -136,6 +136,10 @@ bool out_add_file(out_set *o, const char *path, char *err, size_t errlen);
 void out_emit(out_set *o, const out_event *ev);
 /* Reopens files (SIGHUP, logrotate). Buffered lines are written to the old file first. */
 void out_reopen(out_set *o);
+/* Live capture, about to drop privileges to uid/gid: the output files this run created are
+ * given to that user, who reopens them on SIGHUP and rotates them (their folders must let
+ * the user make files for rotation; files that already existed are left as they are). */
+void out_give_files(out_set *o, unsigned uid, unsigned gid);
 /* Call from the main loop about once a second, also when no event comes: writes file lines
  * buffered for more than a second (out_emit does the same when events flow). Never waits. */
 void out_tick(out_set *o);

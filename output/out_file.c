@@ -21,7 +21,9 @@ bool out_file_open(out_sink *s, char *err, size_t errlen) {
         s->file_size = 0;
         return true;
     }
-    int fd = open(s->cfg.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    int fd = open(s->cfg.path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    s->created = fd >= 0;
+    if (fd < 0 && errno == EEXIST) fd = open(s->cfg.path, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open %s for writing: %s", s->cfg.path, strerror(errno));
         return false;

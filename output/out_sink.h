@@ -60,6 +60,7 @@ struct out_sink {
 
     /* file / stdout */
     int fd;
+    bool created; /* the last open made the file (out_give_files) */
     uint64_t file_size;
     mw_buf fbuf;
     size_t fbuf_lines; /* whole lines in fbuf */

@@ -213,6 +213,10 @@ mw_rc trace_drop_privileges(const char *user, char *err, size_t errlen) {
         snprintf(err, errlen, "still uid 0 after dropping privileges");
         return MW_ERR;
     }
+    if (was_root && setuid(0) == 0) { /* no way back either */
+        snprintf(err, errlen, "could regain root after dropping privileges");
+        return MW_ERR;
+    }
     return MW_OK;
 }
 

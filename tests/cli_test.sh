@@ -69,7 +69,7 @@ exact "--user that does not exist" 2 "" "mitmwatch: --user nosuchuser-mw: no suc
     "$MW" -i lo --user nosuchuser-mw -o "$T/user.json"
 [ ! -e "$T/user.json" ] && { echo "ok   --user: the output was not opened"; pass=$((pass+1)); } ||
     { echo "FAIL --user: the output was opened before the user was checked"; fail=$((fail+1)); }
-exact "--user root" 2 "" "mitmwatch: --user root: is root; name the unprivileged user to run as" \
+exact "--user root" 2 "" "mitmwatch: --user root: is root; name the unprivileged user to run as (or --no-drop-privileges to keep root, not advised)" \
     "$MW" -i lo --user root -o "$T/user.json"
 # Live capture without CAP_NET_RAW: the capability named (as root: dropped from the bounding
 # set, so the process runs without it).

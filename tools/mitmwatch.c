@@ -69,8 +69,11 @@ static void usage(FILE *fp) {
         "      --probe-interval S seconds between rounds of a probe (3600)\n"
         "      --probe-jitter PCT random spread of the interval, percent (10)\n"
         "      --user NAME        live: once the interfaces and raw sockets are open, run as\n"
-        "                         NAME with no capabilities (files written later, such as\n"
+        "                         NAME with no capabilities (default: mitmwatch if that\n"
+        "                         account exists, else nobody; files written later, such as\n"
         "                         --state and reopened logs, must be writable by NAME)\n"
+        "      --no-drop-privileges  live: keep running as the user that started it (root):\n"
+        "                         packets from the network are parsed with its privileges\n"
         "  -T, --test-config      load and check the configuration (-c, policy flags, its\n"
         "                         files, outputs, state, probes) without capturing; prints\n"
         "                         \"configuration OK\" (exit 0) or every problem (exit 2)\n"
@@ -124,6 +127,7 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
         O_PINT,
         O_PJIT,
         O_USER,
+        O_NODROP,
         O_FLUSH,
         O_STATEINT,
         O_POLICY = 1100
@@ -150,6 +154,7 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
                                          {"probe-interval", required_argument, NULL, O_PINT},
                                          {"probe-jitter", required_argument, NULL, O_PJIT},
                                          {"user", required_argument, NULL, O_USER},
+                                         {"no-drop-privileges", no_argument, NULL, O_NODROP},
                                          {"learn-flows", required_argument, NULL, O_LEARN},
                                          {"ttl-tolerance", required_argument, NULL, O_TTLTOL}};
     /* the policy flags come from pol_cli.c, so the file and the flags cannot drift apart */
@@ -253,6 +258,9 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
         case O_USER:
             o->user = optarg;
             break;
+        case O_NODROP:
+            o->no_drop = true;
+            break;
         case O_PJIT:
             if (!parse_u64(optarg, 50, &v))
                 return fail_usage("--probe-jitter wants a percentage from 0 to 50", optarg);
@@ -334,13 +342,32 @@ int main(int argc, char **argv) {
                      .summary = -1};
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;
+    /* Live capture parses attacker bytes: it drops to an unprivileged user by default (as
+     * tcpdump does), unless told not to. */
+    if (o.user && o.no_drop) {
+        fprintf(stderr, "mitmwatch: --user and --no-drop-privileges: choose one\n");
+        return 2;
+    }
+    if (o.nifaces > 0 && !o.user && !o.no_drop) {
+        o.user = sensor_default_user();
+        o.user_default = true;
+        if (!o.user) {
+            fprintf(stderr,
+                    "mitmwatch: live capture drops privileges to the user " SENSOR_DEFAULT_USER
+                    " or nobody, and neither exists: name one with --user NAME (or keep "
+                    "them with --no-drop-privileges)\n");
+            return 2;
+        }
+    }
     /* Before anything is opened: a --user that does not exist would otherwise show up only
      * after the capture, the outputs and the state are open. */
-    if (o.user) {
+    if (o.user && !o.user_default) {
         const struct passwd *pw = getpwnam(o.user);
         if (!pw || pw->pw_uid == 0) {
             fprintf(stderr, "mitmwatch: --user %s: %s\n", o.user,
-                    pw ? "is root; name the unprivileged user to run as" : "no such user");
+                    pw ? "is root; name the unprivileged user to run as (or "
+                         "--no-drop-privileges to keep root, not advised)"
+                       : "no such user");
             return 2;
         }
     }

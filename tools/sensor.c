@@ -431,7 +431,8 @@ static void service_signals(sensor *s) {
 
 /* The state file's folder must take a new file now (not only at exit, after the whole run),
  * and for --user NAME by that user, who writes it after privileges are dropped. */
-static bool state_dir_ok(const char *path, const char *user, char *err, size_t errlen) {
+static bool state_dir_ok(const char *path, const char *user, bool user_default, char *err,
+                         size_t errlen) {
     char dir[4096];
     const char *slash = strrchr(path, '/');
     if (!slash)
@@ -466,9 +467,11 @@ static bool state_dir_ok(const char *path, const char *user, char *err, size_t e
         if (member) need = S_IWGRP | S_IXGRP;
     }
     if ((st.st_mode & need) != need) {
-        snprintf(err, errlen,
-                 "cannot write state file %s: its folder %s is not writable by --user %s", path,
-                 dir, user);
+        snprintf(err, errlen, "cannot write state file %s: its folder %s is not writable by %s%s%s",
+                 path, dir, user_default ? "" : "--user ", user,
+                 user_default ? ", the user live capture drops to by default (--user NAME names "
+                                "another)"
+                              : "");
         return false;
     }
     return true;
@@ -514,6 +517,35 @@ static int run_files(sensor *s, const sensor_opts *o) {
     return 0;
 }
 
+const char *sensor_default_user(void) {
+    if (getpwnam(SENSOR_DEFAULT_USER)) return SENSOR_DEFAULT_USER;
+    return getpwnam("nobody") ? "nobody" : NULL;
+}
+
+/* mitmwatch.sensor "start": who the capture runs as, once privileges are dropped (or kept,
+ * with a warning on stderr too). */
+static void start_event(sensor *s, const sensor_opts *o) {
+    char warning[300];
+    const struct passwd *pw = getpwuid(getuid());
+    ev_sensor_start st = {.user = pw ? pw->pw_name : NULL,
+                          .uid = (unsigned)getuid(),
+                          .gid = (unsigned)getgid(),
+                          .dropped = o->user != NULL};
+    if (!o->user) {
+        snprintf(warning, sizeof warning,
+                 "--no-drop-privileges: the capture keeps running as uid %u with its "
+                 "capabilities; packets from the network are parsed with them",
+                 st.uid);
+        fprintf(stderr, "mitmwatch: warning: %s\n", warning);
+        st.warning = warning;
+    }
+    out_event ev;
+    if (ev_sensor_start_build(&s->ev, &s->ctx, wall_us(), &st, &ev))
+        out_emit(s->outs, &ev);
+    else
+        s->events_dropped++;
+}
+
 static int run_live(sensor *s, const sensor_opts *o) {
     char err[512];
     struct pollfd pfd[SENSOR_MAX_SOURCES];
@@ -532,13 +564,15 @@ static int run_live(sensor *s, const sensor_opts *o) {
         pfd[i].events = POLLIN;
         pcap_setnonblock(s->srcs[i].p, 1, err);
     }
-    if (o->user) {
-        /* Everything privileged is open now (pcap handles, the probes' raw sockets). */
-        if (trace_drop_privileges(o->user, err, sizeof err) != MW_OK) {
-            fprintf(stderr, "mitmwatch: --user %s: %s\n", o->user, err);
-            return 1;
-        }
+    /* Everything privileged is open now (pcap handles, the probes' raw sockets). */
+    const struct passwd *pw = o->user && geteuid() == 0 ? getpwnam(o->user) : NULL;
+    if (pw) out_give_files(s->outs, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+    if (o->user && trace_drop_privileges(o->user, err, sizeof err) != MW_OK) {
+        fprintf(stderr, "mitmwatch: %s %s: %s\n", o->user_default ? "user" : "--user", o->user,
+                err);
+        return 1;
     }
+    start_event(s, o);
     s->started = true;
     s->next_stats_us = wall_us() + s->stats_interval_us;
     while (!g_stop) {
@@ -656,8 +690,9 @@ int sensor_run(sensor_opts *o) {
         out_set_free(s.outs);
         return 1;
     }
-    if (o->state_path && (!bl_load(s.bl, o->state_path, err, sizeof err) ||
-                          !state_dir_ok(o->state_path, o->user, err, sizeof err))) {
+    if (o->state_path &&
+        (!bl_load(s.bl, o->state_path, err, sizeof err) ||
+         !state_dir_ok(o->state_path, o->user, o->user_default, err, sizeof err))) {
         fprintf(stderr, "mitmwatch: %s\n", err);
         ps_free(s.ps);
         bl_free(s.bl);
@@ -803,7 +838,7 @@ int sensor_test_config(sensor_opts *o) {
             pol_where(p, p->state_line, "state", "state", state, where, sizeof where);
         bl_state *bl = bl_new(&o->bl);
         if (bl && (!bl_load(bl, state, err, sizeof err) ||
-                   !state_dir_ok(state, o->user, err, sizeof err))) {
+                   !state_dir_ok(state, o->user, o->user_default, err, sizeof err))) {
             fprintf(stderr, "mitmwatch: %s: %s\n", where, err);
             problems++;
         }

@@ -40,7 +40,11 @@ typedef struct {
     int nprobes;
     uint64_t probe_interval_us;
     unsigned probe_jitter;
-    const char *user; /* --user: drop to this user once capture and raw sockets are open */
+    /* Live capture drops to user once the interfaces and raw sockets are open: --user, else
+     * the default (SENSOR_DEFAULT_USER if that account exists, else nobody; user_default set);
+     * NULL with --no-drop-privileges (no_drop: it keeps what it started with, and warns). */
+    const char *user;
+    bool user_default, no_drop;
     bool observer_given;
     const char *config;
     struct {
@@ -56,6 +60,10 @@ typedef struct {
  * read: no stats event either), 3 done but events did not reach an output (said on stderr). */
 #define SENSOR_EXIT_LOST 3
 int sensor_run(sensor_opts *o);
+/* The account live capture runs as when --user names none: mitmwatch (the Debian package
+ * creates it), else nobody; NULL when neither exists. */
+#define SENSOR_DEFAULT_USER "mitmwatch"
+const char *sensor_default_user(void);
 /* -T, --test-config: loads and checks the whole configuration (the policy, every file it names,
  * the outputs, the state file, the probes) without capturing. Warnings on stderr
  * ("mitmwatch: warning: ..."), then "configuration OK" on stdout and 0, or every problem on

@@ -37,10 +37,15 @@ $PY "$HERE/jabber_pki.py" "$PKI" || exit 1
 fact() { jq -r ".$1" "$PKI/facts.json"; }
 
 PIDS="" MITM_PID="" MITM_CERT="" MWP=""
+# The sensor drops privileges (lab_sensor_user), then writes its state files: in a directory
+# that user owns (copied here at the end).
+SD=$(lab_sensor_dir jabber_scenario) || exit 1
 cleanup() {
     for p in $MWP $MITM_PID $PIDS; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
     lab_path_teardown
+    cp -a "$SD"/. "$W"/ 2>/dev/null
+    rm -rf "$SD"
 }
 trap cleanup EXIT
 lab_path_topology mwjr$$ || { echo "SKIP: cannot create network namespaces"; exit 77; }
@@ -150,7 +155,7 @@ trace() {
 }
 sensor() { # start|stop PHASE: mitmwatch live on c's veth, the policy, a state file per run
     if [ "$1" = start ]; then
-        ip netns exec "${LAB_NS}c" "$MW" -i ceth -c policy.yaml --state "state-$2.msgpack" --learn-flows 4 \
+        ip netns exec "${LAB_NS}c" "$MW" -i ceth -c policy.yaml --state "$SD/state-$2.msgpack" --learn-flows 4 \
             --stats-interval 0 -o "events-$2.json" 2>"mw-$2.err" &
         MWP=$!
         for _ in $(seq 100); do lab_ns c ss -0 -Hp | grep -q "pid=$MWP," && break; sleep 0.05; done
@@ -176,7 +181,7 @@ sensor stop A
 A_TRACE=$(trace A)
 
 phase_b() { # PHASE divert(on|off)
-    cp state-A.msgpack "state-$1.msgpack"
+    cp "$SD/state-A.msgpack" "$SD/state-$1.msgpack"
     mitm_serve attacker
     sensor start "$1"
     web; web

@@ -198,6 +198,21 @@ lab_srvdir() {
     echo "$dir"
 }
 
+# lab_sensor_user: the user live capture drops to by default (mitmwatch if that account
+# exists, else nobody): what the sensor writes after start (its state file, output files
+# reopened on SIGHUP) must be writable by it.
+lab_sensor_user() {
+    if id -u mitmwatch >/dev/null 2>&1; then echo mitmwatch; else echo nobody; fi
+}
+
+# lab_sensor_dir WHO: lab_srvdir, owned by lab_sensor_user: a working directory for a live
+# sensor that keeps a --state file or reopens its outputs after dropping privileges.
+lab_sensor_dir() {
+    local dir
+    dir=$(lab_srvdir "$1") || return 1
+    chown "$(lab_sensor_user)" "$dir" && echo "$dir"
+}
+
 # lab_srvdir_done SRVDIR KEEPDIR: copies the logs under SRVDIR (*.log, maillog; two levels
 # deep) to KEEPDIR, keeping their relative paths, then removes SRVDIR. Call it once the
 # servers are stopped.

@@ -3,6 +3,9 @@
 # client (192.0.2.1) -- server (192.0.2.2). A real openssl s_server in the server namespace,
 # real openssl s_client handshakes from the client namespace, mitmwatch capturing on the server
 # side's veth with a BPF filter. Then SIGTERM: every event and the final stats must be written.
+# Privileges: once the capture is open the process runs as the default user (mitmwatch if that
+# account exists, else nobody; /proc/PID/status), says so in its mitmwatch.sensor start event,
+# and a run with --no-drop-privileges stays root and warns on stderr and in that event.
 # usage: live_capture.sh MITMWATCH WORKDIR        (root; exit 77 when it cannot run)
 set -u
 MW=$1
@@ -32,6 +35,10 @@ SRV2=$!
 ip netns exec $S "$MW" -i mws0 -f 'tcp port 443' -o "$W/events.json" --stats-interval 0 2>"$W/stderr" &
 MWP=$!
 sleep 1.5
+if id -u mitmwatch >/dev/null 2>&1; then DU=mitmwatch; else DU=nobody; fi
+ids=$(awk '/^Uid:/ {u = $2 " " $3 " " $4 " " $5} /^Gid:/ {g = $2 " " $3 " " $4 " " $5}
+           /^Groups:/ {n = NF - 1} /^CapEff:/ {c = $2} END {print u " / " g " / " n " / " c}' \
+    /proc/$MWP/status)
 for v in -tls1_2 -tls1_3; do
     echo Q | ip netns exec $C timeout 5 openssl s_client -connect 192.0.2.2:443 -servername live.lab.test $v >/dev/null 2>&1
 done
@@ -53,5 +60,26 @@ check "leaf sha256 of the TLS 1.2 handshake" \
 check "server address" "$(jq -r 'select(.event.dataset=="mitmwatch.tls" and .tls.version=="1.2") | .destination.ip + ":" + (.destination.port|tostring)' "$W/events.json")" "192.0.2.2:443"
 check "last line is the final stats" "$(tail -n 1 "$W/events.json" | jq -r '.event.dataset + " " + (.mitmwatch.stats.final|tostring)')" "mitmwatch.stats true"
 check "handshakes counted" "$(tail -n 1 "$W/events.json" | jq -r '.mitmwatch.stats.handshakes')" 2
-echo "$((7 - fail)) passed, $fail failed"
+u=$(id -u $DU) g=$(id -g $DU)
+check "running as $DU: real, effective, saved, fs uid / gid; supplementary groups; CapEff" \
+    "$ids" "$u $u $u $u / $g $g $g $g / 0 / 0000000000000000"
+check "start event" "$(jq -c 'select(.event.dataset=="mitmwatch.sensor") | .mitmwatch.sensor' "$W/events.json")" \
+    "{\"action\":\"start\",\"user\":\"$DU\",\"uid\":$u,\"gid\":$g,\"privileges_dropped\":true}"
+check "no warning" "$(cat "$W/stderr")" ""
+
+# The opt-out: root stays, and says so.
+ip netns exec $S "$MW" -i mws0 -f 'tcp port 443' -o "$W/root.json" --stats-interval 0 \
+    --no-drop-privileges 2>"$W/root.stderr" &
+MWP=$!
+sleep 1
+rid=$(awk '/^Uid:/ {print $2 " " $3}' /proc/$MWP/status)
+kill -TERM $MWP
+wait $MWP
+W_ROOT="--no-drop-privileges: the capture keeps running as uid 0 with its capabilities; packets from the network are parsed with them"
+check "--no-drop-privileges: still root" "$rid" "0 0"
+check "--no-drop-privileges: warning on stderr" "$(cat "$W/root.stderr")" "mitmwatch: warning: $W_ROOT"
+check "--no-drop-privileges: warning in the start event" \
+    "$(jq -r 'select(.event.dataset=="mitmwatch.sensor") | "\(.mitmwatch.sensor.privileges_dropped) \(.mitmwatch.sensor.warning)"' "$W/root.json")" \
+    "false $W_ROOT"
+echo "$((13 - fail)) passed, $fail failed"
 [ $fail = 0 ]

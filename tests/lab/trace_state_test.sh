@@ -20,20 +20,25 @@
 #
 #   trace_state_test.sh MITMWATCH WORKDIR      exit 0 pass, 1 fail, 77 skipped
 set -u
-MW=$(readlink -f "${1:?usage: trace_state_test.sh MITMWATCH WORKDIR}") W=${2:?WORKDIR}
+MW=$(readlink -f "${1:?usage: trace_state_test.sh MITMWATCH WORKDIR}") KEEP=${2:?WORKDIR}
 PY=/usr/bin/python3
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces, raw sockets)"; exit 77; }
 for t in ip jq; do command -v $t >/dev/null || { echo "SKIP: $t not installed"; exit 77; }; done
 [ -x $PY ] && $PY -c 'import msgpack' 2>/dev/null || { echo "SKIP: $PY with msgpack missing"; exit 77; }
-rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
+rm -rf "$KEEP" && mkdir -p "$KEEP" || exit 1
 
 . "$(dirname "$(readlink -f "$0")")/lab_lib.sh"
+# The sensor drops privileges (lab_sensor_user), then writes its state and reopens its output
+# on SIGHUP: it works in a directory that user owns, copied to WORKDIR at the end.
+W=$(lab_sensor_dir trace_state_test) && cd "$W" || exit 1
 P=mwts$$
 SRV=
 cleanup() {
     [ -n "$SRV" ] && kill "$SRV" 2>/dev/null
     wait 2>/dev/null
     lab_path_teardown
+    cp -a "$W"/. "$KEEP"/ 2>/dev/null
+    rm -rf "$W"
 }
 trap cleanup EXIT
 fail=0 pass=0

@@ -15,8 +15,13 @@ W=$2
 for t in ip openssl; do command -v $t >/dev/null || { echo "SKIP: no $t"; exit 77; }; done
 /usr/bin/python3 -c "import msgpack" 2>/dev/null || { echo "SKIP: no python3-msgpack"; exit 77; }
 rm -rf "$W" && mkdir -p "$W"
+# The sensor drops privileges (to mitmwatch if that account exists, else nobody), then writes
+# its state: in a folder that user owns, under /tmp (searchable by everyone, wherever the clone is).
+if id -u mitmwatch >/dev/null 2>&1; then DU=mitmwatch; else DU=nobody; fi
+SD=$(mktemp -d /tmp/mitmwatch-lab.XXXXXX) && chmod 755 "$SD" && chown "$DU" "$SD" || exit 1
 C=mwkc$$ S=mwks$$
 cleanup() {
+    rm -rf "$SD"
     [ -n "${SRV:-}" ] && kill $SRV 2>/dev/null
     [ -n "${MWP:-}" ] && kill -9 $MWP 2>/dev/null
     ip netns del $C 2>/dev/null
@@ -50,7 +55,7 @@ EOF
 fail=0 pass=0
 check() { if [ "$2" = "$3" ]; then pass=$((pass+1)); echo "ok   $1 = $2"; else fail=$((fail+1)); echo "FAIL $1: got '$2', want '$3'"; fi; }
 
-ip netns exec $S "$MW" -i mwks0 -f 'tcp port 4433' --learn-flows 2 --state "$W/st.mp" --state-interval 1 \
+ip netns exec $S "$MW" -i mwks0 -f 'tcp port 4433' --learn-flows 2 --state "$SD/st.mp" --state-interval 1 \
     --stats-interval 0 -o "$W/ev.json" 2> "$W/stderr" &
 MWP=$!
 sleep 1.5
@@ -58,20 +63,20 @@ handshakes 3
 sleep 2.5
 kill -9 $MWP; wait $MWP 2>/dev/null; MWP=
 check "kill -9 after 3 handshakes and 2 save intervals: the learned baseline is on disk (port:flows:ja3s pairs)" \
-    "$(state_of "$W/st.mp")" "4433:3:1"
-ls "$W"/st.mp.tmp.* >/dev/null 2>&1 && check "no temporary file left" yes no || check "no temporary file left" no no
+    "$(state_of "$SD/st.mp")" "4433:3:1"
+ls "$SD"/st.mp.tmp.* >/dev/null 2>&1 && check "no temporary file left" yes no || check "no temporary file left" no no
 
-ip netns exec $S "$MW" -i mwks0 -f 'tcp port 4433' --learn-flows 2 --state "$W/st2.mp" --state-interval 0 \
+ip netns exec $S "$MW" -i mwks0 -f 'tcp port 4433' --learn-flows 2 --state "$SD/st2.mp" --state-interval 0 \
     --stats-interval 0 -o "$W/ev2.json" 2> "$W/stderr2" &
 MWP=$!
 sleep 1.5
 handshakes 2
 sleep 0.5
-check "--state-interval 0: nothing written before a signal" "$(state_of "$W/st2.mp")" "no state file"
+check "--state-interval 0: nothing written before a signal" "$(state_of "$SD/st2.mp")" "no state file"
 kill -USR1 $MWP
 sleep 0.5
 kill -9 $MWP; wait $MWP 2>/dev/null; MWP=
-check "SIGUSR1 saves at once" "$(state_of "$W/st2.mp")" "4433:2:1"
+check "SIGUSR1 saves at once" "$(state_of "$SD/st2.mp")" "4433:2:1"
 
 if id nobody >/dev/null 2>&1; then
     mkdir -p "$W/rootonly" && chmod 755 "$W/rootonly"
@@ -80,6 +85,9 @@ if id nobody >/dev/null 2>&1; then
     check "--state in a folder --user cannot write: exit 2 at start, no events" "$rc $(wc -c < "$W/ev3.json" 2>/dev/null || echo 0)" "2 0"
     check "... and says why" "$(cat "$W/stderr3")" \
         "mitmwatch: cannot write state file $W/rootonly/st.mp: its folder $W/rootonly is not writable by --user nobody"
+    ip netns exec $S "$MW" -i mwks0 --state "$W/rootonly/st.mp" -o "$W/ev4.json" 2> "$W/stderr4"
+    check "... the same for the default user ($DU)" "$? $(cat "$W/stderr4")" \
+        "2 mitmwatch: cannot write state file $W/rootonly/st.mp: its folder $W/rootonly is not writable by $DU, the user live capture drops to by default (--user NAME names another)"
 fi
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
