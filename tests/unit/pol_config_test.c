@@ -195,6 +195,17 @@ int main(int argc, char **argv) {
     expect_error("alerts:\n  suppress_window: 1w\n",
                  "t.yaml:2: key 'suppress_window': expected a duration: seconds, or a number with "
                  "s, m, h or d (e.g. 3600, 90m, 1h, 7d)");
+    expect_error("alerts:\n  suppress_keys: 2000000\n",
+                 "t.yaml:2: key 'suppress_keys': expected a whole number from 0 to 1048576");
+    {
+        pol_policy sp;
+        char serr[512];
+        const char *y = "alerts:\n  suppress_keys: 64\n";
+        pol_policy_init(&sp);
+        CHECK(pol_load_string(&sp, "t.yaml", y, strlen(y), serr, sizeof serr));
+        CHECK_EQ_U(sp.suppress_keys, 64);
+        pol_policy_free(&sp);
+    }
     expect_error("alerts:\n  min_tls_version: 1.4\n",
                  "t.yaml:2: key 'min_tls_version': expected a TLS version: 1.0, 1.1, 1.2 or 1.3");
     expect_error("trust:\n  system: yes\n", "t.yaml:2: key 'system': expected true or false");
