@@ -324,15 +324,22 @@ static uint16_t slot_ext(int slot) {
 }
 
 /* A suite's family: its key exchange and authentication, and its bulk cipher without key size
- * or hash ("ECDHE_RSA AES_GCM", "TLS13 CHACHA20_POLY1305"); false for an unnamed value. */
+ * or hash ("ECDHE_RSA AES_GCM", "TLS13 CHACHA20_POLY1305"); false for an unnamed value. Built
+ * with memcpy, not printf: it runs for every suite a client offers, on every handshake. The
+ * result is cut at 31 characters as it always was. */
 static bool cipher_family(uint16_t id, char out[32]) {
     const char *name = tls_cipher_name(id);
     if (!name || strncmp(name, "TLS_", 4) != 0) return false;
     name += 4;
     const char *with = strstr(name, "_WITH_");
     const char *bulk = with ? with + 6 : name;
-    int kxlen = with ? (int)(with - name) : 5;
-    size_t len = (size_t)snprintf(out, 32, "%.*s ", kxlen, with ? name : "TLS13");
+    const char *kx = with ? name : "TLS13";
+    size_t kxlen = with ? (size_t)(with - name) : 5;
+    size_t len = kxlen + 1; /* the key exchange and a space, as far as they fit */
+    size_t kept = kxlen < 31 ? kxlen : 31;
+    memcpy(out, kx, kept);
+    if (kept < 31) out[kept++] = ' ';
+    out[kept] = '\0';
     bool first = true;
     while (*bulk && len < 31) {
         const char *end = strchr(bulk, '_');
@@ -340,7 +347,10 @@ static bool cipher_family(uint16_t id, char out[32]) {
         bool digits = strspn(bulk, "0123456789") >= tl;
         bool hash = !end && (strncmp(bulk, "SHA", 3) == 0 || strncmp(bulk, "MD5", 3) == 0);
         if (!digits && !hash && len + tl + 1 < 32) {
-            len += (size_t)snprintf(out + len, 32 - len, "%s%.*s", first ? "" : "_", (int)tl, bulk);
+            if (!first) out[len++] = '_';
+            memcpy(out + len, bulk, tl);
+            len += tl;
+            out[len] = '\0';
             first = false;
         }
         bulk += tl + (end ? 1 : 0);
@@ -697,7 +707,8 @@ static void judge_failures(const bl_state *b, bl_svc *s, const tls_hs *hs, bl_al
 void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_side, bl_alert_fn fn,
                 void *user) {
     int server_side = !client_side;
-    bl_svc *s = bl_svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side], true);
+    bl_svc *s =
+        bl_svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side], true);
     unsigned hop[2] = {bl_hops(f->ttl[client_side]), bl_hops(f->ttl[server_side])};
     bool steady[2] = {f->pkts[client_side] > 0 && f->ttl_stable[client_side] >= b->cfg.min_packets,
                       f->pkts[server_side] > 0 && f->ttl_stable[server_side] >= b->cfg.min_packets};
@@ -712,7 +723,8 @@ void bl_observe(bl_state *b, const tls_hs *hs, const cap_flow *f, int client_sid
 
 uint16_t *bl_tls_best(bl_state *b, const cap_flow *f, int client_side) {
     int server_side = !client_side;
-    bl_svc *s = bl_svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side], true);
+    bl_svc *s =
+        bl_svc_get(b, f->key.addr[server_side], f->key.ip_ver, f->key.port[server_side], true);
     return s ? &s->tls_best : NULL;
 }
 
