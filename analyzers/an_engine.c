@@ -207,9 +207,9 @@ an_engine *an_engine_new(const an_engine_cfg *cfg) {
                           .on_end = on_flow_end,
                           .user = e};
     e->ft = cap_flowtab_new(&fc, &e->cst);
-    e->certs = x509_cache_new(cfg->cert_cache_entries ? cfg->cert_cache_entries
-                                                      : DEFAULT_CERT_CACHE,
-                              &e->ast);
+    e->certs = x509_cache_new_capped(
+        cfg->cert_cache_entries ? cfg->cert_cache_entries : DEFAULT_CERT_CACHE,
+        cfg->cert_cache_bytes, &e->ast);
     if (!cfg->no_ndpi)
         e->dpi = dpi_new();
     if (!e->ft || !e->certs || (!cfg->no_ndpi && !e->dpi)) {
