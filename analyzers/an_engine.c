@@ -21,6 +21,7 @@ typedef struct {
     bool tls_active;
     bool check_tls[2]; /* after an upgrade: each role's next bytes must be TLS records */
     bool dpi_done;
+    bool alert_by_sh; /* an alert arrived no later than the ServerHello's packet */
     dpi_flow *dpi;
     stls_state stls;
     tls_session tls;
@@ -42,6 +43,8 @@ static void emit(an_engine *e, cap_flow *f, tls_session *s) {
         return;
     an_app *a = f->app;
     dpi_result(e->dpi, a->dpi, s->hs.ndpi_protocol, sizeof s->hs.ndpi_protocol, &s->hs.ndpi_risks);
+    s->hs.ndpi_risks |= dpi_unseen_risks(a->dpi, s->hs.have_sh, s->hs.cipher,
+                                         a->alert_by_sh && s->hs.alert_level == 2);
     if (e->cfg.on_handshake)
         e->cfg.on_handshake(&s->hs, f, s->client_side, e->cfg.user);
     e->ast.handshakes++;
@@ -334,6 +337,9 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
         if (p.payload_len > 0 && (f->stream[0].hist || f->stream[1].hist))
             watch(e, f, side, &p);
     } else {
+        const an_app *a0 = f->app;
+        bool had_sh = a0 && a0->tls_active && a0->tls.hs.have_sh;
+        bool had_alert = a0 && a0->tls_active && a0->tls.hs.alert_seen;
         e->reasm.now_us = ts_us;
         if (p.tcp_flags & CAP_TH_SYN) {
             f->syn_seen[side] = 1;
@@ -353,9 +359,15 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
             parse_side(e, f, side);
         }
         an_app *a = f->app;
+        if (a && a->tls_active && !had_sh && !had_alert && a->tls.hs.alert_seen)
+            a->alert_by_sh = true; /* nDPI was fed packets up to the ServerHello's */
+        if (a && !a->dpi_done && a->tls_active && a->tls.hs.have_ch && dpi_classified(a->dpi)) {
+            /* nDPI has named the flow (from the ClientHello, or the plaintext before a
+             * STARTTLS): the rest of the handshake is parsed by mitmwatch only. */
+            dpi_stop(a->dpi);
+            a->dpi_done = true;
+        }
         if (a && !a->dpi_done) {
-            /* nDPI until it has named the protocol and, for TLS, seen the ServerHello (its
-             * version and cipher risks); the certificates are mitmwatch's own job. */
             a->dpi_done = !dpi_packet(e->dpi, &a->dpi, p.l3, p.l3_len, ts_us) ||
                           (dpi_classified(a->dpi) && a->tls_active && a->tls.hs.have_sh);
         }

@@ -15,6 +15,7 @@ struct dpi_ctx {
 struct dpi_flow {
     uint32_t packets;
     bool done;
+    bool stopped; /* by dpi_stop: nDPI did not see the rest of the handshake */
     ndpi_protocol proto;
     struct ndpi_flow_struct flow[]; /* sized by ndpi_detection_get_sizeof_ndpi_flow_struct() */
 };
@@ -86,6 +87,27 @@ void dpi_result(dpi_ctx *d, dpi_flow *f, char *name, size_t namelen, uint64_t *r
             *c = (char)tolower((unsigned char)*c);
     }
     *risks = f->flow->risk;
+}
+
+void dpi_stop(dpi_flow *f) {
+    if (f && !f->done) {
+        f->done = true;
+        f->stopped = true;
+    }
+}
+
+/* What nDPI 4.2's TLS dissector (protocols/tls.c) said of the packets up to the ServerHello's
+ * when it was fed them: a weak negotiated suite (ndpi_is_safe_ssl_cipher, as it calls it on the
+ * ServerHello) and a fatal alert. */
+uint64_t dpi_unseen_risks(const dpi_flow *f, bool have_sh, uint16_t cipher, bool fatal_alert) {
+    uint64_t r = 0;
+    if (!f || !f->stopped)
+        return 0;
+    if (have_sh && ndpi_is_safe_ssl_cipher(cipher) == NDPI_CIPHER_WEAK)
+        r |= 1ull << NDPI_TLS_WEAK_CIPHER;
+    if (fatal_alert)
+        r |= 1ull << NDPI_TLS_FATAL_ALERT;
+    return r;
 }
 
 bool dpi_classified(const dpi_flow *f) {
