@@ -15,9 +15,11 @@
 #define DETECT_BYTES 8
 /* Client bytes held while waiting for a server's first words. */
 #define CLIENT_FIRST_MAX 4096u
+/* Released flow states kept for the next flows (no allocation per flow in steady state). */
+#define APP_POOL_MAX 1024u
 
 /* The analyzer state of a flow: a STARTTLS plaintext phase, then TLS. */
-typedef struct {
+typedef struct an_app {
     bool tls_active;
     bool check_tls[2]; /* after an upgrade: each role's next bytes must be TLS records */
     bool dpi_done;
@@ -25,6 +27,7 @@ typedef struct {
     dpi_flow *dpi;
     stls_state stls;
     tls_session tls;
+    struct an_app *next_free; /* in the engine's pool */
 } an_app;
 
 struct an_engine {
@@ -36,6 +39,8 @@ struct an_engine {
     x509_cache *certs;
     dpi_ctx *dpi;
     uint64_t now_us, last_expire_us;
+    an_app *free_apps; /* released flow states, reused by detect() */
+    unsigned nfree_apps;
 };
 
 static void emit(an_engine *e, cap_flow *f, tls_session *s) {
@@ -50,19 +55,35 @@ static void emit(an_engine *e, cap_flow *f, tls_session *s) {
     e->ast.handshakes++;
 }
 
-static void release_app(cap_flow *f) {
+static void release_app(an_engine *e, cap_flow *f) {
     an_app *a = f->app;
     if (a) {
         if (a->tls_active)
             tls_session_free(&a->tls);
-        dpi_flow_free(a->dpi);
-        free(a);
+        dpi_flow_release(e->dpi, a->dpi);
+        if (e->nfree_apps < APP_POOL_MAX) {
+            a->next_free = e->free_apps;
+            e->free_apps = a;
+            e->nfree_apps++;
+        } else {
+            free(a);
+        }
         f->app = NULL;
     }
 }
 
+static an_app *new_app(an_engine *e) {
+    an_app *a = e->free_apps;
+    if (!a)
+        return calloc(1, sizeof *a);
+    e->free_apps = a->next_free;
+    e->nfree_apps--;
+    memset(a, 0, sizeof *a);
+    return a;
+}
+
 static void release(an_engine *e, cap_flow *f) {
-    release_app(f);
+    release_app(e, f);
     cap_stream_release(&e->reasm, &f->stream[0]);
     cap_stream_release(&e->reasm, &f->stream[1]);
 }
@@ -73,7 +94,7 @@ static void bypass(an_engine *e, cap_flow *f) {
     an_app *a = f->app;
     if (a && a->tls_active && a->tls.client_side >= 0)
         f->client_side = (uint8_t)a->tls.client_side; /* the ClientHello's sender, for later */
-    release_app(f);
+    release_app(e, f);
     for (int side = 0; side < 2; side++) {
         if (f->stream[side].hist)
             cap_stream_linger(&e->reasm, &f->stream[side]);
@@ -231,6 +252,11 @@ void an_engine_free(an_engine *e) {
         cap_flowtab_free(e->ft); /* ends (and emits) every flow first */
     x509_cache_free(e->certs);
     dpi_free(e->dpi);
+    while (e->free_apps) {
+        an_app *a = e->free_apps;
+        e->free_apps = a->next_free;
+        free(a);
+    }
     free(e);
 }
 
@@ -272,7 +298,7 @@ static void detect(an_engine *e, cap_flow *f, int side) {
         bypass(e, f);
         return;
     }
-    an_app *a = calloc(1, sizeof *a);
+    an_app *a = new_app(e);
     if (!a) {
         bypass(e, f);
         return;

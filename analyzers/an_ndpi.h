@@ -24,6 +24,8 @@ bool dpi_packet(dpi_ctx *d, dpi_flow **f, const uint8_t *l3, uint32_t l3_len, ui
  * when unknown. Gives up (guesses) when detection had not finished. */
 void dpi_result(dpi_ctx *d, dpi_flow *f, char *name, size_t namelen, uint64_t *risks);
 void dpi_flow_free(dpi_flow *f);
+/* Frees nDPI's data of the flow and keeps the state for the next flow of this context. */
+void dpi_flow_release(dpi_ctx *d, dpi_flow *f);
 /* mitmwatch's parser owns the rest of the handshake: no more packets for nDPI. */
 void dpi_stop(dpi_flow *f);
 /* Risk bits nDPI would have set from what it was not shown after dpi_stop: a weak negotiated

@@ -135,12 +135,12 @@ static void on_client_hello(tls_session *s, int side, mw_cur body, uint64_t now)
     s->st->client_hellos++;
     if (h->have_ch) /* the second ClientHello after a HelloRetryRequest: keep the first */
         return;
-    tls_client_hello *ch = malloc(sizeof *ch); /* large: keep it off the stack */
-    if (!ch)
-        return;
+    /* Large: off the stack, and not allocated per handshake; one per thread (the parse is
+     * not reentrant, and each worker thread parses its own flows). */
+    static _Thread_local tls_client_hello ch_storage;
+    tls_client_hello *ch = &ch_storage;
     if (tls_parse_client_hello(body, ch) != MW_OK) {
         s->st->an[AN_AN_tls_client_hello_malformed]++;
-        free(ch);
         return;
     }
     h->have_ch = true;
@@ -159,7 +159,6 @@ static void on_client_hello(tls_session *s, int side, mw_cur body, uint64_t now)
     h->ch_psk = ch->has_psk;
     if (!h->have_sh)
         h->ts_us = now;
-    free(ch);
 }
 
 static STACK_OF(SCT) *parse_sct_list(mw_cur list, sct_source_t source, an_stats *st) {
