@@ -58,27 +58,33 @@ static void emit(an_engine *e, cap_flow *f, tls_session *s) {
 static void release_app(an_engine *e, cap_flow *f) {
     an_app *a = f->app;
     if (a) {
-        if (a->tls_active)
-            tls_session_free(&a->tls);
         dpi_flow_release(e->dpi, a->dpi);
         if (e->nfree_apps < APP_POOL_MAX) {
+            if (a->tls_active)
+                tls_session_free_keep(&a->tls); /* its small buffers stay with the state */
             a->next_free = e->free_apps;
             e->free_apps = a;
             e->nfree_apps++;
         } else {
+            tls_session_free(&a->tls); /* also the buffers a pooled state kept */
             free(a);
         }
         f->app = NULL;
     }
 }
 
+/* A zeroed flow state, but for the session buffers a pooled one kept (tls_session_init_kept). */
 static an_app *new_app(an_engine *e) {
     an_app *a = e->free_apps;
     if (!a)
         return calloc(1, sizeof *a);
     e->free_apps = a->next_free;
     e->nfree_apps--;
+    mw_buf keep[3] = {a->tls.side[0].msg, a->tls.side[1].msg, a->tls.scratch};
     memset(a, 0, sizeof *a);
+    a->tls.side[0].msg = keep[0];
+    a->tls.side[1].msg = keep[1];
+    a->tls.scratch = keep[2];
     return a;
 }
 
@@ -140,7 +146,7 @@ static void plain_end(an_engine *e, cap_flow *f, bool stripped) {
 }
 
 static void start_tls(an_engine *e, cap_flow *f, an_app *a, const char *starttls) {
-    tls_session_init(&a->tls, f->client_side, e->certs, &e->ast);
+    tls_session_init_kept(&a->tls, f->client_side, e->certs, &e->ast);
     a->tls.budget = &e->reasm;
     a->tls.hs.starttls = starttls;
     a->tls_active = true;
@@ -255,6 +261,7 @@ void an_engine_free(an_engine *e) {
     while (e->free_apps) {
         an_app *a = e->free_apps;
         e->free_apps = a->next_free;
+        tls_session_free(&a->tls);
         free(a);
     }
     free(e);

@@ -38,6 +38,18 @@ void tls_session_init(tls_session *s, int client_side_guess, x509_cache *certs, 
     mw_buf_init(&s->scratch, 64 * 1024);
 }
 
+void tls_session_init_kept(tls_session *s, int client_side_guess, x509_cache *certs,
+                           an_stats *st) {
+    mw_buf keep[3] = {s->side[0].msg, s->side[1].msg, s->scratch};
+    tls_session_init(s, client_side_guess, certs, st);
+    s->side[0].msg.data = keep[0].data;
+    s->side[0].msg.alloc = keep[0].alloc;
+    s->side[1].msg.data = keep[1].data;
+    s->side[1].msg.alloc = keep[1].alloc;
+    s->scratch.data = keep[2].data;
+    s->scratch.alloc = keep[2].alloc;
+}
+
 /* What mw_buf will have allocated to hold need bytes (its doubling, up to the cap). */
 static size_t grown_alloc(const mw_buf *b, size_t need) {
     if (need <= b->alloc)
@@ -55,11 +67,36 @@ static void free_msg(tls_session *s, tls_side *ts) {
     ts->charged = 0;
 }
 
+/* A buffer kept for the next session: empty, small, and charged to nothing. */
+static void keep_buf(tls_session *s, mw_buf *b, size_t *charged) {
+    if (charged) {
+        if (s->budget)
+            cap_budget_give(s->budget, *charged);
+        *charged = 0;
+    }
+    if (b->alloc > TLS_HS_KEEP_MAX)
+        mw_buf_free(b);
+    b->len = 0;
+}
+
+static void free_facts(tls_session *s);
+
+void tls_session_free_keep(tls_session *s) {
+    keep_buf(s, &s->side[0].msg, &s->side[0].charged);
+    keep_buf(s, &s->side[1].msg, &s->side[1].charged);
+    keep_buf(s, &s->scratch, NULL);
+    free_facts(s);
+}
+
 void tls_session_free(tls_session *s) {
-    tls_hs *h = &s->hs;
     free_msg(s, &s->side[0]);
     free_msg(s, &s->side[1]);
     mw_buf_free(&s->scratch);
+    free_facts(s);
+}
+
+static void free_facts(tls_session *s) {
+    tls_hs *h = &s->hs;
     free(h->sni);
     free(h->alpn_offered);
     free(h->ja3_string);
