@@ -327,7 +327,7 @@ static uint16_t slot_ext(int slot) {
  * or hash ("ECDHE_RSA AES_GCM", "TLS13 CHACHA20_POLY1305"); false for an unnamed value. Built
  * with memcpy, not printf: it runs for every suite a client offers, on every handshake. The
  * result is cut at 31 characters as it always was. */
-static bool cipher_family(uint16_t id, char out[32]) {
+static bool cipher_family_of(uint16_t id, char out[32]) {
     const char *name = tls_cipher_name(id);
     if (!name || strncmp(name, "TLS_", 4) != 0) return false;
     name += 4;
@@ -356,6 +356,25 @@ static bool cipher_family(uint16_t id, char out[32]) {
         bulk += tl + (end ? 1 : 0);
     }
     return true;
+}
+
+/* cipher_family_of through a small direct-mapped memo (per thread: the workers share nothing
+ * here): a client offers the same few dozen suites on every handshake. */
+static bool cipher_family(uint16_t id, char out[32]) {
+    static _Thread_local struct {
+        uint16_t id;
+        bool filled, named;
+        char fam[32];
+    } memo[256];
+    unsigned slot = (id ^ (id >> 8)) & 255u;
+    if (!memo[slot].filled || memo[slot].id != id) {
+        memset(memo[slot].fam, 0, sizeof memo[slot].fam); /* as answer_of's zeroed family */
+        memo[slot].named = cipher_family_of(id, memo[slot].fam);
+        memo[slot].id = id;
+        memo[slot].filled = true;
+    }
+    if (memo[slot].named) memcpy(out, memo[slot].fam, 32);
+    return memo[slot].named;
 }
 
 static uint32_t family_hash(const char *fam) {
