@@ -83,6 +83,8 @@ typedef struct {
     x509_cache *certs;
     an_stats *st;
     mw_buf scratch; /* fingerprint strings */
+    char strs[1024]; /* the facts' strings (SNI, ALPNs, JA3/JA3S strings) when they fit */
+    size_t strs_used;
     /* The global reassembly budget the message buffers are charged to (optional, set after
      * tls_session_init): a refusal stops the side (tls_handshake_budget, and tcp_global_cap
      * in the budget's stats), as a message over TLS_HS_MSG_MAX does. */
