@@ -16,15 +16,19 @@
 #define DETECT_BYTES 8
 /* Client bytes held while waiting for a server's first words. */
 #define CLIENT_FIRST_MAX 4096u
+/* Released flow states kept for the next flows (no allocation per flow in steady state). */
+#define APP_POOL_MAX 1024u
 
 /* The analyzer state of a flow: a STARTTLS plaintext phase, then TLS. */
-typedef struct {
+typedef struct an_app {
     bool tls_active;
     bool check_tls[2]; /* after an upgrade: each role's next bytes must be TLS records */
     bool dpi_done;
+    bool alert_by_sh; /* an alert arrived no later than the ServerHello's packet */
     dpi_flow *dpi;
     stls_state stls;
     tls_session tls;
+    struct an_app *next_free; /* in the engine's pool */
 } an_app;
 
 struct an_engine {
@@ -36,6 +40,8 @@ struct an_engine {
     x509_cache *certs;
     dpi_ctx *dpi;
     uint64_t now_us, last_expire_us;
+    an_app *free_apps; /* released flow states, reused by detect() */
+    unsigned nfree_apps;
 };
 
 static void emit(an_engine *e, cap_flow *f, tls_session *s) {
@@ -43,24 +49,48 @@ static void emit(an_engine *e, cap_flow *f, tls_session *s) {
         return;
     an_app *a = f->app;
     dpi_result(e->dpi, a->dpi, s->hs.ndpi_protocol, sizeof s->hs.ndpi_protocol, &s->hs.ndpi_risks);
+    s->hs.ndpi_risks |= dpi_unseen_risks(a->dpi, s->hs.have_sh, s->hs.cipher,
+                                         a->alert_by_sh && s->hs.alert_level == 2);
     if (e->cfg.on_handshake)
         e->cfg.on_handshake(&s->hs, f, s->client_side, e->cfg.user);
     e->ast.handshakes++;
 }
 
-static void release_app(cap_flow *f) {
+static void release_app(an_engine *e, cap_flow *f) {
     an_app *a = f->app;
     if (a) {
-        if (a->tls_active)
-            tls_session_free(&a->tls);
-        dpi_flow_free(a->dpi);
-        free(a);
+        dpi_flow_release(e->dpi, a->dpi);
+        if (e->nfree_apps < APP_POOL_MAX) {
+            if (a->tls_active)
+                tls_session_free_keep(&a->tls); /* its small buffers stay with the state */
+            a->next_free = e->free_apps;
+            e->free_apps = a;
+            e->nfree_apps++;
+        } else {
+            tls_session_free(&a->tls); /* also the buffers a pooled state kept */
+            free(a);
+        }
         f->app = NULL;
     }
 }
 
+/* A zeroed flow state, but for the session buffers a pooled one kept (tls_session_init_kept). */
+static an_app *new_app(an_engine *e) {
+    an_app *a = e->free_apps;
+    if (!a)
+        return calloc(1, sizeof *a);
+    e->free_apps = a->next_free;
+    e->nfree_apps--;
+    mw_buf keep[3] = {a->tls.side[0].msg, a->tls.side[1].msg, a->tls.scratch};
+    memset(a, 0, sizeof *a);
+    a->tls.side[0].msg = keep[0];
+    a->tls.side[1].msg = keep[1];
+    a->tls.scratch = keep[2];
+    return a;
+}
+
 static void release(an_engine *e, cap_flow *f) {
-    release_app(f);
+    release_app(e, f);
     cap_stream_release(&e->reasm, &f->stream[0]);
     cap_stream_release(&e->reasm, &f->stream[1]);
 }
@@ -71,7 +101,7 @@ static void bypass(an_engine *e, cap_flow *f) {
     an_app *a = f->app;
     if (a && a->tls_active && a->tls.client_side >= 0)
         f->client_side = (uint8_t)a->tls.client_side; /* the ClientHello's sender, for later */
-    release_app(f);
+    release_app(e, f);
     for (int side = 0; side < 2; side++) {
         if (f->stream[side].hist)
             cap_stream_linger(&e->reasm, &f->stream[side]);
@@ -117,7 +147,7 @@ static void plain_end(an_engine *e, cap_flow *f, bool stripped) {
 }
 
 static void start_tls(an_engine *e, cap_flow *f, an_app *a, const char *starttls) {
-    tls_session_init(&a->tls, f->client_side, e->certs, &e->ast);
+    tls_session_init_kept(&a->tls, f->client_side, e->certs, &e->ast);
     a->tls.budget = &e->reasm;
     a->tls.hs.starttls = starttls;
     a->tls_active = true;
@@ -209,9 +239,9 @@ an_engine *an_engine_new(const an_engine_cfg *cfg) {
                           .on_end = on_flow_end,
                           .user = e};
     e->ft = cap_flowtab_new(&fc, &e->cst);
-    e->certs = x509_cache_new(cfg->cert_cache_entries ? cfg->cert_cache_entries
-                                                      : DEFAULT_CERT_CACHE,
-                              &e->ast);
+    e->certs = x509_cache_new_capped(
+        cfg->cert_cache_entries ? cfg->cert_cache_entries : DEFAULT_CERT_CACHE,
+        cfg->cert_cache_bytes, &e->ast);
     if (!cfg->no_ndpi)
         e->dpi = dpi_new();
     if (!e->ft || !e->certs || (!cfg->no_ndpi && !e->dpi)) {
@@ -230,6 +260,12 @@ void an_engine_free(an_engine *e) {
         cap_flowtab_free(e->ft); /* ends (and emits) every flow first */
     x509_cache_free(e->certs);
     dpi_free(e->dpi);
+    while (e->free_apps) {
+        an_app *a = e->free_apps;
+        e->free_apps = a->next_free;
+        tls_session_free(&a->tls);
+        free(a);
+    }
     free(e);
 }
 
@@ -273,7 +309,7 @@ static void detect(an_engine *e, cap_flow *f, int side) {
         bypass(e, f);
         return;
     }
-    an_app *a = calloc(1, sizeof *a);
+    an_app *a = new_app(e);
     if (!a) {
         bypass(e, f);
         return;
@@ -338,6 +374,9 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
         if (p.payload_len > 0 && (f->stream[0].hist || f->stream[1].hist))
             watch(e, f, side, &p);
     } else {
+        const an_app *a0 = f->app;
+        bool had_sh = a0 && a0->tls_active && a0->tls.hs.have_sh;
+        bool had_alert = a0 && a0->tls_active && a0->tls.hs.alert_seen;
         e->reasm.now_us = ts_us;
         if (p.tcp_flags & CAP_TH_SYN) {
             f->syn_seen[side] = 1;
@@ -357,9 +396,15 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
             parse_side(e, f, side);
         }
         an_app *a = f->app;
+        if (a && a->tls_active && !had_sh && !had_alert && a->tls.hs.alert_seen)
+            a->alert_by_sh = true; /* nDPI was fed packets up to the ServerHello's */
+        if (a && !a->dpi_done && a->tls_active && a->tls.hs.have_ch && dpi_classified(a->dpi)) {
+            /* nDPI has named the flow (from the ClientHello, or the plaintext before a
+             * STARTTLS): the rest of the handshake is parsed by mitmwatch only. */
+            dpi_stop(a->dpi);
+            a->dpi_done = true;
+        }
         if (a && !a->dpi_done) {
-            /* nDPI until it has named the protocol and, for TLS, seen the ServerHello (its
-             * version and cipher risks); the certificates are mitmwatch's own job. */
             a->dpi_done = !dpi_packet(e->dpi, &a->dpi, p.l3, p.l3_len, ts_us) ||
                           (dpi_classified(a->dpi) && a->tls_active && a->tls.hs.have_sh);
         }

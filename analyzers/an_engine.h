@@ -53,6 +53,7 @@ typedef struct {
     uint32_t stream_max_bytes;   /* per direction; 0: default */
     uint64_t reasm_max_bytes;    /* all flows; 0: default */
     uint32_t cert_cache_entries; /* 0: default */
+    size_t cert_cache_bytes;     /* 0: X509_CACHE_DEFAULT_BYTES */
     bool no_ndpi;                /* skip nDPI classification */
     cap_csum_mode checksum;      /* checksum validation (cap_csum.h); 0: CAP_CSUM_AUTO */
     an_handshake_fn on_handshake;

@@ -7,14 +7,19 @@
 #include <string.h>
 
 #define DPI_MAX_PACKETS 32 /* per flow, whatever nDPI would still like to see */
+#define DPI_POOL_MAX 1024u /* released flow states kept for reuse */
 
 struct dpi_ctx {
     struct ndpi_detection_module_struct *ndpi;
+    dpi_flow *free_flows;
+    unsigned nfree;
 };
 
 struct dpi_flow {
+    struct dpi_flow *next_free;
     uint32_t packets;
     bool done;
+    bool stopped; /* by dpi_stop: nDPI did not see the rest of the handshake */
     ndpi_protocol proto;
     struct ndpi_flow_struct flow[]; /* sized by ndpi_detection_get_sizeof_ndpi_flow_struct() */
 };
@@ -38,6 +43,11 @@ dpi_ctx *dpi_new(void) {
 void dpi_free(dpi_ctx *d) {
     if (!d)
         return;
+    while (d->free_flows) {
+        dpi_flow *f = d->free_flows;
+        d->free_flows = f->next_free;
+        free(f);
+    }
     ndpi_exit_detection_module(d->ndpi);
     free(d);
 }
@@ -48,9 +58,14 @@ bool dpi_packet(dpi_ctx *d, dpi_flow **fp, const uint8_t *l3, uint32_t l3_len, u
         return false;
     if (!f) {
         size_t sz = sizeof *f + ndpi_detection_get_sizeof_ndpi_flow_struct();
-        f = calloc(1, sz);
-        if (!f)
+        if (d->free_flows) {
+            f = d->free_flows;
+            d->free_flows = f->next_free;
+            d->nfree--;
+            memset(f, 0, sz);
+        } else if (!(f = calloc(1, sz))) {
             return false;
+        }
         *fp = f;
     }
     if (f->done)
@@ -88,6 +103,27 @@ void dpi_result(dpi_ctx *d, dpi_flow *f, char *name, size_t namelen, uint64_t *r
     *risks = f->flow->risk;
 }
 
+void dpi_stop(dpi_flow *f) {
+    if (f && !f->done) {
+        f->done = true;
+        f->stopped = true;
+    }
+}
+
+/* What nDPI 4.2's TLS dissector (protocols/tls.c) said of the packets up to the ServerHello's
+ * when it was fed them: a weak negotiated suite (ndpi_is_safe_ssl_cipher, as it calls it on the
+ * ServerHello) and a fatal alert. */
+uint64_t dpi_unseen_risks(const dpi_flow *f, bool have_sh, uint16_t cipher, bool fatal_alert) {
+    uint64_t r = 0;
+    if (!f || !f->stopped)
+        return 0;
+    if (have_sh && ndpi_is_safe_ssl_cipher(cipher) == NDPI_CIPHER_WEAK)
+        r |= 1ull << NDPI_TLS_WEAK_CIPHER;
+    if (fatal_alert)
+        r |= 1ull << NDPI_TLS_FATAL_ALERT;
+    return r;
+}
+
 bool dpi_classified(const dpi_flow *f) {
     return f && (f->proto.app_protocol != NDPI_PROTOCOL_UNKNOWN ||
                  f->proto.master_protocol != NDPI_PROTOCOL_UNKNOWN);
@@ -98,6 +134,19 @@ void dpi_flow_free(dpi_flow *f) {
         return;
     ndpi_free_flow_data(f->flow);
     free(f);
+}
+
+void dpi_flow_release(dpi_ctx *d, dpi_flow *f) {
+    if (!f)
+        return;
+    if (!d || d->nfree >= DPI_POOL_MAX) {
+        dpi_flow_free(f);
+        return;
+    }
+    ndpi_free_flow_data(f->flow);
+    f->next_free = d->free_flows;
+    d->free_flows = f;
+    d->nfree++;
 }
 
 const char *dpi_risk_name(unsigned i) {

@@ -21,7 +21,9 @@
     X(starttls_malformed)                                                                          \
     X(starttls_no_tls_after_upgrade)                                                               \
     X(tls_sslv2_hello)                                                                             \
-    X(tls_handshake_budget)
+    X(tls_handshake_budget)                                                                        \
+    X(x509_cache_evicted)                                                                          \
+    X(x509_cache_full)
 
 enum {
 #define X(n) AN_AN_##n,
@@ -39,7 +41,7 @@ typedef struct {
     uint64_t client_hellos, server_hellos, hello_retry_requests;
     uint64_t handshakes;    /* handshake events emitted */
     uint64_t certificates;  /* certificates seen in Certificate messages */
-    uint64_t cert_cache_hits, cert_cache_misses, cert_cache_evictions;
+    uint64_t cert_cache_hits, cert_cache_misses; /* evictions: an[AN_AN_x509_cache_evicted] */
     uint64_t an[AN_AN_COUNT];
 } an_stats;
 

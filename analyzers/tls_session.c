@@ -40,6 +40,18 @@ void tls_session_init(tls_session *s, int client_side_guess, x509_cache *certs, 
     mw_buf_init(&s->scratch, 64 * 1024);
 }
 
+void tls_session_init_kept(tls_session *s, int client_side_guess, x509_cache *certs,
+                           an_stats *st) {
+    mw_buf keep[3] = {s->side[0].msg, s->side[1].msg, s->scratch};
+    tls_session_init(s, client_side_guess, certs, st);
+    s->side[0].msg.data = keep[0].data;
+    s->side[0].msg.alloc = keep[0].alloc;
+    s->side[1].msg.data = keep[1].data;
+    s->side[1].msg.alloc = keep[1].alloc;
+    s->scratch.data = keep[2].data;
+    s->scratch.alloc = keep[2].alloc;
+}
+
 /* What mw_buf will have allocated to hold need bytes (its doubling, up to the cap). */
 static size_t grown_alloc(const mw_buf *b, size_t need) {
     if (need <= b->alloc)
@@ -57,33 +69,77 @@ static void free_msg(tls_session *s, tls_side *ts) {
     ts->charged = 0;
 }
 
+/* A buffer kept for the next session: empty, small, and charged to nothing. */
+static void keep_buf(tls_session *s, mw_buf *b, size_t *charged) {
+    if (charged) {
+        if (s->budget)
+            cap_budget_give(s->budget, *charged);
+        *charged = 0;
+    }
+    if (b->alloc > TLS_HS_KEEP_MAX)
+        mw_buf_free(b);
+    b->len = 0;
+}
+
+static void free_facts(tls_session *s);
+
+/* The facts' strings live in the session's own small area when they fit (no allocation per
+ * handshake), else on the heap. */
+static bool in_strs(const tls_session *s, const char *p) {
+    uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->strs;
+    return a >= lo && a < lo + sizeof s->strs;
+}
+
+static void free_str(tls_session *s, char *p) {
+    if (p && !in_strs(s, p))
+        free(p);
+}
+
+void tls_session_free_keep(tls_session *s) {
+    keep_buf(s, &s->side[0].msg, &s->side[0].charged);
+    keep_buf(s, &s->side[1].msg, &s->side[1].charged);
+    keep_buf(s, &s->scratch, NULL);
+    free_facts(s);
+}
+
 void tls_session_free(tls_session *s) {
-    tls_hs *h = &s->hs;
     free_msg(s, &s->side[0]);
     free_msg(s, &s->side[1]);
     mw_buf_free(&s->scratch);
-    free(h->sni);
-    free(h->alpn_offered);
-    free(h->ja3_string);
-    free(h->ja3s_string);
-    free(h->alpn);
+    free_facts(s);
+}
+
+static void free_facts(tls_session *s) {
+    tls_hs *h = &s->hs;
+    free_str(s, h->sni);
+    free_str(s, h->alpn_offered);
+    free_str(s, h->ja3_string);
+    free_str(s, h->ja3s_string);
+    free_str(s, h->alpn);
     for (int i = 0; i < h->nchain; i++)
         x509_info_unref(s->certs, h->chain[i]);
     SCT_LIST_free(h->tls_scts);
     SCT_LIST_free(h->ocsp_scts);
     memset(h, 0, sizeof *h);
+    s->strs_used = 0;
 }
 
-static char *dup_view(mw_cur v) {
-    char *copy = malloc(v.len + 1);
-    if (copy) {
-        memcpy(copy, v.data, v.len);
-        copy[v.len] = '\0';
+static char *dup_view(tls_session *s, mw_cur v) {
+    char *p;
+    if (v.len < sizeof s->strs - s->strs_used) {
+        p = s->strs + s->strs_used;
+        s->strs_used += v.len + 1;
+    } else if (!(p = malloc(v.len + 1))) {
+        return NULL;
     }
-    return copy;
+    memcpy(p, v.data, v.len);
+    p[v.len] = '\0';
+    return p;
 }
 
-static char *dup_buf(const mw_buf *b) { return dup_view(mw_cur_make(b->data, b->len)); }
+static char *dup_buf(tls_session *s, const mw_buf *b) {
+    return dup_view(s, mw_cur_make(b->data, b->len));
+}
 
 static void stop_side(tls_session *s, int side, int anomaly) {
     s->st->an[anomaly]++;
@@ -137,23 +193,23 @@ static void on_client_hello(tls_session *s, int side, mw_cur body, uint64_t now)
     s->st->client_hellos++;
     if (h->have_ch) /* the second ClientHello after a HelloRetryRequest: keep the first */
         return;
-    tls_client_hello *ch = malloc(sizeof *ch); /* large: keep it off the stack */
-    if (!ch)
-        return;
+    /* Large: off the stack, and not allocated per handshake; one per thread (the parse is
+     * not reentrant, and each worker thread parses its own flows). */
+    static _Thread_local tls_client_hello ch_storage;
+    tls_client_hello *ch = &ch_storage;
     if (tls_parse_client_hello(body, ch) != MW_OK) {
         s->st->an[AN_AN_tls_client_hello_malformed]++;
-        free(ch);
         return;
     }
     h->have_ch = true;
     h->ch_version = tls_client_max_version(ch);
     if (ch->sni.len)
-        h->sni = dup_view(ch->sni);
+        h->sni = dup_view(s, ch->sni);
     mw_cur alpn = ch->alpn, first;
     if (mw_cur_get_u8_prefixed(&alpn, &first))
-        h->alpn_offered = dup_view(first);
+        h->alpn_offered = dup_view(s, first);
     if (tls_ja3(ch, &s->scratch, h->ja3))
-        h->ja3_string = dup_buf(&s->scratch);
+        h->ja3_string = dup_buf(s, &s->scratch);
     tls_ja4(ch, h->ja4);
     h->ch_session_id_len = (uint8_t)ch->session_id.len;
     memcpy(h->ch_session_id, ch->session_id.data, ch->session_id.len);
@@ -161,7 +217,6 @@ static void on_client_hello(tls_session *s, int side, mw_cur body, uint64_t now)
     h->ch_psk = ch->has_psk;
     if (!h->have_sh)
         h->ts_us = now;
-    free(ch);
 }
 
 static STACK_OF(SCT) *parse_sct_list(mw_cur list, sct_source_t source, an_stats *st) {
@@ -200,9 +255,9 @@ static void on_server_hello(tls_session *s, int side, mw_cur body, uint64_t now)
     h->version = sh.version;
     h->cipher = sh.cipher;
     if (tls_ja3s(&sh, &s->scratch, h->ja3s))
-        h->ja3s_string = dup_buf(&s->scratch);
+        h->ja3s_string = dup_buf(s, &s->scratch);
     if (sh.alpn.len)
-        h->alpn = dup_view(sh.alpn);
+        h->alpn = dup_view(s, sh.alpn);
     if (sh.sct_list.len)
         h->tls_scts = parse_sct_list(sh.sct_list, SCT_SOURCE_TLS_EXTENSION, s->st);
     if (h->version >= 0x0304) {

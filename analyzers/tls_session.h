@@ -83,6 +83,8 @@ typedef struct {
     x509_cache *certs;
     an_stats *st;
     mw_buf scratch; /* fingerprint strings */
+    char strs[1024]; /* the facts' strings (SNI, ALPNs, JA3/JA3S strings) when they fit */
+    size_t strs_used;
     /* The global reassembly budget the message buffers are charged to (optional, set after
      * tls_session_init): a refusal stops the side (tls_handshake_budget, and tcp_global_cap
      * in the budget's stats), as a message over TLS_HS_MSG_MAX does. */
@@ -94,6 +96,13 @@ bool tls_looks_like_tls(const uint8_t *p, size_t len);
 
 void tls_session_init(tls_session *s, int client_side_guess, x509_cache *certs, an_stats *st);
 void tls_session_free(tls_session *s);
+/* Pooled sessions (no allocation per handshake): tls_session_free_keep ends a session as
+ * tls_session_free does but keeps its message and scratch buffers, when at most
+ * TLS_HS_KEEP_MAX bytes, empty and charged to nothing; tls_session_init_kept starts a session
+ * on such a one (or an all-zero one) with those buffers. tls_session_free releases them. */
+void tls_session_free_keep(tls_session *s);
+void tls_session_init_kept(tls_session *s, int client_side_guess, x509_cache *certs,
+                           an_stats *st);
 /* Parses the whole records in data[0..len) sent by side; returns the bytes consumed (a partial
  * record at the end is left). now_us stamps the facts. */
 size_t tls_session_feed(tls_session *s, int side, const uint8_t *data, size_t len,

@@ -4,8 +4,9 @@
  * again (a server presents the same chain to every client), so each distinct DER is decoded
  * once (d2i_X509, kept in the entry for chain validation and SCT checks) and its facts are
  * read with OpenSSL's accessors. Entries are reference-counted: a handshake holds its chain
- * until its event is out; the cache (x509_cache.c) evicts unreferenced entries in insertion
- * order when it reaches its capacity. */
+ * until its event is out; the cache (x509_cache.c) is capped by count and by bytes, evicts the
+ * least recently released unreferenced entry in O(1), and when every entry is referenced
+ * hands out an uncached entry instead of growing (docs/ARCHITECTURE.md, issue 14). */
 #ifndef X509_INFO_H
 #define X509_INFO_H
 
@@ -39,20 +40,32 @@ typedef struct x509_info {
     x509_render_slot render;
     /* cache bookkeeping */
     uint32_t refs;
-    struct x509_info *hnext; /* hash bucket chain */
-    struct x509_info *fifo_prev, *fifo_next;
+    bool cached;                       /* in the cache; else freed by its last unref */
+    size_t cost;                       /* bytes charged to the cache (DER + decoded estimate) */
+    struct x509_info *hnext, **hpprev; /* hash bucket chain, unlinked in O(1) */
+    struct x509_info *idle_prev, *idle_next; /* unreferenced entries, least recent first */
 } x509_info;
 
 /* ---- the cache (x509_cache.c) ---- */
 typedef struct x509_cache x509_cache;
 
+#define X509_CACHE_DEFAULT_BYTES (96u << 20)
+
+/* capacity: entries (0: 1); the byte cap is X509_CACHE_DEFAULT_BYTES. */
 x509_cache *x509_cache_new(uint32_t capacity, an_stats *st);
+/* max_bytes: the cap on the bytes charged for entries (0: X509_CACHE_DEFAULT_BYTES). */
+x509_cache *x509_cache_new_capped(uint32_t capacity, size_t max_bytes, an_stats *st);
 void x509_cache_free(x509_cache *c);
 /* Returns the entry for this DER with a reference taken, parsing it on a miss; NULL when the
- * DER is not a certificate (counted as x509_malformed). */
+ * DER is not a certificate (counted as x509_malformed). A miss that would exceed a cap evicts
+ * unreferenced entries (x509_cache_evicted); when they are not enough the new entry is handed
+ * out uncached (x509_cache_full) and freed by its last x509_info_unref. */
 x509_info *x509_cache_get(x509_cache *c, const uint8_t *der, size_t len);
 void x509_info_ref(x509_info *e);
 void x509_info_unref(x509_cache *c, x509_info *e);
+/* Entries and bytes held by the cache (tests, stats). */
+uint32_t x509_cache_count(const x509_cache *c);
+size_t x509_cache_bytes(const x509_cache *c);
 
 /* ---- the facts (x509_info.c) ---- */
 /* Builds the facts of one certificate without caching (tests, active probes, stores). NULL

@@ -1,6 +1,6 @@
-/* One-shot digests through OpenSSL with the EVP_MD fetched once (an implicit fetch per call
- * costs more than hashing a ClientHello). Not thread-safe to initialise: call mw_hash_init
- * before starting threads. */
+/* One-shot digests through OpenSSL's low-level functions: no context to allocate, safe from any
+ * thread. mw_hash_init checks once that the default provider has the digests; call it before
+ * starting threads. */
 #ifndef MW_HASH_H
 #define MW_HASH_H
 
@@ -10,8 +10,7 @@
 
 bool mw_hash_init(void);
 void mw_hash_cleanup(void);
-/* Frees the calling thread's digest contexts; every thread that hashed calls it before it
- * ends (mw_hash_cleanup does it for the main thread). */
+/* Kept for threads that call it before they end: there is no per-thread state any more. */
 void mw_hash_thread_cleanup(void);
 void mw_sha256(const void *data, size_t len, uint8_t out[32]);
 void mw_md5(const void *data, size_t len, uint8_t out[16]);

@@ -115,10 +115,26 @@ static void put_escaped(mw_json *j, const unsigned char *s, size_t n) {
     put(j, "\"", 1);
 }
 
+/* Keys are nearly always short printable ASCII (the schema's own names): those go out as one
+ * append of '"key":'; anything else is escaped as a string is. */
 void mw_json_key(mw_json *j, const char *key) {
     pre_value(j);
-    put_escaped(j, (const unsigned char *)key, strlen(key));
-    put(j, ":", 1);
+    char tmp[96];
+    size_t n = 0;
+    tmp[n++] = '"';
+    for (const char *k = key; *k; k++) {
+        unsigned char c = (unsigned char)*k;
+        if (n >= sizeof tmp - 2 || c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+            put_escaped(j, (const unsigned char *)key, strlen(key));
+            put(j, ":", 1);
+            j->after_key = true;
+            return;
+        }
+        tmp[n++] = (char)c;
+    }
+    tmp[n++] = '"';
+    tmp[n++] = ':';
+    put(j, tmp, n);
     j->after_key = true;
 }
 

@@ -36,7 +36,7 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     U("certificates", as->certificates);
     U("cert_cache_hits", as->cert_cache_hits);
     U("cert_cache_misses", as->cert_cache_misses);
-    U("cert_cache_evictions", as->cert_cache_evictions);
+    U("cert_cache_evictions", as->an[AN_AN_x509_cache_evicted]);
     U("events", out_events_written(outs));
     mw_json_key(&j, "outputs");
     out_stats_json(outs, &j);

@@ -416,15 +416,22 @@ static uint16_t slot_ext(int slot) {
 }
 
 /* A suite's family: its key exchange and authentication, and its bulk cipher without key size
- * or hash ("ECDHE_RSA AES_GCM", "TLS13 CHACHA20_POLY1305"); false for an unnamed value. */
-static bool cipher_family(uint16_t id, char out[32]) {
+ * or hash ("ECDHE_RSA AES_GCM", "TLS13 CHACHA20_POLY1305"); false for an unnamed value. Built
+ * with memcpy, not printf: it runs for every suite a client offers, on every handshake. The
+ * result is cut at 31 characters as it always was. */
+static bool cipher_family_of(uint16_t id, char out[32]) {
     const char *name = tls_cipher_name(id);
     if (!name || strncmp(name, "TLS_", 4) != 0) return false;
     name += 4;
     const char *with = strstr(name, "_WITH_");
     const char *bulk = with ? with + 6 : name;
-    int kxlen = with ? (int)(with - name) : 5;
-    size_t len = (size_t)snprintf(out, 32, "%.*s ", kxlen, with ? name : "TLS13");
+    const char *kx = with ? name : "TLS13";
+    size_t kxlen = with ? (size_t)(with - name) : 5;
+    size_t len = kxlen + 1; /* the key exchange and a space, as far as they fit */
+    size_t kept = kxlen < 31 ? kxlen : 31;
+    memcpy(out, kx, kept);
+    if (kept < 31) out[kept++] = ' ';
+    out[kept] = '\0';
     bool first = true;
     while (*bulk && len < 31) {
         const char *end = strchr(bulk, '_');
@@ -432,12 +439,34 @@ static bool cipher_family(uint16_t id, char out[32]) {
         bool digits = strspn(bulk, "0123456789") >= tl;
         bool hash = !end && (strncmp(bulk, "SHA", 3) == 0 || strncmp(bulk, "MD5", 3) == 0);
         if (!digits && !hash && len + tl + 1 < 32) {
-            len += (size_t)snprintf(out + len, 32 - len, "%s%.*s", first ? "" : "_", (int)tl, bulk);
+            if (!first) out[len++] = '_';
+            memcpy(out + len, bulk, tl);
+            len += tl;
+            out[len] = '\0';
             first = false;
         }
         bulk += tl + (end ? 1 : 0);
     }
     return true;
+}
+
+/* cipher_family_of through a small direct-mapped memo (per thread: the workers share nothing
+ * here): a client offers the same few dozen suites on every handshake. */
+static bool cipher_family(uint16_t id, char out[32]) {
+    static _Thread_local struct {
+        uint16_t id;
+        bool filled, named;
+        char fam[32];
+    } memo[256];
+    unsigned slot = (id ^ (id >> 8)) & 255u;
+    if (!memo[slot].filled || memo[slot].id != id) {
+        memset(memo[slot].fam, 0, sizeof memo[slot].fam); /* as answer_of's zeroed family */
+        memo[slot].named = cipher_family_of(id, memo[slot].fam);
+        memo[slot].id = id;
+        memo[slot].filled = true;
+    }
+    if (memo[slot].named) memcpy(out, memo[slot].fam, 32);
+    return memo[slot].named;
 }
 
 static uint32_t family_hash(const char *fam) {

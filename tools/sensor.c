@@ -234,8 +234,8 @@ static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, 
     if (s->re) rule_judge_plaintext(s->re, p, f, client_side, on_alert_now, s);
 }
 
-/* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table and
- * reassembly caps reached since the last report each raise an alert. */
+/* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table,
+ * reassembly and certificate-cache caps reached since the last report each raise an alert. */
 static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const an_stats *as) {
     uint64_t drops = cs->pcap_drop + cs->pcap_ifdrop;
     static const rule_stats none;
@@ -243,8 +243,9 @@ static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const 
     uint64_t overload = cs->flows_evicted + cs->an[CAP_AN_tcp_stream_cap] +
                         cs->an[CAP_AN_tcp_global_cap] + cs->an[CAP_AN_tcp_ooo_cap] +
                         cs->an[CAP_AN_tcp_ooo_ranges_cap] + cs->an[CAP_AN_tcp_history_cap] +
-                        as->an[AN_AN_tls_handshake_too_large] + rs->baseline_evicted +
-                        rs->baseline_full + rs->suppress_evicted;
+                        as->an[AN_AN_tls_handshake_too_large] +
+                        as->an[AN_AN_x509_cache_evicted] + as->an[AN_AN_x509_cache_full] +
+                        rs->baseline_evicted + rs->baseline_full + rs->suppress_evicted;
     out_event ev;
     if (drops > s->last_drops &&
         ev_sensor_drops_build(&s->ev, &s->ctx, ts_us, drops - s->last_drops, &ev)) {

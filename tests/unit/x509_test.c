@@ -178,7 +178,7 @@ int main(void) {
     x509_info_unref(c, b);
     x509_info *p2 = x509_cache_get(c, dpre, lpre); /* capacity 1: the first is evicted */
     CHECK(p2 != NULL);
-    CHECK_EQ_U(st.cert_cache_evictions, 1);
+    CHECK_EQ_U(st.an[AN_AN_x509_cache_evicted], 1);
     x509_info_unref(c, p2);
     x509_cache_free(c);
 
