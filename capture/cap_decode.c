@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cap_csum.h"
 #include "cap_defrag.h"
 #include "mw_cursor.h"
 
@@ -336,6 +337,27 @@ static void inner_reset(cap_pkt *p) {
     p->frag = CAP_FRAG_NONE;
 }
 
+/* A tunnel endpoint, or a host reassembling fragments, drops an IPv4 datagram whose header
+ * checksum (RFC 791) is wrong; the sensor must not look inside one either (cap_csum.h: an
+ * insertion), unless checksums are not checked (--checksum off, or the automatic mode found
+ * them unreliable). Counted as ip_bad_checksum. */
+static bool outer_ok(dec *d) {
+    const cap_pkt *p = d->pkt;
+    if (p->ip_ver != 4 || d->st->csum.mode == CAP_CSUM_OFF ||
+        d->st->csum.state == CAP_CSUM_DISABLED)
+        return true;
+    mw_cur h = mw_cur_make(p->l3, p->ip_hdr_len);
+    uint32_t sum = 0;
+    uint16_t w;
+    while (mw_cur_get_u16(&h, &w))
+        sum += w;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    if (sum == 0xffff) return true;
+    d->st->an[CAP_AN_ip_bad_checksum]++;
+    return false;
+}
+
 static mw_rc decode_ipv4(dec *d, mw_cur c);
 static mw_rc decode_ipv6(dec *d, mw_cur c);
 static mw_rc decode_ether(dec *d, mw_cur c, int trunc);
@@ -454,8 +476,10 @@ static mw_rc decode_udp(dec *d, mw_cur c) {
         pkt->l4_partial = 1;
         return MW_NEED_MORE;
     }
-    if ((pkt->dport == PORT_VXLAN || pkt->dport == PORT_GENEVE) && mw_cur_skip(&h, 4))
+    if ((pkt->dport == PORT_VXLAN || pkt->dport == PORT_GENEVE) && mw_cur_skip(&h, 4)) {
+        if (!outer_ok(d)) return MW_MALFORMED;
         return pkt->dport == PORT_VXLAN ? decode_vxlan(d, h) : decode_geneve(d, h);
+    }
     return MW_NEED_MORE;
 }
 
@@ -470,6 +494,7 @@ static mw_rc decode_frag(dec *d, mw_cur t, size_t want) {
                                                           checked: no l4 */
     if (p->nreasm >= 2 || (want != 0 && t.len < want)) /* nested too deep, or cut by snaplen */
         return undecoded(d, CAP_AN_ip_frag_dropped);
+    if (!outer_ok(d)) return MW_MALFORMED;
     cap_frag f;
     memset(&f, 0, sizeof f);
     f.ip_ver = p->ip_ver;
@@ -503,11 +528,11 @@ static mw_rc decode_l4(dec *d, mw_cur t, size_t want) {
     case 17:
         return decode_udp(d, t);
     case 4: /* IPv4 */
-        return decode_ip_in_ip(d, t, 4);
+        return outer_ok(d) ? decode_ip_in_ip(d, t, 4) : MW_MALFORMED;
     case 41: /* IPv6 */
-        return decode_ip_in_ip(d, t, 6);
+        return outer_ok(d) ? decode_ip_in_ip(d, t, 6) : MW_MALFORMED;
     case 47: /* GRE */
-        return decode_gre(d, t);
+        return outer_ok(d) ? decode_gre(d, t) : MW_MALFORMED;
     default:
         return MW_NEED_MORE;
     }
