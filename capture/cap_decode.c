@@ -180,7 +180,7 @@ static mw_rc ipv4_header(mw_cur c, cap_pkt *pkt, cap_stats *st, size_t *want) {
         !mw_cur_copy(&h, pkt->dst, 4))
         return bad(st, CAP_AN_ip_truncated);
     size_t ihl = (size_t)(vihl & 15) * 4;
-    if ((vihl >> 4) != 4 || ihl < 20 || total < ihl) return bad(st, CAP_AN_ip_bad_header);
+    if ((vihl >> 4) != 4 || ihl < 20 || (total != 0 && total < ihl)) return bad(st, CAP_AN_ip_bad_header);
     /* A capture with TSO/GRO can record total=0 for large frames: trust the caplen then. */
     if (total != 0 && total < c.len) c.len = total;
     pkt->l3 = c.data;

@@ -59,6 +59,7 @@ typedef struct {
     bl_state *bl;
     probe_sched *ps;
     uint64_t last_drops, last_overload; /* for sensor.* alerts */
+    uint64_t last_packets, last_undecoded[CAP_UNDEC_COUNT];
     /* the handshake being judged, for alert events */
     const tls_hs *cur_hs;
     const cap_flow *cur_flow;
@@ -251,6 +252,21 @@ static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const 
         ev_sensor_overload_build(&s->ev, &s->ctx, ts_us, overload - s->last_overload, &ev)) {
         out_emit(s->outs, &ev);
         if (s->sum) summary_alert(s->sum, "sensor.overload");
+    }
+    /* sensor.undecoded: over 1% of this interval's packets could not be decoded */
+    uint64_t by[CAP_UNDEC_COUNT], d[CAP_UNDEC_COUNT], undec = 0;
+    cap_stats_undecoded(cs, by);
+    for (int i = 0; i < CAP_UNDEC_COUNT; i++) {
+        d[i] = by[i] - s->last_undecoded[i];
+        undec += d[i];
+        s->last_undecoded[i] = by[i];
+    }
+    uint64_t packets = cs->packets - s->last_packets;
+    s->last_packets = cs->packets;
+    if (undec > 0 && undec * 100 > packets &&
+        ev_sensor_undecoded_build(&s->ev, &s->ctx, ts_us, undec, packets, d, &ev)) {
+        out_emit(s->outs, &ev);
+        if (s->sum) summary_alert(s->sum, "sensor.undecoded");
     }
     s->last_drops = drops;
     s->last_overload = overload;

@@ -198,9 +198,14 @@ def build(seed_dir, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     cases = {}
 
-    def case(name, frames, encap, seed="tls12", events=None, anomalies=None, tshark="full", note=""):
+    def case(name, frames, encap, seed="tls12", events=None, anomalies=None, tshark="full", note="",
+             tshark_args=None, alerts=None):
         write_pcap(os.path.join(out_dir, name + ".pcap"), frames)
         c = {"file": name + ".pcap", "encapsulation": encap, "seed": seed, "tshark": tshark}
+        if tshark_args:
+            c["tshark_args"] = tshark_args
+        if alerts:
+            c["alerts"] = alerts
         if events is not None:
             c["events"] = events
         if anomalies:
@@ -231,7 +236,8 @@ def build(seed_dir, out_dir):
     case("mpls", each(lambda p: [eth(0x8847, mpls([100, 200] if p.client else [300, 400], p.inner4()))]),
          ["mpls:label=100", "mpls:label=200"], note="labels differ per direction: one flow all the same")
     case("mpls_eth_cw", each(lambda p: [eth(0x8847, mpls([16], b"\0\0\0\0" + eth(0x86DD, p.inner6())))]),
-         ["mpls:label=16"])
+         ["mpls:label=16"], tshark_args=["-d", "mpls.label==16,pwethcw"],
+         note="tshark needs telling that label 16 carries Ethernet with a control word")
     case("gre", each(lambda p: [eth(0x0800, ip4(*p.outer4(), 47, gre(0x0800, p.inner4())))]), ["gre"])
     case("gre_key_seq_csum",
          each(lambda p: [eth(0x0800, ip4(*p.outer4(), 47, gre(0x0800, p.inner4(), key=5, seq=1, cks=True)))]),
@@ -277,7 +283,7 @@ def build(seed_dir, out_dir):
         if len(d) - 20 <= 96:
             return [eth(0x0800, d)]
         fr = [eth(0x0800, f) for f in frag4(d, 64)]
-        return [fr[0]] + [fr[-1]] + fr[1:-1] + [fr[0]]
+        return [fr[0], fr[0], fr[-1]] + fr[1:-1]
 
     nfr4 = sum(1 for p in tls12 if len(p.tcp) > 96)
     case("frag_ipv4", each(lambda p: frag_inner4(p)), None, anomalies={"ip_frag_dropped": 0, "ip_frag_overlap": 0},
@@ -345,12 +351,14 @@ def build(seed_dir, out_dir):
 
     too_deep = each(lambda p: [eth(0x8847, mpls(list(range(16, 25)), p.inner4()))])
     case("too_deep", too_deep, None, events=0, anomalies={"encap_too_deep": len(too_deep)}, tshark="none",
+         alerts=["sensor.undecoded"],
          note="9 MPLS labels: over the limit of 8 layers, counted, and sensor.undecoded raised")
 
     def tso(p):
         return [eth(0x0800, p.inner4(total=0) if p.client and len(p.tcp) > 100 else p.inner4())]
 
-    case("tso_total_length_zero", each(tso), None, anomalies={"ip_total_length_zero": 1})
+    ntso = sum(1 for p in tls12 if p.client and len(p.tcp) > 100)
+    case("tso_total_length_zero", each(tso), None, anomalies={"ip_total_length_zero": ntso})
     with open(os.path.join(out_dir, "cases.json"), "w") as f:
         json.dump({"seeds": SEEDS, "cases": cases}, f, indent=1, sort_keys=True)
         f.write("\n")
