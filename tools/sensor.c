@@ -495,7 +495,7 @@ static int run_files(sensor *s, const sensor_opts *o) {
             fprintf(stderr, "mitmwatch: %s\n", err);
             return 2;
         }
-        if (!cap_linktype_supported(src->dlt)) {
+        if (!src->ng && !cap_linktype_supported(src->dlt)) {
             fprintf(stderr, "mitmwatch: %s: link type %s (%d) is not supported\n", o->files[i],
                     pcap_datalink_val_to_name(src->dlt) ? pcap_datalink_val_to_name(src->dlt) : "?",
                     src->dlt);
@@ -509,19 +509,34 @@ static int run_files(sensor *s, const sensor_opts *o) {
         }
         s->started = true;
         g_current = src;
+        cap_stats *cs = an_engine_cap_stats(s->eng);
+        uint64_t before = cs->packets;
+        int rc = 0;
         for (;;) {
             int n = cap_source_dispatch(src, 4096, on_frame, s, err, sizeof err);
             service_signals(s);
             out_tick(s->outs);
             if (n == -1 || n == -3 || g_stop) break;
             if (n == -2) {
-                /* A truncated file ends in an error after its good packets: report, go on. */
-                fprintf(stderr, "mitmwatch: %s\n", err);
+                if (cs->packets == before) {
+                    /* nothing of it could be read: the caller must know it was skipped */
+                    fprintf(stderr, "mitmwatch: cannot read %s\n", err);
+                    rc = 2;
+                } else {
+                    /* A truncated file ends in an error after its good packets: counted,
+                     * reported, and the next file read. */
+                    cs->an[CAP_AN_pcap_truncated]++;
+                    fprintf(stderr,
+                            "mitmwatch: %s (truncated or damaged: the %llu packets before it "
+                            "were read)\n",
+                            err, (unsigned long long)(cs->packets - before));
+                }
                 break;
             }
         }
         g_current = NULL;
         cap_source_close(src);
+        if (rc) return rc;
     }
     return 0;
 }

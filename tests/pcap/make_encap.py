@@ -359,6 +359,58 @@ def build(seed_dir, out_dir):
 
     ntso = sum(1 for p in tls12 if p.client and len(p.tcp) > 100)
     case("tso_total_length_zero", each(tso), None, anomalies={"ip_total_length_zero": ntso})
+    # a pcapng file whose interfaces have different link types (libpcap refuses it): section 1,
+    # little-endian: Ethernet (microseconds) and raw IP (nanoseconds) interfaces; section 2,
+    # big-endian: raw IP again, with the rest of the second handshake
+    def blk(order, btype, body):
+        body += b"\0" * ((4 - len(body) % 4) % 4)
+        n = 12 + len(body)
+        return struct.pack(order + "II", btype, n) + body + struct.pack(order + "I", n)
+
+    def shb(order):
+        return blk(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+
+    def idb(order, lt, nanos):
+        opts = struct.pack(order + "HHB3x", 9, 1, 9) if nanos else b""
+        return blk(order, 1, struct.pack(order + "HHI", lt, 0, 262144) + opts + struct.pack(order + "HH", 0, 0))
+
+    def epb(order, ifid, sec, usec, data, nanos):
+        t = sec * 10 ** (9 if nanos else 6) + usec * (1000 if nanos else 1)
+        return blk(order, 6, struct.pack(order + "IIIII", ifid, t >> 32, t & 0xFFFFFFFF, len(data), len(data)) + data)
+
+    ng = shb("<") + idb("<", 1, False) + idb("<", 101, True)
+    half = len(t13) // 2
+    for p in tls12:
+        ng += epb("<", 0, p.sec, p.usec, eth(0x0800, p.inner4()), False)
+    for p in t13[:half]:
+        ng += epb("<", 1, p.sec, p.usec, p.inner6(), True)
+    ng += shb(">") + idb(">", 101, True)
+    for p in t13[half:]:
+        ng += epb(">", 0, p.sec, p.usec, p.inner6(), True)
+    with open(os.path.join(out_dir, "pcapng_mixed_linktypes.pcapng"), "wb") as f:
+        f.write(ng)
+    cases["pcapng_mixed_linktypes"] = {
+        "file": "pcapng_mixed_linktypes.pcapng", "events": 2, "tshark": "full",
+        "multi": [{"seed": "tls12", "encapsulation": None}, {"seed": "tls13", "encapsulation": None}],
+        "note": "Ethernet and raw IP interfaces, little- and big-endian sections: read block by block"}
+    with open(os.path.join(out_dir, "pcapng_truncated.pcapng"), "wb") as f:
+        f.write(ng[:-30])
+    cases["pcapng_truncated"] = {
+        "file": "pcapng_truncated.pcapng", "events": 2, "tshark": "none",
+        "multi": [{"seed": "tls12", "encapsulation": None}, {"seed": "tls13", "encapsulation": None}],
+        "anomalies": {"pcap_truncated": 1}, "stderr": "truncated or damaged"}
+
+    plain = open(os.path.join(out_dir, "plain.pcap"), "rb").read()
+    with open(os.path.join(out_dir, "pcap_truncated.pcap"), "wb") as f:
+        f.write(plain[:-20])
+    cases["pcap_truncated"] = {"file": "pcap_truncated.pcap", "seed": "tls12", "encapsulation": None,
+                               "tshark": "none", "anomalies": {"pcap_truncated": 1},
+                               "stderr": "truncated or damaged"}
+    with open(os.path.join(out_dir, "unreadable.pcap"), "wb") as f:
+        f.write(plain[:24] + struct.pack("<IIII", 0, 0, 0x7FFFFFF0, 0x7FFFFFF0) + b"x" * 64)
+    cases["unreadable"] = {"file": "unreadable.pcap", "events": 0, "tshark": "none", "exit": 2,
+                           "stderr": "cannot read", "note": "a header and then nothing readable: exit 2"}
+
     with open(os.path.join(out_dir, "cases.json"), "w") as f:
         json.dump({"seeds": SEEDS, "cases": cases}, f, indent=1, sort_keys=True)
         f.write("\n")
