@@ -1,6 +1,7 @@
 #include "an_engine.h"
 
 #include "an_ndpi.h"
+#include "cap_defrag.h"
 #include "mw_cursor.h"
 #include "starttls.h"
 
@@ -36,6 +37,7 @@ struct an_engine {
     cap_stats cst;
     an_stats ast;
     cap_flowtab *ft;
+    cap_defrag *df;
     cap_reasm reasm;
     x509_cache *certs;
     dpi_ctx *dpi;
@@ -239,25 +241,32 @@ an_engine *an_engine_new(const an_engine_cfg *cfg) {
                           .on_end = on_flow_end,
                           .user = e};
     e->ft = cap_flowtab_new(&fc, &e->cst);
+    cap_defrag_cfg dc = {0, 0, 0};
+    e->df = cap_defrag_new(&dc);
     e->certs = x509_cache_new_capped(
         cfg->cert_cache_entries ? cfg->cert_cache_entries : DEFAULT_CERT_CACHE,
         cfg->cert_cache_bytes, &e->ast);
     if (!cfg->no_ndpi)
         e->dpi = dpi_new();
-    if (!e->ft || !e->certs || (!cfg->no_ndpi && !e->dpi)) {
+    if (!e->ft || !e->df || !e->certs || (!cfg->no_ndpi && !e->dpi)) {
         an_engine_free(e);
         return NULL;
     }
     return e;
 }
 
-void an_engine_flush(an_engine *e) { cap_flowtab_flush(e->ft); }
+void an_engine_flush(an_engine *e) {
+    cap_flowtab_flush(e->ft);
+    /* fragments of datagrams still incomplete were never decoded: counted as timed out */
+    cap_defrag_expire(e->df, UINT64_MAX / 2, &e->cst);
+}
 
 void an_engine_free(an_engine *e) {
     if (!e)
         return;
     if (e->ft)
         cap_flowtab_free(e->ft); /* ends (and emits) every flow first */
+    cap_defrag_free(e->df);
     x509_cache_free(e->certs);
     dpi_free(e->dpi);
     while (e->free_apps) {
@@ -334,8 +343,9 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
     if (e->now_us - e->last_expire_us >= EXPIRE_EVERY_US) {
         e->last_expire_us = e->now_us;
         cap_flowtab_expire(e->ft, e->now_us);
+        cap_defrag_expire(e->df, e->now_us, &e->cst);
     }
-    mw_rc rc = cap_decode(dlt, data, caplen, &p, &e->cst);
+    mw_rc rc = cap_decode_df(e->df, ts_us, dlt, data, caplen, &p, &e->cst);
     if (rc == MW_MALFORMED)
         return;
     /* A packet the receiver would drop for its checksum must not reach a flow. */

@@ -12,17 +12,51 @@
 #define CAP_DECODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cap_stats.h"
 #include "mw_result.h"
 
+/* What a packet was seen through, outermost first (docs/ARCHITECTURE.md, "Decoders"): VLAN
+ * tags, PPPoE sessions, MPLS labels and the tunnels. The stack is bounded: a packet nested
+ * deeper is counted as encap_too_deep and not decoded. */
+#define CAP_ENCAP_MAX 8
+
+enum cap_encap_kind {
+    CAP_ENC_VLAN = 1, /* id: VLAN id */
+    CAP_ENC_PPPOE,    /* id: session id */
+    CAP_ENC_MPLS,     /* id: label */
+    CAP_ENC_GRE,      /* id: key when has_id */
+    CAP_ENC_ERSPAN1,  /* GRE 0x88be without sequence number: no ERSPAN header */
+    CAP_ENC_ERSPAN2,  /* id: session id */
+    CAP_ENC_ERSPAN3,  /* id: session id */
+    CAP_ENC_VXLAN,    /* id: VNI */
+    CAP_ENC_GENEVE,   /* id: VNI */
+    CAP_ENC_IP4IN4,   /* IP-in-IP: inner version in outer version */
+    CAP_ENC_IP6IN4,
+    CAP_ENC_IP4IN6,
+    CAP_ENC_IP6IN6,
+};
+
 typedef struct {
-    uint64_t ts_us;  /* capture time, microseconds since the epoch */
+    uint8_t kind;   /* cap_encap_kind */
+    uint8_t has_id; /* id is meaningful (GRE carries a key only with the K flag) */
+    uint32_t id;
+} cap_encap;
+
+/* "vxlan:vni=42", "vlan:100", "gre", "ipip:6in4"...: the name of one layer, as the event
+ * field mitmwatch.encapsulation lists it. Returns the length written (truncated to n-1). */
+size_t cap_encap_name(const cap_encap *e, char *out, size_t n);
+
+typedef struct cap_defrag cap_defrag;
+
+typedef struct {
+    uint64_t ts_us;    /* capture time, microseconds since the epoch */
     uint32_t wire_len; /* original frame length */
-    uint8_t ip_ver;  /* 4 or 6 */
-    uint8_t ttl;     /* IPv4 TTL or IPv6 hop limit */
-    uint8_t l4proto; /* IPPROTO_* of the transport header found */
+    uint8_t ip_ver;    /* 4 or 6 */
+    uint8_t ttl;       /* IPv4 TTL or IPv6 hop limit */
+    uint8_t l4proto;   /* IPPROTO_* of the transport header found */
     uint8_t tcp_flags;
     uint16_t vlan[2]; /* outer, inner; 0 = none */
     uint8_t nvlan;
@@ -41,7 +75,16 @@ typedef struct {
     uint8_t l4_partial; /* l4 is not the whole datagram (snaplen, or IP length 0 from TSO), or
                            an IPv6 routing header leaves the final destination elsewhere: the
                            transport checksum cannot be checked */
-    uint8_t frag; /* CAP_FRAG_* */
+    uint8_t frag;       /* CAP_FRAG_* */
+    uint8_t frag_mf;    /* more fragments follow */
+    uint32_t frag_id;   /* IPv4 or IPv6 identification of a fragment */
+    uint32_t frag_off;  /* its offset in bytes */
+    uint8_t nencap;
+    uint8_t tunneled; /* a layer other than VLAN tags is in encap (PPPoE, MPLS, a tunnel) */
+    uint8_t nreasm;   /* IP datagrams reassembled to decode this frame (cap_defrag.h) */
+    uint32_t ctx;     /* tunnel context: a hash of the encapsulation (0 when not tunneled) that
+                         keeps flows in different tunnels apart; the same in both directions */
+    cap_encap encap[CAP_ENCAP_MAX];
 } cap_pkt;
 
 #define CAP_TH_FIN 0x01
@@ -58,12 +101,21 @@ enum { CAP_FRAG_NONE = 0, CAP_FRAG_FIRST, CAP_FRAG_LATER };
 /* True when libpcap's link type is one we decode. */
 bool cap_linktype_supported(int dlt);
 
-/* Decodes frame[0..caplen) of link type dlt. Returns MW_OK for a TCP segment (pkt filled),
- * MW_NEED_MORE for a valid frame that carries no TCP (not an error; a UDP datagram has l4proto
- * 17 and l4 set, for its checksum), MW_MALFORMED for a truncated or invalid header (counted in
- * st under the kind that failed). */
+/* Decodes frame[0..caplen) of link type dlt, through every encapsulation the decoder knows
+ * (PPPoE, MPLS, GRE, ERSPAN I/II/III, VXLAN on UDP 4789, Geneve on UDP 6081, IP-in-IP), so pkt
+ * describes the innermost packet. Returns MW_OK for a TCP segment (pkt filled), MW_NEED_MORE
+ * for a frame that carries no TCP (not an error; a UDP datagram has l4proto 17 and l4 set, for
+ * its checksum; a frame the decoder cannot see into is counted in st, see
+ * cap_stats_undecoded), MW_MALFORMED for a truncated or invalid header (counted in st under
+ * the kind that failed). IP fragments are counted as ip_fragment and not decoded. */
 MW_WUR mw_rc cap_decode(int dlt, const uint8_t *frame, uint32_t caplen, cap_pkt *pkt,
                         cap_stats *st);
+
+/* cap_decode with IP reassembly: fragments go to df (capture time ts_us) and the datagram
+ * they complete is decoded in their place; pkt may then point into df's buffers, valid until
+ * the next call with df. df NULL: as cap_decode. */
+MW_WUR mw_rc cap_decode_df(cap_defrag *df, uint64_t ts_us, int dlt, const uint8_t *frame,
+                           uint32_t caplen, cap_pkt *pkt, cap_stats *st);
 
 /* The IP layer alone of a datagram without link layer (as a raw socket returns it), picked by
  * its version nibble and decoded as cap_decode does: IPv4 options skipped, IPv6 extension

@@ -43,6 +43,7 @@ static int make_key(const cap_pkt *pkt, cap_flow_key *k) {
     k->vlan[0] = pkt->vlan[0];
     k->vlan[1] = pkt->vlan[1];
     k->ip_ver = pkt->ip_ver;
+    k->ctx = pkt->ctx;
     return side;
 }
 
@@ -181,6 +182,10 @@ cap_flow *cap_flowtab_get(cap_flowtab *ft, const cap_pkt *pkt, int *side, bool c
     f->hash = h;
     f->in_use = 1;
     f->first_us = f->last_us = pkt->ts_us;
+    if (pkt->tunneled) {
+        f->nencap = pkt->nencap;
+        memcpy(f->encap, pkt->encap, sizeof f->encap);
+    }
     cap_stream_init(&f->stream[0]);
     cap_stream_init(&f->stream[1]);
     /* Client by SYN when seen, else the higher port is the client's (ephemeral) port. */

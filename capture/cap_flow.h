@@ -21,6 +21,7 @@ typedef struct {
     uint16_t vlan[2];
     uint8_t ip_ver;
     uint8_t pad[3];
+    uint32_t ctx; /* tunnel context (cap_pkt.ctx): flows in different tunnels stay apart */
 } cap_flow_key;
 
 enum cap_flow_end { CAP_END_CLOSED, CAP_END_TIMEOUT, CAP_END_EVICTED, CAP_END_SHUTDOWN };
@@ -41,6 +42,8 @@ typedef struct cap_flow {
     cap_stream stream[2]; /* indexed by sending side */
     uint64_t watch_until_us; /* bypassed: later copies are compared with the history until then */
     void *app;            /* analyzer state, owned by the flow callback's owner */
+    uint8_t nencap;       /* the encapsulation the first packet came through, when tunneled */
+    cap_encap encap[CAP_ENCAP_MAX];
 } cap_flow;
 
 typedef struct cap_flowtab cap_flowtab;

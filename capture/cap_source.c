@@ -1,6 +1,7 @@
 #include "cap_source.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct dispatch_ctx {
@@ -18,6 +19,19 @@ static void on_pcap(u_char *u, const struct pcap_pkthdr *h, const u_char *data) 
 bool cap_source_open_file(cap_source *src, const char *path, char *err, size_t errlen) {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     memset(src, 0, sizeof *src);
+    FILE *f = fopen(path, "rb");
+    int first = -1;
+    if (f && cap_pcapng_mixed(f, &first)) {
+        src->ng = cap_pcapng_open(f);
+        if (!src->ng) {
+            snprintf(err, errlen, "cannot read %s: out of memory", path);
+            return false;
+        }
+        src->dlt = first;
+        snprintf(src->name, sizeof src->name, "%s", path);
+        return true;
+    }
+    if (f) fclose(f);
     src->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
     if (!src->p) {
         snprintf(err, errlen, "cannot read %s: %s", path, ebuf);
@@ -60,8 +74,33 @@ bool cap_source_open_live(cap_source *src, const char *iface, const char *bpf, i
     return true;
 }
 
+/* The filter for link type dlt of a cap_pcapng source, compiled the first time; NULL when it
+ * cannot be (then no frame of that type passes). */
+static const struct bpf_program *ng_filter(cap_source *src, int dlt) {
+    for (int i = 0; i < src->nfilters; i++)
+        if (src->filters[i].dlt == dlt) return src->filters[i].ok ? &src->filters[i].prog : NULL;
+    if (src->nfilters == CAP_SOURCE_MAX_FILTERS) return NULL;
+    int i = src->nfilters++;
+    src->filters[i].dlt = dlt;
+    pcap_t *dead = pcap_open_dead(dlt, 262144);
+    src->filters[i].ok =
+        dead && pcap_compile(dead, &src->filters[i].prog, src->bpf, 1, PCAP_NETMASK_UNKNOWN) == 0;
+    if (dead) pcap_close(dead);
+    return src->filters[i].ok ? &src->filters[i].prog : NULL;
+}
+
 bool cap_source_filter(cap_source *src, const char *bpf, char *err, size_t errlen) {
     struct bpf_program prog;
+    if (src->ng) {
+        /* checked once against the first link type, so a typo is still an error at start */
+        pcap_t *dead = pcap_open_dead(src->dlt, 262144);
+        bool ok = dead && pcap_compile(dead, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) == 0;
+        if (ok) pcap_freecode(&prog);
+        else snprintf(err, errlen, "bad filter '%s': %s", bpf, dead ? pcap_geterr(dead) : "?");
+        if (dead) pcap_close(dead);
+        if (ok) src->bpf = strdup(bpf);
+        return ok && src->bpf;
+    }
     if (pcap_compile(src->p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
         snprintf(err, errlen, "bad filter '%s': %s", bpf, pcap_geterr(src->p));
         return false;
@@ -75,8 +114,39 @@ bool cap_source_filter(cap_source *src, const char *bpf, char *err, size_t errle
     return true;
 }
 
+static int ng_dispatch(cap_source *src, int max, cap_frame_fn fn, void *user, char *err,
+                       size_t errlen) {
+    int n = 0;
+    while ((max <= 0 || n < max) && !src->ng_stop) {
+        int dlt;
+        uint64_t ts;
+        const uint8_t *data;
+        uint32_t caplen, wire;
+        char why[128];
+        int rc = cap_pcapng_next(src->ng, &dlt, &ts, &data, &caplen, &wire, why, sizeof why);
+        if (rc == 0) return n > 0 ? n : -1;
+        if (rc < 0) {
+            snprintf(err, errlen, "%s: %s", src->name, why);
+            return -2;
+        }
+        if (src->bpf) {
+            const struct bpf_program *prog = ng_filter(src, dlt);
+            struct pcap_pkthdr h = {.caplen = caplen, .len = wire};
+            if (!prog || !pcap_offline_filter(prog, &h, data)) continue;
+        }
+        fn(user, dlt, ts, data, caplen, wire);
+        n++;
+    }
+    if (src->ng_stop) {
+        src->ng_stop = 0;
+        return -3;
+    }
+    return n;
+}
+
 int cap_source_dispatch(cap_source *src, int max, cap_frame_fn fn, void *user, char *err,
                         size_t errlen) {
+    if (src->ng) return ng_dispatch(src, max, fn, user, err, errlen);
     struct dispatch_ctx d = {src, fn, user};
     int n = pcap_dispatch(src->p, max, on_pcap, (u_char *)&d);
     if (n == PCAP_ERROR) {
@@ -91,6 +161,7 @@ int cap_source_dispatch(cap_source *src, int max, cap_frame_fn fn, void *user, c
 }
 
 void cap_source_break(cap_source *src) {
+    if (src->ng) src->ng_stop = 1;
     if (src->p)
         pcap_breakloop(src->p);
 }
@@ -108,4 +179,11 @@ void cap_source_close(cap_source *src) {
     if (src->p)
         pcap_close(src->p);
     src->p = NULL;
+    cap_pcapng_close(src->ng);
+    src->ng = NULL;
+    for (int i = 0; i < src->nfilters; i++)
+        if (src->filters[i].ok) pcap_freecode(&src->filters[i].prog);
+    src->nfilters = 0;
+    free(src->bpf);
+    src->bpf = NULL;
 }

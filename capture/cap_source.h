@@ -6,20 +6,35 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cap_pcapng.h"
 #include "cap_stats.h"
 
 /* One frame handed to the consumer. */
 typedef void (*cap_frame_fn)(void *user, int dlt, uint64_t ts_us, const uint8_t *data,
                              uint32_t caplen, uint32_t wire_len);
 
+#define CAP_SOURCE_MAX_FILTERS 8
+
 typedef struct {
     pcap_t *p;
     int dlt;
     bool live;
     char name[256];
+    /* a pcapng file whose interfaces have different link types: read by cap_pcapng, not
+       libpcap; each frame carries its interface's link type (dlt is the first one's) */
+    cap_pcapng *ng;
+    volatile int ng_stop;
+    char *bpf; /* its filter, compiled per link type as frames of that type come */
+    int nfilters;
+    struct {
+        int dlt;
+        bool ok;
+        struct bpf_program prog;
+    } filters[CAP_SOURCE_MAX_FILTERS];
 } cap_source;
 
-/* Opens a capture file (pcap or pcapng). On failure writes a one-line reason to err. */
+/* Opens a capture file (pcap or pcapng; a pcapng file with several link types is read
+ * block by block, cap_pcapng.h). On failure writes a one-line reason to err. */
 bool cap_source_open_file(cap_source *src, const char *path, char *err, size_t errlen);
 /* Opens a live interface in promiscuous mode with the given snaplen and optional BPF. */
 bool cap_source_open_live(cap_source *src, const char *iface, const char *bpf, int snaplen,

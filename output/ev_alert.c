@@ -53,6 +53,7 @@ bool ev_alert_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const ev_ale
     }
     if (hs) evidence(&j, hs);
     mw_json_kobj(&j, "mitmwatch");
+    ev_encapsulation(&j, f);
     if (a->handshake_id) mw_json_kstr(&j, "handshake_id", a->handshake_id);
     mw_json_key(&j, "expected");
     mw_json_raw(&j, a->expected, strlen(a->expected));

@@ -71,3 +71,22 @@ bool ev_sensor_start_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us,
                       .rule_id = NULL};
     return true;
 }
+
+bool ev_sensor_undecoded_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, uint64_t undecoded,
+                               uint64_t packets, const uint64_t by[CAP_UNDEC_COUNT],
+                               out_event *ev) {
+    char causes[256] = "", msg[512];
+    size_t n = 0;
+    for (int i = 0; i < CAP_UNDEC_COUNT && n < sizeof causes; i++) {
+        if (!by[i]) continue;
+        int w = snprintf(causes + n, sizeof causes - n, "%s%s %llu", n ? ", " : "",
+                         cap_undecoded_names[i], (unsigned long long)by[i]);
+        if (w < 0) break;
+        n += (size_t)w;
+    }
+    snprintf(msg, sizeof msg,
+             "%llu of %llu packets since the last report could not be decoded (%s): the sensor "
+             "did not see into them",
+             (unsigned long long)undecoded, (unsigned long long)packets, causes);
+    return sensor_alert(out, ctx, ts_us, "sensor.undecoded", msg, undecoded, ev);
+}

@@ -1,4 +1,5 @@
-/* The sensor's own alerts (docs/ARCHITECTURE.md): sensor.drops and sensor.overload, raised with the stats
+/* The sensor's own alerts (docs/ARCHITECTURE.md): sensor.drops, sensor.overload and
+ * sensor.undecoded, raised with the stats
  * when the capture lost packets or the sensor hit its caps since the last report, so that the
  * sensor admits blindness. mitmwatch.expected is 0; mitmwatch.observed the count since the last
  * report. No flow and no target. */
@@ -27,5 +28,11 @@ typedef struct {
 } ev_sensor_start;
 bool ev_sensor_start_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us,
                            const ev_sensor_start *st, out_event *ev);
+
+/* sensor.undecoded: more than 1% of the packets since the last report could not be decoded
+ * (cap_stats_undecoded): undecoded of packets, by[] the count per cause, each cause with a
+ * non-zero count named in the message. */
+bool ev_sensor_undecoded_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, uint64_t undecoded,
+                               uint64_t packets, const uint64_t by[CAP_UNDEC_COUNT], out_event *ev);
 
 #endif

@@ -17,6 +17,14 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     U("tcp_packets", cs->tcp_packets);
     U("tcp_payload_bytes", cs->tcp_payload_bytes);
     U("non_tcp_packets", cs->non_tcp);
+    U("tunneled_packets", cs->tunneled);
+    U("ip_reassembled", cs->ip_reassembled);
+    uint64_t by[CAP_UNDEC_COUNT];
+    U("undecoded_packets", cap_stats_undecoded(cs, by));
+    mw_json_kobj(&j, "undecoded");
+    for (int i = 0; i < CAP_UNDEC_COUNT; i++)
+        U(cap_undecoded_names[i], by[i]);
+    mw_json_obj_end(&j);
     U("flows_created", cs->flows_created);
     U("flows_active", cs->flows_active);
     U("flows_closed", cs->flows_closed);

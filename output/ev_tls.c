@@ -63,6 +63,17 @@ void ev_flow(mw_json *j, const cap_flow *f, int client_side, const char *protoco
     mw_json_obj_end(j);
 }
 
+void ev_encapsulation(mw_json *j, const cap_flow *f) {
+    if (!f || f->nencap == 0) return;
+    mw_json_karr(j, "encapsulation");
+    for (int i = 0; i < f->nencap && i < CAP_ENCAP_MAX; i++) {
+        char name[48];
+        cap_encap_name(&f->encap[i], name, sizeof name);
+        mw_json_str(j, name);
+    }
+    mw_json_arr_end(j);
+}
+
 const char *ev_protocol(const tls_hs *hs) {
     /* After STARTTLS mitmwatch knows the protocol from its own dialogue; everything else it
      * reports is TLS on the wire, whatever application nDPI recognised inside. */
@@ -71,8 +82,7 @@ const char *ev_protocol(const tls_hs *hs) {
 
 const char *ev_application(const tls_hs *hs) {
     /* nDPI's "tls" names no application: network.protocol already says it */
-    if (!hs->ndpi_protocol[0] || !strcasecmp(hs->ndpi_protocol, "tls"))
-        return NULL;
+    if (!hs->ndpi_protocol[0] || !strcasecmp(hs->ndpi_protocol, "tls")) return NULL;
     return hs->ndpi_protocol;
 }
 
@@ -265,6 +275,7 @@ bool ev_tls_build(mw_buf *out, const ev_ctx *ctx, const tls_hs *hs, const cap_fl
     ev_flow(&j, f, client_side, ev_protocol(hs), ev_application(hs));
     ev_tls_fields(&j, hs, f, client_side);
     mw_json_kobj(&j, "mitmwatch");
+    ev_encapsulation(&j, f);
     ev_mitmwatch_tls(&j, hs);
     if (v) {
         mw_json_kobj(&j, "verdict");

@@ -1,4 +1,5 @@
-/* The mitmwatch.tls event: one JSON object per handshake, ECS field names (docs/ARCHITECTURE.md). */
+/* The mitmwatch.tls event: one JSON object per handshake, ECS field names (docs/ARCHITECTURE.md).
+ */
 #ifndef EV_TLS_H
 #define EV_TLS_H
 
@@ -23,6 +24,10 @@ void ev_head_outcome(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *
  * network.community_id the flow's Community ID v1. */
 void ev_flow(mw_json *j, const cap_flow *f, int client_side, const char *protocol,
              const char *application);
+/* Writes mitmwatch.encapsulation into the open mitmwatch object: what a tunneled flow was seen
+ * through, outermost first ("vxlan:vni=42", "vlan:100"); nothing for a flow outside tunnels
+ * (its VLAN tags are network.vlan) or f NULL. */
+void ev_encapsulation(mw_json *j, const cap_flow *f);
 /* Writes the ECS tls object of a handshake. */
 void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_side);
 /* Writes the members "tls" (and "ndpi") of the open mitmwatch object. */

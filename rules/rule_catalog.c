@@ -33,6 +33,7 @@ const char *rule_catalog_name(const char *rule_id) {
         {"probe.failed", "Probe failed"},
         {"sensor.drops", "Sensor dropped packets"},
         {"sensor.overload", "Sensor overloaded"},
+        {"sensor.undecoded", "Packets the sensor could not decode"},
         {"ct.unknown_issuance", "CT-logged certificate not in the known store"},
         {"ct.log_inconsistent", "CT log contradicted its own history"},
     };

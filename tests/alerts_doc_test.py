@@ -112,8 +112,8 @@ def self_test(emitted, catalogue_c, doc):
         ("an id missing from the catalogue",
          emitted, catalogue_c - {victim}, doc, victim + " (emitted in"),
         ("a new id in the code",
-         dict(emitted, **{"sensor.undecoded": {"x.c"}}), catalogue_c, doc,
-         "sensor.undecoded (emitted in x.c) is missing from ALERTS.md"),
+         dict(emitted, **{"sensor.made_up": {"x.c"}}), catalogue_c, doc,
+         "sensor.made_up (emitted in x.c) is missing from ALERTS.md"),
     ]
     bad = 0
     for what, e, c, d, want in cases:

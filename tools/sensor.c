@@ -59,6 +59,7 @@ typedef struct {
     bl_state *bl;
     probe_sched *ps;
     uint64_t last_drops, last_overload; /* for sensor.* alerts */
+    uint64_t last_packets, last_undecoded[CAP_UNDEC_COUNT];
     /* the handshake being judged, for alert events */
     const tls_hs *cur_hs;
     const cap_flow *cur_flow;
@@ -256,6 +257,21 @@ static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const 
         ev_sensor_overload_build(&s->ev, &s->ctx, ts_us, overload - s->last_overload, &ev)) {
         out_emit(s->outs, &ev);
         if (s->sum) summary_alert(s->sum, "sensor.overload");
+    }
+    /* sensor.undecoded: over 1% of this interval's packets could not be decoded */
+    uint64_t by[CAP_UNDEC_COUNT], d[CAP_UNDEC_COUNT], undec = 0;
+    cap_stats_undecoded(cs, by);
+    for (int i = 0; i < CAP_UNDEC_COUNT; i++) {
+        d[i] = by[i] - s->last_undecoded[i];
+        undec += d[i];
+        s->last_undecoded[i] = by[i];
+    }
+    uint64_t packets = cs->packets - s->last_packets;
+    s->last_packets = cs->packets;
+    if (undec > 0 && undec * 100 > packets &&
+        ev_sensor_undecoded_build(&s->ev, &s->ctx, ts_us, undec, packets, d, &ev)) {
+        out_emit(s->outs, &ev);
+        if (s->sum) summary_alert(s->sum, "sensor.undecoded");
     }
     s->last_drops = drops;
     s->last_overload = overload;
@@ -487,7 +503,7 @@ static int run_files(sensor *s, const sensor_opts *o) {
             fprintf(stderr, "mitmwatch: %s\n", err);
             return 2;
         }
-        if (!cap_linktype_supported(src->dlt)) {
+        if (!src->ng && !cap_linktype_supported(src->dlt)) {
             fprintf(stderr, "mitmwatch: %s: link type %s (%d) is not supported\n", o->files[i],
                     pcap_datalink_val_to_name(src->dlt) ? pcap_datalink_val_to_name(src->dlt) : "?",
                     src->dlt);
@@ -501,19 +517,34 @@ static int run_files(sensor *s, const sensor_opts *o) {
         }
         s->started = true;
         g_current = src;
+        cap_stats *cs = an_engine_cap_stats(s->eng);
+        uint64_t before = cs->packets;
+        int rc = 0;
         for (;;) {
             int n = cap_source_dispatch(src, 4096, on_frame, s, err, sizeof err);
             service_signals(s);
             out_tick(s->outs);
             if (n == -1 || n == -3 || g_stop) break;
             if (n == -2) {
-                /* A truncated file ends in an error after its good packets: report, go on. */
-                fprintf(stderr, "mitmwatch: %s\n", err);
+                if (cs->packets == before) {
+                    /* nothing of it could be read: the caller must know it was skipped */
+                    fprintf(stderr, "mitmwatch: cannot read %s\n", err);
+                    rc = 2;
+                } else {
+                    /* A truncated file ends in an error after its good packets: counted,
+                     * reported, and the next file read. */
+                    cs->an[CAP_AN_pcap_truncated]++;
+                    fprintf(stderr,
+                            "mitmwatch: %s (truncated or damaged: the %llu packets before it "
+                            "were read)\n",
+                            err, (unsigned long long)(cs->packets - before));
+                }
                 break;
             }
         }
         g_current = NULL;
         cap_source_close(src);
+        if (rc) return rc;
     }
     return 0;
 }
