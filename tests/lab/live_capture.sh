@@ -34,7 +34,13 @@ ip netns exec $S openssl s_server -accept 8443 -cert "$W/cert.pem" -key "$W/key.
 SRV2=$!
 ip netns exec $S "$MW" -i mws0 -f 'tcp port 443' -o "$W/events.json" --stats-interval 0 2>"$W/stderr" &
 MWP=$!
-sleep 1.5
+# the capture is open once the process has dropped its privileges (a loaded machine may take
+# longer than a fixed sleep)
+i=0
+while [ $i -lt 100 ] && [ "$(awk '/^Uid:/ {print $3}' /proc/$MWP/status 2>/dev/null)" = 0 ]; do
+    sleep 0.1; i=$((i+1))
+done
+sleep 0.3
 if id -u mitmwatch >/dev/null 2>&1; then DU=mitmwatch; else DU=nobody; fi
 ids=$(awk '/^Uid:/ {u = $2 " " $3 " " $4 " " $5} /^Gid:/ {g = $2 " " $3 " " $4 " " $5}
            /^Groups:/ {n = NF - 1} /^CapEff:/ {c = $2} END {print u " / " g " / " n " / " c}' \
