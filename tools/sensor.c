@@ -239,8 +239,10 @@ static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const 
     uint64_t drops = cs->pcap_drop + cs->pcap_ifdrop;
     uint64_t overload = cs->flows_evicted + cs->an[CAP_AN_tcp_stream_cap] +
                         cs->an[CAP_AN_tcp_global_cap] + cs->an[CAP_AN_tcp_ooo_cap] +
-                        cs->an[CAP_AN_tcp_ooo_ranges_cap] + cs->an[CAP_AN_tcp_history_cap] +
-                        as->an[AN_AN_tls_handshake_too_large];
+                        cs->an[CAP_AN_tcp_ooo_ranges_cap] + cs->an[CAP_AN_tcp_history_cap];
+    /* A handshake message over TLS_HS_MSG_MAX is the peer's doing, not the sensor's load: it stays
+     * an anomaly; a buffer the global budget refused is counted in tcp_global_cap above. */
+    (void)as;
     out_event ev;
     if (drops > s->last_drops &&
         ev_sensor_drops_build(&s->ev, &s->ctx, ts_us, drops - s->last_drops, &ev)) {
