@@ -199,6 +199,19 @@ def http_connect(path, target="example.test:443", sni="example.test", refused=No
     p.write(path)
 
 
+def http_connect_plain(path):
+    """CONNECT to port 80, then plain HTTP through the tunnel: no TLS, counted."""
+    p = Pcap()
+    c = Conn(p, s=("10.0.0.2", 3128))
+    c.handshake()
+    c.send(0, b"CONNECT example.test:80 HTTP/1.1\r\nHost: example.test:80\r\n\r\n")
+    c.send(1, b"HTTP/1.1 200 Connection established\r\n\r\n")
+    c.send(0, b"GET / HTTP/1.1\r\nHost: example.test\r\n\r\n")
+    c.send(1, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    c.close()
+    p.write(path)
+
+
 def socks4(path, a=False):
     p = Pcap()
     c = Conn(p, s=("10.0.0.2", 1080))
@@ -338,6 +351,7 @@ CASES = {
     "proxy_connect_407": lambda o: http_connect(o, auth407=True),
     "proxy_connect_refused": lambda o: http_connect(o, refused=403),
     "proxy_connect_ipv6": lambda o: http_connect(o, target="[2001:db8::1]:8443"),
+    "proxy_connect_plain": http_connect_plain,
     "proxy_socks4": lambda o: socks4(o),
     "proxy_socks4a": lambda o: socks4(o, a=True),
     "proxy_socks5": lambda o: socks5(o),
