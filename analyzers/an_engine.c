@@ -3,6 +3,7 @@
 #include "an_ndpi.h"
 #include "cap_defrag.h"
 #include "mw_cursor.h"
+#include "proxy.h"
 #include "starttls.h"
 
 #include <stdlib.h>
@@ -20,10 +21,13 @@
 /* Released flow states kept for the next flows (no allocation per flow in steady state). */
 #define APP_POOL_MAX 1024u
 
-/* The analyzer state of a flow: a STARTTLS plaintext phase, then TLS. */
+/* The analyzer state of a flow: a proxy dialogue or a STARTTLS plaintext phase, then TLS. */
 typedef struct an_app {
     bool tls_active;
-    bool check_tls[2]; /* after an upgrade: each role's next bytes must be TLS records */
+    bool check_tls[2];    /* after an upgrade: each role's next bytes must be TLS records */
+    bool proxy_active;    /* in the proxy dialogue */
+    bool check_tunnel[2]; /* after a proxy's tunnel opened: each role's next bytes must be TLS */
+    prx_state prx;
     bool dpi_done;
     bool alert_by_sh; /* an alert arrived no later than the ServerHello's packet */
     dpi_flow *dpi;
@@ -160,6 +164,32 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
     an_app *a = f->app;
     cap_stream *st = &f->stream[side];
     int role = side == f->client_side ? 0 : 1;
+    if (a->proxy_active) {
+        size_t used = 0;
+        prx_rc rc = st->gap ? PRX_NOT : prx_feed(&a->prx, role, st->buf.data, st->buf.len, &used);
+        cap_stream_consume(&e->reasm, st, used, &e->cst);
+        if (rc == PRX_PENDING) return;
+        if (rc != PRX_TUNNEL) {
+            if (rc == PRX_REFUSED)
+                e->ast.proxy_refused++; /* no tunnel, so no TLS to expect */
+            else
+                e->ast.non_tls_flows++;
+            bypass(e, f);
+            return;
+        }
+        e->ast.proxy_tunnels++;
+        a->proxy_active = false;
+        start_tls(e, f, a, NULL);
+        tls_hs *h = &a->tls.hs;
+        h->proxy = prx_type_name(a->prx.type);
+        h->proxy_host = strdup(a->prx.host);
+        h->proxy_port = a->prx.port;
+        h->proxy_host_is_name = a->prx.host_is_name;
+        h->proxy_auth = a->prx.auth;
+        a->check_tunnel[0] = a->check_tunnel[1] = true;
+        parse_side(e, f, !side); /* the other side may already hold its first records */
+        if (!f->app) return;
+    }
     if (!a->tls_active) {
         size_t used = 0;
         stls_rc rc = st->gap ? STLS_NOT
@@ -202,6 +232,16 @@ static void parse_side(an_engine *e, cap_flow *f, int side) {
         }
         a->check_tls[role] = false;
     }
+    if (a->check_tunnel[role]) {
+        if (st->buf.len < 3) return;
+        if (!tls_looks_like_tls(st->buf.data, st->buf.len) &&
+            !(role == 0 && tls_is_sslv2_hello(st->buf.data, st->buf.len))) {
+            e->ast.proxy_not_tls++; /* e.g. plain HTTP or SSH through the proxy */
+            bypass(e, f);
+            return;
+        }
+        a->check_tunnel[role] = false;
+    }
     size_t used = tls_session_feed(s, side, st->buf.data, st->buf.len, e->now_us);
     cap_stream_consume(&e->reasm, st, used, &e->cst);
 }
@@ -222,8 +262,10 @@ static void on_flow_end(cap_flow *f, enum cap_flow_end why, void *user) {
     }
     if (a && a->tls_active && a->tls.ready)
         emit(e, f, &a->tls);
-    if (a && !a->tls_active)
+    if (a && !a->tls_active && !a->proxy_active)
         plain_end(e, f, false);
+    if (a && a->proxy_active && a->prx.responses > 0)
+        e->ast.proxy_refused++; /* refused (407) and never asked again */
     release(e, f);
 }
 
@@ -285,13 +327,6 @@ cap_stats *an_engine_cap_stats(an_engine *e) {
 an_stats *an_engine_stats(an_engine *e) { return &e->ast; }
 uint64_t an_engine_now(const an_engine *e) { return e->now_us; }
 
-/* SSLv2 CLIENT-HELLO: 2-byte header with the high bit set, message type 1, version 2 or 3.x */
-static bool is_sslv2_hello(const uint8_t *p, size_t len) {
-    mw_cur c = mw_cur_make(p, len);
-    uint8_t h[5];
-    return mw_cur_copy(&c, h, sizeof h) && (h[0] & 0x80) && h[2] == 1 && (h[3] == 0 || h[3] == 3);
-}
-
 /* First payload of a flow: a TLS connection opens with a handshake record from either side
  * (the server's when the capture missed the ClientHello); a STARTTLS protocol with its
  * greeting or first command. Anything else is bypassed. */
@@ -299,21 +334,23 @@ static void detect(an_engine *e, cap_flow *f, int side) {
     cap_stream *st = &f->stream[side];
     int role = side == f->client_side ? 0 : 1;
     bool tls = tls_looks_like_tls(st->buf.data, st->buf.len);
-    if (!tls && st->buf.len < DETECT_BYTES && !f->fin_seen[side])
-        return;
-    if (!tls && role == 0 && is_sslv2_hello(st->buf.data, st->buf.len)) {
-        /* SSL 2.0-format hello (RFC 6176 prohibits it): counted, not parsed. */
+    /* A client's proxy dialogue (a SOCKS5 greeting is 3 bytes: no need to wait for more). */
+    prx_type proxy = !tls && role == 0 ? prx_detect(st->buf.data, st->buf.len) : PRX_NONE;
+    if (!tls && proxy == PRX_NONE && st->buf.len < DETECT_BYTES && !f->fin_seen[side]) return;
+    if (!tls && role == 0 && tls_is_sslv2_hello(st->buf.data, st->buf.len)) {
+        /* SSL 2.0-format hello (RFC 6176 prohibits SSL 2.0; a v3-capable client may still
+         * open so): counted, and parsed by the TLS session. */
         e->ast.an[AN_AN_tls_sslv2_hello]++;
-        bypass(e, f);
-        return;
+        tls = true;
+        proxy = PRX_NONE;
     }
-    bool stls = !tls && stls_candidate(role, st->buf.data, st->buf.len);
-    if (!tls && !stls && role == 0 && f->stream[!side].buf.len == 0 && !f->fin_seen[side] &&
-        st->buf.len <= CLIENT_FIRST_MAX) {
+    bool stls = !tls && proxy == PRX_NONE && stls_candidate(role, st->buf.data, st->buf.len);
+    if (!tls && !stls && proxy == PRX_NONE && role == 0 && f->stream[!side].buf.len == 0 &&
+        !f->fin_seen[side] && st->buf.len <= CLIENT_FIRST_MAX) {
         /* IMAP and the like let clients speak before the greeting: let the server decide. */
         return;
     }
-    if (!tls && !stls) {
+    if (!tls && !stls && proxy == PRX_NONE) {
         e->ast.non_tls_flows++;
         bypass(e, f);
         return;
@@ -328,6 +365,11 @@ static void detect(an_engine *e, cap_flow *f, int side) {
     if (tls) {
         start_tls(e, f, a, NULL);
         e->ast.tls_flows++;
+    } else if (proxy != PRX_NONE) {
+        prx_init(&a->prx);
+        a->prx.type = proxy;
+        a->proxy_active = true;
+        e->ast.proxy_flows++;
     } else {
         e->ast.starttls_flows++;
     }
@@ -388,12 +430,17 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
         bool had_sh = a0 && a0->tls_active && a0->tls.hs.have_sh;
         bool had_alert = a0 && a0->tls_active && a0->tls.hs.alert_seen;
         e->reasm.now_us = ts_us;
+        uint32_t seq = p.seq;
         if (p.tcp_flags & CAP_TH_SYN) {
             f->syn_seen[side] = 1;
             cap_stream_syn(&f->stream[side], p.seq);
-            /* The SYN's sender is the client (set when the flow was created by it). */
+            /* The SYN's sender is the client (set when the flow was created by it). Data in a
+             * SYN or SYN-ACK (TCP Fast Open, RFC 7413) follows the ISN it consumes. */
+            seq++;
+        } else if (p.tcp_flags & CAP_TH_ACK) {
+            cap_stream_peer_ack(&f->stream[!side], p.ack);
         }
-        if (p.payload_len > 0 && cap_stream_segment(&e->reasm, &f->stream[side], p.seq, p.payload,
+        if (p.payload_len > 0 && cap_stream_segment(&e->reasm, &f->stream[side], seq, p.payload,
                                                     p.payload_len, p.ttl, &e->cst)) {
             if (!f->app && !f->bypass)
                 detect(e, f, side);

@@ -38,6 +38,9 @@ typedef struct {
     uint64_t tls_flows;     /* flows whose first bytes were a TLS handshake record */
     uint64_t starttls_flows, starttls_upgrades, starttls_refused;
     uint64_t non_tls_flows; /* flows given up on: no TLS seen at the start */
+    /* flows that opened with a proxy dialogue (proxy.h); tunnels established; refused by the
+     * proxy (no TLS expected); tunnels that did not carry TLS */
+    uint64_t proxy_flows, proxy_tunnels, proxy_refused, proxy_not_tls;
     uint64_t client_hellos, server_hellos, hello_retry_requests;
     uint64_t handshakes;    /* handshake events emitted */
     uint64_t certificates;  /* certificates seen in Certificate messages */

@@ -45,6 +45,17 @@ bool tls_ja3(const tls_client_hello *ch, mw_buf *s, char out[33]) {
               put_list16(s, ch->groups, ch->ngroups, true) && mw_buf_putc(s, ',');
     for (uint16_t i = 0; ok && i < ch->npoint_formats; i++)
         ok = (i == 0 || mw_buf_putc(s, '-')) && put_num(s, ch->point_formats[i]);
+    if (!ok) return false;
+    md5_hex(s, out);
+    return true;
+}
+
+bool tls_ja3_sslv2(uint16_t version, const uint32_t *specs, size_t n, mw_buf *s, char out[33]) {
+    mw_buf_reset(s);
+    bool ok = put_num(s, version) && mw_buf_putc(s, ',');
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (i == 0 || mw_buf_putc(s, '-')) && put_num(s, specs[i]);
+    ok = ok && mw_buf_putc(s, ',') && mw_buf_putc(s, ',') && mw_buf_putc(s, ',');
     if (!ok)
         return false;
     md5_hex(s, out);

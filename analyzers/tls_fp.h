@@ -11,6 +11,10 @@
 /* JA3: SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats; decimal values
  * joined by '-'; GREASE values dropped from ciphers, extensions and curves. */
 MW_WUR bool tls_ja3(const tls_client_hello *ch, mw_buf *str, char md5_hex[33]);
+/* JA3 of an SSL 2.0-format ClientHello: its version and its 3-byte cipher specs, nothing
+ * else ("769,65664-47,,,"), as Zeek's ja3 script computes it. */
+MW_WUR bool tls_ja3_sslv2(uint16_t version, const uint32_t *specs, size_t n, mw_buf *str,
+                          char md5_hex[33]);
 /* JA3S: SSLVersion,Cipher,Extensions with the ServerHello's legacy_version (771 for TLS 1.3). */
 MW_WUR bool tls_ja3s(const tls_server_hello *sh, mw_buf *str, char md5_hex[33]);
 void tls_ja4(const tls_client_hello *ch, char out[TLS_JA4_LEN]);

@@ -87,12 +87,28 @@ static const tls_version_row *find_version(uint16_t v) {
     return NULL;
 }
 
+/* TLS 1.3 drafts: 0x7F00 + n for draft-ietf-tls-tls13-n (n <= 28), and Facebook's 0xFB1A
+ * (its draft 26 variant, as Wireshark names it). */
+static const char *const tls13_drafts[] = {
+    "1.3-draft-00", "1.3-draft-01", "1.3-draft-02", "1.3-draft-03", "1.3-draft-04", "1.3-draft-05",
+    "1.3-draft-06", "1.3-draft-07", "1.3-draft-08", "1.3-draft-09", "1.3-draft-10", "1.3-draft-11",
+    "1.3-draft-12", "1.3-draft-13", "1.3-draft-14", "1.3-draft-15", "1.3-draft-16", "1.3-draft-17",
+    "1.3-draft-18", "1.3-draft-19", "1.3-draft-20", "1.3-draft-21", "1.3-draft-22", "1.3-draft-23",
+    "1.3-draft-24", "1.3-draft-25", "1.3-draft-26", "1.3-draft-27", "1.3-draft-28"};
+
+static const char *draft_name(uint16_t v) {
+    if ((v >> 8) == 0x7F && (v & 0xFF) < sizeof tls13_drafts / sizeof tls13_drafts[0])
+        return tls13_drafts[v & 0xFF];
+    if (v == 0xFB1A) return "1.3-fb-draft-26";
+    return NULL;
+}
+
 const char *tls_version_name(uint16_t v) {
     const tls_version_row *r = find_version(v);
-    return r ? r->name : NULL;
+    return r ? r->name : draft_name(v);
 }
 
 const char *tls_version_protocol(uint16_t v) {
     const tls_version_row *r = find_version(v);
-    return r ? r->protocol : NULL;
+    return r ? r->protocol : draft_name(v) ? "tls" : NULL;
 }

@@ -30,6 +30,14 @@ bool tls_looks_like_tls(const uint8_t *p, size_t len) {
     return mw_cur_copy(&c, h, sizeof h) && h[0] == CT_HANDSHAKE && h[1] == 3 && h[2] <= 4;
 }
 
+bool tls_is_sslv2_hello(const uint8_t *p, size_t len) {
+    mw_cur c = mw_cur_make(p, len);
+    uint16_t hdr, version;
+    uint8_t type;
+    return mw_cur_get_u16(&c, &hdr) && (hdr & 0x8000) && mw_cur_get_u8(&c, &type) && type == 1 &&
+           mw_cur_get_u16(&c, &version) && (version == 0x0002 || (version >> 8) == 3);
+}
+
 void tls_session_init(tls_session *s, int client_side_guess, x509_cache *certs, an_stats *st) {
     memset(s, 0, sizeof *s);
     s->client_side = client_side_guess;
@@ -116,6 +124,7 @@ static void free_facts(tls_session *s) {
     free_str(s, h->ja3_string);
     free_str(s, h->ja3s_string);
     free_str(s, h->alpn);
+    free_str(s, h->proxy_host);
     for (int i = 0; i < h->nchain; i++)
         x509_info_unref(s->certs, h->chain[i]);
     SCT_LIST_free(h->tls_scts);
@@ -217,6 +226,57 @@ static void on_client_hello(tls_session *s, int side, mw_cur body, uint64_t now)
     h->ch_psk = ch->has_psk;
     if (!h->have_sh)
         h->ts_us = now;
+}
+
+#define SSLV2_MAX_SPECS 256
+
+/* struct { uint16 length (high bit set: no padding); uint8 msg_type = 1; uint16 version;
+ *          uint16 cipher_spec_length; uint16 session_id_length; uint16 challenge_length;
+ *          V2CipherSpec cipher_specs[cipher_spec_length / 3]; opaque session_id[...];
+ *          opaque challenge[...]; }                                  RFC 6101 appendix E.2
+ * Fingerprinted as Zeek's ja3 does: the version and the 3-byte cipher specs as decimal numbers,
+ * no extensions. Returns the bytes consumed; 0 while the message is incomplete. */
+static size_t sslv2_client_hello(tls_session *s, int side, mw_cur c, uint64_t now) {
+    tls_hs *h = &s->hs;
+    uint16_t hdr, version, speclen, sidlen, chlen;
+    uint8_t type;
+    mw_cur msg, specs, sid, challenge;
+    if (!mw_cur_get_u16(&c, &hdr)) return 0;
+    if (!mw_cur_get_bytes(&c, hdr & 0x7fff, &msg)) return 0;
+    size_t used = 2 + (size_t)(hdr & 0x7fff);
+    if (!claim_role(s, side, 0)) return used;
+    s->st->client_hellos++;
+    if (!mw_cur_get_u8(&msg, &type) || type != 1 || !mw_cur_get_u16(&msg, &version) ||
+        !mw_cur_get_u16(&msg, &speclen) || !mw_cur_get_u16(&msg, &sidlen) ||
+        !mw_cur_get_u16(&msg, &chlen) || speclen % 3 != 0 || speclen / 3 > SSLV2_MAX_SPECS ||
+        !mw_cur_get_bytes(&msg, speclen, &specs) || !mw_cur_get_bytes(&msg, sidlen, &sid) ||
+        sidlen > sizeof h->ch_session_id || !mw_cur_get_bytes(&msg, chlen, &challenge) ||
+        !mw_cur_empty(&msg)) {
+        s->st->an[AN_AN_tls_client_hello_malformed]++;
+        return used;
+    }
+    uint32_t v2[SSLV2_MAX_SPECS];
+    size_t n = 0;
+    tls_client_hello *ch = calloc(1, sizeof *ch); /* large: keep it off the stack */
+    if (!ch) return used;
+    ch->legacy_version = version;
+    while (!mw_cur_empty(&specs)) {
+        uint32_t spec;
+        if (!mw_cur_get_u24(&specs, &spec)) break;
+        v2[n++] = spec;
+        if (spec <= 0xffff && ch->nciphers < TLS_MAX_CIPHERS) /* a TLS suite: JA4 counts it */
+            ch->ciphers[ch->nciphers++] = (uint16_t)spec;
+    }
+    h->have_ch = true;
+    h->sslv2_hello = true;
+    h->ch_version = version;
+    if (tls_ja3_sslv2(version, v2, n, &s->scratch, h->ja3)) h->ja3_string = dup_buf(s, &s->scratch);
+    tls_ja4(ch, h->ja4);
+    h->ch_session_id_len = (uint8_t)sid.len;
+    memcpy(h->ch_session_id, sid.data, sid.len);
+    if (!h->have_sh) h->ts_us = now;
+    free(ch);
+    return used;
 }
 
 static STACK_OF(SCT) *parse_sct_list(mw_cur list, sct_source_t source, an_stats *st) {
@@ -448,6 +508,12 @@ size_t tls_session_feed(tls_session *s, int side, const uint8_t *data, size_t le
                         uint64_t now_us) {
     tls_side *ts = &s->side[side];
     mw_cur c = mw_cur_make(data, len);
+    if (!ts->started && !ts->stopped && tls_is_sslv2_hello(data, len)) {
+        size_t used = sslv2_client_hello(s, side, c, now_us);
+        if (used == 0) return 0;
+        ts->started = true;
+        if (!mw_cur_skip(&c, used)) return len;
+    }
     while (!ts->stopped && !s->ready) {
         mw_cur rec = c, frag;
         uint8_t type;
@@ -464,6 +530,7 @@ size_t tls_session_feed(tls_session *s, int side, const uint8_t *data, size_t le
         }
         if (!mw_cur_get_bytes(&rec, rlen, &frag))
             break;
+        ts->started = true;
         on_record(s, side, type, frag, now_us);
         c = rec;
     }

@@ -21,7 +21,9 @@
 #include "x509_info.h"
 
 #define TLS_MAX_CHAIN 16
-#define TLS_HS_MSG_MAX (256u * 1024) /* the largest handshake message we reassemble */
+/* The largest handshake message reassembled: certificate chains of several hundred KB exist
+ * (long chains, big CRL-laden certificates); what they hold is charged to the global budget. */
+#define TLS_HS_MSG_MAX (1024u * 1024)
 /* A message buffer left empty and larger than this is freed, not kept for the session. */
 #define TLS_HS_KEEP_MAX 4096u
 
@@ -64,8 +66,15 @@ typedef struct {
     uint64_t ts_us;  /* capture time of the ServerHello, else of the ClientHello */
     const char *starttls; /* the plaintext protocol upgraded (static string), NULL if direct */
     const char *app_protocol; /* its network.protocol name (static string), NULL if direct */
-    char ndpi_protocol[48]; /* nDPI's name for the flow, "" when unknown or nDPI is off */
-    uint64_t ndpi_risks;    /* nDPI's risk bitmap (bit i = ndpi_risk_enum i) */
+    /* The forward proxy the client tunnelled through (proxy.h): */
+    const char *proxy; /* prx_type_name (static string), NULL when none */
+    char *proxy_host;  /* the target the client asked the proxy for */
+    uint16_t proxy_port;
+    bool proxy_host_is_name; /* a DNS name, not an address literal */
+    bool proxy_auth;         /* the client authenticated to the proxy */
+    bool sslv2_hello;        /* the ClientHello came in SSL 2.0 format (RFC 6101 E.2) */
+    char ndpi_protocol[48];  /* nDPI's name for the flow, "" when unknown or nDPI is off */
+    uint64_t ndpi_risks;     /* nDPI's risk bitmap (bit i = ndpi_risk_enum i) */
 } tls_hs;
 
 typedef struct {
@@ -73,6 +82,7 @@ typedef struct {
     size_t charged; /* of msg's allocation, held against the budget */
     bool encrypted; /* records from here on are opaque */
     bool stopped;   /* malformed or gap: this side's bytes are ignored */
+    bool started;   /* a record of this side was parsed */
 } tls_side;
 
 typedef struct {
@@ -93,6 +103,9 @@ typedef struct {
 
 /* True when these bytes start a TLS handshake record (what a TLS connection begins with). */
 bool tls_looks_like_tls(const uint8_t *p, size_t len);
+/* True when they start an SSL 2.0-format CLIENT-HELLO (2-byte header with the high bit set,
+ * message type 1, version 2 or 3.x): what SSLv2-compatible clients open with (RFC 6101 E.2). */
+bool tls_is_sslv2_hello(const uint8_t *p, size_t len);
 
 void tls_session_init(tls_session *s, int client_side_guess, x509_cache *certs, an_stats *st);
 void tls_session_free(tls_session *s);

@@ -89,11 +89,31 @@ void cap_stream_release(cap_reasm *r, cap_stream *s) {
     s->done = 1;
 }
 
+/* Nothing of the direction arrived yet: its start may still move. */
+static bool untouched(const cap_stream *s) {
+    return s->buf.len == 0 && s->nooo == 0 && !s->hist && s->nruns == 0 &&
+           s->base_seq == s->start_seq;
+}
+
 void cap_stream_syn(cap_stream *s, uint32_t isn) {
-    if (s->seq_known)
+    if (s->seq_known) {
+        /* The same SYN-ACK again with another ISN (a server that restarted its half of the
+         * handshake): the peer's ACK will tell which one the connection follows. */
+        if (isn + 1 != s->start_seq && untouched(s)) {
+            s->alt_isn = isn;
+            s->alt_known = 1;
+        }
         return;
+    }
     s->seq_known = 1;
     s->base_seq = s->next_seq = s->start_seq = isn + 1;
+}
+
+void cap_stream_peer_ack(cap_stream *s, uint32_t ack) {
+    if (!s->alt_known || ack != s->alt_isn + 1 || !untouched(s)) return;
+    uint32_t isn = s->start_seq - 1;
+    s->base_seq = s->next_seq = s->start_seq = ack;
+    s->alt_isn = isn; /* the other one stays the alternative: the ACK may have been stale */
 }
 
 /* ---- TTL of the bytes appended, by stream offset ---- */

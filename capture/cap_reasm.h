@@ -35,10 +35,13 @@
 #include "cap_stats.h"
 #include "mw_buf.h"
 
-#define CAP_OOO_MAX_RANGES 128u  /* waiting ranges per stream (fits cap_stream.nooo) */
-#define CAP_HIST_BLOCK 512u      /* bytes per history digest */
-#define CAP_HIST_MAX_BLOCKS 512u /* history kept per stream: the first 256 KiB consumed */
-#define CAP_TTL_RUNS 2u          /* TTLs remembered per stream: its own and one change */
+#define CAP_OOO_MAX_RANGES 128u /* waiting ranges per stream (fits cap_stream.nooo) */
+#define CAP_HIST_BLOCK 512u     /* bytes per history digest */
+/* History kept per stream: the first 1.25 MiB consumed, so that a handshake with a certificate
+ * message as large as the TLS analyzer takes (1 MiB) is still covered (80 KiB of digests at
+ * most, charged to the global budget). */
+#define CAP_HIST_MAX_BLOCKS 2560u
+#define CAP_TTL_RUNS 2u /* TTLs remembered per stream: its own and one change */
 
 typedef struct cap_hist cap_hist;
 
@@ -81,8 +84,10 @@ typedef struct {
     uint8_t nooo, ooo_alloc; /* at most CAP_OOO_MAX_RANGES */
     uint8_t hist_off;        /* no history: its first allocation was refused */
     uint8_t seq_known;
-    uint8_t gap;        /* a hole was skipped since the analyzer last cleared this */
-    uint8_t done;       /* analyzer wants no more bytes: segments are counted, not kept */
+    uint8_t gap;       /* a hole was skipped since the analyzer last cleared this */
+    uint8_t done;      /* analyzer wants no more bytes: segments are counted, not kept */
+    uint8_t alt_known; /* a second SYN of this direction carried alt_isn */
+    uint32_t alt_isn;
 } cap_stream;
 
 typedef struct {
@@ -98,8 +103,12 @@ void cap_stream_init(cap_stream *s);
 /* Frees everything the stream holds (history and conflict record included) and marks it done. */
 void cap_stream_release(cap_reasm *r, cap_stream *s);
 
-/* The SYN (or SYN-ACK) of this direction: data starts at isn + 1. */
+/* The SYN (or SYN-ACK) of this direction: data starts at isn + 1. A later one with another
+ * ISN, before any data, is kept as the alternative (a SYN-ACK retransmitted with a new ISN). */
 void cap_stream_syn(cap_stream *s, uint32_t isn);
+/* The other direction acknowledged ack (a segment without SYN): when it acknowledges the
+ * alternative ISN and no data arrived yet, the stream follows that one. */
+void cap_stream_peer_ack(cap_stream *s, uint32_t ack);
 
 /* Feeds one segment's payload, sent with IP TTL ttl. Returns true when s->buf gained bytes. */
 bool cap_stream_segment(cap_reasm *r, cap_stream *s, uint32_t seq, const uint8_t *data,

@@ -37,6 +37,10 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     U("starttls_flows", as->starttls_flows);
     U("starttls_upgrades", as->starttls_upgrades);
     U("starttls_refused", as->starttls_refused);
+    U("proxy_flows", as->proxy_flows);
+    U("proxy_tunnels", as->proxy_tunnels);
+    U("proxy_refused", as->proxy_refused);
+    U("proxy_not_tls", as->proxy_not_tls);
     U("client_hellos", as->client_hellos);
     U("server_hellos", as->server_hellos);
     U("hello_retry_requests", as->hello_retry_requests);

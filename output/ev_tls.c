@@ -169,6 +169,19 @@ static void version_fields(mw_json *j, uint16_t v) {
     mw_json_kstr(j, "version_protocol", proto);
 }
 
+/* The forward proxy the client tunnelled through, and the target it asked for. A name that
+ * differs from the SNI is worth a look: the proxy was asked for one host, TLS for another. */
+static void ev_proxy(mw_json *j, const tls_hs *hs) {
+    mw_json_kobj(j, "proxy");
+    mw_json_kstr(j, "type", hs->proxy);
+    if (hs->proxy_host) mw_json_kstr(j, "target_host", hs->proxy_host);
+    mw_json_kuint(j, "target_port", hs->proxy_port);
+    if (hs->proxy_auth) mw_json_kbool(j, "authenticated", true);
+    if (hs->have_ch && hs->sni && hs->proxy_host && hs->proxy_host_is_name)
+        mw_json_kbool(j, "sni_matches_target", strcasecmp(hs->sni, hs->proxy_host) == 0);
+    mw_json_obj_end(j);
+}
+
 void ev_tls_fields(mw_json *j, const tls_hs *hs, const cap_flow *f, int client_side) {
     (void)f;
     (void)client_side;
@@ -233,6 +246,9 @@ void ev_mitmwatch_tls(mw_json *j, const tls_hs *hs) {
     mw_json_kbool(j, "cert_visible", hs->nchain > 0);
     mw_json_kbool(j, "complete", !hs->incomplete);
     if (hs->starttls) mw_json_kstr(j, "starttls", hs->starttls);
+    /* the capture began after the ClientHello: only the server's side is known */
+    if (hs->have_sh && !hs->have_ch) mw_json_kbool(j, "partial", true);
+    if (hs->sslv2_hello) mw_json_kbool(j, "sslv2_client_hello", true);
     if (hs->hrr) mw_json_kbool(j, "hello_retry_request", true);
     if (hs->have_ch && hs->alpn_offered) {
         mw_json_kstr(j, "client_alpn", hs->alpn_offered);
@@ -255,6 +271,7 @@ void ev_mitmwatch_tls(mw_json *j, const tls_hs *hs) {
         mw_json_obj_end(j);
     }
     mw_json_obj_end(j); /* mitmwatch.tls */
+    if (hs->proxy) ev_proxy(j, hs);
     if (hs->ndpi_protocol[0] || hs->ndpi_risks) {
         mw_json_kobj(j, "ndpi");
         mw_json_kstr(j, "protocol", hs->ndpi_protocol);

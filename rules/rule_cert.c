@@ -77,7 +77,12 @@ void rule_cert_name(rule_ctx *jd) {
     if (!jd->host || rule_cert_covers(jd->leaf_x, jd->host)) return;
     rule_evidence_begin(jd);
     mw_json_kstr(&jd->je, "name", jd->host);
-    mw_json_kstr(&jd->je, "source", jd->hs->have_ch && jd->hs->sni ? "sni" : "watched service");
+    const char *source =
+        jd->hs->have_ch && jd->hs->sni ? "sni"
+        : jd->hs->proxy && jd->hs->proxy_host_is_name && strcmp(jd->host, jd->hs->proxy_host) == 0
+            ? "proxy target"
+            : "watched service";
+    mw_json_kstr(&jd->je, "source", source);
     mw_json_key(&jd->jo, "alternative_names");
     mw_json_raw(&jd->jo, jd->leaf->sans_json, strlen(jd->leaf->sans_json));
     mw_json_kstr(&jd->jo, "subject", jd->leaf->subject);

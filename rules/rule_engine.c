@@ -500,12 +500,16 @@ void rule_judge_verdict(rule_engine *re, const tls_hs *hs, const cap_flow *f, in
     jd.watched = jd.svc != NULL || jd.p->nservices == 0;
     if (v) v->watched = jd.svc != NULL;
     const char *sni = hs->have_ch ? hs->sni : NULL;
-    jd.host =
-        sni ? sni : (jd.svc && jd.svc->name.kind == POL_NAME_EXACT ? jd.svc->name.name : NULL);
+    /* Through a proxy without SNI, the name the client asked the proxy for is the one the
+     * certificate must cover (the proxy's own address says nothing about the server). */
+    const char *target = hs->proxy && hs->proxy_host_is_name ? hs->proxy_host : NULL;
+    jd.host = sni      ? sni
+              : target ? target
+                       : (jd.svc && jd.svc->name.kind == POL_NAME_EXACT ? jd.svc->name.name : NULL);
     if (jd.svc)
         snprintf(jd.svc_key, sizeof jd.svc_key, "%s", jd.svc->label);
-    else if (sni)
-        snprintf(jd.svc_key, sizeof jd.svc_key, "%s", sni);
+    else if (sni || target)
+        snprintf(jd.svc_key, sizeof jd.svc_key, "%s", sni ? sni : target);
     else
         rule_server_addr(&jd, jd.svc_key, sizeof jd.svc_key);
 

@@ -86,6 +86,9 @@ need postgresql "PostgreSQL server (initdb, postgres, pg_ctl)" pgbin
 need postgresql psql prog psql
 need vsftpd vsftpd prog vsftpd
 need swaks swaks prog swaks
+# The proxy lab (issue 13).
+need tinyproxy tinyproxy prog tinyproxy
+need dante-server danted prog danted
 need libnet-ssleay-perl "Perl module Net::SSLeay (swaks --tls)" perl -MNet::SSLeay -e 1
 # Output tests: a real rsyslog.
 need rsyslog rsyslogd prog rsyslogd

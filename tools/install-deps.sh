@@ -15,7 +15,7 @@ BUILD="build-essential cmake pkg-config clang libclang-rt-14-dev
 TEST="openssl nginx-light gnutls-bin tshark tcpdump tcpreplay iproute2 ethtool jq procps util-linux
  python3 python3-msgpack python3-cryptography rsyslog rsyslog-relp curl nftables libcap2-bin
  prosody postfix dovecot-imapd dovecot-pop3d slapd ldap-utils postgresql vsftpd
- swaks libnet-ssleay-perl python3-slixmpp
+ swaks libnet-ssleay-perl python3-slixmpp tinyproxy dante-server
  systemd logrotate groff-base file"
 want="$BUILD"
 [ "${MW_DEPS:-all}" = build ] || want="$want $TEST"

@@ -244,7 +244,6 @@ static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const 
     uint64_t overload = cs->flows_evicted + cs->an[CAP_AN_tcp_stream_cap] +
                         cs->an[CAP_AN_tcp_global_cap] + cs->an[CAP_AN_tcp_ooo_cap] +
                         cs->an[CAP_AN_tcp_ooo_ranges_cap] + cs->an[CAP_AN_tcp_history_cap] +
-                        as->an[AN_AN_tls_handshake_too_large] +
                         as->an[AN_AN_x509_cache_evicted] + as->an[AN_AN_x509_cache_full] +
                         rs->baseline_evicted + rs->baseline_full + rs->suppress_evicted;
     out_event ev;

@@ -243,9 +243,12 @@ static void test_versions(void) {
     check_version(0x0000, NULL, NULL);
     check_version(0x0200, NULL, NULL);
     check_version(0x0305, NULL, NULL);
-    check_version(0x7F1C, NULL, NULL); /* TLS 1.3 draft 28 */
-    check_version(0x0A0A, NULL, NULL); /* GREASE */
-    check_version(0xFEFE, NULL, NULL); /* there was no DTLS 1.1 */
+    check_version(0x7F1C, "1.3-draft-28", "tls"); /* TLS 1.3 draft 28, as Wireshark names it */
+    check_version(0x7F12, "1.3-draft-18", "tls");
+    check_version(0xFB1A, "1.3-fb-draft-26", "tls"); /* Facebook's draft 26 variant */
+    check_version(0x7F1D, NULL, NULL);               /* there was no draft 29 */
+    check_version(0x0A0A, NULL, NULL);               /* GREASE */
+    check_version(0xFEFE, NULL, NULL);               /* there was no DTLS 1.1 */
     check_version(0xFEFB, NULL, NULL);
     check_version(0xFFFF, NULL, NULL);
 }
