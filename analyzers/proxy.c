@@ -26,7 +26,7 @@ static bool starts_nocase(mw_cur c, const char *word) {
     size_t n = strlen(word);
     if (c.len < n) return false;
     for (size_t i = 0; i < n; i++) {
-        uint8_t a = c.data[i], b = (uint8_t)word[i];
+        uint8_t a = (uint8_t)mw_cur_at(&c, i), b = (uint8_t)word[i];
         if (a >= 'A' && a <= 'Z') a = (uint8_t)(a + 32);
         if (b >= 'A' && b <= 'Z') b = (uint8_t)(b + 32);
         if (a != b) return false;
@@ -77,16 +77,16 @@ static bool next_line(mw_cur *c, mw_cur *line, bool *too_long) {
 }
 
 static bool blank(mw_cur line) {
-    return (line.len == 1 && line.data[0] == '\n') ||
-           (line.len == 2 && line.data[0] == '\r' && line.data[1] == '\n');
+    return (line.len == 1 && mw_cur_at(&line, 0) == '\n') ||
+           (line.len == 2 && mw_cur_at(&line, 0) == '\r' && mw_cur_at(&line, 1) == '\n');
 }
 
 static bool parse_port(mw_cur digits, uint16_t *port) {
     uint32_t v = 0;
     if (digits.len == 0 || digits.len > 5) return false;
     for (size_t i = 0; i < digits.len; i++) {
-        if (digits.data[i] < '0' || digits.data[i] > '9') return false;
-        v = v * 10 + (uint32_t)(digits.data[i] - '0');
+        if (mw_cur_at(&digits, i) < '0' || mw_cur_at(&digits, i) > '9') return false;
+        v = v * 10 + (uint32_t)(mw_cur_at(&digits, i) - '0');
     }
     if (v == 0 || v > 65535) return false;
     *port = (uint16_t)v;
@@ -96,7 +96,7 @@ static bool parse_port(mw_cur digits, uint16_t *port) {
 static bool set_host(prx_state *s, mw_cur h, bool is_name) {
     if (h.len == 0 || h.len >= sizeof s->host) return false;
     for (size_t i = 0; i < h.len; i++)
-        if (h.data[i] <= 0x20 || h.data[i] >= 0x7f)
+        if (mw_cur_at(&h, i) <= 0x20 || mw_cur_at(&h, i) >= 0x7f)
             return false; /* a name or address literal; nothing that could break a log line */
     memcpy(s->host, h.data, h.len);
     s->host[h.len] = '\0';
@@ -114,14 +114,14 @@ static bool connect_line(prx_state *s, mw_cur line) {
     if (!starts(rest, "HTTP/1.")) return false;
     const uint8_t *colon = NULL;
     for (size_t i = auth.len; i > 0; i--)
-        if (auth.data[i - 1] == ':') {
+        if (mw_cur_at(&auth, i - 1) == ':') {
             colon = auth.data + i - 1;
             break;
         }
     if (!colon) return false;
     mw_cur host = mw_cur_make(auth.data, (size_t)(colon - auth.data));
     mw_cur port = mw_cur_make(colon + 1, auth.len - host.len - 1);
-    bool v6 = host.len >= 2 && host.data[0] == '[' && host.data[host.len - 1] == ']';
+    bool v6 = host.len >= 2 && mw_cur_at(&host, 0) == '[' && mw_cur_at(&host, host.len - 1) == ']';
     if (v6)
         host = mw_cur_make(host.data + 1, host.len - 2);
     else if (memchr(host.data, ':', host.len) || memchr(host.data, '[', host.len))
@@ -168,11 +168,11 @@ static prx_rc http_client(prx_state *s, mw_cur c, size_t *consumed) {
 
 /* "HTTP/1.x NNN reason" */
 static bool status_line(mw_cur line, uint16_t *code) {
-    if (!starts(line, "HTTP/1.") || line.len < 12 || line.data[8] != ' ') return false;
+    if (!starts(line, "HTTP/1.") || line.len < 12 || mw_cur_at(&line, 8) != ' ') return false;
     uint16_t v = 0;
     for (int i = 9; i < 12; i++) {
-        if (line.data[i] < '0' || line.data[i] > '9') return false;
-        v = (uint16_t)(v * 10 + (line.data[i] - '0'));
+        if (mw_cur_at(&line, i) < '0' || mw_cur_at(&line, i) > '9') return false;
+        v = (uint16_t)(v * 10 + (mw_cur_at(&line, i) - '0'));
     }
     *code = v;
     return true;
@@ -205,7 +205,7 @@ static prx_rc http_server(prx_state *s, mw_cur c, size_t *consumed) {
                 if (!mw_cur_skip(&v, 15)) return PRX_NOT;
                 clen = 0;
                 for (size_t i = 0; i < v.len; i++) {
-                    uint8_t d = v.data[i];
+                    uint8_t d = (uint8_t)mw_cur_at(&v, i);
                     if (d >= '0' && d <= '9') {
                         clen = clen * 10 + (uint32_t)(d - '0');
                         if (clen > PRX_DIALOGUE_MAX) return PRX_NOT;

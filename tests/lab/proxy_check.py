@@ -78,12 +78,16 @@ def main():
         else:
             mine = {"ja3": get(e, "tls.client.ja3"), "ja3s": get(e, "tls.server.ja3s"),
                     "chain": [c["sha256"] for c in get(e, "mitmwatch.tls.chain") or []]}
-            bad = [k for k in mine if mine[k] != t.get(k)]
+            tt = dict(t, chain=t.get("chain") or [])  # TLS 1.3: neither sees a certificate
+            bad = [k for k in mine if mine[k] != tt.get(k)]
             for k in bad:
                 fails.append("%s: mitmwatch %r, tshark %r" % (k, mine[k], t.get(k)))
             agree = "yes (JA3, JA3S, chain)" if not bad else "NO: " + ",".join(bad)
-            if not mine["chain"]:
+            tls13 = get(e, "tls.version") == "1.3"
+            if not mine["chain"] and not tls13:
                 fails.append("no certificate seen")
+            if tls13 and (mine["chain"] or not mine["ja3s"]):
+                fails.append("TLS 1.3: a chain or no JA3S")
         name = "%s %s:%s sni=%s" % (typ, host, port, sni)
         table.append((name, "ok" if not fails else "FAIL", agree))
         if fails:
