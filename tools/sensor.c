@@ -367,7 +367,8 @@ static void judge_fetched_cert(sensor *s, const ps_cert *c) {
     snprintf(key, sizeof key, "%s %s", c->target, hex);
     uint64_t now = wall_us(), prior;
     if (!rule_engine_suppress(s->re, "probe.cert_mismatch", key, now, &prior)) return;
-    ev_sched_target t = {.host = c->host, .port = c->port, .text = c->target};
+    ev_sched_target t = {
+        .host = c->host, .port = c->port, .text = c->target, .handshake_id = s->link_id};
     out_event ev;
     if (ev_sched_cert_mismatch_build(&s->ev, &s->ctx, now, &t, c->subject, c->sha256,
                                      rule_engine_stats(s->re)->store_certs, &ev))

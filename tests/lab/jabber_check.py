@@ -147,6 +147,9 @@ def main():
            for o, t, st, h, tr in probes(runs["B"])]
     check("B: one triggered fetch: m's certificate, STARTTLS xmpp, linked to check's handshake",
           got, [["success", SRV + ":5222", "xmpp", a, trig]])
+    check("B: the fetch's probe.cert_mismatch names check's handshake",
+          [l for l in alert_links(runs["B"]) if l[0] == "probe.cert_mismatch"],
+          [["probe.cert_mismatch", ids[5]]])
     check("B: triggered 1, rate-limited 1 (the fetch's own handshake)", trig_stats(runs["B"]),
           {"triggered": 1, "rate_limited": 1, "dropped": 0})
 
@@ -204,8 +207,9 @@ def main():
     check("tls13: triggered 1, rate-limited 2", trig_stats(runs["T"]),
           {"triggered": 1, "rate_limited": 2, "dropped": 0})
     links = alert_links(runs["T"])
-    check("tls13: the fetched certificate's cert.unknown names the triggering handshake",
-          [l for l in links if l[0] == "cert.unknown"], [["cert.unknown", ids[0]]])
+    check("tls13: the fetched certificate's alerts name the triggering handshake",
+          [l for l in links if l[0] != "path.ttl_changed"],
+          [["cert.unknown", ids[0]], ["probe.cert_mismatch", ids[0]]])
     want = [
         ["path.ttl_changed", 443, {"direction": S2C, "hops": [2]}, {"direction": S2C, "hops": 1}],
         ["cert.unknown", 443, store, leaf("attacker", *ident)],

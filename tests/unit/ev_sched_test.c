@@ -152,6 +152,14 @@ static void test_cert_and_trace(void) {
     CHECK(json_is_true(at(root, "mitmwatch.expected.known_store")));
     CHECK_EQ_U(num(root, "mitmwatch.expected.certificates"), 3);
     CHECK_STR(str(root, "mitmwatch.observed.sha256"), hex);
+    CHECK(at(root, "mitmwatch.handshake_id") == NULL);
+    json_decref(root);
+    /* A triggered fetch's mismatch names the handshake that triggered it. */
+    ev_sched_target tt = t;
+    tt.handshake_id = "0123456789abcdef0123456789abcdef";
+    CHECK(ev_sched_cert_mismatch_build(&b, &ctx, TS, &tt, "CN=xmpp.lab.test", sha, 3, &ev));
+    root = alert(&ev, "probe.cert_mismatch", 4);
+    CHECK_STR(str(root, "mitmwatch.handshake_id"), "0123456789abcdef0123456789abcdef");
     json_decref(root);
 
     CHECK(ev_sched_trace_failed_build(&b, &ctx, TS, "203.0.113.2", 5222,
