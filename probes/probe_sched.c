@@ -472,7 +472,14 @@ void ps_enable_triggers(probe_sched *ps) {
 }
 
 bool ps_trigger(probe_sched *ps, const ps_trigger_req *req) {
-    if (!ps || !ps->running) return false;
+    if (!ps || !ps->triggers || ps->stop) return false; /* stopped: the run is ending */
+    /* Without scheduled probes the worker starts with the first trigger: after the sensor
+     * dropped its privileges (--user), so that no thread that parses a server's answers keeps
+     * a capability. */
+    if (!ps->running) {
+        if (pthread_create(&ps->thread, NULL, worker, ps) != 0) return false;
+        ps->running = true;
+    }
     pthread_mutex_lock(&ps->mu);
     bool ok = ps->ntrig < PS_TRIGGER_QUEUE;
     if (ok) {
@@ -484,7 +491,7 @@ bool ps_trigger(probe_sched *ps, const ps_trigger_req *req) {
 }
 
 bool ps_start(probe_sched *ps, char *err, size_t errlen) {
-    if (ps->n == 0 && !ps->triggers) return true;
+    if (ps->n == 0) return true; /* triggered fetches alone: the worker starts with the first */
     bool traces = false;
     for (unsigned i = 0; i < ps->n; i++) {
         traces |= ps->probes[i].type == PS_TRACE;

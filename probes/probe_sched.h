@@ -59,9 +59,10 @@ typedef struct {
 /* Triggered certificate fetches (probe_trigger.h): one fetch of host:port (an address
  * literal) with sni (NULL: none) and starttls, run by the worker before any scheduled probe
  * that is due; its mitmwatch.probe event carries trig (mitmwatch.probe.trigger) and comes back
- * like a scheduled fetch's, with ps_cert.triggered. ps_enable_triggers before ps_start starts
- * the worker even without scheduled probes. ps_trigger: false when PS_TRIGGER_QUEUE fetches
- * are already waiting (the caller counts it). */
+ * like a scheduled fetch's, with ps_cert.triggered. Without scheduled probes the worker starts
+ * with the first ps_trigger (capture thread), after privileges were dropped. ps_trigger: false
+ * when triggers are not enabled, the worker cannot start, or PS_TRIGGER_QUEUE fetches are
+ * already waiting (the caller counts it). */
 #define PS_TRIGGER_QUEUE 8
 typedef struct {
     char host[64];
