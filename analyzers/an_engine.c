@@ -48,7 +48,31 @@ struct an_engine {
     uint64_t now_us, last_expire_us;
     an_app *free_apps; /* released flow states, reused by detect() */
     unsigned nfree_apps;
+    an_overload_flow overload; /* the flow that hit a per-flow cap (an_engine_take_...) */
 };
+
+/* The caps one flow's own bytes hit (not the global budget, which every flow shares). */
+static uint64_t flow_caps(const an_engine *e) {
+    return e->cst.an[CAP_AN_tcp_stream_cap] + e->cst.an[CAP_AN_tcp_ooo_cap] +
+           e->cst.an[CAP_AN_tcp_ooo_ranges_cap] + e->cst.an[CAP_AN_tcp_history_cap];
+}
+
+static void note_overload(an_engine *e, const cap_flow *f) {
+    an_overload_flow *o = &e->overload;
+    if (o->set) {
+        o->several |= memcmp(&o->key, &f->key, sizeof o->key) != 0;
+        return;
+    }
+    o->set = true;
+    o->key = f->key;
+    o->client_side = f->client_side;
+    memcpy(o->ttl, f->ttl, sizeof o->ttl);
+}
+
+void an_engine_take_overload_flow(an_engine *e, an_overload_flow *out) {
+    *out = e->overload;
+    memset(&e->overload, 0, sizeof e->overload);
+}
 
 static void emit(an_engine *e, cap_flow *f, tls_session *s) {
     if (!s->hs.have_ch && !s->hs.have_sh)
@@ -422,6 +446,7 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
     if (p.tcp_flags & CAP_TH_RST)
         f->rst_seen = 1;
 
+    uint64_t caps_before = flow_caps(e);
     if (f->bypass) {
         if (p.payload_len > 0 && (f->stream[0].hist || f->stream[1].hist))
             watch(e, f, side, &p);
@@ -470,6 +495,7 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
             bypass(e, f);
         }
     }
+    if (flow_caps(e) != caps_before) note_overload(e, f);
     if (f->rst_seen || (f->fin_seen[0] && f->fin_seen[1]))
         cap_flowtab_end(e->ft, f, CAP_END_CLOSED);
 }

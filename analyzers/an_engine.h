@@ -68,6 +68,17 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
                      uint32_t wire_len);
 /* Ends every flow, emitting the handshakes still pending (end of input, shutdown). */
 void an_engine_flush(an_engine *e);
+/* The flow behind sensor.overload: the per-flow caps (a stream's reassembly, out-of-order and
+ * history caps, a handshake message too large) name the flow that hit them. set: one flow
+ * did since the last an_engine_take_overload_flow (key, its client side and the last TTLs);
+ * several: more than one did (key: the first). */
+typedef struct {
+    bool set, several;
+    cap_flow_key key;
+    uint8_t client_side;
+    uint8_t ttl[2];
+} an_overload_flow;
+void an_engine_take_overload_flow(an_engine *e, an_overload_flow *out);
 cap_stats *an_engine_cap_stats(an_engine *e);
 an_stats *an_engine_stats(an_engine *e);
 uint64_t an_engine_now(const an_engine *e); /* latest capture time seen */

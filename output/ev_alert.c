@@ -61,6 +61,10 @@ bool ev_alert_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const ev_ale
     mw_json_raw(&j, a->observed, strlen(a->observed));
     if (a->service) mw_json_kstr(&j, "service", a->service);
     if (a->suppressed) mw_json_kuint(&j, "suppressed", a->suppressed);
+    if (a->extra_key) {
+        mw_json_key(&j, a->extra_key);
+        mw_json_raw(&j, a->extra_json, strlen(a->extra_json));
+    }
     mw_json_obj_end(&j);
     mw_json_obj_end(&j);
     return j.ok;

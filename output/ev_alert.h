@@ -23,6 +23,8 @@ typedef struct {
     uint64_t suppressed;      /* duplicates suppressed since this key's previous alert */
     const char *protocol;     /* network.protocol of a flow without handshake (hs NULL), or NULL */
     const char *handshake_id; /* event.id of the handshake event (ev_handshake_id), or NULL */
+    const char *extra_key;    /* a further member of mitmwatch (JSON extra_json), or NULL */
+    const char *extra_json;
 } ev_alert;
 
 bool ev_alert_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const ev_alert *a,

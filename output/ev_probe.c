@@ -11,8 +11,20 @@ static void endpoint(mw_json *j, const char *key, const char *ip, uint16_t port)
     mw_json_obj_end(j);
 }
 
-bool ev_probe_cert_build(mw_buf *out, const ev_ctx *ctx, const char *target,
-                         const pcert_result *r) {
+/* mitmwatch.probe.trigger: the handshake a triggered fetch looks behind. */
+static void trigger(mw_json *j, const ev_probe_trigger *t) {
+    mw_json_kobj(j, "trigger");
+    mw_json_kstr(j, "handshake_id", t->handshake_id);
+    if (t->community_id[0]) mw_json_kstr(j, "community_id", t->community_id);
+    mw_json_kstr(j, "rule", t->rule_id);
+    mw_json_kstr(j, "service", t->service);
+    endpoint(j, "source", t->client_ip, t->client_port);
+    endpoint(j, "destination", t->server_ip, t->server_port);
+    mw_json_obj_end(j);
+}
+
+bool ev_probe_cert_build(mw_buf *out, const ev_ctx *ctx, const char *target, const pcert_result *r,
+                         const ev_probe_trigger *trig) {
     mw_json j;
     bool ok = r->err == PCERT_OK && r->handshake_done;
     mw_buf_reset(out);
@@ -38,6 +50,7 @@ bool ev_probe_cert_build(mw_buf *out, const ev_ctx *ctx, const char *target,
     mw_json_kuint(&j, "duration_ms", r->duration_ms);
     if (r->handshake_done) mw_json_kuint(&j, "handshake_ms", r->handshake_ms);
     if (!ok) mw_json_kstr(&j, "error", r->error[0] ? r->error : "probe failed");
+    if (trig) trigger(&j, trig);
     mw_json_obj_end(&j); /* probe */
     mw_json_obj_end(&j); /* mitmwatch */
     mw_json_obj_end(&j);

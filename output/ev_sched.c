@@ -6,16 +6,19 @@
 #include "mw_encode.h"
 
 /* Probe alerts carry no flow: the target is destination.address/port. */
-static bool probe_alert(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const char *host,
-                        uint16_t port, const char *rule, int severity, const char *msg,
-                        const char *expected, const char *observed, out_event *ev) {
+/* handshake_id: a triggered fetch's alert names the handshake that triggered it; else NULL. */
+static bool probe_alert_of(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const char *host,
+                           uint16_t port, const char *rule, int severity, const char *msg,
+                           const char *expected, const char *observed, const char *handshake_id,
+                           out_event *ev) {
     ev_alert a = {.rule_id = rule,
                   .severity = severity,
                   .message = msg,
                   .expected = expected,
                   .observed = observed,
                   .dest_address = host,
-                  .dest_port = port};
+                  .dest_port = port,
+                  .handshake_id = handshake_id};
     if (!ev_alert_build(out, ctx, ts_us, &a, NULL, NULL, 0)) return false;
     *ev = (out_event){.json = (const char *)out->data,
                       .len = out->len,
@@ -24,6 +27,13 @@ static bool probe_alert(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const ch
                       .severity = severity,
                       .rule_id = rule};
     return true;
+}
+
+static bool probe_alert(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const char *host,
+                        uint16_t port, const char *rule, int severity, const char *msg,
+                        const char *expected, const char *observed, out_event *ev) {
+    return probe_alert_of(out, ctx, ts_us, host, port, rule, severity, msg, expected, observed,
+                          NULL, ev);
 }
 
 bool ev_sched_jarm_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const ev_sched_target *t,
@@ -117,8 +127,8 @@ bool ev_sched_cert_mismatch_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us
     snprintf(exp, sizeof exp, "{\"known_store\":true,\"certificates\":%llu}",
              (unsigned long long)store_certs);
     snprintf(obs, sizeof obs, "{\"sha256\":\"%s\"}", sha);
-    return probe_alert(out, ctx, ts_us, t->host, t->port, "probe.cert_mismatch", 4, msg, exp, obs,
-                       ev);
+    return probe_alert_of(out, ctx, ts_us, t->host, t->port, "probe.cert_mismatch", 4, msg, exp,
+                          obs, t->handshake_id, ev);
 }
 
 bool ev_sched_trace_failed_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const char *host,

@@ -1,5 +1,5 @@
-/* The events of the live sensor's scheduled probes (probes/probe_sched.c, docs/ARCHITECTURE.md) that no
- * other builder writes: the mitmwatch.probe event of a JARM probe, and the alerts
+/* The events of the live sensor's scheduled probes (probes/probe_sched.c, docs/ARCHITECTURE.md)
+ * that no other builder writes: the mitmwatch.probe event of a JARM probe, and the alerts
  * probe.jarm_changed, probe.failed (JARM, certificate fetch, traceroute) and probe.cert_mismatch
  * (a fetched certificate the known store lacks). A certificate fetch's event is ev_probe.h's,
  * a traceroute's path events are ev_trace.h's. Probes have no flow: the target goes into
@@ -16,11 +16,13 @@
 #include "out.h"
 
 /* A probe's target: host as configured, the port probed, and text, how events name it
- * ("host:port", "[v6]:port"). */
+ * ("host:port", "[v6]:port"); handshake_id: for a triggered fetch, the event.id of the handshake
+ * that triggered it (probe.cert_mismatch carries it as mitmwatch.handshake_id), else NULL. */
 typedef struct {
     const char *host;
     uint16_t port;
     const char *text;
+    const char *handshake_id;
 } ev_sched_target;
 
 /* The mitmwatch.probe event of a JARM probe (rc and r from jarm_probe) that took duration_ms;

@@ -3,7 +3,8 @@
 #include "cap_csum.h"
 
 bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
-                    const an_stats *as, const out_set *outs, const rule_stats *rs, bool final) {
+                    const an_stats *as, const out_set *outs, const rule_stats *rs,
+                    const ev_trigger_stats *ts, bool final) {
     mw_json j;
     mw_buf_reset(out);
     mw_json_init(&j, out);
@@ -54,6 +55,13 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
     out_stats_json(outs, &j);
     if (rs)
         ev_stats_verdicts_json(&j, rs);
+    if (ts) {
+        mw_json_kobj(&j, "triggered_probes");
+        U("triggered", ts->triggered);
+        U("rate_limited", ts->rate_limited);
+        U("dropped", ts->dropped);
+        mw_json_obj_end(&j);
+    }
     mw_json_kobj(&j, "capture");
     U("received", cs->pcap_recv);
     U("dropped", cs->pcap_drop);

@@ -9,9 +9,17 @@
 #include "out.h"
 #include "rule_engine.h"
 
-/* rs: the verdicts' counters, NULL when no policy is judged. */
+/* The live sensor's triggered certificate fetches (probes/probe_trigger.h): fetches started,
+ * triggers refused by the per-service interval, fetches dropped for a full queue. */
+typedef struct {
+    uint64_t triggered, rate_limited, dropped;
+} ev_trigger_stats;
+
+/* rs: the verdicts' counters, NULL when no policy is judged; ts: the triggered fetches'
+ * (mitmwatch.stats.triggered_probes), NULL when there are none (reading files). */
 bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
-                    const an_stats *as, const out_set *outs, const rule_stats *rs, bool final);
+                    const an_stats *as, const out_set *outs, const rule_stats *rs,
+                    const ev_trigger_stats *ts, bool final);
 /* Writes the member "verdicts" with the verdicts' counters. */
 void ev_stats_verdicts_json(mw_json *j, const rule_stats *st);
 

@@ -78,6 +78,9 @@ struct probe_sched {
     unsigned queued;
     uint64_t dropped;
     mw_buf ev;
+    bool triggers; /* ps_enable_triggers: the worker runs without scheduled probes too */
+    ps_trigger_req trig[PS_TRIGGER_QUEUE]; /* waiting triggered fetches, oldest first */
+    unsigned ntrig;
 };
 
 static uint64_t now_us(void) {
@@ -303,19 +306,25 @@ static void run_jarm(probe_sched *ps, ps_probe *p) {
     free(r);
 }
 
-static void run_cert(probe_sched *ps, ps_probe *p) {
-    pcert_opts o = {.host = p->host,
-                    .port = p->port,
-                    .starttls = p->starttls,
+/* One certificate fetch, scheduled (trig NULL) or triggered (sni: the triggering client's). */
+static void fetch_cert(probe_sched *ps, const char *host, uint16_t port, pcert_starttls starttls,
+                       const char *sni, const ev_probe_trigger *trig) {
+    pcert_opts o = {.host = host,
+                    .port = port,
+                    .sni = sni,
+                    .starttls = starttls,
                     .timeout_ms = PS_JARM_TIMEOUT_MS * 2};
     pcert_result *r = calloc(1, sizeof *r);
     if (!r) return;
     ps_cert c;
     memset(&c, 0, sizeof c);
-    snprintf(c.target, sizeof c.target, strchr(p->host, ':') ? "[%s]:%u" : "%s:%u", p->host,
-             p->port);
-    snprintf(c.host, sizeof c.host, "%s", p->host);
-    c.port = p->port;
+    snprintf(c.target, sizeof c.target, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+    snprintf(c.host, sizeof c.host, "%s", host);
+    c.port = port;
+    if (trig) {
+        c.triggered = true;
+        c.trig = *trig;
+    }
     bool ok = pcert_probe(&o, r) == MW_OK;
     ev_ctx ctx = {ps->observer};
     const x509_info *leaf = ok && r->hs->nchain ? r->hs->chain[0] : NULL;
@@ -326,9 +335,9 @@ static void run_cert(probe_sched *ps, ps_probe *p) {
         snprintf(c.subject, sizeof c.subject, "%s", leaf->subject);
     }
     out_event ev;
-    ev_sched_target t = {.host = p->host, .port = p->port, .text = c.target};
+    ev_sched_target t = {.host = host, .port = port, .text = c.target};
     if (!ok) {
-        if (ev_probe_cert_build(&ps->ev, &ctx, c.target, r)) {
+        if (ev_probe_cert_build(&ps->ev, &ctx, c.target, r, trig)) {
             ev = built(ps, OUT_KIND_EVENT, "mitmwatch.probe", 0, NULL);
             push(ps, &ev);
         }
@@ -337,13 +346,17 @@ static void run_cert(probe_sched *ps, ps_probe *p) {
         fetched_free(r);
         return;
     }
-    if (ev_probe_cert_build(&ps->ev, &ctx, c.target, r)) {
+    if (ev_probe_cert_build(&ps->ev, &ctx, c.target, r, trig)) {
         ev = built(ps, OUT_KIND_EVENT, "mitmwatch.probe", 0, NULL);
         c.fetched = r; /* the capture thread judges the handshake */
         push_cert(ps, &ev, &c);
     } else {
         fetched_free(r);
     }
+}
+
+static void run_cert(probe_sched *ps, ps_probe *p) {
+    fetch_cert(ps, p->host, p->port, p->starttls, NULL, NULL);
 }
 
 static bool resolve(const char *host, trace_opts *o) {
@@ -418,6 +431,16 @@ static void *worker(void *arg) {
     probe_sched *ps = arg;
     pthread_mutex_lock(&ps->mu);
     while (!ps->stop) {
+        if (ps->ntrig) { /* a triggered fetch goes first: the interception is happening now */
+            ps_trigger_req req = ps->trig[0];
+            memmove(&ps->trig[0], &ps->trig[1], (ps->ntrig - 1) * sizeof ps->trig[0]);
+            ps->ntrig--;
+            pthread_mutex_unlock(&ps->mu);
+            fetch_cert(ps, req.host, req.port, req.starttls, req.sni[0] ? req.sni : NULL,
+                       &req.trig);
+            pthread_mutex_lock(&ps->mu);
+            continue;
+        }
         ps_probe *due = NULL;
         for (unsigned i = 0; i < ps->n; i++)
             if (!due || ps->probes[i].next_us < due->next_us) due = &ps->probes[i];
@@ -444,8 +467,31 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+void ps_enable_triggers(probe_sched *ps) {
+    if (ps) ps->triggers = true;
+}
+
+bool ps_trigger(probe_sched *ps, const ps_trigger_req *req) {
+    if (!ps || !ps->triggers || ps->stop) return false; /* stopped: the run is ending */
+    /* Without scheduled probes the worker starts with the first trigger: after the sensor
+     * dropped its privileges (--user), so that no thread that parses a server's answers keeps
+     * a capability. */
+    if (!ps->running) {
+        if (pthread_create(&ps->thread, NULL, worker, ps) != 0) return false;
+        ps->running = true;
+    }
+    pthread_mutex_lock(&ps->mu);
+    bool ok = ps->ntrig < PS_TRIGGER_QUEUE;
+    if (ok) {
+        ps->trig[ps->ntrig++] = *req;
+        pthread_cond_signal(&ps->cv);
+    }
+    pthread_mutex_unlock(&ps->mu);
+    return ok;
+}
+
 bool ps_start(probe_sched *ps, char *err, size_t errlen) {
-    if (ps->n == 0) return true;
+    if (ps->n == 0) return true; /* triggered fetches alone: the worker starts with the first */
     bool traces = false;
     for (unsigned i = 0; i < ps->n; i++) {
         traces |= ps->probes[i].type == PS_TRACE;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "bl_baseline.h"
+#include "ev_probe.h"
 #include "out.h"
 #include "pol_policy.h"
 #include "probe_cert.h"
@@ -52,7 +53,26 @@ typedef struct {
     bool has_leaf;
     pcert_result *fetched; /* NULL: no handshake */
     char key[320];         /* "" when not an alert */
+    bool triggered;        /* a triggered fetch (ps_trigger): trig says by what */
+    ev_probe_trigger trig;
 } ps_cert;
+/* Triggered certificate fetches (probe_trigger.h): one fetch of host:port (an address
+ * literal) with sni (NULL: none) and starttls, run by the worker before any scheduled probe
+ * that is due; its mitmwatch.probe event carries trig (mitmwatch.probe.trigger) and comes back
+ * like a scheduled fetch's, with ps_cert.triggered. Without scheduled probes the worker starts
+ * with the first ps_trigger (capture thread), after privileges were dropped. ps_trigger: false
+ * when triggers are not enabled, the worker cannot start, or PS_TRIGGER_QUEUE fetches are
+ * already waiting (the caller counts it). */
+#define PS_TRIGGER_QUEUE 8
+typedef struct {
+    char host[64];
+    uint16_t port;
+    char sni[256]; /* "" none */
+    pcert_starttls starttls;
+    ev_probe_trigger trig;
+} ps_trigger_req;
+void ps_enable_triggers(probe_sched *ps);
+bool ps_trigger(probe_sched *ps, const ps_trigger_req *req);
 /* Hands every finished event to emit (capture thread) with what goes with it. */
 typedef void (*ps_emit_fn)(void *user, const out_event *ev, const ps_cert *cert);
 void ps_drain(probe_sched *ps, ps_emit_fn emit, void *user);

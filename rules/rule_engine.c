@@ -405,6 +405,17 @@ static const pol_service *match_service(const rule_ctx *jd) {
     return NULL;
 }
 
+const pol_service *rule_engine_service(const rule_engine *re, const tls_hs *hs, const cap_flow *f,
+                                       int client_side) {
+    rule_ctx jd;
+    memset(&jd, 0, sizeof jd);
+    jd.p = re->p;
+    jd.hs = hs;
+    jd.f = f;
+    jd.client_side = client_side;
+    return match_service(&jd);
+}
+
 void rule_evidence_begin(rule_ctx *jd) {
     rule_engine *re = jd->re;
     mw_buf_reset(&re->exp);

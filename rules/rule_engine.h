@@ -129,6 +129,11 @@ void rule_judge_plaintext(rule_engine *re, const an_plain *pl, const cap_flow *f
 void rule_judge_conflict(rule_engine *re, const tls_hs *hs, const cap_flow *f, int client_side,
                          int side, const cap_conflict *c, rule_alert_fn fn, void *user,
                          rule_verdict *v);
+/* The watched service of a handshake (by the server's address and port, then SNI or, without
+ * SNI, a service that lists addresses), as the verdicts match it; NULL when none. Valid until
+ * the next reload. */
+const pol_service *rule_engine_service(const rule_engine *re, const tls_hs *hs, const cap_flow *f,
+                                       int client_side);
 const rule_stats *rule_engine_stats(rule_engine *re);
 /* Is a certificate in the known store (by SHA-256 or CT TBS hash)? 1 yes, 0 no, -1 no store. */
 int rule_engine_known(const rule_engine *re, const uint8_t sha256[32], const uint8_t tbs[32]);

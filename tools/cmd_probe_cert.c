@@ -134,7 +134,7 @@ int cmd_probe_cert(int argc, char **argv) {
         mw_buf ev;
         ev_ctx ctx = {.observer = observer};
         mw_buf_init(&ev, PCERT_EVENT_MAX);
-        if (ev_probe_cert_build(&ev, &ctx, target, &res)) {
+        if (ev_probe_cert_build(&ev, &ctx, target, &res, NULL)) {
             fwrite(ev.data, 1, ev.len, stdout);
             putchar('\n');
         } else {

@@ -68,6 +68,9 @@ static void usage(FILE *fp) {
         "                         (learned trace paths are kept in --state; --expect-hops)\n"
         "      --probe-interval S seconds between rounds of a probe (3600)\n"
         "      --probe-jitter PCT random spread of the interval, percent (10)\n"
+        "      --trigger-interval S live: at least S seconds between the certificate fetches\n"
+        "                         a TLS 1.3 handshake with a changed JA3S or path triggers,\n"
+        "                         per service (300; 0: no triggered fetches)\n"
         "      --user NAME        live: once the interfaces and raw sockets are open, run as\n"
         "                         NAME with no capabilities (default: mitmwatch if that\n"
         "                         account exists, else nobody; files written later, such as\n"
@@ -130,6 +133,7 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
         O_NODROP,
         O_FLUSH,
         O_STATEINT,
+        O_TRIGINT,
         O_POLICY = 1100
     };
     static const struct option base[] = {{"read", required_argument, NULL, 'r'},
@@ -153,6 +157,7 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
                                          {"probe", required_argument, NULL, O_PROBE},
                                          {"probe-interval", required_argument, NULL, O_PINT},
                                          {"probe-jitter", required_argument, NULL, O_PJIT},
+                                         {"trigger-interval", required_argument, NULL, O_TRIGINT},
                                          {"user", required_argument, NULL, O_USER},
                                          {"no-drop-privileges", no_argument, NULL, O_NODROP},
                                          {"learn-flows", required_argument, NULL, O_LEARN},
@@ -254,6 +259,12 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
             if (!parse_u64(optarg, 86400 * 30, &v) || v == 0)
                 return fail_usage("--probe-interval wants seconds", optarg);
             o->probe_interval_us = v * 1000000u;
+            break;
+        case O_TRIGINT:
+            if (!parse_u64(optarg, 86400 * 30, &v))
+                return fail_usage("--trigger-interval wants seconds (0: none)", optarg);
+            o->trigger_interval_us = v * 1000000u;
+            o->no_triggers = v == 0;
             break;
         case O_USER:
             o->user = optarg;

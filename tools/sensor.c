@@ -34,6 +34,7 @@
 #include "probe_cert.h"
 #include "probe_sched.h"
 #include "probe_trace.h"
+#include "probe_trigger.h"
 #include "rule_engine.h"
 
 #define EVENT_MAX (4u << 20)
@@ -58,7 +59,7 @@ typedef struct {
     uint64_t events_dropped; /* did not fit the event buffer */
     bl_state *bl;
     probe_sched *ps;
-    uint64_t last_drops, last_overload; /* for sensor.* alerts */
+    ev_sensor_counts last_drops, last_overload; /* for sensor.* alerts */
     uint64_t last_packets, last_undecoded[CAP_UNDEC_COUNT];
     /* the handshake being judged, for alert events */
     const tls_hs *cur_hs;
@@ -79,6 +80,8 @@ typedef struct {
     uint64_t next_save_us; /* wall time of the next periodic --state save */
     bool save_failing;     /* the last save failed (said once until one succeeds) */
     rule_verdict verdict;  /* the rules that matched the handshake being judged */
+    ptrig *trig;           /* triggered certificate fetches (live), or NULL */
+    const char *link_id;   /* a triggered fetch's alerts: the triggering handshake's event.id */
 } sensor;
 
 static volatile sig_atomic_t g_stop, g_hup, g_usr1;
@@ -182,6 +185,7 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
     s->cur_flow = f;
     s->cur_client_side = client_side;
     if (s->bl) bl_observe(s->bl, hs, f, client_side, s->verdict.watched, on_bl_alert, s);
+    if (s->trig) ptrig_handshake(s->trig, s->ps, s->re, hs, f, client_side, &s->verdict, s->hs_id);
     if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side, s->hs_id, &s->verdict)) {
         s->events_dropped++;
         fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
@@ -208,7 +212,7 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
 static void on_alert_now(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
                          int client_side, void *user) {
     sensor *s = user;
-    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us, NULL)) {
+    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us, s->link_id)) {
         s->events_dropped++;
         return;
     }
@@ -235,28 +239,28 @@ static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, 
     if (s->re) rule_judge_plaintext(s->re, p, f, client_side, on_alert_now, s);
 }
 
-/* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table,
- * reassembly and certificate-cache caps reached since the last report each raise an alert. */
-static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const an_stats *as) {
-    uint64_t drops = cs->pcap_drop + cs->pcap_ifdrop;
-    static const rule_stats none;
-    const rule_stats *rs = s->re ? rule_engine_stats(s->re) : &none;
-    uint64_t overload = cs->flows_evicted + cs->an[CAP_AN_tcp_stream_cap] +
-                        cs->an[CAP_AN_tcp_global_cap] + cs->an[CAP_AN_tcp_ooo_cap] +
-                        cs->an[CAP_AN_tcp_ooo_ranges_cap] + cs->an[CAP_AN_tcp_history_cap] +
-                        as->an[AN_AN_x509_cache_evicted] + as->an[AN_AN_x509_cache_full] +
-                        rs->baseline_evicted + rs->baseline_full + rs->suppress_evicted;
+/* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table and
+ * reassembly or handshake caps reached since the last report each raise an alert naming the
+ * counters that moved (the tables of output/ev_sensor.c) and, for a per-flow cap, the flow. */
+static void sensor_alert(sensor *s, uint64_t ts_us, ev_sensor_kind kind, const ev_sensor_src *src,
+                         ev_sensor_counts *last, const an_overload_flow *flow) {
+    ev_sensor_counts now;
     out_event ev;
-    if (drops > s->last_drops &&
-        ev_sensor_drops_build(&s->ev, &s->ctx, ts_us, drops - s->last_drops, &ev)) {
+    ev_sensor_read(kind, src, &now);
+    if (ev_sensor_build(&s->ev, &s->ctx, ts_us, kind, last, &now, flow, &ev)) {
         out_emit(s->outs, &ev);
-        if (s->sum) summary_alert(s->sum, "sensor.drops");
+        if (s->sum) summary_alert(s->sum, ev.rule_id);
     }
-    if (overload > s->last_overload &&
-        ev_sensor_overload_build(&s->ev, &s->ctx, ts_us, overload - s->last_overload, &ev)) {
-        out_emit(s->outs, &ev);
-        if (s->sum) summary_alert(s->sum, "sensor.overload");
-    }
+    *last = now;
+}
+
+static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const an_stats *as) {
+    ev_sensor_src src = {.cs = cs, .as = as, .rs = s->re ? rule_engine_stats(s->re) : NULL};
+    an_overload_flow flow;
+    an_engine_take_overload_flow(s->eng, &flow);
+    sensor_alert(s, ts_us, EV_SENSOR_DROPS, &src, &s->last_drops, NULL);
+    sensor_alert(s, ts_us, EV_SENSOR_OVERLOAD, &src, &s->last_overload, &flow);
+    out_event ev;
     /* sensor.undecoded: over 1% of this interval's packets could not be decoded */
     uint64_t by[CAP_UNDEC_COUNT], d[CAP_UNDEC_COUNT], undec = 0;
     cap_stats_undecoded(cs, by);
@@ -272,8 +276,6 @@ static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const 
         out_emit(s->outs, &ev);
         if (s->sum) summary_alert(s->sum, "sensor.undecoded");
     }
-    s->last_drops = drops;
-    s->last_overload = overload;
 }
 
 static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
@@ -283,7 +285,8 @@ static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
         cap_source_stats(&s->srcs[i], cs);
     sensor_alerts(s, ts_us, cs, an_engine_stats(s->eng));
     if (ev_stats_build(&s->ev, &s->ctx, ts_us, cs, an_engine_stats(s->eng), s->outs,
-                       s->re ? rule_engine_stats(s->re) : NULL, final))
+                       s->re ? rule_engine_stats(s->re) : NULL,
+                       s->trig ? ptrig_stats(s->trig) : NULL, final))
         emit_json(s, OUT_KIND_METRIC, "mitmwatch.stats");
 }
 
@@ -382,7 +385,8 @@ static void judge_fetched_cert(sensor *s, const ps_cert *c) {
     snprintf(key, sizeof key, "%s %s", c->target, hex);
     uint64_t now = wall_us(), prior;
     if (!rule_engine_suppress(s->re, "probe.cert_mismatch", key, now, &prior)) return;
-    ev_sched_target t = {.host = c->host, .port = c->port, .text = c->target};
+    ev_sched_target t = {
+        .host = c->host, .port = c->port, .text = c->target, .handshake_id = s->link_id};
     out_event ev;
     if (ev_sched_cert_mismatch_build(&s->ev, &s->ctx, now, &t, c->subject, c->sha256,
                                      rule_engine_stats(s->re)->store_certs, &ev))
@@ -398,7 +402,11 @@ static void on_probe_event(void *user, const out_event *ev, const ps_cert *cert)
         !rule_engine_suppress(s->re, ev->rule_id, cert->key, wall_us(), &prior))
         return;
     out_emit(s->outs, ev);
-    if (cert && !cert->key[0]) judge_fetched_cert(s, cert);
+    if (cert && !cert->key[0]) {
+        s->link_id = cert->triggered ? cert->trig.handshake_id : NULL;
+        judge_fetched_cert(s, cert);
+        s->link_id = NULL;
+    }
 }
 
 /* --state: the learned baselines (and the probes' learned paths) written atomically (bl_save:
@@ -669,8 +677,10 @@ int sensor_run(sensor_opts *o) {
         snprintf(o->observer, sizeof o->observer, "%s", s.pol->observer);
     char *state_from_policy = NULL; /* a copy: a reload frees the policy it came from */
     if (s.pol->state && !o->state_path) o->state_path = state_from_policy = strdup(s.pol->state);
-    /* The probes and their expected paths are checked before anything else is opened. */
-    if (o->nprobes) {
+    /* The probes and their expected paths are checked before anything else is opened. Live,
+     * the scheduler's worker also runs the triggered certificate fetches. */
+    bool triggers = o->nfiles == 0 && !o->no_triggers;
+    if (o->nprobes || triggers) {
         s.ps = ps_new(o->observer, o->probe_interval_us ? o->probe_interval_us : 3600u * 1000000u,
                       o->probe_interval_us || o->probe_jitter ? o->probe_jitter : 10);
         bool ok = s.ps != NULL;
@@ -755,7 +765,16 @@ int sensor_run(sensor_opts *o) {
     sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (o->nprobes) {
+    if (triggers) {
+        s.trig =
+            ptrig_new(o->trigger_interval_us ? o->trigger_interval_us : PTRIG_DEFAULT_INTERVAL_US);
+        if (!s.trig) {
+            fprintf(stderr, "mitmwatch: out of memory\n");
+            return 1;
+        }
+        ps_enable_triggers(s.ps);
+    }
+    if (o->nprobes || triggers) {
         ps_load_learned(s.ps, s.bl);
         if (!ps_start(s.ps, err, sizeof err)) {
             fprintf(stderr, "mitmwatch: %s\n", err);
@@ -810,6 +829,7 @@ int sensor_run(sensor_opts *o) {
     free(s.pol);
     free(state_from_policy);
     mw_buf_free(&s.abuf);
+    ptrig_free(s.trig);
     mw_hash_cleanup();
     return rc;
 }

@@ -1,7 +1,8 @@
 /* The sensor (docs/ARCHITECTURE.md): reads pcap files (-r, several as one timeline) or live
  * interfaces (-i) into the passive pipeline, judges every handshake with the verdicts and the
  * baselines and writes its event, then its alerts; writes the stats with the sensor.* alerts
- * (drops, overload); runs the scheduled probes (live) and judges the certificates they fetch;
+ * (drops, overload); runs the scheduled probes (live) and the triggered certificate fetches
+ * (live, probe_trigger.h) and judges the certificates they fetch;
  * reopens logs and reloads the policy on SIGHUP, flushes every event on SIGINT/SIGTERM, and
  * keeps the learned baselines in the --state file. tools/mitmwatch.c turns the command line
  * into sensor_opts. */
@@ -40,6 +41,8 @@ typedef struct {
     int nprobes;
     uint64_t probe_interval_us;
     unsigned probe_jitter;
+    uint64_t trigger_interval_us; /* --trigger-interval: 0 the default (5 minutes) */
+    bool no_triggers;             /* --trigger-interval 0: no triggered certificate fetches */
     /* Live capture drops to user once the interfaces and raw sockets are open: --user, else
      * the default (SENSOR_DEFAULT_USER if that account exists, else nobody; user_default set);
      * NULL with --no-drop-privileges (no_drop: it keeps what it started with, and warns). */

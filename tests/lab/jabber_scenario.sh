@@ -18,7 +18,20 @@
 #            path.ttl_changed (learned and per port: m is one hop closer) on 5222, nothing on
 #            443; check CRITICAL (exit 2) naming the attacker's certificate; then m serves the
 #            expired certificate: cert.expired and cert.unknown; probe trace: 5222 ends at m.
-#   control  B's steps from A's state without the divert: no alert, check OK.
+#            Every handshake m answered lists its rules (mitmwatch.verdict.rules). check's
+#            TLS 1.3 handshake (certificate hidden, path changed) triggers a certificate fetch
+#            from 203.0.113.2:5222 with STARTTLS: m's certificate, linked to that handshake.
+#   legacy   A's state; a legacy client (s_client -tls1_2, its own two suites) that connected
+#            three times in A connects once through a box that terminates 5222 with another
+#            TLS configuration (xmpp_tls_proxy.py legacy): tls.ja3s_changed.
+#   anon     the box offers only anonymous suites (xmpp_tls_proxy.py anon), like the jabber.ru
+#            proxy: the XMPP client that completed three logins with the server (this run: the
+#            completions are not kept in --state) fails twice: tls.handshake_failures.
+#   tls13    A's state; 443 diverted to m, which answers TLS 1.3 only (openssl s_server) with
+#            the attacker's certificate: the certificate is invisible on the wire, the changed
+#            path triggers a fetch, and the fetched certificate raises cert.unknown and
+#            probe.cert_mismatch linked to the handshake; later handshakes are rate-limited.
+#   control  B's steps from A's state without the divert: no alert, no fetch, check OK.
 #   jabber_scenario.sh MITMWATCH WORKDIR       exit 0 pass, 1 fail, 77 skipped
 set -u
 MW=$(readlink -f "$1")
@@ -36,7 +49,7 @@ PKI=$W/pki STORE=$W/pki/letsencrypt SRV=203.0.113.2
 $PY "$HERE/jabber_pki.py" "$PKI" || exit 1
 fact() { jq -r ".$1" "$PKI/facts.json"; }
 
-PIDS="" MITM_PID="" MITM_CERT="" MWP=""
+PIDS="" MITM_PID="" MITM_CERT="" MITM_PORT=5222 MWP=""
 # The sensor drops privileges (lab_sensor_user), then writes its state files: in a directory
 # that user owns (copied here at the end).
 SD=$(lab_sensor_dir jabber_scenario) || exit 1
@@ -67,14 +80,33 @@ prosody_run() { # NS DIR CERT: prosody for xmpp.lab.test on SRV:5222 with CERT, 
     last_pid=$!
     listening "$1" 5222
 }
-mitm_serve() { # CERT: (re)start m's prosody with CERT
-    [ "$MITM_CERT" = "$1" ] && return 0
+mitm_stop() {
     if [ -n "$MITM_PID" ]; then
         kill "$MITM_PID"; wait "$MITM_PID" 2>/dev/null
-        for _ in $(seq 100); do lab_ns m ss -Hltn "sport = :5222" | grep -q LISTEN || break; sleep 0.05; done
+        for _ in $(seq 100); do lab_ns m ss -Hltn "sport = :$MITM_PORT" | grep -q LISTEN || break; sleep 0.05; done
     fi
+    MITM_PID="" MITM_CERT=""
+}
+mitm_serve() { # CERT: (re)start m's prosody with CERT
+    [ "$MITM_CERT" = "$1" ] && return 0
+    mitm_stop
     prosody_run m "$W/mitm-$1" "$1"
-    MITM_PID=$last_pid MITM_CERT=$1
+    MITM_PID=$last_pid MITM_CERT=$1 MITM_PORT=5222
+}
+mitm_proxy() { # legacy|anon: m terminates 5222 with xmpp_tls_proxy.py instead of prosody
+    mitm_stop
+    ip netns exec "${LAB_NS}m" $PY "$HERE/xmpp_tls_proxy.py" $SRV 5222 "$1" \
+        "$PKI/attacker.chain.pem" "$PKI/attacker.key" >"proxy-$1.log" 2>&1 &
+    MITM_PID=$! MITM_CERT=proxy-$1 MITM_PORT=5222
+    listening m 5222
+}
+mitm_tls13() { # m answers 443 with TLS 1.3 only and the attacker's certificate
+    mitm_stop
+    ip netns exec "${LAB_NS}m" openssl s_server -accept $SRV:443 -tls1_3 -www -quiet \
+        -cert "$PKI/attacker.pem" -cert_chain "$PKI/attacker.chain.pem" -key "$PKI/attacker.key" \
+        >"tls13-server.log" 2>&1 </dev/null &
+    MITM_PID=$! MITM_CERT=tls13 MITM_PORT=443
+    listening m 443
 }
 
 # ---------------------------------------------------------------- servers
@@ -137,6 +169,25 @@ xmpp_sclient() { # s_client -starttls xmpp (TLS 1.2); prints the client's verify
     grep -q '^New, TLSv1.2' "client-$n.log" || { cat "client-$n.log"; die "s_client $n"; }
     sed -n 's/^ *Verify return code: //p' "client-$n.log" | tail -n 1
 }
+legacy() { # a legacy client kind: s_client -starttls xmpp, TLS 1.2, its own two suites
+    n=$((n + 1))
+    (sleep 0.3) | lab_ns c timeout 10 openssl s_client -connect $SRV:5222 -starttls xmpp \
+        -xmpphost xmpp.lab.test -servername xmpp.lab.test -tls1_2 \
+        -cipher ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA >"client-$n.log" 2>&1
+    grep -q '^New, TLS' "client-$n.log" || { cat "client-$n.log"; die "legacy s_client $n"; }
+}
+login_fails() { # an XMPP login that must fail (its TLS handshake is refused)
+    n=$((n + 1))
+    lab_ns c timeout 8 $PY "$HERE/xmpp_login.py" alice@xmpp.lab.test s3cret $SRV 5222 \
+        "$PKI/root.pem" >"client-$n.log" 2>&1 && { cat "client-$n.log"; die "XMPP login $n succeeded"; }
+    return 0
+}
+web13() { # curl, TLS 1.3 only (the certificate travels encrypted)
+    n=$((n + 1))
+    lab_ns c timeout 10 curl -sS -o /dev/null -w '%{http_code}' --tlsv1.3 --cacert "$PKI/root.pem" \
+        --resolve xmpp.lab.test:443:$SRV https://xmpp.lab.test/ >"client-$n.log" 2>&1
+    [ "$(cat "client-$n.log")" = 200 ] || { cat "client-$n.log"; die "curl TLS 1.3 $n"; }
+}
 web() {
     n=$((n + 1))
     lab_ns c timeout 10 curl -sS --tls-max 1.2 --cacert "$PKI/root.pem" \
@@ -152,6 +203,13 @@ trace() {
     lab_ns c "$MW" probe trace $SRV:443,5222 --json >"trace-$1.json" 2>"trace-$1.err" ||
         { cat "trace-$1.err"; die "probe trace ($1)"; }
     jq -c '.mitmwatch.path | [.ports_differ, [.ports[] | [.port, .final, .path]]]' "trace-$1.json"
+}
+wait_probe() { # PHASE: until the phase's triggered fetch is out (its mitmwatch.probe event)
+    for _ in $(seq 100); do
+        grep -q '"dataset":"mitmwatch.probe"' "events-$1.json" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    die "no triggered certificate fetch in phase $1"
 }
 sensor() { # start|stop PHASE: mitmwatch live on c's veth, the policy, a state file per run
     if [ "$1" = start ]; then
@@ -176,6 +234,7 @@ web; web
 login; login; login
 check "A: s_client verifies the genuine certificate" "$(xmpp_sclient)" "0 (ok)"
 A_CHECK=$(nagios)
+legacy; legacy; legacy
 web; web
 sensor stop A
 A_TRACE=$(trace A)
@@ -189,6 +248,7 @@ phase_b() { # PHASE divert(on|off)
     login; login
     B_VERIFY1=$(xmpp_sclient)
     B_CHECK=$(nagios)
+    [ "$2" = on ] && wait_probe "$1" # the fetch check's handshake triggered, before m changes
     mitm_serve expired
     B_VERIFY2=$(xmpp_sclient)
     web
@@ -204,8 +264,39 @@ echo "== control: the same steps without the divert"
 phase_b C off
 C=("$B_VERIFY1" "$B_CHECK" "$B_VERIFY2" "$B_TRACE")
 
+echo "== legacy: a box with another TLS configuration answers the legacy client"
+cp state-A.msgpack state-L.msgpack
+mitm_proxy legacy
+sensor start L
+lab_path_divert 5222 on
+legacy
+lab_path_divert 5222 off
+sensor stop L
+
+echo "== anon: the box offers only anonymous suites"
+cp state-A.msgpack state-N.msgpack
+mitm_proxy anon
+sensor start N
+login; login; login # the client kind completes three handshakes with the server
+lab_path_divert 5222 on
+login_fails; login_fails
+lab_path_divert 5222 off
+sensor stop N
+
+echo "== tls13: 443 answered by m with TLS 1.3 only"
+cp state-A.msgpack state-T.msgpack
+mitm_tls13
+sensor start T
+lab_path_divert 443 on
+web13
+wait_probe T
+web13
+lab_path_divert 443 off
+sensor stop T
+
 # ---------------------------------------------------------------- verdicts
-$PY "$HERE/jabber_check.py" "$PKI/facts.json" events-A.json events-B.json events-C.json
+$PY "$HERE/jabber_check.py" "$PKI/facts.json" events-A.json events-B.json events-C.json \
+    events-L.json events-N.json events-T.json
 c=$?; [ $c = 0 ] && pass=$((pass+1)) || fail=$((fail+1))
 G=$(fact genuine.sha256) A=$(fact attacker.sha256)
 check "B: the client accepts the attacker's certificate (chains to the root)" "${B[0]}" "0 (ok)"

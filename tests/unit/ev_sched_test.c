@@ -4,6 +4,7 @@
  * rule.id). */
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ev_sched.h"
 #include "ev_sensor.h"
@@ -151,6 +152,14 @@ static void test_cert_and_trace(void) {
     CHECK(json_is_true(at(root, "mitmwatch.expected.known_store")));
     CHECK_EQ_U(num(root, "mitmwatch.expected.certificates"), 3);
     CHECK_STR(str(root, "mitmwatch.observed.sha256"), hex);
+    CHECK(at(root, "mitmwatch.handshake_id") == NULL);
+    json_decref(root);
+    /* A triggered fetch's mismatch names the handshake that triggered it. */
+    ev_sched_target tt = t;
+    tt.handshake_id = "0123456789abcdef0123456789abcdef";
+    CHECK(ev_sched_cert_mismatch_build(&b, &ctx, TS, &tt, "CN=xmpp.lab.test", sha, 3, &ev));
+    root = alert(&ev, "probe.cert_mismatch", 4);
+    CHECK_STR(str(root, "mitmwatch.handshake_id"), "0123456789abcdef0123456789abcdef");
     json_decref(root);
 
     CHECK(ev_sched_trace_failed_build(&b, &ctx, TS, "203.0.113.2", 5222,
@@ -167,7 +176,8 @@ static void test_cert_and_trace(void) {
     mw_buf small;
     mw_buf_init(&small, 64);
     CHECK(!ev_sched_cert_mismatch_build(&small, &ctx, TS, &t, "CN=x", sha, 3, &ev));
-    CHECK(!ev_sensor_drops_build(&small, &ctx, TS, 1, &ev));
+    ev_sensor_counts zero = {{0}}, one = {{1}};
+    CHECK(!ev_sensor_build(&small, &ctx, TS, EV_SENSOR_DROPS, &zero, &one, NULL, &ev));
     mw_buf_free(&small);
     mw_buf_free(&b);
 }
@@ -177,7 +187,17 @@ static void test_sensor(void) {
     mw_buf_init(&b, 1 << 16);
     ev_ctx ctx = {"sensor1"};
     out_event ev;
-    CHECK(ev_sensor_drops_build(&b, &ctx, TS, 17, &ev));
+    cap_stats cs;
+    an_stats as;
+    memset(&cs, 0, sizeof cs);
+    memset(&as, 0, sizeof as);
+    ev_sensor_src src = {.cs = &cs, .as = &as};
+    ev_sensor_counts prev, now;
+    ev_sensor_read(EV_SENSOR_DROPS, &src, &prev);
+    cs.pcap_drop = 15;
+    cs.pcap_ifdrop = 2;
+    ev_sensor_read(EV_SENSOR_DROPS, &src, &now);
+    CHECK(ev_sensor_build(&b, &ctx, TS, EV_SENSOR_DROPS, &prev, &now, NULL, &ev));
     /* The whole line once, so that any change to the sensor's alerts is a visible decision. */
     char line[1024];
     snprintf(line, sizeof line, "%.*s", (int)ev.len, ev.json);
@@ -187,21 +207,65 @@ static void test_sensor(void) {
               "\"dataset\":\"mitmwatch.alert\",\"severity\":3},"
               "\"observer\":{\"name\":\"sensor1\"},"
               "\"rule\":{\"id\":\"sensor.drops\",\"name\":\"Sensor dropped packets\"},"
-              "\"message\":\"The capture lost 17 packets since the last report (kernel or "
-              "interface drops): handshakes in them were not seen\","
-              "\"mitmwatch\":{\"expected\":0,\"observed\":17}}");
+              "\"message\":\"The capture lost 17 packets since the last report: dropped 15 "
+              "(packets the kernel dropped), if_dropped 2 (packets the interface dropped); "
+              "handshakes in them were not seen\","
+              "\"mitmwatch\":{\"expected\":0,\"observed\":17,"
+              "\"drops\":{\"counters\":{\"dropped\":15,\"if_dropped\":2}}}}");
     json_t *root = alert(&ev, "sensor.drops", 3);
     CHECK(at(root, "destination") == NULL);
     json_decref(root);
+    /* Nothing moved: no alert. */
+    CHECK(!ev_sensor_build(&b, &ctx, TS, EV_SENSOR_DROPS, &now, &now, NULL, &ev));
 
-    CHECK(ev_sensor_overload_build(&b, &ctx, TS, 4294967296u, &ev)); /* no 32-bit count */
+    /* A handshake message over 1 MiB is the peer's oddity, not overload. */
+    ev_sensor_read(EV_SENSOR_OVERLOAD, &src, &prev);
+    as.an[AN_AN_tls_handshake_too_large] = 5;
+    ev_sensor_read(EV_SENSOR_OVERLOAD, &src, &now);
+    CHECK(!ev_sensor_build(&b, &ctx, TS, EV_SENSOR_OVERLOAD, &prev, &now, NULL, &ev));
+
+    /* One flow's out-of-order ranges over their cap: the counter and the flow are named. */
+    ev_sensor_read(EV_SENSOR_OVERLOAD, &src, &prev);
+    cs.an[CAP_AN_tcp_ooo_ranges_cap] = 1;
+    ev_sensor_read(EV_SENSOR_OVERLOAD, &src, &now);
+    an_overload_flow fl;
+    memset(&fl, 0, sizeof fl);
+    fl.set = true;
+    fl.key.ip_ver = 4;
+    memcpy(fl.key.addr[0], (const uint8_t[]){192, 0, 2, 2}, 4);
+    memcpy(fl.key.addr[1], (const uint8_t[]){203, 0, 113, 2}, 4);
+    fl.key.port[0] = 40000;
+    fl.key.port[1] = 443;
+    fl.client_side = 0;
+    fl.ttl[1] = 62;
+    CHECK(ev_sensor_build(&b, &ctx, TS, EV_SENSOR_OVERLOAD, &prev, &now, &fl, &ev));
     root = alert(&ev, "sensor.overload", 3);
     CHECK_STR(str(root, "message"),
-              "The sensor hit its limits 4294967296 times since the last report (flows "
-              "evicted from a full flow table, reassembly memory caps): some handshakes were not "
+              "The sensor hit its limits 1 times since the last report: tcp_ooo_ranges_cap "
+              "1 (a stream's out-of-order ranges over their cap); some handshakes were not "
               "analyzed");
+    CHECK_EQ_U(num(root, "mitmwatch.overload.counters.tcp_ooo_ranges_cap"), 1);
+    CHECK(at(root, "mitmwatch.overload.counters.flows_evicted") == NULL);
+    CHECK_STR(str(root, "source.ip"), "192.0.2.2");
+    CHECK_EQ_U(num(root, "source.port"), 40000);
+    CHECK_STR(str(root, "destination.ip"), "203.0.113.2");
+    CHECK_EQ_U(num(root, "destination.port"), 443);
+    CHECK(str(root, "network.community_id") != NULL);
+    json_decref(root);
+
+    /* Several flows, a shared cap too, 64-bit counts: the counters without a flow. */
+    prev = now;
+    cs.an[CAP_AN_tcp_ooo_ranges_cap] = 3;
+    cs.flows_evicted = 4294967296u;
+    ev_sensor_read(EV_SENSOR_OVERLOAD, &src, &now);
+    fl.several = true;
+    CHECK(ev_sensor_build(&b, &ctx, TS, EV_SENSOR_OVERLOAD, &prev, &now, &fl, &ev));
+    root = alert(&ev, "sensor.overload", 3);
     CHECK_EQ_U(num(root, "mitmwatch.expected"), 0);
-    CHECK_EQ_U(num(root, "mitmwatch.observed"), 4294967296u);
+    CHECK_EQ_U(num(root, "mitmwatch.observed"), 4294967298u);
+    CHECK_EQ_U(num(root, "mitmwatch.overload.counters.flows_evicted"), 4294967296u);
+    CHECK_EQ_U(num(root, "mitmwatch.overload.counters.tcp_ooo_ranges_cap"), 2);
+    CHECK(at(root, "destination") == NULL);
     json_decref(root);
     mw_buf_free(&b);
 }
