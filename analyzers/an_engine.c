@@ -207,9 +207,10 @@ an_engine *an_engine_new(const an_engine_cfg *cfg) {
                           .on_end = on_flow_end,
                           .user = e};
     e->ft = cap_flowtab_new(&fc, &e->cst);
-    e->certs = x509_cache_new(cfg->cert_cache_entries ? cfg->cert_cache_entries
-                                                      : DEFAULT_CERT_CACHE,
-                              &e->ast);
+    e->certs = cfg->shared_certs ? cfg->shared_certs
+                                 : x509_cache_new(cfg->cert_cache_entries ? cfg->cert_cache_entries
+                                                                          : DEFAULT_CERT_CACHE,
+                                                  &e->ast);
     if (!cfg->no_ndpi)
         e->dpi = dpi_new();
     if (!e->ft || !e->certs || (!cfg->no_ndpi && !e->dpi)) {
@@ -226,7 +227,8 @@ void an_engine_free(an_engine *e) {
         return;
     if (e->ft)
         cap_flowtab_free(e->ft); /* ends (and emits) every flow first */
-    x509_cache_free(e->certs);
+    if (e->certs != e->cfg.shared_certs)
+        x509_cache_free(e->certs);
     dpi_free(e->dpi);
     free(e);
 }
@@ -237,6 +239,15 @@ cap_stats *an_engine_cap_stats(an_engine *e) {
 }
 an_stats *an_engine_stats(an_engine *e) { return &e->ast; }
 uint64_t an_engine_now(const an_engine *e) { return e->now_us; }
+
+void an_engine_tick(an_engine *e, uint64_t ts_us) {
+    if (ts_us > e->now_us)
+        e->now_us = ts_us;
+    if (e->now_us - e->last_expire_us >= EXPIRE_EVERY_US) {
+        e->last_expire_us = e->now_us;
+        cap_flowtab_expire(e->ft, e->now_us);
+    }
+}
 
 /* SSLv2 CLIENT-HELLO: 2-byte header with the high bit set, message type 1, version 2 or 3.x */
 static bool is_sslv2_hello(const uint8_t *p, size_t len) {

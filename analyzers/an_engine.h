@@ -54,6 +54,8 @@ typedef struct {
     uint64_t reasm_max_bytes;    /* all flows; 0: default */
     uint32_t cert_cache_entries; /* 0: default */
     bool no_ndpi;                /* skip nDPI classification */
+    x509_cache *shared_certs;    /* workers: the process's cache (x509_cache_new_shared), not
+                                    owned; NULL: the engine's own */
     cap_csum_mode checksum;      /* checksum validation (cap_csum.h); 0: CAP_CSUM_AUTO */
     an_handshake_fn on_handshake;
     an_plaintext_fn on_plaintext; /* optional */
@@ -70,5 +72,8 @@ void an_engine_flush(an_engine *e);
 cap_stats *an_engine_cap_stats(an_engine *e);
 an_stats *an_engine_stats(an_engine *e);
 uint64_t an_engine_now(const an_engine *e); /* latest capture time seen */
+/* Capture time passes without a packet for this engine (a worker's share of a file): moves its
+ * clock to ts_us and expires idle flows as a packet of that time would. */
+void an_engine_tick(an_engine *e, uint64_t ts_us);
 
 #endif

@@ -48,6 +48,9 @@ typedef struct {
     } pol_flags[SENSOR_MAX_POL_FLAGS];
     int npol_flags;
     bool test_config; /* -T: check the configuration, capture nothing */
+    unsigned workers;        /* --workers: 0 = the online CPUs (capped, workers.h) */
+    uint32_t capture_buffer; /* --capture-buffer: live kernel buffer per socket; 0 = default */
+    unsigned debug_delay_us; /* --debug-delay-us: sleep per packet (tests: a slow sensor) */
 } sensor_opts;
 
 /* Runs to the end of the files, or until SIGINT/SIGTERM or a lost interface (live). Fills what
