@@ -134,6 +134,8 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
         O_WORKERS,
         O_CAPBUF,
         O_DEBUGDELAY,
+        O_DEBUGREADER,
+        O_DEBUGUNORDERED,
         O_POLICY = 1100
     };
     static const struct option base[] = {{"read", required_argument, NULL, 'r'},
@@ -156,6 +158,8 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
                                          {"workers", required_argument, NULL, O_WORKERS},
                                          {"capture-buffer", required_argument, NULL, O_CAPBUF},
                                          {"debug-delay-us", required_argument, NULL, O_DEBUGDELAY},
+                                         {"debug-reader-only", no_argument, NULL, O_DEBUGREADER},
+                                         {"debug-unordered", no_argument, NULL, O_DEBUGUNORDERED},
                                          {"flush-timeout", required_argument, NULL, O_FLUSH},
                                          {"probe", required_argument, NULL, O_PROBE},
                                          {"probe-interval", required_argument, NULL, O_PINT},
@@ -250,6 +254,12 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
             if (!parse_u64(optarg, 1000000, &v))
                 return fail_usage("--debug-delay-us wants microseconds up to 1000000", optarg);
             o->debug_delay_us = (unsigned)v;
+            break;
+        case O_DEBUGREADER: /* not in --help: the bench's ceiling of -r with workers */
+            o->debug_reader_only = true;
+            break;
+        case O_DEBUGUNORDERED: /* not in --help: the bench's cost of judging in input order */
+            o->debug_unordered = true;
             break;
         case O_STATEINT:
             if (!parse_u64(optarg, 86400 * 7, &v))

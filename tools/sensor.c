@@ -696,6 +696,7 @@ static void worker_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *dat
                          uint32_t wire_len) {
     sensor_worker *w = user;
     if (w->s->o->debug_delay_us) usleep(w->s->o->debug_delay_us);
+    if (w->s->o->debug_reader_only) return; /* the reader's ceiling, for the bench */
     an_engine_frame(w->eng, dlt, ts_us, data, caplen, wire_len);
 }
 
@@ -837,8 +838,11 @@ static int read_files(sensor *s, const sensor_opts *o) {
 static int run_files(sensor *s, const sensor_opts *o) {
     if (s->nw == 1) return read_files(s, o);
     char err[512];
-    wk_pool_cfg pc = {
-        .n = s->nw, .on_frame = worker_frame, .on_tick = worker_tick, .users = s->users};
+    wk_pool_cfg pc = {.n = s->nw,
+                      .on_frame = worker_frame,
+                      .on_tick = worker_tick,
+                      .users = s->users,
+                      .unordered = o->debug_unordered};
     s->pool = wk_pool_start(&pc, err, sizeof err);
     if (!s->pool) {
         fprintf(stderr, "mitmwatch: %s\n", err);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -106,7 +105,18 @@ struct wk_pool {
     atomic_int stop;
     uint64_t next_idx;    /* the reader's count of frames */
     atomic_int flush_req; /* a worker waits for its turn: publish everything */
+    /* workers waiting for their turn sleep on turn_cv; a worker that moves on wakes them */
+    atomic_int turn_waiters;
+    pthread_mutex_t turn_mu;
+    pthread_cond_t turn_cv;
 };
+
+static void wake_turn_waiters(wk_pool *p) {
+    if (!atomic_load(&p->turn_waiters)) return;
+    pthread_mutex_lock(&p->turn_mu);
+    pthread_cond_broadcast(&p->turn_cv);
+    pthread_mutex_unlock(&p->turn_mu);
+}
 
 static void deadline_in(struct timespec *ts, int ms) {
     clock_gettime(CLOCK_REALTIME, ts);
@@ -261,6 +271,7 @@ static void *pool_main(void *arg) {
             /* idle: nothing before the next published record is left here (wait_turn) */
             atomic_store(&r->idle_head, head);
             atomic_store(&r->cur, IDLE);
+            wake_turn_waiters(p);
             if (atomic_load(&p->stop)) break;
             atomic_fetch_add_explicit(&r->idle_waits, 1, memory_order_relaxed);
             pthread_mutex_lock(&r->mu);
@@ -282,7 +293,10 @@ static void *pool_main(void *arg) {
                 continue;
             }
             const rec *h = (const rec *)(r->buf + off);
-            if (h->type != REC_PAD) atomic_store(&r->cur, h->idx);
+            if (h->type != REC_PAD) {
+                atomic_store(&r->cur, h->idx);
+                wake_turn_waiters(p);
+            }
             if (h->type == REC_FRAME)
                 p->cfg.on_frame(user, h->dlt, h->ts_us, (const uint8_t *)(h + 1), h->caplen,
                                 h->wire_len);
@@ -315,6 +329,8 @@ static void pool_free(wk_pool *p) {
     }
     free(p->rings);
     free(p->th);
+    pthread_mutex_destroy(&p->turn_mu);
+    pthread_cond_destroy(&p->turn_cv);
     free(p);
 }
 
@@ -340,6 +356,8 @@ wk_pool *wk_pool_start(const wk_pool_cfg *cfg, char *err, size_t errlen) {
         return NULL;
     }
     p->cfg = *cfg;
+    pthread_mutex_init(&p->turn_mu, NULL);
+    pthread_cond_init(&p->turn_cv, NULL);
     size_t cap = cfg->ring_bytes ? (cfg->ring_bytes + 7u) & ~(size_t)7u : RING_DEFAULT;
     p->rings = calloc(cfg->n, sizeof *p->rings);
     p->th = calloc(cfg->n, sizeof *p->th);
@@ -397,23 +415,23 @@ static bool done_before(ring *r, uint64_t k) {
 }
 
 void wk_pool_wait_turn(wk_pool *p, unsigned i) {
-    if (!p || p->cfg.n < 2) return;
+    if (!p || p->cfg.n < 2 || p->cfg.unordered) return;
     uint64_t k = atomic_load(&p->rings[i].cur);
     if (k == IDLE) return; /* not on a worker's record: the workers are idle */
-    unsigned spins = 0;
     for (unsigned j = 0; j < p->cfg.n; j++) {
-        if (j == i) continue;
+        if (j == i || done_before(&p->rings[j], k)) continue;
+        /* j is behind: sleep until it moves (it wakes the waiters after every record) */
+        atomic_fetch_add_explicit(&p->rings[i].turn_waits, 1, memory_order_relaxed);
+        atomic_store(&p->flush_req, 1); /* its records may sit in the reader's batch */
+        pthread_mutex_lock(&p->turn_mu);
+        atomic_fetch_add(&p->turn_waiters, 1);
         while (!done_before(&p->rings[j], k)) {
-            if (spins == 0)
-                atomic_fetch_add_explicit(&p->rings[i].turn_waits, 1, memory_order_relaxed);
-            atomic_store(&p->flush_req, 1);
-            if (++spins < 64) {
-                sched_yield();
-            } else {
-                struct timespec ts = {0, 20000};
-                nanosleep(&ts, NULL);
-            }
+            struct timespec ts;
+            deadline_in(&ts, 1);
+            pthread_cond_timedwait(&p->turn_cv, &p->turn_mu, &ts);
         }
+        atomic_fetch_sub(&p->turn_waiters, 1);
+        pthread_mutex_unlock(&p->turn_mu);
     }
 }
 
@@ -569,6 +587,9 @@ bool wk_live_failed(wk_live *l, char *err, size_t errlen) {
 
 void wk_live_stop(wk_live *l) {
     atomic_store(&l->stop, 1);
+    for (unsigned i = 0; i < l->cfg.n; i++) /* a worker inside a long dispatch returns */
+        for (int k = 0; l->th[i].started && k < l->cfg.nifaces; k++)
+            cap_source_break(&l->th[i].srcs[k]);
     for (unsigned i = 0; i < l->cfg.n; i++)
         if (l->th[i].started) {
             pthread_join(l->th[i].th, NULL);

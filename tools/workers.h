@@ -46,6 +46,7 @@ typedef struct {
     cap_frame_fn on_frame;
     wk_tick_fn on_tick;
     void *const *users; /* n of them */
+    bool unordered;     /* wk_pool_wait_turn never waits (measurements) */
 } wk_pool_cfg;
 
 /* Starts the n worker threads. NULL with err filled on failure. */

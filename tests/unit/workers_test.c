@@ -96,8 +96,10 @@ static void test_hash(void) {
     uint8_t f1[128], f2[128];
     unsigned seen[4] = {0};
     for (uint32_t i = 0; i < 1000; i++) {
-        uint32_t l1 = make_frame(f1, 0xc0000201u + i, (uint16_t)(40000 + i), 0xc6336402u, 443, 1, 8);
-        uint32_t l2 = make_frame(f2, 0xc6336402u, 443, 0xc0000201u + i, (uint16_t)(40000 + i), 1, 8);
+        uint32_t l1 =
+            make_frame(f1, 0xc0000201u + i, (uint16_t)(40000 + i), 0xc6336402u, 443, 1, 8);
+        uint32_t l2 =
+            make_frame(f2, 0xc6336402u, 443, 0xc0000201u + i, (uint16_t)(40000 + i), 1, 8);
         unsigned a = wk_flow_worker(1, f1, l1, 4), b = wk_flow_worker(1, f2, l2, 4);
         CHECK(a == b);
         CHECK(a < 4);
@@ -121,8 +123,11 @@ static void test_pool(void) {
         ws[i] = (worker){.id = i, .pool = &pool, .order_ok = true, .content_ok = true};
         users[i] = &ws[i];
     }
-    wk_pool_cfg cfg = {.n = NW, .ring_bytes = 64u << 10, /* small: the reader must wait */
-                       .on_frame = on_frame, .on_tick = on_tick, .users = users};
+    wk_pool_cfg cfg = {.n = NW,
+                       .ring_bytes = 64u << 10, /* small: the reader must wait */
+                       .on_frame = on_frame,
+                       .on_tick = on_tick,
+                       .users = users};
     char err[256];
     /* the workers read pool through ws[].pool: set before the first frame */
     pool = wk_pool_start(&cfg, err, sizeof err);
