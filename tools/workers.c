@@ -71,6 +71,15 @@ typedef struct {
 #define PUBLISH_RECS 64u          /* ...or this many records */
 #define HEAD_EVERY 32u            /* the worker frees space every this many records */
 #define WAIT_MS 20                /* a sleeper re-checks this often anyway */
+#define SPIN_TURN 256             /* wait_turn's spin before it sleeps (a few microseconds) */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 typedef struct {
     uint8_t *buf;
@@ -87,6 +96,7 @@ typedef struct {
     atomic_uint_fast64_t cur;        /* idx of the record the worker handles; IDLE: none */
     atomic_uint_fast64_t idle_head;  /* where the worker went idle */
     atomic_uint_fast64_t turn_waits;
+    atomic_uint_fast64_t wake_at; /* a worker waits until this one reaches this idx */
     pthread_mutex_t mu;
     pthread_cond_t not_empty, not_full;
 } ring;
@@ -106,14 +116,17 @@ struct wk_pool {
     uint64_t next_idx;    /* the reader's count of frames */
     atomic_int flush_req; /* a worker waits for its turn: publish everything */
     /* workers waiting for their turn sleep on turn_cv; a worker that moves on wakes them */
-    atomic_int turn_waiters;
     pthread_mutex_t turn_mu;
     pthread_cond_t turn_cv;
 };
 
-static void wake_turn_waiters(wk_pool *p) {
-    if (!atomic_load(&p->turn_waiters)) return;
+/* Worker r has moved to record idx (IDLE: it went idle): wakes whoever waits for it to reach
+ * that far (wait_turn sets wake_at under turn_mu, then checks again before sleeping). */
+static void wake_turn_waiters(wk_pool *p, ring *r, uint64_t idx) {
+    uint64_t at = atomic_load(&r->wake_at);
+    if (at == IDLE || (idx != IDLE && idx < at)) return;
     pthread_mutex_lock(&p->turn_mu);
+    atomic_store(&r->wake_at, IDLE);
     pthread_cond_broadcast(&p->turn_cv);
     pthread_mutex_unlock(&p->turn_mu);
 }
@@ -271,7 +284,7 @@ static void *pool_main(void *arg) {
             /* idle: nothing before the next published record is left here (wait_turn) */
             atomic_store(&r->idle_head, head);
             atomic_store(&r->cur, IDLE);
-            wake_turn_waiters(p);
+            wake_turn_waiters(p, r, IDLE);
             if (atomic_load(&p->stop)) break;
             atomic_fetch_add_explicit(&r->idle_waits, 1, memory_order_relaxed);
             pthread_mutex_lock(&r->mu);
@@ -295,7 +308,7 @@ static void *pool_main(void *arg) {
             const rec *h = (const rec *)(r->buf + off);
             if (h->type != REC_PAD) {
                 atomic_store(&r->cur, h->idx);
-                wake_turn_waiters(p);
+                wake_turn_waiters(p, r, h->idx);
             }
             if (h->type == REC_FRAME)
                 p->cfg.on_frame(user, h->dlt, h->ts_us, (const uint8_t *)(h + 1), h->caplen,
@@ -376,6 +389,7 @@ wk_pool *wk_pool_start(const wk_pool_cfg *cfg, char *err, size_t errlen) {
         r->cap = cap;
         atomic_store(&r->pend_first, IDLE);
         atomic_store(&r->cur, IDLE);
+        atomic_store(&r->wake_at, IDLE);
         r->buf = malloc(cap);
         if (!r->buf) {
             snprintf(err, errlen, "cannot allocate %zu bytes for worker %u's ring", cap, i);
@@ -419,18 +433,24 @@ void wk_pool_wait_turn(wk_pool *p, unsigned i) {
     uint64_t k = atomic_load(&p->rings[i].cur);
     if (k == IDLE) return; /* not on a worker's record: the workers are idle */
     for (unsigned j = 0; j < p->cfg.n; j++) {
-        if (j == i || done_before(&p->rings[j], k)) continue;
-        /* j is behind: sleep until it moves (it wakes the waiters after every record) */
+        ring *rj = &p->rings[j];
+        if (j == i || done_before(rj, k)) continue;
         atomic_fetch_add_explicit(&p->rings[i].turn_waits, 1, memory_order_relaxed);
         atomic_store(&p->flush_req, 1); /* its records may sit in the reader's batch */
+        /* j is behind, most often by part of one record: a short spin first */
+        bool done = false;
+        for (int n = 0; n < SPIN_TURN && !(done = done_before(rj, k)); n++)
+            cpu_relax();
+        if (done) continue;
         pthread_mutex_lock(&p->turn_mu);
-        atomic_fetch_add(&p->turn_waiters, 1);
-        while (!done_before(&p->rings[j], k)) {
+        while (!done_before(rj, k)) {
+            uint64_t at = atomic_load(&rj->wake_at);
+            if (k < at) atomic_store(&rj->wake_at, k);
+            if (done_before(rj, k)) break;
             struct timespec ts;
             deadline_in(&ts, 1);
             pthread_cond_timedwait(&p->turn_cv, &p->turn_mu, &ts);
         }
-        atomic_fetch_sub(&p->turn_waiters, 1);
         pthread_mutex_unlock(&p->turn_mu);
     }
 }
