@@ -242,7 +242,7 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
             break;
         case O_WORKERS:
             if (!parse_u64(optarg, WK_MAX, &v) || v == 0)
-                return fail_usage("--workers wants a number from 1 to 64", optarg);
+                return fail_usage("--workers wants a number from 1 to 32", optarg);
             o->workers = (unsigned)v;
             break;
         case O_CAPBUF:

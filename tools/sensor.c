@@ -842,7 +842,9 @@ static int run_files(sensor *s, const sensor_opts *o) {
                       .on_frame = worker_frame,
                       .on_tick = worker_tick,
                       .users = s->users,
-                      .unordered = o->debug_unordered};
+                      .unordered = o->debug_unordered,
+                      /* 64 MiB of rings in all, at most 4 MiB each */
+                      .ring_bytes = s->nw <= 16 ? 4u << 20 : (64u << 20) / s->nw};
     s->pool = wk_pool_start(&pc, err, sizeof err);
     if (!s->pool) {
         fprintf(stderr, "mitmwatch: %s\n", err);
