@@ -104,7 +104,7 @@ struct sensor {
     bool save_failing;     /* the last save failed (said once until one succeeds) */
     /* workers */
     unsigned nw;
-    sensor_worker *w; /* nw of them */
+    sensor_worker w[WK_MAX]; /* nw of them */
     sensor_worker mainw;
     x509_cache *certs;   /* shared by the workers' engines (nw > 1) */
     wk_pool *pool;       /* -r with workers */
@@ -930,11 +930,6 @@ int sensor_run(sensor_opts *o) {
     sensor s = {.stats_interval_us = o->stats_interval_us, .srcs = srcs, .o = o};
     s.nw = o->workers ? o->workers : wk_default_count();
     if (s.nw > WK_MAX) s.nw = WK_MAX;
-    s.w = calloc(s.nw, sizeof *s.w);
-    if (!s.w) {
-        fprintf(stderr, "mitmwatch: out of memory\n");
-        return 1;
-    }
     pthread_rwlock_init(&s.judge, NULL);
     pthread_mutex_init(&s.out_mu, NULL);
     pthread_mutex_init(&s.sum_mu, NULL);
@@ -1121,7 +1116,6 @@ int sensor_run(sensor_opts *o) {
         mw_buf_free(&w->abuf);
         pthread_mutex_destroy(&w->snap_mu);
     }
-    free(s.w);
     x509_cache_free(s.certs); /* after the engines: they drop their references first */
     out_set_free(s.outs);
     rule_engine_free(s.re);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cap_decode.h"
+#include "mw_hash.h"
 
 unsigned wk_default_count(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -320,6 +321,7 @@ static void *pool_main(void *arg) {
         }
         free_space(r, head);
     }
+    mw_hash_thread_cleanup(); /* the digest contexts this thread used */
     return NULL;
 }
 
@@ -531,6 +533,7 @@ static void *live_main(void *arg) {
         if (l->cfg.on_poll) l->cfg.on_poll(user, t->srcs, n);
     }
     if (l->cfg.on_poll) l->cfg.on_poll(user, t->srcs, n);
+    mw_hash_thread_cleanup();
     return NULL;
 }
 

@@ -219,6 +219,7 @@ static void *cache_user(void *arg) {
         x509_info_unref(shared, e);
     }
     mw_buf_free(&b);
+    mw_hash_thread_cleanup();
     return NULL;
 }
 
@@ -248,5 +249,6 @@ int main(void) {
     test_hash();
     test_pool();
     test_shared_cache();
+    mw_hash_cleanup();
     MW_TEST_END();
 }
