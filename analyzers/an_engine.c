@@ -309,9 +309,11 @@ an_engine *an_engine_new(const an_engine_cfg *cfg) {
     e->ft = cap_flowtab_new(&fc, &e->cst);
     cap_defrag_cfg dc = {0, 0, 0};
     e->df = cap_defrag_new(&dc);
-    e->certs = x509_cache_new_capped(
-        cfg->cert_cache_entries ? cfg->cert_cache_entries : DEFAULT_CERT_CACHE,
-        cfg->cert_cache_bytes, &e->ast);
+    e->certs = cfg->shared_certs
+                   ? cfg->shared_certs
+                   : x509_cache_new_capped(
+                         cfg->cert_cache_entries ? cfg->cert_cache_entries : DEFAULT_CERT_CACHE,
+                         cfg->cert_cache_bytes, &e->ast);
     if (!cfg->no_ndpi)
         e->dpi = dpi_new();
     if (!e->ft || !e->df || !e->certs || (!cfg->no_ndpi && !e->dpi)) {
@@ -333,7 +335,8 @@ void an_engine_free(an_engine *e) {
     if (e->ft)
         cap_flowtab_free(e->ft); /* ends (and emits) every flow first */
     cap_defrag_free(e->df);
-    x509_cache_free(e->certs);
+    if (e->certs != e->cfg.shared_certs)
+        x509_cache_free(e->certs);
     dpi_free(e->dpi);
     while (e->free_apps) {
         an_app *a = e->free_apps;
@@ -350,6 +353,15 @@ cap_stats *an_engine_cap_stats(an_engine *e) {
 }
 an_stats *an_engine_stats(an_engine *e) { return &e->ast; }
 uint64_t an_engine_now(const an_engine *e) { return e->now_us; }
+
+void an_engine_tick(an_engine *e, uint64_t ts_us) {
+    if (ts_us > e->now_us)
+        e->now_us = ts_us;
+    if (e->now_us - e->last_expire_us >= EXPIRE_EVERY_US) {
+        e->last_expire_us = e->now_us;
+        cap_flowtab_expire(e->ft, e->now_us);
+    }
+}
 
 /* First payload of a flow: a TLS connection opens with a handshake record from either side
  * (the server's when the capture missed the ClientHello); a STARTTLS protocol with its

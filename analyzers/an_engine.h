@@ -55,6 +55,8 @@ typedef struct {
     uint32_t cert_cache_entries; /* 0: default */
     size_t cert_cache_bytes;     /* 0: X509_CACHE_DEFAULT_BYTES */
     bool no_ndpi;                /* skip nDPI classification */
+    x509_cache *shared_certs;    /* workers: the process's cache (x509_cache_new_shared), not
+                                    owned; NULL: the engine's own */
     cap_csum_mode checksum;      /* checksum validation (cap_csum.h); 0: CAP_CSUM_AUTO */
     an_handshake_fn on_handshake;
     an_plaintext_fn on_plaintext; /* optional */
@@ -82,5 +84,8 @@ void an_engine_take_overload_flow(an_engine *e, an_overload_flow *out);
 cap_stats *an_engine_cap_stats(an_engine *e);
 an_stats *an_engine_stats(an_engine *e);
 uint64_t an_engine_now(const an_engine *e); /* latest capture time seen */
+/* Capture time passes without a packet for this engine (a worker's share of a file): moves its
+ * clock to ts_us and expires idle flows as a packet of that time would. */
+void an_engine_tick(an_engine *e, uint64_t ts_us);
 
 #endif

@@ -6,9 +6,17 @@
  * sit on an idle list, least recently released first, so eviction takes its head without a walk.
  * A referenced entry is never evicted; when the caps leave no room and nothing is idle, the new
  * entry is handed out uncached and freed by its last unref, so hostile traffic with many
- * unfinished handshakes costs parse time but never grows the cache past its caps (issue 14). */
+ * unfinished handshakes costs parse time but never grows the cache past its caps (issue 14).
+ *
+ * Shared between workers (x509_cache_new_shared): the cache is split in shards by the DER's
+ * hash, each a plain cache of its own behind a mutex, so that a certificate is decoded once in
+ * the whole process and two workers only wait for each other on the same shard. Reference
+ * counts are atomic; the transitions 0 -> 1 (get) and 1 -> 0 (unref: onto the idle list, or
+ * freed when uncached) happen under the shard's lock, so the idle list stays consistent; a
+ * holder's x509_info_ref (the count is at least 1) needs no lock. */
 #include "x509_info.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +34,11 @@ struct x509_cache {
     size_t bytes, max_bytes;
     x509_info *idle_head, *idle_tail; /* unreferenced entries, least recently released first */
     an_stats *st;
+    /* shared: the shards (a power of two), each locking itself; NULL for a plain cache */
+    struct x509_cache **shards;
+    uint32_t nshards;
+    pthread_mutex_t mu; /* a shard's lock */
+    an_stats own_st;    /* a shard's counters */
 };
 
 x509_cache *x509_cache_new_capped(uint32_t capacity, size_t max_bytes, an_stats *st) {
@@ -51,10 +64,20 @@ x509_cache *x509_cache_new(uint32_t capacity, an_stats *st) {
 }
 
 uint32_t x509_cache_count(const x509_cache *c) {
-    return c->count;
+    uint32_t n = c->count;
+    for (uint32_t i = 0; i < c->nshards; i++)
+        n += c->shards[i]->count;
+    return n;
 }
 size_t x509_cache_bytes(const x509_cache *c) {
-    return c->bytes;
+    size_t n = c->bytes;
+    for (uint32_t i = 0; i < c->nshards; i++)
+        n += c->shards[i]->bytes;
+    return n;
+}
+
+static uint32_t refs_of(const x509_info *e) {
+    return __atomic_load_n(&e->refs, __ATOMIC_ACQUIRE);
 }
 
 static uint32_t bucket_of(const x509_cache *c, const uint8_t sha[32]) {
@@ -115,21 +138,19 @@ static bool make_room(x509_cache *c, size_t cost) {
     return true;
 }
 
-x509_info *x509_cache_get(x509_cache *c, const uint8_t *der, size_t len) {
-    uint8_t sha[32];
-    mw_sha256(der, len, sha);
+static x509_info *get_sha(x509_cache *c, const uint8_t *der, size_t len, const uint8_t sha[32]) {
     uint32_t b = bucket_of(c, sha);
     for (x509_info *e = c->buckets[b]; e; e = e->hnext) {
         if (memcmp(e->sha256, sha, 32) == 0) {
             c->st->cert_cache_hits++;
-            if (e->refs++ == 0) idle_unlink(c, e);
+            if (__atomic_fetch_add(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) idle_unlink(c, e);
             return e;
         }
     }
     c->st->cert_cache_misses++;
     x509_info *e = x509_info_parse_sha(der, len, sha, c->st);
     if (!e) return NULL;
-    e->refs = 1;
+    __atomic_store_n(&e->refs, 1, __ATOMIC_RELEASE);
     size_t cost = cost_of(e, len);
     if (!make_room(c, cost)) {
         c->st->an[AN_AN_x509_cache_full]++;
@@ -146,20 +167,93 @@ x509_info *x509_cache_get(x509_cache *c, const uint8_t *der, size_t len) {
     return e;
 }
 
-void x509_info_ref(x509_info *e) {
-    e->refs++;
+/* A shard by other bits of the hash than its buckets', so a shard's entries spread over all of
+ * its buckets. */
+static x509_cache *shard_of(const x509_cache *c, const uint8_t sha[32]) {
+    return c->shards[((uint32_t)sha[30] << 8 | sha[31]) & (c->nshards - 1)];
 }
 
-void x509_info_unref(x509_cache *c, x509_info *e) {
-    if (!e || e->refs == 0 || --e->refs > 0) return;
+x509_info *x509_cache_get(x509_cache *c, const uint8_t *der, size_t len) {
+    uint8_t sha[32];
+    mw_sha256(der, len, sha);
+    if (!c->shards) return get_sha(c, der, len, sha);
+    x509_cache *sh = shard_of(c, sha);
+    pthread_mutex_lock(&sh->mu);
+    x509_info *e = get_sha(sh, der, len, sha);
+    pthread_mutex_unlock(&sh->mu);
+    return e;
+}
+
+void x509_info_ref(x509_info *e) {
+    __atomic_add_fetch(&e->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+static void unref_locked(x509_cache *c, x509_info *e) {
+    if (refs_of(e) == 0 || __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
     if (e->cached && c)
         idle_push(c, e);
     else if (!e->cached)
         x509_info_free(e);
 }
 
+void x509_info_unref(x509_cache *c, x509_info *e) {
+    if (!e) return;
+    if (!c || !c->shards) {
+        unref_locked(c, e);
+        return;
+    }
+    x509_cache *sh = shard_of(c, e->sha256);
+    pthread_mutex_lock(&sh->mu);
+    unref_locked(sh, e);
+    pthread_mutex_unlock(&sh->mu);
+}
+
+x509_cache *x509_cache_new_shared(uint32_t capacity, size_t max_bytes, uint32_t nshards) {
+    uint32_t n = 1;
+    while (n < nshards && n < 256)
+        n <<= 1;
+    if (!max_bytes) max_bytes = X509_CACHE_DEFAULT_BYTES;
+    x509_cache *c = x509_cache_new(1, NULL);
+    if (!c) return NULL;
+    c->shards = calloc(n, sizeof *c->shards);
+    if (!c->shards) {
+        x509_cache_free(c);
+        return NULL;
+    }
+    c->nshards = n;
+    for (uint32_t i = 0; i < n; i++) {
+        x509_cache *sh = x509_cache_new_capped((capacity + n - 1) / n, (max_bytes + n - 1) / n, NULL);
+        if (!sh) {
+            x509_cache_free(c);
+            return NULL;
+        }
+        sh->st = &sh->own_st;
+        pthread_mutex_init(&sh->mu, NULL);
+        c->shards[i] = sh;
+    }
+    return c;
+}
+
+void x509_cache_stats(x509_cache *c, an_stats *sum) {
+    for (uint32_t i = 0; c && i < c->nshards; i++) {
+        x509_cache *sh = c->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        sum->cert_cache_hits += sh->own_st.cert_cache_hits;
+        sum->cert_cache_misses += sh->own_st.cert_cache_misses;
+        for (int k = 0; k < AN_AN_COUNT; k++)
+            sum->an[k] += sh->own_st.an[k];
+        pthread_mutex_unlock(&sh->mu);
+    }
+}
+
 void x509_cache_free(x509_cache *c) {
     if (!c) return;
+    for (uint32_t i = 0; i < c->nshards; i++)
+        if (c->shards[i]) {
+            pthread_mutex_destroy(&c->shards[i]->mu);
+            x509_cache_free(c->shards[i]);
+        }
+    free(c->shards);
     for (uint32_t b = 0; b <= c->mask; b++) {
         x509_info *e = c->buckets[b];
         while (e) {

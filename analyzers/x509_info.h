@@ -19,8 +19,8 @@
 
 /* The certificate's event fragments (a mitmwatch.tls.chain element, the ECS x509 object),
  * rendered by output/ev_x509.c on first use and freed with the entry: analyzers hold the
- * facts, output owns the schema. The fill is not synchronized: a multi-threaded sensor that
- * shares the cache between workers must guard it (a lock or once-flag per entry). */
+ * facts, output owns the schema. Workers sharing the cache publish a slot with a
+ * compare-and-swap (ev_x509.c). */
 typedef struct {
     char *chain_json;
     char *x509_json;
@@ -55,6 +55,12 @@ typedef struct x509_cache x509_cache;
 x509_cache *x509_cache_new(uint32_t capacity, an_stats *st);
 /* max_bytes: the cap on the bytes charged for entries (0: X509_CACHE_DEFAULT_BYTES). */
 x509_cache *x509_cache_new_capped(uint32_t capacity, size_t max_bytes, an_stats *st);
+/* One cache for every worker of the process (thread-safe: get, ref and unref from any thread),
+ * split in nshards locked shards (rounded up to a power of two) of capacity/nshards entries and max_bytes/nshards bytes (0: X509_CACHE_DEFAULT_BYTES).
+ * Its counters (hits, misses, evictions, x509 anomalies) are its own: x509_cache_stats adds
+ * them to sum. */
+x509_cache *x509_cache_new_shared(uint32_t capacity, size_t max_bytes, uint32_t nshards);
+void x509_cache_stats(x509_cache *c, an_stats *sum);
 void x509_cache_free(x509_cache *c);
 /* Returns the entry for this DER with a reference taken, parsing it on a miss; NULL when the
  * DER is not a certificate (counted as x509_malformed). A miss that would exceed a cap evicts

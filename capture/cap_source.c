@@ -1,8 +1,13 @@
 #include "cap_source.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#ifdef __linux__
+#include <linux/if_packet.h>
+#endif
 
 struct dispatch_ctx {
     cap_source *src;
@@ -44,6 +49,30 @@ bool cap_source_open_file(cap_source *src, const char *path, char *err, size_t e
 
 bool cap_source_open_live(cap_source *src, const char *iface, const char *bpf, int snaplen,
                           char *err, size_t errlen) {
+    return cap_source_open_live_ex(src, iface, bpf, snaplen, 64 << 20, 0, err, errlen);
+}
+
+/* PACKET_FANOUT (packet(7)): the group's sockets share the interface's packets by a hash of
+ * the flow, the same for both directions; fragments are reassembled first so that a datagram's
+ * pieces hash alike. Joined after pcap_activate, on the socket libpcap opened. */
+static bool join_fanout(cap_source *src, unsigned group, char *err, size_t errlen) {
+#ifdef PACKET_FANOUT
+    int arg = (int)((group & 0xffffu) |
+                    ((unsigned)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16));
+    if (setsockopt(pcap_fileno(src->p), SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0) {
+        snprintf(err, errlen, "cannot join fanout group %u on %s: %s", group, src->name,
+                 strerror(errno));
+        return false;
+    }
+    return true;
+#else
+    snprintf(err, errlen, "%s: this system has no PACKET_FANOUT (group %u)", src->name, group);
+    return false;
+#endif
+}
+
+bool cap_source_open_live_ex(cap_source *src, const char *iface, const char *bpf, int snaplen,
+                             int buffer_bytes, unsigned fanout_group, char *err, size_t errlen) {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     memset(src, 0, sizeof *src);
     src->live = true;
@@ -56,7 +85,7 @@ bool cap_source_open_live(cap_source *src, const char *iface, const char *bpf, i
     pcap_set_snaplen(src->p, snaplen);
     pcap_set_promisc(src->p, 1);
     pcap_set_timeout(src->p, 100);
-    pcap_set_buffer_size(src->p, 64 << 20);
+    pcap_set_buffer_size(src->p, buffer_bytes);
     pcap_set_tstamp_precision(src->p, PCAP_TSTAMP_PRECISION_MICRO);
     int rc = pcap_activate(src->p);
     if (rc < 0) {
@@ -66,7 +95,8 @@ bool cap_source_open_live(cap_source *src, const char *iface, const char *bpf, i
         return false;
     }
     src->dlt = pcap_datalink(src->p);
-    if (bpf && *bpf && !cap_source_filter(src, bpf, err, errlen)) {
+    if ((fanout_group && !join_fanout(src, fanout_group, err, errlen)) ||
+        (bpf && *bpf && !cap_source_filter(src, bpf, err, errlen))) {
         pcap_close(src->p);
         src->p = NULL;
         return false;

@@ -39,6 +39,11 @@ bool cap_source_open_file(cap_source *src, const char *path, char *err, size_t e
 /* Opens a live interface in promiscuous mode with the given snaplen and optional BPF. */
 bool cap_source_open_live(cap_source *src, const char *iface, const char *bpf, int snaplen,
                           char *err, size_t errlen);
+/* cap_source_open_live with the kernel buffer's size (bytes) and, when fanout_group is not 0,
+ * the socket joined in that PACKET_FANOUT group (hash mode, defragmenting; Linux): every
+ * worker opens the interface with the same group id and gets its share of the flows. */
+bool cap_source_open_live_ex(cap_source *src, const char *iface, const char *bpf, int snaplen,
+                             int buffer_bytes, unsigned fanout_group, char *err, size_t errlen);
 /* Applies a BPF filter to an opened source. */
 bool cap_source_filter(cap_source *src, const char *bpf, char *err, size_t errlen);
 /* Reads up to max frames (<= 0: all available); returns frames read, 0 at a live timeout,

@@ -2,9 +2,36 @@
 
 #include "cap_csum.h"
 
+/* One worker's share: what tells a skewed hash or a stalled worker. */
+static void worker_json(mw_json *j, const ev_stats_worker *w) {
+    mw_json_obj_begin(j);
+    mw_json_kuint(j, "packets", w->cs->packets);
+    mw_json_kuint(j, "bytes", w->cs->bytes);
+    mw_json_kuint(j, "flows_created", w->cs->flows_created);
+    mw_json_kuint(j, "flows_active", w->cs->flows_active);
+    mw_json_kuint(j, "flows_evicted", w->cs->flows_evicted);
+    mw_json_kuint(j, "reassembly_bytes_in_use", w->cs->reasm_bytes_in_use);
+    mw_json_kuint(j, "tls_flows", w->as->tls_flows);
+    mw_json_kuint(j, "handshakes", w->as->handshakes);
+    mw_json_kuint(j, "received", w->cs->pcap_recv);
+    mw_json_kuint(j, "dropped", w->cs->pcap_drop);
+    mw_json_kuint(j, "if_dropped", w->cs->pcap_ifdrop);
+    mw_json_kuint(j, "judge_waits", w->judge_waits);
+    mw_json_kuint(j, "ring_waits", w->ring_waits);
+    mw_json_kuint(j, "turn_waits", w->turn_waits);
+    mw_json_obj_end(j);
+}
+
 bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
                     const an_stats *as, const out_set *outs, const rule_stats *rs,
                     const ev_trigger_stats *ts, bool final) {
+    return ev_stats_build_workers(out, ctx, ts_us, cs, as, outs, rs, ts, final, NULL, 0);
+}
+
+bool ev_stats_build_workers(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
+                            const an_stats *as, const out_set *outs, const rule_stats *rs,
+                            const ev_trigger_stats *ts, bool final, const ev_stats_worker *w,
+                            unsigned nw) {
     mw_json j;
     mw_buf_reset(out);
     mw_json_init(&j, out);
@@ -82,6 +109,12 @@ bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_st
         U(an_anomaly_names[i], as->an[i]);
     mw_json_obj_end(&j);
 #undef U
+    if (nw) {
+        mw_json_karr(&j, "workers");
+        for (unsigned i = 0; i < nw; i++)
+            worker_json(&j, &w[i]);
+        mw_json_arr_end(&j);
+    }
     mw_json_obj_end(&j);
     mw_json_obj_end(&j);
     mw_json_obj_end(&j);

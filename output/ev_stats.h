@@ -20,6 +20,20 @@ typedef struct {
 bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
                     const an_stats *as, const out_set *outs, const rule_stats *rs,
                     const ev_trigger_stats *ts, bool final);
+/* A worker's counters for mitmwatch.stats.workers (--workers N > 1). */
+typedef struct {
+    const cap_stats *cs;
+    const an_stats *as;
+    uint64_t judge_waits; /* handshakes that found the verdicts' lock taken by another worker */
+    uint64_t ring_waits;  /* times it found its packet ring empty and slept */
+    uint64_t turn_waits;  /* handshakes that waited for the other workers to catch up (-r) */
+} ev_stats_worker;
+/* ev_stats_build with the totals in cs and as and, when nw > 0, a "workers" array (after
+ * "anomalies") with each worker's share. */
+bool ev_stats_build_workers(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
+                            const an_stats *as, const out_set *outs, const rule_stats *rs,
+                            const ev_trigger_stats *ts, bool final, const ev_stats_worker *w,
+                            unsigned nw);
 /* Writes the member "verdicts" with the verdicts' counters. */
 void ev_stats_verdicts_json(mw_json *j, const rule_stats *st);
 

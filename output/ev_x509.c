@@ -99,10 +99,13 @@ static void object(mw_json *j, const x509_info *e) {
 }
 
 /* Writes the fragment from the slot, rendering it there first if it is empty. When the slot
- * cannot be filled (memory), the fragment is rendered into the event directly. */
+ * cannot be filled (memory), the fragment is rendered into the event directly. Workers share
+ * the entries: the slot is published with a compare-and-swap, and a worker that lost the race
+ * frees its copy and uses the winner's (both are the same bytes). */
 static void cached(mw_json *j, char **slot, void (*render)(mw_json *, const x509_info *),
                    const x509_info *e) {
-    if (!*slot) {
+    char *have = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (!have) {
         mw_buf b;
         mw_json f;
         mw_buf_init(&b, EV_X509_FRAG_MAX);
@@ -112,12 +115,16 @@ static void cached(mw_json *j, char **slot, void (*render)(mw_json *, const x509
         if (s) {
             memcpy(s, b.data, b.len);
             s[b.len] = '\0';
-            *slot = s;
+            if (__atomic_compare_exchange_n(slot, &have, s, false, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE))
+                have = s;
+            else
+                free(s); /* have: the other worker's */
         }
         mw_buf_free(&b);
     }
-    if (*slot)
-        mw_json_raw(j, *slot, strlen(*slot));
+    if (have)
+        mw_json_raw(j, have, strlen(have));
     else
         render(j, e);
 }

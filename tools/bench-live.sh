@@ -5,6 +5,8 @@
 # packets and handshakes corpus.txt counts, and the kernel's drops (mitmwatch.stats capture).
 # usage: tools/bench-live.sh CORPUSDIR [FILE] [TCPREPLAY_RATE]   (root; default handshake.pcap
 #        at --topspeed; a rate is tcpreplay's --mbps value, e.g. 1000)
+#        env WORKERS: the --workers counts to run mitmwatch with (default "1 2"; with more than
+#        one, its sockets share the veth in a PACKET_FANOUT group)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CORPUS=$(readlink -f "${1:?usage: tools/bench-live.sh CORPUSDIR [FILE] [MBPS]}")
@@ -39,18 +41,27 @@ run() { # NAME CMD... : capture with CMD on mwbl1 while tcpreplay sends the file
     kill -INT "$pid"
     wait "$pid" || true
 }
-run mitmwatch build/tools/mitmwatch -i mwbl1 --stats-interval 0 -o - --observer bench-live
+WORKERS=${WORKERS:-1 2}
+for w in $WORKERS; do
+    run "mitmwatch-w$w" build/tools/mitmwatch -i mwbl1 --stats-interval 0 -o - --observer bench-live \
+        --workers "$w"
+done
 run pcap-count "$out/pcap-count" -i mwbl1
 echo "corpus $FILE: packets handshakes = $expected"
-grep -h -E 'Actual|Rated' "$out/mitmwatch.replay" | sed 's/^/tcpreplay (mitmwatch run): /'
-/usr/bin/python3 - "$out/mitmwatch.out" <<'PYEOF'
+for w in $WORKERS; do
+    grep -h -E 'Actual|Rated' "$out/mitmwatch-w$w.replay" | sed "s/^/tcpreplay (mitmwatch --workers $w run): /"
+    /usr/bin/python3 - "$out/mitmwatch-w$w.out" "$w" <<'PYEOF'
 import json, sys
 stats = [json.loads(l) for l in open(sys.argv[1]) if '"mitmwatch.stats"' in l][-1]
 s = stats["mitmwatch"]["stats"]
 c = s["capture"]
-print(f"mitmwatch: packets {s['packets']}, server_hellos {s['server_hellos']}, "
+print(f"mitmwatch --workers {sys.argv[2]}: packets {s['packets']}, server_hellos {s['server_hellos']}, "
       f"handshakes {s['handshakes']}, kernel received {c['received']}, dropped {c['dropped']}, "
       f"if_dropped {c['if_dropped']}")
+for i, w in enumerate(s.get("workers", [])):
+    print(f"  worker {i}: received {w['received']}, dropped {w['dropped']}, packets {w['packets']}, "
+          f"handshakes {w['handshakes']}")
 PYEOF
+done
 grep -h -E 'Actual|Rated' "$out/pcap-count.replay" | sed 's/^/tcpreplay (pcap-count run): /'
 echo "pcap-count: $(tr '\n' ' ' < "$out/pcap-count.out")"

@@ -20,6 +20,7 @@
 
 #include "pol_cli.h"
 #include "sensor.h"
+#include "workers.h"
 
 static void usage(FILE *fp) {
     fputs(
@@ -47,7 +48,11 @@ static void usage(FILE *fp) {
         "                         dataset=...; network ones with ?spool=DIR; repeatable\n"
         "      --observer NAME    observer.name in events (default: host name)\n"
         "      --stats-interval S seconds between stats events (default 60; 0: final only)\n"
-        "      --max-flows N      flow table capacity (default 131072)\n"
+        "      --max-flows N      flow table capacity (default 131072; shared out over workers)\n"
+        "      --workers N        packet-path threads, each with its own flow table (default:\n"
+        "                         the online CPUs, at most 16; 1: one thread, as before)\n"
+        "      --capture-buffer B live: kernel buffer per capture socket in bytes (default\n"
+        "                         64 MiB, shared out over the workers, at least 8 MiB each)\n"
         "      --no-ndpi          skip nDPI classification (network.protocol from mitmwatch)\n"
         "      --summary          with -r, a summary on stderr at the end (handshakes, certificates,\n"
         "                         alerts by rule, top services); --no-summary: none (default:\n"
@@ -134,6 +139,11 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
         O_FLUSH,
         O_STATEINT,
         O_TRIGINT,
+        O_WORKERS,
+        O_CAPBUF,
+        O_DEBUGDELAY,
+        O_DEBUGREADER,
+        O_DEBUGUNORDERED,
         O_POLICY = 1100
     };
     static const struct option base[] = {{"read", required_argument, NULL, 'r'},
@@ -153,6 +163,11 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
                                          {"no-summary", no_argument, NULL, O_NOSUMMARY},
                                          {"state", required_argument, NULL, O_STATE},
                                          {"state-interval", required_argument, NULL, O_STATEINT},
+                                         {"workers", required_argument, NULL, O_WORKERS},
+                                         {"capture-buffer", required_argument, NULL, O_CAPBUF},
+                                         {"debug-delay-us", required_argument, NULL, O_DEBUGDELAY},
+                                         {"debug-reader-only", no_argument, NULL, O_DEBUGREADER},
+                                         {"debug-unordered", no_argument, NULL, O_DEBUGUNORDERED},
                                          {"flush-timeout", required_argument, NULL, O_FLUSH},
                                          {"probe", required_argument, NULL, O_PROBE},
                                          {"probe-interval", required_argument, NULL, O_PINT},
@@ -234,6 +249,27 @@ static int parse_args(int argc, char **argv, sensor_opts *o) {
             break;
         case O_STATE:
             o->state_path = optarg;
+            break;
+        case O_WORKERS:
+            if (!parse_u64(optarg, WK_MAX, &v) || v == 0)
+                return fail_usage("--workers wants a number from 1 to 32", optarg);
+            o->workers = (unsigned)v;
+            break;
+        case O_CAPBUF:
+            if (!parse_u64(optarg, 1u << 30, &v) || v < 65536)
+                return fail_usage("--capture-buffer wants bytes from 65536 to 1073741824", optarg);
+            o->capture_buffer = (uint32_t)v;
+            break;
+        case O_DEBUGDELAY: /* not in --help: tests make a sensor slower than its link */
+            if (!parse_u64(optarg, 1000000, &v))
+                return fail_usage("--debug-delay-us wants microseconds up to 1000000", optarg);
+            o->debug_delay_us = (unsigned)v;
+            break;
+        case O_DEBUGREADER: /* not in --help: the bench's ceiling of -r with workers */
+            o->debug_reader_only = true;
+            break;
+        case O_DEBUGUNORDERED: /* not in --help: the bench's cost of judging in input order */
+            o->debug_unordered = true;
             break;
         case O_STATEINT:
             if (!parse_u64(optarg, 86400 * 7, &v))

@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,8 +37,13 @@
 #include "probe_trace.h"
 #include "probe_trigger.h"
 #include "rule_engine.h"
+#include "workers.h"
 
 #define EVENT_MAX (4u << 20)
+/* With workers the sensor's caps are shared out (the engines' defaults, an_engine.c) */
+#define SENSOR_DEFAULT_FLOWS 131072u
+#define SENSOR_DEFAULT_REASM (256ull << 20)
+#define SENSOR_CERT_CACHE 16384u
 #define MAX_PENDING_ALERTS 32
 
 typedef struct {
@@ -47,42 +53,99 @@ typedef struct {
     int severity;
 } pending_alert;
 
+typedef struct sensor sensor;
+
+/* What one worker owns: its engine (flow table) and the handshake it is judging. With
+ * --workers 1 the one worker runs on the main thread; the main thread's own work (stats,
+ * probes) has a context of its own (sensor.mainw, no engine). */
 typedef struct {
+    sensor *s;
+    unsigned idx;
     an_engine *eng;
-    out_set *outs;
-    ev_ctx ctx;
     mw_buf ev;
-    uint64_t stats_interval_us;
-    uint64_t next_stats_us; /* capture time (files) or wall time (live) */
-    cap_source *srcs;
-    int nsrcs;
     uint64_t events_dropped; /* did not fit the event buffer */
-    bl_state *bl;
-    probe_sched *ps;
-    ev_sensor_counts last_drops, last_overload; /* for sensor.* alerts */
-    uint64_t last_packets, last_undecoded[CAP_UNDEC_COUNT];
     /* the handshake being judged, for alert events */
     const tls_hs *cur_hs;
     const cap_flow *cur_flow;
     int cur_client_side;
     /* event.id of the handshake being judged; its alerts carry it as mitmwatch.handshake_id */
     char hs_id[EV_ID_LEN];
-    uint64_t hs_seq;
+    mw_buf abuf;
+    pending_alert pending[MAX_PENDING_ALERTS];
+    int npending;
+    rule_verdict verdict; /* the rules that matched the handshake being judged */
+    const char *link_id;  /* a triggered fetch's alerts: the triggering handshake's event.id */
+    uint64_t judge_waits; /* the verdicts' lock was taken by another worker */
+    /* live workers: counters published for the main thread's stats (snap_mu) */
+    pthread_mutex_t snap_mu;
+    cap_stats snap_cs;
+    an_stats snap_as;
+} sensor_worker;
+
+/* Shared by the workers: the verdicts and baselines (judge: written by a judging worker, read
+ * while an event is built, so that a reload or a SCT verdict never changes under a builder),
+ * the outputs (out_mu: one writer at a time, so the events of a flow, all from its worker,
+ * keep their order), the summary (sum_mu). Lock order: judge, then out_mu. */
+struct sensor {
+    out_set *outs;
+    ev_ctx ctx;
+    uint64_t stats_interval_us;
+    uint64_t next_stats_us; /* capture time (files) or wall time (live) */
+    cap_source *srcs;
+    int nsrcs;
+    bl_state *bl;
+    probe_sched *ps;
+    ev_sensor_counts last_drops, last_overload; /* for sensor.* alerts */
+    uint64_t last_packets, last_undecoded[CAP_UNDEC_COUNT];
     /* verdicts */
     const sensor_opts *o;
     pol_policy *pol; /* heap: the engine points into it until the next reload */
     rule_engine *re;
-    mw_buf abuf;
-    pending_alert pending[MAX_PENDING_ALERTS];
-    int npending;
-    summary *sum; /* the end-of-run summary, NULL when not shown */
+    summary *sum;          /* the end-of-run summary, NULL when not shown */
     bool started;          /* a capture source opened: the run has a final stats event */
     uint64_t next_save_us; /* wall time of the next periodic --state save */
     bool save_failing;     /* the last save failed (said once until one succeeds) */
-    rule_verdict verdict;  /* the rules that matched the handshake being judged */
     ptrig *trig;           /* triggered certificate fetches (live), or NULL */
-    const char *link_id;   /* a triggered fetch's alerts: the triggering handshake's event.id */
-} sensor;
+    /* workers */
+    unsigned nw;
+    sensor_worker w[WK_MAX]; /* nw of them */
+    sensor_worker mainw;
+    x509_cache *certs;   /* shared by the workers' engines (nw > 1) */
+    wk_pool *pool;       /* -r with workers */
+    wk_live *live;       /* -i with workers */
+    void *users[WK_MAX]; /* &w[i], for the workers' callbacks */
+    uint64_t reader_now_us, next_tick_us;
+    pthread_rwlock_t judge;
+    pthread_mutex_t out_mu, sum_mu;
+    uint64_t hs_seq; /* handshakes judged (under judge): in event.id */
+};
+
+/* A worker judges in its turn (files: in the order of the input, wk_pool_wait_turn), then
+ * alone. */
+static void judge_wrlock(sensor_worker *w) {
+    wk_pool_wait_turn(w->s->pool, w->idx);
+    if (pthread_rwlock_trywrlock(&w->s->judge) != 0) {
+        __atomic_fetch_add(&w->judge_waits, 1, __ATOMIC_RELAXED);
+        pthread_rwlock_wrlock(&w->s->judge);
+    }
+}
+
+static void judge_unlock(sensor *s) {
+    pthread_rwlock_unlock(&s->judge);
+}
+
+static void emit_locked(sensor *s, const out_event *ev) {
+    pthread_mutex_lock(&s->out_mu);
+    out_emit(s->outs, ev);
+    pthread_mutex_unlock(&s->out_mu);
+}
+
+static void sum_alert(sensor *s, const char *rule_id) {
+    if (!s->sum) return;
+    pthread_mutex_lock(&s->sum_mu);
+    summary_alert(s->sum, rule_id);
+    pthread_mutex_unlock(&s->sum_mu);
+}
 
 static volatile sig_atomic_t g_stop, g_hup, g_usr1;
 static cap_source *g_current;
@@ -100,18 +163,8 @@ static void on_signal(int sig) {
     if (g_current) cap_source_break(g_current);
 }
 
-static void emit_json(sensor *s, enum out_kind kind, const char *dataset) {
-    out_event ev = {.json = (const char *)s->ev.data,
-                    .len = s->ev.len,
-                    .kind = kind,
-                    .dataset = dataset,
-                    .severity = 0,
-                    .rule_id = NULL};
-    out_emit(s->outs, &ev);
-}
-
 /* Keeps a built alert (in s->abuf) until the handshake event has gone out. */
-static void pend_alert(sensor *s, const char *rule_id, int severity) {
+static void pend_alert(sensor_worker *s, const char *rule_id, int severity) {
     if (s->npending >= MAX_PENDING_ALERTS) {
         s->events_dropped++;
         return;
@@ -132,111 +185,139 @@ static void pend_alert(sensor *s, const char *rule_id, int severity) {
 /* A baseline finding matches the handshake (verdict.rules) on every connection that shows
  * it; its alert goes out under the same duplicate suppression as the verdicts'. */
 static void on_bl_alert(const bl_alert *a, void *user) {
-    sensor *s = user;
+    sensor_worker *w = user;
+    sensor *s = w->s;
     const char *rule_id = a->rule_id; /* a string literal of bl_baseline.c */
-    rule_verdict_add(&s->verdict, rule_id);
+    rule_verdict_add(&w->verdict, rule_id);
     uint64_t prior = 0;
-    if (s->re && !rule_engine_suppress(s->re, rule_id, a->key, s->cur_hs->ts_us, &prior)) return;
+    if (s->re && !rule_engine_suppress(s->re, rule_id, a->key, w->cur_hs->ts_us, &prior)) return;
     ev_alert ea = {.rule_id = rule_id,
                    .severity = a->severity,
                    .message = a->message,
                    .expected = a->expected,
                    .observed = a->observed,
                    .suppressed = prior,
-                   .handshake_id = s->hs_id};
-    if (!ev_alert_build(&s->abuf, &s->ctx, s->cur_hs->ts_us, &ea, s->cur_hs, s->cur_flow,
-                        s->cur_client_side)) {
-        s->events_dropped++;
+                   .handshake_id = w->hs_id};
+    if (!ev_alert_build(&w->abuf, &s->ctx, w->cur_hs->ts_us, &ea, w->cur_hs, w->cur_flow,
+                        w->cur_client_side)) {
+        w->events_dropped++;
         return;
     }
-    pend_alert(s, rule_id, a->severity);
+    pend_alert(w, rule_id, a->severity);
 }
 
 /* Verdicts are judged before the handshake event is written (it carries their SCT statuses)
  * and their alerts go out after it. */
 static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int client_side,
                           void *user) {
-    sensor *s = user;
-    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, hs->ts_us, s->hs_id)) {
-        s->events_dropped++;
+    sensor_worker *w = user;
+    if (!ev_alert_verdict_build(&w->abuf, &w->s->ctx, a, hs, f, client_side, hs->ts_us, w->hs_id)) {
+        w->events_dropped++;
         return;
     }
-    pend_alert(s, a->rule_id, a->severity);
+    pend_alert(w, a->rule_id, a->severity);
 }
 
 /* Every verdict, the rules' and the baselines', is judged before the handshake event is written
  * (it carries their SCT statuses and mitmwatch.verdict.rules); their alerts go out after it,
  * the rules' first, then the baselines', as before. */
 static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
-    sensor *s = user;
-    ev_handshake_id(s->hs_id, &s->ctx, hs, f, client_side, s->hs_seq++);
-    if (s->sum) summary_handshake(s->sum, hs, f, client_side);
-    s->verdict.n = 0;
-    s->verdict.watched = false;
+    sensor_worker *w = user;
+    sensor *s = w->s;
+    judge_wrlock(w);
+    ev_handshake_id(w->hs_id, &s->ctx, hs, f, client_side, s->hs_seq++);
+    if (s->sum) {
+        pthread_mutex_lock(&s->sum_mu);
+        summary_handshake(s->sum, hs, f, client_side);
+        pthread_mutex_unlock(&s->sum_mu);
+    }
+    w->verdict.n = 0;
+    w->verdict.watched = false;
     if (s->re)
-        rule_judge_verdict(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, s, &s->verdict);
+        rule_judge_verdict(s->re, hs, f, client_side, hs->ts_us, on_rule_alert, w, &w->verdict);
     for (int side = 0; s->re && side < 2; side++) {
         const cap_conflict *c = cap_flow_conflict(f, side);
         if (c)
-            rule_judge_conflict(s->re, hs, f, client_side, side, c, on_rule_alert, s,
-                                &s->verdict);
+            rule_judge_conflict(s->re, hs, f, client_side, side, c, on_rule_alert, w, &w->verdict);
     }
-    s->cur_hs = hs;
-    s->cur_flow = f;
-    s->cur_client_side = client_side;
-    if (s->bl) bl_observe(s->bl, hs, f, client_side, s->verdict.watched, on_bl_alert, s);
-    if (s->trig) ptrig_handshake(s->trig, s->ps, s->re, hs, f, client_side, &s->verdict, s->hs_id);
-    if (!ev_tls_build(&s->ev, &s->ctx, hs, f, client_side, s->hs_id, &s->verdict)) {
-        s->events_dropped++;
+    w->cur_hs = hs;
+    w->cur_flow = f;
+    w->cur_client_side = client_side;
+    if (s->bl) bl_observe(s->bl, hs, f, client_side, w->verdict.watched, on_bl_alert, w);
+    if (s->trig) ptrig_handshake(s->trig, s->ps, s->re, hs, f, client_side, &w->verdict, w->hs_id);
+    judge_unlock(s);
+    /* built beside other workers, never beside a judge: its SCT statuses and log names */
+    pthread_rwlock_rdlock(&s->judge);
+    bool built = ev_tls_build(&w->ev, &s->ctx, hs, f, client_side, w->hs_id, &w->verdict);
+    judge_unlock(s);
+    pthread_mutex_lock(&s->out_mu);
+    if (!built) {
+        w->events_dropped++;
         fprintf(stderr, "mitmwatch: a handshake event exceeded %u bytes and was dropped\n",
                 EVENT_MAX);
     } else {
-        emit_json(s, OUT_KIND_EVENT, "mitmwatch.tls");
+        out_event ev = {.json = (const char *)w->ev.data,
+                        .len = w->ev.len,
+                        .kind = OUT_KIND_EVENT,
+                        .dataset = "mitmwatch.tls"};
+        out_emit(s->outs, &ev);
     }
-    for (int i = 0; i < s->npending; i++) {
-        out_event ev = {.json = s->pending[i].json,
-                        .len = s->pending[i].len,
+    for (int i = 0; i < w->npending; i++) {
+        out_event ev = {.json = w->pending[i].json,
+                        .len = w->pending[i].len,
                         .kind = OUT_KIND_ALERT,
                         .dataset = "mitmwatch.alert",
-                        .severity = s->pending[i].severity,
-                        .rule_id = s->pending[i].rule_id};
+                        .severity = w->pending[i].severity,
+                        .rule_id = w->pending[i].rule_id};
         out_emit(s->outs, &ev);
-        if (s->sum) summary_alert(s->sum, s->pending[i].rule_id);
-        free(s->pending[i].json);
     }
-    s->npending = 0;
+    pthread_mutex_unlock(&s->out_mu);
+    for (int i = 0; i < w->npending; i++) {
+        sum_alert(s, w->pending[i].rule_id);
+        free(w->pending[i].json);
+    }
+    w->npending = 0;
 }
 
 /* An alert with no handshake event to wait for goes out at once: tls.starttls_missing, a
  * tls.injection found after the verdict, a scheduled fetch's certificate rules. */
-static void on_alert_now(const rule_alert *a, const tls_hs *hs, const cap_flow *f,
-                         int client_side, void *user) {
-    sensor *s = user;
-    if (!ev_alert_verdict_build(&s->abuf, &s->ctx, a, hs, f, client_side, a->ts_us, s->link_id)) {
-        s->events_dropped++;
+static void on_alert_now(const rule_alert *a, const tls_hs *hs, const cap_flow *f, int client_side,
+                         void *user) {
+    sensor_worker *w = user;
+    sensor *s = w->s;
+    if (!ev_alert_verdict_build(&w->abuf, &s->ctx, a, hs, f, client_side, a->ts_us, w->link_id)) {
+        w->events_dropped++;
         return;
     }
-    out_event ev = {.json = (const char *)s->abuf.data,
-                    .len = s->abuf.len,
+    out_event ev = {.json = (const char *)w->abuf.data,
+                    .len = w->abuf.len,
                     .kind = OUT_KIND_ALERT,
                     .dataset = "mitmwatch.alert",
                     .severity = a->severity,
                     .rule_id = a->rule_id};
-    out_emit(s->outs, &ev);
-    if (s->sum) summary_alert(s->sum, a->rule_id);
+    emit_locked(s, &ev);
+    sum_alert(s, a->rule_id);
 }
 
 /* Different bytes at sequence numbers already judged (the handshake event is out): the
  * tls.injection alert goes out at once, with the flow fields only. */
 static void on_conflict(const cap_conflict *c, const cap_flow *f, int side, int client_side,
                         void *user) {
-    sensor *s = user;
-    if (s->re) rule_judge_conflict(s->re, NULL, f, client_side, side, c, on_alert_now, s, NULL);
+    sensor_worker *w = user;
+    sensor *s = w->s;
+    if (!s->re) return;
+    judge_wrlock(w);
+    rule_judge_conflict(s->re, NULL, f, client_side, side, c, on_alert_now, w, NULL);
+    judge_unlock(s);
 }
 
 static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, void *user) {
-    sensor *s = user;
-    if (s->re) rule_judge_plaintext(s->re, p, f, client_side, on_alert_now, s);
+    sensor_worker *w = user;
+    sensor *s = w->s;
+    if (!s->re) return;
+    judge_wrlock(w);
+    rule_judge_plaintext(s->re, p, f, client_side, on_alert_now, w);
+    judge_unlock(s);
 }
 
 /* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table and
@@ -247,19 +328,20 @@ static void sensor_alert(sensor *s, uint64_t ts_us, ev_sensor_kind kind, const e
     ev_sensor_counts now;
     out_event ev;
     ev_sensor_read(kind, src, &now);
-    if (ev_sensor_build(&s->ev, &s->ctx, ts_us, kind, last, &now, flow, &ev)) {
-        out_emit(s->outs, &ev);
-        if (s->sum) summary_alert(s->sum, ev.rule_id);
+    if (ev_sensor_build(&s->mainw.ev, &s->ctx, ts_us, kind, last, &now, flow, &ev)) {
+        emit_locked(s, &ev);
+        sum_alert(s, ev.rule_id);
     }
     *last = now;
 }
 
-static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const an_stats *as) {
+/* Under the judge lock (the verdicts' counters are read). flow: the one flow behind a per-flow
+ * cap, or NULL. */
+static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const an_stats *as,
+                          const an_overload_flow *flow) {
     ev_sensor_src src = {.cs = cs, .as = as, .rs = s->re ? rule_engine_stats(s->re) : NULL};
-    an_overload_flow flow;
-    an_engine_take_overload_flow(s->eng, &flow);
     sensor_alert(s, ts_us, EV_SENSOR_DROPS, &src, &s->last_drops, NULL);
-    sensor_alert(s, ts_us, EV_SENSOR_OVERLOAD, &src, &s->last_overload, &flow);
+    sensor_alert(s, ts_us, EV_SENSOR_OVERLOAD, &src, &s->last_overload, flow);
     out_event ev;
     /* sensor.undecoded: over 1% of this interval's packets could not be decoded */
     uint64_t by[CAP_UNDEC_COUNT], d[CAP_UNDEC_COUNT], undec = 0;
@@ -272,22 +354,157 @@ static void sensor_alerts(sensor *s, uint64_t ts_us, const cap_stats *cs, const 
     uint64_t packets = cs->packets - s->last_packets;
     s->last_packets = cs->packets;
     if (undec > 0 && undec * 100 > packets &&
-        ev_sensor_undecoded_build(&s->ev, &s->ctx, ts_us, undec, packets, d, &ev)) {
-        out_emit(s->outs, &ev);
-        if (s->sum) summary_alert(s->sum, "sensor.undecoded");
+        ev_sensor_undecoded_build(&s->mainw.ev, &s->ctx, ts_us, undec, packets, d, &ev)) {
+        emit_locked(s, &ev);
+        sum_alert(s, "sensor.undecoded");
     }
 }
 
+/* Sums the counters of b into a (the gauges too: the whole sensor's). */
+static void add_cap_stats(cap_stats *a, const cap_stats *b) {
+    a->packets += b->packets;
+    a->bytes += b->bytes;
+    a->tcp_packets += b->tcp_packets;
+    a->tcp_payload_bytes += b->tcp_payload_bytes;
+    a->non_tcp += b->non_tcp;
+    a->flows_created += b->flows_created;
+    a->flows_closed += b->flows_closed;
+    a->flows_timed_out += b->flows_timed_out;
+    a->flows_evicted += b->flows_evicted;
+    a->flows_active += b->flows_active;
+    a->flows_bypassed += b->flows_bypassed;
+    a->reasm_bytes_in_use += b->reasm_bytes_in_use;
+    a->pcap_recv += b->pcap_recv;
+    a->pcap_drop += b->pcap_drop;
+    a->pcap_ifdrop += b->pcap_ifdrop;
+    /* checksums: the mode is everyone's; the first worker's sample tells the state */
+    if (!a->csum.sampled && !a->csum.state) {
+        a->csum.mode = b->csum.mode;
+        a->csum.state = b->csum.state;
+    }
+    a->csum.sampled += b->csum.sampled;
+    a->csum.sample_offload += b->csum.sample_offload;
+    a->csum.sample_bad += b->csum.sample_bad;
+    a->csum.unverified += b->csum.unverified;
+    for (int i = 0; i < CAP_AN_COUNT; i++)
+        a->an[i] += b->an[i];
+}
+
+static void add_an_stats(an_stats *a, const an_stats *b) {
+    a->tls_flows += b->tls_flows;
+    a->starttls_flows += b->starttls_flows;
+    a->starttls_upgrades += b->starttls_upgrades;
+    a->starttls_refused += b->starttls_refused;
+    a->non_tls_flows += b->non_tls_flows;
+    a->client_hellos += b->client_hellos;
+    a->server_hellos += b->server_hellos;
+    a->hello_retry_requests += b->hello_retry_requests;
+    a->handshakes += b->handshakes;
+    a->certificates += b->certificates;
+    a->cert_cache_hits += b->cert_cache_hits;
+    a->cert_cache_misses += b->cert_cache_misses;
+    a->cert_cache_evictions += b->cert_cache_evictions;
+    for (int i = 0; i < AN_AN_COUNT; i++)
+        a->an[i] += b->an[i];
+}
+
+/* The stats of several workers: each one's share, summed, with the shared certificate
+ * cache's counters. direct: the workers are idle (synced or joined) and their engines and
+ * sockets are read here; else their last published counters (live). */
+static void emit_stats_workers(sensor *s, uint64_t ts_us, bool final, bool direct) {
+    cap_stats *wcs = calloc(s->nw, sizeof *wcs);
+    an_stats *was = calloc(s->nw, sizeof *was);
+    ev_stats_worker *ws = calloc(s->nw, sizeof *ws);
+    if (!wcs || !was || !ws) {
+        free(wcs);
+        free(was);
+        free(ws);
+        return;
+    }
+    cap_stats cs;
+    an_stats as;
+    memset(&cs, 0, sizeof cs);
+    memset(&as, 0, sizeof as);
+    for (unsigned i = 0; i < s->nw; i++) {
+        sensor_worker *w = &s->w[i];
+        if (direct) {
+            wcs[i] = *an_engine_cap_stats(w->eng);
+            was[i] = *an_engine_stats(w->eng);
+            wcs[i].pcap_recv = wcs[i].pcap_drop = wcs[i].pcap_ifdrop = 0;
+            for (int k = 0; s->live && k < s->o->nifaces; k++)
+                cap_source_stats(&wk_live_sources(s->live, i)[k], &wcs[i]);
+        } else {
+            pthread_mutex_lock(&w->snap_mu);
+            wcs[i] = w->snap_cs;
+            was[i] = w->snap_as;
+            pthread_mutex_unlock(&w->snap_mu);
+        }
+        add_cap_stats(&cs, &wcs[i]);
+        add_an_stats(&as, &was[i]);
+        ws[i].cs = &wcs[i];
+        ws[i].as = &was[i];
+        ws[i].judge_waits = __atomic_load_n(&w->judge_waits, __ATOMIC_RELAXED);
+        ws[i].ring_waits = s->pool ? wk_pool_idle_waits(s->pool, i) : 0;
+        ws[i].turn_waits = s->pool ? wk_pool_turn_waits(s->pool, i) : 0;
+    }
+    x509_cache_stats(s->certs, &as);
+    /* The one flow behind a per-flow cap: read from the engines only while the workers are
+     * idle (live workers keep theirs: the alert then carries no flow fields). */
+    an_overload_flow flow, wf;
+    memset(&flow, 0, sizeof flow);
+    for (unsigned i = 0; direct && i < s->nw; i++) {
+        an_engine_take_overload_flow(s->w[i].eng, &wf);
+        if (!wf.set) continue;
+        if (flow.set)
+            flow.several = true;
+        else
+            flow = wf;
+    }
+    pthread_rwlock_wrlock(&s->judge); /* rule_engine_stats gathers the verdicts' counters */
+    sensor_alerts(s, ts_us, &cs, &as, direct ? &flow : NULL);
+    pthread_mutex_lock(&s->out_mu);
+    if (ev_stats_build_workers(&s->mainw.ev, &s->ctx, ts_us, &cs, &as, s->outs,
+                               s->re ? rule_engine_stats(s->re) : NULL,
+                               s->trig ? ptrig_stats(s->trig) : NULL, final, ws, s->nw)) {
+        out_event ev = {.json = (const char *)s->mainw.ev.data,
+                        .len = s->mainw.ev.len,
+                        .kind = OUT_KIND_METRIC,
+                        .dataset = "mitmwatch.stats"};
+        out_emit(s->outs, &ev);
+    }
+    pthread_mutex_unlock(&s->out_mu);
+    judge_unlock(s);
+    free(wcs);
+    free(was);
+    free(ws);
+}
+
 static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
-    cap_stats *cs = an_engine_cap_stats(s->eng);
+    if (s->nw > 1) {
+        emit_stats_workers(s, ts_us, final, true);
+        return;
+    }
+    an_engine *eng = s->w[0].eng;
+    cap_stats *cs = an_engine_cap_stats(eng);
     cs->pcap_recv = cs->pcap_drop = cs->pcap_ifdrop = 0;
     for (int i = 0; i < s->nsrcs; i++)
         cap_source_stats(&s->srcs[i], cs);
-    sensor_alerts(s, ts_us, cs, an_engine_stats(s->eng));
-    if (ev_stats_build(&s->ev, &s->ctx, ts_us, cs, an_engine_stats(s->eng), s->outs,
+    an_overload_flow flow;
+    an_engine_take_overload_flow(eng, &flow);
+    pthread_rwlock_wrlock(&s->judge); /* rule_engine_stats gathers the verdicts' counters */
+    sensor_alerts(s, ts_us, cs, an_engine_stats(eng), &flow);
+    pthread_mutex_lock(&s->out_mu);
+    if (ev_stats_build(&s->mainw.ev, &s->ctx, ts_us, cs, an_engine_stats(eng), s->outs,
                        s->re ? rule_engine_stats(s->re) : NULL,
-                       s->trig ? ptrig_stats(s->trig) : NULL, final))
-        emit_json(s, OUT_KIND_METRIC, "mitmwatch.stats");
+                       s->trig ? ptrig_stats(s->trig) : NULL, final)) {
+        out_event ev = {.json = (const char *)s->mainw.ev.data,
+                        .len = s->mainw.ev.len,
+                        .kind = OUT_KIND_METRIC,
+                        .dataset = "mitmwatch.stats"};
+        out_emit(s->outs, &ev);
+    }
+    pthread_mutex_unlock(&s->out_mu);
+    judge_unlock(s);
 }
 
 static uint64_t wall_us(void) {
@@ -299,7 +516,8 @@ static uint64_t wall_us(void) {
 static void on_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
                      uint32_t wire_len) {
     sensor *s = user;
-    an_engine_frame(s->eng, dlt, ts_us, data, caplen, wire_len);
+    if (s->o->debug_delay_us) usleep(s->o->debug_delay_us);
+    an_engine_frame(s->w[0].eng, dlt, ts_us, data, caplen, wire_len);
     if (s->stats_interval_us && !s->srcs[0].live) {
         if (s->next_stats_us == 0)
             s->next_stats_us = ts_us + s->stats_interval_us;
@@ -337,6 +555,7 @@ static bool load_policy(const sensor_opts *o, pol_policy *p, char *err, size_t e
 static void reload_policy(sensor *s) {
     pol_policy *np = malloc(sizeof *np);
     char err[4096] = "out of memory";
+    pthread_rwlock_wrlock(&s->judge);
     if (!np || !load_policy(s->o, np, err, sizeof err) ||
         !ps_set_policy(s->ps, np, false, err, sizeof err) ||
         !rule_engine_reload(s->re, np, err, sizeof err)) {
@@ -344,6 +563,7 @@ static void reload_policy(sensor *s) {
         say_lines("", err);
         if (np) pol_policy_free(np);
         free(np);
+        judge_unlock(s);
         return;
     }
     (void)ps_set_policy(s->ps, np, true, err, sizeof err); /* checked above */
@@ -351,6 +571,7 @@ static void reload_policy(sensor *s) {
     pol_policy_free(s->pol);
     free(s->pol);
     s->pol = np;
+    judge_unlock(s);
 }
 
 /* The fetched handshake as the rule engine sees a passive one: the probe's own connection is
@@ -370,7 +591,7 @@ static void judge_fetched_hs(sensor *s, pcert_result *r) {
     f.key.port[1] = r->peer_port;
     uint64_t now = wall_us();
     r->hs->ts_us = now;
-    rule_judge_verdict(s->re, r->hs, &f, 0, now, on_alert_now, s, NULL);
+    rule_judge_verdict(s->re, r->hs, &f, 0, now, on_alert_now, &s->mainw, NULL);
 }
 
 /* A fetched certificate not in the known store: someone else's certificate answers for the
@@ -388,9 +609,9 @@ static void judge_fetched_cert(sensor *s, const ps_cert *c) {
     ev_sched_target t = {
         .host = c->host, .port = c->port, .text = c->target, .handshake_id = s->link_id};
     out_event ev;
-    if (ev_sched_cert_mismatch_build(&s->ev, &s->ctx, now, &t, c->subject, c->sha256,
+    if (ev_sched_cert_mismatch_build(&s->mainw.ev, &s->ctx, now, &t, c->subject, c->sha256,
                                      rule_engine_stats(s->re)->store_certs, &ev))
-        out_emit(s->outs, &ev);
+        emit_locked(s, &ev);
 }
 
 /* Probe alerts (probe.failed...) come finished from the worker: here they pass the duplicate
@@ -398,15 +619,19 @@ static void judge_fetched_cert(sensor *s, const ps_cert *c) {
 static void on_probe_event(void *user, const out_event *ev, const ps_cert *cert) {
     sensor *s = user;
     uint64_t prior;
+    pthread_rwlock_wrlock(&s->judge);
     if (cert && cert->key[0] && ev->rule_id && s->re &&
-        !rule_engine_suppress(s->re, ev->rule_id, cert->key, wall_us(), &prior))
+        !rule_engine_suppress(s->re, ev->rule_id, cert->key, wall_us(), &prior)) {
+        judge_unlock(s);
         return;
-    out_emit(s->outs, ev);
-    if (cert && !cert->key[0]) {
-        s->link_id = cert->triggered ? cert->trig.handshake_id : NULL;
-        judge_fetched_cert(s, cert);
-        s->link_id = NULL;
     }
+    emit_locked(s, ev);
+    if (cert && !cert->key[0]) {
+        s->mainw.link_id = cert->triggered ? cert->trig.handshake_id : NULL;
+        judge_fetched_cert(s, cert);
+        s->mainw.link_id = NULL;
+    }
+    judge_unlock(s);
 }
 
 /* --state: the learned baselines (and the probes' learned paths) written atomically (bl_save:
@@ -414,8 +639,11 @@ static void on_probe_event(void *user, const out_event *ev, const ps_cert *cert)
 static bool save_state(sensor *s) {
     char err[512];
     if (!s->o->state_path) return true;
+    pthread_rwlock_wrlock(&s->judge);    /* one view of every worker's learning */
     (void)ps_save_learned(s->ps, s->bl); /* a full trace table is said at exit */
-    if (!bl_save(s->bl, s->o->state_path, err, sizeof err)) {
+    bool saved = bl_save(s->bl, s->o->state_path, err, sizeof err);
+    judge_unlock(s);
+    if (!saved) {
         if (!s->save_failing) fprintf(stderr, "mitmwatch: %s\n", err);
         s->save_failing = true;
         return false;
@@ -442,7 +670,9 @@ static void maybe_save_state(sensor *s) {
 static void service_signals(sensor *s) {
     if (g_hup) {
         g_hup = 0;
+        pthread_mutex_lock(&s->out_mu);
         out_reopen(s->outs);
+        pthread_mutex_unlock(&s->out_mu);
         reload_policy(s);
         (void)save_state(s);
     }
@@ -501,7 +731,117 @@ static bool state_dir_ok(const char *path, const char *user, bool user_default, 
     return true;
 }
 
-static int run_files(sensor *s, const sensor_opts *o) {
+static void out_tick_locked(sensor *s) {
+    pthread_mutex_lock(&s->out_mu);
+    out_tick(s->outs);
+    pthread_mutex_unlock(&s->out_mu);
+}
+
+/* ---- workers (--workers N > 1; workers.h) ---- */
+
+static void worker_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
+                         uint32_t wire_len) {
+    sensor_worker *w = user;
+    if (w->s->o->debug_delay_us) usleep(w->s->o->debug_delay_us);
+    if (w->s->o->debug_reader_only) return; /* the reader's ceiling, for the bench */
+    an_engine_frame(w->eng, dlt, ts_us, data, caplen, wire_len);
+}
+
+static void worker_tick(void *user, uint64_t ts_us) {
+    sensor_worker *w = user;
+    an_engine_tick(w->eng, ts_us);
+}
+
+/* A live worker's counters, published for the main thread's periodic stats. */
+static void worker_poll(void *user, cap_source *srcs, int n) {
+    sensor_worker *w = user;
+    cap_stats cs = *an_engine_cap_stats(w->eng);
+    cs.pcap_recv = cs.pcap_drop = cs.pcap_ifdrop = 0;
+    for (int k = 0; k < n; k++)
+        cap_source_stats(&srcs[k], &cs);
+    pthread_mutex_lock(&w->snap_mu);
+    w->snap_cs = cs;
+    w->snap_as = *an_engine_stats(w->eng);
+    pthread_mutex_unlock(&w->snap_mu);
+}
+
+/* -r with workers: this thread reads and routes. Capture time, a file's clock, reaches every
+ * worker each second (their flows expire even when no packet of theirs comes); a stats event
+ * waits until every worker has judged every packet before it. */
+static void reader_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
+                         uint32_t wire_len) {
+    sensor *s = user;
+    if (ts_us > s->reader_now_us) s->reader_now_us = ts_us;
+    if (s->reader_now_us >= s->next_tick_us) {
+        if (s->next_tick_us) wk_pool_tick(s->pool, s->reader_now_us);
+        s->next_tick_us = s->reader_now_us + 1000000u;
+    }
+    wk_pool_frame(s->pool, dlt, ts_us, data, caplen, wire_len);
+    if (s->stats_interval_us) {
+        if (s->next_stats_us == 0)
+            s->next_stats_us = ts_us + s->stats_interval_us;
+        else if (ts_us >= s->next_stats_us) {
+            wk_pool_sync(s->pool);
+            emit_stats(s, ts_us, false);
+            s->next_stats_us = ts_us + s->stats_interval_us;
+        }
+    }
+}
+
+static int run_live_workers(sensor *s, const sensor_opts *o) {
+    char err[512];
+    wk_live_cfg lc = {.n = s->nw,
+                      .ifaces = o->ifaces,
+                      .nifaces = o->nifaces,
+                      .bpf = o->bpf,
+                      .snaplen = 65535,
+                      .buffer_bytes = (int)o->capture_buffer,
+                      .on_frame = worker_frame,
+                      .on_poll = worker_poll,
+                      .users = s->users};
+    s->live = wk_live_open(&lc, err, sizeof err);
+    if (!s->live) {
+        fprintf(stderr, "mitmwatch: %s\n", err);
+        return 2;
+    }
+    if (o->user) {
+        /* Everything privileged is open now (pcap handles, the probes' raw sockets). */
+        if (trace_drop_privileges(o->user, err, sizeof err) != MW_OK) {
+            fprintf(stderr, "mitmwatch: --user %s: %s\n", o->user, err);
+            return 1;
+        }
+    }
+    if (!wk_live_start(s->live, err, sizeof err)) {
+        fprintf(stderr, "mitmwatch: %s\n", err);
+        return 1;
+    }
+    s->started = true;
+    s->next_stats_us = wall_us() + s->stats_interval_us;
+    int rc = 0;
+    while (!g_stop) {
+        (void)poll(NULL, 0, 200); /* a signal cuts it short */
+        if (wk_live_failed(s->live, err, sizeof err)) {
+            fprintf(stderr, "mitmwatch: %s\n", err);
+            rc = 1;
+            break;
+        }
+        service_signals(s);
+        ps_drain(s->ps, on_probe_event, s);
+        out_tick_locked(s);
+        uint64_t now = wall_us();
+        if (s->stats_interval_us && now >= s->next_stats_us) {
+            emit_stats_workers(s, now, false, false);
+            pthread_mutex_lock(&s->out_mu);
+            out_flush(s->outs);
+            pthread_mutex_unlock(&s->out_mu);
+            s->next_stats_us = now + s->stats_interval_us;
+        }
+    }
+    wk_live_stop(s->live);
+    return rc;
+}
+
+static int read_files(sensor *s, const sensor_opts *o) {
     char err[512];
     for (int i = 0; i < o->nfiles && !g_stop; i++) {
         cap_source *src = &s->srcs[0];
@@ -528,9 +868,10 @@ static int run_files(sensor *s, const sensor_opts *o) {
         uint64_t before = cs->packets;
         int rc = 0;
         for (;;) {
-            int n = cap_source_dispatch(src, 4096, on_frame, s, err, sizeof err);
+            int n = cap_source_dispatch(src, 4096, s->pool ? reader_frame : on_frame, s, err,
+                                        sizeof err);
             service_signals(s);
-            out_tick(s->outs);
+            out_tick_locked(s);
             if (n == -1 || n == -3 || g_stop) break;
             if (n == -2) {
                 if (cs->packets == before) {
@@ -579,10 +920,30 @@ static void start_event(sensor *s, const sensor_opts *o) {
         st.warning = warning;
     }
     out_event ev;
-    if (ev_sensor_start_build(&s->ev, &s->ctx, wall_us(), &st, &ev))
-        out_emit(s->outs, &ev);
+    if (ev_sensor_start_build(&s->mainw.ev, &s->ctx, wall_us(), &st, &ev))
+        emit_locked(s, &ev);
     else
-        s->events_dropped++;
+        s->mainw.events_dropped++;
+}
+
+static int run_files(sensor *s, const sensor_opts *o) {
+    if (s->nw == 1) return read_files(s, o);
+    char err[512];
+    wk_pool_cfg pc = {.n = s->nw,
+                      .on_frame = worker_frame,
+                      .on_tick = worker_tick,
+                      .users = s->users,
+                      .unordered = o->debug_unordered,
+                      /* 64 MiB of rings in all, at most 4 MiB each */
+                      .ring_bytes = s->nw <= 16 ? 4u << 20 : (64u << 20) / s->nw};
+    s->pool = wk_pool_start(&pc, err, sizeof err);
+    if (!s->pool) {
+        fprintf(stderr, "mitmwatch: %s\n", err);
+        return 1;
+    }
+    int rc = read_files(s, o);
+    wk_pool_sync(s->pool); /* what was read is judged, also after an error */
+    return rc;
 }
 
 static int run_live(sensor *s, const sensor_opts *o) {
@@ -639,7 +1000,7 @@ static int run_live(sensor *s, const sensor_opts *o) {
         }
         service_signals(s);
         ps_drain(s->ps, on_probe_event, s);
-        out_tick(s->outs);
+        out_tick_locked(s);
         uint64_t now = wall_us();
         if (s->stats_interval_us && now >= s->next_stats_us) {
             emit_stats(s, now, false);
@@ -660,6 +1021,20 @@ int sensor_run(sensor_opts *o) {
     cap_source srcs[SENSOR_MAX_SOURCES];
     memset(srcs, 0, sizeof srcs);
     sensor s = {.stats_interval_us = o->stats_interval_us, .srcs = srcs, .o = o};
+    s.nw = o->workers ? o->workers : wk_default_count();
+    if (s.nw > WK_MAX) s.nw = WK_MAX;
+    pthread_rwlock_init(&s.judge, NULL);
+    pthread_mutex_init(&s.out_mu, NULL);
+    pthread_mutex_init(&s.sum_mu, NULL);
+    for (unsigned i = 0; i <= s.nw; i++) {
+        sensor_worker *w = i < s.nw ? &s.w[i] : &s.mainw;
+        w->s = &s;
+        w->idx = i;
+        mw_buf_init(&w->ev, EVENT_MAX);
+        mw_buf_init(&w->abuf, EVENT_MAX);
+        pthread_mutex_init(&w->snap_mu, NULL);
+        if (i < s.nw) s.users[i] = w;
+    }
     if (o->nfiles && (o->summary > 0 || (o->summary < 0 && isatty(STDERR_FILENO)))) {
         s.sum = summary_new();
         if (!s.sum) fprintf(stderr, "mitmwatch: no memory for the end-of-run summary\n");
@@ -697,10 +1072,8 @@ int sensor_run(sensor_opts *o) {
             return 2;
         }
     }
-    mw_buf_init(&s.abuf, EVENT_MAX);
     ev_tls_set_log_names(rule_engine_log_name, s.re);
     s.ctx.observer = o->observer;
-    mw_buf_init(&s.ev, EVENT_MAX);
     s.outs = out_set_new();
     if (!s.outs) {
         fprintf(stderr, "mitmwatch: out of memory\n");
@@ -746,14 +1119,27 @@ int sensor_run(sensor_opts *o) {
                         .checksum = o->checksum,
                         .on_conflict = on_conflict,
                         .on_handshake = on_handshake,
-                        .on_plaintext = on_plaintext,
-                        .user = &s};
-    s.eng = an_engine_new(&ec);
-    if (!s.eng) {
-        fprintf(stderr, "mitmwatch: cannot allocate the flow table\n");
-        ps_free(s.ps);
-        out_set_free(s.outs);
-        return 1;
+                        .on_plaintext = on_plaintext};
+    if (s.nw > 1) {
+        /* the caps are the sensor's: each worker holds its share of flows and reassembly */
+        uint32_t flows = o->max_flows ? o->max_flows : SENSOR_DEFAULT_FLOWS;
+        ec.max_flows = (flows + s.nw - 1) / s.nw;
+        ec.reasm_max_bytes = SENSOR_DEFAULT_REASM / s.nw;
+        ec.shared_certs = s.certs = x509_cache_new_shared(SENSOR_CERT_CACHE, 64);
+        if (!s.certs) {
+            fprintf(stderr, "mitmwatch: cannot allocate the certificate cache\n");
+            return 1;
+        }
+    }
+    for (unsigned i = 0; i < s.nw; i++) {
+        ec.user = &s.w[i];
+        s.w[i].eng = an_engine_new(&ec);
+        if (!s.w[i].eng) {
+            fprintf(stderr, "mitmwatch: cannot allocate the flow table\n");
+            ps_free(s.ps);
+            out_set_free(s.outs);
+            return 1;
+        }
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -782,7 +1168,7 @@ int sensor_run(sensor_opts *o) {
         }
     }
 
-    int rc = o->nfiles ? run_files(&s, o) : run_live(&s, o);
+    int rc = o->nfiles ? run_files(&s, o) : s.nw > 1 ? run_live_workers(&s, o) : run_live(&s, o);
     ps_stop(s.ps);
     ps_drain(s.ps, on_probe_event, &s);
     if (!ps_save_learned(s.ps, s.bl))
@@ -793,11 +1179,16 @@ int sensor_run(sensor_opts *o) {
      * the flush budget), and only then are the final counters known: the final stats event
      * says them, and gets a short flush of its own. A run that never opened its input (an
      * unknown format, a bad filter or interface) has no stats to tell. */
-    an_engine_flush(s.eng);
+    uint64_t last_ts = 0;
+    for (unsigned i = 0; i < s.nw; i++) { /* the workers are idle or stopped */
+        an_engine_flush(s.w[i].eng);
+        if (an_engine_now(s.w[i].eng) > last_ts) last_ts = an_engine_now(s.w[i].eng);
+    }
     if (o->state_path && s.started && !save_state(&s)) rc = rc ? rc : 1;
     ps_free(s.ps);
+    /* the workers are idle (files: synced) or joined (live): this thread alone emits now */
     if (s.started) {
-        uint64_t ts = o->nfiles ? an_engine_now(s.eng) : wall_us();
+        uint64_t ts = o->nfiles ? last_ts : wall_us();
         if (ts == 0) ts = wall_us(); /* no packet read: not 1970 */
         out_drain(s.outs);
         emit_stats(&s, ts, true);
@@ -806,6 +1197,8 @@ int sensor_run(sensor_opts *o) {
     } else {
         out_close_ms(s.outs, 0);
     }
+    wk_pool_stop(s.pool);
+    wk_live_close(s.live);
     if (s.sum && s.started) summary_print(s.sum, stderr);
     summary_free(s.sum);
     out_totals tot;
@@ -821,15 +1214,23 @@ int sensor_run(sensor_opts *o) {
     bl_free(s.bl);
     for (int i = 0; i < s.nsrcs; i++)
         cap_source_close(&srcs[i]);
-    an_engine_free(s.eng);
+    for (unsigned i = 0; i <= s.nw; i++) {
+        sensor_worker *w = i < s.nw ? &s.w[i] : &s.mainw;
+        an_engine_free(w->eng);
+        mw_buf_free(&w->ev);
+        mw_buf_free(&w->abuf);
+        pthread_mutex_destroy(&w->snap_mu);
+    }
+    x509_cache_free(s.certs); /* after the engines: they drop their references first */
     out_set_free(s.outs);
-    mw_buf_free(&s.ev);
     rule_engine_free(s.re);
     pol_policy_free(s.pol);
     free(s.pol);
     free(state_from_policy);
-    mw_buf_free(&s.abuf);
     ptrig_free(s.trig);
+    pthread_rwlock_destroy(&s.judge);
+    pthread_mutex_destroy(&s.out_mu);
+    pthread_mutex_destroy(&s.sum_mu);
     mw_hash_cleanup();
     return rc;
 }

@@ -55,6 +55,11 @@ typedef struct {
     } pol_flags[SENSOR_MAX_POL_FLAGS];
     int npol_flags;
     bool test_config; /* -T: check the configuration, capture nothing */
+    unsigned workers;        /* --workers: 0 = the online CPUs (capped, workers.h) */
+    uint32_t capture_buffer; /* --capture-buffer: live kernel buffer per socket; 0 = default */
+    unsigned debug_delay_us; /* --debug-delay-us: sleep per packet (tests: a slow sensor) */
+    bool debug_reader_only;  /* --debug-reader-only: -r workers drop every frame (bench) */
+    bool debug_unordered;    /* --debug-unordered: -r workers judge without waiting (bench) */
 } sensor_opts;
 
 /* Runs to the end of the files, or until SIGINT/SIGTERM or a lost interface (live). Fills what
