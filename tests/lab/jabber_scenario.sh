@@ -265,7 +265,7 @@ phase_b C off
 C=("$B_VERIFY1" "$B_CHECK" "$B_VERIFY2" "$B_TRACE")
 
 echo "== legacy: a box with another TLS configuration answers the legacy client"
-cp state-A.msgpack state-L.msgpack
+cp "$SD/state-A.msgpack" "$SD/state-L.msgpack"
 mitm_proxy legacy
 sensor start L
 lab_path_divert 5222 on
@@ -274,7 +274,7 @@ lab_path_divert 5222 off
 sensor stop L
 
 echo "== anon: the box offers only anonymous suites"
-cp state-A.msgpack state-N.msgpack
+cp "$SD/state-A.msgpack" "$SD/state-N.msgpack"
 mitm_proxy anon
 sensor start N
 login; login; login # the client kind completes three handshakes with the server
@@ -284,7 +284,7 @@ lab_path_divert 5222 off
 sensor stop N
 
 echo "== tls13: 443 answered by m with TLS 1.3 only"
-cp state-A.msgpack state-T.msgpack
+cp "$SD/state-A.msgpack" "$SD/state-T.msgpack"
 mitm_tls13
 sensor start T
 lab_path_divert 443 on
