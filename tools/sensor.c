@@ -97,6 +97,8 @@ struct sensor {
     probe_sched *ps;
     ev_sensor_counts last_drops, last_overload; /* for sensor.* alerts */
     uint64_t last_packets, last_undecoded[CAP_UNDEC_COUNT];
+    uint64_t frames_read;    /* -r: frames read from the files (main thread) */
+    uint64_t pcap_truncated; /* files that ended inside a record (anomalies.pcap_truncated) */
     /* verdicts */
     const sensor_opts *o;
     pol_policy *pol; /* heap: the engine points into it until the next reload */
@@ -367,6 +369,8 @@ static void add_cap_stats(cap_stats *a, const cap_stats *b) {
     a->tcp_packets += b->tcp_packets;
     a->tcp_payload_bytes += b->tcp_payload_bytes;
     a->non_tcp += b->non_tcp;
+    a->tunneled += b->tunneled;
+    a->ip_reassembled += b->ip_reassembled;
     a->flows_created += b->flows_created;
     a->flows_closed += b->flows_closed;
     a->flows_timed_out += b->flows_timed_out;
@@ -390,22 +394,14 @@ static void add_cap_stats(cap_stats *a, const cap_stats *b) {
         a->an[i] += b->an[i];
 }
 
+/* an_stats is all uint64_t counters (asserted): summed field by field as an array, so a new
+ * counter is summed without a line here. */
 static void add_an_stats(an_stats *a, const an_stats *b) {
-    a->tls_flows += b->tls_flows;
-    a->starttls_flows += b->starttls_flows;
-    a->starttls_upgrades += b->starttls_upgrades;
-    a->starttls_refused += b->starttls_refused;
-    a->non_tls_flows += b->non_tls_flows;
-    a->client_hellos += b->client_hellos;
-    a->server_hellos += b->server_hellos;
-    a->hello_retry_requests += b->hello_retry_requests;
-    a->handshakes += b->handshakes;
-    a->certificates += b->certificates;
-    a->cert_cache_hits += b->cert_cache_hits;
-    a->cert_cache_misses += b->cert_cache_misses;
-    a->cert_cache_evictions += b->cert_cache_evictions;
-    for (int i = 0; i < AN_AN_COUNT; i++)
-        a->an[i] += b->an[i];
+    _Static_assert(sizeof(an_stats) % sizeof(uint64_t) == 0, "an_stats: uint64_t counters only");
+    uint64_t *pa = (uint64_t *)(void *)a;
+    const uint64_t *pb = (const uint64_t *)(const void *)b;
+    for (size_t i = 0; i < sizeof(an_stats) / sizeof(uint64_t); i++)
+        pa[i] += pb[i];
 }
 
 /* The stats of several workers: each one's share, summed, with the shared certificate
@@ -448,6 +444,7 @@ static void emit_stats_workers(sensor *s, uint64_t ts_us, bool final, bool direc
         ws[i].turn_waits = s->pool ? wk_pool_turn_waits(s->pool, i) : 0;
     }
     x509_cache_stats(s->certs, &as);
+    cs.an[CAP_AN_pcap_truncated] += s->pcap_truncated;
     /* The one flow behind a per-flow cap: read from the engines only while the workers are
      * idle (live workers keep theirs: the alert then carries no flow fields). */
     an_overload_flow flow, wf;
@@ -489,6 +486,7 @@ static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
     cs->pcap_recv = cs->pcap_drop = cs->pcap_ifdrop = 0;
     for (int i = 0; i < s->nsrcs; i++)
         cap_source_stats(&s->srcs[i], cs);
+    cs->an[CAP_AN_pcap_truncated] = s->pcap_truncated;
     an_overload_flow flow;
     an_engine_take_overload_flow(eng, &flow);
     pthread_rwlock_wrlock(&s->judge); /* rule_engine_stats gathers the verdicts' counters */
@@ -516,6 +514,7 @@ static uint64_t wall_us(void) {
 static void on_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
                      uint32_t wire_len) {
     sensor *s = user;
+    s->frames_read++;
     if (s->o->debug_delay_us) usleep(s->o->debug_delay_us);
     an_engine_frame(s->w[0].eng, dlt, ts_us, data, caplen, wire_len);
     if (s->stats_interval_us && !s->srcs[0].live) {
@@ -607,7 +606,7 @@ static void judge_fetched_cert(sensor *s, const ps_cert *c) {
     uint64_t now = wall_us(), prior;
     if (!rule_engine_suppress(s->re, "probe.cert_mismatch", key, now, &prior)) return;
     ev_sched_target t = {
-        .host = c->host, .port = c->port, .text = c->target, .handshake_id = s->link_id};
+        .host = c->host, .port = c->port, .text = c->target, .handshake_id = s->mainw.link_id};
     out_event ev;
     if (ev_sched_cert_mismatch_build(&s->mainw.ev, &s->ctx, now, &t, c->subject, c->sha256,
                                      rule_engine_stats(s->re)->store_certs, &ev))
@@ -771,6 +770,7 @@ static void worker_poll(void *user, cap_source *srcs, int n) {
 static void reader_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, uint32_t caplen,
                          uint32_t wire_len) {
     sensor *s = user;
+    s->frames_read++;
     if (ts_us > s->reader_now_us) s->reader_now_us = ts_us;
     if (s->reader_now_us >= s->next_tick_us) {
         if (s->next_tick_us) wk_pool_tick(s->pool, s->reader_now_us);
@@ -788,6 +788,8 @@ static void reader_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *dat
     }
 }
 
+static void start_event(sensor *s, const sensor_opts *o);
+
 static int run_live_workers(sensor *s, const sensor_opts *o) {
     char err[512];
     wk_live_cfg lc = {.n = s->nw,
@@ -804,17 +806,19 @@ static int run_live_workers(sensor *s, const sensor_opts *o) {
         fprintf(stderr, "mitmwatch: %s\n", err);
         return 2;
     }
-    if (o->user) {
-        /* Everything privileged is open now (pcap handles, the probes' raw sockets). */
-        if (trace_drop_privileges(o->user, err, sizeof err) != MW_OK) {
-            fprintf(stderr, "mitmwatch: --user %s: %s\n", o->user, err);
-            return 1;
-        }
+    /* Everything privileged is open now (the fanout sockets, the probes' raw sockets). */
+    const struct passwd *pw = o->user && geteuid() == 0 ? getpwnam(o->user) : NULL;
+    if (pw) out_give_files(s->outs, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+    if (o->user && trace_drop_privileges(o->user, err, sizeof err) != MW_OK) {
+        fprintf(stderr, "mitmwatch: %s %s: %s\n", o->user_default ? "user" : "--user", o->user,
+                err);
+        return 1;
     }
     if (!wk_live_start(s->live, err, sizeof err)) {
         fprintf(stderr, "mitmwatch: %s\n", err);
         return 1;
     }
+    start_event(s, o);
     s->started = true;
     s->next_stats_us = wall_us() + s->stats_interval_us;
     int rc = 0;
@@ -864,8 +868,7 @@ static int read_files(sensor *s, const sensor_opts *o) {
         }
         s->started = true;
         g_current = src;
-        cap_stats *cs = an_engine_cap_stats(s->eng);
-        uint64_t before = cs->packets;
+        uint64_t before = s->frames_read;
         int rc = 0;
         for (;;) {
             int n = cap_source_dispatch(src, 4096, s->pool ? reader_frame : on_frame, s, err,
@@ -874,18 +877,18 @@ static int read_files(sensor *s, const sensor_opts *o) {
             out_tick_locked(s);
             if (n == -1 || n == -3 || g_stop) break;
             if (n == -2) {
-                if (cs->packets == before) {
+                if (s->frames_read == before) {
                     /* nothing of it could be read: the caller must know it was skipped */
                     fprintf(stderr, "mitmwatch: cannot read %s\n", err);
                     rc = 2;
                 } else {
                     /* A truncated file ends in an error after its good packets: counted,
                      * reported, and the next file read. */
-                    cs->an[CAP_AN_pcap_truncated]++;
+                    s->pcap_truncated++;
                     fprintf(stderr,
                             "mitmwatch: %s (truncated or damaged: the %llu packets before it "
                             "were read)\n",
-                            err, (unsigned long long)(cs->packets - before));
+                            err, (unsigned long long)(s->frames_read - before));
                 }
                 break;
             }
@@ -1125,7 +1128,7 @@ int sensor_run(sensor_opts *o) {
         uint32_t flows = o->max_flows ? o->max_flows : SENSOR_DEFAULT_FLOWS;
         ec.max_flows = (flows + s.nw - 1) / s.nw;
         ec.reasm_max_bytes = SENSOR_DEFAULT_REASM / s.nw;
-        ec.shared_certs = s.certs = x509_cache_new_shared(SENSOR_CERT_CACHE, 64);
+        ec.shared_certs = s.certs = x509_cache_new_shared(SENSOR_CERT_CACHE, 0, 64);
         if (!s.certs) {
             fprintf(stderr, "mitmwatch: cannot allocate the certificate cache\n");
             return 1;
