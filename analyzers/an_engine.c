@@ -211,7 +211,7 @@ an_engine *an_engine_new(const an_engine_cfg *cfg) {
                                                       : DEFAULT_CERT_CACHE,
                               &e->ast);
     if (!cfg->no_ndpi)
-        e->dpi = dpi_new();
+        e->dpi = cfg->shared_dpi ? cfg->shared_dpi : dpi_new();
     if (!e->ft || !e->certs || (!cfg->no_ndpi && !e->dpi)) {
         an_engine_free(e);
         return NULL;
@@ -227,7 +227,8 @@ void an_engine_free(an_engine *e) {
     if (e->ft)
         cap_flowtab_free(e->ft); /* ends (and emits) every flow first */
     x509_cache_free(e->certs);
-    dpi_free(e->dpi);
+    if (e->dpi != e->cfg.shared_dpi)
+        dpi_free(e->dpi);
     free(e);
 }
 

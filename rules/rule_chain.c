@@ -54,6 +54,15 @@ void rule_chain_cache_clear(rule_chain_cache *cc) {
     memset(cc->chains, 0, sizeof cc->chains);
 }
 
+void rule_chain_cache_forget(rule_chain_cache *cc) {
+    if (!cc) return;
+    rule_chain_cache_clear(cc);
+    while (sk_X509_num(cc->icache) > 0)
+        X509_free(sk_X509_pop(cc->icache));
+    memset(cc->icache_sha, 0, sizeof cc->icache_sha);
+    cc->icache_next = 0;
+}
+
 void rule_chain_cache_free(rule_chain_cache *cc) {
     if (!cc) return;
     rule_chain_cache_clear(cc);

@@ -124,6 +124,8 @@ rule_chain_cache *rule_chain_cache_new(void);
 /* Forgets the chain verdicts (new anchors); the intermediates seen on the wire stay. */
 void rule_chain_cache_clear(rule_chain_cache *cc);
 void rule_chain_cache_free(rule_chain_cache *cc);
+/* rule_chain_cache_clear, and the intermediates too (rule_engine_forget). */
+void rule_chain_cache_forget(rule_chain_cache *cc);
 /* Validates the presented chain (jd->leaf_x and above) at capture time into cf; cf is released
  * with rule_chain_done, which also remembers the chain's intermediates for later chains. */
 void rule_chain_validate(rule_ctx *jd, rule_cert_facts *cf);
@@ -154,6 +156,7 @@ void rule_issuance(rule_ctx *jd, const rule_cert_facts *cf);
 
 rule_suppress *rule_suppress_new(void);
 void rule_suppress_free(rule_suppress *s);
+void rule_suppress_clear(rule_suppress *s);
 /* In capture time ts_us, within window seconds of the key's last alert: returns false when
  * this one is to be dropped (counted); else *prior gets the count dropped since the last one.
  * leaf_sha256 may be NULL (no certificate). window 0: everything passes. */

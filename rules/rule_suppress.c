@@ -28,6 +28,10 @@ void rule_suppress_free(rule_suppress *s) {
     free(s);
 }
 
+void rule_suppress_clear(rule_suppress *s) {
+    if (s) memset(s->slots, 0, sizeof s->slots);
+}
+
 bool rule_suppress_pass(rule_suppress *s, uint32_t window, const char *rule_id, const char *svc_key,
                         const uint8_t *leaf_sha256, uint64_t ts_us, uint64_t *prior) {
     *prior = 0;
