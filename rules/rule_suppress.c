@@ -18,6 +18,7 @@ typedef struct {
 
 struct rule_suppress {
     sup_slot slots[RE_SUP_SLOTS];
+    unsigned nused; /* slots in use (nothing to clear when 0) */
 };
 
 rule_suppress *rule_suppress_new(void) {
@@ -29,7 +30,9 @@ void rule_suppress_free(rule_suppress *s) {
 }
 
 void rule_suppress_clear(rule_suppress *s) {
-    if (s) memset(s->slots, 0, sizeof s->slots);
+    if (!s || s->nused == 0) return;
+    memset(s->slots, 0, sizeof s->slots);
+    s->nused = 0;
 }
 
 bool rule_suppress_pass(rule_suppress *s, uint32_t window, const char *rule_id, const char *svc_key,
@@ -71,6 +74,7 @@ bool rule_suppress_pass(rule_suppress *s, uint32_t window, const char *rule_id, 
             victim = t; /* full: forget the key alerted longest ago */
         }
     }
+    if (!victim->used) s->nused++;
     memcpy(victim->key, key, 32);
     victim->last_us = ts_us;
     victim->count = 0;

@@ -3,6 +3,7 @@
  * watches every name under .lab.test and wants two SCTs, so the watched-name, name, chain and
  * SCT paths all run on whatever certificates the input carries; STARTTLS services on the usual ports judge the
  * plaintext sessions that never upgrade. */
+#include <openssl/err.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rule_engine_set_baselines(re, bl);
     an_engine *e = fuzz_frames_run(data, size, on_hs, on_plain, re, NULL);
     an_engine_free(e);
+    /* OpenSSL's error queue keeps the errors of undecodable certificates (freed only when
+     * later ones push them out): emptied so that no input's memory outlives it, or libFuzzer
+     * takes the difference for a possible leak and runs LeakSanitizer over the heap */
+    ERR_clear_error();
     /* every input judged alone: reproducible, and nothing an input allocated outlives it (a
      * heap that grew with each input made libFuzzer's leak check scan it after every one) */
     if (!rule_engine_forget(re))
