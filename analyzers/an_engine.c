@@ -315,7 +315,7 @@ an_engine *an_engine_new(const an_engine_cfg *cfg) {
                          cfg->cert_cache_entries ? cfg->cert_cache_entries : DEFAULT_CERT_CACHE,
                          cfg->cert_cache_bytes, &e->ast);
     if (!cfg->no_ndpi)
-        e->dpi = dpi_new();
+        e->dpi = cfg->shared_dpi ? cfg->shared_dpi : dpi_new();
     if (!e->ft || !e->df || !e->certs || (!cfg->no_ndpi && !e->dpi)) {
         an_engine_free(e);
         return NULL;
@@ -337,7 +337,8 @@ void an_engine_free(an_engine *e) {
     cap_defrag_free(e->df);
     if (e->certs != e->cfg.shared_certs)
         x509_cache_free(e->certs);
-    dpi_free(e->dpi);
+    if (e->dpi != e->cfg.shared_dpi)
+        dpi_free(e->dpi);
     while (e->free_apps) {
         an_app *a = e->free_apps;
         e->free_apps = a->next_free;

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "an_ndpi.h"
 #include "an_stats.h"
 #include "cap_csum.h"
 #include "cap_flow.h"
@@ -57,6 +58,9 @@ typedef struct {
     bool no_ndpi;                /* skip nDPI classification */
     x509_cache *shared_certs;    /* workers: the process's cache (x509_cache_new_shared), not
                                     owned; NULL: the engine's own */
+    dpi_ctx *shared_dpi;         /* optional: an nDPI context the caller made (dpi_new) and
+                                  * frees, used instead of the engine's own (one nDPI start a
+                                  * process, e.g. a fuzz target's); ignored with no_ndpi */
     cap_csum_mode checksum;      /* checksum validation (cap_csum.h); 0: CAP_CSUM_AUTO */
     an_handshake_fn on_handshake;
     an_plaintext_fn on_plaintext; /* optional */

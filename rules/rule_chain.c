@@ -34,6 +34,7 @@ struct rule_chain_cache {
     STACK_OF(X509) * icache;
     uint8_t icache_sha[RE_ICACHE_MAX][32];
     size_t icache_next; /* FIFO replacement once full */
+    size_t nchains;     /* chains[] slots in use (nothing to clear when 0) */
 };
 
 rule_chain_cache *rule_chain_cache_new(void) {
@@ -48,10 +49,21 @@ rule_chain_cache *rule_chain_cache_new(void) {
 }
 
 void rule_chain_cache_clear(rule_chain_cache *cc) {
-    if (!cc) return;
+    if (!cc || cc->nchains == 0) return;
     for (size_t i = 0; i < RE_CHAIN_SLOTS; i++)
         if (cc->chains[i].used) sk_X509_pop_free(cc->chains[i].built, X509_free);
     memset(cc->chains, 0, sizeof cc->chains);
+    cc->nchains = 0;
+}
+
+void rule_chain_cache_forget(rule_chain_cache *cc) {
+    if (!cc) return;
+    rule_chain_cache_clear(cc);
+    if (sk_X509_num(cc->icache) == 0) return;
+    while (sk_X509_num(cc->icache) > 0)
+        X509_free(sk_X509_pop(cc->icache));
+    memset(cc->icache_sha, 0, sizeof cc->icache_sha);
+    cc->icache_next = 0;
 }
 
 void rule_chain_cache_free(rule_chain_cache *cc) {
@@ -174,7 +186,10 @@ static void verify_chain(rule_ctx *jd, rule_cert_facts *cf, STACK_OF(X509) * poo
         chain_slot *s = chain_lookup(re->chains, key, true);
         STACK_OF(X509) *copy = X509_chain_up_ref(cf->built);
         if (s && copy) {
-            if (s->used) sk_X509_pop_free(s->built, X509_free);
+            if (s->used)
+                sk_X509_pop_free(s->built, X509_free);
+            else
+                re->chains->nchains++;
             memcpy(s->key, key, 32);
             s->built = copy;
             s->lo = INT64_MIN;

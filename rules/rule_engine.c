@@ -320,6 +320,19 @@ void rule_engine_free(rule_engine *re) {
     free(re);
 }
 
+bool rule_engine_forget(rule_engine *re) {
+    rule_chain_cache_forget(re->chains);
+    rule_sct_cache_clear(re->scts);
+    rule_suppress_clear(re->sup);
+    uint64_t store_certs = re->st.store_certs;
+    memset(&re->st, 0, sizeof re->st);
+    re->st.store_certs = store_certs;
+    if (re->ver != re->own_ver) return true; /* attached baselines are the caller's */
+    bl_free(re->own_ver);
+    re->ver = re->own_ver = bl_new(&(bl_cfg){.max_services = RE_VER_SERVICES});
+    return re->own_ver != NULL;
+}
+
 void rule_engine_set_baselines(rule_engine *re, bl_state *bl) {
     re->ver = bl ? bl : re->own_ver;
 }

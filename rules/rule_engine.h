@@ -96,6 +96,12 @@ bool rule_engine_public_anchor(const rule_engine *re, STACK_OF(X509) * built);
  * failure the engine keeps the old one and err says why. Caches and suppression survive. */
 bool rule_engine_reload(rule_engine *re, const pol_policy *p, char *err, size_t errlen);
 void rule_engine_free(rule_engine *re);
+/* Forgets what judging has learned and cached (chain and SCT verdicts, intermediates from the
+ * wire, suppression, counters, and the learned TLS versions when no baselines are attached:
+ * attached ones are the caller's), keeping the loaded policy resources: a fresh engine without
+ * reading the files again. A fuzz target calls it after each input, so every input is judged
+ * alone. False when out of memory (then rule_engine_free it). */
+bool rule_engine_forget(rule_engine *re);
 
 /* Judges one handshake at capture time ts_us. Validates its SCTs (their status is left in the
  * SCT objects for the mitmwatch.tls event), then reports each alert through fn. */

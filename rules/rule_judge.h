@@ -124,6 +124,8 @@ rule_chain_cache *rule_chain_cache_new(void);
 /* Forgets the chain verdicts (new anchors); the intermediates seen on the wire stay. */
 void rule_chain_cache_clear(rule_chain_cache *cc);
 void rule_chain_cache_free(rule_chain_cache *cc);
+/* rule_chain_cache_clear, and the intermediates too (rule_engine_forget). */
+void rule_chain_cache_forget(rule_chain_cache *cc);
 /* Validates the presented chain (jd->leaf_x and above) at capture time into cf; cf is released
  * with rule_chain_done, which also remembers the chain's intermediates for later chains. */
 void rule_chain_validate(rule_ctx *jd, rule_cert_facts *cf);
@@ -164,6 +166,7 @@ rule_suppress *rule_suppress_new(uint32_t max_keys);
 void rule_suppress_free(rule_suppress *s);
 const rule_suppress_counts *rule_suppress_counts_get(const rule_suppress *s);
 uint32_t rule_suppress_keys(const rule_suppress *s); /* keys held now */
+void rule_suppress_clear(rule_suppress *s);
 /* In capture time ts_us, within window seconds of the key's last alert: returns false when
  * this one is to be dropped (counted); else *prior gets the count dropped since the last one.
  * leaf_sha256 may be NULL (no certificate). window 0: everything passes. */

@@ -111,6 +111,17 @@ static void drop_slot(rule_suppress *s, uint32_t i) {
     *at = s->slots[i].chain;
     unlink_from(s, BY_ALERT, i);
     unlink_from(s, BY_USE, i);
+
+/* Forgets every key (a fuzz target between inputs): O(keys held; they are slots 0..n-1, since
+ * slots are taken in order until the table is full), nothing when empty. */
+void rule_suppress_clear(rule_suppress *s) {
+    if (!s || s->n == 0) return;
+    for (uint32_t i = 0; i < s->n; i++)
+        s->bucket[bucket_of(s, s->slots[i].key)] = SUP_NIL;
+    memset(s->slots, 0, (size_t)s->n * sizeof *s->slots);
+    for (int l = 0; l < 2; l++)
+        s->ends[l][0] = s->ends[l][1] = SUP_NIL;
+    s->n = 0;
 }
 
 bool rule_suppress_pass(rule_suppress *s, uint32_t window, const char *rule_id, const char *svc_key,
