@@ -111,6 +111,7 @@ static void drop_slot(rule_suppress *s, uint32_t i) {
     *at = s->slots[i].chain;
     unlink_from(s, BY_ALERT, i);
     unlink_from(s, BY_USE, i);
+}
 
 /* Forgets every key (a fuzz target between inputs): O(keys held; they are slots 0..n-1, since
  * slots are taken in order until the table is full), nothing when empty. */
