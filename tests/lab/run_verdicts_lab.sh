@@ -178,11 +178,16 @@ fi
 
 # SIGHUP re-reads the known store: live on lo, the clean certificate is unknown to an empty
 # store, then known after it is copied in and the sensor is sent SIGHUP.
-live=$run/known-live
+# The live sensor drops its privileges (lab_sensor_user) and then reads these files again:
+# they live in a folder that user owns (the build tree may be in a 0700 home).
+sd=$(lab_sensor_dir run_verdicts_lab)
+live=$sd/known-live
 mkdir -p "$live"
-"$bin" -i lo -f 'tcp port 19401' -o "$run/events-live.json" --stats-interval 0 \
-    --watch www.example.test --known-certs "$live" --ca-file "$run/root.pem" \
-    --ct-log-list "$run/log_list.json" --suppress-window 0 2>"$run/mitmwatch-live.stderr" &
+cp "$run/root.pem" "$run/log_list.json" "$sd/"
+chown -R "$(lab_sensor_user)" "$sd"
+"$bin" -i lo -f 'tcp port 19401' -o "$sd/events-live.json" --stats-interval 0 \
+    --watch www.example.test --known-certs "$live" --ca-file "$sd/root.pem" \
+    --ct-log-list "$sd/log_list.json" --suppress-window 0 2>"$run/mitmwatch-live.stderr" &
 mw_pid=$!
 pids+=("$mw_pid")
 sleep 1
@@ -201,6 +206,8 @@ sleep 0.5
 kill -TERM "$mw_pid"
 wait "$mw_pid" || { echo "run_verdicts_lab: live mitmwatch failed:" >&2;
                     cat "$run/mitmwatch-live.stderr" >&2; exit 1; }
+cp "$sd/events-live.json" "$run/events-live.json"
+rm -rf "$sd"
 "$py" - "$run/events-live.json" <<'EOF'
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
