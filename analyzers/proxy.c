@@ -68,7 +68,7 @@ prx_type prx_detect(const uint8_t *data, size_t len) {
 /* The next line (through '\n') of c, or false when none is complete yet. */
 static bool next_line(mw_cur *c, mw_cur *line, bool *too_long) {
     size_t max = c->len < PRX_LINE_MAX ? c->len : PRX_LINE_MAX;
-    const uint8_t *nl = memchr(c->data, '\n', max);
+    const uint8_t *nl = max ? memchr(c->data, '\n', max) : NULL; /* memchr(NULL, 0): UB */
     if (!nl) {
         *too_long = c->len >= PRX_LINE_MAX;
         return false;
@@ -239,6 +239,7 @@ static prx_rc socks4_client(prx_state *s, mw_cur c, size_t *consumed) {
     if (!mw_cur_get_u8(&c, &vn) || !mw_cur_get_u8(&c, &cd) || !mw_cur_get_u16(&c, &s->port) ||
         !mw_cur_copy(&c, ip, 4))
         return PRX_PENDING;
+    if (s->port == 0) return PRX_NOT; /* no service listens on port 0 */
     const uint8_t *nul = memchr(c.data, 0, c.len < 256 ? c.len : 256);
     if (!nul) return c.len >= 256 ? PRX_NOT : PRX_PENDING;
     if (!mw_cur_get_bytes(&c, (size_t)(nul - c.data), &user) || !mw_cur_skip(&c, 1)) return PRX_NOT;
@@ -300,7 +301,10 @@ static int socks5_addr(mw_cur *c, prx_state *s, bool keep) {
     default:
         return -1;
     }
-    if (keep) s->port = port;
+    if (keep) {
+        if (port == 0) return -1; /* no service listens on port 0: not a tunnel to follow */
+        s->port = port;
+    }
     return 1;
 }
 
