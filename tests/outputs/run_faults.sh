@@ -7,7 +7,7 @@
 # what is counted as dropped; duplicates are allowed only where the protocol is at-least-once.
 #
 #   run_faults.sh DRIVER MITMWATCH [full]     (exit 77: rsyslog/imrelp or python3-msgpack missing)
-# Every receiver listens on a free port of 127.0.0.1 (asked of the kernel), so two runs at once
+# Every receiver listens on a free port of 127.0.0.1 (picked below the ephemeral range), so two runs at once
 # do not collide. MW_KEEP=1 keeps the work folder.
 set -u
 DRIVER=$(readlink -f "${1:?usage: run_faults.sh DRIVER MITMWATCH [full]}")
@@ -46,7 +46,20 @@ assert() { # NAME PYTHON-EXPR-ON-STATS STATS-FILE [DESCRIPTION]: d is the driver
         fail "$1" "$out; stats: $(head -c 600 "$3")"
     fi
 }
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# A free port below the kernel's ephemeral range: a receiver restarted on it must find it free
+# (a client socket's local port, taken from that range, could hold it).
+free_port() { $PY -c '
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+while True:
+    p = random.randrange(10000, max(10001, low))
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind); s.bind(("127.0.0.1", p)); s.close()
+    except OSError:
+        continue
+    print(p)
+    break'; }
 start_py() { # VAR SCRIPT ARGS...   (pid into VAR)
     local var=$1 script=$2; shift 2
     local ready=$W/ready.$RANDOM$RANDOM
