@@ -23,7 +23,8 @@
     X(tls_sslv2_hello)                                                                             \
     X(tls_handshake_budget)                                                                        \
     X(x509_cache_evicted)                                                                          \
-    X(x509_cache_full)
+    X(x509_cache_full)                                                                             \
+    X(x509_cache_refused)
 
 enum {
 #define X(n) AN_AN_##n,

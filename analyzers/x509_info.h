@@ -49,7 +49,10 @@ typedef struct x509_info {
 /* ---- the cache (x509_cache.c) ---- */
 typedef struct x509_cache x509_cache;
 
-#define X509_CACHE_DEFAULT_BYTES (96u << 20)
+#define X509_CACHE_DEFAULT_BYTES (64u << 20)
+/* Certificates handed out uncached (the cache full of entries in use) may hold at most this
+ * share of the byte cap between them; past it a certificate is refused (x509_cache_refused). */
+#define X509_CACHE_UNCACHED_DIV 8u
 
 /* capacity: entries (0: 1); the byte cap is X509_CACHE_DEFAULT_BYTES. */
 x509_cache *x509_cache_new(uint32_t capacity, an_stats *st);
@@ -65,7 +68,9 @@ void x509_cache_free(x509_cache *c);
 /* Returns the entry for this DER with a reference taken, parsing it on a miss; NULL when the
  * DER is not a certificate (counted as x509_malformed). A miss that would exceed a cap evicts
  * unreferenced entries (x509_cache_evicted); when they are not enough the new entry is handed
- * out uncached (x509_cache_full) and freed by its last x509_info_unref. */
+ * out uncached (x509_cache_full) and freed by its last x509_info_unref; when the uncached ones
+ * already hold an eighth of the byte cap, the certificate is refused: NULL, counted as
+ * x509_cache_refused (its handshake is judged without it, and sensor.overload says so). */
 x509_info *x509_cache_get(x509_cache *c, const uint8_t *der, size_t len);
 void x509_info_ref(x509_info *e);
 void x509_info_unref(x509_cache *c, x509_info *e);

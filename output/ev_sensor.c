@@ -59,6 +59,7 @@ CAP_AN(tcp_history_cap)
     }
 AN_AN(x509_cache_evicted)
 AN_AN(x509_cache_full)
+AN_AN(x509_cache_refused)
 #undef AN_AN
 #define RULE(n)                                                                                    \
     static uint64_t rule_##n(const ev_sensor_src *s) {                                             \
@@ -87,6 +88,8 @@ static const ev_counter overload[] = {
     {"x509_cache_evicted", "certificates evicted from the full certificate cache",
      an_x509_cache_evicted},
     {"x509_cache_full", "certificates used uncached: every cached one was in use", an_x509_cache_full},
+    {"x509_cache_refused", "certificates not decoded: the cache and its uncached budget full",
+     an_x509_cache_refused},
     {"baseline_evicted", "unwatched services forgotten by the full baselines", rule_baseline_evicted},
     {"baseline_full", "new services refused: the baselines held only watched ones", rule_baseline_full},
     {"suppress_evicted", "suppression keys forgotten while still suppressing", rule_suppress_evicted},

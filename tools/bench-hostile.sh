@@ -160,7 +160,8 @@ st = json.load(sys.stdin)["mitmwatch"]["stats"]; a = st["anomalies"]
 keys = ["flows_evicted", "cert_cache_misses", "cert_cache_evictions", "handshakes"]
 print(" ".join("%s=%d" % (k, st[k]) for k in keys if st.get(k)), end=" ")
 keys = ["tcp_out_of_order", "tcp_ooo_ranges_cap", "tcp_ooo_cap", "tcp_stream_cap",
-        "tcp_global_cap", "tcp_gap", "tls_handshake_too_large", "tls_handshake_budget"]
+        "tcp_global_cap", "tcp_gap", "tls_handshake_too_large", "tls_handshake_budget",
+        "x509_cache_evicted", "x509_cache_full", "x509_cache_refused"]
 print(" ".join("%s=%d" % (k, a[k]) for k in keys if a.get(k)))'
 }
 

@@ -88,11 +88,11 @@ int main(void) {
     x509_info *probe = x509_info_parse(der[0], len[0], &st);
     CHECK(probe != NULL);
     x509_info_free(probe);
-    c = x509_cache_new_capped(100, 1, &st); /* smaller than any entry: nothing is ever cached */
+    c = x509_cache_new_capped(100, 1, &st); /* smaller than any entry: nothing is ever kept */
     a = x509_cache_get(c, der[0], len[0]);
-    CHECK(a != NULL && !a->cached);
-    CHECK_EQ_U(st.an[AN_AN_x509_cache_full], 1);
-    x509_info_unref(c, a);
+    CHECK(a == NULL); /* nor handed out uncached: the uncached budget is an eighth of the cap */
+    CHECK_EQ_U(st.an[AN_AN_x509_cache_refused], 1);
+    CHECK_EQ_U(st.an[AN_AN_x509_cache_full], 0);
     x509_cache_free(c);
 
     memset(&st, 0, sizeof st);
@@ -105,15 +105,33 @@ int main(void) {
     c = x509_cache_new_capped(100, one + one / 2, &st); /* one entry fits, two do not */
     a = x509_cache_get(c, der[0], len[0]);
     b = x509_cache_get(c, der[1], len[1]);
-    CHECK(a->cached && !b->cached);
-    CHECK_EQ_U(st.an[AN_AN_x509_cache_full], 1);
-    x509_info_unref(c, b);
+    CHECK(a->cached && b == NULL); /* an eighth of the cap is less than an entry: refused */
+    CHECK_EQ_U(st.an[AN_AN_x509_cache_refused], 1);
     x509_info_unref(c, a);
     b = x509_cache_get(c, der[1], len[1]); /* a is idle now: evicted for b */
     CHECK(b->cached);
     CHECK_EQ_U(st.an[AN_AN_x509_cache_evicted], 1);
     CHECK(x509_cache_bytes(c) <= one + one / 2);
     x509_info_unref(c, b);
+    x509_cache_free(c);
+
+    /* the uncached budget: one entry cached (count cap 1) and held, then one uncached within a
+     * eighth of the byte cap, a third refused; the uncached one's last unref gives its bytes
+     * back, so the next one is handed out again */
+    memset(&st, 0, sizeof st);
+    c = x509_cache_new_capped(1, 8 * (one + 512), &st);
+    a = x509_cache_get(c, der[0], len[0]);
+    b = x509_cache_get(c, der[1], len[1]);
+    CHECK(a != NULL && a->cached && b != NULL && !b->cached);
+    CHECK(x509_cache_get(c, der[2], len[2]) == NULL);
+    CHECK_EQ_U(st.an[AN_AN_x509_cache_full], 1);
+    CHECK_EQ_U(st.an[AN_AN_x509_cache_refused], 1);
+    x509_info_unref(c, b);
+    b = x509_cache_get(c, der[2], len[2]);
+    CHECK(b != NULL && !b->cached);
+    CHECK_EQ_U(st.an[AN_AN_x509_cache_full], 2);
+    x509_info_unref(c, b);
+    x509_info_unref(c, a);
     x509_cache_free(c);
 
     /* many unfinished handshakes: half the certificates stay referenced, the rest come and go;
