@@ -33,7 +33,14 @@ def main():
     a = ap.parse_args()
     lock = threading.Lock()
     refused = [0]
-    out = open(a.out, "a", encoding="utf-8")
+    # One write() a message on an O_APPEND descriptor: a receiver killed mid-message (the tests
+    # kill -9 them) leaves whole lines, never a torn one that a buffered writer could flush.
+    out_fd = os.open(a.out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def out_write(text):
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(out_fd, data):]
     errs = open(a.errors, "a", encoding="utf-8")
 
     def err(msg):
@@ -76,11 +83,10 @@ def main():
                         err("option size %r != %d entries" % (opt["size"], len(lines)))
                     with lock:
                         if a.count_only:
-                            out.write("%d\n" % len(lines))
+                            out_write("%d\n" % len(lines))
                         else:
-                            for l in lines:
-                                out.write(json.dumps(l, ensure_ascii=False) + "\n")
-                        out.flush()
+                            out_write("".join(json.dumps(l, ensure_ascii=False) + "\n"
+                                              for l in lines))
                     if "chunk" in opt:
                         with lock:
                             refuse = refused[0] < a.refuse_acks

@@ -10,7 +10,7 @@ acknowledged event is on disk. --fail-first N answers 503 to the first N request
 --bulk-item-fail K answers the first K _bulk requests 200 with "errors":true and status 429 for
 every other item (stored are only the others); --hang reads requests and never answers;
 --log FILE appends {"t": monotonic seconds, "status": code, "events": n} per request."""
-import argparse, calendar, json, threading, time
+import argparse, calendar, json, os, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -41,7 +41,14 @@ def main():
     ap.add_argument("--ready")
     a = ap.parse_args()
     lock = threading.Lock()
-    out = open(a.out, "a", encoding="utf-8")
+    # One write() a request on an O_APPEND descriptor: a receiver killed mid-request (the tests
+    # kill -9 them) leaves whole lines, never a torn one that a buffered writer could flush.
+    out_fd = os.open(a.out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def out_write(text):
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(out_fd, data):]
     errs = open(a.errors, "a", encoding="utf-8")
     state = {"requests": 0, "bulk_fail": 0}
     logf = open(a.log, "a") if a.log else None
@@ -162,14 +169,11 @@ def main():
 
         def store_count(self, n):
             with lock:
-                out.write("%d\n" % n)
-                out.flush()
+                out_write("%d\n" % n)
 
         def store(self, recs):
             with lock:
-                for r in recs:
-                    out.write(json.dumps(r, ensure_ascii=False) + "\n")
-                out.flush()
+                out_write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
 
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), H)
     srv.daemon_threads = True
