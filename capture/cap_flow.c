@@ -14,6 +14,8 @@ struct cap_flowtab {
     uint32_t *index; /* slot -> flow index + 1; 0 = empty */
     uint32_t index_mask;
     uint32_t free_head; /* free list threaded through lru_next */
+    uint32_t fresh;     /* flows[fresh..max_flows) were never used: their pages are untouched
+                         * (calloc), so memory grows with the flows seen, not the cap */
     uint32_t lru_head, lru_tail;
 };
 
@@ -69,9 +71,8 @@ cap_flowtab *cap_flowtab_new(const cap_flowtab_cfg *cfg, cap_stats *st) {
         return NULL;
     }
     ft->index_mask = slots - 1;
-    for (uint32_t i = 0; i < ft->cfg.max_flows; i++)
-        ft->flows[i].lru_next = i + 1 < ft->cfg.max_flows ? i + 1 : NONE;
-    ft->free_head = 0;
+    ft->free_head = NONE;
+    ft->fresh = 0;
     ft->lru_head = ft->lru_tail = NONE;
     return ft;
 }
@@ -172,6 +173,11 @@ cap_flow *cap_flowtab_get(cap_flowtab *ft, const cap_pkt *pkt, int *side, bool c
     }
     if (!create || ft->cfg.max_flows == 0)
         return NULL;
+    /* a released slot first (still in cache), then one never used, then the stalest flow's */
+    if (ft->free_head == NONE && ft->fresh < ft->cfg.max_flows) {
+        ft->flows[ft->fresh].lru_next = NONE;
+        ft->free_head = ft->fresh++;
+    }
     if (ft->free_head == NONE)
         cap_flowtab_end(ft, &ft->flows[ft->lru_head], CAP_END_EVICTED);
     uint32_t i = ft->free_head;
