@@ -496,7 +496,7 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
         if (a && !a->dpi_done && a->tls_active && a->tls.hs.have_ch && dpi_classified(a->dpi)) {
             /* nDPI has named the flow (from the ClientHello, or the plaintext before a
              * STARTTLS): the rest of the handshake is parsed by mitmwatch only. */
-            dpi_stop(a->dpi);
+            dpi_stop(e->dpi, a->dpi);
             a->dpi_done = true;
         }
         if (a && !a->dpi_done) {

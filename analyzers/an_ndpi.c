@@ -20,7 +20,10 @@ struct dpi_flow {
     uint32_t packets;
     bool done;
     bool stopped; /* by dpi_stop: nDPI did not see the rest of the handshake */
+    bool settled; /* done: the verdict below is final and nDPI's buffers are freed */
     ndpi_protocol proto;
+    ndpi_protocol final_proto; /* settled: proto, or nDPI's give-up answer when unknown */
+    ndpi_risk final_risk;
     struct ndpi_flow_struct flow[]; /* sized by ndpi_detection_get_sizeof_ndpi_flow_struct() */
 };
 
@@ -52,6 +55,25 @@ void dpi_free(dpi_ctx *d) {
     free(d);
 }
 
+/* nDPI will see no more of this flow: its answer is taken now (what dpi_result would compute
+ * later from the same state: nothing changes it once no packet is fed) and its per-flow
+ * allocations (the TLS message reassembly buffer, up to tens of KiB a flow, outside the
+ * sensor's budget) are freed at once instead of when the flow ends. */
+static void settle(dpi_ctx *d, dpi_flow *f) {
+    if (f->settled)
+        return;
+    ndpi_protocol p = f->proto;
+    if (p.app_protocol == NDPI_PROTOCOL_UNKNOWN && p.master_protocol == NDPI_PROTOCOL_UNKNOWN) {
+        uint8_t guessed = 0;
+        p = ndpi_detection_giveup(d->ndpi, f->flow, 0, &guessed);
+    }
+    f->final_proto = p;
+    f->final_risk = f->flow->risk;
+    ndpi_free_flow_data(f->flow);
+    memset(f->flow, 0, ndpi_detection_get_sizeof_ndpi_flow_struct());
+    f->settled = true;
+}
+
 bool dpi_packet(dpi_ctx *d, dpi_flow **fp, const uint8_t *l3, uint32_t l3_len, uint64_t ts_us) {
     dpi_flow *f = *fp;
     if (!d)
@@ -78,8 +100,10 @@ bool dpi_packet(dpi_ctx *d, dpi_flow **fp, const uint8_t *l3, uint32_t l3_len, u
     bool classified = f->proto.app_protocol != NDPI_PROTOCOL_UNKNOWN ||
                       f->proto.master_protocol != NDPI_PROTOCOL_UNKNOWN;
     if ((classified && !ndpi_extra_dissection_possible(d->ndpi, f->flow)) ||
-        f->packets >= DPI_MAX_PACKETS)
+        f->packets >= DPI_MAX_PACKETS) {
         f->done = true;
+        settle(d, f);
+    }
     return !f->done;
 }
 
@@ -88,11 +112,11 @@ void dpi_result(dpi_ctx *d, dpi_flow *f, char *name, size_t namelen, uint64_t *r
     *risks = 0;
     if (!d || !f)
         return;
-    ndpi_protocol p = f->proto;
-    if (p.app_protocol == NDPI_PROTOCOL_UNKNOWN && p.master_protocol == NDPI_PROTOCOL_UNKNOWN) {
-        uint8_t guessed = 0;
-        p = ndpi_detection_giveup(d->ndpi, f->flow, 0, &guessed);
+    if (!f->settled) {
+        f->done = true; /* asked for the answer: nDPI is shown no more */
+        settle(d, f);
     }
+    ndpi_protocol p = f->final_proto;
     uint16_t id = p.app_protocol != NDPI_PROTOCOL_UNKNOWN ? p.app_protocol : p.master_protocol;
     if (id != NDPI_PROTOCOL_UNKNOWN) {
         const char *n = ndpi_get_proto_name(d->ndpi, id);
@@ -100,14 +124,16 @@ void dpi_result(dpi_ctx *d, dpi_flow *f, char *name, size_t namelen, uint64_t *r
         for (char *c = name; *c; c++)
             *c = (char)tolower((unsigned char)*c);
     }
-    *risks = f->flow->risk;
+    *risks = f->final_risk;
 }
 
-void dpi_stop(dpi_flow *f) {
+void dpi_stop(dpi_ctx *d, dpi_flow *f) {
     if (f && !f->done) {
         f->done = true;
         f->stopped = true;
     }
+    if (d && f)
+        settle(d, f);
 }
 
 /* What nDPI 4.2's TLS dissector (protocols/tls.c) said of the packets up to the ServerHello's

@@ -21,13 +21,15 @@ void dpi_free(dpi_ctx *d);
  * once nDPI is done with this flow (no more packets needed). */
 bool dpi_packet(dpi_ctx *d, dpi_flow **f, const uint8_t *l3, uint32_t l3_len, uint64_t ts_us);
 /* The protocol name (lowercase, e.g. "tls", "smtp", "jabber") and risk bitmap; *name is ""
- * when unknown. Gives up (guesses) when detection had not finished. */
+ * when unknown. Gives up (guesses) when detection had not finished; nDPI is shown no more of
+ * the flow after this. */
 void dpi_result(dpi_ctx *d, dpi_flow *f, char *name, size_t namelen, uint64_t *risks);
 void dpi_flow_free(dpi_flow *f);
 /* Frees nDPI's data of the flow and keeps the state for the next flow of this context. */
 void dpi_flow_release(dpi_ctx *d, dpi_flow *f);
-/* mitmwatch's parser owns the rest of the handshake: no more packets for nDPI. */
-void dpi_stop(dpi_flow *f);
+/* mitmwatch's parser owns the rest of the handshake: no more packets for nDPI (its answer is
+ * taken now and its per-flow buffers freed). */
+void dpi_stop(dpi_ctx *d, dpi_flow *f);
 /* Risk bits nDPI would have set from what it was not shown after dpi_stop: a weak negotiated
  * suite (have_sh, cipher) and a fatal alert (fatal_alert: one arrived no later than the
  * ServerHello's packet, which nDPI used to be fed). 0 when not stopped. */
