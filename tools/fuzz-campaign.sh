@@ -66,7 +66,11 @@ for t in ${*:-$all}; do
             echo "$last" | sed -n 's/^#\([0-9]*\).*/\1/p')
     cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
     ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
-    read -r wall usr sys <"$work/time" || { wall=0 usr=0 sys=0; }
+    # the last line: /usr/bin/time writes "Command exited with non-zero status N" before it
+    # when the fuzzer stops on a finding
+    read -r wall usr sys <<EOF || { wall=0 usr=0 sys=0; }
+$(tail -n 1 "$work/time" 2>/dev/null)
+EOF
     cpu=$(echo "$usr $sys" | awk '{printf "%.0f", $1 + $2}')
     eps=$(echo "${execs:-0} $wall" | awk '{printf "%.0f", ($2 > 0 ? $1 / $2 : 0)}')
     epc=$(echo "${execs:-0} $usr $sys" | awk '{printf "%.0f", ($2 + $3 > 0 ? $1 / ($2 + $3) : 0)}')
