@@ -133,6 +133,62 @@ static void free_facts(tls_session *s) {
     s->strs_used = 0;
 }
 
+/* ---- a handshake's facts outliving their session (the judge stage of several workers) ---- */
+
+static bool copy_str(char **dst, const char *src) {
+    *dst = NULL;
+    return !src || (*dst = strdup(src)) != NULL;
+}
+
+static bool copy_scts(STACK_OF(SCT) **dst, const STACK_OF(SCT) *src) {
+    *dst = NULL;
+    if (!src) return true;
+    unsigned char *der = NULL;
+    int n = i2o_SCT_LIST(src, &der);
+    if (n <= 0) return false;
+    const unsigned char *p = der;
+    *dst = o2i_SCT_LIST(NULL, &p, (size_t)n);
+    OPENSSL_free(der);
+    if (!*dst || sk_SCT_num(*dst) != sk_SCT_num(src)) return false;
+    for (int i = 0; i < sk_SCT_num(src); i++)
+        SCT_set_source(sk_SCT_value(*dst, i), SCT_get_source(sk_SCT_value(src, i)));
+    return true;
+}
+
+bool tls_hs_copy(tls_hs *dst, const tls_hs *src) {
+    *dst = *src;
+    bool ok = copy_str(&dst->sni, src->sni) && copy_str(&dst->alpn_offered, src->alpn_offered) &&
+              copy_str(&dst->ja3_string, src->ja3_string) &&
+              copy_str(&dst->ja3s_string, src->ja3s_string) && copy_str(&dst->alpn, src->alpn) &&
+              copy_str(&dst->proxy_host, src->proxy_host);
+    dst->tls_scts = dst->ocsp_scts = NULL;
+    dst->nchain = 0;
+    ok = ok && copy_scts(&dst->tls_scts, src->tls_scts) &&
+         copy_scts(&dst->ocsp_scts, src->ocsp_scts);
+    if (!ok) {
+        tls_hs_release(dst, NULL);
+        return false;
+    }
+    for (int i = 0; i < src->nchain; i++)
+        x509_info_ref(src->chain[i]);
+    dst->nchain = src->nchain;
+    return true;
+}
+
+void tls_hs_release(tls_hs *h, x509_cache *certs) {
+    free(h->sni);
+    free(h->alpn_offered);
+    free(h->ja3_string);
+    free(h->ja3s_string);
+    free(h->alpn);
+    free(h->proxy_host);
+    for (int i = 0; i < h->nchain; i++)
+        x509_info_unref(certs, h->chain[i]);
+    SCT_LIST_free(h->tls_scts);
+    SCT_LIST_free(h->ocsp_scts);
+    memset(h, 0, sizeof *h);
+}
+
 static char *dup_view(tls_session *s, mw_cur v) {
     char *p;
     if (v.len < sizeof s->strs - s->strs_used) {

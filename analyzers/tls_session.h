@@ -109,6 +109,12 @@ bool tls_is_sslv2_hello(const uint8_t *p, size_t len);
 
 void tls_session_init(tls_session *s, int client_side_guess, x509_cache *certs, an_stats *st);
 void tls_session_free(tls_session *s);
+/* A copy of a handshake's facts that owns its strings and SCT lists and holds a reference on
+ * each certificate of the chain (the judge stage of several workers judges it after its
+ * session moved on). False on allocation failure (dst then holds nothing). */
+bool tls_hs_copy(tls_hs *dst, const tls_hs *src);
+/* Frees what tls_hs_copy made: certs is the cache the chain's entries came from. */
+void tls_hs_release(tls_hs *h, x509_cache *certs);
 /* Pooled sessions (no allocation per handshake): tls_session_free_keep ends a session as
  * tls_session_free does but keeps its message and scratch buffers, when at most
  * TLS_HS_KEEP_MAX bytes, empty and charged to nothing; tls_session_init_kept starts a session

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,34 @@ typedef struct {
     an_stats snap_as;
 } sensor_worker;
 
+/* -r with several workers: the judge stage. A worker does not judge; it hands each thing to
+ * judge (a finished handshake, an injection found after the verdict, a STARTTLS flow without
+ * TLS) to the judge thread as a copy that outlives the flow, tagged with the input record
+ * that raised it, through its own bounded queue. The judge thread takes them in input order:
+ * the smallest tag first, once every other worker has handled every record before it
+ * (wk_pool_wait_passed). So the verdicts, baselines and suppression see the same sequence as
+ * one worker would, event ids included, and no worker waits for another. */
+typedef enum { JR_HS, JR_CONFLICT, JR_PLAIN } jr_type;
+
+typedef struct {
+    jr_type type;
+    uint64_t idx; /* the record that raised it */
+    int client_side, side;
+    cap_flow flow; /* a copy: key, TTLs, counters, tunnel; its pointers cleared but conflict */
+    cap_conflict conflict[2];
+    tls_hs hs;      /* JR_HS: tls_hs_copy */
+    an_plain plain; /* JR_PLAIN */
+} judge_req;
+
+#define JQ_CAP 4096u /* requests waiting per worker; a full queue makes its worker wait */
+
+typedef struct {
+    judge_req *slot[JQ_CAP];
+    _Alignas(64) atomic_uint_fast64_t tail; /* the worker's */
+    atomic_int prod_waiting;
+    _Alignas(64) atomic_uint_fast64_t head; /* the judge's */
+} judge_q;
+
 /* Shared by the workers: the verdicts and baselines (judge: written by a judging worker, read
  * while an event is built, so that a reload or a SCT verdict never changes under a builder),
  * the outputs (out_mu: one writer at a time, so the events of a flow, all from its worker,
@@ -120,6 +149,17 @@ struct sensor {
     pthread_rwlock_t judge;
     pthread_mutex_t out_mu, sum_mu;
     uint64_t hs_seq; /* handshakes judged (under judge): in event.id */
+    /* the judge stage (-r, several workers, in input order) */
+    bool judge_on; /* the judge thread runs: workers hand their judging to it */
+    pthread_t judge_th;
+    judge_q *jq;     /* nw of them */
+    sensor_worker jw; /* the judge thread's context */
+    pthread_mutex_t jmu;
+    pthread_cond_t jcv;  /* the judge waits for work */
+    pthread_cond_t jpcv; /* a worker waits for room in its queue */
+    pthread_cond_t jdcv; /* the reader waits for the judge to finish what was handed */
+    atomic_int judge_stop, judge_idle;
+    atomic_uint_fast64_t jr_pushed, jr_done;
 };
 
 /* A worker judges in its turn (files: in the order of the input, wk_pool_wait_turn), then
@@ -223,8 +263,8 @@ static void on_rule_alert(const rule_alert *a, const tls_hs *hs, const cap_flow 
 /* Every verdict, the rules' and the baselines', is judged before the handshake event is written
  * (it carries their SCT statuses and mitmwatch.verdict.rules); their alerts go out after it,
  * the rules' first, then the baselines', as before. */
-static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
-    sensor_worker *w = user;
+static void judge_handshake(sensor_worker *w, const tls_hs *hs, const cap_flow *f,
+                            int client_side) {
     sensor *s = w->s;
     judge_wrlock(w);
     ev_handshake_id(w->hs_id, &s->ctx, hs, f, client_side, s->hs_seq++);
@@ -301,6 +341,233 @@ static void on_alert_now(const rule_alert *a, const tls_hs *hs, const cap_flow *
     sum_alert(s, a->rule_id);
 }
 
+/* ---- the judge stage ---- */
+
+static void deadline_ms(struct timespec *ts, long ms) {
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_nsec += ms * 1000000L;
+    ts->tv_sec += ts->tv_nsec / 1000000000L;
+    ts->tv_nsec %= 1000000000L;
+}
+
+/* On worker w's thread: is its judging handed to the judge thread? */
+static bool handed(const sensor_worker *w) {
+    return w->s->judge_on && w->idx < w->s->nw;
+}
+
+/* A request for what worker w's current record raised, with a copy of the flow. */
+static judge_req *jr_new(sensor_worker *w, jr_type type, const cap_flow *f, int client_side) {
+    judge_req *r = malloc(sizeof *r);
+    if (!r) return NULL;
+    memset(r, 0, sizeof *r);
+    r->type = type;
+    r->idx = wk_pool_cur(w->s->pool, w->idx);
+    r->client_side = client_side;
+    r->flow = *f;
+    for (int k = 0; k < 2; k++) {
+        cap_stream *st = &r->flow.stream[k];
+        const cap_conflict *c = cap_flow_conflict(f, k);
+        memset(&st->buf, 0, sizeof st->buf);
+        st->ooo = NULL;
+        st->hist = NULL;
+        st->conflict = NULL;
+        if (c) {
+            r->conflict[k] = *c;
+            st->conflict = &r->conflict[k];
+        }
+    }
+    r->flow.app = NULL;
+    return r;
+}
+
+static void jr_free(sensor *s, judge_req *r) {
+    if (r->type == JR_HS) tls_hs_release(&r->hs, s->certs);
+    free(r);
+}
+
+static void jq_push(sensor_worker *w, judge_req *r) {
+    sensor *s = w->s;
+    judge_q *q = &s->jq[w->idx];
+    uint64_t t = atomic_load(&q->tail);
+    while (t - atomic_load(&q->head) >= JQ_CAP) {
+        pthread_mutex_lock(&s->jmu);
+        atomic_store(&q->prod_waiting, 1);
+        if (t - atomic_load(&q->head) >= JQ_CAP) {
+            struct timespec ts;
+            deadline_ms(&ts, 1);
+            pthread_cond_timedwait(&s->jpcv, &s->jmu, &ts);
+        }
+        atomic_store(&q->prod_waiting, 0);
+        pthread_mutex_unlock(&s->jmu);
+    }
+    q->slot[t % JQ_CAP] = r;
+    atomic_fetch_add(&s->jr_pushed, 1);
+    atomic_store(&q->tail, t + 1); /* before the worker's next record is published as begun */
+    if (atomic_load(&s->judge_idle)) {
+        pthread_mutex_lock(&s->jmu);
+        pthread_cond_signal(&s->jcv);
+        pthread_mutex_unlock(&s->jmu);
+    }
+}
+
+/* What a request asks, judged on the judge thread exactly as a worker would have. */
+static void jr_judge(sensor *s, judge_req *r) {
+    sensor_worker *w = &s->jw;
+    switch (r->type) {
+    case JR_HS:
+        judge_handshake(w, &r->hs, &r->flow, r->client_side);
+        break;
+    case JR_CONFLICT:
+        judge_wrlock(w);
+        rule_judge_conflict(s->re, NULL, &r->flow, r->client_side, r->side, &r->conflict[r->side],
+                            on_alert_now, w, NULL);
+        judge_unlock(s);
+        break;
+    case JR_PLAIN:
+        judge_wrlock(w);
+        rule_judge_plaintext(s->re, &r->plain, &r->flow, r->client_side, on_alert_now, w);
+        judge_unlock(s);
+        break;
+    }
+}
+
+/* The head of worker i's queue (NULL: empty). */
+static judge_req *jq_head(sensor *s, unsigned i) {
+    judge_q *q = &s->jq[i];
+    uint64_t h = atomic_load(&q->head);
+    return h == atomic_load(&q->tail) ? NULL : q->slot[h % JQ_CAP];
+}
+
+static void *judge_main(void *arg) {
+    sensor *s = arg;
+    for (;;) {
+        unsigned from = 0;
+        uint64_t best = WK_IDLE;
+        for (unsigned i = 0; i < s->nw; i++) {
+            judge_req *r = jq_head(s, i);
+            if (r && r->idx < best) {
+                best = r->idx;
+                from = i;
+            }
+        }
+        if (best == WK_IDLE) { /* nothing handed: wait for work, or the end */
+            pthread_mutex_lock(&s->jmu);
+            pthread_cond_broadcast(&s->jdcv);
+            atomic_store(&s->judge_idle, 1);
+            bool stop = atomic_load(&s->judge_stop);
+            if (!stop && atomic_load(&s->jr_done) == atomic_load(&s->jr_pushed)) {
+                struct timespec ts;
+                deadline_ms(&ts, 1);
+                pthread_cond_timedwait(&s->jcv, &s->jmu, &ts);
+            }
+            atomic_store(&s->judge_idle, 0);
+            pthread_mutex_unlock(&s->jmu);
+            if (stop && atomic_load(&s->jr_done) == atomic_load(&s->jr_pushed)) break;
+            continue;
+        }
+        /* every other worker past record best: what it raised before it is in its queue */
+        for (unsigned j = 0; j < s->nw; j++)
+            if (j != from) wk_pool_wait_passed(s->pool, j, best);
+        bool earlier = false;
+        for (unsigned i = 0; i < s->nw && !earlier; i++) {
+            judge_req *r = i == from ? NULL : jq_head(s, i);
+            earlier = r && r->idx < best;
+        }
+        if (earlier) continue;
+        judge_q *q = &s->jq[from];
+        uint64_t h = atomic_load(&q->head);
+        judge_req *r = q->slot[h % JQ_CAP];
+        jr_judge(s, r);
+        jr_free(s, r);
+        atomic_store(&q->head, h + 1);
+        atomic_fetch_add(&s->jr_done, 1);
+        if (atomic_load(&q->prod_waiting)) {
+            pthread_mutex_lock(&s->jmu);
+            pthread_cond_broadcast(&s->jpcv);
+            pthread_mutex_unlock(&s->jmu);
+        }
+    }
+    mw_hash_thread_cleanup(); /* the digest contexts this thread used */
+    return NULL;
+}
+
+/* After wk_pool_sync (nothing more is handed): returns once the judge has judged it all. */
+static void judge_sync(sensor *s) {
+    if (!s->judge_on) return;
+    pthread_mutex_lock(&s->jmu);
+    while (atomic_load(&s->jr_done) != atomic_load(&s->jr_pushed)) {
+        pthread_cond_signal(&s->jcv);
+        struct timespec ts;
+        deadline_ms(&ts, 1);
+        pthread_cond_timedwait(&s->jdcv, &s->jmu, &ts);
+    }
+    pthread_mutex_unlock(&s->jmu);
+}
+
+static bool judge_start(sensor *s) {
+    s->jq = calloc(s->nw, sizeof *s->jq);
+    if (!s->jq) return false;
+    sensor_worker *w = &s->jw;
+    w->s = s;
+    w->idx = WK_MAX + 1; /* no worker's: wk_pool_wait_turn never waits for it */
+    mw_buf_init(&w->ev, EVENT_MAX);
+    mw_buf_init(&w->abuf, EVENT_MAX);
+    pthread_mutex_init(&w->snap_mu, NULL);
+    pthread_mutex_init(&s->jmu, NULL);
+    pthread_cond_init(&s->jcv, NULL);
+    pthread_cond_init(&s->jpcv, NULL);
+    pthread_cond_init(&s->jdcv, NULL);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* signals reach the main thread */
+    bool ok = pthread_create(&s->judge_th, NULL, judge_main, s) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!ok) {
+        free(s->jq);
+        s->jq = NULL;
+        return false;
+    }
+    s->judge_on = true;
+    return true;
+}
+
+/* After wk_pool_sync: judges what is left, ends the thread; judging is inline again. */
+static void judge_stop(sensor *s) {
+    if (!s->judge_on) return;
+    judge_sync(s);
+    atomic_store(&s->judge_stop, 1);
+    pthread_mutex_lock(&s->jmu);
+    pthread_cond_signal(&s->jcv);
+    pthread_mutex_unlock(&s->jmu);
+    pthread_join(s->judge_th, NULL);
+    s->judge_on = false;
+    mw_buf_free(&s->jw.ev);
+    mw_buf_free(&s->jw.abuf);
+    pthread_mutex_destroy(&s->jw.snap_mu);
+    pthread_mutex_destroy(&s->jmu);
+    pthread_cond_destroy(&s->jcv);
+    pthread_cond_destroy(&s->jpcv);
+    pthread_cond_destroy(&s->jdcv);
+    free(s->jq);
+    s->jq = NULL;
+}
+
+static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, void *user) {
+    sensor_worker *w = user;
+    if (!handed(w)) {
+        judge_handshake(w, hs, f, client_side);
+        return;
+    }
+    judge_req *r = jr_new(w, JR_HS, f, client_side);
+    if (!r || !tls_hs_copy(&r->hs, hs)) {
+        free(r);
+        w->events_dropped++;
+        fprintf(stderr, "mitmwatch: out of memory: a handshake was not judged\n");
+        return;
+    }
+    jq_push(w, r);
+}
+
 /* Different bytes at sequence numbers already judged (the handshake event is out): the
  * tls.injection alert goes out at once, with the flow fields only. */
 static void on_conflict(const cap_conflict *c, const cap_flow *f, int side, int client_side,
@@ -308,6 +575,18 @@ static void on_conflict(const cap_conflict *c, const cap_flow *f, int side, int 
     sensor_worker *w = user;
     sensor *s = w->s;
     if (!s->re) return;
+    if (handed(w)) {
+        judge_req *r = jr_new(w, JR_CONFLICT, f, client_side);
+        if (!r) {
+            w->events_dropped++;
+            return;
+        }
+        r->side = side;
+        r->conflict[side] = *c;
+        r->flow.stream[side].conflict = &r->conflict[side];
+        jq_push(w, r);
+        return;
+    }
     judge_wrlock(w);
     rule_judge_conflict(s->re, NULL, f, client_side, side, c, on_alert_now, w, NULL);
     judge_unlock(s);
@@ -317,6 +596,16 @@ static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, 
     sensor_worker *w = user;
     sensor *s = w->s;
     if (!s->re) return;
+    if (handed(w)) {
+        judge_req *r = jr_new(w, JR_PLAIN, f, client_side);
+        if (!r) {
+            w->events_dropped++;
+            return;
+        }
+        r->plain = *p;
+        jq_push(w, r);
+        return;
+    }
     judge_wrlock(w);
     rule_judge_plaintext(s->re, p, f, client_side, on_alert_now, w);
     judge_unlock(s);
@@ -782,6 +1071,7 @@ static void reader_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *dat
             s->next_stats_us = ts_us + s->stats_interval_us;
         else if (ts_us >= s->next_stats_us) {
             wk_pool_sync(s->pool);
+            judge_sync(s);
             emit_stats(s, ts_us, false);
             s->next_stats_us = ts_us + s->stats_interval_us;
         }
@@ -939,13 +1229,20 @@ static int run_files(sensor *s, const sensor_opts *o) {
                       .unordered = o->debug_unordered,
                       /* 64 MiB of rings in all, at most 4 MiB each */
                       .ring_bytes = s->nw <= 16 ? 4u << 20 : (64u << 20) / s->nw};
+    /* in input order: the judge stage (judge_main); --debug-unordered: each worker judges */
+    if (!o->debug_unordered && !judge_start(s)) {
+        fprintf(stderr, "mitmwatch: cannot start the judge thread\n");
+        return 1;
+    }
     s->pool = wk_pool_start(&pc, err, sizeof err);
     if (!s->pool) {
         fprintf(stderr, "mitmwatch: %s\n", err);
+        judge_stop(s);
         return 1;
     }
     int rc = read_files(s, o);
     wk_pool_sync(s->pool); /* what was read is judged, also after an error */
+    judge_stop(s);
     return rc;
 }
 

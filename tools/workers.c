@@ -430,31 +430,46 @@ static bool done_before(ring *r, uint64_t k) {
     return pf == IDLE || pf >= k;
 }
 
+/* Waits until worker j has handled every record before k; true when it had to wait. */
+static bool wait_passed(wk_pool *p, unsigned j, uint64_t k) {
+    ring *rj = &p->rings[j];
+    if (done_before(rj, k)) return false;
+    atomic_store(&p->flush_req, 1); /* its records may sit in the reader's batch */
+    /* j is behind, most often by part of one record: a short spin first */
+    for (int n = 0; n < SPIN_TURN; n++) {
+        if (done_before(rj, k)) return true;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&p->turn_mu);
+    while (!done_before(rj, k)) {
+        uint64_t at = atomic_load(&rj->wake_at);
+        if (k < at) atomic_store(&rj->wake_at, k);
+        if (done_before(rj, k)) break;
+        struct timespec ts;
+        deadline_in(&ts, 1);
+        pthread_cond_timedwait(&p->turn_cv, &p->turn_mu, &ts);
+    }
+    pthread_mutex_unlock(&p->turn_mu);
+    return true;
+}
+
 void wk_pool_wait_turn(wk_pool *p, unsigned i) {
-    if (!p || p->cfg.n < 2 || p->cfg.unordered) return;
+    if (!p || p->cfg.n < 2 || p->cfg.unordered || i >= p->cfg.n) return;
     uint64_t k = atomic_load(&p->rings[i].cur);
     if (k == IDLE) return; /* not on a worker's record: the workers are idle */
-    for (unsigned j = 0; j < p->cfg.n; j++) {
-        ring *rj = &p->rings[j];
-        if (j == i || done_before(rj, k)) continue;
-        atomic_fetch_add_explicit(&p->rings[i].turn_waits, 1, memory_order_relaxed);
-        atomic_store(&p->flush_req, 1); /* its records may sit in the reader's batch */
-        /* j is behind, most often by part of one record: a short spin first */
-        bool done = false;
-        for (int n = 0; n < SPIN_TURN && !(done = done_before(rj, k)); n++)
-            cpu_relax();
-        if (done) continue;
-        pthread_mutex_lock(&p->turn_mu);
-        while (!done_before(rj, k)) {
-            uint64_t at = atomic_load(&rj->wake_at);
-            if (k < at) atomic_store(&rj->wake_at, k);
-            if (done_before(rj, k)) break;
-            struct timespec ts;
-            deadline_in(&ts, 1);
-            pthread_cond_timedwait(&p->turn_cv, &p->turn_mu, &ts);
-        }
-        pthread_mutex_unlock(&p->turn_mu);
-    }
+    for (unsigned j = 0; j < p->cfg.n; j++)
+        if (j != i && wait_passed(p, j, k))
+            atomic_fetch_add_explicit(&p->rings[i].turn_waits, 1, memory_order_relaxed);
+}
+
+uint64_t wk_pool_cur(const wk_pool *p, unsigned i) {
+    return atomic_load(&p->rings[i].cur);
+}
+
+bool wk_pool_wait_passed(wk_pool *p, unsigned j, uint64_t k) {
+    if (!wait_passed(p, j, k)) return false;
+    atomic_fetch_add_explicit(&p->rings[j].turn_waits, 1, memory_order_relaxed);
+    return true;
 }
 
 uint64_t wk_pool_turn_waits(const wk_pool *p, unsigned i) {

@@ -65,7 +65,17 @@ void wk_pool_sync(wk_pool *p);
  * suppression see the handshakes in the order of the input, as one worker would (the same
  * events for any number of workers). Elsewhere (no pool, main thread) it returns at once. */
 void wk_pool_wait_turn(wk_pool *p, unsigned i);
+/* With the judge stage: times the judge waited for worker i to reach a record; without it
+ * (wk_pool_wait_turn): times a handshake of worker i waited for the others. */
 uint64_t wk_pool_turn_waits(const wk_pool *p, unsigned i);
+#define WK_IDLE UINT64_MAX
+/* The place in the input of the record worker i is handling (WK_IDLE: none). On worker i's
+ * thread, what its current record raised is tagged with it. */
+uint64_t wk_pool_cur(const wk_pool *p, unsigned i);
+/* Waits until worker j has handled every record read before record k (the judge stage: before
+ * it judges what record k raised); true when it had to wait, counted in worker j's
+ * wk_pool_turn_waits. */
+bool wk_pool_wait_passed(wk_pool *p, unsigned j, uint64_t k);
 /* Times worker i found its ring empty and slept; times the reader found a ring full. Read
  * after wk_pool_sync. */
 uint64_t wk_pool_idle_waits(const wk_pool *p, unsigned i);
