@@ -355,6 +355,10 @@ cap_stats *an_engine_cap_stats(an_engine *e) {
 an_stats *an_engine_stats(an_engine *e) { return &e->ast; }
 uint64_t an_engine_now(const an_engine *e) { return e->now_us; }
 
+uint64_t an_engine_oldest_us(const an_engine *e) { return cap_flowtab_oldest_us(e->ft); }
+
+bool an_engine_flush_oldest(an_engine *e) { return cap_flowtab_end_oldest(e->ft); }
+
 void an_engine_tick(an_engine *e, uint64_t ts_us) {
     if (ts_us > e->now_us)
         e->now_us = ts_us;

@@ -74,6 +74,10 @@ void an_engine_frame(an_engine *e, int dlt, uint64_t ts_us, const uint8_t *data,
                      uint32_t wire_len);
 /* Ends every flow, emitting the handshakes still pending (end of input, shutdown). */
 void an_engine_flush(an_engine *e);
+/* The least recently seen flow's last capture time (UINT64_MAX: none), and ending just that
+ * flow: the flows of several engines ended in the order one engine would end them. */
+uint64_t an_engine_oldest_us(const an_engine *e);
+bool an_engine_flush_oldest(an_engine *e);
 /* The flow behind sensor.overload: the per-flow caps (a stream's reassembly, out-of-order and
  * history caps, a handshake message too large) name the flow that hit them. set: one flow
  * did since the last an_engine_take_overload_flow (key, its client side and the last TTLs);

@@ -214,6 +214,17 @@ cap_flow *cap_flowtab_get(cap_flowtab *ft, const cap_pkt *pkt, int *side, bool c
     return f->in_use ? f : NULL;
 }
 
+uint64_t cap_flowtab_oldest_us(const cap_flowtab *ft) {
+    return ft->lru_head == NONE ? UINT64_MAX : ft->flows[ft->lru_head].last_us;
+}
+
+bool cap_flowtab_end_oldest(cap_flowtab *ft) {
+    if (ft->lru_head == NONE)
+        return false;
+    cap_flowtab_end(ft, &ft->flows[ft->lru_head], CAP_END_SHUTDOWN);
+    return true;
+}
+
 void cap_flowtab_flush(cap_flowtab *ft) {
     while (ft->lru_head != NONE)
         cap_flowtab_end(ft, &ft->flows[ft->lru_head], CAP_END_SHUTDOWN);

@@ -77,6 +77,10 @@ void cap_flowtab_expire(cap_flowtab *ft, uint64_t now_us);
 void cap_flowtab_end(cap_flowtab *ft, cap_flow *f, enum cap_flow_end why);
 /* Ends every flow (end of input). */
 void cap_flowtab_flush(cap_flowtab *ft);
+/* The last capture time of the least recently seen flow (UINT64_MAX: none), and ending that
+ * one flow (as cap_flowtab_flush does, one at a time): several tables flushed as one. */
+uint64_t cap_flowtab_oldest_us(const cap_flowtab *ft);
+bool cap_flowtab_end_oldest(cap_flowtab *ft);
 uint32_t cap_flowtab_capacity(const cap_flowtab *ft);
 
 #endif

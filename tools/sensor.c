@@ -1480,6 +1480,20 @@ int sensor_run(sensor_opts *o) {
      * says them, and gets a short flush of its own. A run that never opened its input (an
      * unknown format, a bad filter or interface) has no stats to tell. */
     uint64_t last_ts = 0;
+    /* the flows still open, least recently seen first across the workers, as one worker's
+     * flush would end (and judge) them: the same events for any number of workers */
+    for (;;) {
+        unsigned oldest = 0;
+        uint64_t at = UINT64_MAX;
+        for (unsigned i = 0; i < s.nw; i++) {
+            uint64_t t = an_engine_oldest_us(s.w[i].eng);
+            if (t < at) {
+                at = t;
+                oldest = i;
+            }
+        }
+        if (at == UINT64_MAX || !an_engine_flush_oldest(s.w[oldest].eng)) break;
+    }
     for (unsigned i = 0; i < s.nw; i++) { /* the workers are idle or stopped */
         an_engine_flush(s.w[i].eng);
         if (an_engine_now(s.w[i].eng) > last_ts) last_ts = an_engine_now(s.w[i].eng);
