@@ -226,8 +226,8 @@ bool cap_flowtab_end_oldest(cap_flowtab *ft) {
 }
 
 void cap_flowtab_flush(cap_flowtab *ft) {
-    while (ft->lru_head != NONE)
-        cap_flowtab_end(ft, &ft->flows[ft->lru_head], CAP_END_SHUTDOWN);
+    while (cap_flowtab_end_oldest(ft))
+        ;
 }
 
 void cap_flowtab_free(cap_flowtab *ft) {

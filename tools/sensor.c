@@ -162,10 +162,9 @@ struct sensor {
     atomic_uint_fast64_t jr_pushed, jr_done;
 };
 
-/* A worker judges in its turn (files: in the order of the input, wk_pool_wait_turn), then
- * alone. */
+/* Judging is done alone: by the judge thread (-r with workers, in the order of the input),
+ * by a live worker, or by the one worker. */
 static void judge_wrlock(sensor_worker *w) {
-    wk_pool_wait_turn(w->s->pool, w->idx);
     if (pthread_rwlock_trywrlock(&w->s->judge) != 0) {
         __atomic_fetch_add(&w->judge_waits, 1, __ATOMIC_RELAXED);
         pthread_rwlock_wrlock(&w->s->judge);
@@ -343,13 +342,6 @@ static void on_alert_now(const rule_alert *a, const tls_hs *hs, const cap_flow *
 
 /* ---- the judge stage ---- */
 
-static void deadline_ms(struct timespec *ts, long ms) {
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_nsec += ms * 1000000L;
-    ts->tv_sec += ts->tv_nsec / 1000000000L;
-    ts->tv_nsec %= 1000000000L;
-}
-
 /* On worker w's thread: is its judging handed to the judge thread? */
 static bool handed(const sensor_worker *w) {
     return w->s->judge_on && w->idx < w->s->nw;
@@ -381,7 +373,7 @@ static judge_req *jr_new(sensor_worker *w, jr_type type, const cap_flow *f, int 
 }
 
 static void jr_free(sensor *s, judge_req *r) {
-    if (r->type == JR_HS) tls_hs_release(&r->hs, s->certs);
+    tls_hs_release(&r->hs, s->certs); /* nothing but for JR_HS */
     free(r);
 }
 
@@ -394,7 +386,7 @@ static void jq_push(sensor_worker *w, judge_req *r) {
         atomic_store(&q->prod_waiting, 1);
         if (t - atomic_load(&q->head) >= JQ_CAP) {
             struct timespec ts;
-            deadline_ms(&ts, 1);
+            wk_deadline_ms(&ts, 1);
             pthread_cond_timedwait(&s->jpcv, &s->jmu, &ts);
         }
         atomic_store(&q->prod_waiting, 0);
@@ -457,7 +449,7 @@ static void *judge_main(void *arg) {
             bool stop = atomic_load(&s->judge_stop);
             if (!stop && atomic_load(&s->jr_done) == atomic_load(&s->jr_pushed)) {
                 struct timespec ts;
-                deadline_ms(&ts, 1);
+                wk_deadline_ms(&ts, 1);
                 pthread_cond_timedwait(&s->jcv, &s->jmu, &ts);
             }
             atomic_store(&s->judge_idle, 0);
@@ -498,7 +490,7 @@ static void judge_sync(sensor *s) {
     while (atomic_load(&s->jr_done) != atomic_load(&s->jr_pushed)) {
         pthread_cond_signal(&s->jcv);
         struct timespec ts;
-        deadline_ms(&ts, 1);
+        wk_deadline_ms(&ts, 1);
         pthread_cond_timedwait(&s->jdcv, &s->jmu, &ts);
     }
     pthread_mutex_unlock(&s->jmu);
@@ -509,10 +501,9 @@ static bool judge_start(sensor *s) {
     if (!s->jq) return false;
     sensor_worker *w = &s->jw;
     w->s = s;
-    w->idx = WK_MAX + 1; /* no worker's: wk_pool_wait_turn never waits for it */
+    w->idx = WK_MAX + 1; /* no worker's: handed() is false for it */
     mw_buf_init(&w->ev, EVENT_MAX);
     mw_buf_init(&w->abuf, EVENT_MAX);
-    pthread_mutex_init(&w->snap_mu, NULL);
     pthread_mutex_init(&s->jmu, NULL);
     pthread_cond_init(&s->jcv, NULL);
     pthread_cond_init(&s->jpcv, NULL);
@@ -543,7 +534,6 @@ static void judge_stop(sensor *s) {
     s->judge_on = false;
     mw_buf_free(&s->jw.ev);
     mw_buf_free(&s->jw.abuf);
-    pthread_mutex_destroy(&s->jw.snap_mu);
     pthread_mutex_destroy(&s->jmu);
     pthread_cond_destroy(&s->jcv);
     pthread_cond_destroy(&s->jpcv);
@@ -1226,7 +1216,6 @@ static int run_files(sensor *s, const sensor_opts *o) {
                       .on_frame = worker_frame,
                       .on_tick = worker_tick,
                       .users = s->users,
-                      .unordered = o->debug_unordered,
                       /* 64 MiB of rings in all, at most 4 MiB each */
                       .ring_bytes = s->nw <= 16 ? 4u << 20 : (64u << 20) / s->nw};
     /* in input order: the judge stage (judge_main); --debug-unordered: each worker judges */

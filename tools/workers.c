@@ -65,14 +65,14 @@ typedef struct {
     uint64_t idx; /* the frame's place in the input (a tick: the next frame's) */
 } rec;
 
-#define IDLE UINT64_MAX
+#define IDLE WK_IDLE
 
 #define RING_DEFAULT (4u << 20)
 #define PUBLISH_BYTES (64u << 10) /* the reader's batch: published at this size... */
 #define PUBLISH_RECS 64u          /* ...or this many records */
 #define HEAD_EVERY 32u            /* the worker frees space every this many records */
 #define WAIT_MS 20                /* a sleeper re-checks this often anyway */
-#define SPIN_TURN 256             /* wait_turn's spin before it sleeps (a few microseconds) */
+#define SPIN_TURN 256             /* wait_passed's spin before it sleeps (a few microseconds) */
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -122,7 +122,7 @@ struct wk_pool {
 };
 
 /* Worker r has moved to record idx (IDLE: it went idle): wakes whoever waits for it to reach
- * that far (wait_turn sets wake_at under turn_mu, then checks again before sleeping). */
+ * that far (wait_passed sets wake_at under turn_mu, then checks again before sleeping). */
 static void wake_turn_waiters(wk_pool *p, ring *r, uint64_t idx) {
     uint64_t at = atomic_load(&r->wake_at);
     if (at == IDLE || (idx != IDLE && idx < at)) return;
@@ -132,7 +132,7 @@ static void wake_turn_waiters(wk_pool *p, ring *r, uint64_t idx) {
     pthread_mutex_unlock(&p->turn_mu);
 }
 
-static void deadline_in(struct timespec *ts, int ms) {
+void wk_deadline_ms(struct timespec *ts, int ms) {
     clock_gettime(CLOCK_REALTIME, ts);
     ts->tv_nsec += (long)ms * 1000000L;
     ts->tv_sec += ts->tv_nsec / 1000000000L;
@@ -160,14 +160,14 @@ static void publish_all(wk_pool *p) {
 static void wait_space(wk_pool *p, ring *r, size_t need) {
     while (r->ptail + need - atomic_load(&r->head) > r->cap) {
         /* every worker may be waiting for what is not yet published: this one for its
-         * records, the others for their turn (wk_pool_wait_turn) */
+         * records, the judge for the other workers (wk_pool_wait_passed) */
         publish_all(p);
         r->full_waits++;
         pthread_mutex_lock(&r->mu);
         atomic_store(&r->prod_waiting, 1);
         while (r->ptail + need - atomic_load(&r->head) > r->cap) {
             struct timespec ts;
-            deadline_in(&ts, WAIT_MS);
+            wk_deadline_ms(&ts, WAIT_MS);
             pthread_cond_timedwait(&r->not_full, &r->mu, &ts);
         }
         atomic_store(&r->prod_waiting, 0);
@@ -256,7 +256,7 @@ void wk_pool_sync(wk_pool *p) {
         atomic_store(&r->prod_waiting, 1);
         while (atomic_load(&r->head) != r->ptail) {
             struct timespec ts;
-            deadline_in(&ts, WAIT_MS);
+            wk_deadline_ms(&ts, WAIT_MS);
             pthread_cond_timedwait(&r->not_full, &r->mu, &ts);
         }
         atomic_store(&r->prod_waiting, 0);
@@ -282,7 +282,7 @@ static void *pool_main(void *arg) {
     for (;;) {
         uint64_t tail = atomic_load(&r->tail);
         if (head == tail) {
-            /* idle: nothing before the next published record is left here (wait_turn) */
+            /* idle: nothing before the next published record is left here (wait_passed) */
             atomic_store(&r->idle_head, head);
             atomic_store(&r->cur, IDLE);
             wake_turn_waiters(p, r, IDLE);
@@ -292,7 +292,7 @@ static void *pool_main(void *arg) {
             atomic_store(&r->cons_waiting, 1);
             while (atomic_load(&r->tail) == head && !atomic_load(&p->stop)) {
                 struct timespec ts;
-                deadline_in(&ts, WAIT_MS);
+                wk_deadline_ms(&ts, WAIT_MS);
                 pthread_cond_timedwait(&r->not_empty, &r->mu, &ts);
             }
             atomic_store(&r->cons_waiting, 0);
@@ -446,20 +446,11 @@ static bool wait_passed(wk_pool *p, unsigned j, uint64_t k) {
         if (k < at) atomic_store(&rj->wake_at, k);
         if (done_before(rj, k)) break;
         struct timespec ts;
-        deadline_in(&ts, 1);
+        wk_deadline_ms(&ts, 1);
         pthread_cond_timedwait(&p->turn_cv, &p->turn_mu, &ts);
     }
     pthread_mutex_unlock(&p->turn_mu);
     return true;
-}
-
-void wk_pool_wait_turn(wk_pool *p, unsigned i) {
-    if (!p || p->cfg.n < 2 || p->cfg.unordered || i >= p->cfg.n) return;
-    uint64_t k = atomic_load(&p->rings[i].cur);
-    if (k == IDLE) return; /* not on a worker's record: the workers are idle */
-    for (unsigned j = 0; j < p->cfg.n; j++)
-        if (j != i && wait_passed(p, j, k))
-            atomic_fetch_add_explicit(&p->rings[i].turn_waits, 1, memory_order_relaxed);
 }
 
 uint64_t wk_pool_cur(const wk_pool *p, unsigned i) {

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "cap_source.h"
 
@@ -46,7 +47,6 @@ typedef struct {
     cap_frame_fn on_frame;
     wk_tick_fn on_tick;
     void *const *users; /* n of them */
-    bool unordered;     /* wk_pool_wait_turn never waits (measurements) */
 } wk_pool_cfg;
 
 /* Starts the n worker threads. NULL with err filled on failure. */
@@ -60,22 +60,19 @@ void wk_pool_tick(wk_pool *p, uint64_t ts_us);
 /* Returns once every worker has handled every frame and tick handed so far. After it, until
  * the next frame or tick, the workers touch nothing: their state may be read. */
 void wk_pool_sync(wk_pool *p);
-/* On worker i's thread, before it judges what its current record raised: waits until every
- * other worker has handled every record read before it, so that the verdicts, baselines and
- * suppression see the handshakes in the order of the input, as one worker would (the same
- * events for any number of workers). Elsewhere (no pool, main thread) it returns at once. */
-void wk_pool_wait_turn(wk_pool *p, unsigned i);
-/* With the judge stage: times the judge waited for worker i to reach a record; without it
- * (wk_pool_wait_turn): times a handshake of worker i waited for the others. */
+/* Times wk_pool_wait_passed waited for worker i to reach a record. */
 uint64_t wk_pool_turn_waits(const wk_pool *p, unsigned i);
 #define WK_IDLE UINT64_MAX
 /* The place in the input of the record worker i is handling (WK_IDLE: none). On worker i's
  * thread, what its current record raised is tagged with it. */
 uint64_t wk_pool_cur(const wk_pool *p, unsigned i);
-/* Waits until worker j has handled every record read before record k (the judge stage: before
- * it judges what record k raised); true when it had to wait, counted in worker j's
- * wk_pool_turn_waits. */
+/* Waits until worker j has handled every record read before record k: then whatever j's records
+ * before k raised has been raised. The judge stage calls it before it judges what record k
+ * raised, so that it judges in the order of the input, as one worker would (the same events
+ * for any number of workers). True when it had to wait, counted in wk_pool_turn_waits(j). */
 bool wk_pool_wait_passed(wk_pool *p, unsigned j, uint64_t k);
+/* An absolute CLOCK_REALTIME deadline ms milliseconds from now (pthread_cond_timedwait). */
+void wk_deadline_ms(struct timespec *ts, int ms);
 /* Times worker i found its ring empty and slept; times the reader found a ring full. Read
  * after wk_pool_sync. */
 uint64_t wk_pool_idle_waits(const wk_pool *p, unsigned i);

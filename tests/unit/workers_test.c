@@ -1,6 +1,7 @@
 /* tools/workers.c: the symmetric flow hash, the reader's rings (every frame reaches its worker
  * once, whole and in order, with back-pressure and no loss), the time ticks, wk_pool_sync, and
- * wk_pool_wait_turn (what the workers judge comes out in the order of the input). Run under
+ * wk_pool_cur and wk_pool_wait_passed (what the workers judge, each once the others are past
+ * its record, comes out in the order of the input). Run under
  * ThreadSanitizer by the test command (-DMW_TSAN=ON). */
 #include <pthread.h>
 #include <stdio.h>
@@ -78,7 +79,10 @@ static void on_frame(void *user, int dlt, uint64_t ts_us, const uint8_t *data, u
     w->frames++;
     w->bytes += caplen;
     if (seq % 7 == 0) { /* a "handshake": judged in the input's order */
-        wk_pool_wait_turn(*w->pool, w->id);
+        uint64_t k = wk_pool_cur(*w->pool, w->id);
+        if (k != seq) w->order_ok = false; /* the record's place in the input: the seq-th frame */
+        for (unsigned j = 0; j < NW; j++)
+            if (j != w->id) wk_pool_wait_passed(*w->pool, j, k);
         pthread_mutex_lock(&judged_mu);
         judged[njudged++] = seq;
         pthread_mutex_unlock(&judged_mu);
