@@ -1,14 +1,20 @@
 /* The presented chain validated at capture time (cert.chain_invalid and cert.self_signed come
  * from it; the SCT and issuer rules use the issuer it finds), with two caches: the CA
  * certificates seen on earlier handshakes, offered to later chain building (a server that
- * omits its intermediate still validates once another connection showed it), and the chains
- * that validated.
+ * omits its intermediate still validates once another connection showed it), and the verdicts.
  *
  * Judging the same chain again costs two signature checks (OpenSSL 3's decoders: ~550 us a
  * handshake together with the SCTs, rule_sct.c). A server presents the same chain to every
- * client, so the verdict is remembered, but only when the chain validated (a failure may be
- * cured by an intermediate seen later), for the capture times inside every CA certificate's
- * validity. */
+ * client, so the verdict is remembered:
+ * - a chain that validated, for the capture times inside every CA certificate's validity;
+ * - a chain that failed (a self-signed service, a private CA the sensor was not given, an
+ *   interceptor's chain: every handshake to it fails the same way), only while nothing it
+ *   depends on has changed: the remembered intermediates (a failure may be cured by an
+ *   intermediate seen later: a generation count), and the validity status of every
+ *   certificate the builder was offered (the presented chain, the remembered intermediates,
+ *   the store's CAs, and the chain it built, anchor included), so the verdict is reused only
+ *   inside the window of capture times where none of them expires or starts. Reloading the
+ *   anchors or the store clears both (rule_engine_reload). */
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
@@ -25,7 +31,11 @@
 typedef struct {
     uint8_t key[32]; /* SHA-256 over the presented chain's certificate hashes */
     STACK_OF(X509) * built;
-    int64_t lo, hi; /* capture times for which the CA certificates are all valid */
+    int64_t lo, hi; /* capture times for which the verdict holds */
+    uint64_t gen;   /* a failure: the intermediates' generation it was made with */
+    int err, depth; /* a failure: X509_verify_cert's error and its depth */
+    bool ok;        /* the chain validated */
+    bool self_signed;
     bool used;
 } chain_slot;
 
@@ -33,7 +43,9 @@ struct rule_chain_cache {
     chain_slot chains[RE_CHAIN_SLOTS];
     STACK_OF(X509) * icache;
     uint8_t icache_sha[RE_ICACHE_MAX][32];
+    int64_t icache_nb[RE_ICACHE_MAX], icache_na[RE_ICACHE_MAX]; /* their validity */
     size_t icache_next; /* FIFO replacement once full */
+    uint64_t icache_gen; /* counts changes to icache: failures made before do not hold */
     size_t nchains;     /* chains[] slots in use (nothing to clear when 0) */
 };
 
@@ -64,6 +76,7 @@ void rule_chain_cache_forget(rule_chain_cache *cc) {
         X509_free(sk_X509_pop(cc->icache));
     memset(cc->icache_sha, 0, sizeof cc->icache_sha);
     cc->icache_next = 0;
+    cc->icache_gen++;
 }
 
 void rule_chain_cache_free(rule_chain_cache *cc) {
@@ -99,6 +112,8 @@ static void icache_add(rule_engine *re, const x509_info *e) {
             return;
         }
         memcpy(cc->icache_sha[n], e->sha256, 32);
+        cc->icache_nb[n] = e->not_before;
+        cc->icache_na[n] = e->not_after;
         re->st.intermediates++;
     } else {
         size_t i = cc->icache_next++ % RE_ICACHE_MAX;
@@ -106,7 +121,10 @@ static void icache_add(rule_engine *re, const x509_info *e) {
         sk_X509_set(cc->icache, (int)i, ex);
         X509_free(old);
         memcpy(cc->icache_sha[i], e->sha256, 32);
+        cc->icache_nb[i] = e->not_before;
+        cc->icache_na[i] = e->not_after;
     }
+    cc->icache_gen++;
 }
 
 static X509 *find_issuer(const rule_ctx *jd, STACK_OF(X509) * pool) {
@@ -124,6 +142,43 @@ static int64_t asn1_epoch(const ASN1_TIME *t) {
     bool ok = epoch && t && ASN1_TIME_diff(&days, &secs, epoch, t);
     ASN1_TIME_free(epoch);
     return ok ? (int64_t)days * 86400 + secs : 0;
+}
+
+/* Narrows [*lo, *hi] to the capture times around now at which a certificate valid from nb to
+ * na keeps the validity status it has at now. OpenSSL's check: valid when nb <= t < na. */
+static void window_narrow(int64_t now, int64_t nb, int64_t na, int64_t *lo, int64_t *hi) {
+    if (now < nb) {
+        if (nb - 1 < *hi) *hi = nb - 1;
+    } else if (now < na) {
+        if (nb > *lo) *lo = nb;
+        if (na - 1 < *hi) *hi = na - 1;
+    } else if (na > *lo) {
+        *lo = na;
+    }
+}
+
+/* The window in which a failed verdict holds: every certificate offered to the builder and
+ * every one it built keeps its validity status. */
+static void failure_window(const rule_ctx *jd, const rule_cert_facts *cf, STACK_OF(X509) * scas,
+                           int64_t *lo, int64_t *hi) {
+    const rule_chain_cache *cc = jd->re->chains;
+    int64_t now = jd->now;
+    *lo = INT64_MIN;
+    *hi = INT64_MAX;
+    for (int i = 0; i < jd->hs->nchain; i++)
+        window_narrow(now, jd->hs->chain[i]->not_before, jd->hs->chain[i]->not_after, lo, hi);
+    for (int i = 0; i < sk_X509_num(cc->icache); i++)
+        window_narrow(now, cc->icache_nb[i], cc->icache_na[i], lo, hi);
+    for (int i = 0; i < sk_X509_num(scas); i++) {
+        X509 *c = sk_X509_value(scas, i);
+        window_narrow(now, asn1_epoch(X509_get0_notBefore(c)), asn1_epoch(X509_get0_notAfter(c)),
+                      lo, hi);
+    }
+    for (int i = 0; i < sk_X509_num(cf->built); i++) {
+        X509 *c = sk_X509_value(cf->built, i);
+        window_narrow(now, asn1_epoch(X509_get0_notBefore(c)), asn1_epoch(X509_get0_notAfter(c)),
+                      lo, hi);
+    }
 }
 
 static chain_slot *chain_lookup(rule_chain_cache *cc, const uint8_t key[32], bool for_insert) {
@@ -145,18 +200,67 @@ static void chain_key(const rule_ctx *jd, uint8_t key[32]) {
     mw_sha256(buf, 32u * jd->hs->nchain, key);
 }
 
-static void verify_chain(rule_ctx *jd, rule_cert_facts *cf, STACK_OF(X509) * pool) {
+/* Self-signed by its own key, whatever its key usage says (OpenSSL reports a leaf without
+ * keyCertSign as "unable to get local issuer", not as self-signed). */
+static bool self_signed_leaf(const rule_ctx *jd, const rule_cert_facts *cf) {
+    return !cf->verify_ok && jd->leaf->self_issued &&
+           X509_verify(jd->leaf_x, X509_get0_pubkey(jd->leaf_x)) == 1;
+}
+
+static void remember(rule_ctx *jd, rule_cert_facts *cf, const uint8_t key[32],
+                     STACK_OF(X509) * scas) {
+    rule_chain_cache *cc = jd->re->chains;
+    chain_slot *s = chain_lookup(cc, key, true);
+    STACK_OF(X509) *copy = X509_chain_up_ref(cf->built);
+    if (!s || !copy) {
+        sk_X509_pop_free(copy, X509_free);
+        return;
+    }
+    if (s->used)
+        sk_X509_pop_free(s->built, X509_free);
+    else
+        cc->nchains++;
+    memcpy(s->key, key, 32);
+    s->built = copy;
+    s->ok = cf->verify_ok;
+    s->err = cf->err;
+    s->depth = cf->depth;
+    s->self_signed = cf->self_signed;
+    s->used = true;
+    if (!cf->verify_ok) {
+        s->gen = cc->icache_gen;
+        failure_window(jd, cf, scas, &s->lo, &s->hi);
+        return;
+    }
+    s->gen = 0;
+    s->lo = INT64_MIN;
+    s->hi = INT64_MAX;
+    for (int i = 1; i < sk_X509_num(copy); i++) {
+        int64_t nb = asn1_epoch(X509_get0_notBefore(sk_X509_value(copy, i)));
+        int64_t na = asn1_epoch(X509_get0_notAfter(sk_X509_value(copy, i)));
+        if (nb > s->lo) s->lo = nb;
+        if (na < s->hi) s->hi = na;
+    }
+}
+
+static void verify_chain(rule_ctx *jd, rule_cert_facts *cf, STACK_OF(X509) * pool,
+                         STACK_OF(X509) * scas) {
     rule_engine *re = jd->re;
     uint8_t key[32];
     chain_key(jd, key);
     chain_slot *hit = chain_lookup(re->chains, key, false);
-    if (hit && jd->now >= hit->lo && jd->now <= hit->hi) {
-        cf->verify_ok = 1;
-        cf->err = X509_V_OK;
-        cf->depth = 0;
+    if (hit && jd->now >= hit->lo && jd->now <= hit->hi &&
+        (hit->ok || hit->gen == re->chains->icache_gen)) {
         cf->built = X509_chain_up_ref(hit->built);
         if (cf->built) {
-            cf->issuer = sk_X509_num(cf->built) > 1 ? sk_X509_value(cf->built, 1) : NULL;
+            cf->verify_ok = hit->ok;
+            cf->err = hit->ok ? X509_V_OK : hit->err;
+            cf->depth = hit->ok ? 0 : hit->depth;
+            cf->self_signed = hit->self_signed;
+            if (sk_X509_num(cf->built) > 1)
+                cf->issuer = sk_X509_value(cf->built, 1);
+            else
+                cf->issuer = find_issuer(jd, pool);
             re->st.chain_cache_hits++;
             return;
         }
@@ -182,29 +286,9 @@ static void verify_chain(rule_ctx *jd, rule_cert_facts *cf, STACK_OF(X509) * poo
         cf->issuer = sk_X509_value(cf->built, 1);
     else
         cf->issuer = find_issuer(jd, pool);
-    if (cf->verify_ok && cf->built) {
-        chain_slot *s = chain_lookup(re->chains, key, true);
-        STACK_OF(X509) *copy = X509_chain_up_ref(cf->built);
-        if (s && copy) {
-            if (s->used)
-                sk_X509_pop_free(s->built, X509_free);
-            else
-                re->chains->nchains++;
-            memcpy(s->key, key, 32);
-            s->built = copy;
-            s->lo = INT64_MIN;
-            s->hi = INT64_MAX;
-            for (int i = 1; i < sk_X509_num(copy); i++) {
-                int64_t nb = asn1_epoch(X509_get0_notBefore(sk_X509_value(copy, i)));
-                int64_t na = asn1_epoch(X509_get0_notAfter(sk_X509_value(copy, i)));
-                if (nb > s->lo) s->lo = nb;
-                if (na < s->hi) s->hi = na;
-            }
-            s->used = true;
-        } else {
-            sk_X509_pop_free(copy, X509_free);
-        }
-    }
+    cf->self_signed = self_signed_leaf(jd, cf);
+    ERR_clear_error();
+    if (cf->built) remember(jd, cf, key, scas);
 }
 
 void rule_chain_validate(rule_ctx *jd, rule_cert_facts *cf) {
@@ -222,12 +306,7 @@ void rule_chain_validate(rule_ctx *jd, rule_cert_facts *cf) {
         sk_X509_push(pool, sk_X509_value(scas, i));
     cf->pool = pool;
     cf->known = store_known_lookup(re->r.store, jd->leaf->sha256, jd->leaf->tbs_sha256);
-    verify_chain(jd, cf, pool);
-    /* Self-signed by its own key, whatever its key usage says (OpenSSL reports a leaf without
-     * keyCertSign as "unable to get local issuer", not as self-signed). */
-    cf->self_signed = !cf->verify_ok && jd->leaf->self_issued &&
-                      X509_verify(jd->leaf_x, X509_get0_pubkey(jd->leaf_x)) == 1;
-    ERR_clear_error();
+    verify_chain(jd, cf, pool, scas);
 }
 
 void rule_chain_done(rule_ctx *jd, rule_cert_facts *cf) {

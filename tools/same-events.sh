@@ -3,6 +3,8 @@
 # each capture (default: every .pcap/.pcapng under tests/, plus $MW_SEED if set, e.g. the bench
 # corpus's seed.pcap) under several policies, and their event streams must be byte-identical.
 # Prints one line per (capture, policy) and exits 1 on the first difference it finds.
+# MW_SAME_IGNORE=ERE: text matching it is removed from both streams first (a counter the change
+# is meant to move, e.g. '"chain_cache_hits":[0-9]+').
 set -u
 old=${1:?usage: same-events.sh OLD_MITMWATCH NEW_MITMWATCH [PCAP...]}
 new=${2:?usage: same-events.sh OLD_MITMWATCH NEW_MITMWATCH [PCAP...]}
@@ -37,6 +39,11 @@ for pcap in "$@"; do
         [ -f "$tmp/out.json" ] && mv "$tmp/out.json" "$tmp/new.json"
         n=$((n + 1))
         name=${pcap#"$top"/}
+        if [ -n "${MW_SAME_IGNORE:-}" ]; then
+            for f in "$tmp/old.json" "$tmp/new.json"; do
+                [ -f "$f" ] && sed -E "s/${MW_SAME_IGNORE}//g" "$f" >"$f.x" && mv "$f.x" "$f"
+            done
+        fi
         if [ $orc -ne $nrc ] || ! cmp -s "$tmp/old.json" "$tmp/new.json" ||
             ! cmp -s "$tmp/old.err" "$tmp/new.err"; then
             echo "DIFFERENT $name [$policy]: exit $orc vs $nrc"

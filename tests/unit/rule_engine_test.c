@@ -1023,9 +1023,17 @@ int main(int argc, char **argv) {
     /* issuer never seen: the chain fails, and the embedded SCT is unverified, not invalid */
     JUDGE(re, "cert.chain_invalid", W, i_good);
     CHECK_STR(rule_sct_status_of(sk_SCT_value(i_good->scts, 0)), "unverified");
+    /* a failed verdict is remembered too: the same chain again is not re-validated... */
+    uint64_t fh0 = rule_engine_stats(re)->chain_cache_hits;
+    JUDGE(re, "cert.chain_invalid", ((hs_opts){.sni = "www.example.test", .at = T0 + 7200}),
+          i_good);
+    CHECK_EQ_U(rule_engine_stats(re)->chain_cache_hits, fh0 + 1);
     JUDGE(re, "", W, i_good, i_inter);
-    /* the intermediate is remembered from the handshake before */
+    /* ...until an intermediate it lacked is seen: the intermediate is remembered from the
+     * handshake before, and the failure made without it no longer holds */
+    uint64_t fh1 = rule_engine_stats(re)->chain_cache_hits;
     JUDGE(re, "", W, i_good);
+    CHECK_EQ_U(rule_engine_stats(re)->chain_cache_hits, fh1);
     CHECK_STR(rule_sct_status_of(sk_SCT_value(i_good->scts, 0)), "valid");
     CHECK_EQ_U(rule_engine_stats(re)->intermediates, 1);
     /* verdict caches: the same chain and SCT again are not recomputed... */
@@ -1060,6 +1068,7 @@ int main(int argc, char **argv) {
     /* suppression: the same (rule, service, certificate) within the hour is counted once */
     JUDGE(re, "cert.self_signed", W, i_self);
     CHECK_STR(verdict_str(), "cert.self_signed");
+    uint64_t sh0 = rule_engine_stats(re)->chain_cache_hits;
     JUDGE(re, "", ((hs_opts){.sni = "www.example.test", .at = T0 + 10}), i_self);
     /* the alert was suppressed; the handshake still lists the rule that matched it */
     CHECK_STR(verdict_str(), "cert.self_signed");
@@ -1068,6 +1077,12 @@ int main(int argc, char **argv) {
     CHECK_EQ_U(rule_engine_stats(re)->suppressed, 2);
     JUDGE(re, "cert.self_signed", ((hs_opts){.sni = "www.example.test", .at = T0 + 3601}), i_self);
     CHECK_EQ_U(last_suppressed, 2);
+    /* the self-signed verdict was made once and reused for the three judgements after it, but
+     * not past the certificate's end (AT03(2) + 90 days): there it is validated again */
+    CHECK_EQ_U(rule_engine_stats(re)->chain_cache_hits, sh0 + 3);
+    JUDGE(re, "cert.expired,cert.self_signed",
+          ((hs_opts){.sni = "www.example.test", .at = AT03(2) + 90 * DAY + 60}), i_self);
+    CHECK_EQ_U(rule_engine_stats(re)->chain_cache_hits, sh0 + 3);
     {
         mw_buf sb;
         mw_json sj;
