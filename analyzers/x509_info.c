@@ -9,6 +9,7 @@
 #include "mw_cursor.h"
 #include "mw_hash.h"
 #include "mw_json.h"
+#include "x509_decode.h"
 #include "x509_name.h"
 
 const char *const an_anomaly_names[AN_AN_COUNT] = {
@@ -219,10 +220,8 @@ static char *sans_json(const X509 *x) {
 }
 
 x509_info *x509_info_parse_sha(const uint8_t *der, size_t len, const uint8_t *sha, an_stats *st) {
-    const unsigned char *p = der;
-    X509 *x = len > 0 && len <= INT32_MAX ? d2i_X509(NULL, &p, (long)len) : NULL;
-    if (!x || p != der + len) { /* all of it, and only it, must be the certificate */
-        X509_free(x);
+    X509 *x = x509_decode(der, len); /* all of it, and only it, must be the certificate */
+    if (!x) {
         st->an[AN_AN_x509_malformed]++;
         return NULL;
     }
