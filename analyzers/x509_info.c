@@ -18,10 +18,10 @@ const char *const an_anomaly_names[AN_AN_COUNT] = {
 #undef X
 };
 
-/* The certificate is decoded once with d2i_X509 and every fact is read from OpenSSL's
- * structure. (A structural DER walk that spared d2i_X509 was measured out: the verdicts
- * decode every chain certificate anyway for X509_verify_cert, so the walk only added its own
- * cost; see the commit that removed it.) */
+/* The certificate is decoded once (x509_decode.c: d2i_X509's decode, with a shorter provider
+ * walk for the key) and every fact is read from OpenSSL's structure. (A structural DER walk that
+ * spared d2i_X509 was measured out: the verdicts decode every chain certificate anyway for
+ * X509_verify_cert, so the walk only added its own cost; see the commit that removed it.) */
 
 /* ---- CT TBS (RFC 6962 3.2) ----
  *

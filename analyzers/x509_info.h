@@ -2,8 +2,9 @@
  *
  * Judging a handshake needs the same few facts about the same few certificates again and
  * again (a server presents the same chain to every client), so each distinct DER is decoded
- * once (d2i_X509, kept in the entry for chain validation and SCT checks) and its facts are
- * read with OpenSSL's accessors. Entries are reference-counted: a handshake holds its chain
+ * once (x509_decode, d2i_X509's decode with a shorter provider walk for the key; kept in the
+ * entry for chain validation and SCT checks) and its facts are read with OpenSSL's
+ * accessors. Entries are reference-counted: a handshake holds its chain
  * until its event is out; the cache (x509_cache.c) is capped by count and by bytes, evicts the
  * least recently released unreferenced entry in O(1), and when every entry is referenced
  * hands out an uncached entry instead of growing (docs/ARCHITECTURE.md, issue 14). */
@@ -59,9 +60,9 @@ x509_cache *x509_cache_new(uint32_t capacity, an_stats *st);
 /* max_bytes: the cap on the bytes charged for entries (0: X509_CACHE_DEFAULT_BYTES). */
 x509_cache *x509_cache_new_capped(uint32_t capacity, size_t max_bytes, an_stats *st);
 /* One cache for every worker of the process (thread-safe: get, ref and unref from any thread),
- * split in nshards locked shards (rounded up to a power of two) of capacity/nshards entries and max_bytes/nshards bytes (0: X509_CACHE_DEFAULT_BYTES).
- * Its counters (hits, misses, evictions, x509 anomalies) are its own: x509_cache_stats adds
- * them to sum. */
+ * split in nshards locked shards (rounded up to a power of two) of capacity/nshards entries and
+ * max_bytes/nshards bytes (0: X509_CACHE_DEFAULT_BYTES). Its counters (hits, misses, evictions,
+ * x509 anomalies) are its own: x509_cache_stats adds them to sum. */
 x509_cache *x509_cache_new_shared(uint32_t capacity, size_t max_bytes, uint32_t nshards);
 void x509_cache_stats(x509_cache *c, an_stats *sum);
 void x509_cache_free(x509_cache *c);

@@ -44,9 +44,9 @@ struct rule_chain_cache {
     STACK_OF(X509) * icache;
     uint8_t icache_sha[RE_ICACHE_MAX][32];
     int64_t icache_nb[RE_ICACHE_MAX], icache_na[RE_ICACHE_MAX]; /* their validity */
-    size_t icache_next; /* FIFO replacement once full */
+    size_t icache_next;                                         /* FIFO replacement once full */
     uint64_t icache_gen; /* counts changes to icache: failures made before do not hold */
-    size_t nchains;     /* chains[] slots in use (nothing to clear when 0) */
+    size_t nchains;      /* chains[] slots in use (nothing to clear when 0) */
 };
 
 rule_chain_cache *rule_chain_cache_new(void) {

@@ -1,4 +1,5 @@
-/* Fuzz target: analyzers/x509_info (d2i_X509 and OpenSSL's accessors, the CT TBS written from
+/* Fuzz target: analyzers/x509_info (x509_decode, d2i_X509's decode in a short provider
+ * context, and OpenSSL's accessors, the CT TBS written from
  * the decoded fields) and the event fragments output/ev_x509.c renders from it. Input: one DER
  * certificate. Invariants:
  *  - never crashes, leaks or reads out of bounds (whatever the bytes);

@@ -79,8 +79,8 @@ static X509 *make(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, b
     X509_set_pubkey(x, key);
     X509V3_CTX v;
     X509V3_set_ctx(&v, issuer ? issuer : x, x, NULL, NULL, 0);
-    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v, NID_basic_constraints,
-                                            ca ? "critical,CA:TRUE" : "CA:FALSE");
+    X509_EXTENSION *e =
+        X509V3_EXT_conf_nid(NULL, &v, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
     X509_add_ext(x, e, -1);
     X509_EXTENSION_free(e);
     if (ca) {
@@ -178,8 +178,8 @@ int main(int argc, char **argv) {
         const char *type, *arg;
         bool fallback;
     } kinds[] = {
-        {"RSA", NULL, false}, {"EC", "P-256", false},     {"EC", "P-384", false},
-        {"EC", "P-521", false}, {"ED25519", NULL, false}, {"ED448", NULL, false},
+        {"RSA", NULL, false},     {"EC", "P-256", false},   {"EC", "P-384", false},
+        {"EC", "P-521", false},   {"ED25519", NULL, false}, {"ED448", NULL, false},
         {"RSA-PSS", NULL, false}, {"DSA", NULL, true},
     };
     EVP_PKEY *signer = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -193,8 +193,7 @@ int main(int argc, char **argv) {
             EVP_PKEY_CTX_set_rsa_keygen_bits(pc, 2048);
             EVP_PKEY_keygen(pc, &k);
             EVP_PKEY_CTX_free(pc);
-        }
-        else if (strcmp(kinds[i].type, "EC") == 0)
+        } else if (strcmp(kinds[i].type, "EC") == 0)
             k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", kinds[i].arg);
         else if (strcmp(kinds[i].type, "DSA") == 0) {
             EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL);
