@@ -37,7 +37,19 @@ bool cap_source_open_file(cap_source *src, const char *path, char *err, size_t e
         return true;
     }
     if (f) fclose(f);
-    src->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+    /* libpcap reads a file through stdio, whose buffer is a page: 128,000 read(2) calls for a
+     * 500 MB capture. A 1 MiB buffer (src->iobuf) makes that 500. */
+    f = fopen(path, "rb");
+    src->iobuf = f ? malloc(CAP_SOURCE_IOBUF) : NULL; /* glibc ignores the size without one */
+    if (src->iobuf && setvbuf(f, src->iobuf, _IOFBF, CAP_SOURCE_IOBUF) == 0)
+        src->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+    if (!src->p) {
+        if (f) fclose(f); /* not taken by libpcap when it failed */
+        free(src->iobuf);
+        src->iobuf = NULL;
+        /* libpcap's own open says why, in its words */
+        src->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+    }
     if (!src->p) {
         snprintf(err, errlen, "cannot read %s: %s", path, ebuf);
         return false;
@@ -209,6 +221,8 @@ void cap_source_close(cap_source *src) {
     if (src->p)
         pcap_close(src->p);
     src->p = NULL;
+    free(src->iobuf); /* after pcap_close closed its FILE */
+    src->iobuf = NULL;
     cap_pcapng_close(src->ng);
     src->ng = NULL;
     for (int i = 0; i < src->nfilters; i++)

@@ -15,6 +15,8 @@ typedef void (*cap_frame_fn)(void *user, int dlt, uint64_t ts_us, const uint8_t 
 
 #define CAP_SOURCE_MAX_FILTERS 8
 
+#define CAP_SOURCE_IOBUF (1u << 20)
+
 typedef struct {
     pcap_t *p;
     int dlt;
@@ -25,6 +27,7 @@ typedef struct {
     cap_pcapng *ng;
     volatile int ng_stop;
     char *bpf; /* its filter, compiled per link type as frames of that type come */
+    char *iobuf; /* a pcap file's stdio buffer (CAP_SOURCE_IOBUF bytes), freed after pcap_close */
     int nfilters;
     struct {
         int dlt;
