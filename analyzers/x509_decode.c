@@ -75,8 +75,11 @@ static int short_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 
 static void make_ctx(void) {
     ERR_set_mark();
-    /* loaded as the default context would load it anyway; kept loaded for our use */
-    OSSL_PROVIDER *def = OSSL_PROVIDER_try_load(NULL, "default", 1);
+    /* only when the process already uses it (a FIPS-only configuration does not: it is not
+     * loaded into the default context here); then this is one more reference to it */
+    OSSL_PROVIDER *def = OSSL_PROVIDER_available(NULL, "default")
+                             ? OSSL_PROVIDER_try_load(NULL, "default", 1)
+                             : NULL;
     const OSSL_DISPATCH *d = def ? OSSL_PROVIDER_get0_dispatch(def) : NULL;
     for (; d && d->function_id; d++)
         if (d->function_id == OSSL_FUNC_PROVIDER_QUERY_OPERATION)

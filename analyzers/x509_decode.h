@@ -11,8 +11,8 @@
  * checks, chain validation, SCTs) are OpenSSL's own; only the walk is shorter.
  *
  * A key of any other type (DSA, SM2, an unknown algorithm), a key that does not decode, or a
- * machine where the context cannot be made (the default provider not loadable, as in a
- * FIPS-only configuration) falls back to d2i_X509, so the result is always what d2i_X509
+ * process that does not use the default provider (a FIPS-only configuration: it is not
+ * loaded for this) falls back to d2i_X509, so the result is always what d2i_X509
  * gives. */
 #ifndef X509_DECODE_H
 #define X509_DECODE_H
