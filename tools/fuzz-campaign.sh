@@ -67,8 +67,12 @@ for t in ${*:-$all}; do
         interrupted=0
         while kill -0 "$tpid" 2>/dev/null; do
             sleep 5
-            fpid=$(pgrep -P "$tpid" -f "fuzz-$t" | head -1 || true)
-            [ -n "$fpid" ] || fpid=$(pgrep -P "$(pgrep -P "$tpid" | head -1)" | head -1 || true)
+            # the fuzzer is the child of time, itself the child of the subshell
+            fpid=$(pgrep -P "$tpid" -f "fuzz-$t" 2>/dev/null | head -1 || true)
+            if [ -z "$fpid" ]; then
+                tp=$(pgrep -P "$tpid" 2>/dev/null | head -1 || true)
+                [ -n "$tp" ] && fpid=$(pgrep -P "$tp" 2>/dev/null | head -1 || true)
+            fi
             [ -n "$fpid" ] && [ -r "/proc/$fpid/stat" ] || continue
             # utime and stime: fields 14 and 15 (the command name has no spaces here)
             ticks=$(awk '{print $14 + $15}' "/proc/$fpid/stat" 2>/dev/null || echo 0)
