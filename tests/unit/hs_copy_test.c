@@ -9,6 +9,7 @@
 
 #include "mw_hash.h"
 #include "mw_test.h"
+#include "mw_test_x509.h"
 #include "tls_session.h"
 #include "x509_info.h"
 
@@ -19,23 +20,11 @@ static uint32_t refs(const x509_info *e) {
 /* a self-signed P-256 certificate's DER */
 static size_t make_cert(uint8_t **der) {
     EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
-    X509_NAME *n = X509_NAME_new();
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)"copy.example.test",
-                               -1, -1, 0);
-    X509_set_subject_name(x, n);
-    X509_set_issuer_name(x, n);
-    X509_NAME_free(n);
-    ASN1_TIME_set(X509_getm_notBefore(x), 1700000000);
-    ASN1_TIME_set(X509_getm_notAfter(x), 1800000000);
-    X509_set_pubkey(x, k);
-    X509_sign(x, k, EVP_sha256());
-    int len = i2d_X509(x, der);
+    X509 *x = mw_test_cert("copy.example.test", 7, k);
+    size_t len = mw_test_sign_der(x, k, der);
     X509_free(x);
     EVP_PKEY_free(k);
-    return len > 0 ? (size_t)len : 0;
+    return len;
 }
 
 /* one v1 SCT with the given first log id byte, marked as from the TLS extension */
@@ -53,7 +42,7 @@ static SCT *make_sct(uint8_t id0) {
     return sct;
 }
 
-static size_t sct_der(const STACK_OF(SCT) *l, unsigned char **out) {
+static size_t sct_der(const STACK_OF(SCT) * l, unsigned char **out) {
     int n = i2o_SCT_LIST(l, out);
     return n > 0 ? (size_t)n : 0;
 }
@@ -94,7 +83,8 @@ int main(void) {
     CHECK_STR(dst.ja3s_string, "771,49199,65281-0");
     CHECK_STR(dst.proxy_host, "proxy.example.test");
     CHECK(dst.alpn == NULL);
-    CHECK(dst.sni != src.sni && dst.ja3_string != src.ja3_string && dst.proxy_host != src.proxy_host);
+    CHECK(dst.sni != src.sni && dst.ja3_string != src.ja3_string &&
+          dst.proxy_host != src.proxy_host);
     CHECK_STR(dst.ja3, "0123456789abcdef0123456789abcdef");
     CHECK_EQ_U(dst.cipher, 0xc02f);
     CHECK_EQ_U(dst.version, 0x0303);

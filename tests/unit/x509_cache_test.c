@@ -8,6 +8,7 @@
 
 #include "mw_hash.h"
 #include "mw_test.h"
+#include "mw_test_x509.h"
 #include "x509_info.h"
 
 #define NCERTS 64
@@ -18,21 +19,8 @@ static size_t len[NCERTS];
 
 static void make_certs(void) {
     for (int i = 0; i < NCERTS; i++) {
-        X509 *x = X509_new();
-        X509_set_version(x, 2);
-        ASN1_INTEGER_set(X509_get_serialNumber(x), 1000 + i);
-        X509_NAME *n = X509_NAME_new();
-        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)"cache.test", -1,
-                                   -1, 0);
-        X509_set_subject_name(x, n);
-        X509_set_issuer_name(x, n);
-        X509_NAME_free(n);
-        ASN1_TIME_set(X509_getm_notBefore(x), 1700000000);
-        ASN1_TIME_set(X509_getm_notAfter(x), 1800000000);
-        X509_set_pubkey(x, key);
-        X509_sign(x, key, EVP_sha256());
-        int k = i2d_X509(x, &der[i]);
-        len[i] = k > 0 ? (size_t)k : 0;
+        X509 *x = mw_test_cert("cache.test", 1000 + i, key);
+        len[i] = mw_test_sign_der(x, key, &der[i]);
         X509_free(x);
     }
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "mw_test.h"
+#include "mw_test_x509.h"
 #include "x509_decode.h"
 
 static X509 *reference(const unsigned char *der, size_t len) {
@@ -65,18 +66,12 @@ static void same_as_d2i(const unsigned char *der, size_t len, const char *what) 
     X509_free(b);
 }
 
-static X509 *make(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, bool ca) {
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 42);
-    X509_NAME *n = X509_NAME_new();
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
-    X509_set_subject_name(x, n);
-    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
-    X509_NAME_free(n);
-    ASN1_TIME_set(X509_getm_notBefore(x), 1700000000);
-    ASN1_TIME_set(X509_getm_notAfter(x), 1900000000);
-    X509_set_pubkey(x, key);
+/* A certificate for cn with key, issued by issuer (NULL: by itself) and signed with ikey: a CA
+ * (basic constraints and keyCertSign) or a leaf; its DER in *der. */
+static X509 *make(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, bool ca,
+                  unsigned char **der, size_t *len) {
+    X509 *x = mw_test_cert(cn, 42, key);
+    if (issuer) X509_set_issuer_name(x, X509_get_subject_name(issuer));
     X509V3_CTX v;
     X509V3_set_ctx(&v, issuer ? issuer : x, x, NULL, NULL, 0);
     X509_EXTENSION *e =
@@ -88,48 +83,47 @@ static X509 *make(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, b
         X509_add_ext(x, e, -1);
         X509_EXTENSION_free(e);
     }
-    /* Ed25519 and Ed448 sign without a separate digest */
-    bool ed = EVP_PKEY_is_a(ikey, "ED25519") || EVP_PKEY_is_a(ikey, "ED448");
-    X509_sign(x, ikey, ed ? NULL : EVP_sha256());
+    *len = mw_test_sign_der(x, ikey, der);
     return x;
 }
 
-static size_t der_of(X509 *x, unsigned char **der) {
-    int n = i2d_X509(x, der);
-    return n > 0 ? (size_t)n : 0;
+/* X509_verify_cert of leaf over untrusted up to the store's anchors, inside every validity:
+ * its result, error and error depth. */
+static int verify(X509_STORE *store, X509 *leaf, STACK_OF(X509) * untrusted, int *err, int *depth) {
+    X509_STORE_CTX *vc = X509_STORE_CTX_new();
+    X509_STORE_CTX_init(vc, store, leaf, untrusted);
+    X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(vc), 1750000000);
+    int r = X509_verify_cert(vc);
+    *err = X509_STORE_CTX_get_error(vc);
+    *depth = X509_STORE_CTX_get_error_depth(vc);
+    X509_STORE_CTX_free(vc);
+    ERR_clear_error();
+    return r;
 }
 
 /* root (made here, in the trust store) -> intermediate -> leaf, both below it decoded by
  * x509_decode: validates; with one bit of the leaf's signature flipped: fails on it. */
 static void chain(EVP_PKEY *rk, EVP_PKEY *ik, EVP_PKEY *lk) {
-    X509 *root = make("decode root", rk, NULL, rk, true);
-    X509 *inter0 = make("decode intermediate", ik, root, rk, true);
-    X509 *leaf0 = make("decode.example.test", lk, inter0, ik, false);
-    unsigned char *di = NULL, *dl = NULL;
-    size_t li = der_of(inter0, &di), ll = der_of(leaf0, &dl);
+    unsigned char *dr = NULL, *di = NULL, *dl = NULL;
+    size_t lr, li, ll;
+    X509 *root = make("decode root", rk, NULL, rk, true, &dr, &lr);
+    X509 *inter0 = make("decode intermediate", ik, root, rk, true, &di, &li);
+    X509 *leaf0 = make("decode.example.test", lk, inter0, ik, false, &dl, &ll);
     X509 *inter = x509_decode(di, li), *leaf = x509_decode(dl, ll);
     CHECK(inter && leaf);
     X509_STORE *store = X509_STORE_new();
     X509_STORE_add_cert(store, root);
     STACK_OF(X509) *untrusted = sk_X509_new_null();
     sk_X509_push(untrusted, inter);
-    X509_STORE_CTX *vc = X509_STORE_CTX_new();
-    X509_STORE_CTX_init(vc, store, leaf, untrusted);
-    X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(vc), 1800000000);
-    CHECK_EQ_U(X509_verify_cert(vc), 1);
-    CHECK_EQ_U(X509_STORE_CTX_get_error(vc), X509_V_OK);
-    X509_STORE_CTX_free(vc);
+    int err, depth;
+    CHECK_EQ_U(verify(store, leaf, untrusted, &err, &depth), 1);
+    CHECK_EQ_U(err, X509_V_OK);
     dl[ll - 1] ^= 1; /* the last byte of the signature */
     X509 *bad = x509_decode(dl, ll);
     CHECK(bad != NULL);
-    vc = X509_STORE_CTX_new();
-    X509_STORE_CTX_init(vc, store, bad, untrusted);
-    X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(vc), 1800000000);
-    CHECK_EQ_U(X509_verify_cert(vc), 0);
-    CHECK_EQ_U(X509_STORE_CTX_get_error(vc), X509_V_ERR_CERT_SIGNATURE_FAILURE);
-    CHECK_EQ_U(X509_STORE_CTX_get_error_depth(vc), 0);
-    X509_STORE_CTX_free(vc);
-    ERR_clear_error();
+    CHECK_EQ_U(verify(store, bad, untrusted, &err, &depth), 0);
+    CHECK_EQ_U(err, X509_V_ERR_CERT_SIGNATURE_FAILURE);
+    CHECK_EQ_U(depth, 0);
     X509_free(bad);
     sk_X509_free(untrusted);
     X509_STORE_free(store);
@@ -138,6 +132,7 @@ static void chain(EVP_PKEY *rk, EVP_PKEY *ik, EVP_PKEY *lk) {
     X509_free(inter0);
     X509_free(leaf0);
     X509_free(root);
+    OPENSSL_free(dr);
     OPENSSL_free(di);
     OPENSSL_free(dl);
 }
@@ -214,9 +209,9 @@ int main(int argc, char **argv) {
             fprintf(stderr, "  (no %s key)\n", kinds[i].type);
             continue;
         }
-        X509 *x = make("kind.example.test", k, NULL, signer, false);
         unsigned char *der = NULL;
-        size_t n = der_of(x, &der);
+        size_t n;
+        X509 *x = make("kind.example.test", k, NULL, signer, false, &der, &n);
         x509_decode_counts c0 = x509_decode_stats();
         same_as_d2i(der, n, kinds[i].type);
         x509_decode_counts c1 = x509_decode_stats();
