@@ -152,7 +152,7 @@ struct sensor {
     /* the judge stage (-r, several workers, in input order) */
     bool judge_on; /* the judge thread runs: workers hand their judging to it */
     pthread_t judge_th;
-    judge_q *jq;     /* nw of them */
+    judge_q *jq;      /* nw of them */
     sensor_worker jw; /* the judge thread's context */
     pthread_mutex_t jmu;
     pthread_cond_t jcv;  /* the judge waits for work */
@@ -347,10 +347,19 @@ static bool handed(const sensor_worker *w) {
     return w->s->judge_on && w->idx < w->s->nw;
 }
 
-/* A request for what worker w's current record raised, with a copy of the flow. */
+/* Out of memory for a request: what it would have judged is lost, counted and said. */
+static void jr_lost(sensor_worker *w) {
+    w->events_dropped++;
+    fprintf(stderr, "mitmwatch: out of memory: something was not judged\n");
+}
+
+/* A request for what worker w's current record raised, with a copy of the flow (NULL: lost). */
 static judge_req *jr_new(sensor_worker *w, jr_type type, const cap_flow *f, int client_side) {
     judge_req *r = malloc(sizeof *r);
-    if (!r) return NULL;
+    if (!r) {
+        jr_lost(w);
+        return NULL;
+    }
     memset(r, 0, sizeof *r);
     r->type = type;
     r->idx = wk_pool_cur(w->s->pool, w->idx);
@@ -402,6 +411,21 @@ static void jq_push(sensor_worker *w, judge_req *r) {
     }
 }
 
+/* Different bytes at sequence numbers already judged (the handshake event is out): the
+ * tls.injection alert goes out at once, with the flow fields only. */
+static void judge_conflict(sensor_worker *w, const cap_conflict *c, const cap_flow *f, int side,
+                           int client_side) {
+    judge_wrlock(w);
+    rule_judge_conflict(w->s->re, NULL, f, client_side, side, c, on_alert_now, w, NULL);
+    judge_unlock(w->s);
+}
+
+static void judge_plain(sensor_worker *w, const an_plain *p, const cap_flow *f, int client_side) {
+    judge_wrlock(w);
+    rule_judge_plaintext(w->s->re, p, f, client_side, on_alert_now, w);
+    judge_unlock(w->s);
+}
+
 /* What a request asks, judged on the judge thread exactly as a worker would have. */
 static void jr_judge(sensor *s, judge_req *r) {
     sensor_worker *w = &s->jw;
@@ -410,15 +434,10 @@ static void jr_judge(sensor *s, judge_req *r) {
         judge_handshake(w, &r->hs, &r->flow, r->client_side);
         break;
     case JR_CONFLICT:
-        judge_wrlock(w);
-        rule_judge_conflict(s->re, NULL, &r->flow, r->client_side, r->side, &r->conflict[r->side],
-                            on_alert_now, w, NULL);
-        judge_unlock(s);
+        judge_conflict(w, &r->conflict[r->side], &r->flow, r->side, r->client_side);
         break;
     case JR_PLAIN:
-        judge_wrlock(w);
-        rule_judge_plaintext(s->re, &r->plain, &r->flow, r->client_side, on_alert_now, w);
-        judge_unlock(s);
+        judge_plain(w, &r->plain, &r->flow, r->client_side);
         break;
     }
 }
@@ -549,56 +568,42 @@ static void on_handshake(const tls_hs *hs, const cap_flow *f, int client_side, v
         return;
     }
     judge_req *r = jr_new(w, JR_HS, f, client_side);
-    if (!r || !tls_hs_copy(&r->hs, hs)) {
+    if (!r) return;
+    if (!tls_hs_copy(&r->hs, hs)) {
         free(r);
-        w->events_dropped++;
-        fprintf(stderr, "mitmwatch: out of memory: a handshake was not judged\n");
+        jr_lost(w);
         return;
     }
     jq_push(w, r);
 }
 
-/* Different bytes at sequence numbers already judged (the handshake event is out): the
- * tls.injection alert goes out at once, with the flow fields only. */
 static void on_conflict(const cap_conflict *c, const cap_flow *f, int side, int client_side,
                         void *user) {
     sensor_worker *w = user;
-    sensor *s = w->s;
-    if (!s->re) return;
-    if (handed(w)) {
-        judge_req *r = jr_new(w, JR_CONFLICT, f, client_side);
-        if (!r) {
-            w->events_dropped++;
-            return;
-        }
-        r->side = side;
-        r->conflict[side] = *c;
-        r->flow.stream[side].conflict = &r->conflict[side];
-        jq_push(w, r);
+    if (!w->s->re) return;
+    if (!handed(w)) {
+        judge_conflict(w, c, f, side, client_side);
         return;
     }
-    judge_wrlock(w);
-    rule_judge_conflict(s->re, NULL, f, client_side, side, c, on_alert_now, w, NULL);
-    judge_unlock(s);
+    judge_req *r = jr_new(w, JR_CONFLICT, f, client_side);
+    if (!r) return;
+    r->side = side;
+    r->conflict[side] = *c;
+    r->flow.stream[side].conflict = &r->conflict[side];
+    jq_push(w, r);
 }
 
 static void on_plaintext(const an_plain *p, const cap_flow *f, int client_side, void *user) {
     sensor_worker *w = user;
-    sensor *s = w->s;
-    if (!s->re) return;
-    if (handed(w)) {
-        judge_req *r = jr_new(w, JR_PLAIN, f, client_side);
-        if (!r) {
-            w->events_dropped++;
-            return;
-        }
-        r->plain = *p;
-        jq_push(w, r);
+    if (!w->s->re) return;
+    if (!handed(w)) {
+        judge_plain(w, p, f, client_side);
         return;
     }
-    judge_wrlock(w);
-    rule_judge_plaintext(s->re, p, f, client_side, on_alert_now, w);
-    judge_unlock(s);
+    judge_req *r = jr_new(w, JR_PLAIN, f, client_side);
+    if (!r) return;
+    r->plain = *p;
+    jq_push(w, r);
 }
 
 /* The sensor admits blindness: packets the kernel dropped, flows evicted from a full table and

@@ -73,7 +73,7 @@ typedef struct {
 #define HEAD_EVERY 32u              /* the worker frees space every this many records */
 #define WAIT_MS 20                  /* a sleeper re-checks this often anyway */
 #define LOW_WATER(r) ((r)->cap / 4) /* a waiting reader goes on once this much is free */
-#define SPIN_TURN 256               /* wait_passed's spin before it sleeps (a few microseconds) */
+#define SPIN_TURN 256 /* wk_pool_wait_passed spins before it sleeps (a few microseconds) */
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -123,7 +123,7 @@ struct wk_pool {
 };
 
 /* Worker r has moved to record idx (IDLE: it went idle): wakes whoever waits for it to reach
- * that far (wait_passed sets wake_at under turn_mu, then checks again before sleeping). */
+ * that far (wk_pool_wait_passed sets wake_at under turn_mu, then checks again before sleeping). */
 static void wake_turn_waiters(wk_pool *p, ring *r, uint64_t idx) {
     uint64_t at = atomic_load(&r->wake_at);
     if (at == IDLE || (idx != IDLE && idx < at)) return;
@@ -288,7 +288,7 @@ static void *pool_main(void *arg) {
     for (;;) {
         uint64_t tail = atomic_load(&r->tail);
         if (head == tail) {
-            /* idle: nothing before the next published record is left here (wait_passed) */
+            /* idle: nothing before the next published record is left here (wk_pool_wait_passed) */
             atomic_store(&r->idle_head, head);
             atomic_store(&r->cur, IDLE);
             wake_turn_waiters(p, r, IDLE);
@@ -436,10 +436,10 @@ static bool done_before(ring *r, uint64_t k) {
     return pf == IDLE || pf >= k;
 }
 
-/* Waits until worker j has handled every record before k; true when it had to wait. */
-static bool wait_passed(wk_pool *p, unsigned j, uint64_t k) {
+bool wk_pool_wait_passed(wk_pool *p, unsigned j, uint64_t k) {
     ring *rj = &p->rings[j];
     if (done_before(rj, k)) return false;
+    atomic_fetch_add_explicit(&rj->turn_waits, 1, memory_order_relaxed);
     atomic_store(&p->flush_req, 1); /* its records may sit in the reader's batch */
     /* j is behind, most often by part of one record: a short spin first */
     for (int n = 0; n < SPIN_TURN; n++) {
@@ -461,12 +461,6 @@ static bool wait_passed(wk_pool *p, unsigned j, uint64_t k) {
 
 uint64_t wk_pool_cur(const wk_pool *p, unsigned i) {
     return atomic_load(&p->rings[i].cur);
-}
-
-bool wk_pool_wait_passed(wk_pool *p, unsigned j, uint64_t k) {
-    if (!wait_passed(p, j, k)) return false;
-    atomic_fetch_add_explicit(&p->rings[j].turn_waits, 1, memory_order_relaxed);
-    return true;
 }
 
 uint64_t wk_pool_turn_waits(const wk_pool *p, unsigned i) {
