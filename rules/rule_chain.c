@@ -32,7 +32,7 @@ typedef struct {
     uint8_t key[32]; /* SHA-256 over the presented chain's certificate hashes */
     STACK_OF(X509) * built;
     int64_t lo, hi; /* capture times for which the verdict holds */
-    uint64_t gen;   /* a failure: the intermediates' generation it was made with */
+    uint64_t gen;   /* the intermediates' generation it was made with (a failure's bound) */
     int err, depth; /* a failure: X509_verify_cert's error and its depth */
     bool ok;        /* the chain validated */
     bool self_signed;
@@ -157,6 +157,11 @@ static void window_narrow(int64_t now, int64_t nb, int64_t na, int64_t *lo, int6
     }
 }
 
+static void narrow_by(int64_t now, X509 *c, int64_t *lo, int64_t *hi) {
+    window_narrow(now, asn1_epoch(X509_get0_notBefore(c)), asn1_epoch(X509_get0_notAfter(c)), lo,
+                  hi);
+}
+
 /* The window in which a failed verdict holds: every certificate offered to the builder and
  * every one it built keeps its validity status. */
 static void failure_window(const rule_ctx *jd, const rule_cert_facts *cf, STACK_OF(X509) * scas,
@@ -169,16 +174,10 @@ static void failure_window(const rule_ctx *jd, const rule_cert_facts *cf, STACK_
         window_narrow(now, jd->hs->chain[i]->not_before, jd->hs->chain[i]->not_after, lo, hi);
     for (int i = 0; i < sk_X509_num(cc->icache); i++)
         window_narrow(now, cc->icache_nb[i], cc->icache_na[i], lo, hi);
-    for (int i = 0; i < sk_X509_num(scas); i++) {
-        X509 *c = sk_X509_value(scas, i);
-        window_narrow(now, asn1_epoch(X509_get0_notBefore(c)), asn1_epoch(X509_get0_notAfter(c)),
-                      lo, hi);
-    }
-    for (int i = 0; i < sk_X509_num(cf->built); i++) {
-        X509 *c = sk_X509_value(cf->built, i);
-        window_narrow(now, asn1_epoch(X509_get0_notBefore(c)), asn1_epoch(X509_get0_notAfter(c)),
-                      lo, hi);
-    }
+    for (int i = 0; i < sk_X509_num(scas); i++)
+        narrow_by(now, sk_X509_value(scas, i), lo, hi);
+    for (int i = 0; i < sk_X509_num(cf->built); i++)
+        narrow_by(now, sk_X509_value(cf->built, i), lo, hi);
 }
 
 static chain_slot *chain_lookup(rule_chain_cache *cc, const uint8_t key[32], bool for_insert) {
@@ -227,20 +226,16 @@ static void remember(rule_ctx *jd, rule_cert_facts *cf, const uint8_t key[32],
     s->depth = cf->depth;
     s->self_signed = cf->self_signed;
     s->used = true;
+    s->gen = cc->icache_gen; /* read for failures only */
     if (!cf->verify_ok) {
-        s->gen = cc->icache_gen;
         failure_window(jd, cf, scas, &s->lo, &s->hi);
         return;
     }
-    s->gen = 0;
+    /* validated: while every CA certificate of the built chain stays valid */
     s->lo = INT64_MIN;
     s->hi = INT64_MAX;
-    for (int i = 1; i < sk_X509_num(copy); i++) {
-        int64_t nb = asn1_epoch(X509_get0_notBefore(sk_X509_value(copy, i)));
-        int64_t na = asn1_epoch(X509_get0_notAfter(sk_X509_value(copy, i)));
-        if (nb > s->lo) s->lo = nb;
-        if (na < s->hi) s->hi = na;
-    }
+    for (int i = 1; i < sk_X509_num(copy); i++)
+        narrow_by(jd->now, sk_X509_value(copy, i), &s->lo, &s->hi);
 }
 
 static void verify_chain(rule_ctx *jd, rule_cert_facts *cf, STACK_OF(X509) * pool,
