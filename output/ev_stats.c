@@ -19,19 +19,20 @@ static void worker_json(mw_json *j, const ev_stats_worker *w) {
     mw_json_kuint(j, "judge_waits", w->judge_waits);
     mw_json_kuint(j, "ring_waits", w->ring_waits);
     mw_json_kuint(j, "turn_waits", w->turn_waits);
+    mw_json_kuint(j, "cpu_ms", w->cpu_ns / 1000000u);
     mw_json_obj_end(j);
 }
 
 bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
                     const an_stats *as, const out_set *outs, const rule_stats *rs,
                     const ev_trigger_stats *ts, bool final) {
-    return ev_stats_build_workers(out, ctx, ts_us, cs, as, outs, rs, ts, final, NULL, 0);
+    return ev_stats_build_workers(out, ctx, ts_us, cs, as, outs, rs, ts, final, NULL, NULL, 0);
 }
 
 bool ev_stats_build_workers(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
                             const an_stats *as, const out_set *outs, const rule_stats *rs,
-                            const ev_trigger_stats *ts, bool final, const ev_stats_worker *w,
-                            unsigned nw) {
+                            const ev_trigger_stats *ts, bool final, const ev_stats_cpu *cpu,
+                            const ev_stats_worker *w, unsigned nw) {
     mw_json j;
     mw_buf_reset(out);
     mw_json_init(&j, out);
@@ -80,8 +81,7 @@ bool ev_stats_build_workers(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, cons
     U("events", out_events_written(outs));
     mw_json_key(&j, "outputs");
     out_stats_json(outs, &j);
-    if (rs)
-        ev_stats_verdicts_json(&j, rs);
+    if (rs) ev_stats_verdicts_json(&j, rs);
     if (ts) {
         mw_json_kobj(&j, "triggered_probes");
         U("triggered", ts->triggered);
@@ -108,6 +108,17 @@ bool ev_stats_build_workers(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, cons
     for (int i = 0; i < AN_AN_COUNT; i++)
         U(an_anomaly_names[i], as->an[i]);
     mw_json_obj_end(&j);
+    if (cpu) {
+        /* the workers' sum is of the ms each reports, so that the array adds up to it */
+        uint64_t wsum = 0;
+        for (unsigned i = 0; i < nw; i++)
+            wsum += w[i].cpu_ns / 1000000u;
+        mw_json_kobj(&j, "cpu_ms");
+        U("main", cpu->main_ns / 1000000u);
+        if (cpu->judge) U("judge", cpu->judge_ns / 1000000u);
+        if (nw) U("workers", wsum);
+        mw_json_obj_end(&j);
+    }
 #undef U
     if (nw) {
         mw_json_karr(&j, "workers");

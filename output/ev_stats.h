@@ -20,6 +20,13 @@ typedef struct {
 bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
                     const an_stats *as, const out_set *outs, const rule_stats *rs,
                     const ev_trigger_stats *ts, bool final);
+/* The threads' CPU time for mitmwatch.stats.cpu_ms: the main thread (the reader with -r and
+ * several workers; the one worker with --workers 1; stats, probes and outputs), the judge
+ * thread (-r with several workers: verdicts, baselines, events), and each worker's below. */
+typedef struct {
+    uint64_t main_ns, judge_ns;
+    bool judge; /* a judge thread ran */
+} ev_stats_cpu;
 /* A worker's counters for mitmwatch.stats.workers (--workers N > 1). */
 typedef struct {
     const cap_stats *cs;
@@ -27,13 +34,14 @@ typedef struct {
     uint64_t judge_waits; /* handshakes that found the verdicts' lock taken by another worker */
     uint64_t ring_waits;  /* times it found its packet ring empty and slept */
     uint64_t turn_waits;  /* handshakes that waited for the other workers to catch up (-r) */
+    uint64_t cpu_ns;      /* the worker thread's CPU time */
 } ev_stats_worker;
-/* ev_stats_build with the totals in cs and as and, when nw > 0, a "workers" array (after
- * "anomalies") with each worker's share. */
+/* ev_stats_build with the totals in cs and as; with cpu, a "cpu_ms" object (after "anomalies");
+ * when nw > 0, a "workers" array with each worker's share. */
 bool ev_stats_build_workers(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
                             const an_stats *as, const out_set *outs, const rule_stats *rs,
-                            const ev_trigger_stats *ts, bool final, const ev_stats_worker *w,
-                            unsigned nw);
+                            const ev_trigger_stats *ts, bool final, const ev_stats_cpu *cpu,
+                            const ev_stats_worker *w, unsigned nw);
 /* Writes the member "verdicts" with the verdicts' counters. */
 void ev_stats_verdicts_json(mw_json *j, const rule_stats *st);
 

@@ -23,12 +23,15 @@ totals='select(.event.dataset=="mitmwatch.stats" and .mitmwatch.stats.final) | .
    .flows_timed_out, .flows_bypassed, .tls_flows, .non_tls_flows, .starttls_flows,
    .client_hellos, .server_hellos, .handshakes, .certificates, .cert_cache_misses, .events,
    (.verdicts // {} | .judged, .alerts, .suppressed)] | map(tostring) | join(" ")'
-# the workers' shares add up to the totals
+# the workers' shares add up to the totals (their CPU time too); the threads' CPU time is
+# there: the main thread's always, the judge thread's and the workers' with several workers
 shares='select(.event.dataset=="mitmwatch.stats" and .mitmwatch.stats.final) | .mitmwatch.stats |
   if .workers then
     ([.workers[].packets] | add) == .packets and ([.workers[].handshakes] | add) == .handshakes
     and ([.workers[].flows_created] | add) == .flows_created
-  else true end'
+    and ([.workers[].cpu_ms] | add) == .cpu_ms.workers
+    and (.cpu_ms.main | type) == "number" and (.cpu_ms.judge | type) == "number"
+  else (.cpu_ms | keys) == ["main"] end'
 rc=0
 n=0
 for pcap in "$@"; do
@@ -56,7 +59,8 @@ for pcap in "$@"; do
             grep -v '"dataset":"mitmwatch.stats"' "$tmp/wn.json" 2>/dev/null | sort >"$tmp/sn"
             t1=$(jq -r "$totals" "$tmp/w1.json" 2>/dev/null)
             tn=$(jq -r "$totals" "$tmp/wn.json" 2>/dev/null)
-            sh=$(jq -r "$shares" "$tmp/wn.json" 2>/dev/null | sort -u | tr '\n' ' ')
+            sh=$({ jq -r "$shares" "$tmp/w1.json" && jq -r "$shares" "$tmp/wn.json"; } 2>/dev/null |
+                sort -u | tr '\n' ' ')
             if [ $rc1 -ne $rcn ] || ! cmp -s "$tmp/s1" "$tmp/sn" || [ "$t1" != "$tn" ] ||
                 { [ -n "$sh" ] && [ "$sh" != "true " ]; }; then
                 echo "DIFFERENT $name [$policy] --workers $w: exit $rc1 vs $rcn"

@@ -160,6 +160,8 @@ struct sensor {
     pthread_cond_t jdcv; /* the reader waits for the judge to finish what was handed */
     atomic_int judge_stop, judge_idle;
     atomic_uint_fast64_t jr_pushed, jr_done;
+    bool judge_ran;                    /* the judge thread ran: its CPU time is reported */
+    atomic_uint_fast64_t judge_cpu_ns; /* as of its last idle moment, every 64 requests, its end */
 };
 
 /* Judging is done alone: by the judge thread (-r with workers, in the order of the input),
@@ -449,8 +451,15 @@ static judge_req *jq_head(sensor *s, unsigned i) {
     return h == atomic_load(&q->tail) ? NULL : q->slot[h % JQ_CAP];
 }
 
+#define JUDGE_CPU_EVERY 64u /* the judge thread's CPU time is read every this many requests */
+
+static void judge_cpu_note(sensor *s) {
+    atomic_store_explicit(&s->judge_cpu_ns, wk_thread_cpu_ns(), memory_order_relaxed);
+}
+
 static void *judge_main(void *arg) {
     sensor *s = arg;
+    unsigned judged = 0;
     for (;;) {
         unsigned from = 0;
         uint64_t best = WK_IDLE;
@@ -462,6 +471,7 @@ static void *judge_main(void *arg) {
             }
         }
         if (best == WK_IDLE) { /* nothing handed: wait for work, or the end */
+            judge_cpu_note(s);
             pthread_mutex_lock(&s->jmu);
             pthread_cond_broadcast(&s->jdcv);
             atomic_store(&s->judge_idle, 1);
@@ -490,6 +500,7 @@ static void *judge_main(void *arg) {
         judge_req *r = q->slot[h % JQ_CAP];
         jr_judge(s, r);
         jr_free(s, r);
+        if (++judged % JUDGE_CPU_EVERY == 0) judge_cpu_note(s);
         atomic_store(&q->head, h + 1);
         atomic_fetch_add(&s->jr_done, 1);
         if (atomic_load(&q->prod_waiting)) {
@@ -499,6 +510,7 @@ static void *judge_main(void *arg) {
         }
     }
     mw_hash_thread_cleanup(); /* the digest contexts this thread used */
+    judge_cpu_note(s);
     return NULL;
 }
 
@@ -538,6 +550,7 @@ static bool judge_start(sensor *s) {
         return false;
     }
     s->judge_on = true;
+    s->judge_ran = true;
     return true;
 }
 
@@ -688,6 +701,16 @@ static void add_an_stats(an_stats *a, const an_stats *b) {
         pa[i] += pb[i];
 }
 
+/* The threads' CPU time, read on the main thread (emit_stats and emit_stats_workers run there). */
+static ev_stats_cpu stats_cpu(sensor *s) {
+    ev_stats_cpu c = {.main_ns = wk_thread_cpu_ns()};
+    if (s->judge_ran) {
+        c.judge = true;
+        c.judge_ns = atomic_load_explicit(&s->judge_cpu_ns, memory_order_relaxed);
+    }
+    return c;
+}
+
 /* The stats of several workers: each one's share, summed, with the shared certificate
  * cache's counters. direct: the workers are idle (synced or joined) and their engines and
  * sockets are read here; else their last published counters (live). */
@@ -726,7 +749,11 @@ static void emit_stats_workers(sensor *s, uint64_t ts_us, bool final, bool direc
         ws[i].judge_waits = __atomic_load_n(&w->judge_waits, __ATOMIC_RELAXED);
         ws[i].ring_waits = s->pool ? wk_pool_idle_waits(s->pool, i) : 0;
         ws[i].turn_waits = s->pool ? wk_pool_turn_waits(s->pool, i) : 0;
+        ws[i].cpu_ns = s->pool   ? wk_pool_cpu_ns(s->pool, i)
+                       : s->live ? wk_live_cpu_ns(s->live, i)
+                                 : 0;
     }
+    ev_stats_cpu cpu = stats_cpu(s);
     x509_cache_stats(s->certs, &as);
     cs.an[CAP_AN_pcap_truncated] += s->pcap_truncated;
     /* The one flow behind a per-flow cap: read from the engines only while the workers are
@@ -746,7 +773,7 @@ static void emit_stats_workers(sensor *s, uint64_t ts_us, bool final, bool direc
     pthread_mutex_lock(&s->out_mu);
     if (ev_stats_build_workers(&s->mainw.ev, &s->ctx, ts_us, &cs, &as, s->outs,
                                s->re ? rule_engine_stats(s->re) : NULL,
-                               s->trig ? ptrig_stats(s->trig) : NULL, final, ws, s->nw)) {
+                               s->trig ? ptrig_stats(s->trig) : NULL, final, &cpu, ws, s->nw)) {
         out_event ev = {.json = (const char *)s->mainw.ev.data,
                         .len = s->mainw.ev.len,
                         .kind = OUT_KIND_METRIC,
@@ -776,9 +803,10 @@ static void emit_stats(sensor *s, uint64_t ts_us, bool final) {
     pthread_rwlock_wrlock(&s->judge); /* rule_engine_stats gathers the verdicts' counters */
     sensor_alerts(s, ts_us, cs, an_engine_stats(eng), &flow);
     pthread_mutex_lock(&s->out_mu);
-    if (ev_stats_build(&s->mainw.ev, &s->ctx, ts_us, cs, an_engine_stats(eng), s->outs,
-                       s->re ? rule_engine_stats(s->re) : NULL,
-                       s->trig ? ptrig_stats(s->trig) : NULL, final)) {
+    ev_stats_cpu cpu = stats_cpu(s);
+    if (ev_stats_build_workers(&s->mainw.ev, &s->ctx, ts_us, cs, an_engine_stats(eng), s->outs,
+                               s->re ? rule_engine_stats(s->re) : NULL,
+                               s->trig ? ptrig_stats(s->trig) : NULL, final, &cpu, NULL, 0)) {
         out_event ev = {.json = (const char *)s->mainw.ev.data,
                         .len = s->mainw.ev.len,
                         .kind = OUT_KIND_METRIC,

@@ -99,6 +99,7 @@ typedef struct {
     atomic_uint_fast64_t idle_head;  /* where the worker went idle */
     atomic_uint_fast64_t turn_waits;
     atomic_uint_fast64_t wake_at; /* a worker waits until this one reaches this idx */
+    atomic_uint_fast64_t cpu_ns;  /* the worker's CPU time at the end of its last batch */
     pthread_mutex_t mu;
     pthread_cond_t not_empty, not_full;
 } ring;
@@ -325,6 +326,8 @@ static void *pool_main(void *arg) {
             head += h->len;
             if (++n % HEAD_EVERY == 0) free_space(r, head);
         }
+        /* before the batch's head: a reader that synced on that head reads it current */
+        atomic_store_explicit(&r->cpu_ns, wk_thread_cpu_ns(), memory_order_relaxed);
         free_space(r, head);
     }
     mw_hash_thread_cleanup(); /* the digest contexts this thread used */
@@ -418,6 +421,16 @@ wk_pool *wk_pool_start(const wk_pool_cfg *cfg, char *err, size_t errlen) {
     return p;
 }
 
+uint64_t wk_thread_cpu_ns(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t wk_pool_cpu_ns(const wk_pool *p, unsigned i) {
+    return atomic_load_explicit(&p->rings[i].cpu_ns, memory_order_relaxed);
+}
+
 uint64_t wk_pool_idle_waits(const wk_pool *p, unsigned i) {
     return atomic_load_explicit(&p->rings[i].idle_waits, memory_order_relaxed);
 }
@@ -481,7 +494,8 @@ typedef struct {
     unsigned i;
     pthread_t th;
     bool started;
-    cap_source *srcs; /* nifaces */
+    cap_source *srcs;            /* nifaces */
+    atomic_uint_fast64_t cpu_ns; /* the thread's CPU time, as of its last round */
 } wk_lthread;
 
 struct wk_live {
@@ -536,8 +550,10 @@ static void *live_main(void *arg) {
                 break;
             }
         }
+        atomic_store_explicit(&t->cpu_ns, wk_thread_cpu_ns(), memory_order_relaxed);
         if (l->cfg.on_poll) l->cfg.on_poll(user, t->srcs, n);
     }
+    atomic_store_explicit(&t->cpu_ns, wk_thread_cpu_ns(), memory_order_relaxed);
     if (l->cfg.on_poll) l->cfg.on_poll(user, t->srcs, n);
     mw_hash_thread_cleanup();
     return NULL;
@@ -624,6 +640,10 @@ void wk_live_stop(wk_live *l) {
             pthread_join(l->th[i].th, NULL);
             l->th[i].started = false;
         }
+}
+
+uint64_t wk_live_cpu_ns(const wk_live *l, unsigned i) {
+    return atomic_load_explicit(&l->th[i].cpu_ns, memory_order_relaxed);
 }
 
 cap_source *wk_live_sources(wk_live *l, unsigned i) {

@@ -77,6 +77,11 @@ void wk_deadline_ms(struct timespec *ts, int ms);
  * after wk_pool_sync. */
 uint64_t wk_pool_idle_waits(const wk_pool *p, unsigned i);
 uint64_t wk_pool_full_waits(const wk_pool *p);
+/* The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID; 0 if unavailable). */
+uint64_t wk_thread_cpu_ns(void);
+/* Worker i's CPU time as of the last batch it handled: exact after wk_pool_sync (a synced
+ * worker has gone idle and published it) and after wk_pool_stop's join. */
+uint64_t wk_pool_cpu_ns(const wk_pool *p, unsigned i);
 /* wk_pool_sync, then the threads end; frees. */
 void wk_pool_stop(wk_pool *p);
 
@@ -107,6 +112,8 @@ bool wk_live_start(wk_live *l, char *err, size_t errlen);
 bool wk_live_failed(wk_live *l, char *err, size_t errlen);
 /* Stops and joins the threads (the sockets stay open, their counters readable). */
 void wk_live_stop(wk_live *l);
+/* Live worker i's CPU time as of its last round of its sockets (at most 200 ms old). */
+uint64_t wk_live_cpu_ns(const wk_live *l, unsigned i);
 /* Worker i's sockets, one per interface. */
 cap_source *wk_live_sources(wk_live *l, unsigned i);
 void wk_live_close(wk_live *l);
