@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,6 +27,9 @@ bool cap_source_open_file(cap_source *src, const char *path, char *err, size_t e
     memset(src, 0, sizeof *src);
     FILE *f = fopen(path, "rb");
     int first = -1;
+    /* A source is read by one thread. Once the process has threads, glibc locks the FILE on
+     * every fread (libpcap makes two a record): 11% of the reader's time with workers. */
+    if (f) __fsetlocking(f, FSETLOCKING_BYCALLER);
     if (f && cap_pcapng_mixed(f, &first)) {
         src->ng = cap_pcapng_open(f);
         if (!src->ng) {
@@ -40,6 +44,7 @@ bool cap_source_open_file(cap_source *src, const char *path, char *err, size_t e
     /* libpcap reads a file through stdio, whose buffer is a page: 128,000 read(2) calls for a
      * 500 MB capture. A 1 MiB buffer (src->iobuf) makes that 500. */
     f = fopen(path, "rb");
+    if (f) __fsetlocking(f, FSETLOCKING_BYCALLER);
     src->iobuf = f ? malloc(CAP_SOURCE_IOBUF) : NULL; /* glibc ignores the size without one */
     if (src->iobuf && setvbuf(f, src->iobuf, _IOFBF, CAP_SOURCE_IOBUF) == 0)
         src->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
@@ -137,8 +142,10 @@ bool cap_source_filter(cap_source *src, const char *bpf, char *err, size_t errle
         /* checked once against the first link type, so a typo is still an error at start */
         pcap_t *dead = pcap_open_dead(src->dlt, 262144);
         bool ok = dead && pcap_compile(dead, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) == 0;
-        if (ok) pcap_freecode(&prog);
-        else snprintf(err, errlen, "bad filter '%s': %s", bpf, dead ? pcap_geterr(dead) : "?");
+        if (ok)
+            pcap_freecode(&prog);
+        else
+            snprintf(err, errlen, "bad filter '%s': %s", bpf, dead ? pcap_geterr(dead) : "?");
         if (dead) pcap_close(dead);
         if (ok) src->bpf = strdup(bpf);
         return ok && src->bpf;
@@ -195,17 +202,14 @@ int cap_source_dispatch(cap_source *src, int max, cap_frame_fn fn, void *user, c
         snprintf(err, errlen, "%s: %s", src->name, pcap_geterr(src->p));
         return -2;
     }
-    if (n == PCAP_ERROR_BREAK)
-        return -3;
-    if (n == 0 && !src->live)
-        return -1;
+    if (n == PCAP_ERROR_BREAK) return -3;
+    if (n == 0 && !src->live) return -1;
     return n;
 }
 
 void cap_source_break(cap_source *src) {
     if (src->ng) src->ng_stop = 1;
-    if (src->p)
-        pcap_breakloop(src->p);
+    if (src->p) pcap_breakloop(src->p);
 }
 
 void cap_source_stats(cap_source *src, cap_stats *st) {
@@ -218,8 +222,7 @@ void cap_source_stats(cap_source *src, cap_stats *st) {
 }
 
 void cap_source_close(cap_source *src) {
-    if (src->p)
-        pcap_close(src->p);
+    if (src->p) pcap_close(src->p);
     src->p = NULL;
     free(src->iobuf); /* after pcap_close closed its FILE */
     src->iobuf = NULL;

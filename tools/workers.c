@@ -23,11 +23,10 @@ unsigned wk_default_count(void) {
 }
 
 /* FNV-1a: the flow's two endpoints in a fixed order, so that both directions hash alike. */
-static uint32_t fnv(uint32_t h, const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 16777619u;
-    return h;
+/* One 64-bit step of the flow hash: multiply and fold (the murmur3 finaliser's constant). */
+static inline uint64_t mix(uint64_t h, uint64_t w) {
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
 }
 
 unsigned wk_flow_worker(int dlt, const uint8_t *data, uint32_t caplen, unsigned n) {
@@ -38,16 +37,16 @@ unsigned wk_flow_worker(int dlt, const uint8_t *data, uint32_t caplen, unsigned 
     int c = memcmp(p.src, p.dst, 16);
     bool swap = c > 0 || (c == 0 && p.sport > p.dport);
     const uint8_t *lo = swap ? p.dst : p.src, *hi = swap ? p.src : p.dst;
-    uint16_t ports[2] = {swap ? p.dport : p.sport, swap ? p.sport : p.dport};
-    uint32_t h = 2166136261u;
-    h = fnv(h, lo, 16);
-    h = fnv(h, hi, 16);
-    h = fnv(h, ports, sizeof ports);
-    h = fnv(h, p.vlan, sizeof p.vlan);
-    h ^= h >> 15; /* FNV's low bits mix poorly */
-    h *= 0x2c1b3c6du;
-    h ^= h >> 12;
-    return (unsigned)(((uint64_t)h * n) >> 32);
+    /* the same words whichever direction: both addresses and ports in (lo, hi) order, VLANs */
+    uint64_t w[5];
+    memcpy(&w[0], lo, 16);
+    memcpy(&w[2], hi, 16);
+    w[4] = (uint64_t)(swap ? p.dport : p.sport) << 48 | (uint64_t)(swap ? p.sport : p.dport) << 32 |
+           (uint64_t)p.vlan[0] << 16 | p.vlan[1];
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 5; i++)
+        h = mix(h, w[i]);
+    return (unsigned)(((h >> 32) * n) >> 32);
 }
 
 /* ---- files: one reader, a ring per worker ---- */
