@@ -16,7 +16,8 @@
 #   FUZZ_KEEP_MAX=N      new entries kept a target (default 20, the smallest first)
 #   FUZZ_KEEP_BYTES=N    largest new entry kept (default 16384)
 #   FUZZ_TABLE=FILE      also write the table there (Markdown)
-#   FUZZ_BUDGET=cpu      SECONDS are CPU seconds, not wall: the fuzzer runs at nice 19 and is
+#   FUZZ_BUDGET=cpu      SECONDS are CPU seconds, not wall: the fuzzer runs at nice 19 (its
+#                        session too, where the kernel groups by session) and is
 #                        interrupted (SIGINT, libFuzzer prints its final stats) once its CPU time
 #                        reaches SECONDS, so a campaign can gather its CPU-hour beside other
 #                        work; the per-input timeout is then 60 s of wall time, not 10
@@ -57,8 +58,10 @@ for t in ${*:-$all}; do
     echo "campaign: $t for ${secs}s ($(date -u +%H:%M:%S))" >&2
     found=none
     if [ "${FUZZ_BUDGET:-wall}" = cpu ]; then
-        # wall bound: 50 times the CPU budget; the watcher below stops it first
-        (cd "$work" && exec env ASAN_OPTIONS=detect_leaks=1 nice -n 19 /usr/bin/time \
+        # wall bound: 50 times the CPU budget; the watcher below stops it first. In a session of
+        # its own (setsid): with the kernel's autogroups, nice orders processes only within one
+        # session, so the watcher also gives the fuzzer's session the nice of 19
+        (cd "$work" && exec setsid env ASAN_OPTIONS=detect_leaks=1 nice -n 19 /usr/bin/time \
             -f '%e %U %S' -o time "$bin" -max_total_time=$((secs * 50)) \
             ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -timeout=60 -rss_limit_mb=2048 \
             -print_final_stats=1 -artifact_prefix=artifacts/ corpus >log 2>&1) &
@@ -74,6 +77,10 @@ for t in ${*:-$all}; do
                 [ -n "$tp" ] && fpid=$(pgrep -P "$tp" 2>/dev/null | head -1 || true)
             fi
             [ -n "$fpid" ] && [ -r "/proc/$fpid/stat" ] || continue
+            if [ "${reniced:-}" != "$fpid" ]; then
+                echo 19 2>/dev/null >"/proc/$fpid/autogroup" || true
+                reniced=$fpid
+            fi
             # utime and stime: fields 14 and 15 (the command name has no spaces here)
             ticks=$(awk '{print $14 + $15}' "/proc/$fpid/stat" 2>/dev/null || echo 0)
             if [ "${ticks:-0}" -ge $((secs * hz)) ]; then
