@@ -34,7 +34,7 @@ struct x509_cache {
     uint32_t mask;
     uint32_t count, capacity;
     size_t bytes, max_bytes;
-    size_t uncached_bytes; /* charged by entries handed out uncached, still referenced */
+    size_t uncached_bytes;            /* charged by entries handed out uncached, still referenced */
     x509_info *idle_head, *idle_tail; /* unreferenced entries, least recently released first */
     an_stats *st;
     /* shared: the shards (a power of two), each locking itself; NULL for a plain cache */
@@ -94,8 +94,11 @@ static size_t str_len(const char *s) {
 }
 
 static size_t cost_of(const x509_info *e, size_t der_len) {
+    /* the decoded SANs: about the size of their JSON plus OpenSSL's objects, each name a
+     * GENERAL_NAME and an ASN1_STRING (64 bytes, rounded up) */
+    size_t sans = e->sans ? str_len(e->sans_json) + 64u * (size_t)sk_GENERAL_NAME_num(e->sans) : 0;
     return sizeof *e + DECODED_OVERHEAD + der_len + str_len(e->subject) + str_len(e->issuer) +
-           str_len(e->sans_json);
+           str_len(e->sans_json) + sans;
 }
 
 static void idle_unlink(x509_cache *c, x509_info *e) {
@@ -237,7 +240,8 @@ x509_cache *x509_cache_new_shared(uint32_t capacity, size_t max_bytes, uint32_t 
     }
     c->nshards = n;
     for (uint32_t i = 0; i < n; i++) {
-        x509_cache *sh = x509_cache_new_capped((capacity + n - 1) / n, (max_bytes + n - 1) / n, NULL);
+        x509_cache *sh =
+            x509_cache_new_capped((capacity + n - 1) / n, (max_bytes + n - 1) / n, NULL);
         if (!sh) {
             x509_cache_free(c);
             return NULL;

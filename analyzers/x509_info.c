@@ -183,10 +183,9 @@ static int64_t time_epoch(const ASN1_TIME *t, const ASN1_TIME *epoch) {
 }
 
 /* The SANs events show: DNS names, e-mail addresses, URIs and IP addresses, in order; none when
- * the extension is absent, repeated or does not decode (X509_get_ext_d2i). Malloc'd JSON
- * array; NULL when it did not fit its cap or memory ran out. */
-static char *sans_json(const X509 *x) {
-    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+ * the extension is absent, repeated or does not decode (gens NULL). Malloc'd JSON array; NULL
+ * when it did not fit its cap or memory ran out. */
+static char *sans_json(const GENERAL_NAMES *gens) {
     mw_buf b;
     mw_json j;
     mw_buf_init(&b, 1 << 20);
@@ -209,7 +208,6 @@ static char *sans_json(const X509 *x) {
         }
     }
     mw_json_arr_end(&j);
-    GENERAL_NAMES_free(gens);
     char *out = j.ok ? malloc(b.len + 1) : NULL;
     if (out) {
         memcpy(out, b.data, b.len);
@@ -257,7 +255,8 @@ x509_info *x509_info_parse_sha(const uint8_t *der, size_t len, const uint8_t *sh
         for (int i = 0; e->scts && i < sk_SCT_num(e->scts); i++)
             SCT_set_source(sk_SCT_value(e->scts, i), SCT_SOURCE_X509V3_EXTENSION);
     }
-    e->sans_json = sans_json(x);
+    e->sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    e->sans_json = sans_json(e->sans);
     if (!e->sans_json) goto fail;
     return e;
 fail:
@@ -281,6 +280,7 @@ void x509_info_free(x509_info *e) {
     free(e->subject);
     free(e->issuer);
     free(e->sans_json);
+    GENERAL_NAMES_free(e->sans);
     free(e->render.chain_json);
     free(e->render.x509_json);
     free(e);

@@ -13,6 +13,7 @@
 
 #include <openssl/ct.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,6 +39,8 @@ typedef struct x509_info {
     bool self_issued;     /* subject == issuer */
     STACK_OF(SCT) * scts; /* embedded SCTs, source x509; NULL when none */
     char *sans_json;      /* JSON array of the subject alternative names (events, evidence) */
+    GENERAL_NAMES *sans;  /* the decoded subjectAltName, for the name checks of every handshake;
+                             NULL when absent, repeated or undecodable (X509_get_ext_d2i) */
     x509_render_slot render;
     /* cache bookkeeping */
     uint32_t refs;

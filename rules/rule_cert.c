@@ -74,7 +74,7 @@ void rule_cert_dates(rule_ctx *jd) {
 }
 
 void rule_cert_name(rule_ctx *jd) {
-    if (!jd->host || rule_cert_covers(jd->leaf_x, jd->host)) return;
+    if (!jd->host || rule_cert_covers_sans(jd->leaf_x, jd->leaf->sans, jd->host)) return;
     rule_evidence_begin(jd);
     mw_json_kstr(&jd->je, "name", jd->host);
     const char *source =

@@ -4,6 +4,7 @@
 #define RULE_NAME_H
 
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -18,5 +19,8 @@ bool rule_name_match(const char *presented, size_t plen, const char *host);
  * the certificate has no dNSName at all (6.4.4). A host that is an IP literal is matched
  * against SAN iPAddress entries only. */
 bool rule_cert_covers(X509 *x, const char *host);
+/* rule_cert_covers with x's subjectAltName already decoded (gens: X509_get_ext_d2i's answer,
+ * NULL when it gave none), as the certificate cache keeps it. */
+bool rule_cert_covers_sans(X509 *x, const GENERAL_NAMES *gens, const char *host);
 
 #endif
