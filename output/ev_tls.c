@@ -12,6 +12,7 @@
 #include "mw_ecs.h"
 #include "mw_encode.h"
 #include "mw_hash.h"
+#include "mw_hostport.h"
 #include "tls_names.h"
 
 void ev_head(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *kind, const char *dataset,
@@ -25,8 +26,8 @@ void ev_head_outcome(mw_json *j, const ev_ctx *ctx, uint64_t ts_us, const char *
 }
 
 static void endpoint(mw_json *j, const char *key, const cap_flow *f, int side) {
-    char ip[INET6_ADDRSTRLEN] = "";
-    inet_ntop(f->key.ip_ver == 4 ? AF_INET : AF_INET6, f->key.addr[side], ip, sizeof ip);
+    char ip[MW_ADDR_STRLEN];
+    mw_addr_str(f->key.ip_ver, f->key.addr[side], ip);
     mw_json_kobj(j, key);
     mw_json_kstr(j, "ip", ip);
     mw_json_kuint(j, "port", f->key.port[side]);

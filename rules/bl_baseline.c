@@ -1,5 +1,6 @@
 #include "bl_baseline.h"
 #include "bl_internal.h"
+#include "mw_hostport.h"
 #include "mw_msgpack.h"
 #include "tls_names.h"
 
@@ -260,9 +261,7 @@ static void hex_of(const uint8_t in[16], char out[33]) {
 }
 
 static void service_name(const bl_svc *s, char *out, size_t n) {
-    char ip[INET6_ADDRSTRLEN] = "";
-    inet_ntop(s->ver == 4 ? AF_INET : AF_INET6, s->ip, ip, sizeof ip);
-    snprintf(out, n, s->ver == 4 ? "%s:%u" : "[%s]:%u", ip, s->port);
+    mw_addr_port_str(s->ver, s->ip, s->port, out, n);
 }
 
 static void hops_json(const bl_svc *s, int dir, char *out, size_t n) {
@@ -360,9 +359,8 @@ static void judge_ports(bl_state *b, const bl_svc *s, const cap_flow *f, int cli
             continue;
         }
         p->alerted[me] = (int16_t)(hop[dir] * 2 + (unsigned)dir);
-        char srv[INET6_ADDRSTRLEN] = "";
-        inet_ntop(f->key.ip_ver == 4 ? AF_INET : AF_INET6, f->key.addr[server_side], srv,
-                  sizeof srv);
+        char srv[MW_ADDR_STRLEN];
+        mw_addr_str(f->key.ip_ver, f->key.addr[server_side], srv);
         bl_alert a = {.rule_id = "path.ttl_changed", .severity = 3};
         snprintf(a.key, sizeof a.key, "%s:%u %s %u port", srv, port, dir_name[dir], hop[dir]);
         snprintf(a.expected, sizeof a.expected, "{\"direction\":\"%s\",\"hops\":%u,\"ports\":[%s]}",

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "bl_baseline.h"
+#include "mw_hostport.h"
 #include "rule_catalog.h"
 #include "rule_judge.h"
 #include "rule_name.h"
@@ -378,9 +379,7 @@ static void ctx_init(rule_ctx *jd, rule_engine *re, const tls_hs *hs, const cap_
 void rule_server_addr(const rule_ctx *jd, char *out, size_t outlen) {
     const cap_flow *f = jd->f;
     int ss = !jd->client_side;
-    char ip[INET6_ADDRSTRLEN] = "";
-    inet_ntop(f->key.ip_ver == 4 ? AF_INET : AF_INET6, f->key.addr[ss], ip, sizeof ip);
-    snprintf(out, outlen, f->key.ip_ver == 4 ? "%s:%u" : "[%s]:%u", ip, f->key.port[ss]);
+    mw_addr_port_str(f->key.ip_ver, f->key.addr[ss], f->key.port[ss], out, outlen);
 }
 
 bool rule_svc_addr_match(const pol_service *s, const cap_flow *f, int ss) {

@@ -8,6 +8,7 @@
 #include "mw_cursor.h"
 #include "mw_encode.h"
 #include "mw_hash.h"
+#include "mw_hostport.h"
 #include "mw_json.h"
 #include "mw_test.h"
 
@@ -175,8 +176,38 @@ static void test_community_id(void) {
     CHECK(!mw_community_id(out, 0, 5, z, z, 6, 1, 2) && out[0] == '\0');
 }
 
+/* mw_addr_str writes IPv4 itself: the same text as inet_ntop for every kind of octet */
+static void test_addr_str(void) {
+    const char *v4[] = {"0.0.0.0", "127.0.0.1", "10.20.30.40", "255.255.255.255", "1.99.100.9"};
+    for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++) {
+        uint8_t a[4];
+        char got[MW_ADDR_STRLEN], want[MW_ADDR_STRLEN];
+        CHECK(inet_pton(AF_INET, v4[i], a) == 1);
+        CHECK(inet_ntop(AF_INET, a, want, sizeof want));
+        CHECK_STR(mw_addr_str(4, a, got), want);
+    }
+    for (unsigned o = 0; o < 256; o++) { /* each octet value in each position */
+        uint8_t a[4] = {(uint8_t)o, (uint8_t)(255 - o), (uint8_t)(o * 7), (uint8_t)o};
+        char got[MW_ADDR_STRLEN], want[MW_ADDR_STRLEN];
+        CHECK(inet_ntop(AF_INET, a, want, sizeof want));
+        CHECK_STR(mw_addr_str(4, a, got), want);
+    }
+    uint8_t a6[16];
+    char s[MW_ADDR_STRLEN], hp[64];
+    CHECK(inet_pton(AF_INET6, "2001:db8::1", a6) == 1);
+    CHECK_STR(mw_addr_str(6, a6, s), "2001:db8::1");
+    CHECK_STR(mw_addr_port_str(6, a6, 5222, hp, sizeof hp), "[2001:db8::1]:5222");
+    uint8_t a4[4] = {192, 0, 2, 7};
+    CHECK_STR(mw_addr_port_str(4, a4, 443, hp, sizeof hp), "192.0.2.7:443");
+    CHECK_STR(mw_addr_port_str(4, a4, 65535, hp, sizeof hp), "192.0.2.7:65535");
+    CHECK_STR(mw_addr_port_str(4, a4, 0, hp, sizeof hp), "192.0.2.7:0");
+    CHECK_STR(mw_addr_port_str(4, a4, 443, hp, 8), "192.0.2"); /* cut to n - 1 */
+    CHECK_STR(mw_addr_port_str(4, a4, 443, hp, 1), "");
+}
+
 int main(void) {
     CHECK(mw_hash_init());
+    test_addr_str();
     test_cursor();
     test_buf();
     test_json();
