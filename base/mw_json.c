@@ -5,8 +5,7 @@
 #include <string.h>
 
 static void put(mw_json *j, const void *p, size_t n) {
-    if (j->ok && !mw_buf_append(j->out, p, n))
-        j->ok = false;
+    if (j->ok && !mw_buf_append(j->out, p, n)) j->ok = false;
 }
 
 /* Separator before a value (not after a key: the key wrote its own). */
@@ -15,8 +14,7 @@ static void pre_value(mw_json *j) {
         j->after_key = false;
         return;
     }
-    if (j->need_comma[j->depth])
-        put(j, ",", 1);
+    if (j->need_comma[j->depth]) put(j, ",", 1);
     j->need_comma[j->depth] = true;
 }
 
@@ -41,14 +39,33 @@ static void open(mw_json *j, char ch) {
 
 static void close_(mw_json *j, char ch) {
     put(j, &ch, 1);
-    if (j->depth > 0)
-        j->depth--;
+    if (j->depth > 0) j->depth--;
 }
 
-void mw_json_obj_begin(mw_json *j) { open(j, '{'); }
-void mw_json_obj_end(mw_json *j) { close_(j, '}'); }
-void mw_json_arr_begin(mw_json *j) { open(j, '['); }
-void mw_json_arr_end(mw_json *j) { close_(j, ']'); }
+void mw_json_obj_begin(mw_json *j) {
+    open(j, '{');
+}
+void mw_json_obj_end(mw_json *j) {
+    close_(j, '}');
+}
+void mw_json_arr_begin(mw_json *j) {
+    open(j, '[');
+}
+void mw_json_arr_end(mw_json *j) {
+    close_(j, ']');
+}
+
+/* Bytes that go out as they are: printable ASCII but the quote and the backslash. */
+#define R8(c)                                                                                      \
+    PLAIN(c), PLAIN(c + 1), PLAIN(c + 2), PLAIN(c + 3), PLAIN(c + 4), PLAIN(c + 5), PLAIN(c + 6),  \
+        PLAIN(c + 7)
+#define R32(c) R8(c), R8(c + 8), R8(c + 16), R8(c + 24)
+#define PLAIN(c) ((c) >= 0x20 && (c) < 0x7f && (c) != '"' && (c) != '\\')
+static const bool plain[256] = {R32(0),   R32(32),  R32(64),  R32(96),
+                                R32(128), R32(160), R32(192), R32(224)};
+#undef PLAIN
+#undef R32
+#undef R8
 
 static void put_escaped(mw_json *j, const unsigned char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
@@ -56,10 +73,10 @@ static void put_escaped(mw_json *j, const unsigned char *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         unsigned char c = s[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+        if (plain[c]) {
             /* the common case: a run of printable ASCII goes out in one append */
             size_t k = i + 1;
-            while (k < n && s[k] >= 0x20 && s[k] < 0x7f && s[k] != '"' && s[k] != '\\')
+            while (k < n && plain[s[k]])
                 k++;
             put(j, s + i, k - i);
             i = k;
@@ -124,7 +141,7 @@ void mw_json_key(mw_json *j, const char *key) {
     tmp[n++] = '"';
     for (const char *k = key; *k; k++) {
         unsigned char c = (unsigned char)*k;
-        if (n >= sizeof tmp - 2 || c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+        if (n >= sizeof tmp - 2 || !plain[c]) {
             put_escaped(j, (const unsigned char *)key, strlen(key));
             put(j, ":", 1);
             j->after_key = true;
@@ -143,7 +160,9 @@ void mw_json_str_n(mw_json *j, const char *s, size_t n) {
     put_escaped(j, (const unsigned char *)s, n);
 }
 
-void mw_json_str(mw_json *j, const char *s) { mw_json_str_n(j, s, strlen(s)); }
+void mw_json_str(mw_json *j, const char *s) {
+    mw_json_str_n(j, s, strlen(s));
+}
 
 /* Decimal digits of v, right-aligned in tmp[0..24); returns the first digit. */
 static char *utoa(uint64_t v, char tmp[24]) {
@@ -159,8 +178,7 @@ void mw_json_int(mw_json *j, int64_t v) {
     char tmp[24];
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     char *p = utoa(u, tmp);
-    if (v < 0)
-        *--p = '-';
+    if (v < 0) *--p = '-';
     pre_value(j);
     put(j, p, (size_t)(tmp + 24 - p));
 }

@@ -46,22 +46,25 @@ void cap_csum_init(cap_stats *st, cap_csum_mode m) {
                                         : CAP_CSUM_DISABLED;
 }
 
-/* RFC 1071 one's-complement sum, accumulated in host order 32 bits at a time (the sum is
- * byte-order independent up to a final swap); the cursor has bounded every byte read. */
+/* RFC 1071 one's-complement sum, accumulated in host order (the sum is byte-order independent
+ * up to a final swap): 8 bytes a step, each as two 32-bit halves so that a packet's 64 KiB
+ * cannot overflow the 64-bit accumulator; the tail of fewer than 8 bytes zero-padded. Every
+ * read is inside the cursor's bytes (c.len bounds the loop). */
 static uint64_t sum_native(mw_cur c) {
     uint64_t acc = 0;
-    mw_cur w;
-    while (mw_cur_get_bytes(&c, 4, &w)) {
-        uint32_t v;
-        memcpy(&v, w.data, 4);
-        acc += v;
+    const uint8_t *p = c.data;
+    size_t n = c.len;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        acc += (v & 0xffffffffu) + (v >> 32);
     }
-    if (mw_cur_get_bytes(&c, c.len, &w) && w.len > 0) {
-        uint8_t last[4] = {0, 0, 0, 0};
-        memcpy(last, w.data, w.len);
-        uint32_t v;
-        memcpy(&v, last, 4);
-        acc += v;
+    if (n) {
+        uint8_t last[8] = {0};
+        memcpy(last, p, n);
+        uint64_t v;
+        memcpy(&v, last, 8);
+        acc += (v & 0xffffffffu) + (v >> 32);
     }
     return acc;
 }
@@ -107,18 +110,15 @@ static enum verdict classify(const cap_pkt *p) {
     if (p->ip_ver == 4 && p->ip_hdr_len >= 20 && p->l3_len >= p->ip_hdr_len &&
         fold(sum_native(mw_cur_make(p->l3, p->ip_hdr_len))) != 0xffff)
         return V_BAD_IP;
-    if (p->l4_partial)
-        return V_UNKNOWN;
+    if (p->l4_partial) return V_UNKNOWN;
     mw_cur c = mw_cur_make(p->l4, p->l4_len);
     uint16_t field;
     bool tcp = p->l4proto == 6;
-    if (!mw_cur_skip(&c, tcp ? 16 : 6) || !mw_cur_get_u16(&c, &field))
-        return V_UNKNOWN;
+    if (!mw_cur_skip(&c, tcp ? 16 : 6) || !mw_cur_get_u16(&c, &field)) return V_UNKNOWN;
     if (!tcp && field == 0)
         return p->ip_ver == 4 ? V_GOOD : V_BAD_L4; /* RFC 768: none; RFC 8200 8.1: required */
     uint64_t ps = pseudo_sum(p);
-    if (fold(ps + sum_native(mw_cur_make(p->l4, p->l4_len))) == 0xffff)
-        return V_GOOD;
+    if (fold(ps + sum_native(mw_cur_make(p->l4, p->l4_len))) == 0xffff) return V_GOOD;
     return field == fold(ps) ? V_OFFLOAD : V_BAD_L4;
 }
 
