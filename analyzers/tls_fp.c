@@ -20,12 +20,9 @@ static bool put_num(mw_buf *b, unsigned v) {
 static bool put_list16(mw_buf *b, const uint16_t *v, uint16_t n, bool drop_grease) {
     bool first = true;
     for (uint16_t i = 0; i < n; i++) {
-        if (drop_grease && tls_is_grease(v[i]))
-            continue;
-        if (!first && !mw_buf_putc(b, '-'))
-            return false;
-        if (!put_num(b, v[i]))
-            return false;
+        if (drop_grease && tls_is_grease(v[i])) continue;
+        if (!first && !mw_buf_putc(b, '-')) return false;
+        if (!put_num(b, v[i])) return false;
         first = false;
     }
     return true;
@@ -56,8 +53,7 @@ bool tls_ja3_sslv2(uint16_t version, const uint32_t *specs, size_t n, mw_buf *s,
     for (size_t i = 0; ok && i < n; i++)
         ok = (i == 0 || mw_buf_putc(s, '-')) && put_num(s, specs[i]);
     ok = ok && mw_buf_putc(s, ',') && mw_buf_putc(s, ',') && mw_buf_putc(s, ',');
-    if (!ok)
-        return false;
+    if (!ok) return false;
     md5_hex(s, out);
     return true;
 }
@@ -66,8 +62,7 @@ bool tls_ja3s(const tls_server_hello *sh, mw_buf *s, char out[33]) {
     mw_buf_reset(s);
     bool ok = put_num(s, sh->legacy_version) && mw_buf_putc(s, ',') && put_num(s, sh->cipher) &&
               mw_buf_putc(s, ',') && put_list16(s, sh->exts, sh->nexts, true);
-    if (!ok)
-        return false;
+    if (!ok) return false;
     md5_hex(s, out);
     return true;
 }
@@ -75,6 +70,23 @@ bool tls_ja3s(const tls_server_hello *sh, mw_buf *s, char out[33]) {
 static int cmp_u16(const void *a, const void *b) {
     uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
     return (x > y) - (x < y);
+}
+
+/* Ascending, in place. A ClientHello's lists are short (a browser's: under 20 extensions and
+ * 50 suites): insertion sort without qsort's calls through a pointer; a hostile list of up to
+ * TLS_MAX_CIPHERS goes to qsort. */
+static void sort_u16(uint16_t *v, size_t n) {
+    if (n > 64) {
+        qsort(v, n, sizeof v[0], cmp_u16);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint16_t x = v[i];
+        size_t k = i;
+        for (; k > 0 && v[k - 1] > x; k--)
+            v[k] = v[k - 1];
+        v[k] = x;
+    }
 }
 
 static size_t put_hex16(char *out, uint16_t v) {
@@ -96,15 +108,13 @@ static void hash12(const uint16_t *v, uint16_t n, const uint16_t *tail, uint16_t
         return;
     }
     for (uint16_t i = 0; i < n; i++) {
-        if (i)
-            buf[len++] = ',';
+        if (i) buf[len++] = ',';
         len += put_hex16(buf + len, v[i]);
     }
     if (ntail > 0) {
         buf[len++] = '_';
         for (uint16_t i = 0; i < ntail; i++) {
-            if (i)
-                buf[len++] = ',';
+            if (i) buf[len++] = ',';
             len += put_hex16(buf + len, tail[i]);
         }
     }
@@ -143,23 +153,18 @@ void tls_ja4(const tls_client_hello *ch, char out[TLS_JA4_LEN]) {
     uint16_t nc = 0, ne = 0, next_all = 0, ns = 0;
     bool sni = false;
     for (uint16_t i = 0; i < ch->nciphers; i++)
-        if (!tls_is_grease(ch->ciphers[i]))
-            ciphers[nc++] = ch->ciphers[i];
+        if (!tls_is_grease(ch->ciphers[i])) ciphers[nc++] = ch->ciphers[i];
     for (uint16_t i = 0; i < ch->nexts; i++) {
         uint16_t e = ch->exts[i];
-        if (tls_is_grease(e))
-            continue;
+        if (tls_is_grease(e)) continue;
         next_all++;
-        if (e == TLS_EXT_SERVER_NAME)
-            sni = true;
-        if (e != TLS_EXT_SERVER_NAME && e != TLS_EXT_ALPN)
-            exts[ne++] = e;
+        if (e == TLS_EXT_SERVER_NAME) sni = true;
+        if (e != TLS_EXT_SERVER_NAME && e != TLS_EXT_ALPN) exts[ne++] = e;
     }
     for (uint16_t i = 0; i < ch->nsigalgs; i++)
-        if (!tls_is_grease(ch->sigalgs[i]))
-            sigalgs[ns++] = ch->sigalgs[i];
-    qsort(ciphers, nc, sizeof ciphers[0], cmp_u16);
-    qsort(exts, ne, sizeof exts[0], cmp_u16);
+        if (!tls_is_grease(ch->sigalgs[i])) sigalgs[ns++] = ch->sigalgs[i];
+    sort_u16(ciphers, nc);
+    sort_u16(exts, ne);
 
     char alpn[3] = "00";
     mw_cur list = ch->alpn, first;
