@@ -25,8 +25,26 @@ struct cap_pcapng {
     bool be, section;
     uint32_t nif;
     iface ifs[CAP_PCAPNG_MAX_IFACES];
-    uint8_t *buf;
+    uint8_t *buf; /* the current block: grown to the largest block read, at most MAX_BLOCK */
+    size_t cap;
 };
+
+#define BUF_FIRST (64u << 10)
+
+/* Room for a block body of n bytes (n <= CAP_PCAPNG_MAX_BLOCK). The buffer grows by doubling
+ * and is capped: a file of small blocks never holds the 16 MiB a block may declare. */
+static bool room(cap_pcapng *r, size_t n) {
+    if (n <= r->cap) return true;
+    size_t nc = r->cap ? r->cap : BUF_FIRST;
+    while (nc < n)
+        nc *= 2;
+    if (nc > CAP_PCAPNG_MAX_BLOCK) nc = CAP_PCAPNG_MAX_BLOCK;
+    uint8_t *nb = realloc(r->buf, nc);
+    if (!nb) return false;
+    r->buf = nb;
+    r->cap = nc;
+    return true;
+}
 
 /* The section's byte order on top of the big-endian cursor. */
 static bool get32(mw_cur *c, bool be, uint32_t *v) {
@@ -87,9 +105,7 @@ bool cap_pcapng_mixed(FILE *f, int *first_dlt) {
 
 cap_pcapng *cap_pcapng_open(FILE *f) {
     cap_pcapng *r = calloc(1, sizeof *r);
-    if (r) r->buf = malloc(CAP_PCAPNG_MAX_BLOCK);
-    if (!r || !r->buf) {
-        if (r) free(r->buf);
+    if (!r || !room(r, BUF_FIRST)) {
         free(r);
         fclose(f);
         return NULL;
@@ -181,6 +197,10 @@ int cap_pcapng_next(cap_pcapng *r, int *dlt, uint64_t *ts_us, const uint8_t **da
             return -1;
         }
         size_t rest = len - head;
+        if (!room(r, rest)) {
+            snprintf(err, errlen, "out of memory for a pcapng block of %u bytes", (unsigned)len);
+            return -1;
+        }
         if (fread(r->buf, 1, rest, r->f) != rest) goto truncated;
         if (raw32(r->buf + rest - 4, r->be) != len) {
             snprintf(err, errlen, "pcapng block lengths differ");

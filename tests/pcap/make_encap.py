@@ -393,6 +393,18 @@ def build(seed_dir, out_dir):
         "file": "pcapng_mixed_linktypes.pcapng", "events": 2, "tshark": "full",
         "multi": [{"seed": "tls12", "encapsulation": None}, {"seed": "tls13", "encapsulation": None}],
         "note": "Ethernet and raw IP interfaces, little- and big-endian sections: read block by block"}
+    # one block past the reader's first 64 KiB buffer: a 100,000-byte frame of an EtherType
+    # mitmwatch does not decode, before the handshakes (the buffer grows; both are still read)
+    big = shb("<") + idb("<", 1, False) + idb("<", 101, True)
+    big += epb("<", 0, tls12[0].sec, 0, eth(0x88B5, bytes(100000 - 14)), False)
+    big += ng[len(shb("<") + idb("<", 1, False) + idb("<", 101, True)):]
+    with open(os.path.join(out_dir, "pcapng_big_block.pcapng"), "wb") as f:
+        f.write(big)
+    cases["pcapng_big_block"] = {
+        "file": "pcapng_big_block.pcapng", "events": 2, "tshark": "none",
+        "multi": [{"seed": "tls12", "encapsulation": None}, {"seed": "tls13", "encapsulation": None}],
+        "anomalies": {"ethertype_unsupported": 1}, "alerts": ["sensor.undecoded"],
+        "note": "a 100,000-byte block: the block buffer grows past its first 64 KiB"}
     with open(os.path.join(out_dir, "pcapng_truncated.pcapng"), "wb") as f:
         f.write(ng[:-30])
     cases["pcapng_truncated"] = {
