@@ -49,15 +49,18 @@ static int make_key(const cap_pkt *pkt, cap_flow_key *k) {
     return side;
 }
 
+uint32_t cap_flow_pkt_hash(const cap_pkt *pkt) {
+    cap_flow_key k;
+    make_key(pkt, &k);
+    return key_hash(&k);
+}
+
 cap_flowtab *cap_flowtab_new(const cap_flowtab_cfg *cfg, cap_stats *st) {
     cap_flowtab *ft = calloc(1, sizeof *ft);
-    if (!ft)
-        return NULL;
+    if (!ft) return NULL;
     ft->cfg = *cfg;
-    if (ft->cfg.max_flows == 0)
-        ft->cfg.max_flows = DEFAULT_MAX_FLOWS;
-    if (ft->cfg.idle_timeout_us == 0)
-        ft->cfg.idle_timeout_us = DEFAULT_IDLE_US;
+    if (ft->cfg.max_flows == 0) ft->cfg.max_flows = DEFAULT_MAX_FLOWS;
+    if (ft->cfg.idle_timeout_us == 0) ft->cfg.idle_timeout_us = DEFAULT_IDLE_US;
     ft->st = st;
     uint32_t slots = 16;
     while (slots < ft->cfg.max_flows * 2u)
@@ -77,7 +80,9 @@ cap_flowtab *cap_flowtab_new(const cap_flowtab_cfg *cfg, cap_stats *st) {
     return ft;
 }
 
-uint32_t cap_flowtab_capacity(const cap_flowtab *ft) { return ft->cfg.max_flows; }
+uint32_t cap_flowtab_capacity(const cap_flowtab *ft) {
+    return ft->cfg.max_flows;
+}
 
 static void lru_unlink(cap_flowtab *ft, cap_flow *f) {
     if (f->lru_prev != NONE)
@@ -107,8 +112,7 @@ static void index_delete(cap_flowtab *ft, uint32_t slot) {
     for (;;) {
         j = (j + 1) & m;
         uint32_t e = ft->index[j];
-        if (e == 0)
-            break;
+        if (e == 0) break;
         uint32_t home = ft->flows[e - 1].hash & m;
         /* Move e into the hole unless its home lies cyclically in (hole, j]. */
         if (((j - home) & m) >= ((j - hole) & m)) {
@@ -121,10 +125,8 @@ static void index_delete(cap_flowtab *ft, uint32_t slot) {
 }
 
 void cap_flowtab_end(cap_flowtab *ft, cap_flow *f, enum cap_flow_end why) {
-    if (!f->in_use)
-        return;
-    if (ft->cfg.on_end)
-        ft->cfg.on_end(f, why, ft->cfg.user);
+    if (!f->in_use) return;
+    if (ft->cfg.on_end) ft->cfg.on_end(f, why, ft->cfg.user);
     switch (why) {
     case CAP_END_CLOSED:
         ft->st->flows_closed++;
@@ -161,8 +163,7 @@ cap_flow *cap_flowtab_get(cap_flowtab *ft, const cap_pkt *pkt, int *side, bool c
     uint32_t h = key_hash(&k), m = ft->index_mask;
     for (uint32_t s = h & m;; s = (s + 1) & m) {
         uint32_t e = ft->index[s];
-        if (e == 0)
-            break;
+        if (e == 0) break;
         cap_flow *f = &ft->flows[e - 1];
         if (f->hash == h && memcmp(&f->key, &k, sizeof k) == 0) {
             f->last_us = pkt->ts_us;
@@ -171,15 +172,13 @@ cap_flow *cap_flowtab_get(cap_flowtab *ft, const cap_pkt *pkt, int *side, bool c
             return f;
         }
     }
-    if (!create || ft->cfg.max_flows == 0)
-        return NULL;
+    if (!create || ft->cfg.max_flows == 0) return NULL;
     /* a released slot first (still in cache), then one never used, then the stalest flow's */
     if (ft->free_head == NONE && ft->fresh < ft->cfg.max_flows) {
         ft->flows[ft->fresh].lru_next = NONE;
         ft->free_head = ft->fresh++;
     }
-    if (ft->free_head == NONE)
-        cap_flowtab_end(ft, &ft->flows[ft->lru_head], CAP_END_EVICTED);
+    if (ft->free_head == NONE) cap_flowtab_end(ft, &ft->flows[ft->lru_head], CAP_END_EVICTED);
     uint32_t i = ft->free_head;
     cap_flow *f = &ft->flows[i];
     ft->free_head = f->lru_next;
@@ -198,7 +197,7 @@ cap_flow *cap_flowtab_get(cap_flowtab *ft, const cap_pkt *pkt, int *side, bool c
     if ((pkt->tcp_flags & (CAP_TH_SYN | CAP_TH_ACK)) == CAP_TH_SYN)
         f->client_side = (uint8_t)*side;
     else if ((pkt->tcp_flags & (CAP_TH_SYN | CAP_TH_ACK)) == (CAP_TH_SYN | CAP_TH_ACK))
-        f->client_side = (uint8_t)!*side;
+        f->client_side = (uint8_t) !*side;
     else
         f->client_side = k.port[0] > k.port[1] ? 0 : 1;
     uint32_t s = h & m;
@@ -219,8 +218,7 @@ uint64_t cap_flowtab_oldest_us(const cap_flowtab *ft) {
 }
 
 bool cap_flowtab_end_oldest(cap_flowtab *ft) {
-    if (ft->lru_head == NONE)
-        return false;
+    if (ft->lru_head == NONE) return false;
     cap_flowtab_end(ft, &ft->flows[ft->lru_head], CAP_END_SHUTDOWN);
     return true;
 }
@@ -231,8 +229,7 @@ void cap_flowtab_flush(cap_flowtab *ft) {
 }
 
 void cap_flowtab_free(cap_flowtab *ft) {
-    if (!ft)
-        return;
+    if (!ft) return;
     cap_flowtab_flush(ft);
     free(ft->flows);
     free(ft->index);

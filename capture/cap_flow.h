@@ -24,6 +24,10 @@ typedef struct {
     uint32_t ctx; /* tunnel context (cap_pkt.ctx): flows in different tunnels stay apart */
 } cap_flow_key;
 
+/* The flow table's hash of pkt's flow key: the same for both directions (the workers pick a
+ * flow's owner from it). */
+uint32_t cap_flow_pkt_hash(const cap_pkt *pkt);
+
 enum cap_flow_end { CAP_END_CLOSED, CAP_END_TIMEOUT, CAP_END_EVICTED, CAP_END_SHUTDOWN };
 
 typedef struct cap_flow {
@@ -37,12 +41,12 @@ typedef struct cap_flow {
     uint8_t bypass;      /* handshake judged: no more reassembly, one lookup a packet */
     uint8_t client_side; /* which key side (0/1) is the client, by SYN or port heuristic */
     uint8_t syn_seen[2], fin_seen[2], rst_seen;
-    uint8_t ttl[2];      /* last IP TTL / hop limit per side */
-    uint16_t ttl_stable[2]; /* consecutive packets per side that carried ttl[side] */
-    cap_stream stream[2]; /* indexed by sending side */
+    uint8_t ttl[2];          /* last IP TTL / hop limit per side */
+    uint16_t ttl_stable[2];  /* consecutive packets per side that carried ttl[side] */
+    cap_stream stream[2];    /* indexed by sending side */
     uint64_t watch_until_us; /* bypassed: later copies are compared with the history until then */
-    void *app;            /* analyzer state, owned by the flow callback's owner */
-    uint8_t nencap;       /* the encapsulation the first packet came through, when tunneled */
+    void *app;               /* analyzer state, owned by the flow callback's owner */
+    uint8_t nencap;          /* the encapsulation the first packet came through, when tunneled */
     cap_encap encap[CAP_ENCAP_MAX];
 } cap_flow;
 

@@ -23,12 +23,6 @@ static void worker_json(mw_json *j, const ev_stats_worker *w) {
     mw_json_obj_end(j);
 }
 
-bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
-                    const an_stats *as, const out_set *outs, const rule_stats *rs,
-                    const ev_trigger_stats *ts, bool final) {
-    return ev_stats_build_workers(out, ctx, ts_us, cs, as, outs, rs, ts, final, NULL, NULL, 0);
-}
-
 bool ev_stats_build_workers(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
                             const an_stats *as, const out_set *outs, const rule_stats *rs,
                             const ev_trigger_stats *ts, bool final, const ev_stats_cpu *cpu,

@@ -15,11 +15,6 @@ typedef struct {
     uint64_t triggered, rate_limited, dropped;
 } ev_trigger_stats;
 
-/* rs: the verdicts' counters, NULL when no policy is judged; ts: the triggered fetches'
- * (mitmwatch.stats.triggered_probes), NULL when there are none (reading files). */
-bool ev_stats_build(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
-                    const an_stats *as, const out_set *outs, const rule_stats *rs,
-                    const ev_trigger_stats *ts, bool final);
 /* The threads' CPU time for mitmwatch.stats.cpu_ms: the main thread (the reader with -r and
  * several workers; the one worker with --workers 1; stats, probes and outputs), the judge
  * thread (-r with several workers: verdicts, baselines, events), and each worker's below. */
@@ -36,8 +31,10 @@ typedef struct {
     uint64_t turn_waits;  /* handshakes that waited for the other workers to catch up (-r) */
     uint64_t cpu_ns;      /* the worker thread's CPU time */
 } ev_stats_worker;
-/* ev_stats_build with the totals in cs and as; with cpu, a "cpu_ms" object (after "anomalies");
- * when nw > 0, a "workers" array with each worker's share. */
+/* The stats event, with the totals in cs and as. rs: the verdicts' counters, NULL when no
+ * policy is judged; ts: the triggered fetches' (mitmwatch.stats.triggered_probes), NULL when
+ * there are none (reading files); with cpu, a "cpu_ms" object
+ * (after "anomalies"); when nw > 0, a "workers" array with each worker's share. */
 bool ev_stats_build_workers(mw_buf *out, const ev_ctx *ctx, uint64_t ts_us, const cap_stats *cs,
                             const an_stats *as, const out_set *outs, const rule_stats *rs,
                             const ev_trigger_stats *ts, bool final, const ev_stats_cpu *cpu,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cap_decode.h"
+#include "cap_flow.h"
 #include "mw_hash.h"
 
 unsigned wk_default_count(void) {
@@ -23,30 +24,13 @@ unsigned wk_default_count(void) {
 }
 
 /* FNV-1a: the flow's two endpoints in a fixed order, so that both directions hash alike. */
-/* One 64-bit step of the flow hash: multiply and fold (the murmur3 finaliser's constant). */
-static inline uint64_t mix(uint64_t h, uint64_t w) {
-    h = (h ^ w) * 0xff51afd7ed558ccdull;
-    return h ^ (h >> 32);
-}
-
 unsigned wk_flow_worker(int dlt, const uint8_t *data, uint32_t caplen, unsigned n) {
     if (n <= 1) return 0;
     cap_pkt p;
     cap_stats scratch; /* the worker counts the anomalies; this decode only routes */
     if (cap_decode(dlt, data, caplen, &p, &scratch) != MW_OK) return 0;
-    int c = memcmp(p.src, p.dst, 16);
-    bool swap = c > 0 || (c == 0 && p.sport > p.dport);
-    const uint8_t *lo = swap ? p.dst : p.src, *hi = swap ? p.src : p.dst;
-    /* the same words whichever direction: both addresses and ports in (lo, hi) order, VLANs */
-    uint64_t w[5];
-    memcpy(&w[0], lo, 16);
-    memcpy(&w[2], hi, 16);
-    w[4] = (uint64_t)(swap ? p.dport : p.sport) << 48 | (uint64_t)(swap ? p.sport : p.dport) << 32 |
-           (uint64_t)p.vlan[0] << 16 | p.vlan[1];
-    uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (int i = 0; i < 5; i++)
-        h = mix(h, w[i]);
-    return (unsigned)(((h >> 32) * n) >> 32);
+    /* the top bits pick the worker; the flow table indexes by the low ones */
+    return (unsigned)(((uint64_t)cap_flow_pkt_hash(&p) * n) >> 32);
 }
 
 /* ---- files: one reader, a ring per worker ---- */
